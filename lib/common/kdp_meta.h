@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Per-packet metadata kept in the mbuf private area (the pool is created
+ * with KDP_MBUF_PRIV_SIZE). Written by the stage that learns a fact, read by
+ * the later ones; never shared between packets.
+ */
+#ifndef KDP_META_H
+#define KDP_META_H
+
+#include <stdint.h>
+#include <rte_mbuf.h>
+
+/** What the parse stage found. */
+enum kdp_pkt_kind {
+	KDP_PKT_IPV4 = 0,
+	KDP_PKT_ARP = 1,
+};
+
+/** Why a packet goes to the control thread. */
+enum kdp_punt {
+	KDP_PUNT_NONE = 0,
+	KDP_PUNT_ARP,   /**< ARP frame received on in_port */
+	KDP_PUNT_NEIGH, /**< ready to send on out_port, next hop nh_ip unresolved */
+};
+
+#define KDP_META_F_LATER_FRAG 0x01 /**< IPv4 fragment with offset > 0 */
+
+struct kdp_meta {
+	uint32_t nh_ip;    /**< next hop to resolve, host order */
+	uint16_t in_port;  /**< port the packet came in on */
+	uint16_t out_port; /**< port chosen by the route stage */
+	uint16_t l4_off;   /**< offset of the L4 header from the frame start */
+	uint8_t kind;      /**< enum kdp_pkt_kind */
+	uint8_t l4_proto;  /**< IPPROTO_* of the IPv4 payload */
+	uint8_t flags;     /**< KDP_META_F_* */
+	uint8_t punt;      /**< enum kdp_punt */
+};
+
+#define KDP_MBUF_PRIV_SIZE RTE_ALIGN(sizeof(struct kdp_meta), RTE_MBUF_PRIV_ALIGN)
+
+/** The metadata block of @p m. */
+static inline struct kdp_meta *kdp_meta(struct rte_mbuf *m)
+{
+	return (struct kdp_meta *)rte_mbuf_to_priv(m);
+}
+
+#endif

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Per-lcore packet counters. Each worker (and the control thread) owns one
+ * cache-aligned block and is its only writer; readers (API, metrics) sum the
+ * blocks with plain 64-bit loads, which may be one burst stale.
+ */
+#ifndef KDP_STATS_H
+#define KDP_STATS_H
+
+#include <stdint.h>
+#include <rte_common.h>
+
+#include "kdp_drop.h"
+
+/** Counters of one lcore. */
+struct kdp_stats {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;
+	uint64_t punted;       /**< handed to the control thread (ARP, unresolved) */
+	uint64_t icmp_sent;    /**< ICMP errors and echo replies generated */
+	uint64_t busy_cycles;  /**< TSC cycles in loop iterations that had work */
+	uint64_t total_cycles; /**< TSC cycles in the loop */
+	uint64_t drop[KDP_DROP__MAX];
+} __rte_cache_aligned;
+
+/** Count one dropped packet. */
+static inline void kdp_stats_drop(struct kdp_stats *st, enum kdp_drop reason)
+{
+	st->drop[reason]++;
+}
+
+/** Sum of all drop counters of one block. */
+static inline uint64_t kdp_stats_drops_total(const struct kdp_stats *st)
+{
+	uint64_t t = 0;
+	for (unsigned int i = 0; i < KDP_DROP__MAX; i++)
+		t += st->drop[i];
+	return t;
+}
+
+/** Adds every counter of @p src into @p dst. */
+void kdp_stats_add(struct kdp_stats *dst, const struct kdp_stats *src);
+
+#endif

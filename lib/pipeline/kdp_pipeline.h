@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The forwarding pipeline of one burst, independent of ports and queues:
+ * parse → ingress checks → route (bulk LPM) → TTL/MTU → L2 (pod MAC, host
+ * MAC or bulk neighbour lookup). The worker loop feeds it received bursts;
+ * tests, fuzzers and benchmarks feed it crafted mbufs.
+ *
+ * Reads a struct kdp_dp published by the control thread through RCU; the
+ * caller holds it for the whole burst. Per-lcore context, no locks.
+ */
+#ifndef KDP_PIPELINE_H
+#define KDP_PIPELINE_H
+
+#include <stdint.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#include "common/kdp_stats.h"
+#include "neigh/kdp_neigh.h"
+#include "route/kdp_route.h"
+
+/** Packets per burst. */
+#define KDP_BURST 32
+
+enum kdp_port_role {
+	KDP_PORT_NONE = 0,
+	KDP_PORT_UPLINK,
+	KDP_PORT_HOST,
+	KDP_PORT_POD,
+};
+
+/** What the pipeline knows of a port. */
+struct kdp_dp_port {
+	uint8_t role;   /**< enum kdp_port_role */
+	uint16_t mtu;   /**< largest IPv4 packet it may send */
+	uint32_t pod_ip; /**< POD: the one source address allowed (host order) */
+};
+
+/** Forwarding configuration: built whole by the control thread. */
+struct kdp_dp {
+	uint32_t node_ip;          /**< host order */
+	struct rte_ether_addr mac; /**< kdp's MAC on every port */
+	uint16_t uplink_port;
+	struct kdp_route_table *rt;
+	struct kdp_dp_port ports[RTE_MAX_ETHPORTS];
+};
+
+/** Per-lcore pipeline state. */
+struct kdp_pipeline_ctx {
+	struct kdp_stats *st;
+	const struct kdp_neigh *nt;
+	/* ICMP error rate limit: a token bucket refilled from the TSC. */
+	uint64_t icmp_tokens;
+	uint64_t icmp_burst;
+	uint64_t icmp_last_tsc;
+	uint64_t icmp_tsc_per_token;
+};
+
+/** Where the packets of a burst go. Drops are freed inside. */
+struct kdp_pipeline_out {
+	uint16_t n_tx;   /**< ready to send; kdp_meta(m)->out_port says where */
+	uint16_t n_punt; /**< for the control thread; kdp_meta(m)->punt says why */
+	struct rte_mbuf *tx[KDP_BURST];
+	struct rte_mbuf *punt[KDP_BURST];
+};
+
+/**
+ * Sets up @p ctx for one lcore: counters @p st, neighbour table @p nt, and
+ * at most @p icmp_per_sec ICMP errors per second (0: 1000, as Linux).
+ */
+void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
+			   const struct kdp_neigh *nt, uint32_t icmp_per_sec);
+
+/**
+ * Runs @p n (≤ KDP_BURST) packets received on @p in_port through the
+ * pipeline. Fills @p out; frees and counts every dropped packet.
+ * @return the number of packets handled (always @p n).
+ */
+uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
+			  uint16_t in_port, struct rte_mbuf **pkts, uint16_t n,
+			  struct kdp_pipeline_out *out);
+
+#endif

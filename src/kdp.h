@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The daemon: one struct that the modules share. The control thread (the
+ * EAL main lcore) owns everything here except what workers reach through
+ * the RCU-published snapshot, the neighbour table's lock-free reads, the
+ * rings, and their own counters.
+ */
+#ifndef KDP_H
+#define KDP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+
+#include "common/kdp_meta.h"
+#include "common/kdp_stats.h"
+#include "parse/kdp_parse.h"
+#include "neigh/kdp_neigh.h"
+#include "pipeline/kdp_pipeline.h"
+#include "kdp_config.h"
+#include "kdp_state.h"
+
+#define KDP_NO_PORT UINT16_MAX
+/** RX queues one worker may own. */
+#define KDP_MAX_RXQ (RTE_MAX_ETHPORTS * 2)
+
+/** A (port, queue) a worker polls. */
+struct kdp_rxq {
+	uint16_t port;
+	uint16_t queue;
+};
+
+/** What workers read, published whole through RCU. */
+struct kdp_snapshot {
+	struct kdp_dp dp;
+	uint64_t gen;
+	uint16_t n_rxq[KDP_MAX_WORKERS];
+	struct kdp_rxq rxq[KDP_MAX_WORKERS][KDP_MAX_RXQ];
+};
+
+/** A DPDK port kdp opened. */
+struct kdp_port {
+	bool used;
+	uint8_t role; /**< enum kdp_port_role */
+	uint16_t nrxq;
+	uint16_t ntxq;
+	char name[RTE_DEV_NAME_MAX_LEN];
+	char devargs[KDP_DEVARGS_LEN];
+	struct rte_ether_addr mac; /**< the device's own MAC */
+};
+
+struct kdp_worker {
+	unsigned int id;
+	unsigned int lcore;
+	struct kdp_stats *st;
+};
+
+struct kdp {
+	struct kdp_config cfg;
+	struct rte_mempool *pool;
+	struct rte_rcu_qsbr *qsbr;
+	struct kdp_neigh *nt;
+	struct rte_ring *punt;   /**< workers → control (MP/SC) */
+	struct rte_ring *inject; /**< control → worker 0 (SP/SC) */
+	struct kdp_stats *stats; /**< workers, then the control thread */
+	struct kdp_worker workers[KDP_MAX_WORKERS];
+	struct kdp_snapshot *_Atomic snap;
+	uint64_t gen;
+	struct rte_ether_addr mac; /**< kdp's MAC (uplink's unless set) */
+	uint16_t uplink;
+	uint16_t host; /**< KDP_NO_PORT when no host tap */
+	struct kdp_port ports[RTE_MAX_ETHPORTS];
+	unsigned int port_seq;
+	struct kdp_state state;
+	atomic_bool quit;
+	time_t started;
+	void *ctl; /**< control-thread private data (kdp_ctl.c) */
+};
+
+/** Counters of the control thread. */
+static inline struct kdp_stats *kdp_ctl_stats(struct kdp *k)
+{
+	return &k->stats[k->cfg.workers];
+}
+
+/* kdp_ports.c */
+/**
+ * Probes @p devargs as a new port for @p role, configures one RX queue per
+ * worker (as many as the device has) and one TX queue per worker, starts
+ * it. Bare driver names get a unique suffix. @return port id, or -errno
+ * with @p err saying why.
+ */
+int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
+		  char *err);
+/** Stops, closes and unplugs a port opened by kdp_port_open. */
+void kdp_port_close(struct kdp *k, uint16_t port);
+/** Largest number of endpoint ports that can still be opened in total. */
+unsigned int kdp_port_max_endpoints(const struct kdp *k);
+
+/* kdp_dataplane.c */
+/**
+ * Builds a snapshot from the config, @p st and the open ports.
+ * @return it, or NULL with @p err set.
+ */
+struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
+				  char *err);
+/** Publishes @p s, waits for every worker to leave the old one, frees it. */
+void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s);
+/** Frees a snapshot that was never published or is retired. */
+void kdp_dp_free(struct kdp_snapshot *s);
+/** Worker main loop (rte_eal_remote_launch). */
+int kdp_worker_main(void *arg);
+
+/* kdp_slowpath.c */
+/** The neighbour table's callbacks towards ports. */
+extern const struct kdp_neigh_ops kdp_slowpath_neigh_ops;
+/** Drains the punt ring (ARP, unresolved next hops). Control thread. */
+void kdp_slowpath_poll(struct kdp *k);
+/** Monotonic milliseconds. */
+uint64_t kdp_now_ms(void);
+
+/* kdp_apply.c */
+/**
+ * Makes @p next the state: validates it, opens the ports of new endpoints,
+ * builds and publishes the snapshot, persists it, closes the ports of
+ * removed endpoints (see KDP_APPLY_*). On any error nothing changes and @p err says why.
+ * Takes ownership of @p next in all cases. @return 0, -EINVAL (bad input,
+ * 400), or another -errno (500).
+ */
+int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
+	      char *err);
+#define KDP_APPLY_PERSIST 0x1 /**< write the state file first */
+#define KDP_APPLY_RESTORE 0x2 /**< start-up: an endpoint whose port fails stays down */
+/** Loads the state file if it exists and applies it. */
+int kdp_state_restore(struct kdp *k, char *err);
+
+/* kdp_ctl.c */
+/** Runs the control thread until SIGINT/SIGTERM. */
+int kdp_ctl_run(struct kdp *k);
+
+#endif

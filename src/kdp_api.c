@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* REST API v1: routing of paths to handlers, and the JSON views. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <rte_ethdev.h>
+
+#include "common/kdp_addr.h"
+#include "kdp_api.h"
+
+#define MAX_SEGS 6
+
+struct api_req {
+	struct kdp *k;
+	struct evhttp_request *req;
+	enum evhttp_cmd_type method;
+	unsigned int nseg;
+	char *seg[MAX_SEGS];
+	char path[512];
+	char segbuf[512]; /* the path again, cut into seg[] */
+};
+
+static void reply_json(struct evhttp_request *req, int code, json_t *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *s = body ? json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "application/json");
+	if (s != NULL) {
+		evbuffer_add(buf, s, strlen(s));
+		evbuffer_add(buf, "\n", 1);
+	}
+	evhttp_send_reply(req, code, NULL, buf);
+	evbuffer_free(buf);
+	free(s);
+	json_decref(body);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+	char msg[KDP_ERR_LEN + 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply_json(req, code, json_pack("{s:s}", "error", msg));
+}
+
+static void reply_msg(struct evhttp_request *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void reply_msg(struct evhttp_request *req, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	reply_json(req, HTTP_OK, json_pack("{s:s}", "message", msg));
+}
+
+/* Parses the request body as JSON; replies 400 and returns NULL if bad. */
+static json_t *body_json(struct api_req *r)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(in);
+	json_error_t je;
+	json_t *j;
+
+	if (len == 0) {
+		reply_error(r->req, HTTP_BADREQUEST, "body: empty, expected a JSON object");
+		return NULL;
+	}
+	j = json_loadb((const char *)evbuffer_pullup(in, -1), len,
+		       JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL)
+		reply_error(r->req, HTTP_BADREQUEST,
+			    "body: invalid JSON at line %d column %d: %s", je.line,
+			    je.column, je.text);
+	return j;
+}
+
+/* Applies @p next and answers: 200 with @p what, 400 or 500 with why. */
+static void apply_reply(struct api_req *r, struct kdp_state *next, const char *what)
+{
+	char err[KDP_ERR_LEN];
+	int ret = kdp_apply(r->k, next, KDP_APPLY_PERSIST, err);
+
+	if (ret == 0)
+		reply_msg(r->req, "%s", what);
+	else
+		reply_error(r->req, ret == -EINVAL ? HTTP_BADREQUEST : HTTP_INTERNAL,
+			    "%s", err);
+}
+
+static const char *port_label(const struct kdp *k, int port, char *buf, size_t len)
+{
+	if (port < 0)
+		return NULL;
+	if (port == k->uplink)
+		return "uplink";
+	if (port == k->host)
+		return "host";
+	snprintf(buf, len, "%s", k->ports[port].name);
+	return buf;
+}
+
+static const char *role_name(uint8_t role)
+{
+	switch (role) {
+	case KDP_PORT_UPLINK:
+		return "uplink";
+	case KDP_PORT_HOST:
+		return "host";
+	case KDP_PORT_POD:
+		return "endpoint";
+	default:
+		return "none";
+	}
+}
+
+static const char *link_state(uint16_t port)
+{
+	struct rte_eth_link link;
+
+	if (rte_eth_link_get_nowait(port, &link) != 0)
+		return "unknown";
+	return link.link_status == RTE_ETH_LINK_UP ? "up" : "down";
+}
+
+static json_t *ep_json(const struct kdp *k, const struct kdp_endpoint *e)
+{
+	json_t *o = kdp_state_ep_json(e);
+
+	if (e->port >= 0)
+		json_object_set_new(o, "port",
+				    json_pack("{s:i, s:s, s:s}", "id", e->port, "name",
+					      k->ports[e->port].name, "state",
+					      link_state((uint16_t)e->port)));
+	else
+		json_object_set_new(o, "port", json_null());
+	return o;
+}
+
+/* ---- nodes ---- */
+
+static void nodes(struct api_req *r)
+{
+	struct kdp *k = r->k;
+	struct kdp_node n;
+	struct kdp_state next;
+	char err[KDP_ERR_LEN], msg[128];
+	json_t *body;
+	int i;
+
+	if (r->nseg == 2) {
+		json_t *a = json_array();
+		if (r->method != EVHTTP_REQ_GET)
+			return reply_error(r->req, 405, "only GET on /v1/nodes");
+		for (unsigned int j = 0; j < k->state.n_nodes; j++)
+			json_array_append_new(a, kdp_state_node_json(&k->state.nodes[j],
+								     k->cfg.name));
+		return reply_json(r->req, HTTP_OK, a);
+	}
+	if (r->nseg != 3)
+		return reply_error(r->req, HTTP_NOTFOUND, "no such path %s", r->path);
+	i = kdp_state_node_find(&k->state, r->seg[2]);
+	switch (r->method) {
+	case EVHTTP_REQ_GET:
+		if (i < 0)
+			return reply_error(r->req, HTTP_NOTFOUND, "node %s not found",
+					   r->seg[2]);
+		return reply_json(r->req, HTTP_OK,
+				  kdp_state_node_json(&k->state.nodes[i], k->cfg.name));
+	case EVHTTP_REQ_PUT:
+		if (kdp_state_check_name(r->seg[2], "name", err) != 0)
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+		body = body_json(r);
+		if (body == NULL)
+			return;
+		if (kdp_state_node_parse(body, r->seg[2], "", &n, err) != 0) {
+			json_decref(body);
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+		}
+		json_decref(body);
+		if (kdp_state_copy(&next, &k->state) != 0 ||
+		    kdp_state_node_put(&next, &n) != 0) {
+			kdp_state_free(&next);
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		}
+		snprintf(msg, sizeof(msg), "node %s %s", n.name,
+			 i < 0 ? "created" : "updated");
+		return apply_reply(r, &next, msg);
+	case EVHTTP_REQ_DELETE:
+		if (i < 0)
+			return reply_error(r->req, HTTP_NOTFOUND, "node %s not found",
+					   r->seg[2]);
+		if (kdp_state_copy(&next, &k->state) != 0)
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		kdp_state_node_del(&next, i);
+		snprintf(msg, sizeof(msg), "node %s deleted", r->seg[2]);
+		return apply_reply(r, &next, msg);
+	default:
+		return reply_error(r->req, 405, "method not allowed on %s", r->path);
+	}
+}
+
+/* ---- endpoints ---- */
+
+static void endpoints(struct api_req *r)
+{
+	struct kdp *k = r->k;
+	struct kdp_endpoint ep;
+	struct kdp_state next;
+	char err[KDP_ERR_LEN], msg[192];
+	json_t *body;
+	int i;
+
+	if (r->nseg == 2) {
+		json_t *a = json_array();
+		if (r->method != EVHTTP_REQ_GET)
+			return reply_error(r->req, 405, "only GET on /v1/endpoints");
+		for (unsigned int j = 0; j < k->state.n_eps; j++)
+			json_array_append_new(a, ep_json(k, &k->state.eps[j]));
+		return reply_json(r->req, HTTP_OK, a);
+	}
+	if (r->nseg != 4)
+		return reply_error(r->req, HTTP_NOTFOUND,
+				   "no such path %s (use /v1/endpoints/{namespace}/{name})",
+				   r->path);
+	i = kdp_state_ep_find(&k->state, r->seg[2], r->seg[3]);
+	switch (r->method) {
+	case EVHTTP_REQ_GET:
+		if (i < 0)
+			return reply_error(r->req, HTTP_NOTFOUND, "endpoint %s/%s not found",
+					   r->seg[2], r->seg[3]);
+		return reply_json(r->req, HTTP_OK, ep_json(k, &k->state.eps[i]));
+	case EVHTTP_REQ_PUT:
+		if (kdp_state_check_name(r->seg[2], "namespace", err) != 0 ||
+		    kdp_state_check_name(r->seg[3], "name", err) != 0)
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+		body = body_json(r);
+		if (body == NULL)
+			return;
+		if (kdp_state_ep_parse(body, r->seg[2], r->seg[3], "", &ep, err) != 0) {
+			json_decref(body);
+			json_decref(ep.labels);
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+		}
+		json_decref(body);
+		if (kdp_state_copy(&next, &k->state) != 0 ||
+		    kdp_state_ep_put(&next, &ep) != 0) {
+			json_decref(ep.labels);
+			kdp_state_free(&next);
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		}
+		snprintf(msg, sizeof(msg), "endpoint %s/%s %s", ep.ns, ep.name,
+			 i < 0 ? "created" : "updated");
+		return apply_reply(r, &next, msg);
+	case EVHTTP_REQ_DELETE:
+		if (i < 0)
+			return reply_error(r->req, HTTP_NOTFOUND, "endpoint %s/%s not found",
+					   r->seg[2], r->seg[3]);
+		if (kdp_state_copy(&next, &k->state) != 0)
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		kdp_state_ep_del(&next, i);
+		snprintf(msg, sizeof(msg), "endpoint %s/%s deleted", r->seg[2],
+			 r->seg[3]);
+		return apply_reply(r, &next, msg);
+	default:
+		return reply_error(r->req, 405, "method not allowed on %s", r->path);
+	}
+}
+
+/* ---- state ---- */
+
+static void state(struct api_req *r)
+{
+	struct kdp_state next;
+	char err[KDP_ERR_LEN], msg[128];
+	json_t *body;
+
+	if (r->nseg != 2)
+		return reply_error(r->req, HTTP_NOTFOUND, "no such path %s", r->path);
+	if (r->method == EVHTTP_REQ_GET)
+		return reply_json(r->req, HTTP_OK, kdp_state_json(&r->k->state));
+	if (r->method != EVHTTP_REQ_PUT)
+		return reply_error(r->req, 405, "only GET and PUT on /v1/state");
+	body = body_json(r);
+	if (body == NULL)
+		return;
+	if (kdp_state_parse(body, &next, err) != 0) {
+		json_decref(body);
+		return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+	}
+	json_decref(body);
+	snprintf(msg, sizeof(msg), "state applied: %u node(s), %u endpoint(s)",
+		 next.n_nodes, next.n_eps);
+	apply_reply(r, &next, msg);
+}
+
+/* ---- read-only views ---- */
+
+/* Most specific first, then by address: how `ip route` readers scan. */
+static int route_cmp(const void *a, const void *b)
+{
+	const struct kdp_route_entry *x = *(const struct kdp_route_entry *const *)a;
+	const struct kdp_route_entry *y = *(const struct kdp_route_entry *const *)b;
+
+	if (x->depth != y->depth)
+		return x->depth > y->depth ? -1 : 1;
+	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
+}
+
+static void routes(struct api_req *r)
+{
+	const struct kdp_snapshot *s = atomic_load(&r->k->snap);
+	const struct kdp_route_table *rt = s->dp.rt;
+	const struct kdp_route_entry **sorted;
+	json_t *a = json_array();
+
+	sorted = malloc(sizeof(*sorted) * (rt->n_routes + 1));
+	if (sorted == NULL) {
+		json_decref(a);
+		return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+	}
+	for (uint32_t i = 0; i < rt->n_routes; i++)
+		sorted[i] = &rt->routes[i];
+	qsort(sorted, rt->n_routes, sizeof(*sorted), route_cmp);
+	for (uint32_t i = 0; i < rt->n_routes; i++) {
+		const struct kdp_route_entry *e = sorted[i];
+		const struct kdp_nexthop *nh = &rt->nh[e->nh];
+		char pfx[KDP_ADDR_STRLEN], gw[KDP_ADDR_STRLEN], pb[64];
+		const char *port = NULL;
+		json_t *nexthop = json_null();
+
+		if (nh->type == KDP_NH_VIA)
+			nexthop = json_string(kdp_addr_fmt_ip(nh->gw, gw, sizeof(gw)));
+		if (nh->type != KDP_NH_LOCAL && nh->type != KDP_NH_NO_ENDPOINT)
+			port = port_label(r->k, nh->port, pb, sizeof(pb));
+		json_array_append_new(
+			a, json_pack("{s:s, s:s, s:o, s:s?, s:s?}", "prefix",
+				     kdp_addr_fmt_prefix(e->prefix, e->depth, pfx,
+							 sizeof(pfx)),
+				     "type", kdp_route_kind_name(e->kind), "nexthop",
+				     nexthop, "port", port, "target",
+				     e->target[0] ? e->target : NULL));
+	}
+	free(sorted);
+	reply_json(r->req, HTTP_OK, a);
+}
+
+struct neigh_list {
+	struct kdp *k;
+	json_t *a;
+	uint64_t now;
+};
+
+static int neigh_one(const struct kdp_neigh_entry *e, void *arg)
+{
+	struct neigh_list *l = arg;
+	char ip[KDP_ADDR_STRLEN], mac[KDP_MAC_STRLEN], pb[64];
+
+	kdp_addr_fmt_mac(&e->mac, mac, sizeof(mac));
+	json_array_append_new(
+		l->a, json_pack("{s:s, s:s?, s:s, s:s?, s:I}", "ip",
+				kdp_addr_fmt_ip(e->ip, ip, sizeof(ip)), "mac",
+				e->state == KDP_NEIGH_INCOMPLETE ? NULL : mac, "state",
+				kdp_neigh_state_name(e->state), "port",
+				port_label(l->k, e->port, pb, sizeof(pb)), "ageSeconds",
+				(json_int_t)(e->confirmed_ms ? (l->now - e->confirmed_ms) / 1000
+							     : 0)));
+	return 0;
+}
+
+static void neighbours(struct api_req *r)
+{
+	struct neigh_list l = {r->k, json_array(), kdp_now_ms()};
+
+	kdp_neigh_foreach(r->k->nt, neigh_one, &l);
+	reply_json(r->req, HTTP_OK, l.a);
+}
+
+static void stats(struct api_req *r)
+{
+	struct kdp *k = r->k;
+	struct kdp_stats tot;
+	json_t *workers = json_array(), *drops = json_array();
+
+	memset(&tot, 0, sizeof(tot));
+	for (unsigned int i = 0; i <= k->cfg.workers; i++)
+		kdp_stats_add(&tot, &k->stats[i]);
+	for (unsigned int i = 0; i < k->cfg.workers; i++) {
+		const struct kdp_stats *s = &k->stats[i];
+		json_array_append_new(
+			workers,
+			json_pack("{s:i, s:i, s:I, s:I, s:I, s:f}", "id", i, "lcore",
+				  k->workers[i].lcore, "rxPackets", (json_int_t)s->rx_pkts,
+				  "txPackets", (json_int_t)s->tx_pkts, "dropped",
+				  (json_int_t)kdp_stats_drops_total(s), "busyRatio",
+				  s->total_cycles ? (double)s->busy_cycles /
+							    (double)s->total_cycles
+						  : 0.0));
+	}
+	for (unsigned int i = 0; i < KDP_DROP__MAX; i++)
+		json_array_append_new(drops,
+				      json_pack("{s:s, s:s, s:I}", "reason",
+						kdp_drop_name(i), "stage", kdp_drop_stage(i),
+						"packets", (json_int_t)tot.drop[i]));
+	reply_json(r->req, HTTP_OK,
+		   json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
+			     "totals", "rxPackets", (json_int_t)tot.rx_pkts, "rxBytes",
+			     (json_int_t)tot.rx_bytes, "txPackets", (json_int_t)tot.tx_pkts,
+			     "txBytes", (json_int_t)tot.tx_bytes, "dropped",
+			     (json_int_t)kdp_stats_drops_total(&tot), "punted",
+			     (json_int_t)tot.punted, "icmpSent", (json_int_t)tot.icmp_sent,
+			     "workers", workers, "drops", drops));
+}
+
+static void status(struct api_req *r)
+{
+	struct kdp *k = r->k;
+	const struct kdp_snapshot *s = atomic_load(&k->snap);
+	char ip[KDP_ADDR_STRLEN], gw[KDP_ADDR_STRLEN], pgw[KDP_ADDR_STRLEN],
+		nat[KDP_ADDR_STRLEN], mac[KDP_MAC_STRLEN];
+	json_t *ports = json_array();
+
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+		struct rte_eth_stats es;
+		json_t *ep = json_null();
+
+		if (!k->ports[p].used)
+			continue;
+		for (unsigned int i = 0; i < k->state.n_eps; i++)
+			if (k->state.eps[i].port == p) {
+				char n[2 * KDP_NAME_LEN + 2];
+				snprintf(n, sizeof(n), "%s/%s", k->state.eps[i].ns,
+					 k->state.eps[i].name);
+				ep = json_string(n);
+			}
+		memset(&es, 0, sizeof(es));
+		rte_eth_stats_get(p, &es);
+		json_array_append_new(
+			ports, json_pack("{s:i, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I}",
+					 "id", p, "name", k->ports[p].name, "role",
+					 role_name(k->ports[p].role), "endpoint", ep,
+					 "state", link_state(p), "rxPackets",
+					 (json_int_t)es.ipackets, "txPackets",
+					 (json_int_t)es.opackets, "rxMissed",
+					 (json_int_t)es.imissed, "rxErrors",
+					 (json_int_t)es.ierrors, "txErrors",
+					 (json_int_t)es.oerrors));
+	}
+	kdp_addr_fmt_mac(&k->mac, mac, sizeof(mac));
+	kdp_addr_fmt_prefix(k->cfg.native_cidr, k->cfg.native_plen, nat, sizeof(nat));
+	kdp_addr_fmt_ip(k->cfg.gateway, gw, sizeof(gw));
+	kdp_addr_fmt_ip(k->cfg.pod_gw, pgw, sizeof(pgw));
+	kdp_addr_fmt_prefix(k->cfg.node_ip, k->cfg.node_plen, ip, sizeof(ip));
+	reply_json(r->req, HTTP_OK,
+		   json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
+			     " s:o, s:{s:i, s:i, s:i, s:i}}",
+			     "node", k->cfg.name, "version", KDP_VERSION,
+			     "uptimeSeconds", (json_int_t)(time(NULL) - k->started),
+			     "nodeIP", ip, "gateway", gw, "podGateway", pgw, "mac", mac,
+			     "nativeRoutingCIDR", nat, "workers", k->cfg.workers,
+			     "pollMode", k->cfg.poll_mode == KDP_POLL_BUSY ? "busy" : "adaptive",
+			     "generation", (json_int_t)s->gen, "ports", ports, "counts",
+			     "nodes", k->state.n_nodes, "endpoints", k->state.n_eps,
+			     "routes", s->dp.rt->n_routes, "neighbours", k->nt->count));
+}
+
+/* Splits the decoded path into segments; 0 or -1 for a bad path. */
+static int split_path(struct api_req *r, const char *uri)
+{
+	struct evhttp_uri *u = evhttp_uri_parse(uri);
+	const char *p = u ? evhttp_uri_get_path(u) : NULL;
+	char *dec, *save = NULL, *tok;
+	size_t n;
+
+	if (p == NULL) {
+		evhttp_uri_free(u);
+		return -1;
+	}
+	dec = evhttp_uridecode(p, 0, &n);
+	evhttp_uri_free(u);
+	if (dec == NULL || n >= sizeof(r->path) || strlen(dec) != n) {
+		free(dec);
+		return -1;
+	}
+	memcpy(r->path, dec, n + 1);
+	free(dec);
+	r->nseg = 0;
+	memcpy(r->segbuf, r->path, n + 1);
+	for (tok = strtok_r(r->segbuf, "/", &save); tok != NULL;
+	     tok = strtok_r(NULL, "/", &save)) {
+		if (r->nseg == MAX_SEGS)
+			return -1;
+		r->seg[r->nseg++] = tok;
+	}
+	return 0;
+}
+
+struct route {
+	const char *name;
+	void (*fn)(struct api_req *r);
+	bool get_only;
+};
+
+static const struct route routes_v1[] = {
+	{"status", status, true},   {"nodes", nodes, false},
+	{"endpoints", endpoints, false}, {"state", state, false},
+	{"routes", routes, true},   {"neighbours", neighbours, true},
+	{"stats", stats, true},
+};
+
+void kdp_api_handle(struct evhttp_request *req, void *arg)
+{
+	struct api_req r = {.k = arg, .req = req};
+
+	r.method = evhttp_request_get_command(req);
+	if (split_path(&r, evhttp_request_get_uri(req)) != 0)
+		return reply_error(req, HTTP_BADREQUEST, "malformed request path");
+	if (r.nseg < 2 || strcmp(r.seg[0], "v1") != 0)
+		return reply_error(req, HTTP_NOTFOUND, "no such path %s", r.path);
+	for (size_t i = 0; i < RTE_DIM(routes_v1); i++) {
+		if (strcmp(r.seg[1], routes_v1[i].name) != 0)
+			continue;
+		if (routes_v1[i].get_only && r.nseg != 2)
+			return reply_error(req, HTTP_NOTFOUND, "no such path %s", r.path);
+		if (routes_v1[i].get_only && r.method != EVHTTP_REQ_GET)
+			return reply_error(req, 405, "only GET on %s", r.path);
+		return routes_v1[i].fn(&r);
+	}
+	reply_error(req, HTTP_NOTFOUND, "no such path %s", r.path);
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Applying a desired state atomically: all of it or nothing. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_log.h>
+
+#include "kdp.h"
+
+/* Port of the same endpoint in the current state when its devargs did not
+ * change, else -1. */
+static int reusable_port(const struct kdp *k, const struct kdp_endpoint *e)
+{
+	int i = kdp_state_ep_find(&k->state, e->ns, e->name);
+
+	if (i < 0 || k->state.eps[i].port < 0 ||
+	    strcmp(k->state.eps[i].devargs, e->devargs) != 0)
+		return -1;
+	return k->state.eps[i].port;
+}
+
+static bool port_kept(const struct kdp_state *st, int port)
+{
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (st->eps[i].port == port)
+			return true;
+	return false;
+}
+
+/* Closes the ports this apply opened (those not in the current state). */
+static void rollback_ports(struct kdp *k, const struct kdp_state *next)
+{
+	for (unsigned int i = 0; i < next->n_eps; i++)
+		if (next->eps[i].port >= 0 && !port_kept(&k->state, next->eps[i].port))
+			kdp_port_close(k, (uint16_t)next->eps[i].port);
+}
+
+int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
+	      char *err)
+{
+	struct kdp_snapshot *s;
+	json_t *doc;
+	int ret;
+
+	ret = kdp_state_validate(next, &k->cfg, kdp_port_max_endpoints(k), err);
+	if (ret != 0)
+		goto out;
+	for (unsigned int i = 0; i < next->n_eps; i++) {
+		struct kdp_endpoint *e = &next->eps[i];
+		char perr[KDP_ERR_LEN];
+
+		e->port = reusable_port(k, e);
+		if (e->port >= 0)
+			continue;
+		e->port = kdp_port_open(k, e->devargs, KDP_PORT_POD, perr);
+		if (e->port < 0 && (flags & KDP_APPLY_RESTORE)) {
+			/* The pod's interface went away while kdp was down:
+			 * keep the endpoint (port down) rather than the node. */
+			RTE_LOG(WARNING, USER1, "endpoint %s/%s left down: %s\n",
+				e->ns, e->name, perr);
+			e->port = -1;
+			continue;
+		}
+		if (e->port < 0) {
+			ret = e->port == -ENOMEM ? -ENOMEM : -EINVAL;
+			e->port = -1;
+			snprintf(err, KDP_ERR_LEN, "endpoints[%s/%s].%s", e->ns,
+				 e->name, perr);
+			rollback_ports(k, next);
+			goto out;
+		}
+	}
+	s = kdp_dp_build(k, next, err);
+	if (s == NULL) {
+		rollback_ports(k, next);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (flags & KDP_APPLY_PERSIST) {
+		doc = kdp_state_json(next);
+		ret = doc ? kdp_json_save_atomic(doc, k->cfg.state_path) : -ENOMEM;
+		json_decref(doc);
+		if (ret != 0) {
+			snprintf(err, KDP_ERR_LEN, "cannot write the state file %s: %s",
+				 k->cfg.state_path, strerror(-ret));
+			kdp_dp_free(s);
+			rollback_ports(k, next);
+			goto out;
+		}
+	}
+	kdp_dp_publish(k, s);
+	/* No worker uses the old snapshot now: close ports nobody routes to. */
+	for (unsigned int i = 0; i < k->state.n_eps; i++) {
+		int p = k->state.eps[i].port;
+		if (p >= 0 && !port_kept(next, p))
+			kdp_port_close(k, (uint16_t)p);
+	}
+	kdp_state_free(&k->state);
+	k->state = *next;
+	memset(next, 0, sizeof(*next));
+	return 0;
+out:
+	kdp_state_free(next);
+	return ret;
+}
+
+int kdp_state_restore(struct kdp *k, char *err)
+{
+	struct kdp_state st;
+	json_error_t je;
+	json_t *root;
+	char perr[KDP_ERR_LEN];
+	int ret;
+
+	if (access(k->cfg.state_path, F_OK) != 0)
+		return 0;
+	root = json_load_file(k->cfg.state_path, JSON_REJECT_DUPLICATES, &je);
+	if (root == NULL) {
+		snprintf(err, KDP_ERR_LEN, "state file %s: line %d: %s",
+			 k->cfg.state_path, je.line, je.text);
+		return -EINVAL;
+	}
+	ret = kdp_state_parse(root, &st, perr);
+	json_decref(root);
+	if (ret == 0)
+		ret = kdp_apply(k, &st, KDP_APPLY_RESTORE, perr);
+	if (ret != 0)
+		snprintf(err, KDP_ERR_LEN, "state file %s: %s", k->cfg.state_path,
+			 perr);
+	else
+		RTE_LOG(INFO, USER1, "restored %u node(s), %u endpoint(s) from %s\n",
+			k->state.n_nodes, k->state.n_eps, k->cfg.state_path);
+	return ret;
+}

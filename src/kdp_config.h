@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The node config: a JSON file read once at start-up (see conf/).
+ */
+#ifndef KDP_CONFIG_H
+#define KDP_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/un.h>
+#include <rte_ether.h>
+
+#include "kdp_json.h"
+
+#define KDP_MAX_WORKERS 16
+#define KDP_MAX_DRIVERS 16
+#define KDP_DEVARGS_LEN 256
+#define KDP_NAME_LEN 64
+
+enum kdp_poll_mode {
+	KDP_POLL_BUSY,     /**< spin on the queues (benchmarks) */
+	KDP_POLL_ADAPTIVE, /**< sleep briefly when the queues are idle */
+};
+
+struct kdp_config {
+	char name[KDP_NAME_LEN];
+	uint32_t node_ip; /**< host order */
+	uint8_t node_plen;
+	uint32_t gateway;
+	uint32_t pod_gw;
+	char uplink_devargs[KDP_DEVARGS_LEN];
+	bool uplink_has_mac;
+	struct rte_ether_addr uplink_mac;
+	char host_devargs[KDP_DEVARGS_LEN]; /**< "" when no host tap */
+	uint32_t native_cidr;
+	uint8_t native_plen;
+	unsigned int workers;
+	enum kdp_poll_mode poll_mode;
+	uint16_t mtu;
+	uint32_t max_routes;
+	uint32_t max_neighbours;
+	uint32_t mbufs;
+	uint32_t neigh_reachable_ms;
+	uint32_t max_body;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char state_path[PATH_MAX];
+	unsigned int n_drivers;
+	char drivers[KDP_MAX_DRIVERS][32];
+	int eal_argc;
+	char **eal_argv; /**< owned; from "eal" */
+};
+
+/**
+ * Reads and validates the node config @p file into @p cfg (defaults filled
+ * in). @return 0, or -EINVAL/-ENOENT with @p err naming the field or why.
+ */
+int kdp_config_load(const char *file, struct kdp_config *cfg, char *err);
+
+/** Parses an already loaded JSON document (used by tests). */
+int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err);
+
+/** Frees what kdp_config_load allocated. */
+void kdp_config_free(struct kdp_config *cfg);
+
+/**
+ * True when @p devargs names a driver in the allow-list: its device name
+ * (before the first comma) starts with an allowed driver name.
+ */
+bool kdp_config_driver_allowed(const struct kdp_config *cfg,
+			       const char *devargs);
+
+#endif

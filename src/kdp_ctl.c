@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The control thread: libevent loop with the API on a Unix socket, the slow
+ * path poll timer, and signal handling. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include <rte_log.h>
+
+#include "kdp_api.h"
+#include "kdp_ctl.h"
+
+#define SLOWPATH_PERIOD_US 1000
+#define HTTP_TIMEOUT_S 10
+
+struct kdp_ctl {
+	struct event_base *base;
+	struct evhttp *http;
+	struct event *tick;
+	struct event *sigint;
+	struct event *sigterm;
+	int fd;
+};
+
+static int mkdir_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Binds the API socket (mode 0660), refusing to steal a live one. */
+static int listen_unix(const char *path, char *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, ret;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ret = mkdir_parent(path);
+	if (ret != 0) {
+		snprintf(err, KDP_ERR_LEN, "controlSocket: cannot create the directory of %s: %s",
+			 path, strerror(-ret));
+		return ret;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(err, KDP_ERR_LEN,
+			 "controlSocket: another process already serves %s", path);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    chmod(path, 0660) != 0 || listen(fd, 128) != 0) {
+		ret = -errno;
+		snprintf(err, KDP_ERR_LEN, "controlSocket: %s: %s", path,
+			 strerror(errno));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	kdp_slowpath_poll(arg);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct kdp *k = arg;
+	struct kdp_ctl *c = k->ctl;
+
+	RTE_LOG(NOTICE, USER1, "signal %d: shutting down\n", (int)sig);
+	event_base_loopbreak(c->base);
+}
+
+int kdp_ctl_init(struct kdp *k, char *err)
+{
+	struct timeval period = {0, SLOWPATH_PERIOD_US};
+	struct kdp_ctl *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return -ENOMEM;
+	k->ctl = c;
+	c->fd = -1;
+	c->base = event_base_new();
+	c->http = c->base ? evhttp_new(c->base) : NULL;
+	if (c->http == NULL) {
+		snprintf(err, KDP_ERR_LEN, "cannot create the libevent HTTP server");
+		return -ENOMEM;
+	}
+	evhttp_set_max_body_size(c->http, k->cfg.max_body);
+	evhttp_set_max_headers_size(c->http, 16384);
+	evhttp_set_timeout(c->http, HTTP_TIMEOUT_S);
+	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(c->http, kdp_api_handle, k);
+	c->fd = listen_unix(k->cfg.socket_path, err);
+	if (c->fd < 0)
+		return c->fd;
+	if (evhttp_accept_socket(c->http, c->fd) != 0) {
+		snprintf(err, KDP_ERR_LEN, "cannot serve %s", k->cfg.socket_path);
+		return -EIO;
+	}
+	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, k);
+	c->sigint = evsignal_new(c->base, SIGINT, on_signal, k);
+	c->sigterm = evsignal_new(c->base, SIGTERM, on_signal, k);
+	if (c->tick == NULL || c->sigint == NULL || c->sigterm == NULL ||
+	    event_add(c->tick, &period) || event_add(c->sigint, NULL) ||
+	    event_add(c->sigterm, NULL)) {
+		snprintf(err, KDP_ERR_LEN, "cannot set up control-thread events");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int kdp_ctl_run(struct kdp *k)
+{
+	struct kdp_ctl *c = k->ctl;
+
+	RTE_LOG(NOTICE, USER1, "kdp %s: node %s serving %s\n", KDP_VERSION,
+		k->cfg.name, k->cfg.socket_path);
+	return event_base_dispatch(c->base) < 0 ? -EIO : 0;
+}
+
+void kdp_ctl_fini(struct kdp *k)
+{
+	struct kdp_ctl *c = k->ctl;
+
+	if (c == NULL)
+		return;
+	if (c->tick)
+		event_free(c->tick);
+	if (c->sigint)
+		event_free(c->sigint);
+	if (c->sigterm)
+		event_free(c->sigterm);
+	if (c->http)
+		evhttp_free(c->http); /* closes the bound socket */
+	else if (c->fd >= 0)
+		close(c->fd);
+	if (c->fd >= 0)
+		unlink(k->cfg.socket_path);
+	if (c->base)
+		event_base_free(c->base);
+	free(c);
+	k->ctl = NULL;
+}

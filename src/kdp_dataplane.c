@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Snapshots (what workers read) and the worker loop. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "common/kdp_addr.h"
+#include "kdp.h"
+
+static int add(struct kdp_route_table *rt, uint32_t prefix, uint8_t depth,
+	       enum kdp_route_kind kind, const struct kdp_nexthop *nh,
+	       const char *target, const struct kdp *k, char *err)
+{
+	int ret = kdp_route_add(rt, prefix, depth, kind, nh, target);
+
+	if (ret != 0)
+		snprintf(err, KDP_ERR_LEN,
+			 "routes: cannot add another route (tables.routes is %u): %s",
+			 k->cfg.max_routes, rte_strerror(-ret));
+	return ret;
+}
+
+static int build_routes(struct kdp *k, const struct kdp_state *st,
+			struct kdp_route_table *rt, char *err)
+{
+	const struct kdp_config *c = &k->cfg;
+	struct kdp_nexthop nh;
+	int ret;
+
+	memset(&nh, 0, sizeof(nh));
+	nh.type = KDP_NH_VIA;
+	nh.port = k->uplink;
+	nh.gw = c->gateway;
+	if ((ret = add(rt, 0, 0, KDP_RK_GATEWAY, &nh, "", k, err)))
+		return ret;
+	nh.type = KDP_NH_CONNECTED;
+	if ((ret = add(rt, c->node_ip, c->node_plen, KDP_RK_CONNECTED, &nh, "", k,
+		       err)))
+		return ret;
+	for (unsigned int i = 0; i < st->n_nodes; i++) {
+		const struct kdp_node *n = &st->nodes[i];
+		bool local = strcmp(n->name, c->name) == 0;
+
+		memset(&nh, 0, sizeof(nh));
+		nh.type = local ? KDP_NH_NO_ENDPOINT : KDP_NH_VIA;
+		nh.port = k->uplink;
+		/* A node off the LAN is reached through the gateway. */
+		nh.gw = kdp_addr_in(n->ip, c->node_ip, c->node_plen) ? n->ip
+								      : c->gateway;
+		for (unsigned int j = 0; j < n->n_cidrs; j++)
+			if ((ret = add(rt, n->cidr[j], n->plen[j],
+				       local ? KDP_RK_LOCAL_PODCIDR
+					     : KDP_RK_REMOTE_NODE,
+				       &nh, n->name, k, err)))
+				return ret;
+	}
+	for (unsigned int i = 0; i < st->n_eps; i++) {
+		const struct kdp_endpoint *e = &st->eps[i];
+		char target[2 * KDP_NAME_LEN + 2];
+
+		if (e->port < 0)
+			continue;
+		memset(&nh, 0, sizeof(nh));
+		nh.type = KDP_NH_ENDPOINT;
+		nh.port = (uint16_t)e->port;
+		nh.mac = e->mac;
+		snprintf(target, sizeof(target), "%s/%s", e->ns, e->name);
+		if ((ret = add(rt, e->ip, 32, KDP_RK_ENDPOINT, &nh, target, k, err)))
+			return ret;
+	}
+	memset(&nh, 0, sizeof(nh));
+	if (k->host != KDP_NO_PORT) {
+		nh.type = KDP_NH_HOST;
+		nh.port = k->host;
+		nh.mac = k->ports[k->host].mac;
+		ret = add(rt, c->node_ip, 32, KDP_RK_HOST, &nh, c->name, k, err);
+	} else {
+		nh.type = KDP_NH_LOCAL;
+		ret = add(rt, c->node_ip, 32, KDP_RK_LOCAL, &nh, c->name, k, err);
+	}
+	if (ret != 0)
+		return ret;
+	nh.type = KDP_NH_LOCAL;
+	return add(rt, c->pod_gw, 32, KDP_RK_LOCAL, &nh, "pod-gateway", k, err);
+}
+
+struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
+				  char *err)
+{
+	struct kdp_snapshot *s = rte_zmalloc("kdp_snapshot", sizeof(*s), 0);
+	char name[32];
+
+	if (s == NULL) {
+		snprintf(err, KDP_ERR_LEN, "out of memory for a snapshot");
+		return NULL;
+	}
+	s->gen = ++k->gen;
+	s->dp.node_ip = k->cfg.node_ip;
+	s->dp.mac = k->mac;
+	s->dp.uplink_port = k->uplink;
+	snprintf(name, sizeof(name), "kdp_rt_%" PRIu64, s->gen);
+	s->dp.rt = kdp_route_create(name, k->cfg.max_routes, (int)rte_socket_id());
+	if (s->dp.rt == NULL) {
+		snprintf(err, KDP_ERR_LEN, "cannot create a route table: %s",
+			 rte_strerror(rte_errno));
+		rte_free(s);
+		return NULL;
+	}
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+		const struct kdp_port *kp = &k->ports[p];
+
+		if (!kp->used)
+			continue;
+		s->dp.ports[p].role = kp->role;
+		s->dp.ports[p].mtu = k->cfg.mtu;
+		for (uint16_t q = 0; q < kp->nrxq; q++) {
+			unsigned int w = (p + q) % k->cfg.workers;
+			s->rxq[w][s->n_rxq[w]].port = p;
+			s->rxq[w][s->n_rxq[w]++].queue = q;
+		}
+	}
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (st->eps[i].port >= 0)
+			s->dp.ports[st->eps[i].port].pod_ip = st->eps[i].ip;
+	if (build_routes(k, st, s->dp.rt, err) != 0) {
+		kdp_dp_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void kdp_dp_free(struct kdp_snapshot *s)
+{
+	if (s == NULL)
+		return;
+	kdp_route_free(s->dp.rt);
+	rte_free(s);
+}
+
+void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s)
+{
+	struct kdp_snapshot *old = atomic_exchange(&k->snap, s);
+
+	rte_rcu_qsbr_synchronize(k->qsbr, RTE_QSBR_THRID_INVALID);
+	kdp_dp_free(old);
+}
+
+/* Per-worker TX staging: packets grouped by egress port. */
+struct txq {
+	uint16_t n[RTE_MAX_ETHPORTS];
+	uint16_t touched[RTE_MAX_ETHPORTS];
+	uint16_t n_touched;
+	struct rte_mbuf *m[RTE_MAX_ETHPORTS][2 * KDP_BURST];
+};
+
+static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *st,
+		     struct rte_mbuf **pkts, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t p = kdp_meta(pkts[i])->out_port;
+
+		if (unlikely(p >= RTE_MAX_ETHPORTS ||
+			     dp->ports[p].role == KDP_PORT_NONE)) {
+			kdp_stats_drop(st, KDP_DROP_PORT_GONE);
+			rte_pktmbuf_free(pkts[i]);
+			continue;
+		}
+		if (t->n[p] == 0)
+			t->touched[t->n_touched++] = p;
+		t->m[p][t->n[p]++] = pkts[i];
+	}
+}
+
+static void tx_flush(struct txq *t, struct kdp_stats *st, uint16_t queue)
+{
+	for (uint16_t i = 0; i < t->n_touched; i++) {
+		uint16_t p = t->touched[i], n = t->n[p], sent;
+
+		sent = rte_eth_tx_burst(p, queue, t->m[p], n);
+		for (uint16_t j = 0; j < sent; j++)
+			st->tx_bytes += t->m[p][j]->pkt_len;
+		st->tx_pkts += sent;
+		if (unlikely(sent < n)) {
+			st->drop[KDP_DROP_TX_FULL] += n - sent;
+			rte_pktmbuf_free_bulk(&t->m[p][sent], n - sent);
+		}
+		t->n[p] = 0;
+	}
+	t->n_touched = 0;
+}
+
+static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
+		 uint16_t n)
+{
+	unsigned int done = rte_ring_mp_enqueue_burst(k->punt, (void **)pkts, n,
+						      NULL);
+	st->punted += done;
+	if (unlikely(done < n)) {
+		st->drop[KDP_DROP_PUNT_FULL] += n - done;
+		rte_pktmbuf_free_bulk(&pkts[done], n - done);
+	}
+}
+
+/* Sleeps while idle, offline for RCU so updates never wait on a sleeper. */
+static void idle_sleep(struct kdp *k, unsigned int id, unsigned int idle)
+{
+	if (idle < 256)
+		return;
+	rte_rcu_qsbr_thread_offline(k->qsbr, id);
+	rte_delay_us_sleep(idle < 4096 ? 50 : 300);
+	rte_rcu_qsbr_thread_online(k->qsbr, id);
+}
+
+
+int kdp_worker_main(void *arg)
+{
+	struct kdp *k = arg;
+	unsigned int id = UINT32_MAX;
+	struct kdp_pipeline_ctx ctx;
+	struct kdp_pipeline_out out;
+	struct rte_mbuf *pkts[KDP_BURST];
+	struct kdp_stats *st;
+	unsigned int idle = 0;
+	struct txq *t;
+
+	for (unsigned int i = 0; i < k->cfg.workers; i++)
+		if (k->workers[i].lcore == rte_lcore_id())
+			id = i;
+	if (id == UINT32_MAX)
+		return -EINVAL;
+	st = k->workers[id].st;
+	t = rte_zmalloc("kdp_txq", sizeof(*t), RTE_CACHE_LINE_SIZE);
+	if (t == NULL)
+		return -ENOMEM;
+	kdp_pipeline_ctx_init(&ctx, st, k->nt, 0);
+	rte_rcu_qsbr_thread_register(k->qsbr, id);
+	rte_rcu_qsbr_thread_online(k->qsbr, id);
+
+	while (!atomic_load_explicit(&k->quit, memory_order_relaxed)) {
+		uint64_t t0 = rte_rdtsc(), t1;
+		const struct kdp_snapshot *s =
+			atomic_load_explicit(&k->snap, memory_order_acquire);
+		unsigned int got = 0;
+
+		for (uint16_t i = 0; i < s->n_rxq[id]; i++) {
+			const struct kdp_rxq *q = &s->rxq[id][i];
+			uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts,
+						      KDP_BURST);
+			if (n == 0)
+				continue;
+			got += n;
+			st->rx_pkts += n;
+			for (uint16_t j = 0; j < n; j++)
+				st->rx_bytes += pkts[j]->pkt_len;
+			kdp_pipeline_run(&ctx, &s->dp, q->port, pkts, n, &out);
+			tx_stage(t, &s->dp, st, out.tx, out.n_tx);
+			tx_flush(t, st, (uint16_t)id);
+			if (out.n_punt > 0)
+				punt(k, st, out.punt, out.n_punt);
+		}
+		if (id == 0) {
+			unsigned int n = rte_ring_sc_dequeue_burst(
+				k->inject, (void **)pkts, KDP_BURST, NULL);
+			if (n > 0) {
+				got += n;
+				tx_stage(t, &s->dp, st, pkts, (uint16_t)n);
+				tx_flush(t, st, 0);
+			}
+		}
+		rte_rcu_qsbr_quiescent(k->qsbr, id);
+		t1 = rte_rdtsc();
+		st->total_cycles += t1 - t0;
+		if (got > 0) {
+			st->busy_cycles += t1 - t0;
+			idle = 0;
+		} else if (k->cfg.poll_mode == KDP_POLL_ADAPTIVE) {
+			idle_sleep(k, id, ++idle);
+		}
+	}
+	rte_rcu_qsbr_thread_offline(k->qsbr, id);
+	rte_rcu_qsbr_thread_unregister(k->qsbr, id);
+	rte_free(t);
+	return 0;
+}

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/kdp_addr.h"
+#include "kdp_json.h"
+
+int kdp_json_err(char *err, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	if (path != NULL && path[0] != '\0')
+		n = snprintf(err, KDP_ERR_LEN, "%s: ", path);
+	if (n < 0 || n >= KDP_ERR_LEN)
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(err + n, KDP_ERR_LEN - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+const char *kdp_json_path(char *buf, size_t len, const char *path,
+			  const char *key)
+{
+	if (path == NULL || path[0] == '\0')
+		snprintf(buf, len, "%s", key);
+	else
+		snprintf(buf, len, "%s.%s", path, key);
+	return buf;
+}
+
+int kdp_json_object(const json_t *obj, const char *path, char *err)
+{
+	if (!json_is_object(obj))
+		return kdp_json_err(err, path, "expected a JSON object");
+	return 0;
+}
+
+int kdp_json_only(const json_t *obj, const char *const *allowed,
+		  const char *path, char *err)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a != NULL; a++)
+			if (strcmp(*a, key) == 0)
+				ok = true;
+		if (!ok) {
+			char p[128];
+			return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, key),
+					    "unknown field");
+		}
+	}
+	return 0;
+}
+
+/* Finds @p key; 1 when missing and optional, error when missing and needed. */
+static int get(const json_t *obj, const char *key, bool required, json_t **v,
+	       char *p, size_t plen, const char *path, char *err)
+{
+	kdp_json_path(p, plen, path, key);
+	*v = json_object_get(obj, key);
+	if (*v == NULL || json_is_null(*v)) {
+		if (required)
+			return kdp_json_err(err, p, "required field missing");
+		return 1;
+	}
+	return 0;
+}
+
+int kdp_json_str(const json_t *obj, const char *key, bool required,
+		 char *out, size_t len, const char *path, char *err)
+{
+	char p[128];
+	json_t *v;
+	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+
+	if (ret != 0)
+		return ret;
+	if (!json_is_string(v))
+		return kdp_json_err(err, p, "expected a string");
+	if (json_string_length(v) >= len)
+		return kdp_json_err(err, p, "longer than %zu characters",
+				    len - 1);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return kdp_json_err(err, p, "contains a NUL character");
+	memcpy(out, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+int kdp_json_uint(const json_t *obj, const char *key, bool required,
+		  uint64_t min, uint64_t max, uint64_t *out, const char *path,
+		  char *err)
+{
+	char p[128];
+	json_t *v;
+	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+
+	if (ret != 0)
+		return ret;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) < min ||
+	    (uint64_t)json_integer_value(v) > max)
+		return kdp_json_err(err, p, "expected an integer from %llu to %llu",
+				    (unsigned long long)min,
+				    (unsigned long long)max);
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+int kdp_json_bool(const json_t *obj, const char *key, bool required,
+		  bool *out, const char *path, char *err)
+{
+	char p[128];
+	json_t *v;
+	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+
+	if (ret != 0)
+		return ret;
+	if (!json_is_boolean(v))
+		return kdp_json_err(err, p, "expected true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+int kdp_json_ip(const json_t *obj, const char *key, bool required,
+		uint32_t *out, const char *path, char *err)
+{
+	char p[128];
+	json_t *v;
+	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+
+	if (ret != 0)
+		return ret;
+	if (!json_is_string(v) || kdp_addr_parse_ip(json_string_value(v), out))
+		return kdp_json_err(err, p,
+				    "not an IPv4 address (like 192.168.10.101)");
+	return 0;
+}
+
+int kdp_json_prefix(const json_t *obj, const char *key, bool required,
+		    bool strict, uint32_t *ip, uint8_t *depth,
+		    const char *path, char *err)
+{
+	char p[128];
+	json_t *v;
+	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+
+	if (ret != 0)
+		return ret;
+	if (!json_is_string(v) ||
+	    kdp_addr_parse_prefix(json_string_value(v), ip, depth, strict))
+		return kdp_json_err(err, p,
+				    strict ? "not a CIDR (like 172.20.0.0/24, host bits zero)"
+					   : "not an address/prefix (like 192.168.10.100/24)");
+	return 0;
+}
+
+int kdp_json_mac(const json_t *obj, const char *key, bool required,
+		 struct rte_ether_addr *out, const char *path, char *err)
+{
+	char p[128];
+	json_t *v;
+	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+
+	if (ret != 0)
+		return ret;
+	if (!json_is_string(v) || kdp_addr_parse_mac(json_string_value(v), out))
+		return kdp_json_err(err, p,
+				    "not a MAC address (like 02:00:00:00:00:01)");
+	if (rte_is_multicast_ether_addr(out) || rte_is_zero_ether_addr(out))
+		return kdp_json_err(err, p, "must be a unicast, non-zero MAC");
+	return 0;
+}
+
+int kdp_json_save_atomic(const json_t *root, const char *file)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	int fd, dfd, ret = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (json_dumpfd(root, fd, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
+	    write(fd, "\n", 1) != 1)
+		ret = -EIO;
+	if (ret == 0 && fsync(fd) != 0)
+		ret = -errno;
+	if (close(fd) != 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, file) != 0)
+		ret = -errno;
+	if (ret != 0) {
+		unlink(tmp);
+		return ret;
+	}
+	snprintf(dir, sizeof(dir), "%s", file);
+	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Ports: every port is a DPDK vdev opened from a devargs string at start-up
+ * (uplink, host tap) or at run time (endpoints, by hot-plug). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+
+#include "kdp.h"
+
+#define RX_DESC_UPLINK 1024
+#define RX_DESC_OTHER 256
+#define TX_DESC 512
+
+/* Writes the devargs kdp probes: a unique name for a bare driver name, and
+ * one queue pair per worker for af_packet unless the caller chose. */
+static int make_devargs(struct kdp *k, const char *devargs, char *out,
+			size_t len, char *name, size_t nlen)
+{
+	size_t n = strcspn(devargs, ",");
+	const char *rest = devargs + n;
+	int w;
+
+	if (n >= nlen)
+		return -ENAMETOOLONG;
+	memcpy(name, devargs, n);
+	name[n] = '\0';
+	for (unsigned int i = 0; i < k->cfg.n_drivers; i++)
+		if (strcmp(name, k->cfg.drivers[i]) == 0) {
+			if (snprintf(name, nlen, "%s_kdp%u", k->cfg.drivers[i],
+				     k->port_seq++) >= (int)nlen)
+				return -ENAMETOOLONG;
+			break;
+		}
+	w = snprintf(out, len, "%s%s", name, rest);
+	if (strncmp(name, "net_af_packet", 13) == 0 && !strstr(rest, "qpairs="))
+		w = snprintf(out, len, "%s%s,qpairs=%u", name, rest,
+			     k->cfg.workers);
+	return w >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+static void unplug(const char *name)
+{
+	rte_eal_hotplug_remove("vdev", name);
+}
+
+int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
+		  char *err)
+{
+	char args[KDP_DEVARGS_LEN + 32], name[RTE_DEV_NAME_MAX_LEN];
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	uint16_t pid, nrxq, ntxq = (uint16_t)k->cfg.workers;
+	struct kdp_port *p;
+	int ret, sock;
+
+	ret = make_devargs(k, devargs, args, sizeof(args), name, sizeof(name));
+	if (ret != 0) {
+		snprintf(err, KDP_ERR_LEN, "devargs: '%s' is too long", devargs);
+		return ret;
+	}
+	if (rte_eth_dev_get_port_by_name(name, &pid) == 0) {
+		snprintf(err, KDP_ERR_LEN, "devargs: a port named '%s' is already open",
+			 name);
+		return -EEXIST;
+	}
+	ret = rte_dev_probe(args);
+	if (ret != 0) {
+		snprintf(err, KDP_ERR_LEN,
+			 "devargs: DPDK could not open '%s': %s (is the interface there?)",
+			 args, rte_strerror(-ret));
+		return ret;
+	}
+	if (rte_eth_dev_get_port_by_name(name, &pid) != 0) {
+		snprintf(err, KDP_ERR_LEN, "devargs: '%s' did not create an ethdev port",
+			 args);
+		unplug(name);
+		return -ENODEV;
+	}
+	ret = rte_eth_dev_info_get(pid, &info);
+	if (ret != 0)
+		goto fail_info;
+	if (info.max_tx_queues < ntxq) {
+		snprintf(err, KDP_ERR_LEN,
+			 "devargs: '%s' has %u TX queue(s); kdp needs one per worker (%u)",
+			 args, info.max_tx_queues, ntxq);
+		ret = -ENOTSUP;
+		goto fail;
+	}
+	nrxq = (uint16_t)RTE_MIN(info.max_rx_queues, ntxq);
+	memset(&conf, 0, sizeof(conf));
+	sock = rte_eth_dev_socket_id(pid);
+	if (sock < 0)
+		sock = 0;
+	ret = rte_eth_dev_configure(pid, nrxq, ntxq, &conf);
+	for (uint16_t q = 0; ret == 0 && q < nrxq; q++)
+		ret = rte_eth_rx_queue_setup(pid, q,
+					     role == KDP_PORT_UPLINK ? RX_DESC_UPLINK
+								     : RX_DESC_OTHER,
+					     (unsigned int)sock, NULL, k->pool);
+	for (uint16_t q = 0; ret == 0 && q < ntxq; q++)
+		ret = rte_eth_tx_queue_setup(pid, q, TX_DESC, (unsigned int)sock,
+					     NULL);
+	if (ret == 0)
+		ret = rte_eth_dev_start(pid);
+	if (ret != 0)
+		goto fail_info;
+	rte_eth_promiscuous_enable(pid); /* not every PMD has it; fine */
+
+	p = &k->ports[pid];
+	memset(p, 0, sizeof(*p));
+	p->used = true;
+	p->role = (uint8_t)role;
+	p->nrxq = nrxq;
+	p->ntxq = ntxq;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->devargs, sizeof(p->devargs), "%s", devargs);
+	rte_eth_macaddr_get(pid, &p->mac);
+	return pid;
+
+fail_info:
+	snprintf(err, KDP_ERR_LEN, "devargs: could not set up '%s': %s", args,
+		 rte_strerror(-ret));
+fail:
+	rte_eth_dev_stop(pid);
+	rte_eth_dev_close(pid);
+	unplug(name);
+	return ret;
+}
+
+void kdp_port_close(struct kdp *k, uint16_t port)
+{
+	struct kdp_port *p = &k->ports[port];
+	char name[RTE_DEV_NAME_MAX_LEN];
+
+	if (!p->used)
+		return;
+	snprintf(name, sizeof(name), "%s", p->name);
+	rte_eth_dev_stop(port);
+	rte_eth_dev_close(port);
+	unplug(name);
+	memset(p, 0, sizeof(*p));
+}
+
+unsigned int kdp_port_max_endpoints(const struct kdp *k)
+{
+	unsigned int fixed = 1 + (k->cfg.host_devargs[0] != '\0');
+	return RTE_MAX_ETHPORTS - fixed;
+}

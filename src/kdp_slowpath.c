@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The slow path on the control thread: ARP (answers, learning) and packets
+ * whose next hop is not resolved yet. What it sends goes to worker 0 through
+ * the inject ring, so only workers ever touch TX queues. */
+#include <time.h>
+
+#include <rte_arp.h>
+
+#include "kdp.h"
+
+#define POLL_MAX 256
+
+uint64_t kdp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void ctl_drop(struct kdp *k, struct rte_mbuf *m, enum kdp_drop reason)
+{
+	kdp_stats_drop(kdp_ctl_stats(k), reason);
+	rte_pktmbuf_free(m);
+}
+
+static void inject(struct kdp *k, struct rte_mbuf *m, uint16_t port)
+{
+	kdp_meta(m)->out_port = port;
+	if (rte_ring_sp_enqueue(k->inject, m) != 0)
+		ctl_drop(k, m, KDP_DROP_TX_FULL);
+}
+
+static void neigh_request(void *ctx, uint16_t port, uint32_t ip,
+			  const struct rte_ether_addr *dst)
+{
+	struct kdp *k = ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(k->pool);
+
+	if (m == NULL)
+		return;
+	if (kdp_neigh_arp_build(m, RTE_ARP_OP_REQUEST, &k->mac, k->cfg.node_ip,
+				dst, NULL, ip) != 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	inject(k, m, port);
+}
+
+static void neigh_send(void *ctx, struct rte_mbuf *m,
+		       const struct rte_ether_addr *mac)
+{
+	struct kdp *k = ctx;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+
+	eth->src_addr = k->mac;
+	eth->dst_addr = *mac;
+	inject(k, m, kdp_meta(m)->out_port);
+}
+
+static void neigh_drop(void *ctx, struct rte_mbuf *m, enum kdp_drop reason)
+{
+	ctl_drop(ctx, m, reason);
+}
+
+const struct kdp_neigh_ops kdp_slowpath_neigh_ops = {
+	.request = neigh_request,
+	.send = neigh_send,
+	.drop = neigh_drop,
+};
+
+/*
+ * ARP by port role: on the uplink kdp answers for the node IP and learns
+ * its neighbours; on a pod port it answers for every address but the pod's
+ * own (the pod's gateway and any on-link guess), as Calico does; on the host
+ * tap it answers for everything but the node IP, so the node's own stack
+ * sends all its traffic through kdp.
+ */
+static void handle_arp(struct kdp *k, const struct kdp_snapshot *s,
+		       struct rte_mbuf *m, uint64_t now)
+{
+	struct kdp_meta *md = kdp_meta(m);
+	struct rte_arp_hdr *a =
+		rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, KDP_ETH_LEN);
+	uint16_t op = rte_be_to_cpu_16(a->arp_opcode);
+	uint32_t sip = rte_be_to_cpu_32(a->arp_data.arp_sip);
+	uint32_t tip = rte_be_to_cpu_32(a->arp_data.arp_tip);
+	bool request = op == RTE_ARP_OP_REQUEST, answer = false;
+
+	switch (s->dp.ports[md->in_port].role) {
+	case KDP_PORT_UPLINK:
+		if (sip != 0 && !rte_is_multicast_ether_addr(&a->arp_data.arp_sha))
+			kdp_neigh_learn(k->nt, sip, md->in_port,
+					&a->arp_data.arp_sha,
+					request && tip == k->cfg.node_ip, now);
+		answer = request && tip == k->cfg.node_ip;
+		break;
+	case KDP_PORT_POD:
+		answer = request && tip != sip && tip != s->dp.ports[md->in_port].pod_ip;
+		break;
+	case KDP_PORT_HOST:
+		answer = request && tip != k->cfg.node_ip && tip != sip;
+		break;
+	default:
+		break;
+	}
+	if (!answer) {
+		ctl_drop(k, m, KDP_DROP_ARP_IGNORED);
+		return;
+	}
+	kdp_neigh_arp_reply_in_place(m, &k->mac);
+	inject(k, m, md->in_port);
+}
+
+void kdp_slowpath_poll(struct kdp *k)
+{
+	const struct kdp_snapshot *s = atomic_load(&k->snap);
+	struct rte_mbuf *pkts[32];
+	uint64_t now = kdp_now_ms();
+	unsigned int total = 0, n;
+
+	do {
+		n = rte_ring_sc_dequeue_burst(k->punt, (void **)pkts, 32, NULL);
+		for (unsigned int i = 0; i < n; i++) {
+			struct kdp_meta *md = kdp_meta(pkts[i]);
+
+			if (md->punt == KDP_PUNT_NEIGH)
+				kdp_neigh_resolve(k->nt, md->nh_ip, md->out_port,
+						  pkts[i], now);
+			else
+				handle_arp(k, s, pkts[i], now);
+		}
+		total += n;
+	} while (n > 0 && total < POLL_MAX);
+	kdp_neigh_tick(k->nt, now);
+}

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/kdp_addr.h"
+#include "kdp_state.h"
+
+static const char *const node_keys[] = {"name", "ip", "podCIDRs", NULL};
+static const char *const ep_keys[] = {"namespace", "name", "ip", "mac",
+				      "labels", "devargs", NULL};
+static const char *const state_keys[] = {"nodes", "endpoints", NULL};
+
+int kdp_state_check_name(const char *s, const char *path, char *err)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return kdp_json_err(err, path, "must be 1-63 characters");
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return kdp_json_err(err, path,
+					    "'%s' is not a valid name (a-z, 0-9, '-', '.')",
+					    s);
+	}
+	if (s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.')
+		return kdp_json_err(err, path,
+				    "'%s' must start and end with a letter or digit", s);
+	return 0;
+}
+
+/* The name in the body must match the one in the URL, when both exist. */
+static int name_field(const json_t *o, const char *key, const char *given,
+		      char *out, const char *path, char *err)
+{
+	char p[128];
+	int ret;
+
+	kdp_json_path(p, sizeof(p), path, key);
+	ret = kdp_json_str(o, key, given == NULL, out, KDP_NAME_LEN, path, err);
+	if (ret < 0)
+		return ret;
+	if (given != NULL) {
+		if (ret == 0 && strcmp(out, given) != 0)
+			return kdp_json_err(err, p, "'%s' does not match '%s' in the URL",
+					    out, given);
+		snprintf(out, KDP_NAME_LEN, "%s", given);
+	}
+	return kdp_state_check_name(out, p, err);
+}
+
+int kdp_state_node_parse(const json_t *o, const char *name, const char *path,
+			 struct kdp_node *n, char *err)
+{
+	char p[128];
+	json_t *a, *v;
+	size_t i;
+	int ret;
+
+	memset(n, 0, sizeof(*n));
+	if ((ret = kdp_json_object(o, path, err)) ||
+	    (ret = kdp_json_only(o, node_keys, path, err)) ||
+	    (ret = name_field(o, "name", name, n->name, path, err)) ||
+	    (ret = kdp_json_ip(o, "ip", true, &n->ip, path, err)))
+		return ret;
+	if (kdp_addr_not_host(n->ip))
+		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ip"),
+				    "not a unicast address");
+	kdp_json_path(p, sizeof(p), path, "podCIDRs");
+	a = json_object_get(o, "podCIDRs");
+	if (a == NULL)
+		return kdp_json_err(err, p, "required field missing");
+	if (!json_is_array(a) || json_array_size(a) > KDP_MAX_POD_CIDRS)
+		return kdp_json_err(err, p, "expected an array of at most %d CIDRs",
+				    KDP_MAX_POD_CIDRS);
+	json_array_foreach(a, i, v) {
+		char q[160];
+		snprintf(q, sizeof(q), "%s[%zu]", p, i);
+		if (!json_is_string(v) ||
+		    kdp_addr_parse_prefix(json_string_value(v), &n->cidr[i],
+					  &n->plen[i], true))
+			return kdp_json_err(err, q,
+					    "not a CIDR (like 172.20.0.0/24, host bits zero)");
+		if (n->plen[i] < 8)
+			return kdp_json_err(err, q, "prefix shorter than /8");
+		for (size_t j = 0; j < i; j++)
+			if (kdp_addr_overlap(n->cidr[i], n->plen[i], n->cidr[j],
+					     n->plen[j]))
+				return kdp_json_err(err, q,
+						    "overlaps %s[%zu] of the same node", p, j);
+		n->n_cidrs++;
+	}
+	return 0;
+}
+
+int kdp_state_ep_parse(const json_t *o, const char *ns, const char *name,
+		       const char *path, struct kdp_endpoint *ep, char *err)
+{
+	char p[128];
+	const char *k;
+	json_t *v, *labels;
+	int ret;
+
+	memset(ep, 0, sizeof(*ep));
+	ep->port = -1;
+	if ((ret = kdp_json_object(o, path, err)) ||
+	    (ret = kdp_json_only(o, ep_keys, path, err)) ||
+	    (ret = name_field(o, "namespace", ns, ep->ns, path, err)) ||
+	    (ret = name_field(o, "name", name, ep->name, path, err)) ||
+	    (ret = kdp_json_ip(o, "ip", true, &ep->ip, path, err)) ||
+	    (ret = kdp_json_mac(o, "mac", true, &ep->mac, path, err)) ||
+	    (ret = kdp_json_str(o, "devargs", true, ep->devargs,
+				sizeof(ep->devargs), path, err)))
+		return ret;
+	if (kdp_addr_not_host(ep->ip))
+		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ip"),
+				    "not a unicast address");
+	kdp_json_path(p, sizeof(p), path, "labels");
+	labels = json_object_get(o, "labels");
+	if (labels == NULL || json_is_null(labels)) {
+		ep->labels = json_object();
+		return ep->labels ? 0 : -ENOMEM;
+	}
+	if (!json_is_object(labels))
+		return kdp_json_err(err, p, "expected an object of strings");
+	json_object_foreach(labels, k, v) {
+		if (!json_is_string(v) || strlen(k) == 0 || strlen(k) > 253 ||
+		    json_string_length(v) > 63)
+			return kdp_json_err(err, p,
+					    "label '%s' must map a key (1-253 chars) to a string of at most 63",
+					    k);
+	}
+	ep->labels = json_deep_copy(labels);
+	return ep->labels ? 0 : -ENOMEM;
+}
+
+int kdp_state_parse(const json_t *o, struct kdp_state *st, char *err)
+{
+	json_t *a, *v;
+	size_t i;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if ((ret = kdp_json_object(o, "", err)) ||
+	    (ret = kdp_json_only(o, state_keys, "", err)))
+		return ret;
+	a = json_object_get(o, "nodes");
+	if (a != NULL && !json_is_array(a))
+		return kdp_json_err(err, "nodes", "expected an array");
+	json_array_foreach(a, i, v) {
+		struct kdp_node n;
+		char p[32];
+		snprintf(p, sizeof(p), "nodes[%zu]", i);
+		if ((ret = kdp_state_node_parse(v, NULL, p, &n, err)))
+			goto fail;
+		if (kdp_state_node_find(st, n.name) >= 0) {
+			ret = kdp_json_err(err, p, "node '%s' listed twice", n.name);
+			goto fail;
+		}
+		if ((ret = kdp_state_node_put(st, &n)))
+			goto fail;
+	}
+	a = json_object_get(o, "endpoints");
+	if (a != NULL && !json_is_array(a)) {
+		ret = kdp_json_err(err, "endpoints", "expected an array");
+		goto fail;
+	}
+	json_array_foreach(a, i, v) {
+		struct kdp_endpoint ep;
+		char p[32];
+		snprintf(p, sizeof(p), "endpoints[%zu]", i);
+		if ((ret = kdp_state_ep_parse(v, NULL, NULL, p, &ep, err))) {
+			json_decref(ep.labels);
+			goto fail;
+		}
+		if (kdp_state_ep_find(st, ep.ns, ep.name) >= 0) {
+			json_decref(ep.labels);
+			ret = kdp_json_err(err, p, "endpoint '%s/%s' listed twice",
+					   ep.ns, ep.name);
+			goto fail;
+		}
+		if ((ret = kdp_state_ep_put(st, &ep))) {
+			json_decref(ep.labels);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	kdp_state_free(st);
+	return ret;
+}
+
+int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
+		       unsigned int max_endpoints, char *err)
+{
+	char p[64], a[KDP_ADDR_STRLEN], b[KDP_ADDR_STRLEN];
+
+	for (unsigned int i = 0; i < st->n_nodes; i++) {
+		const struct kdp_node *n = &st->nodes[i];
+		snprintf(p, sizeof(p), "nodes[%s]", n->name);
+		if (strcmp(n->name, cfg->name) == 0 && n->ip != cfg->node_ip)
+			return kdp_json_err(err, p,
+					    "ip: %s is this node and its IP is %s in the node config",
+					    kdp_addr_fmt_ip(n->ip, a, sizeof(a)),
+					    kdp_addr_fmt_ip(cfg->node_ip, b, sizeof(b)));
+		if (strcmp(n->name, cfg->name) != 0 && n->ip == cfg->node_ip)
+			return kdp_json_err(err, p, "ip: %s is this node's IP",
+					    kdp_addr_fmt_ip(n->ip, a, sizeof(a)));
+		for (unsigned int j = 0; j < i; j++) {
+			const struct kdp_node *o = &st->nodes[j];
+			if (o->ip == n->ip)
+				return kdp_json_err(err, p, "ip: %s already belongs to node %s",
+						    kdp_addr_fmt_ip(n->ip, a, sizeof(a)),
+						    o->name);
+			for (unsigned int x = 0; x < n->n_cidrs; x++)
+				for (unsigned int y = 0; y < o->n_cidrs; y++)
+					if (kdp_addr_overlap(n->cidr[x], n->plen[x],
+							     o->cidr[y], o->plen[y]))
+						return kdp_json_err(
+							err, p,
+							"podCIDRs: %s overlaps %s of node %s",
+							kdp_addr_fmt_prefix(n->cidr[x], n->plen[x], a, sizeof(a)),
+							kdp_addr_fmt_prefix(o->cidr[y], o->plen[y], b, sizeof(b)),
+							o->name);
+		}
+	}
+	if (st->n_eps > max_endpoints)
+		return kdp_json_err(err, "endpoints",
+				    "%u local endpoints, at most %u fit (one DPDK port each)",
+				    st->n_eps, max_endpoints);
+	for (unsigned int i = 0; i < st->n_eps; i++) {
+		const struct kdp_endpoint *e = &st->eps[i];
+		snprintf(p, sizeof(p), "endpoints[%s/%s]", e->ns, e->name);
+		if (!kdp_config_driver_allowed(cfg, e->devargs))
+			return kdp_json_err(err, p,
+					    "devargs: driver of '%s' is not in the node's allowedDrivers",
+					    e->devargs);
+		if (e->ip == cfg->node_ip || e->ip == cfg->pod_gw ||
+		    e->ip == cfg->gateway)
+			return kdp_json_err(err, p,
+					    "ip: %s is the node, its gateway or the pods' gateway",
+					    kdp_addr_fmt_ip(e->ip, a, sizeof(a)));
+		for (unsigned int j = 0; j < i; j++) {
+			const struct kdp_endpoint *o = &st->eps[j];
+			if (o->ip == e->ip)
+				return kdp_json_err(err, p, "ip: %s already belongs to %s/%s",
+						    kdp_addr_fmt_ip(e->ip, a, sizeof(a)),
+						    o->ns, o->name);
+			if (strcmp(o->devargs, e->devargs) == 0)
+				return kdp_json_err(err, p, "devargs: already used by %s/%s",
+						    o->ns, o->name);
+		}
+	}
+	return 0;
+}
+
+json_t *kdp_state_node_json(const struct kdp_node *n, const char *local)
+{
+	char buf[KDP_ADDR_STRLEN];
+	json_t *cidrs = json_array();
+
+	for (unsigned int i = 0; i < n->n_cidrs; i++)
+		json_array_append_new(cidrs, json_string(kdp_addr_fmt_prefix(
+						     n->cidr[i], n->plen[i], buf,
+						     sizeof(buf))));
+	json_t *o = json_pack("{s:s, s:s, s:o}", "name", n->name, "ip",
+			      kdp_addr_fmt_ip(n->ip, buf, sizeof(buf)),
+			      "podCIDRs", cidrs);
+	if (o != NULL && local != NULL)
+		json_object_set_new(o, "local",
+				    json_boolean(strcmp(local, n->name) == 0));
+	return o;
+}
+
+json_t *kdp_state_ep_json(const struct kdp_endpoint *ep)
+{
+	char ip[KDP_ADDR_STRLEN], mac[KDP_MAC_STRLEN];
+
+	kdp_addr_fmt_mac(&ep->mac, mac, sizeof(mac));
+	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "namespace", ep->ns,
+			 "name", ep->name, "ip",
+			 kdp_addr_fmt_ip(ep->ip, ip, sizeof(ip)), "mac", mac,
+			 "labels", ep->labels, "devargs", ep->devargs);
+}
+
+json_t *kdp_state_json(const struct kdp_state *st)
+{
+	json_t *nodes = json_array(), *eps = json_array();
+
+	for (unsigned int i = 0; i < st->n_nodes; i++)
+		json_array_append_new(nodes, kdp_state_node_json(&st->nodes[i], NULL));
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		json_array_append_new(eps, kdp_state_ep_json(&st->eps[i]));
+	return json_pack("{s:o, s:o}", "nodes", nodes, "endpoints", eps);
+}
+
+int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	if (src->n_nodes > 0) {
+		dst->nodes = malloc(sizeof(*dst->nodes) * src->n_nodes);
+		if (dst->nodes == NULL)
+			return -ENOMEM;
+		memcpy(dst->nodes, src->nodes, sizeof(*dst->nodes) * src->n_nodes);
+		dst->n_nodes = src->n_nodes;
+	}
+	if (src->n_eps > 0) {
+		dst->eps = malloc(sizeof(*dst->eps) * src->n_eps);
+		if (dst->eps == NULL) {
+			kdp_state_free(dst);
+			return -ENOMEM;
+		}
+		memcpy(dst->eps, src->eps, sizeof(*dst->eps) * src->n_eps);
+		dst->n_eps = src->n_eps;
+		for (unsigned int i = 0; i < dst->n_eps; i++)
+			json_incref(dst->eps[i].labels);
+	}
+	return 0;
+}
+
+void kdp_state_free(struct kdp_state *st)
+{
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		json_decref(st->eps[i].labels);
+	free(st->nodes);
+	free(st->eps);
+	memset(st, 0, sizeof(*st));
+}
+
+int kdp_state_node_find(const struct kdp_state *st, const char *name)
+{
+	for (unsigned int i = 0; i < st->n_nodes; i++)
+		if (strcmp(st->nodes[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int kdp_state_ep_find(const struct kdp_state *st, const char *ns,
+		      const char *name)
+{
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (strcmp(st->eps[i].ns, ns) == 0 &&
+		    strcmp(st->eps[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int kdp_state_node_put(struct kdp_state *st, const struct kdp_node *n)
+{
+	int i = kdp_state_node_find(st, n->name);
+	struct kdp_node *a;
+
+	if (i >= 0) {
+		st->nodes[i] = *n;
+		return 0;
+	}
+	if (st->n_nodes >= KDP_MAX_NODES)
+		return -ENOSPC;
+	a = realloc(st->nodes, sizeof(*a) * (st->n_nodes + 1));
+	if (a == NULL)
+		return -ENOMEM;
+	st->nodes = a;
+	st->nodes[st->n_nodes++] = *n;
+	return 0;
+}
+
+int kdp_state_ep_put(struct kdp_state *st, struct kdp_endpoint *ep)
+{
+	int i = kdp_state_ep_find(st, ep->ns, ep->name);
+	struct kdp_endpoint *a;
+
+	if (i >= 0) {
+		json_decref(st->eps[i].labels);
+		st->eps[i] = *ep;
+		return 0;
+	}
+	a = realloc(st->eps, sizeof(*a) * (st->n_eps + 1));
+	if (a == NULL)
+		return -ENOMEM;
+	st->eps = a;
+	st->eps[st->n_eps++] = *ep;
+	return 0;
+}
+
+void kdp_state_node_del(struct kdp_state *st, int i)
+{
+	memmove(&st->nodes[i], &st->nodes[i + 1],
+		sizeof(*st->nodes) * (st->n_nodes - (unsigned int)i - 1));
+	st->n_nodes--;
+}
+
+void kdp_state_ep_del(struct kdp_state *st, int i)
+{
+	json_decref(st->eps[i].labels);
+	memmove(&st->eps[i], &st->eps[i + 1],
+		sizeof(*st->eps) * (st->n_eps - (unsigned int)i - 1));
+	st->n_eps--;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The desired state the control API manages: nodes (IPAM) and local
+ * endpoints. Parsed and validated from JSON completely before anything is
+ * applied; serialised back for GET and for the state file. Control thread
+ * only.
+ */
+#ifndef KDP_STATE_H
+#define KDP_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <rte_ether.h>
+
+#include "kdp_config.h"
+
+#define KDP_MAX_POD_CIDRS 8
+#define KDP_MAX_NODES 4096
+
+struct kdp_node {
+	char name[KDP_NAME_LEN];
+	uint32_t ip; /**< host order */
+	unsigned int n_cidrs;
+	uint32_t cidr[KDP_MAX_POD_CIDRS];
+	uint8_t plen[KDP_MAX_POD_CIDRS];
+};
+
+struct kdp_endpoint {
+	char ns[KDP_NAME_LEN];
+	char name[KDP_NAME_LEN];
+	uint32_t ip;
+	struct rte_ether_addr mac;
+	json_t *labels; /**< object of strings; owned reference */
+	char devargs[KDP_DEVARGS_LEN];
+	/* Run-time, not part of the desired state. */
+	int port; /**< DPDK port id, or -1 */
+};
+
+struct kdp_state {
+	unsigned int n_nodes;
+	unsigned int n_eps;
+	struct kdp_node *nodes;
+	struct kdp_endpoint *eps;
+};
+
+/** Parses a node object; @p name comes from the URL (or "name" in lists). */
+int kdp_state_node_parse(const json_t *o, const char *name, const char *path,
+			 struct kdp_node *n, char *err);
+
+/** Parses an endpoint object; @p ns/@p name from the URL or the object. */
+int kdp_state_ep_parse(const json_t *o, const char *ns, const char *name,
+		       const char *path, struct kdp_endpoint *ep, char *err);
+
+/** Parses a whole state {"nodes":[...],"endpoints":[...]}. */
+int kdp_state_parse(const json_t *o, struct kdp_state *st, char *err);
+
+/**
+ * Checks the rules across objects: unique names and IPs, non-overlapping
+ * podCIDRs, this node's IP as configured, endpoint devargs allowed, room
+ * for the endpoints' ports. @return 0 or -EINVAL with @p err.
+ */
+int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
+		       unsigned int max_endpoints, char *err);
+
+/** Checks a k8s-style name (DNS label: a-z 0-9 - ., at most 63). */
+int kdp_state_check_name(const char *s, const char *path, char *err);
+
+json_t *kdp_state_node_json(const struct kdp_node *n, const char *local);
+/** Endpoint without run-time fields (desired state). */
+json_t *kdp_state_ep_json(const struct kdp_endpoint *ep);
+/** The whole desired state, as PUT /v1/state takes it. */
+json_t *kdp_state_json(const struct kdp_state *st);
+
+/** Deep copy (labels referenced). @return 0 or -ENOMEM. */
+int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src);
+void kdp_state_free(struct kdp_state *st);
+
+/** Index of node @p name, or -1. */
+int kdp_state_node_find(const struct kdp_state *st, const char *name);
+/** Index of endpoint @p ns/@p name, or -1. */
+int kdp_state_ep_find(const struct kdp_state *st, const char *ns,
+		      const char *name);
+
+/** Inserts or replaces (by name) a node; takes no ownership. -ENOMEM. */
+int kdp_state_node_put(struct kdp_state *st, const struct kdp_node *n);
+/** Inserts or replaces an endpoint; takes the labels reference. -ENOMEM. */
+int kdp_state_ep_put(struct kdp_state *st, struct kdp_endpoint *ep);
+void kdp_state_node_del(struct kdp_state *st, int i);
+void kdp_state_ep_del(struct kdp_state *st, int i);
+
+#endif

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# End-to-end test: pod-to-pod native routing through kdp in the reference lab
+# (DESIGN.md section 1, scenario 2). Builds the lab in network namespaces,
+# runs kdp on k8s-ctr and k8s-w1, checks, and always tears the lab down.
+#
+#   sudo tests/e2e/test_routing.sh        (KDP_BUILD=<dir>, default build)
+#
+# Prints PASS/FAIL per check with what was observed; the last line is
+# "N passed, M failed"; exit 0 only if every check passed.
+set -uo pipefail
+
+# shellcheck source=tools/lab/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lab/lib.sh"
+
+PASSED=0
+FAILED=0
+FINISHED=0
+OTHER_POD=172.20.0.130 # webpod on k8s-w1
+SAME_POD=172.20.1.40   # webpod on k8s-ctr
+CLIENT_IP=172.20.1.236 # curl-pod on k8s-ctr
+SPOOF_IP=172.20.1.99
+
+pass() {
+	PASSED=$((PASSED + 1))
+	printf 'PASS  %s\n' "$1"
+	shift
+	local l
+	for l in "$@"; do printf '        %s\n' "$l"; done
+}
+
+fail() {
+	FAILED=$((FAILED + 1))
+	printf 'FAIL  %s\n' "$1"
+	shift
+	local l
+	for l in "$@"; do printf '        %s\n' "$l"; done
+}
+
+# verdict OK DESC OBSERVED...: PASS if OK is 0.
+verdict() {
+	local ok=$1
+	shift
+	if [[ $ok == 0 ]]; then pass "$@"; else fail "$@"; fi
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+on_exit() {
+	local rc=$?
+	if ((FINISHED == 0)); then
+		fail "test aborted before all checks ran"
+	fi
+	lab_down >/dev/null 2>&1
+	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+	((FAILED == 0)) || rc=1
+	exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM
+
+# api NODE METHOD PATH [BODY]: lab_api with the HTTP code in CODE and the
+# body in BODY (lab_api is not run in a subshell so LAB_API_CODE survives).
+CODE=000
+BODY=
+api() {
+	local tmp=$KDP_LAB_DIR/api-body.txt
+	lab_api "$@" >"$tmp" 2>&1
+	CODE=$LAB_API_CODE
+	BODY=$(<"$tmp")
+	rm -f "$tmp"
+}
+
+# ping_check DESC POD DST: PASS if lab_ping POD DST succeeds.
+ping_check() {
+	local out rc=0
+	out=$(lab_ping "$2" "$3") || rc=$?
+	verdict "$rc" "$1" "$(lab_ping_summary <<<"$out")"
+}
+
+# ------------------------------------------------------------------ setup
+
+setup() {
+	local node out
+	if [[ $(id -u) -ne 0 ]]; then
+		fail "setup: must run as root"
+		return 1
+	fi
+	lab_deps || { fail "setup: tools missing"; return 1; }
+	if [[ ! -x $LAB_KDP_BIN ]]; then
+		fail "setup: kdp not built" "no $LAB_KDP_BIN (meson setup build && ninja -C build, or set KDP_BUILD)"
+		return 1
+	fi
+	lab_down >/dev/null 2>&1
+	if ! out=$(lab_topology_up 2>&1); then
+		fail "setup: lab topology" "$out"
+		return 1
+	fi
+	lab_router_pod_routes del # the router must not know the pod CIDRs here
+	for node in $(lab_node_names); do
+		if ! out=$(lab_kdp_config "$node" 2>&1 && lab_kdp_start "$node" 2>&1); then
+			fail "setup: start kdp on $node" "$out"
+			return 1
+		fi
+	done
+	for node in $(lab_node_names); do
+		api "$node" PUT /v1/state "$(lab_state_json "$node")"
+		if [[ $CODE != 2?? ]]; then
+			fail "setup: PUT /v1/state on $node" "HTTP $CODE $BODY"
+			return 1
+		fi
+	done
+	echo "setup: lab up, kdp running on $(lab_node_names | tr '\n' ' ')(state applied)"
+}
+
+# ------------------------------------------------------------------ checks
+
+check_a_ping() {
+	ping_check "a1. curl-pod -> $OTHER_POD (webpod on the other node)" curl-pod "$OTHER_POD"
+	ping_check "a2. curl-pod -> $SAME_POD (webpod on the same node)" curl-pod "$SAME_POD"
+}
+
+check_b_native() {
+	local cap req rep bad encap ok=0 rc=0
+	lab_capture_start b kdp-lan "$LAB_LAN_BRIDGE" 'icmp or udp port 8472 or udp port 6081' ||
+		{ fail "b1. capture on br0" "tcpdump did not start"; return; }
+	lab_ping curl-pod "$OTHER_POD" >/dev/null || rc=$?
+	cap=$(lab_capture_stop b)
+	req=$(grep -cE "ethertype IPv4 .*: ${CLIENT_IP//./\\.} > ${OTHER_POD//./\\.}: ICMP echo request" <<<"$cap")
+	rep=$(grep -cE "ethertype IPv4 .*: ${OTHER_POD//./\\.} > ${CLIENT_IP//./\\.}: ICMP echo reply" <<<"$cap")
+	# an echo request to the pod with any other source would be NAT
+	bad=$(grep -E "> ${OTHER_POD//./\\.}: ICMP echo request" <<<"$cap" | grep -vc " ${CLIENT_IP//./\\.} >")
+	encap=$(grep -Ec '\.(8472|6081)[: ]|VXLAN|Geneve|UDP' <<<"$cap")
+	((rc == 0 && req > 0 && rep > 0 && bad == 0 && encap == 0)) || ok=1
+	verdict "$ok" "b1. on the LAN: plain IPv4 $CLIENT_IP > $OTHER_POD, no tunnel, no NAT" \
+		"ping rc=$rc; echo requests $CLIENT_IP>$OTHER_POD: $req, replies: $rep, other sources: $bad, UDP 8472/6081: $encap" \
+		"$(grep -m1 'echo request' <<<"$cap" || echo '(no echo request captured)')"
+
+	rc=0
+	lab_capture_start b2 kdp-lan "$LAB_LAN_BRIDGE" "icmp and host $SAME_POD" ||
+		{ fail "b2. capture on br0" "tcpdump did not start"; return; }
+	lab_ping curl-pod "$SAME_POD" >/dev/null || rc=$?
+	cap=$(lab_capture_stop b2)
+	req=$(grep -c "$SAME_POD" <<<"$cap")
+	((rc == 0 && req == 0)) && ok=0 || ok=1
+	verdict "$ok" "b2. same-node traffic ($CLIENT_IP > $SAME_POD) stays off the LAN" \
+		"ping rc=$rc; packets with $SAME_POD on br0: $req"
+}
+
+check_c_routes() {
+	local out l1 l2 l3 rc=0 ok=0
+	out=$(lab_kdpctl k8s-ctr route list 2>&1) || rc=$?
+	l1=$(grep -F '172.20.0.0/24' <<<"$out" | grep -F -m1 '192.168.10.101')
+	l2=$(grep -F -m1 "$CLIENT_IP/32" <<<"$out")
+	l3=$(grep -F '0.0.0.0/0' <<<"$out" | grep -F -m1 "$LAB_ROUTER_IP")
+	[[ $rc == 0 && -n $l1 && -n $l2 && -n $l3 ]] || ok=1
+	verdict "$ok" "c. kdpctl route list on k8s-ctr: remote podCIDR, local endpoint, default" \
+		"172.20.0.0/24 via 192.168.10.101: ${l1:-MISSING}" \
+		"$CLIENT_IP/32 (endpoint):        ${l2:-MISSING}" \
+		"0.0.0.0/0 via $LAB_ROUTER_IP:    ${l3:-MISSING}"
+	if ((ok != 0)); then
+		printf '        kdpctl (rc %s) printed:\n' "$rc"
+		printf '%s\n' "$out" | sed 's/^/          | /'
+	fi
+}
+
+check_d_node_delete() {
+	local out rc=0 ok=0
+	api k8s-ctr DELETE /v1/nodes/k8s-w1
+	local del_code=$CODE
+	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
+	[[ $del_code == 2?? && $rc != 0 ]] || ok=1
+	verdict "$ok" "d1. DELETE /v1/nodes/k8s-w1 on k8s-ctr -> $OTHER_POD unreachable" \
+		"DELETE: HTTP $del_code $BODY" "ping: $(lab_ping_summary <<<"$out")"
+
+	rc=0 ok=0
+	api k8s-ctr PUT /v1/nodes/k8s-w1 '{"ip":"192.168.10.101","podCIDRs":["172.20.0.0/24"]}'
+	local put_code=$CODE
+	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
+	[[ $put_code == 2?? && $rc == 0 ]] || ok=1
+	verdict "$ok" "d2. PUT /v1/nodes/k8s-w1 back -> $OTHER_POD reachable again" \
+		"PUT: HTTP $put_code $BODY" "ping: $(lab_ping_summary <<<"$out")"
+}
+
+check_e_spoof() {
+	local mac before after seen cap ok=0
+	lab_ping curl-pod "$OTHER_POD" >/dev/null # resolves the gateway MAC
+	mac=$(lab_pod_gw_mac curl-pod) || { fail "e. spoofing" "no gateway MAC for curl-pod"; return; }
+	before=$(lab_drop_count k8s-ctr spoofed_source) || before=ERR
+	lab_capture_start e kdp-webpod-w1 eth0 "icmp and src host $SPOOF_IP" ||
+		{ fail "e. spoofing" "tcpdump in the target pod did not start"; return; }
+	lab_send_icmp curl-pod "$SPOOF_IP" "$OTHER_POD" "$mac" 5 ||
+		{ lab_capture_stop e >/dev/null; fail "e. spoofing" "could not send the packets"; return; }
+	sleep 1
+	after=$(lab_drop_count k8s-ctr spoofed_source) || after=ERR
+	cap=$(lab_capture_stop e)
+	seen=$(grep -c "$SPOOF_IP >" <<<"$cap")
+	if [[ $before =~ ^[0-9]+$ && $after =~ ^[0-9]+$ ]] && ((after >= 5 && after - before >= 5 && seen == 0)); then
+		ok=0
+	else
+		ok=1
+	fi
+	verdict "$ok" "e. 5 echo requests from curl-pod with source $SPOOF_IP are dropped (spoofed_source)" \
+		"sent to gateway MAC $mac; /v1/stats spoofed_source: $before before, $after after" \
+		"received by webpod-w1 ($OTHER_POD): $seen"
+}
+
+check_f_restart() {
+	local pid1 pid2 out nodes state rc=0 ok=0
+	state=$(lab_statefile k8s-ctr)
+	pid1=$(lab_kdp_pid k8s-ctr) || pid1=none
+	if [[ ! -s $state ]]; then
+		fail "f. restart" "no state file $state before the restart"
+	fi
+	lab_kdp_kill k8s-ctr KILL || { fail "f. restart" "kdp (pid $pid1) survived SIGKILL"; return; }
+	if ! out=$(lab_kdp_start k8s-ctr 2>&1); then
+		fail "f. restart: kdp starts again with the same config" "$out"
+		return
+	fi
+	pid2=$(lab_kdp_pid k8s-ctr) || pid2=none
+	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
+	nodes=$(lab_nodes_list k8s-ctr 2>&1) || true
+	grep -qx 'k8s-w1 192.168.10.101 172.20.0.0/24' <<<"$nodes" && ((rc == 0)) || ok=1
+	verdict "$ok" "f. kill -9 kdp on k8s-ctr, restart (no state re-applied): routing and nodes restored" \
+		"pid $pid1 killed, new pid $pid2; ping: $(lab_ping_summary <<<"$out")" \
+		"GET /v1/nodes: $(tr '\n' ';' <<<"$nodes")"
+}
+
+check_g_bad_input() {
+	local before after err out rc=0 ok
+	before=$(lab_nodes_list k8s-ctr 2>&1)
+
+	api k8s-ctr PUT /v1/nodes/bad '{"ip":"300.1.1.1","podCIDRs":["172.20.9.0/24"]}'
+	err=$(lab_api_error <<<"$BODY")
+	[[ $CODE == 400 && $err =~ (^|[^A-Za-z])ip([^A-Za-z]|$) ]] && ok=0 || ok=1
+	verdict "$ok" "g1. PUT /v1/nodes/bad with ip 300.1.1.1 -> 400 naming ip" "HTTP $CODE: $BODY"
+
+	api k8s-ctr PUT /v1/nodes/bad '{"ip":"192.168.10.102","podCIDRs":["172.20.0.128/25"]}'
+	err=$(lab_api_error <<<"$BODY")
+	[[ $CODE == 4?? && ${err,,} == *podcidr* ]] && ok=0 || ok=1
+	verdict "$ok" "g2. PUT /v1/nodes/bad with a podCIDR inside k8s-w1's -> 4xx naming podCIDRs" \
+		"HTTP $CODE: $BODY"
+
+	after=$(lab_nodes_list k8s-ctr 2>&1)
+	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
+	[[ -n $before && $before == "$after" && $rc == 0 ]] && ok=0 || ok=1
+	verdict "$ok" "g3. after the bad requests: GET /v1/nodes unchanged, routing works" \
+		"before: $(tr '\n' ';' <<<"$before")" "after:  $(tr '\n' ';' <<<"$after")" \
+		"ping: $(lab_ping_summary <<<"$out")"
+}
+
+if setup; then
+	check_a_ping
+	check_b_native
+	check_c_routes
+	check_d_node_delete
+	check_e_spoof
+	check_f_restart
+	check_g_bad_input
+fi
+FINISHED=1
+exit 0 # on_exit turns this into 1 if a check failed

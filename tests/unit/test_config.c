@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Node config and API validation: each bad input and the error it gets. */
+#include <string.h>
+
+#include "kdp_config.h"
+#include "kdp_state.h"
+#include "test_util.h"
+
+static const char *good_cfg =
+	"{\"name\":\"k8s-ctr\",\"nodeIP\":\"192.168.10.100/24\","
+	"\"gateway\":\"192.168.10.200\",\"uplink\":{\"devargs\":\"net_af_packet0,iface=eth1\"},"
+	"\"nativeRoutingCIDR\":\"172.20.0.0/16\"}";
+
+/* Parses @p good_cfg with key @p key set to the JSON @p val (NULL: removed). */
+static int cfg_with(const char *key, const char *val, struct kdp_config *c, char *err)
+{
+	json_t *root = json_loads(good_cfg, 0, NULL);
+	int ret;
+
+	CU_ASSERT_FATAL(root != NULL);
+	if (val == NULL) {
+		json_object_del(root, key);
+	} else {
+		json_t *v = json_loads(val, JSON_DECODE_ANY, NULL);
+		CU_ASSERT_FATAL(v != NULL);
+		json_object_set_new(root, key, v);
+	}
+	ret = kdp_config_parse(root, c, err);
+	json_decref(root);
+	return ret;
+}
+
+static void test_config_defaults(void)
+{
+	struct kdp_config c;
+	char err[KDP_ERR_LEN] = "";
+
+	CU_ASSERT_EQUAL_FATAL(cfg_with("workers", "2", &c, err), 0);
+	CU_ASSERT_STRING_EQUAL(c.name, "k8s-ctr");
+	CU_ASSERT_EQUAL(c.node_ip, IP4(192, 168, 10, 100));
+	CU_ASSERT_EQUAL(c.node_plen, 24);
+	CU_ASSERT_EQUAL(c.pod_gw, IP4(169, 254, 1, 1));
+	CU_ASSERT_EQUAL(c.workers, 2);
+	CU_ASSERT_EQUAL(c.poll_mode, KDP_POLL_ADAPTIVE);
+	CU_ASSERT_EQUAL(c.mtu, 1500);
+	CU_ASSERT_EQUAL(c.host_devargs[0], '\0');
+	CU_ASSERT_STRING_EQUAL(c.socket_path, "/run/kdp/kdp.sock");
+	CU_ASSERT(kdp_config_driver_allowed(&c, "net_tap0,iface=x"));
+	CU_ASSERT(!kdp_config_driver_allowed(&c, "0000:00:03.0"));
+	CU_ASSERT(!kdp_config_driver_allowed(&c, "net_vhost0,iface=/tmp/x"));
+	kdp_config_free(&c);
+}
+
+static void test_config_errors(void)
+{
+	static const struct {
+		const char *key, *val, *want;
+	} t[] = {
+		{"name", NULL, "name: required field missing"},
+		{"nodeIP", "\"192.168.10.100\"", "nodeIP: not an address/prefix"},
+		{"nodeIP", "\"192.168.10.300/24\"", "nodeIP: not an address/prefix"},
+		{"gateway", "\"10.0.0.1\"", "gateway: must be another address on the node's subnet"},
+		{"gateway", "42", "gateway: not an IPv4 address"},
+		{"uplink", "{}", "uplink.devargs: required field missing"},
+		{"uplink", "{\"devargs\":\"net_vhost0\"}", "uplink.devargs: driver not in allowedDrivers"},
+		{"uplink", "{\"devargs\":\"Net Tap\"}", "uplink.devargs: device name"},
+		{"uplink", "{\"devargs\":\"net_tap0\",\"mac\":\"01:00:00:00:00:01\"}",
+		 "uplink.mac: must be a unicast"},
+		{"uplink", "{\"devargs\":\"net_tap0\",\"speed\":1}", "uplink.speed: unknown field"},
+		{"nativeRoutingCIDR", "\"172.20.0.1/16\"", "nativeRoutingCIDR: not a CIDR"},
+		{"workers", "0", "workers: expected an integer from 1 to 16"},
+		{"workers", "\"2\"", "workers: expected an integer"},
+		{"pollMode", "\"fast\"", "pollMode: expected \"busy\" or \"adaptive\""},
+		{"mtu", "100", "mtu: expected an integer from 576 to 9000"},
+		{"tables", "{\"routes\":1}", "tables.routes: expected an integer"},
+		{"tables", "{\"flows\":1}", "tables.flows: unknown field"},
+		{"controlSocket", "\"kdp.sock\"", "controlSocket: must be an absolute path"},
+		{"eal", "[\"--no-pci\", 3]", "eal[1]: expected a string"},
+		{"allowedDrivers", "[\"net_tap\", 3]", "allowedDrivers[1]: expected a driver name"},
+		{"colour", "\"blue\"", "colour: unknown field"},
+	};
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		struct kdp_config c;
+		char err[KDP_ERR_LEN] = "";
+		int ret = cfg_with(t[i].key, t[i].val, &c, err);
+
+		CU_ASSERT_EQUAL(ret, -EINVAL);
+		if (strstr(err, t[i].want) == NULL) {
+			fprintf(stderr, "config case %zu: got '%s', want '%s'\n", i, err,
+				t[i].want);
+			CU_FAIL("wrong config error");
+		}
+		kdp_config_free(&c);
+	}
+}
+
+static void test_config_file(void)
+{
+	struct kdp_config c;
+	char err[KDP_ERR_LEN] = "";
+	FILE *f = fopen("/tmp/kdp-unit-bad.json", "w");
+
+	CU_ASSERT_FATAL(f != NULL);
+	fputs("{\"name\": \"x\",\n \"nodeIP\": }", f);
+	fclose(f);
+	CU_ASSERT_EQUAL(kdp_config_load("/tmp/kdp-unit-bad.json", &c, err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/tmp/kdp-unit-bad.json:2:"));
+	kdp_config_free(&c);
+	remove("/tmp/kdp-unit-bad.json");
+	CU_ASSERT_EQUAL(kdp_config_load("/nonexistent/kdp.json", &c, err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/kdp.json"));
+	kdp_config_free(&c);
+}
+
+/* Parses a PUT /v1/nodes/{name} body. */
+static int node_body(const char *name, const char *body, char *err)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	struct kdp_node n;
+	int ret;
+
+	CU_ASSERT_FATAL(j != NULL);
+	ret = kdp_state_node_parse(j, name, "", &n, err);
+	json_decref(j);
+	return ret;
+}
+
+static void test_node_errors(void)
+{
+	static const struct {
+		const char *name, *body, *want;
+	} t[] = {
+		{"k8s-w1", "{\"ip\":\"300.1.1.1\",\"podCIDRs\":[]}", "ip: not an IPv4 address"},
+		{"k8s-w1", "{\"podCIDRs\":[]}", "ip: required field missing"},
+		{"k8s-w1", "{\"ip\":\"127.0.0.1\",\"podCIDRs\":[]}", "ip: not a unicast address"},
+		{"k8s-w1", "{\"ip\":\"192.168.10.101\"}", "podCIDRs: required field missing"},
+		{"k8s-w1", "{\"ip\":\"192.168.10.101\",\"podCIDRs\":\"172.20.0.0/24\"}",
+		 "podCIDRs: expected an array"},
+		{"k8s-w1", "{\"ip\":\"192.168.10.101\",\"podCIDRs\":[\"172.20.0.1/24\"]}",
+		 "podCIDRs[0]: not a CIDR"},
+		{"k8s-w1", "{\"ip\":\"192.168.10.101\",\"podCIDRs\":[\"172.20.0.0/24\",\"172.20.0.0/16\"]}",
+		 "podCIDRs[1]: overlaps podCIDRs[0]"},
+		{"k8s-w1", "{\"ip\":\"192.168.10.101\",\"podCIDRs\":[],\"zone\":\"a\"}",
+		 "zone: unknown field"},
+		{"k8s-w1", "{\"name\":\"k8s-w2\",\"ip\":\"192.168.10.101\",\"podCIDRs\":[]}",
+		 "name: 'k8s-w2' does not match 'k8s-w1' in the URL"},
+		{"K8S_W1", "{\"ip\":\"192.168.10.101\",\"podCIDRs\":[]}", "not a valid name"},
+		{"k8s-w1", "[1]", "expected a JSON object"},
+	};
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		char err[KDP_ERR_LEN] = "";
+		CU_ASSERT_EQUAL(node_body(t[i].name, t[i].body, err), -EINVAL);
+		if (strstr(err, t[i].want) == NULL) {
+			fprintf(stderr, "node case %zu: got '%s', want '%s'\n", i, err, t[i].want);
+			CU_FAIL("wrong node error");
+		}
+	}
+}
+
+static int ep_body(const char *body, char *err)
+{
+	json_t *j = json_loads(body, 0, NULL);
+	struct kdp_endpoint e;
+	int ret;
+
+	CU_ASSERT_FATAL(j != NULL);
+	ret = kdp_state_ep_parse(j, "default", "curl-pod", "", &e, err);
+	json_decref(e.labels);
+	json_decref(j);
+	return ret;
+}
+
+static void test_endpoint_errors(void)
+{
+	static const struct {
+		const char *body, *want;
+	} t[] = {
+		{"{\"ip\":\"172.20.1.236\",\"mac\":\"02:00:ac:14:01:ec\",\"devargs\":\"net_af_packet,iface=lxc-curl\","
+		 "\"labels\":{\"app\":\"curl\"}}", NULL},
+		{"{\"ip\":\"172.20.1.2366\",\"mac\":\"02:00:ac:14:01:ec\",\"devargs\":\"x\"}",
+		 "ip: not an IPv4 address"},
+		{"{\"ip\":\"172.20.1.236\",\"mac\":\"02:00:ac:14:01\",\"devargs\":\"x\"}",
+		 "mac: not a MAC address"},
+		{"{\"ip\":\"172.20.1.236\",\"mac\":\"ff:ff:ff:ff:ff:ff\",\"devargs\":\"x\"}",
+		 "mac: must be a unicast"},
+		{"{\"ip\":\"172.20.1.236\",\"mac\":\"02:00:ac:14:01:ec\"}",
+		 "devargs: required field missing"},
+		{"{\"ip\":\"172.20.1.236\",\"mac\":\"02:00:ac:14:01:ec\",\"devargs\":\"x\",\"labels\":[1]}",
+		 "labels: expected an object"},
+		{"{\"ip\":\"172.20.1.236\",\"mac\":\"02:00:ac:14:01:ec\",\"devargs\":\"x\",\"labels\":{\"a\":1}}",
+		 "labels: label 'a'"},
+		{"{\"ip\":\"172.20.1.236\",\"mac\":\"02:00:ac:14:01:ec\",\"devargs\":\"x\",\"port\":3}",
+		 "port: unknown field"},
+	};
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		char err[KDP_ERR_LEN] = "";
+		int ret = ep_body(t[i].body, err);
+
+		CU_ASSERT_EQUAL(ret, t[i].want ? -EINVAL : 0);
+		if (t[i].want && strstr(err, t[i].want) == NULL) {
+			fprintf(stderr, "endpoint case %zu: got '%s', want '%s'\n", i, err,
+				t[i].want);
+			CU_FAIL("wrong endpoint error");
+		}
+	}
+}
+
+static void test_state_rules(void)
+{
+	static const struct {
+		const char *body, *want;
+	} t[] = {
+		{"{\"nodes\":[{\"name\":\"k8s-ctr\",\"ip\":\"192.168.10.100\",\"podCIDRs\":[\"172.20.1.0/24\"]},"
+		 "{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.101\",\"podCIDRs\":[\"172.20.0.0/24\"]}]}", NULL},
+		{"{\"nodes\":[{\"name\":\"k8s-ctr\",\"ip\":\"192.168.10.100\",\"podCIDRs\":[\"172.20.1.0/24\"]},"
+		 "{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.101\",\"podCIDRs\":[\"172.20.1.128/25\"]}]}",
+		 "nodes[k8s-w1]: podCIDRs: 172.20.1.128/25 overlaps 172.20.1.0/24 of node k8s-ctr"},
+		{"{\"nodes\":[{\"name\":\"k8s-ctr\",\"ip\":\"192.168.10.109\",\"podCIDRs\":[]}]}",
+		 "nodes[k8s-ctr]: ip: 192.168.10.109 is this node"},
+		{"{\"nodes\":[{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.100\",\"podCIDRs\":[]}]}",
+		 "nodes[k8s-w1]: ip: 192.168.10.100 is this node's IP"},
+		{"{\"nodes\":[{\"name\":\"a\",\"ip\":\"192.168.10.5\",\"podCIDRs\":[]},"
+		 "{\"name\":\"b\",\"ip\":\"192.168.10.5\",\"podCIDRs\":[]}]}",
+		 "nodes[b]: ip: 192.168.10.5 already belongs to node a"},
+		{"{\"nodes\":[{\"name\":\"a\",\"ip\":\"192.168.10.5\",\"podCIDRs\":[]},"
+		 "{\"name\":\"a\",\"ip\":\"192.168.10.6\",\"podCIDRs\":[]}]}",
+		 "nodes[1]: node 'a' listed twice"},
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.5\","
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_vhost0\"}]}",
+		 "endpoints[default/a]: devargs: driver of 'net_vhost0' is not in the node's allowedDrivers"},
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.5\","
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"},"
+		 "{\"namespace\":\"default\",\"name\":\"b\",\"ip\":\"172.20.1.5\","
+		 "\"mac\":\"02:00:00:00:00:02\",\"devargs\":\"net_tap,iface=b\"}]}",
+		 "endpoints[default/b]: ip: 172.20.1.5 already belongs to default/a"},
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"169.254.1.1\","
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
+		 "ip: 169.254.1.1 is the node, its gateway or the pods' gateway"},
+		{"{\"nodes\":{}}", "nodes: expected an array"},
+		{"{\"services\":[]}", "services: unknown field"},
+	};
+	struct kdp_config c;
+	char err[KDP_ERR_LEN] = "";
+
+	CU_ASSERT_EQUAL_FATAL(cfg_with("workers", "1", &c, err), 0);
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		json_t *j = json_loads(t[i].body, 0, NULL);
+		struct kdp_state st;
+		int ret;
+
+		CU_ASSERT_FATAL(j != NULL);
+		err[0] = '\0';
+		ret = kdp_state_parse(j, &st, err);
+		json_decref(j);
+		if (ret == 0) {
+			ret = kdp_state_validate(&st, &c, 29, err);
+			kdp_state_free(&st);
+		}
+		CU_ASSERT_EQUAL(ret, t[i].want ? -EINVAL : 0);
+		if (t[i].want && strstr(err, t[i].want) == NULL) {
+			fprintf(stderr, "state case %zu: got '%s', want '%s'\n", i, err,
+				t[i].want);
+			CU_FAIL("wrong state error");
+		}
+	}
+	kdp_config_free(&c);
+}
+
+static void test_state_roundtrip(void)
+{
+	const char *body =
+		"{\"nodes\":[{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.101\",\"podCIDRs\":[\"172.20.0.0/24\"]}],"
+		"\"endpoints\":[{\"namespace\":\"default\",\"name\":\"curl-pod\",\"ip\":\"172.20.1.236\","
+		"\"mac\":\"02:00:ac:14:01:ec\",\"labels\":{\"app\":\"curl\"},\"devargs\":\"net_af_packet,iface=lxc-curl\"}]}";
+	json_t *in = json_loads(body, 0, NULL), *out;
+	struct kdp_state st, copy;
+	char err[KDP_ERR_LEN];
+
+	CU_ASSERT_EQUAL_FATAL(kdp_state_parse(in, &st, err), 0);
+	CU_ASSERT_EQUAL(kdp_state_copy(&copy, &st), 0);
+	out = kdp_state_json(&copy);
+	CU_ASSERT(json_equal(in, out));
+	kdp_state_node_del(&copy, 0);
+	kdp_state_ep_del(&copy, 0);
+	CU_ASSERT_EQUAL(copy.n_nodes, 0);
+	CU_ASSERT_EQUAL(st.n_nodes, 1); /* the copy is deep */
+	json_decref(in);
+	json_decref(out);
+	kdp_state_free(&st);
+	kdp_state_free(&copy);
+}
+
+void test_register_config(void)
+{
+	CU_pSuite s = CU_add_suite("config", NULL, NULL);
+	CU_add_test(s, "defaults", test_config_defaults);
+	CU_add_test(s, "every bad field is named", test_config_errors);
+	CU_add_test(s, "file errors give line and column", test_config_file);
+	s = CU_add_suite("api-validation", NULL, NULL);
+	CU_add_test(s, "node bodies", test_node_errors);
+	CU_add_test(s, "endpoint bodies", test_endpoint_errors);
+	CU_add_test(s, "state rules across objects", test_state_rules);
+	CU_add_test(s, "state JSON round trip", test_state_roundtrip);
+}

@@ -1,0 +1,1482 @@
+/*
+ * kdpctl - command-line client for the kdp control API (DESIGN.md section 4).
+ *
+ * Speaks a minimal HTTP/1.1 over the daemon's Unix socket and prints the
+ * answers as aligned tables, or the daemon's JSON with --json.
+ *
+ * Exit status: 0 success, 1 the daemon answered with an error,
+ * 2 usage error (or an unreadable/invalid -f FILE), 3 cannot reach the daemon.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define KDPCTL_DEFAULT_SOCKET "/run/kdp/kdp.sock"
+#define KDPCTL_TIMEOUT_SEC 60 /* per send/recv; a healthy daemon answers in ms */
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+enum kdpctl_exit {
+	KDPCTL_EXIT_OK = 0,
+	KDPCTL_EXIT_API = 1,	     /* the daemon answered with an error */
+	KDPCTL_EXIT_USAGE = 2,	     /* bad command line or -f FILE */
+	KDPCTL_EXIT_UNREACHABLE = 3, /* no (valid) answer from the daemon */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Memory and growable buffers                                               */
+
+__attribute__((noreturn))
+static void kdpctl_oom(void)
+{
+	fputs("kdpctl: out of memory\n", stderr);
+	exit(KDPCTL_EXIT_API);
+}
+
+static void *kdpctl_xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (p == NULL)
+		kdpctl_oom();
+	return p;
+}
+
+static char *kdpctl_xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(kdpctl_xrealloc(NULL, n), s, n);
+}
+
+/* A byte buffer that is always NUL-terminated once it holds data. */
+struct kdpctl_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+/* Makes room for extra more bytes plus a terminating NUL. */
+static void kdpctl_buf_reserve(struct kdpctl_buf *b, size_t extra)
+{
+	size_t cap = b->cap ? b->cap : 256;
+
+	if (b->cap > b->len && b->cap - b->len > extra)
+		return;
+	while (cap - b->len <= extra) {
+		if (cap > SIZE_MAX / 2)
+			kdpctl_oom();
+		cap *= 2;
+	}
+	b->data = kdpctl_xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+static void kdpctl_buf_append(struct kdpctl_buf *b, const void *p, size_t n)
+{
+	kdpctl_buf_reserve(b, n);
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static void kdpctl_buf_puts(struct kdpctl_buf *b, const char *s)
+{
+	kdpctl_buf_append(b, s, strlen(s));
+}
+
+__attribute__((format(printf, 2, 3)))
+static void kdpctl_buf_printf(struct kdpctl_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	kdpctl_buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* Hands the (NUL-terminated) contents to the caller and empties b. */
+static char *kdpctl_buf_take(struct kdpctl_buf *b)
+{
+	char *s;
+
+	kdpctl_buf_reserve(b, 0);
+	b->data[b->len] = '\0';
+	s = b->data;
+	*b = (struct kdpctl_buf){ 0 };
+	return s;
+}
+
+/* Reads a whole file, or standard input for "-". Prints why on failure. */
+static int kdpctl_read_file(const char *path, struct kdpctl_buf *out)
+{
+	bool is_stdin = strcmp(path, "-") == 0;
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
+	char chunk[16384];
+	size_t n;
+	int failed, err;
+
+	if (f == NULL) {
+		fprintf(stderr, "kdpctl: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		kdpctl_buf_append(out, chunk, n);
+	err = errno;
+	failed = ferror(f);
+	if (!is_stdin)
+		fclose(f);
+	if (failed) {
+		fprintf(stderr, "kdpctl: cannot read %s: %s\n",
+			is_stdin ? "standard input" : path, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* HTTP/1.1 over AF_UNIX                                                     */
+
+struct kdpctl_response {
+	int status;
+	char reason[64];
+	char *body; /* NUL-terminated */
+	size_t body_len;
+};
+
+static void kdpctl_response_free(struct kdpctl_response *resp)
+{
+	free(resp->body);
+	resp->body = NULL;
+}
+
+enum kdpctl_framing {
+	KDPCTL_BODY_NONE,    /* HEAD, 1xx, 204, 304 */
+	KDPCTL_BODY_LENGTH,  /* Content-Length */
+	KDPCTL_BODY_CHUNKED, /* Transfer-Encoding: chunked */
+	KDPCTL_BODY_EOF,     /* until the server closes */
+};
+
+/* Incremental parser for one response; fed after every read. */
+struct kdpctl_http_parser {
+	struct kdpctl_buf in;	/* raw bytes read so far */
+	bool head_request;
+	size_t body_start;	/* offset of the body in in; 0 until the head is parsed */
+	enum kdpctl_framing framing;
+	bool has_length;
+	size_t content_length;
+	size_t chunk_pos;	/* next unparsed byte of a chunked body */
+	bool last_chunk;	/* saw the 0-size chunk, now reading trailers */
+	struct kdpctl_buf body; /* decoded chunked body */
+	int status;
+	char reason[64];
+};
+
+static bool kdpctl_mem_icontains(const char *hay, size_t n, const char *needle)
+{
+	size_t m = strlen(needle);
+
+	for (size_t i = 0; i + m <= n; i++)
+		if (strncasecmp(hay + i, needle, m) == 0)
+			return true;
+	return false;
+}
+
+static bool kdpctl_header_is(const char *name, size_t n, const char *want)
+{
+	return n == strlen(want) && strncasecmp(name, want, n) == 0;
+}
+
+static int kdpctl_http_parse_status(struct kdpctl_http_parser *p, const char *s, size_t n)
+{
+	size_t rn;
+
+	/* "HTTP/1.x SSS[ reason]" */
+	if (n < 12 || memcmp(s, "HTTP/1.", 7) != 0 || s[8] != ' ' ||
+	    s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' ||
+	    s[11] < '0' || s[11] > '9' || (n > 12 && s[12] != ' '))
+		return -1;
+	p->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+	rn = n > 13 ? n - 13 : 0;
+	if (rn >= sizeof(p->reason))
+		rn = sizeof(p->reason) - 1;
+	memcpy(p->reason, s + 13, rn);
+	p->reason[rn] = '\0';
+	return 0;
+}
+
+static int kdpctl_http_parse_length(struct kdpctl_http_parser *p, const char *v, size_t n)
+{
+	size_t len = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9' || len > (SIZE_MAX - 9) / 10)
+			return -1;
+		len = len * 10 + (size_t)(v[i] - '0');
+	}
+	if (p->has_length && p->content_length != len)
+		return -1;
+	p->has_length = true;
+	p->content_length = len;
+	return 0;
+}
+
+/* Parses the status line and headers in in[0, head_len). */
+static int kdpctl_http_parse_head(struct kdpctl_http_parser *p, size_t head_len, const char **err)
+{
+	const char *s = p->in.data, *end = s + head_len - 2; /* last CRLF ends the head */
+	bool chunked = false;
+
+	p->has_length = false;
+	for (bool first = true; s < end; first = false) {
+		const char *eol = memchr(s, '\n', (size_t)(end - s));
+		size_t n = (size_t)(eol - s);
+		const char *colon, *v;
+		size_t name_len, vn;
+
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		if (first) {
+			if (kdpctl_http_parse_status(p, s, n) < 0) {
+				*err = "malformed status line";
+				return -1;
+			}
+			s = eol + 1;
+			continue;
+		}
+		colon = memchr(s, ':', n);
+		if (colon == NULL) {
+			*err = "malformed header line";
+			return -1;
+		}
+		name_len = (size_t)(colon - s);
+		v = colon + 1;
+		vn = n - name_len - 1;
+		while (vn > 0 && (*v == ' ' || *v == '\t'))
+			v++, vn--;
+		while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+			vn--;
+		if (kdpctl_header_is(s, name_len, "Content-Length") &&
+		    kdpctl_http_parse_length(p, v, vn) < 0) {
+			*err = "invalid Content-Length";
+			return -1;
+		}
+		if (kdpctl_header_is(s, name_len, "Transfer-Encoding") &&
+		    kdpctl_mem_icontains(v, vn, "chunked"))
+			chunked = true;
+		s = eol + 1;
+	}
+
+	if (p->head_request || p->status < 200 || p->status == 204 || p->status == 304)
+		p->framing = KDPCTL_BODY_NONE;
+	else if (chunked)
+		p->framing = KDPCTL_BODY_CHUNKED;
+	else if (p->has_length)
+		p->framing = KDPCTL_BODY_LENGTH;
+	else
+		p->framing = KDPCTL_BODY_EOF;
+	return 0;
+}
+
+/* Decodes as many chunks as have arrived. 1 done, 0 need more, -1 error. */
+static int kdpctl_http_dechunk(struct kdpctl_http_parser *p, const char **err)
+{
+	const char *d = p->in.data;
+	size_t len = p->in.len;
+
+	for (;;) {
+		size_t pos = p->chunk_pos, line_len, next, size = 0, i;
+		const char *eol = memmem(d + pos, len - pos, "\r\n", 2);
+
+		if (eol == NULL)
+			return 0;
+		line_len = (size_t)(eol - (d + pos));
+		next = pos + line_len + 2;
+		if (p->last_chunk) { /* trailers end with an empty line */
+			if (line_len == 0)
+				return 1;
+			p->chunk_pos = next;
+			continue;
+		}
+		for (i = 0; i < line_len; i++) { /* hex size, then optional ;ext */
+			char c = d[pos + i];
+			int digit = c >= '0' && c <= '9' ? c - '0' :
+				    c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+				    c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
+			if (digit < 0)
+				break;
+			if (size > SIZE_MAX / 16) {
+				*err = "chunk too large";
+				return -1;
+			}
+			size = size * 16 + (size_t)digit;
+		}
+		if (i == 0 || (i < line_len && d[pos + i] != ';' && d[pos + i] != ' ' &&
+			       d[pos + i] != '\t')) {
+			*err = "malformed chunk size";
+			return -1;
+		}
+		if (size == 0) {
+			p->last_chunk = true;
+			p->chunk_pos = next;
+			continue;
+		}
+		if (len - next < 2 || len - next - 2 < size)
+			return 0;
+		if (d[next + size] != '\r' || d[next + size + 1] != '\n') {
+			*err = "malformed chunk";
+			return -1;
+		}
+		kdpctl_buf_append(&p->body, d + next, size);
+		p->chunk_pos = next + size + 2;
+	}
+}
+
+/* Advances the parser after a read. 1 complete, 0 need more, -1 error. */
+static int kdpctl_http_progress(struct kdpctl_http_parser *p, bool eof, const char **err)
+{
+	while (p->body_start == 0) {
+		const char *end = p->in.len >= 4 ? memmem(p->in.data, p->in.len, "\r\n\r\n", 4) : NULL;
+		size_t head_len;
+
+		if (end == NULL) {
+			if (!eof)
+				return 0;
+			*err = p->in.len ? "truncated response header" : "connection closed without a response";
+			return -1;
+		}
+		head_len = (size_t)(end - p->in.data) + 4;
+		if (kdpctl_http_parse_head(p, head_len, err) < 0)
+			return -1;
+		if (p->status < 200) { /* interim response (100 Continue): skip it */
+			memmove(p->in.data, p->in.data + head_len, p->in.len - head_len);
+			p->in.len -= head_len;
+			continue;
+		}
+		p->body_start = p->chunk_pos = head_len;
+	}
+
+	switch (p->framing) {
+	case KDPCTL_BODY_NONE:
+		return 1;
+	case KDPCTL_BODY_LENGTH:
+		if (p->in.len - p->body_start >= p->content_length)
+			return 1;
+		break;
+	case KDPCTL_BODY_EOF:
+		return eof ? 1 : 0;
+	case KDPCTL_BODY_CHUNKED: {
+		int r = kdpctl_http_dechunk(p, err);
+
+		if (r != 0 || !eof)
+			return r;
+		if (p->last_chunk) /* tolerate a missing final empty line */
+			return 1;
+		break;
+	}
+	}
+	if (!eof)
+		return 0;
+	*err = "truncated response body";
+	return -1;
+}
+
+/* Moves the decoded response out of the parser. */
+static void kdpctl_http_finish(struct kdpctl_http_parser *p, struct kdpctl_response *resp)
+{
+	struct kdpctl_buf body = { 0 };
+
+	resp->status = p->status;
+	memcpy(resp->reason, p->reason, sizeof(resp->reason));
+	switch (p->framing) {
+	case KDPCTL_BODY_NONE:
+		break;
+	case KDPCTL_BODY_LENGTH:
+		kdpctl_buf_append(&body, p->in.data + p->body_start, p->content_length);
+		break;
+	case KDPCTL_BODY_EOF:
+		kdpctl_buf_append(&body, p->in.data + p->body_start, p->in.len - p->body_start);
+		break;
+	case KDPCTL_BODY_CHUNKED:
+		body = p->body;
+		p->body = (struct kdpctl_buf){ 0 };
+		break;
+	}
+	resp->body_len = body.len;
+	resp->body = kdpctl_buf_take(&body);
+}
+
+static void kdpctl_connect_error(const char *path, int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ECONNREFUSED:
+		fprintf(stderr, "kdpctl: cannot connect to kdp at %s: is the daemon running? (%s)\n",
+			path, strerror(err));
+		break;
+	case EACCES:
+	case EPERM:
+		fprintf(stderr, "kdpctl: permission denied on %s: run as root or as a member of the socket's group\n",
+			path);
+		break;
+	default:
+		fprintf(stderr, "kdpctl: cannot connect to kdp at %s: %s\n", path, strerror(err));
+		break;
+	}
+}
+
+static int kdpctl_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = KDPCTL_TIMEOUT_SEC };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "kdpctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "kdpctl: socket: %s\n", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		kdpctl_connect_error(path, errno);
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int kdpctl_send_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Sends one request and reads the whole response. Returns 0 with *resp
+ * filled in (caller frees it), or prints why and returns KDPCTL_EXIT_UNREACHABLE.
+ */
+static int kdpctl_http_request(const char *sock_path, const char *method, const char *path,
+			       const char *body, size_t body_len, struct kdpctl_response *resp)
+{
+	struct kdpctl_http_parser p = { .head_request = strcmp(method, "HEAD") == 0 };
+	struct kdpctl_buf req = { 0 };
+	const char *err = NULL;
+	int fd, send_errno = 0, r;
+
+	fd = kdpctl_connect(sock_path);
+	if (fd < 0)
+		return KDPCTL_EXIT_UNREACHABLE;
+
+	kdpctl_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: kdp\r\nConnection: close\r\n"
+			  "User-Agent: kdpctl\r\nAccept: application/json\r\n", method, path);
+	if (body_len > 0)
+		kdpctl_buf_puts(&req, "Content-Type: application/json\r\n");
+	/* evhttp waits for EOF on a PUT without a length, so always send one */
+	if (body_len > 0 || (strcmp(method, "GET") != 0 && !p.head_request))
+		kdpctl_buf_printf(&req, "Content-Length: %zu\r\n", body_len);
+	kdpctl_buf_puts(&req, "\r\n");
+	/* A daemon that rejects early may close before reading everything:
+	 * remember the error but still try to read its answer. */
+	if (kdpctl_send_all(fd, req.data, req.len) < 0 ||
+	    kdpctl_send_all(fd, body, body_len) < 0)
+		send_errno = errno;
+	free(req.data);
+
+	do {
+		ssize_t n;
+
+		kdpctl_buf_reserve(&p.in, 16384);
+		n = recv(fd, p.in.data + p.in.len, p.in.cap - p.in.len - 1, 0);
+		if (n < 0 && errno == EINTR) {
+			r = 0;
+			continue;
+		}
+		if (n < 0) {
+			err = errno == EAGAIN || errno == EWOULDBLOCK ? "timed out waiting for an answer" :
+			      strerror(send_errno ? send_errno : errno);
+			r = -1;
+			break;
+		}
+		p.in.len += (size_t)n;
+		p.in.data[p.in.len] = '\0';
+		r = kdpctl_http_progress(&p, n == 0, &err);
+		if (r < 0 && send_errno != 0 && p.in.len == 0)
+			err = strerror(send_errno);
+	} while (r == 0);
+	close(fd);
+
+	if (r > 0)
+		kdpctl_http_finish(&p, resp);
+	else
+		fprintf(stderr, "kdpctl: bad answer from kdp at %s: %s\n", sock_path, err);
+	free(p.in.data);
+	free(p.body.data);
+	return r > 0 ? KDPCTL_EXIT_OK : KDPCTL_EXIT_UNREACHABLE;
+}
+
+/* Percent-encodes everything but RFC 3986 unreserved characters. */
+static void kdpctl_url_escape(struct kdpctl_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			kdpctl_buf_append(b, s, 1);
+		else
+			kdpctl_buf_printf(b, "%%%02X", c);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* Formatting JSON values and tables                                         */
+
+enum kdpctl_fmt {
+	KDPCTL_FMT_PLAIN,    /* strings as-is, numbers, yes/no, lists joined with ',' */
+	KDPCTL_FMT_DURATION, /* seconds as 1h2m3s */
+	KDPCTL_FMT_PERCENT,  /* ratio 0..1 as 12.3 */
+	KDPCTL_FMT_NSNAME,   /* {"namespace","name"} object as ns/name */
+};
+
+/* One column of a listing, or one "Key: value" line. */
+struct kdpctl_column {
+	const char *header;
+	const char *key; /* dotted path into the row ("port.name"); NULL: the row */
+	enum kdpctl_fmt fmt;
+};
+
+/* Looks up a dotted path; NULL when any part is missing. */
+static json_t *kdpctl_json_path(json_t *v, const char *path)
+{
+	char key[64];
+
+	if (path == NULL)
+		return v;
+	while (v != NULL && *path != '\0') {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		v = json_object_get(v, key);
+		path += n + (path[n] == '.');
+	}
+	return v;
+}
+
+static void kdpctl_format_duration(struct kdpctl_buf *b, long long s)
+{
+	long long d = s / 86400, h = s / 3600 % 24, m = s / 60 % 60, sec = s % 60;
+
+	if (s < 0)
+		return; /* shown as "-" */
+	if (d > 0)
+		kdpctl_buf_printf(b, "%lldd%lldh%lldm%llds", d, h, m, sec);
+	else if (h > 0)
+		kdpctl_buf_printf(b, "%lldh%lldm%llds", h, m, sec);
+	else if (m > 0)
+		kdpctl_buf_printf(b, "%lldm%llds", m, sec);
+	else
+		kdpctl_buf_printf(b, "%llds", sec);
+}
+
+static int kdpctl_strcmp_p(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void kdpctl_format_json(struct kdpctl_buf *b, json_t *v, enum kdpctl_fmt fmt);
+
+/* Object as k=v pairs sorted by key, joined with ','. */
+static void kdpctl_format_object(struct kdpctl_buf *b, json_t *obj)
+{
+	size_t n = json_object_size(obj), i = 0;
+	const char **keys = kdpctl_xrealloc(NULL, n * sizeof(*keys));
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(obj, key, val)
+		keys[i++] = key;
+	qsort(keys, n, sizeof(*keys), kdpctl_strcmp_p);
+	for (i = 0; i < n; i++) {
+		kdpctl_buf_printf(b, "%s%s=", i ? "," : "", keys[i]);
+		kdpctl_format_json(b, json_object_get(obj, keys[i]), KDPCTL_FMT_PLAIN);
+	}
+	free(keys);
+}
+
+/* Appends the display form of v; nothing for null or missing values. */
+static void kdpctl_format_json(struct kdpctl_buf *b, json_t *v, enum kdpctl_fmt fmt)
+{
+	size_t i;
+	json_t *e;
+
+	if (v == NULL)
+		return;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		kdpctl_buf_puts(b, json_string_value(v));
+		break;
+	case JSON_INTEGER:
+	case JSON_REAL:
+		if (fmt == KDPCTL_FMT_DURATION)
+			kdpctl_format_duration(b, (long long)json_number_value(v));
+		else if (fmt == KDPCTL_FMT_PERCENT)
+			kdpctl_buf_printf(b, "%.1f", json_number_value(v) * 100.0);
+		else if (json_is_integer(v))
+			kdpctl_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		else
+			kdpctl_buf_printf(b, "%g", json_real_value(v));
+		break;
+	case JSON_TRUE:
+		kdpctl_buf_puts(b, "yes");
+		break;
+	case JSON_FALSE:
+		kdpctl_buf_puts(b, "no");
+		break;
+	case JSON_NULL:
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, e) {
+			if (i > 0)
+				kdpctl_buf_puts(b, ",");
+			kdpctl_format_json(b, e, KDPCTL_FMT_PLAIN);
+		}
+		break;
+	case JSON_OBJECT:
+		if (fmt == KDPCTL_FMT_NSNAME) {
+			const char *ns = json_string_value(json_object_get(v, "namespace"));
+			const char *name = json_string_value(json_object_get(v, "name"));
+
+			if (name != NULL)
+				kdpctl_buf_printf(b, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
+		} else {
+			kdpctl_format_object(b, v);
+		}
+		break;
+	}
+}
+
+/* Cells of an aligned table, row after row; a header is just the first row. */
+struct kdpctl_table {
+	size_t ncols;
+	size_t ncells;
+	size_t cap;
+	char **cells;
+};
+
+/* Adds the next cell, taking ownership of s; empty cells show as "-". */
+static void kdpctl_table_add_owned(struct kdpctl_table *t, char *s)
+{
+	if (*s == '\0') {
+		free(s);
+		s = kdpctl_xstrdup("-");
+	}
+	if (t->ncells == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 32;
+		t->cells = kdpctl_xrealloc(t->cells, t->cap * sizeof(*t->cells));
+	}
+	t->cells[t->ncells++] = s;
+}
+
+static void kdpctl_table_add(struct kdpctl_table *t, const char *s)
+{
+	kdpctl_table_add_owned(t, kdpctl_xstrdup(s ? s : ""));
+}
+
+static void kdpctl_table_add_json(struct kdpctl_table *t, json_t *v, enum kdpctl_fmt fmt)
+{
+	struct kdpctl_buf b = { 0 };
+
+	kdpctl_format_json(&b, v, fmt);
+	kdpctl_table_add_owned(t, kdpctl_buf_take(&b));
+}
+
+/* Terminal columns taken by a UTF-8 string (one per code point). */
+static size_t kdpctl_display_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xC0) != 0x80;
+	return w;
+}
+
+/* Prints the rows with every column padded to its widest cell. */
+static void kdpctl_table_print(const struct kdpctl_table *t)
+{
+	size_t *width = kdpctl_xrealloc(NULL, t->ncols * sizeof(*width));
+	size_t nrows = t->ncells / t->ncols;
+
+	memset(width, 0, t->ncols * sizeof(*width));
+	for (size_t i = 0; i < nrows * t->ncols; i++) {
+		size_t w = kdpctl_display_width(t->cells[i]);
+
+		if (w > width[i % t->ncols])
+			width[i % t->ncols] = w;
+	}
+	for (size_t r = 0; r < nrows; r++) {
+		for (size_t c = 0; c < t->ncols; c++) {
+			const char *cell = t->cells[r * t->ncols + c];
+
+			fputs(cell, stdout);
+			if (c + 1 < t->ncols)
+				printf("%*s", (int)(width[c] - kdpctl_display_width(cell) + 3), "");
+		}
+		putchar('\n');
+	}
+	free(width);
+}
+
+static void kdpctl_table_free(struct kdpctl_table *t)
+{
+	for (size_t i = 0; i < t->ncells; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->ncells = t->cap = 0;
+}
+
+/* Prints an array of objects as a table with a header row. */
+static void kdpctl_print_rows(json_t *rows, const struct kdpctl_column *cols, size_t ncols)
+{
+	struct kdpctl_table t = { .ncols = ncols };
+	size_t i, c;
+	json_t *row;
+
+	for (c = 0; c < ncols; c++)
+		kdpctl_table_add(&t, cols[c].header);
+	json_array_foreach(rows, i, row)
+		for (c = 0; c < ncols; c++)
+			kdpctl_table_add_json(&t, kdpctl_json_path(row, cols[c].key), cols[c].fmt);
+	kdpctl_table_print(&t);
+	kdpctl_table_free(&t);
+}
+
+/* Adds "Key:  value" lines for fields of obj to a two-column table. */
+static void kdpctl_add_fields(struct kdpctl_table *t, json_t *obj,
+			      const struct kdpctl_column *fields, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		kdpctl_table_add(t, fields[i].header);
+		kdpctl_table_add_json(t, kdpctl_json_path(obj, fields[i].key), fields[i].fmt);
+	}
+}
+
+static void kdpctl_print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (s != NULL)
+		puts(s);
+	free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Requests shared by the commands                                           */
+
+struct kdpctl_command;
+
+struct kdpctl_opts {
+	const struct kdpctl_command *cmd;
+	const char *socket;
+	const char *file;
+	bool json;
+	bool all;
+	bool help;
+	char **args; /* positional arguments after the command words */
+	size_t nargs;
+};
+
+static json_t *kdpctl_parse_body(const struct kdpctl_response *resp)
+{
+	return resp->body_len ? json_loadb(resp->body, resp->body_len, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+static void kdpctl_print_error(const struct kdpctl_response *resp)
+{
+	json_t *v = kdpctl_parse_body(resp);
+	const char *msg = json_string_value(json_object_get(v, "error"));
+	size_t n = resp->body_len;
+
+	while (n > 0 && (resp->body[n - 1] == '\n' || resp->body[n - 1] == '\r'))
+		n--;
+	if (msg != NULL)
+		fprintf(stderr, "Error: %s (HTTP %d)\n", msg, resp->status);
+	else if (n > 0 && v == NULL) /* not JSON: show the text */
+		fprintf(stderr, "Error: %.*s (HTTP %d)\n", (int)n, resp->body, resp->status);
+	else
+		fprintf(stderr, "Error: %s (HTTP %d)\n",
+			resp->reason[0] ? resp->reason : "request failed", resp->status);
+	json_decref(v);
+}
+
+/* One request; 0 on a 2xx answer (caller frees *resp), else the exit code. */
+static int kdpctl_call(const struct kdpctl_opts *o, const char *method, const char *path,
+		       const char *body, size_t body_len, struct kdpctl_response *resp)
+{
+	int rc = kdpctl_http_request(o->socket, method, path, body, body_len, resp);
+
+	if (rc != KDPCTL_EXIT_OK)
+		return rc;
+	if (resp->status >= 200 && resp->status < 300)
+		return KDPCTL_EXIT_OK;
+	kdpctl_print_error(resp);
+	kdpctl_response_free(resp);
+	return KDPCTL_EXIT_API;
+}
+
+/*
+ * GETs path. With --json prints the body and leaves *out NULL; otherwise
+ * returns the body in *out (caller decrefs), checked to be of the given type.
+ */
+static int kdpctl_get(const struct kdpctl_opts *o, const char *path, json_type type, json_t **out)
+{
+	struct kdpctl_response resp;
+	json_t *v;
+	int rc;
+
+	*out = NULL;
+	rc = kdpctl_call(o, "GET", path, NULL, 0, &resp);
+	if (rc != KDPCTL_EXIT_OK)
+		return rc;
+	v = kdpctl_parse_body(&resp);
+	if (v == NULL || (!o->json && json_typeof(v) != type)) {
+		fprintf(stderr, "kdpctl: unexpected answer from kdp to GET %s\n", path);
+		rc = KDPCTL_EXIT_API;
+	} else if (o->json) {
+		kdpctl_print_json(v);
+	} else {
+		*out = json_incref(v);
+	}
+	json_decref(v);
+	kdpctl_response_free(&resp);
+	return rc;
+}
+
+/* Reads -f FILE and checks that it is JSON, so mistakes get a line number. */
+static int kdpctl_read_json_file(const char *path, struct kdpctl_buf *out)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if (kdpctl_read_file(path, out) < 0)
+		return -1;
+	v = json_loadb(out->data ? out->data : "", out->len, 0, &jerr);
+	if (v == NULL) {
+		fprintf(stderr, "kdpctl: %s: invalid JSON at line %d, column %d: %s\n",
+			strcmp(path, "-") ? path : "standard input", jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	json_decref(v);
+	return 0;
+}
+
+/* PUT (body from -f FILE) or DELETE; prints the daemon's "message" or OK. */
+static int kdpctl_change(const struct kdpctl_opts *o, const char *method, const char *path)
+{
+	struct kdpctl_buf body = { 0 };
+	struct kdpctl_response resp;
+	const char *msg;
+	json_t *v;
+	int rc;
+
+	if (o->file != NULL && kdpctl_read_json_file(o->file, &body) < 0) {
+		free(body.data);
+		return KDPCTL_EXIT_USAGE;
+	}
+	rc = kdpctl_call(o, method, path, body.data, body.len, &resp);
+	free(body.data);
+	if (rc != KDPCTL_EXIT_OK)
+		return rc;
+	v = kdpctl_parse_body(&resp);
+	msg = json_string_value(json_object_get(v, "message"));
+	if (o->json && v != NULL)
+		kdpctl_print_json(v);
+	else if (!o->json)
+		puts(msg ? msg : "OK");
+	json_decref(v);
+	kdpctl_response_free(&resp);
+	return KDPCTL_EXIT_OK;
+}
+
+static int kdpctl_usage_error(const struct kdpctl_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------------ */
+/* Commands                                                                  */
+
+static int cmd_status(const struct kdpctl_opts *o)
+{
+	static const struct kdpctl_column node_fields[] = {
+		{ "Node:", "node", KDPCTL_FMT_PLAIN },
+		{ "Version:", "version", KDPCTL_FMT_PLAIN },
+		{ "Uptime:", "uptimeSeconds", KDPCTL_FMT_DURATION },
+		{ "Node IP:", "nodeIP", KDPCTL_FMT_PLAIN },
+		{ "Gateway:", "gateway", KDPCTL_FMT_PLAIN },
+		{ "Pod gateway:", "podGateway", KDPCTL_FMT_PLAIN },
+		{ "MAC:", "mac", KDPCTL_FMT_PLAIN },
+		{ "Native routing CIDR:", "nativeRoutingCIDR", KDPCTL_FMT_PLAIN },
+	};
+	static const struct kdpctl_column count_fields[] = {
+		{ "Nodes:", "counts.nodes", KDPCTL_FMT_PLAIN },
+		{ "Endpoints:", "counts.endpoints", KDPCTL_FMT_PLAIN },
+		{ "Routes:", "counts.routes", KDPCTL_FMT_PLAIN },
+		{ "Neighbours:", "counts.neighbours", KDPCTL_FMT_PLAIN },
+	};
+	static const struct kdpctl_column port_cols[] = {
+		{ "ID", "id", KDPCTL_FMT_PLAIN },
+		{ "NAME", "name", KDPCTL_FMT_PLAIN },
+		{ "ROLE", "role", KDPCTL_FMT_PLAIN },
+		{ "ENDPOINT", "endpoint", KDPCTL_FMT_NSNAME },
+		{ "STATE", "state", KDPCTL_FMT_PLAIN },
+		{ "RX-PACKETS", "rxPackets", KDPCTL_FMT_PLAIN },
+		{ "TX-PACKETS", "txPackets", KDPCTL_FMT_PLAIN },
+		{ "RX-MISSED", "rxMissed", KDPCTL_FMT_PLAIN },
+	};
+	struct kdpctl_table t = { .ncols = 2 };
+	struct kdpctl_buf workers = { 0 };
+	const char *mode;
+	json_t *st, *ports;
+	int rc = kdpctl_get(o, "/v1/status", JSON_OBJECT, &st);
+
+	if (st == NULL)
+		return rc;
+	kdpctl_add_fields(&t, st, node_fields, ARRAY_SIZE(node_fields));
+	kdpctl_format_json(&workers, json_object_get(st, "workers"), KDPCTL_FMT_PLAIN);
+	mode = json_string_value(json_object_get(st, "pollMode"));
+	if (workers.len > 0 && mode != NULL)
+		kdpctl_buf_printf(&workers, " (%s)", mode);
+	kdpctl_table_add(&t, "Workers:");
+	kdpctl_table_add_owned(&t, kdpctl_buf_take(&workers));
+	kdpctl_add_fields(&t, st, count_fields, ARRAY_SIZE(count_fields));
+	kdpctl_table_print(&t);
+	kdpctl_table_free(&t);
+
+	ports = json_object_get(st, "ports");
+	if (json_is_array(ports)) {
+		putchar('\n');
+		kdpctl_print_rows(ports, port_cols, ARRAY_SIZE(port_cols));
+	}
+	json_decref(st);
+	return KDPCTL_EXIT_OK;
+}
+
+/* GETs a collection and prints it as a table. */
+static int kdpctl_list(const struct kdpctl_opts *o, const char *path,
+		       const struct kdpctl_column *cols, size_t ncols)
+{
+	json_t *rows;
+	int rc = kdpctl_get(o, path, JSON_ARRAY, &rows);
+
+	if (rows != NULL) {
+		kdpctl_print_rows(rows, cols, ncols);
+		json_decref(rows);
+	}
+	return rc;
+}
+
+static int cmd_node_list(const struct kdpctl_opts *o)
+{
+	static const struct kdpctl_column cols[] = {
+		{ "NAME", "name", KDPCTL_FMT_PLAIN },
+		{ "IP", "ip", KDPCTL_FMT_PLAIN },
+		{ "POD-CIDRS", "podCIDRs", KDPCTL_FMT_PLAIN },
+		{ "LOCAL", "local", KDPCTL_FMT_PLAIN },
+	};
+
+	return kdpctl_list(o, "/v1/nodes", cols, ARRAY_SIZE(cols));
+}
+
+static int cmd_endpoint_list(const struct kdpctl_opts *o)
+{
+	static const struct kdpctl_column cols[] = {
+		{ "ENDPOINT", NULL, KDPCTL_FMT_NSNAME },
+		{ "IPV4", "ip", KDPCTL_FMT_PLAIN },
+		{ "MAC", "mac", KDPCTL_FMT_PLAIN },
+		{ "PORT", "port.name", KDPCTL_FMT_PLAIN },
+		{ "STATE", "port.state", KDPCTL_FMT_PLAIN },
+		{ "LABELS", "labels", KDPCTL_FMT_PLAIN },
+	};
+
+	return kdpctl_list(o, "/v1/endpoints", cols, ARRAY_SIZE(cols));
+}
+
+static int cmd_route_list(const struct kdpctl_opts *o)
+{
+	static const struct kdpctl_column cols[] = {
+		{ "PREFIX", "prefix", KDPCTL_FMT_PLAIN },
+		{ "TYPE", "type", KDPCTL_FMT_PLAIN },
+		{ "NEXTHOP", "nexthop", KDPCTL_FMT_PLAIN },
+		{ "PORT", "port", KDPCTL_FMT_PLAIN },
+		{ "TARGET", "target", KDPCTL_FMT_PLAIN },
+	};
+
+	return kdpctl_list(o, "/v1/routes", cols, ARRAY_SIZE(cols));
+}
+
+static int cmd_neigh_list(const struct kdpctl_opts *o)
+{
+	static const struct kdpctl_column cols[] = {
+		{ "IP", "ip", KDPCTL_FMT_PLAIN },
+		{ "MAC", "mac", KDPCTL_FMT_PLAIN },
+		{ "STATE", "state", KDPCTL_FMT_PLAIN },
+		{ "PORT", "port", KDPCTL_FMT_PLAIN },
+		{ "AGE", "ageSeconds", KDPCTL_FMT_DURATION },
+	};
+
+	return kdpctl_list(o, "/v1/neighbours", cols, ARRAY_SIZE(cols));
+}
+
+static int cmd_stats(const struct kdpctl_opts *o)
+{
+	static const struct kdpctl_column total_fields[] = {
+		{ "RX packets:", "totals.rxPackets", KDPCTL_FMT_PLAIN },
+		{ "RX bytes:", "totals.rxBytes", KDPCTL_FMT_PLAIN },
+		{ "TX packets:", "totals.txPackets", KDPCTL_FMT_PLAIN },
+		{ "TX bytes:", "totals.txBytes", KDPCTL_FMT_PLAIN },
+		{ "Dropped:", "totals.dropped", KDPCTL_FMT_PLAIN },
+	};
+	static const struct kdpctl_column worker_cols[] = {
+		{ "WORKER", "id", KDPCTL_FMT_PLAIN },
+		{ "LCORE", "lcore", KDPCTL_FMT_PLAIN },
+		{ "RX", "rxPackets", KDPCTL_FMT_PLAIN },
+		{ "TX", "txPackets", KDPCTL_FMT_PLAIN },
+		{ "DROPPED", "dropped", KDPCTL_FMT_PLAIN },
+		{ "BUSY%", "busyRatio", KDPCTL_FMT_PERCENT },
+	};
+	static const struct kdpctl_column drop_cols[] = {
+		{ "REASON", "reason", KDPCTL_FMT_PLAIN },
+		{ "STAGE", "stage", KDPCTL_FMT_PLAIN },
+		{ "PACKETS", "packets", KDPCTL_FMT_PLAIN },
+	};
+	struct kdpctl_table t = { .ncols = 2 };
+	json_t *stats, *drops, *shown, *row;
+	size_t i;
+	int rc = kdpctl_get(o, "/v1/stats", JSON_OBJECT, &stats);
+
+	if (stats == NULL)
+		return rc;
+	kdpctl_add_fields(&t, stats, total_fields, ARRAY_SIZE(total_fields));
+	kdpctl_table_print(&t);
+	kdpctl_table_free(&t);
+
+	putchar('\n');
+	kdpctl_print_rows(json_object_get(stats, "workers"), worker_cols, ARRAY_SIZE(worker_cols));
+
+	/* drop reasons that never fired are noise unless --all */
+	drops = json_object_get(stats, "drops");
+	shown = json_array();
+	json_array_foreach(drops, i, row)
+		if (o->all || json_integer_value(json_object_get(row, "packets")) > 0)
+			json_array_append(shown, row);
+	putchar('\n');
+	kdpctl_print_rows(shown, drop_cols, ARRAY_SIZE(drop_cols));
+	json_decref(shown);
+	json_decref(stats);
+	return KDPCTL_EXIT_OK;
+}
+
+static int cmd_apply(const struct kdpctl_opts *o)
+{
+	return kdpctl_change(o, "PUT", "/v1/state");
+}
+
+/* PUT or DELETE /v1/nodes/NAME */
+static int kdpctl_node_change(const struct kdpctl_opts *o, const char *method)
+{
+	struct kdpctl_buf path = { 0 };
+	int rc;
+
+	if (o->args[0][0] == '\0')
+		return kdpctl_usage_error(o, "node name must not be empty");
+	kdpctl_buf_puts(&path, "/v1/nodes/");
+	kdpctl_url_escape(&path, o->args[0]);
+	rc = kdpctl_change(o, method, path.data);
+	free(path.data);
+	return rc;
+}
+
+static int cmd_node_put(const struct kdpctl_opts *o)
+{
+	return kdpctl_node_change(o, "PUT");
+}
+
+static int cmd_node_delete(const struct kdpctl_opts *o)
+{
+	return kdpctl_node_change(o, "DELETE");
+}
+
+/* PUT or DELETE /v1/endpoints/NS/NAME */
+static int kdpctl_endpoint_change(const struct kdpctl_opts *o, const char *method)
+{
+	const char *ref = o->args[0], *slash = strchr(ref, '/');
+	struct kdpctl_buf path = { 0 };
+	char *ns;
+	int rc;
+
+	if (slash == NULL || slash == ref || slash[1] == '\0' || strchr(slash + 1, '/') != NULL)
+		return kdpctl_usage_error(o, "endpoint must be NAMESPACE/NAME, got '%s'", ref);
+	ns = strndup(ref, (size_t)(slash - ref));
+	if (ns == NULL)
+		kdpctl_oom();
+	kdpctl_buf_puts(&path, "/v1/endpoints/");
+	kdpctl_url_escape(&path, ns);
+	kdpctl_buf_puts(&path, "/");
+	kdpctl_url_escape(&path, slash + 1);
+	free(ns);
+	rc = kdpctl_change(o, method, path.data);
+	free(path.data);
+	return rc;
+}
+
+static int cmd_endpoint_put(const struct kdpctl_opts *o)
+{
+	return kdpctl_endpoint_change(o, "PUT");
+}
+
+static int cmd_endpoint_delete(const struct kdpctl_opts *o)
+{
+	return kdpctl_endpoint_change(o, "DELETE");
+}
+
+/* Any request; prints the body as received (pretty-printed with --json). */
+static int cmd_raw(const struct kdpctl_opts *o)
+{
+	const char *path = o->args[1];
+	struct kdpctl_buf body = { 0 };
+	struct kdpctl_response resp;
+	char method[16];
+	size_t i;
+	json_t *v;
+	int rc;
+
+	for (i = 0; o->args[0][i] != '\0'; i++) {
+		char c = o->args[0][i];
+
+		if (i + 1 >= sizeof(method) || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			return kdpctl_usage_error(o, "invalid method '%s'", o->args[0]);
+		method[i] = c >= 'a' ? (char)(c - 'a' + 'A') : c;
+	}
+	method[i] = '\0';
+	if (i == 0)
+		return kdpctl_usage_error(o, "empty method");
+	if (path[0] != '/' || path[strcspn(path, " \t\r\n")] != '\0')
+		return kdpctl_usage_error(o, "PATH must start with '/' and contain no spaces");
+	if (o->file != NULL && kdpctl_read_file(o->file, &body) < 0) {
+		free(body.data);
+		return KDPCTL_EXIT_USAGE;
+	}
+
+	rc = kdpctl_call(o, method, path, body.data, body.len, &resp);
+	free(body.data);
+	if (rc != KDPCTL_EXIT_OK)
+		return rc;
+	v = o->json ? kdpctl_parse_body(&resp) : NULL;
+	if (v != NULL) {
+		kdpctl_print_json(v);
+	} else if (resp.body_len > 0) {
+		fwrite(resp.body, 1, resp.body_len, stdout);
+		if (resp.body[resp.body_len - 1] != '\n')
+			putchar('\n');
+	}
+	json_decref(v);
+	kdpctl_response_free(&resp);
+	return KDPCTL_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Command line                                                              */
+
+enum kdpctl_file_opt { KDPCTL_FILE_NO, KDPCTL_FILE_OPTIONAL, KDPCTL_FILE_REQUIRED };
+
+struct kdpctl_command {
+	const char *name;     /* the words that select it: "node put" */
+	const char *args;     /* its positional arguments, for help: "NAME" */
+	size_t nargs;
+	enum kdpctl_file_opt file;
+	bool all_flag;	      /* accepts --all */
+	const char *summary;
+	const char *request;  /* the API call it makes, for help */
+	int (*run)(const struct kdpctl_opts *o);
+};
+
+static const struct kdpctl_command kdpctl_commands[] = {
+	{ "status", NULL, 0, KDPCTL_FILE_NO, false,
+	  "Show the node, its ports and table sizes", "GET /v1/status", cmd_status },
+	{ "node list", NULL, 0, KDPCTL_FILE_NO, false,
+	  "List nodes and their pod CIDRs", "GET /v1/nodes", cmd_node_list },
+	{ "node put", "NAME", 1, KDPCTL_FILE_REQUIRED, false,
+	  "Create or replace a node", "PUT /v1/nodes/NAME", cmd_node_put },
+	{ "node delete", "NAME", 1, KDPCTL_FILE_NO, false,
+	  "Delete a node", "DELETE /v1/nodes/NAME", cmd_node_delete },
+	{ "endpoint list", NULL, 0, KDPCTL_FILE_NO, false,
+	  "List local endpoints (pods)", "GET /v1/endpoints", cmd_endpoint_list },
+	{ "endpoint put", "NS/NAME", 1, KDPCTL_FILE_REQUIRED, false,
+	  "Create or replace an endpoint", "PUT /v1/endpoints/NS/NAME", cmd_endpoint_put },
+	{ "endpoint delete", "NS/NAME", 1, KDPCTL_FILE_NO, false,
+	  "Delete an endpoint", "DELETE /v1/endpoints/NS/NAME", cmd_endpoint_delete },
+	{ "route list", NULL, 0, KDPCTL_FILE_NO, false,
+	  "List the routing table", "GET /v1/routes", cmd_route_list },
+	{ "neigh list", NULL, 0, KDPCTL_FILE_NO, false,
+	  "List the neighbour (ARP) table", "GET /v1/neighbours", cmd_neigh_list },
+	{ "stats", NULL, 0, KDPCTL_FILE_NO, true,
+	  "Show packet counters and drop reasons", "GET /v1/stats", cmd_stats },
+	{ "apply", NULL, 0, KDPCTL_FILE_REQUIRED, false,
+	  "Replace the whole desired state", "PUT /v1/state", cmd_apply },
+	{ "raw", "METHOD PATH", 2, KDPCTL_FILE_OPTIONAL, false,
+	  "Send any request and print the response body", "METHOD PATH", cmd_raw },
+};
+
+static const char kdpctl_common_options[] =
+	"  -s, --socket PATH   control socket (default: $KDP_SOCKET, else " KDPCTL_DEFAULT_SOCKET ")\n"
+	"      --json          print the daemon's JSON answer instead of tables\n"
+	"  -h, --help          show help; after a command, that command's help\n";
+
+/* "node put NAME -f FILE" */
+static void kdpctl_synopsis(struct kdpctl_buf *b, const struct kdpctl_command *c)
+{
+	kdpctl_buf_puts(b, c->name);
+	if (c->args != NULL)
+		kdpctl_buf_printf(b, " %s", c->args);
+	if (c->file == KDPCTL_FILE_REQUIRED)
+		kdpctl_buf_puts(b, " -f FILE");
+	else if (c->file == KDPCTL_FILE_OPTIONAL)
+		kdpctl_buf_puts(b, " [-f FILE]");
+	if (c->all_flag)
+		kdpctl_buf_puts(b, " [--all]");
+}
+
+static void kdpctl_usage(FILE *out)
+{
+	fputs("Usage: kdpctl [-s|--socket PATH] [--json] [-h|--help] COMMAND\n\n"
+	      "Inspect and configure the kdp dataplane through its control socket.\n\n"
+	      "Commands:\n", out);
+	for (size_t i = 0; i < ARRAY_SIZE(kdpctl_commands); i++) {
+		struct kdpctl_buf b = { 0 };
+
+		kdpctl_synopsis(&b, &kdpctl_commands[i]);
+		fprintf(out, "  %-32s %s\n", b.data, kdpctl_commands[i].summary);
+		free(b.data);
+	}
+	fprintf(out, "\nOptions:\n%s  -f, --file FILE     request body (JSON); - reads standard input\n\n"
+		"Exit status: 0 success, 1 the daemon answered with an error, 2 usage error,\n"
+		"3 cannot reach the daemon.\n", kdpctl_common_options);
+}
+
+static void kdpctl_command_usage(FILE *out, const struct kdpctl_command *c)
+{
+	struct kdpctl_buf b = { 0 };
+
+	kdpctl_synopsis(&b, c);
+	fprintf(out, "Usage: kdpctl [-s PATH] [--json] %s\n\n%s (%s).\n\nOptions:\n",
+		b.data, c->summary, c->request);
+	if (c->file != KDPCTL_FILE_NO)
+		fputs("  -f, --file FILE     request body; - reads standard input\n", out);
+	if (c->all_flag)
+		fputs("      --all           also list drop reasons with no packets\n", out);
+	fputs(kdpctl_common_options, out);
+	free(b.data);
+}
+
+/* Prints the message and the relevant usage on stderr; returns exit code 2. */
+static int kdpctl_usage_error(const struct kdpctl_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kdpctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n\n", stderr);
+	if (o->cmd != NULL)
+		kdpctl_command_usage(stderr, o->cmd);
+	else
+		kdpctl_usage(stderr);
+	return KDPCTL_EXIT_USAGE;
+}
+
+/*
+ * Matches an option that takes a value ("-s X", "--socket X", "--socket=X").
+ * Returns 1 if matched, 0 if not this option, -1 if its value is missing.
+ */
+static int kdpctl_opt_value(int argc, char **argv, int *i, const char *short_name,
+			    const char *long_name, const char **value)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(long_name);
+
+	if (strncmp(a, long_name, n) == 0 && a[n] == '=') {
+		*value = a + n + 1;
+		return 1;
+	}
+	if (strcmp(a, short_name) != 0 && strcmp(a, long_name) != 0)
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*value = argv[++*i];
+	return 1;
+}
+
+/* Splits argv into options (accepted anywhere) and positional words. */
+static int kdpctl_parse_args(int argc, char **argv, struct kdpctl_opts *o, char **pos, size_t *npos)
+{
+	bool only_positional = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int r;
+
+		if (only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
+			pos[(*npos)++] = argv[i];
+		} else if (strcmp(a, "--") == 0) {
+			only_positional = true;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			o->help = true;
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else if (strcmp(a, "--all") == 0) {
+			o->all = true;
+		} else if ((r = kdpctl_opt_value(argc, argv, &i, "-s", "--socket", &o->socket)) != 0 ||
+			   (r = kdpctl_opt_value(argc, argv, &i, "-f", "--file", &o->file)) != 0) {
+			if (r < 0)
+				return kdpctl_usage_error(o, "option '%s' needs a value", a);
+		} else {
+			return kdpctl_usage_error(o, "unknown option '%s'", a);
+		}
+	}
+	return 0;
+}
+
+/* Finds the command named by the first positional words; sets *nwords. */
+static const struct kdpctl_command *kdpctl_find_command(char **pos, size_t npos, size_t *nwords)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kdpctl_commands); i++) {
+		const char *name = kdpctl_commands[i].name;
+		size_t w = 0;
+
+		while (*name != '\0' && w < npos) {
+			size_t n = strcspn(name, " ");
+
+			if (strlen(pos[w]) != n || strncmp(pos[w], name, n) != 0)
+				break;
+			name += n + (name[n] == ' ');
+			w++;
+		}
+		if (*name == '\0') {
+			*nwords = w;
+			return &kdpctl_commands[i];
+		}
+	}
+	return NULL;
+}
+
+/* Picks the command and checks its arguments; 0 or exit code 2. */
+static int kdpctl_check_command(struct kdpctl_opts *o, char **pos, size_t npos)
+{
+	size_t nwords = 0;
+
+	o->cmd = kdpctl_find_command(pos, npos, &nwords);
+	if (o->cmd == NULL) {
+		if (npos == 0)
+			return kdpctl_usage_error(o, "missing command");
+		for (size_t i = 0; i < ARRAY_SIZE(kdpctl_commands); i++) {
+			const char *name = kdpctl_commands[i].name;
+			size_t n = strcspn(name, " ");
+
+			if (name[n] == ' ' && strlen(pos[0]) == n && strncmp(pos[0], name, n) == 0)
+				return npos == 1 ? kdpctl_usage_error(o, "'%s' needs a subcommand", pos[0])
+						 : kdpctl_usage_error(o, "unknown command '%s %s'", pos[0], pos[1]);
+		}
+		return kdpctl_usage_error(o, "unknown command '%s'", pos[0]);
+	}
+	o->args = pos + nwords;
+	o->nargs = npos - nwords;
+	if (o->nargs != o->cmd->nargs) {
+		if (o->cmd->nargs == 0)
+			return kdpctl_usage_error(o, "unexpected argument '%s'", o->args[0]);
+		return kdpctl_usage_error(o, "'%s' takes %s", o->cmd->name, o->cmd->args);
+	}
+	if (o->cmd->file == KDPCTL_FILE_REQUIRED && o->file == NULL)
+		return kdpctl_usage_error(o, "'%s' needs -f FILE", o->cmd->name);
+	if (o->cmd->file == KDPCTL_FILE_NO && o->file != NULL)
+		return kdpctl_usage_error(o, "'%s' does not take -f", o->cmd->name);
+	if (!o->cmd->all_flag && o->all)
+		return kdpctl_usage_error(o, "'%s' does not take --all", o->cmd->name);
+	if (o->file != NULL && o->file[0] == '\0')
+		return kdpctl_usage_error(o, "-f needs a file name (or - for standard input)");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct kdpctl_opts o = { 0 };
+	char **pos = kdpctl_xrealloc(NULL, (size_t)argc * sizeof(*pos));
+	size_t npos = 0;
+	int rc;
+
+	o.socket = getenv("KDP_SOCKET");
+	if (o.socket == NULL || o.socket[0] == '\0')
+		o.socket = KDPCTL_DEFAULT_SOCKET;
+
+	rc = kdpctl_parse_args(argc, argv, &o, pos, &npos);
+	if (rc == 0 && o.help) {
+		size_t nwords;
+
+		o.cmd = kdpctl_find_command(pos, npos, &nwords);
+		if (o.cmd != NULL)
+			kdpctl_command_usage(stdout, o.cmd);
+		else
+			kdpctl_usage(stdout);
+	} else if (rc == 0 && (rc = kdpctl_check_command(&o, pos, npos)) == 0) {
+		if (o.socket[0] == '\0')
+			rc = kdpctl_usage_error(&o, "the socket path must not be empty");
+		else
+			rc = o.cmd->run(&o);
+	}
+	free(pos);
+	if (fflush(stdout) != 0 && rc == KDPCTL_EXIT_OK) {
+		fprintf(stderr, "kdpctl: writing output: %s\n", strerror(errno));
+		rc = KDPCTL_EXIT_API;
+	}
+	return rc;
+}

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# kdp reference lab in network namespaces (see tools/lab/lib.sh).
+#
+#   tools/lab/lab.sh up      build the topology, start kdp on both nodes,
+#                            apply the lab state and show pod-to-pod routing
+#   tools/lab/lab.sh topo    only the namespaces and veths (no kdp)
+#   tools/lab/lab.sh status  what is up
+#   tools/lab/lab.sh down    stop kdp, delete the namespaces (idempotent)
+#
+# KDP_BUILD (default build) and KDP_LAB_DIR (default /tmp/kdp-lab) as in lib.sh.
+# Needs root.
+set -euo pipefail
+
+# shellcheck source=tools/lab/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+LAB_SH=$0
+if [[ $KDP_LAB_DIR != /tmp/kdp-lab ]]; then
+	LAB_SH="KDP_LAB_DIR=$KDP_LAB_DIR $LAB_SH"
+fi
+FAILED=0
+
+check() { # check DESCRIPTION CMD...: run CMD, print OK/FAIL
+	local desc=$1
+	shift
+	if "$@"; then
+		lab_ok "$desc"
+	else
+		lab_fail "$desc"
+		FAILED=$((FAILED + 1))
+		return 1
+	fi
+}
+
+usage() {
+	sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+}
+
+need_root() {
+	if [[ $(id -u) -ne 0 ]]; then
+		lab_err "needs root (network namespaces)"
+		exit 1
+	fi
+}
+
+show_ping() { # show_ping POD DST LABEL
+	local out
+	if out=$(lab_ping "$1" "$2"); then
+		lab_ok "$3: $(lab_ping_summary <<<"$out")"
+	else
+		lab_fail "$3: $(lab_ping_summary <<<"$out")"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+cmd_topo() {
+	lab_step "Topology: namespaces, LAN bridge, router, nodes, pods"
+	if ! lab_topology_up; then
+		lab_fail "topology (tear down with: $LAB_SH down)"
+		exit 1
+	fi
+	local ns
+	while read -r ns; do lab_ok "netns $ns"; done < <(lab_namespaces)
+}
+
+cmd_up() {
+	local node out
+	cmd_topo
+
+	lab_step "kdp on each node ($LAB_KDP_BIN)"
+	if [[ ! -x $LAB_KDP_BIN ]]; then
+		lab_fail "kdp is not built: $LAB_KDP_BIN"
+		lab_info "build it (meson setup build && ninja -C build) or set KDP_BUILD"
+		lab_info "the topology stays up; tear down with: $LAB_SH down"
+		exit 1
+	fi
+	local -a nodes
+	mapfile -t nodes < <(lab_node_names)
+	for node in "${nodes[@]}"; do
+		check "config $(lab_cfg "$node")" lab_kdp_config "$node" || exit 1
+		if lab_kdp_start "$node"; then
+			lab_ok "kdp on $node: pid $(lab_kdp_pid "$node"), socket $(lab_sock "$node")"
+		else
+			lab_fail "kdp on $node did not start (log: $(lab_logfile "$node"))"
+			lab_info "tear down with: $LAB_SH down"
+			exit 1
+		fi
+	done
+
+	lab_step "Desired state (PUT /v1/state: nodes + local endpoints)"
+	for node in "${nodes[@]}"; do
+		if out=$(lab_apply "$node" 2>&1); then
+			lab_ok "state applied on $node"
+		else
+			lab_fail "state on $node: HTTP $LAB_API_CODE $out"
+			FAILED=$((FAILED + 1))
+		fi
+	done
+
+	lab_step "Pod-to-pod routing from curl-pod (172.20.1.236)"
+	lab_capture_start demo kdp-lan "$LAB_LAN_BRIDGE" 'icmp or udp port 8472 or udp port 6081' ||
+		FAILED=$((FAILED + 1))
+	show_ping curl-pod 172.20.0.130 "ping 172.20.0.130 (webpod on k8s-w1, other node)"
+	show_ping curl-pod 172.20.1.40 "ping 172.20.1.40 (webpod on k8s-ctr, same node)"
+	out=$(lab_capture_stop demo)
+
+	lab_step "On the LAN (tcpdump -nn -e icmp on br0 in kdp-lan)"
+	if grep -q 'ethertype IPv4 .*172\.20\.1\.236 > 172\.20\.0\.130: ICMP echo request' <<<"$out"; then
+		lab_ok "pod source 172.20.1.236 kept, plain IPv4 (no tunnel, no NAT)"
+	else
+		lab_fail "no plain 172.20.1.236 > 172.20.0.130 echo request seen on br0"
+		FAILED=$((FAILED + 1))
+	fi
+	if grep -Eq '\.(8472|6081)[: ]' <<<"$out"; then
+		lab_fail "VXLAN/Geneve (UDP 8472/6081) seen on the LAN"
+		FAILED=$((FAILED + 1))
+	fi
+	grep -m4 'ICMP' <<<"$out" | sed 's/^/        /' || lab_info "(nothing captured)"
+
+	lab_step "Routes of k8s-ctr (kdpctl route list)"
+	lab_kdpctl k8s-ctr route list | sed 's/^/        /' || {
+		lab_fail "kdpctl route list"
+		FAILED=$((FAILED + 1))
+	}
+
+	lab_step "Play"
+	cat <<EOF
+  ping across nodes     ip netns exec kdp-curl-pod ping 172.20.0.130
+  ping on the node      ip netns exec kdp-curl-pod ping 172.20.1.40
+  watch the LAN         ip netns exec kdp-lan tcpdump -nn -e -i br0 icmp
+  routes of k8s-ctr     $LAB_KDPCTL_BIN -s $(lab_sock k8s-ctr) route list
+  other CLI commands    $LAB_KDPCTL_BIN -s $(lab_sock k8s-ctr) --help
+  raw API               curl -s --unix-socket $(lab_sock k8s-ctr) http://kdp/v1/status
+  kdp logs              $KDP_LAB_DIR/k8s-ctr.log, $KDP_LAB_DIR/k8s-w1.log
+  tear down             $LAB_SH down
+EOF
+	if ((FAILED > 0)); then
+		printf '\n%d check(s) FAILED (the lab stays up; tear down with: %s down)\n' "$FAILED" "$LAB_SH"
+		exit 1
+	fi
+	printf '\nlab is up\n'
+}
+
+cmd_status() {
+	local ns node pid out
+	lab_step "Namespaces"
+	while read -r ns; do
+		if [[ -e /run/netns/$ns ]]; then lab_ok "$ns"; else lab_fail "$ns missing"; fi
+	done < <(lab_namespaces)
+	lab_step "kdp"
+	local -a nodes
+	mapfile -t nodes < <(lab_node_names)
+	for node in "${nodes[@]}"; do
+		if pid=$(lab_kdp_pid "$node"); then
+			if out=$(lab_api "$node" GET /v1/status 2>&1); then
+				lab_ok "$node: pid $pid, socket $(lab_sock "$node") answers"
+				lab_info "$out"
+			else
+				lab_fail "$node: pid $pid runs but $(lab_sock "$node") does not answer"
+			fi
+		else
+			lab_fail "$node: not running (log: $(lab_logfile "$node"))"
+		fi
+	done
+}
+
+cmd_down() {
+	lab_step "Tearing down the lab"
+	lab_down
+	local ns left=0
+	while read -r ns; do
+		if [[ -e /run/netns/$ns ]]; then
+			lab_fail "netns $ns still there"
+			left=1
+		fi
+	done < <(lab_namespaces)
+	if ((left == 0)); then lab_ok "kdp stopped, namespaces and run files removed"; fi
+	return "$left"
+}
+
+case ${1:-} in
+	up) need_root && cmd_up ;;
+	topo) need_root && cmd_topo ;;
+	status) need_root && cmd_status ;;
+	down) need_root && cmd_down ;;
+	-h | --help | help) usage ;;
+	*)
+		usage >&2
+		exit 2
+		;;
+esac

@@ -1,0 +1,878 @@
+# shellcheck shell=bash
+# kdp reference lab: network namespaces, veth pairs and kdp instances.
+#
+# Sourced by tools/lab/lab.sh and tests/e2e/*.sh. Every function is safe under
+# `set -euo pipefail` and checks its own errors (returns non-zero with a message
+# on stderr), so it also works when called from `if`/`||` where -e is off.
+#
+# Topology (DESIGN.md section 1):
+#
+#   kdp-curl-pod   kdp-webpod-ctr          kdp-webpod-w1
+#     eth0            eth0                    eth0
+#      |               |                       |
+#   lxc-curl       lxc-web-ctr              lxc-web-w1
+#   +---------------------------+          +-------------------+
+#   | kdp-k8s-ctr  (kdp runs    |          | kdp-k8s-w1        |
+#   |  here; kdp-host tap)      |          |                   |
+#   +----------- eth1 ----------+          +------ eth1 -------+
+#                 |                                 |
+#                ctr ---------- br0 (kdp-lan) ----- w1
+#                                |
+#                               rtr
+#                                |
+#                    eth1 (kdp-router) 192.168.10.200/24
+#                    loop1 (empty bridge) 10.10.1.200/24, 10.10.2.200/24
+#
+# Nothing is ever configured in the root namespace.
+#
+# Environment:
+#   KDP_BUILD    build directory (default: build); relative paths are taken
+#                from the repository root. kdp is $KDP_BUILD/src/kdp, the CLI
+#                $KDP_BUILD/tools/kdpctl/kdpctl.
+#   KDP_LAB_DIR  run directory for configs, sockets, pids, state files and
+#                logs (default: /tmp/kdp-lab).
+#   KDP_LAB_WORKERS  "workers" in the node configs (default: 2).
+
+LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB_REPO=$(cd "$LAB_LIB_DIR/../.." && pwd)
+
+KDP_BUILD=${KDP_BUILD:-build}
+case $KDP_BUILD in
+	/*) ;;
+	*) KDP_BUILD=$LAB_REPO/$KDP_BUILD ;;
+esac
+KDP_LAB_DIR=${KDP_LAB_DIR:-/tmp/kdp-lab}
+case $KDP_LAB_DIR in
+	/*) ;;
+	*) KDP_LAB_DIR=$PWD/$KDP_LAB_DIR ;;
+esac
+
+LAB_KDP_BIN=$KDP_BUILD/src/kdp
+LAB_KDPCTL_BIN=$KDP_BUILD/tools/kdpctl/kdpctl
+
+# The LAN and the outside router.
+LAB_NS_LAN=kdp-lan
+LAB_NS_ROUTER=kdp-router
+LAB_LAN_BRIDGE=br0
+LAB_ROUTER_IP=192.168.10.200
+LAB_ROUTER_PREFIX=24
+LAB_ROUTER_LOOP_IPS=(10.10.1.200/24 10.10.2.200/24)
+LAB_LAN_PREFIX=24
+LAB_POD_GATEWAY=169.254.1.1
+LAB_NATIVE_CIDR=172.20.0.0/16
+LAB_HOST_TAP=kdp-host
+
+# Nodes: name|node IP|podCIDRs (comma separated)|name of its port on br0.
+# The namespace of a node is kdp-<name>.
+LAB_NODES=(
+	"k8s-ctr|192.168.10.100|172.20.1.0/24|ctr"
+	"k8s-w1|192.168.10.101|172.20.0.0/24|w1"
+)
+
+# Pods: netns|node|IP|node-side iface (<=15 chars)|k8s namespace|k8s name|labels
+# (labels as k=v[,k=v...]). Add a row to add a pod.
+LAB_PODS=(
+	"kdp-curl-pod|k8s-ctr|172.20.1.236|lxc-curl|default|curl-pod|app=curl"
+	"kdp-webpod-ctr|k8s-ctr|172.20.1.40|lxc-web-ctr|default|webpod-ctr|app=webpod"
+	"kdp-webpod-w1|k8s-w1|172.20.0.130|lxc-web-w1|default|webpod-w1|app=webpod"
+)
+
+# ---------------------------------------------------------------- output
+
+if [[ -t 1 ]]; then
+	_LAB_C_OK=$'\e[32m' _LAB_C_FAIL=$'\e[31m' _LAB_C_HDR=$'\e[1m' _LAB_C_OFF=$'\e[0m'
+else
+	_LAB_C_OK='' _LAB_C_FAIL='' _LAB_C_HDR='' _LAB_C_OFF=''
+fi
+
+lab_step() { printf '\n%s== %s%s\n' "$_LAB_C_HDR" "$*" "$_LAB_C_OFF"; }
+lab_ok() { printf '  %sOK%s    %s\n' "$_LAB_C_OK" "$_LAB_C_OFF" "$*"; }
+lab_fail() { printf '  %sFAIL%s  %s\n' "$_LAB_C_FAIL" "$_LAB_C_OFF" "$*"; }
+lab_info() { printf '        %s\n' "$*"; }
+lab_err() { printf 'lab: %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- tables
+
+# _lab_ns NAME: a namespace name, "kdp-" prefixed unless it already is.
+_lab_ns() {
+	case $1 in
+		kdp-*) printf '%s\n' "$1" ;;
+		*) printf 'kdp-%s\n' "$1" ;;
+	esac
+}
+
+# lab_node_row NAME: the LAB_NODES row of node NAME (k8s-ctr or kdp-k8s-ctr).
+lab_node_row() {
+	local want=${1#kdp-} row
+	for row in "${LAB_NODES[@]}"; do
+		if [[ ${row%%|*} == "$want" ]]; then
+			printf '%s\n' "$row"
+			return 0
+		fi
+	done
+	lab_err "unknown node '$1' (known: $(lab_node_names | tr '\n' ' '))"
+	return 1
+}
+
+lab_node_names() {
+	local row
+	for row in "${LAB_NODES[@]}"; do printf '%s\n' "${row%%|*}"; done
+}
+
+# lab_node_ip NAME
+lab_node_ip() {
+	local row f
+	row=$(lab_node_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	printf '%s\n' "${f[1]}"
+}
+
+# lab_pod_row POD: the LAB_PODS row of POD, given as its netns (kdp-curl-pod),
+# netns without the prefix (curl-pod) or k8s name.
+lab_pod_row() {
+	local row f
+	for row in "${LAB_PODS[@]}"; do
+		IFS='|' read -r -a f <<<"$row"
+		if [[ $1 == "${f[0]}" || "kdp-$1" == "${f[0]}" || $1 == "${f[5]}" ]]; then
+			printf '%s\n' "$row"
+			return 0
+		fi
+	done
+	lab_err "unknown pod '$1'"
+	return 1
+}
+
+# lab_pod_ns POD: the netns of POD.
+lab_pod_ns() {
+	local row
+	row=$(lab_pod_row "$1") || return 1
+	printf '%s\n' "${row%%|*}"
+}
+
+# Every namespace this lab makes, in teardown order.
+lab_namespaces() {
+	local row
+	for row in "${LAB_PODS[@]}"; do printf '%s\n' "${row%%|*}"; done
+	for row in "${LAB_NODES[@]}"; do printf 'kdp-%s\n' "${row%%|*}"; done
+	printf '%s\n' "$LAB_NS_ROUTER" "$LAB_NS_LAN"
+}
+
+lab_sock() { printf '%s/%s.sock\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
+lab_cfg() { printf '%s/%s.json\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
+lab_pidfile() { printf '%s/%s.pid\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
+lab_logfile() { printf '%s/%s.log\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
+lab_statefile() { printf '%s/%s.state.json\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
+
+_lab_mkdir() {
+	mkdir -p "$KDP_LAB_DIR" || {
+		lab_err "cannot create $KDP_LAB_DIR"
+		return 1
+	}
+}
+
+# ---------------------------------------------------------------- deps
+
+# lab_deps: make sure the tools the lab uses exist; installs missing ones with
+# apt-get (Debian package names).
+lab_deps() {
+	local missing=() pair
+	for pair in ip:iproute2 ethtool:ethtool ping:iputils-ping tcpdump:tcpdump \
+		curl:curl python3:python3; do
+		command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+	done
+	((${#missing[@]} == 0)) && return 0
+	lab_err "installing ${missing[*]}"
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || {
+			lab_err "apt-get install ${missing[*]} failed"
+			return 1
+		}
+	fi
+}
+
+# ---------------------------------------------------------------- topology
+
+# lab_exec NS CMD...: run CMD inside namespace NS (kdp- prefix optional).
+lab_exec() {
+	local ns
+	ns=$(_lab_ns "$1")
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+_lab_netns_exists() { [[ -e /run/netns/$1 ]]; }
+
+# _lab_netns_add NS: create NS (if missing) with IPv6 off and lo up.
+_lab_netns_add() {
+	local ns=$1
+	if ! _lab_netns_exists "$ns"; then
+		ip netns add "$ns" || {
+			lab_err "ip netns add $ns failed"
+			return 1
+		}
+	fi
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 >/dev/null || {
+		lab_err "$ns: cannot disable IPv6"
+		return 1
+	}
+	ip -n "$ns" link set lo up || return 1
+}
+
+_lab_link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
+
+# _lab_veth NS_A IF_A NS_B IF_B: a veth pair IF_A (in NS_A) <-> IF_B (in NS_B),
+# both up, transmit checksum offload (and segmentation offloads) off.
+_lab_veth() {
+	local na=$1 ia=$2 nb=$3 ib=$4
+	if _lab_link_exists "$na" "$ia" && ! _lab_link_exists "$nb" "$ib"; then
+		ip -n "$na" link del "$ia" 2>/dev/null || true
+	fi
+	if ! _lab_link_exists "$na" "$ia"; then
+		# A leftover with the peer's name would make the add fail.
+		ip -n "$nb" link del "$ib" 2>/dev/null || true
+		ip -n "$na" link add "$ia" type veth peer name "$ib" netns "$nb" || {
+			lab_err "cannot create veth $na/$ia <-> $nb/$ib"
+			return 1
+		}
+	fi
+	local ns dev
+	for ns in "$na" "$nb"; do
+		if [[ $ns == "$na" ]]; then dev=$ia; else dev=$ib; fi
+		ip -n "$ns" link set "$dev" up || return 1
+		# DPDK net_af_packet reads these: no partial checksums, no GSO
+		# super-frames.
+		ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null 2>&1 || {
+			lab_err "$ns: ethtool -K $dev tx off failed"
+			return 1
+		}
+		ip netns exec "$ns" ethtool -K "$dev" tso off gso off gro off >/dev/null 2>&1 || true
+	done
+}
+
+# _lab_bridge NS NAME: an (empty) bridge, up.
+_lab_bridge() {
+	if ! _lab_link_exists "$1" "$2"; then
+		ip -n "$1" link add "$2" type bridge || {
+			lab_err "$1: cannot create bridge $2"
+			return 1
+		}
+	fi
+	ip -n "$1" link set "$2" up
+}
+
+# _lab_kdp_owned NS DEV: the kernel of a node namespace must leave DEV (read by
+# kdp through net_af_packet) alone: no ARP answers for the node's addresses,
+# and packets arriving there are dropped by reverse-path filtering instead of
+# being answered a second time by the node's own stack (kdp hands what is for
+# the node to it through the host tap).
+_lab_kdp_owned() {
+	ip -n "$1" link set "$2" arp off || return 1
+	ip netns exec "$1" sysctl -qw "net.ipv4.conf.$2.rp_filter=1" >/dev/null || return 1
+}
+
+_lab_lan_up() {
+	_lab_netns_add "$LAB_NS_LAN" || return 1
+	_lab_bridge "$LAB_NS_LAN" "$LAB_LAN_BRIDGE" || return 1
+}
+
+_lab_router_up() {
+	local ip
+	_lab_netns_add "$LAB_NS_ROUTER" || return 1
+	_lab_veth "$LAB_NS_ROUTER" eth1 "$LAB_NS_LAN" rtr || return 1
+	ip -n "$LAB_NS_LAN" link set rtr master "$LAB_LAN_BRIDGE" || return 1
+	ip -n "$LAB_NS_ROUTER" addr replace "$LAB_ROUTER_IP/$LAB_ROUTER_PREFIX" dev eth1 || return 1
+	_lab_bridge "$LAB_NS_ROUTER" loop1 || return 1
+	for ip in "${LAB_ROUTER_LOOP_IPS[@]}"; do
+		ip -n "$LAB_NS_ROUTER" addr replace "$ip" dev loop1 || return 1
+	done
+	ip netns exec "$LAB_NS_ROUTER" sysctl -qw net.ipv4.ip_forward=1 >/dev/null || return 1
+}
+
+_lab_node_up() {
+	local f ns
+	IFS='|' read -r -a f <<<"$1"
+	ns=kdp-${f[0]}
+	_lab_netns_add "$ns" || return 1
+	_lab_veth "$ns" eth1 "$LAB_NS_LAN" "${f[3]}" || return 1
+	ip -n "$LAB_NS_LAN" link set "${f[3]}" master "$LAB_LAN_BRIDGE" || return 1
+	_lab_kdp_owned "$ns" eth1 || return 1
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=0 >/dev/null || return 1
+}
+
+_lab_pod_up() {
+	local f ns node
+	IFS='|' read -r -a f <<<"$1"
+	ns=${f[0]} node=kdp-${f[1]}
+	_lab_netns_add "$ns" || return 1
+	_lab_veth "$ns" eth0 "$node" "${f[3]}" || return 1
+	_lab_kdp_owned "$node" "${f[3]}" || return 1
+	ip -n "$ns" addr replace "${f[2]}/32" dev eth0 || return 1
+	ip -n "$ns" route replace "$LAB_POD_GATEWAY" dev eth0 scope link || return 1
+	ip -n "$ns" route replace default via "$LAB_POD_GATEWAY" dev eth0 || return 1
+}
+
+# lab_topology_up: build (or complete) the whole lab topology. Idempotent.
+lab_topology_up() {
+	local row
+	lab_deps || return 1
+	_lab_mkdir || return 1
+	_lab_lan_up || { lab_err "LAN namespace set-up failed"; return 1; }
+	_lab_router_up || { lab_err "router set-up failed"; return 1; }
+	for row in "${LAB_NODES[@]}"; do
+		_lab_node_up "$row" || { lab_err "node ${row%%|*} set-up failed"; return 1; }
+	done
+	for row in "${LAB_PODS[@]}"; do
+		_lab_pod_up "$row" || { lab_err "pod ${row%%|*} set-up failed"; return 1; }
+	done
+}
+
+# lab_topology_down: delete every namespace of the lab. Never fails.
+lab_topology_down() {
+	local ns nss
+	mapfile -t nss < <(lab_namespaces)
+	for ns in "${nss[@]}"; do
+		if _lab_netns_exists "$ns"; then
+			ip netns del "$ns" 2>/dev/null || lab_err "could not delete netns $ns"
+		fi
+	done
+	return 0
+}
+
+# lab_router_pod_routes add|del: routes on the router to every node's
+# podCIDRs via that node's IP (off by default).
+lab_router_pod_routes() {
+	local row f cidr rc=0
+	for row in "${LAB_NODES[@]}"; do
+		IFS='|' read -r -a f <<<"$row"
+		for cidr in ${f[2]//,/ }; do
+			case $1 in
+				add) ip -n "$LAB_NS_ROUTER" route replace "$cidr" via "${f[1]}" dev eth1 || rc=1 ;;
+				del) ip -n "$LAB_NS_ROUTER" route del "$cidr" 2>/dev/null || true ;;
+				*)
+					lab_err "usage: lab_router_pod_routes add|del"
+					return 2
+					;;
+			esac
+		done
+	done
+	return "$rc"
+}
+
+# ---------------------------------------------------------------- JSON
+
+# lab_pod_mac POD: MAC address of the pod's eth0.
+lab_pod_mac() {
+	local ns mac
+	ns=$(lab_pod_ns "$1") || return 1
+	mac=$(ip netns exec "$ns" cat /sys/class/net/eth0/address 2>/dev/null) || {
+		lab_err "$ns: no eth0 (is the topology up?)"
+		return 1
+	}
+	printf '%s\n' "$mac"
+}
+
+# _lab_endpoint_obj POD short|full: endpoint JSON; "full" adds namespace/name.
+_lab_endpoint_obj() {
+	local row f mac
+	row=$(lab_pod_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	mac=$(lab_pod_mac "${f[0]}") || return 1
+	python3 - "$2" "${f[4]}" "${f[5]}" "${f[2]}" "$mac" "${f[6]}" \
+		"net_af_packet,iface=${f[3]}" <<'PY'
+import json, sys
+mode, ns, name, ip, mac, labels, devargs = sys.argv[1:8]
+lab = {}
+for kv in filter(None, labels.split(",")):
+    k, _, v = kv.partition("=")
+    lab[k] = v
+obj = {}
+if mode == "full":
+    obj["namespace"], obj["name"] = ns, name
+obj.update({"ip": ip, "mac": mac, "labels": lab, "devargs": devargs})
+print(json.dumps(obj))
+PY
+}
+
+# lab_endpoint_json POD: body for PUT /v1/endpoints/{namespace}/{name}.
+lab_endpoint_json() { _lab_endpoint_obj "$1" short; }
+
+# lab_endpoint_path POD: /v1/endpoints/{namespace}/{name} of POD.
+lab_endpoint_path() {
+	local row f
+	row=$(lab_pod_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	printf '/v1/endpoints/%s/%s\n' "${f[4]}" "${f[5]}"
+}
+
+# lab_state_json NODE: body for PUT /v1/state on NODE: every node, and the
+# endpoints of the pods of NODE.
+lab_state_json() {
+	local node row f ep eps=()
+	lab_node_row "$1" >/dev/null || return 1
+	node=${1#kdp-}
+	for row in "${LAB_PODS[@]}"; do
+		IFS='|' read -r -a f <<<"$row"
+		[[ ${f[1]} == "$node" ]] || continue
+		ep=$(_lab_endpoint_obj "${f[0]}" full) || return 1
+		eps+=("$ep")
+	done
+	python3 - "${#LAB_NODES[@]}" "${LAB_NODES[@]}" "${eps[@]}" <<'PY'
+import json, sys
+n = int(sys.argv[1])
+nodes = []
+for row in sys.argv[2:2 + n]:
+    name, ip, cidrs, _port = row.split("|")
+    nodes.append({"name": name, "ip": ip,
+                  "podCIDRs": [c for c in cidrs.split(",") if c]})
+eps = [json.loads(e) for e in sys.argv[2 + n:]]
+print(json.dumps({"nodes": nodes, "endpoints": eps}))
+PY
+}
+
+# lab_kdp_config NODE: write the node config to $KDP_LAB_DIR/<node>.json.
+lab_kdp_config() {
+	local row f node cfg
+	row=$(lab_node_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	node=${f[0]}
+	_lab_mkdir || return 1
+	cfg=$(lab_cfg "$node")
+	python3 - "$cfg" "$node" "${f[1]}/$LAB_LAN_PREFIX" "$LAB_ROUTER_IP" \
+		"$LAB_POD_GATEWAY" "$LAB_HOST_TAP" "$LAB_NATIVE_CIDR" \
+		"${KDP_LAB_WORKERS:-2}" "$(lab_sock "$node")" "$(lab_statefile "$node")" <<'PY'
+import json, os, sys
+(cfg, name, node_ip, gw, pod_gw, tap, native, workers, sock,
+ state) = sys.argv[1:11]
+conf = {
+    "name": name,
+    "nodeIP": node_ip,
+    "gateway": gw,
+    "podGateway": pod_gw,
+    "uplink": {"devargs": "net_af_packet0,iface=eth1"},
+    "hostTap": {"devargs": "net_tap0,iface=" + tap},
+    "nativeRoutingCIDR": native,
+    "workers": int(workers),
+    "pollMode": "adaptive",
+    "controlSocket": sock,
+    "stateFile": state,
+    "allowedDrivers": ["net_af_packet", "net_tap", "net_pcap", "net_memif",
+                       "net_null", "net_ring"],
+    "eal": ["--no-pci", "--no-huge", "-m", "256", "--file-prefix",
+            "kdp-lab-" + name, "--no-telemetry"],
+}
+tmp = cfg + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(conf, f, indent=2)
+    f.write("\n")
+os.replace(tmp, cfg)
+PY
+}
+
+# ---------------------------------------------------------------- kdp
+
+# _lab_pid_alive PID: PID exists and is not a zombie.
+_lab_pid_alive() {
+	local stat
+	[[ -r /proc/$1/stat ]] || return 1
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat%% *} != Z ]]
+}
+
+# lab_kdp_pid NODE: the PID of our kdp on NODE if it is running (the PID from
+# our pid file, and that process runs with our config), else fails.
+lab_kdp_pid() {
+	local pidf pid cmdline
+	pidf=$(lab_pidfile "$1")
+	[[ -s $pidf ]] || return 1
+	pid=$(<"$pidf")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	_lab_pid_alive "$pid" || return 1
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	[[ $cmdline == *"--config $(lab_cfg "$1")"* ]] || return 1
+	printf '%s\n' "$pid"
+}
+
+# lab_kdp_status_ok NODE: the control socket answers GET /v1/status.
+lab_kdp_status_ok() {
+	curl -sf --max-time 2 --unix-socket "$(lab_sock "$1")" http://kdp/v1/status >/dev/null 2>&1
+}
+
+_lab_log_tail() {
+	local log
+	log=$(lab_logfile "$1")
+	lab_err "last lines of $log (this start):"
+	# from the last start marker written by lab_kdp_start
+	awk '/^=== /{n = 0} {l[n++] = $0} END {for (i = (n > 25 ? n - 25 : 0); i < n; i++) print "    | " l[i]}' \
+		"$log" >&2 2>/dev/null || true
+}
+
+# lab_kdp_start NODE: start kdp in NODE's namespace (writes the config if
+# missing), wait up to 20 s for its control socket, then set up the host tap.
+lab_kdp_start() {
+	local node ns cfg log pidf sock pid i
+	lab_node_row "$1" >/dev/null || return 1
+	node=${1#kdp-} ns=kdp-${1#kdp-}
+	cfg=$(lab_cfg "$node") log=$(lab_logfile "$node")
+	pidf=$(lab_pidfile "$node") sock=$(lab_sock "$node")
+	_lab_netns_exists "$ns" || {
+		lab_err "namespace $ns does not exist (run lab_topology_up first)"
+		return 1
+	}
+	[[ -x $LAB_KDP_BIN ]] || {
+		lab_err "kdp binary not found at $LAB_KDP_BIN (build it: meson setup build && ninja -C build, or set KDP_BUILD)"
+		return 1
+	}
+	if pid=$(lab_kdp_pid "$node"); then
+		lab_kdp_status_ok "$node" && { lab_host_tap_setup "$node" || true; return 0; }
+		lab_err "kdp on $node (pid $pid) runs but does not answer; restarting it"
+		lab_kdp_stop "$node" || return 1
+	fi
+	_lab_mkdir || return 1
+	[[ -f $cfg ]] || lab_kdp_config "$node" || return 1
+	rm -f "$sock" "$pidf"
+	printf '=== %s: %s --config %s (netns %s)\n' "$(date '+%F %T')" "$LAB_KDP_BIN" "$cfg" "$ns" >>"$log"
+	# nohup and `ip netns exec` both exec: $! is kdp's own PID.
+	nohup ip netns exec "$ns" "$LAB_KDP_BIN" --config "$cfg" </dev/null >>"$log" 2>&1 &
+	pid=$!
+	printf '%s\n' "$pid" >"$pidf"
+	for ((i = 0; i < 100; i++)); do
+		if ! _lab_pid_alive "$pid"; then
+			lab_err "kdp on $node exited during start-up"
+			_lab_log_tail "$node"
+			rm -f "$pidf"
+			return 1
+		fi
+		if lab_kdp_status_ok "$node"; then
+			lab_host_tap_setup "$node" || lab_err "kdp on $node: host tap not configured"
+			return 0
+		fi
+		sleep 0.2
+	done
+	lab_err "kdp on $node did not answer on $sock within 20 s"
+	_lab_log_tail "$node"
+	lab_kdp_stop "$node" || true
+	return 1
+}
+
+# lab_kdp_kill NODE [SIGNAL]: send SIGNAL (default TERM) to our kdp on NODE
+# and wait up to 10 s for it to go. Only PIDs from our pid file are signalled.
+lab_kdp_kill() {
+	local node=${1#kdp-} sig=${2:-TERM} pid i
+	pid=$(lab_kdp_pid "$node") || return 0
+	kill -s "$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		_lab_pid_alive "$pid" || break
+		sleep 0.2
+	done
+	wait "$pid" 2>/dev/null || true
+	if _lab_pid_alive "$pid"; then
+		return 1
+	fi
+	rm -f "$(lab_pidfile "$node")"
+	return 0
+}
+
+# lab_kdp_stop NODE: SIGTERM, up to 10 s, then SIGKILL. Never fails if kdp is
+# already gone.
+lab_kdp_stop() {
+	local node=${1#kdp-}
+	if ! lab_kdp_kill "$node" TERM; then
+		lab_err "kdp on $node ignored SIGTERM for 10 s; sending SIGKILL"
+		lab_kdp_kill "$node" KILL || {
+			lab_err "kdp on $node (pid $(cat "$(lab_pidfile "$node")" 2>/dev/null)) does not die"
+			return 1
+		}
+	fi
+	rm -f "$(lab_pidfile "$node")" "$(lab_sock "$node")"
+}
+
+# lab_host_tap_setup NODE: give kdp's host tap (kdp-host, created by kdp in the
+# node namespace) the node IP and the default route. Waits up to 5 s for it.
+lab_host_tap_setup() {
+	local node ns ip i
+	node=${1#kdp-} ns=kdp-${1#kdp-}
+	ip=$(lab_node_ip "$node") || return 1
+	for ((i = 0; i < 25; i++)); do
+		_lab_link_exists "$ns" "$LAB_HOST_TAP" && break
+		sleep 0.2
+	done
+	_lab_link_exists "$ns" "$LAB_HOST_TAP" || {
+		lab_err "$ns: no $LAB_HOST_TAP interface after 5 s"
+		return 1
+	}
+	ip netns exec "$ns" ethtool -K "$LAB_HOST_TAP" tx off >/dev/null 2>&1 || true
+	ip -n "$ns" addr replace "$ip/$LAB_LAN_PREFIX" dev "$LAB_HOST_TAP" || return 1
+	ip -n "$ns" link set "$LAB_HOST_TAP" up || return 1
+	ip -n "$ns" route replace default via "$LAB_ROUTER_IP" dev "$LAB_HOST_TAP" || return 1
+}
+
+# ---------------------------------------------------------------- API
+
+# lab_api NODE METHOD PATH [JSON]: HTTP over NODE's control socket. Prints the
+# body; fails on HTTP >= 400 or when the socket does not answer. The HTTP code
+# (000 if none) is left in LAB_API_CODE, visible when not called in $(...).
+LAB_API_CODE=000
+lab_api() {
+	local node=$1 method=$2 path=$3 out args
+	args=(-s --max-time "${LAB_API_TIMEOUT:-10}" --unix-socket "$(lab_sock "$node")"
+		-X "$method" -w '\n%{http_code}')
+	if (($# >= 4)); then
+		args+=(-H 'Content-Type: application/json' --data-binary "$4")
+	fi
+	out=$(curl "${args[@]}" "http://kdp$path") || true
+	LAB_API_CODE=${out##*$'\n'}
+	[[ $LAB_API_CODE =~ ^[0-9]{3}$ ]] || LAB_API_CODE=000
+	out=${out%$'\n'*}
+	[[ $out == "$LAB_API_CODE" ]] && out=''
+	[[ -n $out ]] && printf '%s\n' "$out"
+	if [[ $LAB_API_CODE == 000 ]]; then
+		lab_err "$node: $method $path: no answer on $(lab_sock "$node")"
+		return 1
+	fi
+	((10#$LAB_API_CODE < 400))
+}
+
+# lab_apply NODE: PUT /v1/state with lab_state_json NODE.
+lab_apply() {
+	local body
+	body=$(lab_state_json "$1") || return 1
+	lab_api "$1" PUT /v1/state "$body"
+}
+
+# lab_kdpctl NODE ARGS...: kdpctl against NODE's socket.
+lab_kdpctl() {
+	local node=$1
+	shift
+	[[ -x $LAB_KDPCTL_BIN ]] || {
+		lab_err "kdpctl not found at $LAB_KDPCTL_BIN"
+		return 1
+	}
+	"$LAB_KDPCTL_BIN" -s "$(lab_sock "$node")" "$@"
+}
+
+# lab_drop_count NODE REASON: packets dropped for REASON according to
+# GET /v1/stats (0 if the reason is not listed). Accepts {"REASON": n},
+# {"REASON": {"packets": n}} and [{"reason"|"name": "REASON", "packets": n}]
+# anywhere in the document; the shallowest occurrences are summed (deeper
+# ones are taken as per-lcore breakdowns of the same counter).
+lab_drop_count() {
+	local body
+	body=$(lab_api "$1" GET /v1/stats) || return 1
+	python3 -c '
+import json, sys
+reason = sys.argv[1]
+doc = json.loads(sys.stdin.read())
+found = []  # (depth, value)
+def num(v):
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    if isinstance(v, dict):
+        for k in ("packets", "count", "pkts", "value"):
+            if isinstance(v.get(k), (int, float)):
+                return v[k]
+    return None
+def walk(x, d):
+    if isinstance(x, dict):
+        if x.get("reason") == reason or x.get("name") == reason:
+            n = num(x)
+            if n is not None:
+                found.append((d, n))
+                return
+        for k, v in x.items():
+            if k == reason and num(v) is not None:
+                found.append((d, num(v)))
+            else:
+                walk(v, d + 1)
+    elif isinstance(x, list):
+        for v in x:
+            walk(v, d + 1)
+walk(doc, 0)
+if not found:
+    print(0)
+else:
+    top = min(d for d, _ in found)
+    print(int(sum(n for d, n in found if d == top)))
+' "$2" <<<"$body"
+}
+
+# lab_nodes_list NODE: GET /v1/nodes on NODE as sorted "name ip cidr,cidr"
+# lines (accepts a list, {"nodes": [...]} or an object keyed by name).
+lab_nodes_list() {
+	local body
+	body=$(lab_api "$1" GET /v1/nodes) || return 1
+	python3 -c '
+import json, sys
+doc = json.loads(sys.stdin.read())
+if isinstance(doc, dict) and isinstance(doc.get("nodes"), (list, dict)):
+    doc = doc["nodes"]
+items = []
+if isinstance(doc, dict):
+    for name, v in doc.items():
+        v = dict(v)
+        v.setdefault("name", name)
+        items.append(v)
+else:
+    items = list(doc)
+for v in sorted(items, key=lambda v: str(v.get("name"))):
+    print(v.get("name"), v.get("ip"), ",".join(v.get("podCIDRs") or []))
+' <<<"$body"
+}
+
+# lab_api_error: the "error" string of a JSON error body on stdin (or the body).
+lab_api_error() {
+	python3 -c '
+import json, sys
+s = sys.stdin.read()
+try:
+    print(json.loads(s).get("error", s.strip()))
+except Exception:
+    print(s.strip())
+'
+}
+
+# ---------------------------------------------------------------- traffic
+
+# lab_ping POD DST: ping DST from POD. The first packets of a pod wait for ARP,
+# so up to 5 single pings are tried first; then `ping -c3 -i0.2 -W1` decides.
+# Prints the output of the last ping.
+lab_ping() {
+	local ns i out
+	ns=$(lab_pod_ns "$1") || return 1
+	for ((i = 0; i < 5; i++)); do
+		if out=$(ip netns exec "$ns" ping -n -c1 -W1 "$2" 2>&1); then
+			ip netns exec "$ns" ping -n -c3 -i0.2 -W1 "$2" 2>&1
+			return
+		fi
+	done
+	printf '%s\n' "$out"
+	return 1
+}
+
+# lab_ping_summary: the "N packets transmitted, M received" line of ping
+# output on stdin.
+lab_ping_summary() { grep -m1 'packets transmitted' || echo 'no ping output'; }
+
+# lab_pod_gw_mac POD: the MAC the pod resolved for its gateway (after some
+# traffic), else the "mac" of GET /v1/status on the pod's node.
+lab_pod_gw_mac() {
+	local row f mac
+	row=$(lab_pod_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	mac=$(ip -n "${f[0]}" neigh show "$LAB_POD_GATEWAY" dev eth0 2>/dev/null |
+		awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") { print $(i + 1); exit }}')
+	if [[ -z $mac ]]; then
+		mac=$(lab_api "${f[1]}" GET /v1/status 2>/dev/null |
+			python3 -c 'import json,sys; print(json.load(sys.stdin).get("mac",""))' 2>/dev/null) || mac=''
+	fi
+	[[ -n $mac ]] || {
+		lab_err "no gateway MAC known for ${f[0]}"
+		return 1
+	}
+	printf '%s\n' "$mac"
+}
+
+# lab_send_icmp POD SRC DST DSTMAC [COUNT]: send COUNT (default 5) raw ICMP
+# echo requests out of the pod's eth0 with source SRC (spoofing tests).
+lab_send_icmp() {
+	local ns
+	ns=$(lab_pod_ns "$1") || return 1
+	ip netns exec "$ns" python3 - eth0 "$2" "$3" "$4" "${5:-5}" <<'PY'
+import socket, struct, sys
+ifc, src, dst, dmac, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+smac = open("/sys/class/net/%s/address" % ifc).read().strip()
+mac = lambda m: bytes(int(x, 16) for x in m.split(":"))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifc, 0))
+for seq in range(1, count + 1):
+    payload = b"kdp-lab-spoof".ljust(32, b".")
+    icmp = struct.pack("!BBHHH", 8, 0, 0, 0x4b44, seq) + payload
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), seq, 0x4000, 64, 1, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    s.send(mac(dmac) + mac(smac) + b"\x08\x00" + ip + icmp)
+PY
+}
+
+# lab_capture_start TAG NS IFACE FILTER...: tcpdump -nn -e in the background,
+# text to $KDP_LAB_DIR/cap-TAG.txt; returns once tcpdump listens.
+lab_capture_start() {
+	local tag=$1 ns pid i base
+	ns=$(_lab_ns "$2")
+	local ifc=$3
+	shift 3
+	_lab_mkdir || return 1
+	base=$KDP_LAB_DIR/cap-$tag
+	lab_capture_stop "$tag" >/dev/null 2>&1 || true
+	rm -f "$base.txt" "$base.err"
+	ip netns exec "$ns" tcpdump -nn -e -l -i "$ifc" "$@" >"$base.txt" 2>"$base.err" </dev/null &
+	pid=$!
+	printf '%s\n' "$pid" >"$base.pid"
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'listening on' "$base.err" 2>/dev/null && return 0
+		_lab_pid_alive "$pid" || break
+		sleep 0.1
+	done
+	lab_err "tcpdump in $ns on $ifc did not start: $(cat "$base.err" 2>/dev/null)"
+	lab_capture_stop "$tag" >/dev/null 2>&1 || true
+	return 1
+}
+
+# lab_capture_stop TAG: stop that tcpdump (our PID only) and print its lines.
+lab_capture_stop() {
+	local base=$KDP_LAB_DIR/cap-$1 pid i
+	if [[ -s $base.pid ]]; then
+		pid=$(<"$base.pid")
+		if [[ $pid =~ ^[0-9]+$ ]] && _lab_pid_alive "$pid" &&
+			tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q tcpdump; then
+			sleep 0.3 # let the last packets be written
+			kill -INT "$pid" 2>/dev/null || true
+			for ((i = 0; i < 30; i++)); do
+				_lab_pid_alive "$pid" || break
+				sleep 0.1
+			done
+			_lab_pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null || true
+		fi
+		rm -f "$base.pid"
+	fi
+	cat "$base.txt" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- all
+
+# lab_down: stop the kdp instances and captures, delete the namespaces and the
+# run files (sockets, pids, state). Logs and configs stay. Never fails.
+lab_down() {
+	local node f nodes
+	mapfile -t nodes < <(lab_node_names)
+	for node in "${nodes[@]}"; do
+		lab_kdp_stop "$node" || true
+	done
+	for f in "$KDP_LAB_DIR"/cap-*.pid; do
+		[[ -e $f ]] || continue
+		f=${f##*/cap-}
+		lab_capture_stop "${f%.pid}" >/dev/null 2>&1 || true
+	done
+	lab_topology_down
+	for node in "${nodes[@]}"; do
+		rm -f "$(lab_sock "$node")" "$(lab_pidfile "$node")" "$(lab_statefile "$node")" \
+			"$(lab_statefile "$node").tmp" 2>/dev/null || true
+		# DPDK runtime files of the --file-prefix we gave this node.
+		rm -rf "/var/run/dpdk/kdp-lab-$node" 2>/dev/null || true
+	done
+	rm -f "$KDP_LAB_DIR"/cap-*.txt "$KDP_LAB_DIR"/cap-*.err 2>/dev/null || true
+	return 0
+}
