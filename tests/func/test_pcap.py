@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""Functional test: crafted packets in through net_pcap ports, the output
+pcaps checked field by field (the PKTGEN -> SETUP -> CHECK idea).
+
+kdp runs as node k8s-ctr of the reference lab with one worker:
+  uplink   net_pcap (rx: uplink_in.pcap, tx: uplink_out.pcap)
+  curl-pod net_pcap (rx: curl_in.pcap,   tx: curl_out.pcap)   172.20.1.236
+  webpod   net_pcap (rx: empty,          tx: web_out.pcap)    172.20.1.40
+Usage: test_pcap.py <path to kdp>
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from scapy.all import ARP, ICMP, IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
+from scapy.layers.inet import IPerror, UDPerror  # noqa: E402
+
+KDP_MAC = "02:00:00:00:00:64"
+W1_MAC = "02:00:00:00:00:65"
+CURL_MAC = "02:00:ac:14:01:ec"
+WEB_MAC = "02:00:ac:14:01:28"
+OTHER_MAC = "02:00:00:00:00:77"
+NODE_IP, W1_IP = "192.168.10.100", "192.168.10.101"
+CURL, WEB, REMOTE_WEB, POD_GW = "172.20.1.236", "172.20.1.40", "172.20.0.130", "169.254.1.1"
+
+results = {"passed": 0, "failed": 0}
+
+
+def check(name, cond, detail=""):
+    if cond:
+        results["passed"] += 1
+        print(f"PASS {name}")
+    else:
+        results["failed"] += 1
+        print(f"FAIL {name} {detail}")
+
+
+def api(sock, path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: kdp\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b"chunked" in head.lower():
+        out, rest = b"", body
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            if size == 0:
+                break
+            out, rest = out + rest[:size], rest[size + 2:]
+        body = out
+    return json.loads(body)
+
+
+def ones_sum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def ip_csum_ok(pkt):
+    """The one's-complement sum over the header, checksum included, is 0xffff."""
+    raw = bytes(pkt[IP])[: pkt[IP].ihl * 4]
+    return ones_sum(raw) == 0xFFFF
+
+
+def l4_csum_ok(pkt):
+    """Recomputes the L4 checksum with scapy and compares."""
+    ip = IP(bytes(pkt[IP]))
+    layer = ip.payload
+    got = layer.chksum
+    del layer.chksum
+    return IP(bytes(ip)).payload.chksum == got
+
+
+def main():
+    kdp = os.path.abspath(sys.argv[1])
+    d = tempfile.mkdtemp(prefix="kdp-func-")
+    p = lambda n: os.path.join(d, n)  # noqa: E731
+
+    uplink_in = [
+        # A neighbour asks for the node IP: kdp answers and learns it.
+        Ether(src=W1_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=W1_MAC, psrc=W1_IP, pdst=NODE_IP),
+        # The remote webpod answers curl-pod across the LAN.
+        Ether(src=W1_MAC, dst=KDP_MAC) / IP(src=REMOTE_WEB, dst=CURL, ttl=63) / ICMP(type=0, id=7, seq=1) / Raw(b"x" * 32),
+        # Unicast for another host on the LAN.
+        Ether(src=W1_MAC, dst=OTHER_MAC) / IP(src=W1_IP, dst=CURL) / ICMP(),
+        # Truncated IPv4 header, and an IPv6 frame.
+        Ether(src=W1_MAC, dst=KDP_MAC, type=0x0800) / Raw(b"\x45\x00\x00"),
+        Ether(src=W1_MAC, dst=KDP_MAC, type=0x86DD) / Raw(b"\x60" + b"\0" * 39),
+    ]
+    curl_in = [
+        Ether(src=CURL_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=CURL_MAC, psrc=CURL, pdst=POD_GW),
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=REMOTE_WEB, ttl=64, id=100) / ICMP(id=7, seq=1) / Raw(b"a" * 56),
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=WEB, ttl=64, id=101) / UDP(sport=40000, dport=80) / Raw(b"hello webpod"),
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src="172.20.1.99", dst=REMOTE_WEB) / ICMP(),
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=REMOTE_WEB, ttl=1, id=102) / UDP(sport=33434, dport=33435) / Raw(b"trace"),
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=POD_GW, id=103) / ICMP(id=9, seq=4) / Raw(b"gw"),
+    ]
+    wrpcap(p("uplink_in.pcap"), uplink_in)
+    wrpcap(p("curl_in.pcap"), curl_in)
+    wrpcap(p("web_in.pcap"), [])
+    cfg = {
+        "name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
+        "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
+                   "mac": KDP_MAC},
+        "nativeRoutingCIDR": "172.20.0.0/16", "workers": 1, "pollMode": "adaptive",
+        "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
+        "eal": ["--no-pci", "--no-huge", "-m", "256", f"--file-prefix=kdp-func-{os.getpid()}",
+                "--no-telemetry", "--log-level=lib.*:error"],
+    }
+    state = {
+        "nodes": [{"name": "k8s-ctr", "ip": NODE_IP, "podCIDRs": ["172.20.1.0/24"]},
+                  {"name": "k8s-w1", "ip": W1_IP, "podCIDRs": ["172.20.0.0/24"]}],
+        "endpoints": [
+            {"namespace": "default", "name": "curl-pod", "ip": CURL, "mac": CURL_MAC, "labels": {"app": "curl"},
+             "devargs": f"net_pcap,rx_pcap={p('curl_in.pcap')},tx_pcap={p('curl_out.pcap')}"},
+            {"namespace": "default", "name": "webpod", "ip": WEB, "mac": WEB_MAC, "labels": {"app": "webpod"},
+             "devargs": f"net_pcap,rx_pcap={p('web_in.pcap')},tx_pcap={p('web_out.pcap')}"},
+        ],
+    }
+    with open(p("kdp.json"), "w") as f:
+        json.dump(cfg, f)
+    with open(p("state.json"), "w") as f:
+        json.dump(state, f)
+
+    log = open(p("kdp.log"), "w")
+    proc = subprocess.Popen([kdp, "--config", p("kdp.json")], stdout=log, stderr=subprocess.STDOUT)
+    stats = None
+    try:
+        want_rx = len(uplink_in) + len(curl_in)
+        for _ in range(100):
+            time.sleep(0.1)
+            if proc.poll() is not None:
+                break
+            try:
+                stats = api(p("kdp.sock"), "/v1/stats")
+            except (OSError, ValueError):
+                continue
+            if stats["totals"]["rxPackets"] >= want_rx:
+                time.sleep(0.5)  # let the slow path answer ARP and flush
+                stats = api(p("kdp.sock"), "/v1/stats")
+                break
+        check("kdp started and read every input packet",
+              stats is not None and stats["totals"]["rxPackets"] == want_rx,
+              f"stats={stats and stats['totals']}")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = -9
+        log.close()
+    check("kdp exits 0 on SIGTERM", rc == 0, f"rc={rc}")
+    if stats is None:
+        print(open(p("kdp.log")).read())
+        return finish(d)
+
+    drops = {x["reason"]: x["packets"] for x in stats["drops"]}
+    for reason, n in [("spoofed_source", 1), ("l2_not_for_us", 1), ("ip_truncated", 1),
+                      ("ethertype_unsupported", 1), ("ttl_exceeded", 1)]:
+        check(f"drop counter {reason} == {n}", drops.get(reason) == n, f"got {drops.get(reason)}")
+
+    up = rdpcap(p("uplink_out.pcap"))
+    curl = rdpcap(p("curl_out.pcap"))
+    web = rdpcap(p("web_out.pcap"))
+
+    # Uplink: ARP answer for the node IP, and curl-pod's ping routed natively.
+    arp = [x for x in up if ARP in x and x[ARP].op == 2]
+    check("uplink: ARP reply 192.168.10.100 is-at kdp MAC to k8s-w1",
+          len(arp) == 1 and arp[0][ARP].psrc == NODE_IP and arp[0][ARP].hwsrc == KDP_MAC
+          and arp[0][ARP].pdst == W1_IP and arp[0][Ether].dst == W1_MAC, repr(arp))
+    echo = [x for x in up if ICMP in x and x[IP].id == 100]
+    check("uplink: curl-pod -> 172.20.0.130 leaves once", len(echo) == 1, f"{len(echo)} copies")
+    if echo:
+        e = echo[0]
+        check("uplink: L2 is kdp MAC -> k8s-w1 MAC", e[Ether].src == KDP_MAC and e[Ether].dst == W1_MAC,
+              f"{e[Ether].src} -> {e[Ether].dst}")
+        check("uplink: source kept 172.20.1.236 (no masquerade), dst 172.20.0.130",
+              e[IP].src == CURL and e[IP].dst == REMOTE_WEB)
+        check("uplink: no encapsulation (plain IPv4/ICMP)", e[Ether].type == 0x0800 and e[IP].proto == 1)
+        check("uplink: TTL 64 -> 63", e[IP].ttl == 63, f"ttl={e[IP].ttl}")
+        check("uplink: IPv4 checksum valid after TTL update", ip_csum_ok(e))
+        check("uplink: ICMP checksum valid", l4_csum_ok(e))
+        check("uplink: payload intact", bytes(e[Raw]) == b"a" * 56)
+
+    # curl-pod port: gateway ARP, gateway echo, time exceeded, the remote echo.
+    arp = [x for x in curl if ARP in x]
+    check("curl-pod: ARP reply for the pods' gateway 169.254.1.1 with kdp MAC",
+          len(arp) == 1 and arp[0][ARP].op == 2 and arp[0][ARP].psrc == POD_GW
+          and arp[0][ARP].hwsrc == KDP_MAC and arp[0][Ether].dst == CURL_MAC, repr(arp))
+    gw = [x for x in curl if ICMP in x and x[ICMP].type == 0 and x[IP].src == POD_GW]
+    check("curl-pod: echo reply from 169.254.1.1 with same id/seq",
+          len(gw) == 1 and gw[0][IP].dst == CURL and gw[0][ICMP].id == 9 and gw[0][ICMP].seq == 4
+          and bytes(gw[0][Raw]) == b"gw" and ip_csum_ok(gw[0]) and l4_csum_ok(gw[0]), repr(gw))
+    te = [x for x in curl if ICMP in x and x[ICMP].type == 11]
+    check("curl-pod: ICMP time exceeded from the node IP", len(te) == 1 and te[0][IP].src == NODE_IP
+          and te[0][IP].dst == CURL and te[0][ICMP].code == 0, repr(te))
+    if te:
+        inner = te[0][IPerror]
+        check("curl-pod: time exceeded quotes the original header + 8 bytes",
+              inner.src == CURL and inner.dst == REMOTE_WEB and inner.id == 102 and inner.ttl == 1
+              and te[0][UDPerror].sport == 33434 and te[0][UDPerror].dport == 33435, repr(te[0]))
+        check("curl-pod: time exceeded checksums valid", ip_csum_ok(te[0]) and l4_csum_ok(te[0]))
+    back = [x for x in curl if ICMP in x and x[ICMP].type == 0 and x[IP].src == REMOTE_WEB]
+    check("curl-pod: reply from 172.20.0.130 delivered with pod MAC, TTL 62",
+          len(back) == 1 and back[0][Ether].dst == CURL_MAC and back[0][Ether].src == KDP_MAC
+          and back[0][IP].ttl == 62 and ip_csum_ok(back[0]), repr(back))
+    spoofed = [x for x in up + web if IP in x and x[IP].src == "172.20.1.99"]
+    check("spoofed packet forwarded nowhere", not spoofed)
+
+    # webpod port: the UDP datagram, untouched but for TTL and L2.
+    udp = [x for x in web if UDP in x]
+    check("webpod: UDP 172.20.1.236:40000 -> 172.20.1.40:80 delivered",
+          len(udp) == 1 and udp[0][IP].src == CURL and udp[0][UDP].sport == 40000
+          and udp[0][UDP].dport == 80 and udp[0][Ether].dst == WEB_MAC, repr(udp))
+    if udp:
+        check("webpod: TTL 63, IP and UDP checksums valid",
+              udp[0][IP].ttl == 63 and ip_csum_ok(udp[0]) and l4_csum_ok(udp[0]))
+    return finish(d)
+
+
+def finish(d):
+    print(f"{results['passed']} passed, {results['failed']} failed")
+    if results["failed"] == 0:
+        shutil.rmtree(d, ignore_errors=True)
+    else:
+        print(f"kept {d} for inspection")
+    return 1 if results["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
