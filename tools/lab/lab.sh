@@ -65,6 +65,11 @@ cmd_topo() {
 
 cmd_up() {
 	local node out
+	lab_step "Build (installs missing Debian packages first)"
+	if ! KDP_BUILD=$KDP_BUILD "$LAB_REPO/tools/build.sh"; then
+		lab_fail "build"
+		exit 1
+	fi
 	cmd_topo
 
 	lab_step "kdp on each node ($LAB_KDP_BIN)"

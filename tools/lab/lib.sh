@@ -460,7 +460,7 @@ conf = {
     "allowedDrivers": ["net_af_packet", "net_tap", "net_pcap", "net_memif",
                        "net_null", "net_ring"],
     "eal": ["--no-pci", "--no-huge", "-m", "256", "--file-prefix",
-            "kdp-lab-" + name, "--no-telemetry"],
+            "kdp-lab-" + name, "--no-shconf", "--no-telemetry"],
 }
 tmp = cfg + ".tmp"
 with open(tmp, "w") as f:
@@ -567,10 +567,11 @@ lab_kdp_kill() {
 		_lab_pid_alive "$pid" || break
 		sleep 0.2
 	done
-	wait "$pid" 2>/dev/null || true
 	if _lab_pid_alive "$pid"; then
 		return 1
 	fi
+	# reap it if it is our child (never wait on a live process: that blocks)
+	wait "$pid" 2>/dev/null || true
 	rm -f "$(lab_pidfile "$node")"
 	return 0
 }
@@ -843,8 +844,11 @@ lab_capture_stop() {
 				_lab_pid_alive "$pid" || break
 				sleep 0.1
 			done
-			_lab_pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-			wait "$pid" 2>/dev/null || true
+			if _lab_pid_alive "$pid"; then
+				kill -KILL "$pid" 2>/dev/null || true
+				sleep 0.1
+			fi
+			_lab_pid_alive "$pid" || wait "$pid" 2>/dev/null || true
 		fi
 		rm -f "$base.pid"
 	fi
