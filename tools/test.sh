@@ -2,25 +2,44 @@
 # Runs every test: unit (CUnit) and functional (net_pcap) tests, the same
 # again built with ASan+UBSan, then the end-to-end tests on the reference lab
 # in network namespaces. Installs and builds what is missing first.
-# The last line is the summary: "N passed, M failed".
+# The last line sums every check of every suite: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 passed=0
 failed=0
 failures=()
-step() { # step NAME CMD...
-	local name=$1
+logdir=${KDP_TEST_LOGS:-/tmp/kdp-test-logs}
+mkdir -p "$logdir"
+
+# counted NAME CMD...: runs a suite, shows its output, adds its counts.
+counted() {
+	local name=$1 log="$logdir/${1//[^a-zA-Z0-9]/_}.log" rc p f line
 	shift
 	echo "=== $name"
-	if "$@"; then
-		passed=$((passed + 1))
-		echo "=== $name: PASS"
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	# CUnit: "tests  TOTAL  RAN  PASSED  FAILED  INACTIVE"; others: "N passed, M failed"
+	if line=$(grep -E '^ +tests +[0-9]+' "$log" | tail -1) && [[ -n $line ]]; then
+		p=$(awk '{print $4}' <<<"$line")
+		f=$(awk '{print $5}' <<<"$line")
+	elif line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1) && [[ -n $line ]]; then
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed*}
 	else
-		failed=$((failed + 1))
-		failures+=("$name")
-		echo "=== $name: FAIL"
+		p=0
+		f=1
 	fi
+	if [[ $rc -ne 0 && $f -eq 0 ]]; then
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [[ $f -ne 0 ]]; then
+		failures+=("$name (exit $rc, log $log)")
+	fi
+	echo "=== $name: $p passed, $f failed"
 }
 
 tools/install-deps.sh || exit 1
@@ -30,10 +49,12 @@ KDP_BUILD=build-asan tools/build.sh -Db_sanitize=address,undefined -Db_lundef=fa
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1
-step "unit + functional" meson test -C build --print-errorlogs
-step "unit + functional (ASan+UBSan)" meson test -C build-asan --print-errorlogs
+for b in build build-asan; do
+	counted "unit ($b)" "$b/tests/unit/kdp-unit-tests"
+	counted "functional pcap ($b)" /usr/bin/python3 tests/func/test_pcap.py "$b/src/kdp"
+done
 for t in tests/e2e/test_*.sh; do
-	step "e2e $(basename "$t" .sh)" env KDP_BUILD=build "$t"
+	counted "e2e $(basename "$t" .sh)" env KDP_BUILD=build "$t"
 done
 
 echo
