@@ -21,6 +21,7 @@
 
 #include "common/kdp_meta.h"
 #include "common/kdp_stats.h"
+#include "ct/kdp_ct.h"
 #include "parse/kdp_parse.h"
 #include "neigh/kdp_neigh.h"
 #include "pipeline/kdp_pipeline.h"
@@ -67,6 +68,9 @@ struct kdp {
 	struct rte_mempool *pool;
 	struct rte_rcu_qsbr *qsbr;
 	struct kdp_neigh *nt;
+	struct kdp_ct *ct;
+	json_t *fe_ids;      /**< "addr:port/proto" → stable frontend id */
+	uint32_t next_fe_id;
 	struct rte_ring *punt;   /**< workers → control (MP/SC) */
 	struct rte_ring *inject; /**< control → worker 0 (SP/SC) */
 	struct kdp_stats *stats; /**< workers, then the control thread */
@@ -123,6 +127,8 @@ int kdp_worker_main(void *arg);
 extern const struct kdp_neigh_ops kdp_slowpath_neigh_ops;
 /** Drains the punt ring (ARP, unresolved next hops). Control thread. */
 void kdp_slowpath_poll(struct kdp *k);
+/** Runs one incremental conntrack GC slice. Control thread. */
+void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now);
 /** Monotonic milliseconds. */
 uint64_t kdp_now_ms(void);
 

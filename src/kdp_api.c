@@ -10,6 +10,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 
 #include "common/kdp_addr.h"
@@ -283,6 +284,168 @@ static void endpoints(struct api_req *r)
 	}
 }
 
+/* ---- services ---- */
+
+static json_t *fe_json(const struct kdp_svc_fe *fe)
+{
+	char f[48], b[48];
+	json_t *bes = json_array();
+
+	kdp_service_fe_name(rte_be_to_cpu_32(fe->key.addr), rte_be_to_cpu_16(fe->key.port),
+			    fe->key.proto, f, sizeof(f));
+	for (uint16_t i = 0; i < fe->n_be; i++) {
+		kdp_service_fe_name(rte_be_to_cpu_32(fe->be[i].ip),
+				    rte_be_to_cpu_16(fe->be[i].port), fe->key.proto, b,
+				    sizeof(b));
+		json_array_append_new(bes, json_pack("{s:s, s:s, s:b}", "address", b, "state",
+						     kdp_be_state_name(fe->be[i].state),
+						     "local", fe->be[i].local));
+	}
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "id", (int)fe->id, "frontend", f,
+			 "type", kdp_svc_type_name(fe->type), "service", fe->name,
+			 "algorithm", fe->m ? "maglev" : "random", "backends", bes);
+}
+
+/* The service with the frontends the current snapshot has for it. */
+static json_t *svc_json(const struct kdp *k, const struct kdp_service *sv)
+{
+	const struct kdp_snapshot *s = atomic_load(&k->snap);
+	json_t *o = kdp_service_json(sv), *fes = json_array();
+	char name[2 * KDP_NAME_LEN + 2];
+
+	snprintf(name, sizeof(name), "%s/%s", sv->ns, sv->name);
+	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++)
+		if (strcmp(s->dp.svc->fe[i].name, name) == 0)
+			json_array_append_new(fes, fe_json(&s->dp.svc->fe[i]));
+	json_object_set_new(o, "frontends", fes);
+	return o;
+}
+
+static void services(struct api_req *r)
+{
+	struct kdp *k = r->k;
+	struct kdp_service sv;
+	struct kdp_state next;
+	char err[KDP_ERR_LEN], msg[192];
+	json_t *body;
+	int i;
+
+	if (r->nseg == 2) {
+		json_t *a = json_array();
+		if (r->method != EVHTTP_REQ_GET)
+			return reply_error(r->req, 405, "only GET on /v1/services");
+		for (unsigned int j = 0; j < k->state.n_svcs; j++)
+			json_array_append_new(a, svc_json(k, &k->state.svcs[j]));
+		return reply_json(r->req, HTTP_OK, a);
+	}
+	if (r->nseg != 4)
+		return reply_error(r->req, HTTP_NOTFOUND,
+				   "no such path %s (use /v1/services/{namespace}/{name})",
+				   r->path);
+	i = kdp_state_svc_find(&k->state, r->seg[2], r->seg[3]);
+	switch (r->method) {
+	case EVHTTP_REQ_GET:
+		if (i < 0)
+			return reply_error(r->req, HTTP_NOTFOUND, "service %s/%s not found",
+					   r->seg[2], r->seg[3]);
+		return reply_json(r->req, HTTP_OK, svc_json(k, &k->state.svcs[i]));
+	case EVHTTP_REQ_PUT:
+		body = body_json(r);
+		if (body == NULL)
+			return;
+		if (kdp_service_parse(body, r->seg[2], r->seg[3], "", &k->cfg, &sv, err) != 0) {
+			json_decref(body);
+			kdp_service_free(&sv);
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+		}
+		json_decref(body);
+		if (kdp_state_copy(&next, &k->state) != 0 || kdp_state_svc_put(&next, &sv) != 0) {
+			kdp_service_free(&sv);
+			kdp_state_free(&next);
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		}
+		snprintf(msg, sizeof(msg), "service %s/%s %s", r->seg[2], r->seg[3],
+			 i < 0 ? "created" : "updated");
+		return apply_reply(r, &next, msg);
+	case EVHTTP_REQ_DELETE:
+		if (i < 0)
+			return reply_error(r->req, HTTP_NOTFOUND, "service %s/%s not found",
+					   r->seg[2], r->seg[3]);
+		if (kdp_state_copy(&next, &k->state) != 0)
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		kdp_state_svc_del(&next, i);
+		snprintf(msg, sizeof(msg), "service %s/%s deleted", r->seg[2], r->seg[3]);
+		return apply_reply(r, &next, msg);
+	default:
+		return reply_error(r->req, 405, "method not allowed on %s", r->path);
+	}
+}
+
+/* ---- conntrack ---- */
+
+static json_t *tuple_json(const struct kdp_ct_key *t)
+{
+	char a[48], b[48];
+
+	snprintf(a, sizeof(a), "%u.%u.%u.%u:%u", ((uint8_t *)&t->src)[0],
+		 ((uint8_t *)&t->src)[1], ((uint8_t *)&t->src)[2], ((uint8_t *)&t->src)[3],
+		 rte_be_to_cpu_16(t->sport));
+	snprintf(b, sizeof(b), "%u.%u.%u.%u:%u", ((uint8_t *)&t->dst)[0],
+		 ((uint8_t *)&t->dst)[1], ((uint8_t *)&t->dst)[2], ((uint8_t *)&t->dst)[3],
+		 rte_be_to_cpu_16(t->dport));
+	return json_pack("{s:s, s:s}", "src", a, "dst", b);
+}
+
+struct ct_list {
+	json_t *a;
+	uint64_t now;
+	uint32_t max;
+};
+
+static int ct_one(const struct kdp_ct_entry *e, void *arg)
+{
+	struct ct_list *l = arg;
+	json_t *flags = json_array();
+	const char *proto = e->key[0].proto == IPPROTO_TCP ? "TCP" :
+			    e->key[0].proto == IPPROTO_UDP ? "UDP" : "ICMP";
+
+	if (json_array_size(l->a) >= l->max)
+		return 1;
+	if (e->flags & KDP_CT_F_DNAT)
+		json_array_append_new(flags, json_string("dnat"));
+	if (e->flags & KDP_CT_F_SNAT)
+		json_array_append_new(flags, json_string("snat"));
+	if (e->flags & KDP_CT_F_SEEN_REPLY)
+		json_array_append_new(flags, json_string("seen-reply"));
+	if (e->flags & KDP_CT_F_HAIRPIN)
+		json_array_append_new(flags, json_string("hairpin"));
+	if (e->flags & KDP_CT_F_DEAD)
+		json_array_append_new(flags, json_string("backend-gone"));
+	json_array_append_new(
+		l->a,
+		json_pack("{s:s, s:o, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:i}", "protocol",
+			  proto, "original", tuple_json(&e->key[0]), "reply",
+			  tuple_json(&e->key[1]), "state", kdp_ct_tcp_state_name(e->tcp_state),
+			  "expiresInSeconds",
+			  (json_int_t)(e->expires_ms > l->now ? (e->expires_ms - l->now) / 1000 : 0),
+			  "txPackets", (json_int_t)e->pkts[0], "txBytes", (json_int_t)e->bytes[0],
+			  "rxPackets", (json_int_t)e->pkts[1], "rxBytes", (json_int_t)e->bytes[1],
+			  "flags", flags, "serviceId", (int)e->svc_id));
+	return 0;
+}
+
+static void ct(struct api_req *r)
+{
+	struct ct_list l = {json_array(), rte_rdtsc() / (rte_get_tsc_hz() / 1000), 100000};
+
+	kdp_ct_foreach(r->k->ct, ct_one, &l);
+	reply_json(r->req, HTTP_OK,
+		   json_pack("{s:I, s:I, s:I, s:I, s:o}", "entries",
+			     (json_int_t)kdp_ct_count(r->k->ct), "capacity",
+			     (json_int_t)r->k->cfg.ct_max, "gcRuns", (json_int_t)r->k->ct->gc_runs,
+			     "gcRemoved", (json_int_t)r->k->ct->gc_removed, "flows", l.a));
+}
+
 /* ---- state ---- */
 
 static void state(struct api_req *r)
@@ -300,7 +463,7 @@ static void state(struct api_req *r)
 	body = body_json(r);
 	if (body == NULL)
 		return;
-	if (kdp_state_parse(body, &next, err) != 0) {
+	if (kdp_state_parse(body, &r->k->cfg, &next, err) != 0) {
 		json_decref(body);
 		return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
 	}
@@ -521,7 +684,8 @@ static const struct route routes_v1[] = {
 	{"status", status, true},   {"nodes", nodes, false},
 	{"endpoints", endpoints, false}, {"state", state, false},
 	{"routes", routes, true},   {"neighbours", neighbours, true},
-	{"stats", stats, true},
+	{"stats", stats, true},      {"services", services, false},
+	{"ct", ct, true},
 };
 
 void kdp_api_handle(struct evhttp_request *req, void *arg)

@@ -122,7 +122,7 @@ int kdp_state_restore(struct kdp *k, char *err)
 			 k->cfg.state_path, je.line, je.text);
 		return -EINVAL;
 	}
-	ret = kdp_state_parse(root, &st, perr);
+	ret = kdp_state_parse(root, &k->cfg, &st, perr);
 	json_decref(root);
 	if (ret == 0)
 		ret = kdp_apply(k, &st, KDP_APPLY_RESTORE, perr);

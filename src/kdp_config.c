@@ -4,13 +4,18 @@
 #include <string.h>
 
 #include "common/kdp_addr.h"
+#include "maglev/kdp_maglev.h"
 #include "kdp_config.h"
 
 static const char *const top_keys[] = {
 	"name", "nodeIP", "gateway", "podGateway", "uplink", "hostTap",
 	"nativeRoutingCIDR", "workers", "pollMode", "mtu", "tables",
 	"neighbourReachableSeconds", "controlSocket", "stateFile",
-	"maxBodyBytes", "allowedDrivers", "eal", NULL};
+	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
+	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", NULL};
+static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
+				      "tcpEstablishedSeconds", "tcpCloseSeconds",
+				      "otherSeconds", NULL};
 static const char *const port_keys[] = {"devargs", "mac", NULL};
 static const char *const table_keys[] = {"routes", "neighbours", "mbufs",
 					 NULL};
@@ -97,6 +102,61 @@ static int parse_tables(const json_t *root, struct kdp_config *cfg, char *err)
 	return 0;
 }
 
+static int parse_ct(const json_t *root, struct kdp_config *cfg, char *err)
+{
+	json_t *t = json_object_get(root, "conntrack");
+	struct {
+		const char *key;
+		uint64_t min, max;
+		uint32_t *out;
+	} f[] = {
+		{"maxFlows", 1024, 1 << 26, &cfg->ct_max},
+		{"tcpSynSeconds", 1, 86400, &cfg->ct_syn_s},
+		{"tcpEstablishedSeconds", 1, 7 * 86400, &cfg->ct_est_s},
+		{"tcpCloseSeconds", 1, 86400, &cfg->ct_close_s},
+		{"otherSeconds", 1, 86400, &cfg->ct_other_s},
+	};
+	int ret;
+
+	if (t == NULL)
+		return 0;
+	if ((ret = kdp_json_object(t, "conntrack", err)) ||
+	    (ret = kdp_json_only(t, ct_keys, "conntrack", err)))
+		return ret;
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		uint64_t v;
+		ret = kdp_json_uint(t, f[i].key, false, f[i].min, f[i].max, &v,
+				    "conntrack", err);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			*f[i].out = (uint32_t)v;
+	}
+	return 0;
+}
+
+/* "32768-65535": at least one port per worker. */
+static int parse_ports(const json_t *root, struct kdp_config *cfg, char *err)
+{
+	char buf[32];
+	unsigned int lo, hi;
+	char tail;
+	int ret = kdp_json_str(root, "natPortRange", false, buf, sizeof(buf), "", err);
+
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	if (sscanf(buf, "%u-%u%c", &lo, &hi, &tail) != 2 || lo < 1 || hi > 65535 ||
+	    lo > hi)
+		return kdp_json_err(err, "natPortRange",
+				    "expected \"LOW-HIGH\" within 1-65535, like \"32768-65535\"");
+	if (hi - lo + 1 < cfg->workers)
+		return kdp_json_err(err, "natPortRange",
+				    "needs at least one port per worker (%u)", cfg->workers);
+	cfg->nat_lo = (uint16_t)lo;
+	cfg->nat_hi = (uint16_t)hi;
+	return 0;
+}
+
 static int parse_drivers(const json_t *root, struct kdp_config *cfg, char *err)
 {
 	json_t *a = json_object_get(root, "allowedDrivers");
@@ -168,6 +228,15 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	cfg->mbufs = 16383;
 	cfg->neigh_reachable_ms = 30000;
 	cfg->max_body = 1 << 20;
+	cfg->maglev_m = 16381;
+	cfg->ct_max = 262144;
+	cfg->ct_syn_s = 60;
+	cfg->ct_est_s = 8000;
+	cfg->ct_close_s = 10;
+	cfg->ct_other_s = 60;
+	cfg->nat_lo = 32768;
+	cfg->nat_hi = 65535;
+	kdp_addr_parse_ip("169.254.42.1", &cfg->loopback_ip);
 	kdp_addr_parse_ip("169.254.1.1", &cfg->pod_gw);
 	snprintf(cfg->socket_path, sizeof(cfg->socket_path), "/run/kdp/kdp.sock");
 	snprintf(cfg->state_path, sizeof(cfg->state_path),
@@ -239,7 +308,26 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 		return kdp_json_err(err, "controlSocket", "must be an absolute path");
 	if (cfg->state_path[0] != '/')
 		return kdp_json_err(err, "stateFile", "must be an absolute path");
+	if ((ret = kdp_json_prefix(root, "serviceCIDR", false, true, &cfg->svc_cidr,
+				   &cfg->svc_plen, "", err)) < 0)
+		return ret;
+	if (ret == 0 && cfg->svc_plen == 0)
+		return kdp_json_err(err, "serviceCIDR", "0.0.0.0/0 would swallow every address");
+	if ((ret = kdp_json_ip(root, "serviceLoopbackIP", false, &cfg->loopback_ip, "",
+			       err)) < 0)
+		return ret;
+	if ((ret = kdp_json_uint(root, "maglevTableSize", false, 3, 65521, &v, "",
+				 err)) < 0)
+		return ret;
+	if (ret == 0) {
+		if (!kdp_maglev_valid_m((uint32_t)v))
+			return kdp_json_err(err, "maglevTableSize", "%llu is not a prime",
+					    (unsigned long long)v);
+		cfg->maglev_m = (uint32_t)v;
+	}
 	if ((ret = parse_tables(root, cfg, err)) ||
+	    (ret = parse_ct(root, cfg, err)) ||
+	    (ret = parse_ports(root, cfg, err)) ||
 	    (ret = parse_drivers(root, cfg, err)) ||
 	    (ret = parse_eal(root, cfg, err)))
 		return ret;

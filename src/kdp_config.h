@@ -43,6 +43,13 @@ struct kdp_config {
 	uint32_t max_neighbours;
 	uint32_t mbufs;
 	uint32_t neigh_reachable_ms;
+	uint32_t svc_cidr; /**< host order; svc_plen 0 when not set */
+	uint8_t svc_plen;
+	uint32_t loopback_ip;  /**< hairpin source [169.254.42.1] */
+	uint32_t maglev_m;     /**< [16381] */
+	uint32_t ct_max;       /**< conntrack flows [262144] */
+	uint32_t ct_syn_s, ct_est_s, ct_close_s, ct_other_s;
+	uint16_t nat_lo, nat_hi; /**< SNAT ports [32768-65535] */
 	uint32_t max_body;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char state_path[PATH_MAX];

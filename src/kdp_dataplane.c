@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include <rte_cycles.h>
+#include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
@@ -88,9 +91,149 @@ static int build_routes(struct kdp *k, const struct kdp_state *st,
 	return add(rt, c->pod_gw, 32, KDP_RK_LOCAL, &nh, "pod-gateway", k, err);
 }
 
+/* ---- services ---- */
+
+struct fe_build {
+	struct kdp *k;
+	const struct kdp_state *st;
+	struct kdp_svc_table *t;
+	json_t *ids; /* the id map of this build */
+	uint32_t count;
+	int ret;
+	char *err;
+};
+
+static int be_cmp(const void *a, const void *b)
+{
+	const struct kdp_svc_backend *x = a, *y = b;
+	uint32_t xi = rte_be_to_cpu_32(x->ip), yi = rte_be_to_cpu_32(y->ip);
+	uint16_t xp = rte_be_to_cpu_16(x->port), yp = rte_be_to_cpu_16(y->port);
+
+	if (xi != yi)
+		return xi < yi ? -1 : 1;
+	return xp < yp ? -1 : xp > yp;
+}
+
+static bool local_ip(const struct kdp_state *st, uint32_t ip)
+{
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (st->eps[i].ip == ip && st->eps[i].port >= 0)
+			return true;
+	return false;
+}
+
+/* Stable id of a frontend: kept from the previous build, else new. */
+static uint32_t fe_id(struct fe_build *b, const char *key)
+{
+	json_t *old = json_object_get(b->k->fe_ids, key);
+	uint32_t id = old ? (uint32_t)json_integer_value(old) : ++b->k->next_fe_id;
+
+	json_object_set_new(b->ids, key, json_integer(id));
+	return id;
+}
+
+static int count_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
+		    uint32_t addr, uint16_t port, uint8_t type, void *arg)
+{
+	((struct fe_build *)arg)->count++;
+	return 0;
+}
+
+static int add_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
+		  uint32_t addr, uint16_t port, uint8_t type, void *arg)
+{
+	struct fe_build *b = arg;
+	struct kdp_svc_fe fe;
+	char key[48];
+	int ret;
+
+	memset(&fe, 0, sizeof(fe));
+	kdp_service_fe_name(addr, port, pc->proto, key, sizeof(key));
+	fe.id = fe_id(b, key);
+	fe.key.addr = rte_cpu_to_be_32(addr);
+	fe.key.port = rte_cpu_to_be_16(port);
+	fe.key.proto = pc->proto;
+	fe.type = type;
+	fe.algo = s->algo;
+	fe.affinity = s->affinity;
+	fe.affinity_timeout_s = s->affinity_timeout_s;
+	snprintf(fe.name, sizeof(fe.name), "%s/%s", s->ns, s->name);
+	snprintf(fe.port_name, sizeof(fe.port_name), "%s", pc->name);
+	fe.be = calloc(s->n_be ? s->n_be : 1, sizeof(*fe.be));
+	if (fe.be == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < s->n_be; i++) {
+		fe.be[i].ip = rte_cpu_to_be_32(s->be[i].ip);
+		fe.be[i].port = rte_cpu_to_be_16(s->be[i].port ? s->be[i].port : pc->target);
+		fe.be[i].state = s->be[i].state;
+		fe.be[i].local = local_ip(b->st, s->be[i].ip);
+	}
+	fe.n_be = (uint16_t)s->n_be;
+	/* Canonical order: Maglev then gives every node the same table. */
+	qsort(fe.be, fe.n_be, sizeof(*fe.be), be_cmp);
+	fe.gen = rte_jhash(fe.be, sizeof(*fe.be) * fe.n_be, fe.n_be) | 1;
+	ret = kdp_svc_fe_prepare(&fe, b->k->cfg.maglev_m);
+	if (ret == 0)
+		ret = kdp_svc_table_add(b->t, &fe);
+	else
+		free(fe.be), free(fe.sel), free(fe.maglev);
+	if (ret != 0)
+		snprintf(b->err, KDP_ERR_LEN, "services[%s/%s]: frontend %s: %s", s->ns,
+			 s->name, key, strerror(-ret));
+	return ret;
+}
+
+static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_state *st,
+					    uint64_t gen, char *err)
+{
+	struct fe_build b = {.k = k, .st = st, .ids = json_object(), .err = err};
+	char name[32];
+
+	if (b.ids == NULL)
+		return NULL;
+	for (unsigned int i = 0; i < st->n_svcs; i++)
+		kdp_service_foreach_frontend(&st->svcs[i], k->cfg.node_ip, count_fe, &b);
+	snprintf(name, sizeof(name), "kdp_svc_%" PRIu64, gen);
+	/* Ids only grow; the by-id array covers every id handed out. */
+	b.t = kdp_svc_table_create(name, b.count, k->next_fe_id + b.count, (int)rte_socket_id());
+	if (b.t == NULL) {
+		snprintf(err, KDP_ERR_LEN, "cannot create the service table: %s",
+			 rte_strerror(rte_errno));
+		json_decref(b.ids);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < st->n_svcs; i++) {
+		if (kdp_service_foreach_frontend(&st->svcs[i], k->cfg.node_ip, add_fe, &b)) {
+			kdp_svc_table_free(b.t);
+			json_decref(b.ids);
+			return NULL;
+		}
+	}
+	json_decref(k->fe_ids);
+	k->fe_ids = b.ids;
+	return b.t;
+}
+
+/* What the routes depend on, hashed: a snapshot whose routes would not
+ * change shares the current route table (an rte_lpm is 64 MiB). */
+static uint64_t route_sig(const struct kdp *k, const struct kdp_state *st)
+{
+	uint64_t h = rte_jhash(st->nodes, sizeof(*st->nodes) * st->n_nodes, st->n_nodes);
+
+	for (unsigned int i = 0; i < st->n_eps; i++) {
+		const struct kdp_endpoint *e = &st->eps[i];
+		h = h * 31 + rte_jhash_3words(e->ip, (uint32_t)e->port,
+					      rte_jhash(&e->mac, sizeof(e->mac), 0),
+					      (uint32_t)i);
+	}
+	return (h << 1) | 1;
+}
+
 struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 				  char *err)
 {
+	const struct kdp_snapshot *cur = atomic_load(&k->snap);
+	uint64_t sig = route_sig(k, st);
 	struct kdp_snapshot *s = rte_zmalloc("kdp_snapshot", sizeof(*s), 0);
 	char name[32];
 
@@ -103,7 +246,12 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 	s->dp.mac = k->mac;
 	s->dp.uplink_port = k->uplink;
 	snprintf(name, sizeof(name), "kdp_rt_%" PRIu64, s->gen);
-	s->dp.rt = kdp_route_create(name, k->cfg.max_routes, (int)rte_socket_id());
+	if (cur != NULL && cur->dp.rt->sig == sig) {
+		s->dp.rt = cur->dp.rt;
+		s->dp.rt->refs++;
+	} else {
+		s->dp.rt = kdp_route_create(name, k->cfg.max_routes, (int)rte_socket_id());
+	}
 	if (s->dp.rt == NULL) {
 		snprintf(err, KDP_ERR_LEN, "cannot create a route table: %s",
 			 rte_strerror(rte_errno));
@@ -126,7 +274,18 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 	for (unsigned int i = 0; i < st->n_eps; i++)
 		if (st->eps[i].port >= 0)
 			s->dp.ports[st->eps[i].port].pod_ip = st->eps[i].ip;
-	if (build_routes(k, st, s->dp.rt, err) != 0) {
+	s->dp.loopback_ip = k->cfg.loopback_ip;
+	s->dp.svc_cidr = k->cfg.svc_cidr;
+	s->dp.svc_plen = k->cfg.svc_plen;
+	if (s->dp.rt->sig != sig) {
+		if (build_routes(k, st, s->dp.rt, err) != 0) {
+			kdp_dp_free(s);
+			return NULL;
+		}
+		s->dp.rt->sig = sig;
+	}
+	s->dp.svc = build_services(k, st, s->gen, err);
+	if (s->dp.svc == NULL) {
 		kdp_dp_free(s);
 		return NULL;
 	}
@@ -137,7 +296,9 @@ void kdp_dp_free(struct kdp_snapshot *s)
 {
 	if (s == NULL)
 		return;
-	kdp_route_free(s->dp.rt);
+	if (s->dp.rt != NULL && --s->dp.rt->refs == 0)
+		kdp_route_free(s->dp.rt);
+	kdp_svc_table_free((struct kdp_svc_table *)s->dp.svc);
 	rte_free(s);
 }
 
@@ -225,6 +386,7 @@ int kdp_worker_main(void *arg)
 	struct rte_mbuf *pkts[KDP_BURST];
 	struct kdp_stats *st;
 	unsigned int idle = 0;
+	uint64_t last = rte_rdtsc();
 	struct txq *t;
 
 	for (unsigned int i = 0; i < k->cfg.workers; i++)
@@ -236,7 +398,14 @@ int kdp_worker_main(void *arg)
 	t = rte_zmalloc("kdp_txq", sizeof(*t), RTE_CACHE_LINE_SIZE);
 	if (t == NULL)
 		return -ENOMEM;
-	kdp_pipeline_ctx_init(&ctx, st, k->nt, 0);
+	{
+		/* Each worker owns a slice of the SNAT port range. */
+		uint32_t span = ((uint32_t)k->cfg.nat_hi - k->cfg.nat_lo + 1) / k->cfg.workers;
+		uint16_t lo = (uint16_t)(k->cfg.nat_lo + id * span);
+		uint16_t hi = id + 1 == k->cfg.workers ? k->cfg.nat_hi
+						       : (uint16_t)(lo + span - 1);
+		kdp_pipeline_ctx_init(&ctx, st, k->nt, k->ct, 0, lo, hi);
+	}
 	rte_rcu_qsbr_thread_register(k->qsbr, id);
 	rte_rcu_qsbr_thread_online(k->qsbr, id);
 
@@ -273,7 +442,9 @@ int kdp_worker_main(void *arg)
 		}
 		rte_rcu_qsbr_quiescent(k->qsbr, id);
 		t1 = rte_rdtsc();
-		st->total_cycles += t1 - t0;
+		/* Total includes the time asleep, so busy/total is the load. */
+		st->total_cycles += t1 - last;
+		last = t1;
 		if (got > 0) {
 			st->busy_cycles += t1 - t0;
 			idle = 0;

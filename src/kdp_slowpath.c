@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include <rte_arp.h>
+#include <rte_cycles.h>
 
 #include "kdp.h"
 
@@ -133,4 +134,16 @@ void kdp_slowpath_poll(struct kdp *k)
 		total += n;
 	} while (n > 0 && total < POLL_MAX);
 	kdp_neigh_tick(k->nt, now);
+	kdp_slowpath_ct_gc(k, now);
+}
+
+void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
+{
+	/* A whole pass over the key slots about every 5 s at one call per ms. */
+	uint32_t slots = (uint32_t)rte_hash_max_key_id(k->ct->h) + 1;
+	uint32_t budget = slots / 5000 > 64 ? slots / 5000 : 64;
+
+	/* The workers' clock: TSC milliseconds, not CLOCK_MONOTONIC. */
+	(void)now;
+	kdp_ct_gc(k->ct, rte_rdtsc() / (rte_get_tsc_hz() / 1000), budget);
 }

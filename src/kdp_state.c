@@ -10,7 +10,7 @@
 static const char *const node_keys[] = {"name", "ip", "podCIDRs", NULL};
 static const char *const ep_keys[] = {"namespace", "name", "ip", "mac",
 				      "labels", "devargs", NULL};
-static const char *const state_keys[] = {"nodes", "endpoints", NULL};
+static const char *const state_keys[] = {"nodes", "endpoints", "services", NULL};
 
 int kdp_state_check_name(const char *s, const char *path, char *err)
 {
@@ -137,7 +137,8 @@ int kdp_state_ep_parse(const json_t *o, const char *ns, const char *name,
 	return ep->labels ? 0 : -ENOMEM;
 }
 
-int kdp_state_parse(const json_t *o, struct kdp_state *st, char *err)
+int kdp_state_parse(const json_t *o, const struct kdp_config *cfg,
+		    struct kdp_state *st, char *err)
 {
 	json_t *a, *v;
 	size_t i;
@@ -187,6 +188,29 @@ int kdp_state_parse(const json_t *o, struct kdp_state *st, char *err)
 			goto fail;
 		}
 	}
+	a = json_object_get(o, "services");
+	if (a != NULL && !json_is_array(a)) {
+		ret = kdp_json_err(err, "services", "expected an array");
+		goto fail;
+	}
+	json_array_foreach(a, i, v) {
+		struct kdp_service sv;
+		char p[32];
+		snprintf(p, sizeof(p), "services[%zu]", i);
+		if ((ret = kdp_service_parse(v, NULL, NULL, p, cfg, &sv, err))) {
+			kdp_service_free(&sv);
+			goto fail;
+		}
+		if (kdp_state_svc_find(st, sv.ns, sv.name) >= 0) {
+			ret = kdp_json_err(err, p, "service '%s/%s' listed twice", sv.ns, sv.name);
+			kdp_service_free(&sv);
+			goto fail;
+		}
+		if ((ret = kdp_state_svc_put(st, &sv))) {
+			kdp_service_free(&sv);
+			goto fail;
+		}
+	}
 	return 0;
 fail:
 	kdp_state_free(st);
@@ -227,6 +251,8 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 							o->name);
 		}
 	}
+	if (kdp_services_validate(st->svcs, st->n_svcs, cfg->node_ip, err) != 0)
+		return -EINVAL;
 	if (st->n_eps > max_endpoints)
 		return kdp_json_err(err, "endpoints",
 				    "%u local endpoints, at most %u fit (one DPDK port each)",
@@ -288,13 +314,16 @@ json_t *kdp_state_ep_json(const struct kdp_endpoint *ep)
 
 json_t *kdp_state_json(const struct kdp_state *st)
 {
-	json_t *nodes = json_array(), *eps = json_array();
+	json_t *nodes = json_array(), *eps = json_array(), *svcs = json_array();
 
 	for (unsigned int i = 0; i < st->n_nodes; i++)
 		json_array_append_new(nodes, kdp_state_node_json(&st->nodes[i], NULL));
 	for (unsigned int i = 0; i < st->n_eps; i++)
 		json_array_append_new(eps, kdp_state_ep_json(&st->eps[i]));
-	return json_pack("{s:o, s:o}", "nodes", nodes, "endpoints", eps);
+	for (unsigned int i = 0; i < st->n_svcs; i++)
+		json_array_append_new(svcs, kdp_service_json(&st->svcs[i]));
+	return json_pack("{s:o, s:o, s:o}", "nodes", nodes, "endpoints", eps,
+			 "services", svcs);
 }
 
 int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
@@ -318,6 +347,21 @@ int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
 		for (unsigned int i = 0; i < dst->n_eps; i++)
 			json_incref(dst->eps[i].labels);
 	}
+	if (src->n_svcs > 0) {
+		dst->svcs = calloc(src->n_svcs, sizeof(*dst->svcs));
+		if (dst->svcs == NULL) {
+			kdp_state_free(dst);
+			return -ENOMEM;
+		}
+		for (unsigned int i = 0; i < src->n_svcs; i++) {
+			if (kdp_service_copy(&dst->svcs[i], &src->svcs[i]) != 0) {
+				dst->n_svcs = i;
+				kdp_state_free(dst);
+				return -ENOMEM;
+			}
+		}
+		dst->n_svcs = src->n_svcs;
+	}
 	return 0;
 }
 
@@ -325,8 +369,11 @@ void kdp_state_free(struct kdp_state *st)
 {
 	for (unsigned int i = 0; i < st->n_eps; i++)
 		json_decref(st->eps[i].labels);
+	for (unsigned int i = 0; i < st->n_svcs; i++)
+		kdp_service_free(&st->svcs[i]);
 	free(st->nodes);
 	free(st->eps);
+	free(st->svcs);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -398,4 +445,38 @@ void kdp_state_ep_del(struct kdp_state *st, int i)
 	memmove(&st->eps[i], &st->eps[i + 1],
 		sizeof(*st->eps) * (st->n_eps - (unsigned int)i - 1));
 	st->n_eps--;
+}
+
+int kdp_state_svc_find(const struct kdp_state *st, const char *ns, const char *name)
+{
+	for (unsigned int i = 0; i < st->n_svcs; i++)
+		if (strcmp(st->svcs[i].ns, ns) == 0 && strcmp(st->svcs[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int kdp_state_svc_put(struct kdp_state *st, struct kdp_service *s)
+{
+	int i = kdp_state_svc_find(st, s->ns, s->name);
+	struct kdp_service *a;
+
+	if (i >= 0) {
+		kdp_service_free(&st->svcs[i]);
+		st->svcs[i] = *s;
+		return 0;
+	}
+	a = realloc(st->svcs, sizeof(*a) * (st->n_svcs + 1));
+	if (a == NULL)
+		return -ENOMEM;
+	st->svcs = a;
+	st->svcs[st->n_svcs++] = *s;
+	return 0;
+}
+
+void kdp_state_svc_del(struct kdp_state *st, int i)
+{
+	kdp_service_free(&st->svcs[i]);
+	memmove(&st->svcs[i], &st->svcs[i + 1],
+		sizeof(*st->svcs) * (st->n_svcs - (unsigned int)i - 1));
+	st->n_svcs--;
 }

@@ -15,6 +15,7 @@
 #include <rte_ether.h>
 
 #include "kdp_config.h"
+#include "kdp_services.h"
 
 #define KDP_MAX_POD_CIDRS 8
 #define KDP_MAX_NODES 4096
@@ -41,8 +42,10 @@ struct kdp_endpoint {
 struct kdp_state {
 	unsigned int n_nodes;
 	unsigned int n_eps;
+	unsigned int n_svcs;
 	struct kdp_node *nodes;
 	struct kdp_endpoint *eps;
+	struct kdp_service *svcs;
 };
 
 /** Parses a node object; @p name comes from the URL (or "name" in lists). */
@@ -53,8 +56,9 @@ int kdp_state_node_parse(const json_t *o, const char *name, const char *path,
 int kdp_state_ep_parse(const json_t *o, const char *ns, const char *name,
 		       const char *path, struct kdp_endpoint *ep, char *err);
 
-/** Parses a whole state {"nodes":[...],"endpoints":[...]}. */
-int kdp_state_parse(const json_t *o, struct kdp_state *st, char *err);
+/** Parses a whole state {"nodes":[...],"endpoints":[...],"services":[...]}. */
+int kdp_state_parse(const json_t *o, const struct kdp_config *cfg,
+		    struct kdp_state *st, char *err);
 
 /**
  * Checks the rules across objects: unique names and IPs, non-overlapping
@@ -87,6 +91,11 @@ int kdp_state_ep_find(const struct kdp_state *st, const char *ns,
 int kdp_state_node_put(struct kdp_state *st, const struct kdp_node *n);
 /** Inserts or replaces an endpoint; takes the labels reference. -ENOMEM. */
 int kdp_state_ep_put(struct kdp_state *st, struct kdp_endpoint *ep);
+/** Index of service @p ns/@p name, or -1. */
+int kdp_state_svc_find(const struct kdp_state *st, const char *ns, const char *name);
+/** Inserts or replaces a service; takes ownership of its backends. -ENOMEM. */
+int kdp_state_svc_put(struct kdp_state *st, struct kdp_service *s);
+void kdp_state_svc_del(struct kdp_state *st, int i);
 void kdp_state_node_del(struct kdp_state *st, int i);
 void kdp_state_ep_del(struct kdp_state *st, int i);
 

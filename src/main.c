@@ -100,6 +100,43 @@ static void mod_neigh_fini(struct kdp *k)
 	kdp_neigh_free(k->nt);
 }
 
+static void ct_entry_freed(void *arg, struct kdp_ct_entry *e)
+{
+	/* SNAT ports live in the conntrack tuple itself: nothing to release. */
+}
+
+static int mod_ct_init(struct kdp *k, char *err)
+{
+	struct kdp_ct_params p = {
+		.max_flows = k->cfg.ct_max,
+		.socket = (int)rte_socket_id(),
+		.qsbr = k->qsbr,
+		.timeouts = {
+			.tcp_syn_ms = k->cfg.ct_syn_s * 1000,
+			.tcp_est_ms = k->cfg.ct_est_s * 1000,
+			.tcp_close_ms = k->cfg.ct_close_s * 1000,
+			.other_ms = k->cfg.ct_other_s * 1000,
+		},
+		.on_free = ct_entry_freed,
+		.on_free_arg = k,
+	};
+
+	k->ct = kdp_ct_create("kdp_ct", &p);
+	if (k->ct == NULL) {
+		snprintf(err, KDP_ERR_LEN, "conntrack.maxFlows %u: %s (raise EAL -m)",
+			 k->cfg.ct_max, rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	k->fe_ids = json_object();
+	return k->fe_ids ? 0 : -ENOMEM;
+}
+
+static void mod_ct_fini(struct kdp *k)
+{
+	kdp_ct_free(k->ct);
+	json_decref(k->fe_ids);
+}
+
 static int mod_ports_init(struct kdp *k, char *err)
 {
 	char perr[KDP_ERR_LEN];
@@ -184,6 +221,7 @@ static const struct kdp_module {
 	{"mbuf pool", mod_pool_init, mod_pool_fini},
 	{"rcu, counters, rings", mod_core_init, mod_core_fini},
 	{"neighbours", mod_neigh_init, mod_neigh_fini},
+	{"conntrack", mod_ct_init, mod_ct_fini},
 	{"ports", mod_ports_init, mod_ports_fini},
 	{"state", mod_state_init, mod_state_fini},
 	{"control", kdp_ctl_init, kdp_ctl_fini},

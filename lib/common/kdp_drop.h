@@ -37,6 +37,25 @@
 	_(SPOOFED_SOURCE, "spoofed_source",                                    \
 	  "pod port sent a source IP that is not the pod's")
 
+/** Conntrack stage. */
+#define KDP_CT_DROPS(_)                                                        \
+	_(CT_FULL, "ct_full", "conntrack table full: new flow refused")        \
+	_(CT_CLASH, "ct_clash",                                                \
+	  "the translated tuple is already another flow's")                   \
+	_(CT_UNTRACKABLE, "ct_untrackable",                                    \
+	  "fragment or non-echo ICMP to a service address")
+
+/** Service stage: load balancing (DNAT) and the SNAT it may need. */
+#define KDP_SVC_DROPS(_)                                                       \
+	_(SVC_NO_BACKEND, "svc_no_backend",                                    \
+	  "service has no usable backend (rejected: RST or ICMP)")           \
+	_(SVC_BACKEND_GONE, "svc_backend_gone",                                \
+	  "established flow whose backend was removed")                       \
+	_(SVC_UNKNOWN, "svc_unknown",                                          \
+	  "to the service CIDR but no such service port")                     \
+	_(NAT_PORT_EXHAUSTED, "nat_port_exhausted",                            \
+	  "no free SNAT port for a new flow")
+
 /** Route stage: longest-prefix match and IPv4 forwarding rules. */
 #define KDP_ROUTE_DROPS(_)                                                     \
 	_(NO_ROUTE, "no_route", "no route to the destination")                 \
@@ -75,6 +94,8 @@
 #define KDP_FOREACH_STAGE(_)                                                   \
 	_(KDP_PARSE_DROPS, "parse")                                            \
 	_(KDP_INGRESS_DROPS, "ingress")                                        \
+	_(KDP_CT_DROPS, "ct")                                                  \
+	_(KDP_SVC_DROPS, "service")                                            \
 	_(KDP_ROUTE_DROPS, "route")                                            \
 	_(KDP_NEIGH_DROPS, "neigh")                                            \
 	_(KDP_TX_DROPS, "tx")

@@ -1,19 +1,35 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+
 #include <rte_cycles.h>
 #include <rte_prefetch.h>
 
+#include "common/kdp_addr.h"
 #include "common/kdp_csum.h"
 #include "icmp/kdp_icmp.h"
+#include "maglev/kdp_maglev.h"
+#include "nat/kdp_nat.h"
 #include "parse/kdp_parse.h"
+#include "reject/kdp_reject.h"
 #include "kdp_pipeline.h"
 
 void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
-			   const struct kdp_neigh *nt, uint32_t icmp_per_sec)
+			   const struct kdp_neigh *nt, struct kdp_ct *ct,
+			   uint32_t icmp_per_sec, uint16_t nat_lo, uint16_t nat_hi)
 {
 	if (icmp_per_sec == 0)
 		icmp_per_sec = 1000;
 	ctx->st = st;
 	ctx->nt = nt;
+	ctx->ct = ct;
+	ctx->nat_lo = nat_lo;
+	ctx->nat_hi = nat_hi < nat_lo ? nat_lo : nat_hi;
+	ctx->rnd = (uint32_t)rte_rdtsc() | 1;
+	ctx->nat_retries = 0;
+	ctx->tsc_per_ms = rte_get_tsc_hz() / 1000;
+	if (ctx->tsc_per_ms == 0)
+		ctx->tsc_per_ms = 1;
+	ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
 	ctx->icmp_burst = icmp_per_sec / 10 + 1;
 	ctx->icmp_tokens = ctx->icmp_burst;
 	ctx->icmp_tsc_per_token = rte_get_tsc_hz() / icmp_per_sec;
@@ -143,6 +159,241 @@ static inline int forward_checks(struct kdp_pipeline_ctx *ctx,
 	return 0;
 }
 
+/* ---- conntrack and services ---- */
+
+/* Tuple of a parsed packet for conntrack; 0 when it cannot be tracked. */
+static inline int ct_key_of(struct rte_mbuf *m, struct kdp_ct_key *k, uint8_t *tcp_flags)
+{
+	const struct kdp_meta *md = kdp_meta(m);
+	const struct rte_ipv4_hdr *ip = kdp_parse_ip(m);
+	const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, md->l4_off);
+
+	*tcp_flags = 0;
+	if (md->flags & KDP_META_F_LATER_FRAG)
+		return 0;
+	k->src = ip->src_addr;
+	k->dst = ip->dst_addr;
+	k->proto = md->l4_proto;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+	switch (md->l4_proto) {
+	case IPPROTO_TCP:
+		*tcp_flags = ((const struct rte_tcp_hdr *)l4)->tcp_flags;
+		/* fall through */
+	case IPPROTO_UDP: /* ports at the same offsets */
+		k->sport = ((const struct rte_udp_hdr *)l4)->src_port;
+		k->dport = ((const struct rte_udp_hdr *)l4)->dst_port;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static inline uint32_t xorshift(uint32_t *s)
+{
+	uint32_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
+/* Inserts a flow whose reply goes to the node IP: picks a free SNAT port
+ * from this lcore's slice, keeping the client's port when it is free. */
+static int snat_insert(struct kdp_pipeline_ctx *ctx, const struct kdp_ct_key *orig,
+		       struct kdp_ct_key *reply, uint8_t flags,
+		       const struct kdp_svc_fe *fe, struct kdp_ct_entry **e)
+{
+	uint32_t span = (uint32_t)ctx->nat_hi - ctx->nat_lo + 1;
+	uint16_t sport = rte_be_to_cpu_16(orig->sport);
+	uint16_t port = (sport >= ctx->nat_lo && sport <= ctx->nat_hi) ?
+				sport : (uint16_t)(ctx->nat_lo + xorshift(&ctx->rnd) % span);
+
+	for (int tries = 0; tries < 32; tries++) {
+		int ret;
+
+		reply->dport = rte_cpu_to_be_16(port);
+		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, fe->id, fe->gen,
+				    ctx->now_ms, e);
+		if (ret != -EEXIST)
+			return ret;
+		ctx->nat_retries++;
+		port = (uint16_t)(ctx->nat_lo + xorshift(&ctx->rnd) % span);
+	}
+	return -EADDRINUSE;
+}
+
+/*
+ * A new flow to service frontend @p fe: picks a backend, tracks the flow
+ * and translates the packet. Returns KDP_DROP_NONE when it goes on; for
+ * KDP_DROP_SVC_NO_BACKEND the caller rejects it.
+ */
+static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
+				  const struct kdp_svc_fe *fe, struct rte_mbuf *m,
+				  const struct kdp_ct_key *k, uint8_t tcp_flags,
+				  uint16_t in_port)
+{
+	uint32_t h = kdp_maglev_flow_hash(k->src, k->dst, k->sport, k->dport, k->proto);
+	int b = kdp_svc_select(fe, h);
+	const struct kdp_svc_backend *be;
+	struct kdp_ct_key reply;
+	struct kdp_ct_entry *e = NULL;
+	uint8_t flags = KDP_CT_F_DNAT;
+	int ret;
+
+	if (b < 0)
+		return KDP_DROP_SVC_NO_BACKEND;
+	be = &fe->be[b];
+	reply.src = be->ip;
+	reply.sport = be->port;
+	reply.dst = k->src;
+	reply.dport = k->sport;
+	reply.proto = k->proto;
+	reply.pad[0] = reply.pad[1] = reply.pad[2] = 0;
+	if (k->src == be->ip) {
+		/* Hairpin: the pod reached itself; make the reply come back. */
+		reply.dst = rte_cpu_to_be_32(dp->loopback_ip);
+		flags |= KDP_CT_F_SNAT | KDP_CT_F_HAIRPIN;
+		ret = kdp_ct_insert(ctx->ct, k, &reply, flags, fe->id, fe->gen,
+				    ctx->now_ms, &e);
+	} else if (dp->ports[in_port].role == KDP_PORT_UPLINK && !be->local) {
+		/* From outside to another node's pod: SNAT to the node IP so
+		 * the reply comes back through this node. */
+		reply.dst = rte_cpu_to_be_32(dp->node_ip);
+		flags |= KDP_CT_F_SNAT;
+		ret = snat_insert(ctx, k, &reply, flags, fe, &e);
+	} else {
+		ret = kdp_ct_insert(ctx->ct, k, &reply, flags, fe->id, fe->gen,
+				    ctx->now_ms, &e);
+	}
+	if (ret == -ENOSPC)
+		return KDP_DROP_CT_FULL;
+	if (ret == -EADDRINUSE)
+		return KDP_DROP_NAT_PORT_EXHAUSTED;
+	if (ret != 0)
+		return KDP_DROP_CT_CLASH;
+	kdp_ct_update(ctx->ct, e, KDP_CT_ORIG, tcp_flags, m->pkt_len, ctx->now_ms);
+	kdp_nat_apply(m, e, KDP_CT_ORIG);
+	return KDP_DROP_NONE;
+}
+
+/* An established service flow: is its backend still there? */
+static inline int svc_backend_alive(const struct kdp_dp *dp, struct kdp_ct_entry *e)
+{
+	const struct kdp_svc_fe *fe;
+
+	if (dp->svc == NULL || e->svc_id == 0 || e->svc_id > dp->svc->max_id)
+		return 0;
+	fe = dp->svc->by_id[e->svc_id];
+	if (fe == NULL)
+		return 0;
+	if (likely(fe->gen == e->svc_gen))
+		return 1;
+	if (kdp_svc_find_backend(fe, e->key[1].src, e->key[1].sport) < 0)
+		return 0;
+	e->svc_gen = fe->gen;
+	return 1;
+}
+
+/*
+ * Conntrack and services for the packets in @p fwd: translates tracked
+ * flows, creates service flows, rejects or drops what must not go on, and
+ * compacts @p fwd / @p ips (new destinations) to what goes to routing.
+ */
+static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
+			 uint16_t in_port, struct rte_mbuf **fwd, uint32_t *ips,
+			 uint16_t nf, struct kdp_pipeline_out *out,
+			 struct need *need, struct drops *d)
+{
+	struct kdp_ct_key keys[KDP_BURST];
+	struct kdp_svc_key skeys[KDP_BURST];
+	struct kdp_ct_entry *ents[KDP_BURST];
+	struct kdp_svc_fe *fes[KDP_BURST];
+	uint8_t dirs[KDP_BURST], tflags[KDP_BURST], tracked[KDP_BURST];
+	uint16_t idx[KDP_BURST], miss[KDP_BURST];
+	uint16_t nt = 0, nm = 0, k = 0;
+
+	for (uint16_t i = 0; i < nf; i++) {
+		tracked[i] = (uint8_t)ct_key_of(fwd[i], &keys[nt], &tflags[nt]);
+		if (tracked[i])
+			idx[nt++] = i;
+	}
+	if (nt == 0)
+		return nf;
+	kdp_ct_lookup_bulk(ctx->ct, keys, nt, ents, dirs);
+	for (uint16_t j = 0; j < nt; j++) {
+		uint16_t i = idx[j];
+		struct rte_mbuf *m = fwd[i];
+		struct kdp_ct_entry *e = ents[j];
+
+		if (e == NULL) {
+			skeys[nm].addr = keys[j].dst;
+			skeys[nm].port = keys[j].dport;
+			skeys[nm].proto = keys[j].proto;
+			skeys[nm].pad = 0;
+			miss[nm++] = j;
+			continue;
+		}
+		if (dirs[j] == KDP_CT_ORIG && (e->flags & KDP_CT_F_DNAT) &&
+		    !(e->flags & KDP_CT_F_DEAD) && !svc_backend_alive(dp, e)) {
+			e->flags |= KDP_CT_F_DEAD;
+			e->expires_ms = ctx->now_ms;
+		}
+		if (unlikely(e->flags & KDP_CT_F_DEAD)) {
+			kdp_stats_drop(ctx->st, KDP_DROP_SVC_BACKEND_GONE);
+			if (dirs[j] == KDP_CT_ORIG && keys[j].proto == IPPROTO_TCP &&
+			    icmp_allowed(ctx) && kdp_reject_tcp_reset(m) == 0)
+				send_generated(ctx, dp, m, out, need, d);
+			else
+				d->m[d->n++] = m;
+			tracked[i] = 2; /* consumed */
+			continue;
+		}
+		kdp_ct_update(ctx->ct, e, dirs[j], tflags[j], m->pkt_len, ctx->now_ms);
+		if (e->flags & (KDP_CT_F_DNAT | KDP_CT_F_SNAT)) {
+			kdp_nat_apply(m, e, dirs[j]);
+			ips[i] = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
+		}
+	}
+	if (nm > 0 && dp->svc != NULL) {
+		kdp_svc_lookup_bulk(dp->svc, skeys, nm, fes);
+		for (uint16_t s = 0; s < nm; s++) {
+			uint16_t j = miss[s], i = idx[j];
+			struct rte_mbuf *m = fwd[i];
+			enum kdp_drop r;
+
+			if (fes[s] == NULL) {
+				if (dp->svc_plen != 0 &&
+				    kdp_addr_in(ips[i], dp->svc_cidr, dp->svc_plen)) {
+					drop(ctx, d, m, KDP_DROP_SVC_UNKNOWN);
+					tracked[i] = 2;
+				}
+				continue;
+			}
+			r = svc_new_flow(ctx, dp, fes[s], m, &keys[j], tflags[j], in_port);
+			if (r == KDP_DROP_NONE) {
+				ips[i] = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
+				continue;
+			}
+			tracked[i] = 2;
+			kdp_stats_drop(ctx->st, r);
+			if (r == KDP_DROP_SVC_NO_BACKEND && icmp_allowed(ctx) &&
+			    kdp_reject(m, rte_be_to_cpu_32(keys[j].dst)) == 0)
+				send_generated(ctx, dp, m, out, need, d);
+			else
+				d->m[d->n++] = m;
+		}
+	}
+	/* Keep what goes on to routing, in order. */
+	for (uint16_t i = 0; i < nf; i++) {
+		if (tracked[i] == 2)
+			continue;
+		fwd[k] = fwd[i];
+		ips[k++] = ips[i];
+	}
+	return k;
+}
+
+
 /* Rules of the port a packet came in on. */
 static inline enum kdp_drop ingress_check(const struct kdp_dp *dp,
 					  const struct kdp_dp_port *pp,
@@ -221,6 +472,12 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 		}
 		ips[nf] = dst;
 		fwd[nf++] = m;
+	}
+
+	/* Conntrack and services (NAT rewrites the destination). */
+	if (nf > 0 && ctx->ct != NULL) {
+		ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
+		nf = ct_stage(ctx, dp, in_port, fwd, ips, nf, out, &need, &d);
 	}
 
 	/* Route. */

@@ -2,8 +2,9 @@
 /**
  * @file
  * The forwarding pipeline of one burst, independent of ports and queues:
- * parse → ingress checks → route (bulk LPM) → TTL/MTU → L2 (pod MAC, host
- * MAC or bulk neighbour lookup). The worker loop feeds it received bursts;
+ * parse → ingress checks → conntrack (bulk) → for new flows: service lookup
+ * (bulk) and backend selection → NAT rewrite → route (bulk LPM) → TTL/MTU →
+ * L2 (pod MAC, host MAC or bulk neighbour lookup). The worker loop feeds it received bursts;
  * tests, fuzzers and benchmarks feed it crafted mbufs.
  *
  * Reads a struct kdp_dp published by the control thread through RCU; the
@@ -18,8 +19,10 @@
 #include <rte_mbuf.h>
 
 #include "common/kdp_stats.h"
+#include "ct/kdp_ct.h"
 #include "neigh/kdp_neigh.h"
 #include "route/kdp_route.h"
+#include "svc/kdp_svc.h"
 
 /** Packets per burst. */
 #define KDP_BURST 32
@@ -43,7 +46,11 @@ struct kdp_dp {
 	uint32_t node_ip;          /**< host order */
 	struct rte_ether_addr mac; /**< kdp's MAC on every port */
 	uint16_t uplink_port;
+	uint32_t loopback_ip;      /**< hairpin source (169.254.42.1), host order */
+	uint32_t svc_cidr;         /**< host order; svc_plen 0: none */
+	uint8_t svc_plen;
 	struct kdp_route_table *rt;
+	const struct kdp_svc_table *svc;
 	struct kdp_dp_port ports[RTE_MAX_ETHPORTS];
 };
 
@@ -51,6 +58,13 @@ struct kdp_dp {
 struct kdp_pipeline_ctx {
 	struct kdp_stats *st;
 	const struct kdp_neigh *nt;
+	struct kdp_ct *ct;
+	uint64_t now_ms;      /**< set per burst from the TSC */
+	uint64_t tsc_per_ms;
+	uint16_t nat_lo;      /**< this lcore's slice of the SNAT port range */
+	uint16_t nat_hi;
+	uint32_t rnd;         /**< xorshift state for SNAT port picks */
+	uint64_t nat_retries; /**< extra SNAT port tries */
 	/* ICMP error rate limit: a token bucket refilled from the TSC. */
 	uint64_t icmp_tokens;
 	uint64_t icmp_burst;
@@ -67,11 +81,14 @@ struct kdp_pipeline_out {
 };
 
 /**
- * Sets up @p ctx for one lcore: counters @p st, neighbour table @p nt, and
- * at most @p icmp_per_sec ICMP errors per second (0: 1000, as Linux).
+ * Sets up @p ctx for one lcore: counters @p st, neighbour table @p nt,
+ * conntrack @p ct, and at most @p icmp_per_sec ICMP errors per second
+ * (0: 1000, as Linux). SNAT ports come from [@p nat_lo, @p nat_hi], a
+ * range no other lcore uses.
  */
 void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
-			   const struct kdp_neigh *nt, uint32_t icmp_per_sec);
+			   const struct kdp_neigh *nt, struct kdp_ct *ct,
+			   uint32_t icmp_per_sec, uint16_t nat_lo, uint16_t nat_hi);
 
 /**
  * Runs @p n (≤ KDP_BURST) packets received on @p in_port through the

@@ -26,6 +26,7 @@ struct kdp_route_table *kdp_route_create(const char *name, uint32_t max_routes,
 		goto nomem;
 	rt->max_routes = max_routes;
 	rt->default_nh = KDP_ROUTE_MISS;
+	rt->refs = 1;
 	rt->nh = rte_zmalloc_socket("kdp_route_nh",
 				    sizeof(*rt->nh) * max_routes, 0, socket);
 	rt->routes = rte_zmalloc_socket("kdp_route_list",

@@ -56,6 +56,8 @@ struct kdp_route_table {
 	uint32_t n_routes;
 	uint32_t max_routes;
 	uint32_t default_nh; /**< next hop of 0.0.0.0/0 (rte_lpm takes depth ≥ 1) */
+	uint32_t refs;       /**< snapshots sharing it (control thread) */
+	uint64_t sig;        /**< hash of what it was built from */
 };
 
 #define KDP_ROUTE_MISS UINT32_MAX

@@ -122,7 +122,7 @@ def main():
                    "mac": KDP_MAC},
         "nativeRoutingCIDR": "172.20.0.0/16", "workers": 1, "pollMode": "adaptive",
         "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
-        "eal": ["--no-pci", "--no-huge", "-m", "256", f"--file-prefix=kdp-func-{os.getpid()}",
+        "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-func-{os.getpid()}",
                 "--no-telemetry", "--log-level=lib.*:error"],
     }
     state = {

@@ -237,7 +237,7 @@ static void test_state_rules(void)
 		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
 		 "ip: 169.254.1.1 is the node, its gateway or the pods' gateway"},
 		{"{\"nodes\":{}}", "nodes: expected an array"},
-		{"{\"services\":[]}", "services: unknown field"},
+		{"{\"policies\":[]}", "policies: unknown field"},
 	};
 	struct kdp_config c;
 	char err[KDP_ERR_LEN] = "";
@@ -250,7 +250,7 @@ static void test_state_rules(void)
 
 		CU_ASSERT_FATAL(j != NULL);
 		err[0] = '\0';
-		ret = kdp_state_parse(j, &st, err);
+		ret = kdp_state_parse(j, &c, &st, err);
 		json_decref(j);
 		if (ret == 0) {
 			ret = kdp_state_validate(&st, &c, 29, err);
@@ -271,12 +271,20 @@ static void test_state_roundtrip(void)
 	const char *body =
 		"{\"nodes\":[{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.101\",\"podCIDRs\":[\"172.20.0.0/24\"]}],"
 		"\"endpoints\":[{\"namespace\":\"default\",\"name\":\"curl-pod\",\"ip\":\"172.20.1.236\","
-		"\"mac\":\"02:00:ac:14:01:ec\",\"labels\":{\"app\":\"curl\"},\"devargs\":\"net_af_packet,iface=lxc-curl\"}]}";
+		"\"mac\":\"02:00:ac:14:01:ec\",\"labels\":{\"app\":\"curl\"},\"devargs\":\"net_af_packet,iface=lxc-curl\"}],"
+		"\"services\":[{\"namespace\":\"default\",\"name\":\"webpod\",\"type\":\"NodePort\","
+		"\"clusterIP\":\"10.96.152.212\",\"externalIPs\":[],\"loadBalancerIPs\":[],"
+		"\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080,\"nodePort\":30080}],"
+		"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityTimeoutSeconds\":10800,\"algorithm\":\"maglev\","
+		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\"},{\"ip\":\"172.20.0.130\",\"state\":\"terminating\"}]}]}";
 	json_t *in = json_loads(body, 0, NULL), *out;
 	struct kdp_state st, copy;
+	struct kdp_config c;
 	char err[KDP_ERR_LEN];
 
-	CU_ASSERT_EQUAL_FATAL(kdp_state_parse(in, &st, err), 0);
+	CU_ASSERT_EQUAL_FATAL(cfg_with("workers", "1", &c, err), 0);
+	CU_ASSERT_EQUAL_FATAL(kdp_state_parse(in, &c, &st, err), 0);
+	kdp_config_free(&c);
 	CU_ASSERT_EQUAL(kdp_state_copy(&copy, &st), 0);
 	out = kdp_state_json(&copy);
 	CU_ASSERT(json_equal(in, out));

@@ -80,7 +80,7 @@ static int setup(void)
 		return -1;
 	kdp_neigh_learn(nt, W1_IP, 0, &w1_mac, true, 0);
 	memset(&st, 0, sizeof(st));
-	kdp_pipeline_ctx_init(&ctx, &st, nt, 0);
+	kdp_pipeline_ctx_init(&ctx, &st, nt, NULL, 0, 32768, 65535);
 	return 0;
 }
 

@@ -42,5 +42,8 @@ void test_register_neigh(void);
 void test_register_pipeline(void);
 void test_register_config(void);
 void test_register_addr(void);
+void test_register_maglev(void);
+void test_register_ct(void);
+void test_register_svc(void);
 
 #endif

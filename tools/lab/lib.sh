@@ -459,7 +459,7 @@ conf = {
     "stateFile": state,
     "allowedDrivers": ["net_af_packet", "net_tap", "net_pcap", "net_memif",
                        "net_null", "net_ring"],
-    "eal": ["--no-pci", "--no-huge", "-m", "256", "--file-prefix",
+    "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix",
             "kdp-lab-" + name, "--no-shconf", "--no-telemetry"],
 }
 tmp = cfg + ".tmp"

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Connection tracking: one entry per flow, found from either direction.
+ *
+ * Each entry has two tuples, as Linux conntrack does: the original one (as
+ * the client sent it) and the reply one (as the server will answer, after
+ * any NAT). Both are keys of one rte_hash (lock-free reads, multi-writer
+ * adds) whose data points at the entry, the low bit telling the direction.
+ * Translation needs no other state: a packet matching one tuple is rewritten
+ * into the reverse of the other tuple.
+ *
+ * Workers look up in bulk and create entries (an rte_mempool with per-lcore
+ * caches, so no allocation call per flow); the control thread is the only one
+ * that deletes (incremental GC). Deleted keys and entries are reclaimed
+ * through RCU (the readers' rte_rcu_qsbr), so a worker holding an entry
+ * pointer in its burst is always safe. Per-entry fields are written without
+ * locks by the workers that see the flow; a lost counter update between two
+ * workers is possible, never a torn pointer.
+ */
+#ifndef KDP_CT_H
+#define KDP_CT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <rte_common.h>
+#include <rte_hash.h>
+#include <rte_mempool.h>
+#include <rte_rcu_qsbr.h>
+
+#include "common/kdp_drop.h"
+
+/** A flow tuple, fields in network order as they sit in the packet. For
+ *  ICMP echo both ports hold the identifier. */
+struct kdp_ct_key {
+	uint32_t src;
+	uint32_t dst;
+	uint16_t sport;
+	uint16_t dport;
+	uint8_t proto;
+	uint8_t pad[3];
+};
+
+enum kdp_ct_dir {
+	KDP_CT_ORIG = 0,
+	KDP_CT_REPLY = 1,
+};
+
+/* Entry flags. */
+#define KDP_CT_F_DNAT 0x01       /**< destination translated (service) */
+#define KDP_CT_F_SNAT 0x02       /**< source translated (masquerade, NodePort) */
+#define KDP_CT_F_SEEN_REPLY 0x04 /**< a packet went the reply way */
+#define KDP_CT_F_HAIRPIN 0x08    /**< client and backend are the same pod */
+#define KDP_CT_F_DEAD 0x10       /**< backend gone: reject, then expire */
+
+enum kdp_ct_tcp_state {
+	KDP_CT_TCP_NONE = 0, /**< not TCP */
+	KDP_CT_TCP_SYN,      /**< opening */
+	KDP_CT_TCP_EST,      /**< established */
+	KDP_CT_TCP_CLOSING,  /**< FIN both ways or RST */
+};
+
+struct kdp_ct_entry {
+	struct kdp_ct_key key[2]; /**< [KDP_CT_ORIG], [KDP_CT_REPLY] */
+	uint64_t expires_ms;
+	uint64_t created_ms;
+	uint64_t pkts[2];
+	uint64_t bytes[2];
+	uint32_t svc_id;   /**< service frontend id, 0 when none */
+	uint32_t svc_gen;  /**< service generation the backend was checked at */
+	uint8_t flags;     /**< KDP_CT_F_* */
+	uint8_t tcp_state; /**< enum kdp_ct_tcp_state */
+	uint8_t fin;       /**< bit per direction that sent FIN */
+	uint8_t nat_port_owner; /**< lcore that owns the NAT port (SNAT) */
+} __rte_cache_aligned;
+
+/** Lifetimes in milliseconds [Cilium's defaults]. */
+struct kdp_ct_timeouts {
+	uint32_t tcp_syn_ms;   /**< [60 s] */
+	uint32_t tcp_est_ms;   /**< [8000 s] */
+	uint32_t tcp_close_ms; /**< [10 s] after FIN both ways or RST */
+	uint32_t other_ms;     /**< [60 s] UDP, ICMP */
+};
+
+struct kdp_ct_params {
+	uint32_t max_flows;
+	int socket;
+	struct rte_rcu_qsbr *qsbr; /**< readers; NULL only in single-thread tests */
+	struct kdp_ct_timeouts timeouts;
+	void (*on_free)(void *arg, struct kdp_ct_entry *e); /**< before reuse (NAT port release) */
+	void *on_free_arg;
+};
+
+struct kdp_ct {
+	struct rte_hash *h;
+	struct rte_mempool *pool;
+	struct kdp_ct_params p;
+	uint32_t gc_cursor;
+	uint64_t count;     /**< live entries (atomic adds) */
+	uint64_t gc_runs;   /**< GC slices run */
+	uint64_t gc_removed;/**< entries removed by GC */
+};
+
+/**
+ * Creates a table for @p p->max_flows flows; @p name prefixes its memzones.
+ * @return it, or NULL with rte_errno set (EINVAL, ENOMEM, EEXIST).
+ */
+struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p);
+
+/** Frees the table and every entry. No reader may use it any more. */
+void kdp_ct_free(struct kdp_ct *ct);
+
+/** Default lifetimes. */
+void kdp_ct_timeouts_default(struct kdp_ct_timeouts *t);
+
+/** The reverse of a tuple (what the other side sends). */
+static inline struct kdp_ct_key kdp_ct_key_reverse(const struct kdp_ct_key *k)
+{
+	struct kdp_ct_key r = {
+		.src = k->dst, .dst = k->src, .sport = k->dport,
+		.dport = k->sport, .proto = k->proto,
+	};
+	return r;
+}
+
+/**
+ * Fast path: looks up @p n (≤ 64) tuples at once. @p e[i] gets the entry or
+ * NULL, @p dir[i] the direction the tuple matched. Lock-free, any worker.
+ */
+static inline void kdp_ct_lookup_bulk(const struct kdp_ct *ct,
+				      const struct kdp_ct_key *keys,
+				      unsigned int n, struct kdp_ct_entry **e,
+				      uint8_t *dir)
+{
+	const void *kp[RTE_HASH_LOOKUP_BULK_MAX];
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t hits = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		kp[i] = &keys[i];
+	rte_hash_lookup_bulk_data(ct->h, kp, n, &hits, data);
+	for (unsigned int i = 0; i < n; i++) {
+		uintptr_t d = (hits >> i) & 1 ? (uintptr_t)data[i] : 0;
+		e[i] = (struct kdp_ct_entry *)(d & ~(uintptr_t)1);
+		dir[i] = (uint8_t)(d & 1);
+	}
+}
+
+/**
+ * Creates the entry of a new flow with tuples @p orig and @p reply, made by
+ * service frontend @p svc_id at generation @p svc_gen (0: none).
+ * @return 0 with *@p out set; -ENOSPC when the table is full (count it as
+ * ct_full); -EEXIST when one of the tuples is already tracked (a clash with
+ * another flow's translation). Any worker.
+ */
+int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
+		  const struct kdp_ct_key *reply, uint8_t flags, uint32_t svc_id,
+		  uint32_t svc_gen, uint64_t now_ms, struct kdp_ct_entry **out);
+
+/**
+ * Accounts one packet of @p len bytes going direction @p dir, with TCP flags
+ * @p tcp_flags (0 for other protocols), and moves the lifetime on.
+ */
+static inline void kdp_ct_update(const struct kdp_ct *ct, struct kdp_ct_entry *e,
+				 uint8_t dir, uint8_t tcp_flags, uint32_t len,
+				 uint64_t now_ms)
+{
+	const struct kdp_ct_timeouts *t = &ct->p.timeouts;
+	uint32_t life = t->other_ms;
+
+	e->pkts[dir]++;
+	e->bytes[dir] += len;
+	if (dir == KDP_CT_REPLY)
+		e->flags |= KDP_CT_F_SEEN_REPLY;
+	if (e->key[0].proto == 6 /* TCP */) {
+		if (tcp_flags & 0x04 /* RST */) {
+			e->tcp_state = KDP_CT_TCP_CLOSING;
+		} else {
+			if (tcp_flags & 0x01 /* FIN */)
+				e->fin |= (uint8_t)(1u << dir);
+			if (e->fin == 3)
+				e->tcp_state = KDP_CT_TCP_CLOSING;
+			else if (e->tcp_state == KDP_CT_TCP_SYN &&
+				 (e->flags & KDP_CT_F_SEEN_REPLY) &&
+				 dir == KDP_CT_ORIG && (tcp_flags & 0x10 /* ACK */) &&
+				 !(tcp_flags & 0x02 /* SYN */))
+				e->tcp_state = KDP_CT_TCP_EST;
+		}
+		life = e->tcp_state == KDP_CT_TCP_EST	  ? t->tcp_est_ms :
+		       e->tcp_state == KDP_CT_TCP_CLOSING ? t->tcp_close_ms :
+							    t->tcp_syn_ms;
+	}
+	if (!(e->flags & KDP_CT_F_DEAD))
+		e->expires_ms = now_ms + life;
+}
+
+/**
+ * Control thread: examines up to @p budget key slots from where the last
+ * call stopped and deletes expired entries. @return entries removed.
+ */
+uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget);
+
+/** Control thread: deletes one entry now (both tuples). */
+void kdp_ct_delete(struct kdp_ct *ct, struct kdp_ct_entry *e);
+
+/** Control thread: calls @p fn on each entry; stops when it returns != 0. */
+int kdp_ct_foreach(struct kdp_ct *ct,
+		   int (*fn)(const struct kdp_ct_entry *e, void *arg), void *arg);
+
+/** Live entries. */
+static inline uint64_t kdp_ct_count(const struct kdp_ct *ct)
+{
+	return __atomic_load_n(&ct->count, __ATOMIC_RELAXED);
+}
+
+/** Name of a TCP state ("established"). */
+const char *kdp_ct_tcp_state_name(uint8_t s);
+
+#endif

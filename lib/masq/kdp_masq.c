@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_errno.h>
+#include <rte_malloc.h>
+
+#include "kdp_masq.h"
+
+struct kdp_masq_set *kdp_masq_set_create(const char *name,
+					 uint32_t max_prefixes, int socket)
+{
+	/*
+	 * Each prefix longer than /24 takes at most one tbl8 group of its own,
+	 * so max_prefixes groups always suffice.
+	 */
+	struct rte_lpm_config cfg = {
+		.max_rules = max_prefixes,
+		.number_tbl8s = max_prefixes < 256 ? 256 : max_prefixes,
+		.flags = 0,
+	};
+	struct kdp_masq_set *s;
+
+	if (name == NULL || max_prefixes == 0 || max_prefixes > (1u << 24)) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	s = rte_zmalloc_socket("kdp_masq", sizeof(*s), 0, socket);
+	if (s == NULL)
+		goto nomem;
+	s->max_entries = max_prefixes;
+	s->entries = rte_zmalloc_socket("kdp_masq_list",
+					sizeof(*s->entries) * max_prefixes, 0,
+					socket);
+	if (s->entries == NULL)
+		goto nomem;
+	s->lpm = rte_lpm_create(name, socket, &cfg);
+	if (s->lpm == NULL) {
+		int err = rte_errno;
+		kdp_masq_set_free(s);
+		rte_errno = err;
+		return NULL;
+	}
+	return s;
+nomem:
+	kdp_masq_set_free(s);
+	rte_errno = ENOMEM;
+	return NULL;
+}
+
+void kdp_masq_set_free(struct kdp_masq_set *s)
+{
+	if (s == NULL)
+		return;
+	rte_lpm_free(s->lpm);
+	rte_free(s->entries);
+	rte_free(s);
+}
+
+int kdp_masq_set_add(struct kdp_masq_set *s, uint32_t prefix, uint8_t depth,
+		     enum kdp_masq_reason why)
+{
+	struct kdp_masq_entry *e;
+	int ret;
+
+	if (depth > 32 || (unsigned int)why >= KDP_MASQ_R_MAX)
+		return -EINVAL;
+	prefix &= depth == 0 ? 0 : ~0u << (32 - depth);
+	for (uint32_t i = 0; i < s->n_entries; i++)
+		if (s->entries[i].prefix == prefix && s->entries[i].depth == depth)
+			return 0;
+	if (s->n_entries == s->max_entries)
+		return -ENOSPC;
+	if (depth == 0) {
+		s->all = true;
+	} else {
+		/* The next hop is the entry's index; only hit/miss is used. */
+		ret = rte_lpm_add(s->lpm, prefix, depth, s->n_entries);
+		if (ret < 0)
+			return ret == -ENOSPC ? -ENOSPC : -EINVAL;
+	}
+	e = &s->entries[s->n_entries++];
+	e->prefix = prefix;
+	e->depth = depth;
+	e->reason = (uint8_t)why;
+	return 0;
+}
+
+const char *kdp_masq_reason_name(enum kdp_masq_reason r)
+{
+	static const char *const names[] = {
+		[KDP_MASQ_R_NATIVE_CIDR] = "native-routing-cidr",
+		[KDP_MASQ_R_NODE_IP] = "node-ip",
+		[KDP_MASQ_R_CONFIG] = "config",
+		[KDP_MASQ_R_LINK_LOCAL] = "link-local",
+		[KDP_MASQ_R_DEFAULT_RESERVED] = "default-reserved",
+	};
+	return (unsigned int)r < RTE_DIM(names) ? names[r] : "unknown";
+}
