@@ -121,6 +121,7 @@ int main(void)
 	test_register_pipeline();
 	test_register_config();
 	test_register_maglev();
+	test_register_masq();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

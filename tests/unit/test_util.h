@@ -43,6 +43,7 @@ void test_register_pipeline(void);
 void test_register_config(void);
 void test_register_addr(void);
 void test_register_maglev(void);
+void test_register_masq(void);
 void test_register_ct(void);
 void test_register_svc(void);
 
