@@ -69,6 +69,7 @@ struct kdp {
 	struct rte_rcu_qsbr *qsbr;
 	struct kdp_neigh *nt;
 	struct kdp_ct *ct;
+	struct kdp_affinity *aff;
 	json_t *fe_ids;      /**< "addr:port/proto" → stable frontend id */
 	uint32_t next_fe_id;
 	struct rte_ring *punt;   /**< workers → control (MP/SC) */

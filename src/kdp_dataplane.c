@@ -405,6 +405,7 @@ int kdp_worker_main(void *arg)
 		uint16_t hi = id + 1 == k->cfg.workers ? k->cfg.nat_hi
 						       : (uint16_t)(lo + span - 1);
 		kdp_pipeline_ctx_init(&ctx, st, k->nt, k->ct, 0, lo, hi);
+		ctx.aff = k->aff;
 	}
 	rte_rcu_qsbr_thread_register(k->qsbr, id);
 	rte_rcu_qsbr_thread_online(k->qsbr, id);

@@ -144,6 +144,10 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 	uint32_t budget = slots / 5000 > 64 ? slots / 5000 : 64;
 
 	/* The workers' clock: TSC milliseconds, not CLOCK_MONOTONIC. */
+	uint64_t tsc_ms = rte_rdtsc() / (rte_get_tsc_hz() / 1000);
+	const struct kdp_snapshot *s = atomic_load(&k->snap);
+
 	(void)now;
-	kdp_ct_gc(k->ct, rte_rdtsc() / (rte_get_tsc_hz() / 1000), budget);
+	kdp_ct_gc(k->ct, tsc_ms, budget);
+	kdp_affinity_gc(k->aff, s->dp.svc, (uint32_t)(tsc_ms / 1000), 64);
 }

@@ -127,6 +127,13 @@ static int mod_ct_init(struct kdp *k, char *err)
 			 k->cfg.ct_max, rte_strerror(rte_errno));
 		return -rte_errno;
 	}
+	k->aff = kdp_affinity_create("kdp_affinity", k->cfg.ct_max / 4,
+				     (int)rte_socket_id(), k->qsbr);
+	if (k->aff == NULL) {
+		snprintf(err, KDP_ERR_LEN, "session affinity table: %s",
+			 rte_strerror(rte_errno));
+		return -rte_errno;
+	}
 	k->fe_ids = json_object();
 	return k->fe_ids ? 0 : -ENOMEM;
 }
@@ -134,6 +141,7 @@ static int mod_ct_init(struct kdp *k, char *err)
 static void mod_ct_fini(struct kdp *k)
 {
 	kdp_ct_free(k->ct);
+	kdp_affinity_free(k->aff);
 	json_decref(k->fe_ids);
 }
 

@@ -22,6 +22,7 @@ void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
 	ctx->st = st;
 	ctx->nt = nt;
 	ctx->ct = ct;
+	ctx->aff = NULL;
 	ctx->nat_lo = nat_lo;
 	ctx->nat_hi = nat_hi < nat_lo ? nat_lo : nat_hi;
 	ctx->rnd = (uint32_t)rte_rdtsc() | 1;
@@ -197,27 +198,33 @@ static inline uint32_t xorshift(uint32_t *s)
 	return *s = x;
 }
 
-/* Inserts a flow whose reply goes to the node IP: picks a free SNAT port
- * from this lcore's slice, keeping the client's port when it is free. */
+/* Inserts a flow whose reply goes to the node IP: keeps the client's port
+ * when it is in this lcore's slice and free, else probes the slice from a
+ * random offset, at most 64 ports. */
 static int snat_insert(struct kdp_pipeline_ctx *ctx, const struct kdp_ct_key *orig,
 		       struct kdp_ct_key *reply, uint8_t flags,
 		       const struct kdp_svc_fe *fe, struct kdp_ct_entry **e)
 {
 	uint32_t span = (uint32_t)ctx->nat_hi - ctx->nat_lo + 1;
+	uint32_t start = xorshift(&ctx->rnd) % span, tries = span < 64 ? span : 64;
 	uint16_t sport = rte_be_to_cpu_16(orig->sport);
-	uint16_t port = (sport >= ctx->nat_lo && sport <= ctx->nat_hi) ?
-				sport : (uint16_t)(ctx->nat_lo + xorshift(&ctx->rnd) % span);
+	int ret;
 
-	for (int tries = 0; tries < 32; tries++) {
-		int ret;
-
-		reply->dport = rte_cpu_to_be_16(port);
+	if (sport >= ctx->nat_lo && sport <= ctx->nat_hi) {
+		reply->dport = orig->sport;
 		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, fe->id, fe->gen,
 				    ctx->now_ms, e);
 		if (ret != -EEXIST)
 			return ret;
 		ctx->nat_retries++;
-		port = (uint16_t)(ctx->nat_lo + xorshift(&ctx->rnd) % span);
+	}
+	for (uint32_t i = 0; i < tries; i++) {
+		reply->dport = rte_cpu_to_be_16((uint16_t)(ctx->nat_lo + (start + i) % span));
+		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, fe->id, fe->gen,
+				    ctx->now_ms, e);
+		if (ret != -EEXIST)
+			return ret;
+		ctx->nat_retries++;
 	}
 	return -EADDRINUSE;
 }
@@ -233,15 +240,22 @@ static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp
 				  uint16_t in_port)
 {
 	uint32_t h = kdp_maglev_flow_hash(k->src, k->dst, k->sport, k->dport, k->proto);
-	int b = kdp_svc_select(fe, h);
+	uint32_t now_s = (uint32_t)(ctx->now_ms / 1000);
+	int b = -1;
 	const struct kdp_svc_backend *be;
 	struct kdp_ct_key reply;
 	struct kdp_ct_entry *e = NULL;
 	uint8_t flags = KDP_CT_F_DNAT;
 	int ret;
 
+	if (fe->affinity && ctx->aff != NULL)
+		b = kdp_affinity_get(ctx->aff, fe, k->src, now_s);
+	if (b < 0)
+		b = kdp_svc_select(fe, h);
 	if (b < 0)
 		return KDP_DROP_SVC_NO_BACKEND;
+	if (fe->affinity && ctx->aff != NULL)
+		kdp_affinity_set(ctx->aff, fe, k->src, b, now_s);
 	be = &fe->be[b];
 	reply.src = be->ip;
 	reply.sport = be->port;

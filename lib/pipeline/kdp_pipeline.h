@@ -22,6 +22,7 @@
 #include "ct/kdp_ct.h"
 #include "neigh/kdp_neigh.h"
 #include "route/kdp_route.h"
+#include "svc/kdp_affinity.h"
 #include "svc/kdp_svc.h"
 
 /** Packets per burst. */
@@ -59,6 +60,7 @@ struct kdp_pipeline_ctx {
 	struct kdp_stats *st;
 	const struct kdp_neigh *nt;
 	struct kdp_ct *ct;
+	struct kdp_affinity *aff; /**< ClientIP pins (NULL: none) */
 	uint64_t now_ms;      /**< set per burst from the TSC */
 	uint64_t tsc_per_ms;
 	uint16_t nat_lo;      /**< this lcore's slice of the SNAT port range */

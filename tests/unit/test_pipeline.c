@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The pipeline on a hand-built copy of node k8s-ctr of the reference lab:
  * port 0 uplink, port 1 curl-pod, port 2 webpod, port 3 host tap. */
+#include <stdlib.h>
 #include <string.h>
+
+#include <rte_tcp.h>
 
 #include <rte_icmp.h>
 #include <rte_ip.h>
@@ -40,6 +43,8 @@ static void nop_drop(void *c, struct rte_mbuf *m, enum kdp_drop r)
 {
 	rte_pktmbuf_free(m);
 }
+
+static int setup_services(void);
 
 static int setup(void)
 {
@@ -81,13 +86,63 @@ static int setup(void)
 	kdp_neigh_learn(nt, W1_IP, 0, &w1_mac, true, 0);
 	memset(&st, 0, sizeof(st));
 	kdp_pipeline_ctx_init(&ctx, &st, nt, NULL, 0, 32768, 65535);
-	return 0;
+	return setup_services();
 }
+
+static struct kdp_ct *ct;
 
 static int teardown(void)
 {
 	kdp_route_free(dp.rt);
 	kdp_neigh_free(nt);
+	kdp_svc_table_free((struct kdp_svc_table *)dp.svc);
+	kdp_ct_free(ct);
+	return 0;
+}
+
+#define VIP IP4(10, 96, 152, 212)
+#define EMPTY_VIP IP4(10, 96, 99, 99)
+
+/* Service default/webpod: VIP:80 and NodePort 30080 -> webpod (local,
+ * 172.20.1.40) and the remote webpod 172.20.0.130; default/empty has none. */
+static int setup_services(void)
+{
+	struct kdp_ct_params cp = {.max_flows = 1024};
+	struct kdp_svc_table *t = kdp_svc_table_create("test_pl_svc", 8, 8, 0);
+	uint32_t addrs[] = {VIP, NODE_IP, EMPTY_VIP};
+	uint16_t ports[] = {80, 30080, 80};
+
+	if (t == NULL)
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		struct kdp_svc_fe fe;
+
+		memset(&fe, 0, sizeof(fe));
+		fe.id = (uint32_t)i + 1;
+		fe.key.addr = rte_cpu_to_be_32(addrs[i]);
+		fe.key.port = rte_cpu_to_be_16(ports[i]);
+		fe.key.proto = IPPROTO_TCP;
+		fe.gen = 1;
+		fe.be = calloc(2, sizeof(*fe.be));
+		if (i < 2) {
+			fe.be[0] = (struct kdp_svc_backend){rte_cpu_to_be_32(REMOTE_WEB),
+							    rte_cpu_to_be_16(80), KDP_BE_ACTIVE, 0};
+			fe.be[1] = (struct kdp_svc_backend){rte_cpu_to_be_32(WEB),
+							    rte_cpu_to_be_16(80), KDP_BE_ACTIVE, 1};
+			fe.n_be = 2;
+		}
+		if (kdp_svc_fe_prepare(&fe, 0) != 0 || kdp_svc_table_add(t, &fe) != 0)
+			return -1;
+	}
+	dp.svc = t;
+	dp.loopback_ip = IP4(169, 254, 42, 1);
+	dp.svc_cidr = IP4(10, 96, 0, 0);
+	dp.svc_plen = 16;
+	kdp_ct_timeouts_default(&cp.timeouts);
+	ct = kdp_ct_create("test_pl_ct", &cp);
+	if (ct == NULL)
+		return -1;
+	kdp_pipeline_ctx_init(&ctx, &st, nt, ct, 0, 40000, 40009);
 	return 0;
 }
 
@@ -330,6 +385,164 @@ static void test_mixed_burst(void)
 	rte_pktmbuf_free_bulk(out.tx, out.n_tx);
 }
 
+static int l4_ok(struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip = ip_of(m);
+	return rte_ipv4_udptcp_cksum_verify(ip, (uint8_t *)ip + 20) == 0;
+}
+
+static struct rte_tcp_hdr *tcp_of(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, 34);
+}
+
+static void test_clusterip_dnat_and_reply(void)
+{
+	struct test_pkt p = from_curl(VIP);
+	struct rte_mbuf *m;
+	int punted;
+	uint32_t backend;
+
+	p.proto = IPPROTO_TCP;
+	p.sport = 45678;
+	p.dport = 80;
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	backend = rte_be_to_cpu_32(ip_of(m)->dst_addr);
+	CU_ASSERT(backend == WEB || backend == REMOTE_WEB);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), CURL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(tcp_of(m)->dst_port), 80);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(tcp_of(m)->src_port), 45678);
+	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, backend == WEB ? 2 : 0);
+	CU_ASSERT(test_ip_csum_ok(m));
+	CU_ASSERT(l4_ok(m)); /* pseudo-header updated incrementally */
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	rte_pktmbuf_free(m);
+	/* The same flow again: same backend, no new entry. */
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->dst_addr), backend);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	rte_pktmbuf_free(m);
+	/* The backend answers: the client sees the ClusterIP. */
+	p.src = backend;
+	p.dst = CURL;
+	p.sport = 80;
+	p.dport = 45678;
+	p.src_mac = backend == WEB ? web_mac : w1_mac;
+	m = run1(test_pkt_make(&p), backend == WEB ? 2 : 0, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), VIP);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->dst_addr), CURL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(tcp_of(m)->src_port), 80);
+	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 1);
+	CU_ASSERT(test_ip_csum_ok(m));
+	CU_ASSERT(l4_ok(m));
+	rte_pktmbuf_free(m);
+}
+
+static void test_reject_and_unknown(void)
+{
+	struct test_pkt p = from_curl(EMPTY_VIP);
+	struct rte_mbuf *m;
+	int punted;
+	uint64_t before = st.drop[KDP_DROP_SVC_NO_BACKEND];
+
+	p.proto = IPPROTO_TCP;
+	p.sport = 50000;
+	p.dport = 80;
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_SVC_NO_BACKEND], before + 1);
+	/* RST+ACK from the service address back to curl-pod. */
+	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 1);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), EMPTY_VIP);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->dst_addr), CURL);
+	CU_ASSERT_EQUAL(tcp_of(m)->tcp_flags, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(tcp_of(m)->src_port), 80);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(tcp_of(m)->dst_port), 50000);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(tcp_of(m)->recv_ack), 57); /* 56 bytes + SYN */
+	CU_ASSERT(test_ip_csum_ok(m));
+	CU_ASSERT(l4_ok(m));
+	rte_pktmbuf_free(m);
+	/* UDP to it: ICMP port unreachable from the service address. */
+	p.proto = IPPROTO_UDP;
+	p.dport = 53;
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_PTR_NULL(m); /* no UDP frontend: unknown service port */
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_SVC_UNKNOWN], 1);
+}
+
+static void test_nodeport_snat(void)
+{
+	struct test_pkt p = {
+		.src_mac = w1_mac, .dst_mac = kdp_mac, .src = GW_IP, .dst = NODE_IP,
+		.proto = IPPROTO_TCP, .ttl = 64, .payload = 0,
+	};
+	int remote = 0, local = 0, dropped = 0;
+	uint64_t exhausted = st.drop[KDP_DROP_NAT_PORT_EXHAUSTED];
+	uint8_t used[10] = {0};
+
+	/* From the router to the NodePort: a remote backend gets the node IP as
+	 * source and a port from this lcore's slice (10 ports); a local one
+	 * keeps the client's address. Past 10 remote flows the slice is
+	 * exhausted and new remote flows are dropped and counted. */
+	for (uint16_t sp = 33000; sp < 33060; sp++) {
+		struct rte_mbuf *m;
+		int punted;
+
+		p.sport = sp;
+		p.dport = 30080;
+		m = run1(test_pkt_make(&p), 0, &punted);
+		if (m == NULL) {
+			dropped++;
+			continue;
+		}
+		if (rte_be_to_cpu_32(ip_of(m)->dst_addr) == REMOTE_WEB) {
+			uint16_t nport = rte_be_to_cpu_16(tcp_of(m)->src_port);
+			remote++;
+			CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), NODE_IP);
+			CU_ASSERT(nport >= 40000 && nport <= 40009);
+			if (nport >= 40000 && nport <= 40009) {
+				CU_ASSERT_EQUAL(used[nport - 40000], 0); /* never twice */
+				used[nport - 40000] = 1;
+			}
+		} else {
+			local++;
+			CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), GW_IP);
+			CU_ASSERT_EQUAL(rte_be_to_cpu_16(tcp_of(m)->src_port), sp);
+		}
+		CU_ASSERT(l4_ok(m));
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT(local > 0);
+	CU_ASSERT_EQUAL(remote, 10);
+	CU_ASSERT(dropped > 0);
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_NAT_PORT_EXHAUSTED], exhausted + (uint64_t)dropped);
+	/* Entries expire: the ports come back (GC with the clock moved on). */
+	{
+		uint64_t live = kdp_ct_count(ct);
+		int again = 0;
+
+		CU_ASSERT_EQUAL(kdp_ct_gc(ct, ctx.now_ms + 61000, 100000), live);
+		CU_ASSERT_EQUAL(kdp_ct_count(ct), 0);
+		/* The clock is read from the TSC, so new entries are "old": only
+		 * check that the ports are free again. */
+		for (uint16_t sp = 34000; sp < 34100 && again == 0; sp++) {
+			struct rte_mbuf *m;
+			int punted;
+
+			p.sport = sp;
+			m = run1(test_pkt_make(&p), 0, &punted);
+			CU_ASSERT_FATAL(m != NULL);
+			if (rte_be_to_cpu_32(ip_of(m)->dst_addr) == REMOTE_WEB)
+				again = 1;
+			rte_pktmbuf_free(m);
+		}
+		CU_ASSERT_EQUAL(again, 1);
+	}
+}
+
 void test_register_pipeline(void)
 {
 	CU_pSuite s = CU_add_suite("pipeline", setup, teardown);
@@ -342,4 +555,7 @@ void test_register_pipeline(void)
 	CU_add_test(s, "echo reply from the pods' gateway", test_echo_gateway);
 	CU_add_test(s, "ARP goes to the slow path", test_arp_punted);
 	CU_add_test(s, "a mixed burst", test_mixed_burst);
+	CU_add_test(s, "ClusterIP DNAT and reverse NAT, checksums", test_clusterip_dnat_and_reply);
+	CU_add_test(s, "no backend: RST; unknown service port: drop", test_reject_and_unknown);
+	CU_add_test(s, "NodePort from the LAN: SNAT for remote backends", test_nodeport_snat);
 }

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Conntrack: both directions, lifetimes and GC with an injected clock, full
+ * table, clashes. Single thread, no RCU (entries are freed at once). */
+#include <netinet/in.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+
+#include "ct/kdp_ct.h"
+#include "test_util.h"
+
+static struct kdp_ct *make(uint32_t max)
+{
+	struct kdp_ct_params p = {.max_flows = max};
+	static int n;
+	char name[32];
+
+	kdp_ct_timeouts_default(&p.timeouts);
+	snprintf(name, sizeof(name), "test_ct%d", n++);
+	return kdp_ct_create(name, &p);
+}
+
+static struct kdp_ct_key tuple(uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp,
+			       uint8_t proto)
+{
+	struct kdp_ct_key k = {rte_cpu_to_be_32(src), rte_cpu_to_be_32(dst),
+			       rte_cpu_to_be_16(sp), rte_cpu_to_be_16(dp), proto, {0}};
+	return k;
+}
+
+static struct kdp_ct_entry *find(struct kdp_ct *ct, const struct kdp_ct_key *k,
+				 uint8_t *dir)
+{
+	struct kdp_ct_entry *e;
+	kdp_ct_lookup_bulk(ct, k, 1, &e, dir);
+	return e;
+}
+
+static void test_both_directions(void)
+{
+	struct kdp_ct *ct = make(1024);
+	/* curl-pod -> ClusterIP, translated to a backend. */
+	struct kdp_ct_key o = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 152, 212), 40000, 80, 6);
+	struct kdp_ct_key r = tuple(IP4(172, 20, 0, 130), IP4(172, 20, 1, 236), 80, 40000, 6);
+	struct kdp_ct_entry *e, *got;
+	uint8_t dir = 9;
+
+	CU_ASSERT_FATAL(ct != NULL);
+	CU_ASSERT_EQUAL(kdp_ct_insert(ct, &o, &r, KDP_CT_F_DNAT, 7, 1, 1000, &e), 0);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	got = find(ct, &o, &dir);
+	CU_ASSERT_PTR_EQUAL(got, e);
+	CU_ASSERT_EQUAL(dir, KDP_CT_ORIG);
+	got = find(ct, &r, &dir);
+	CU_ASSERT_PTR_EQUAL(got, e);
+	CU_ASSERT_EQUAL(dir, KDP_CT_REPLY);
+	CU_ASSERT_EQUAL(e->svc_id, 7);
+	/* The untranslated reverse is not the reply tuple. */
+	{
+		struct kdp_ct_key rev = kdp_ct_key_reverse(&o);
+		CU_ASSERT_PTR_NULL(find(ct, &rev, &dir));
+	}
+	/* Same tuples again: a clash, nothing added. */
+	CU_ASSERT_EQUAL(kdp_ct_insert(ct, &o, &r, 0, 0, 0, 1000, &got), -EEXIST);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	kdp_ct_free(ct);
+}
+
+static void test_tcp_lifetimes_and_gc(void)
+{
+	struct kdp_ct *ct = make(1024);
+	struct kdp_ct_key o = tuple(IP4(10, 0, 0, 1), IP4(10, 0, 0, 2), 1234, 80, 6);
+	struct kdp_ct_key r = kdp_ct_key_reverse(&o);
+	struct kdp_ct_entry *e;
+	uint64_t t = 1000000;
+
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &o, &r, 0, 0, 0, t, &e), 0);
+	kdp_ct_update(ct, e, KDP_CT_ORIG, 0x02 /* SYN */, 60, t);
+	CU_ASSERT_EQUAL(e->tcp_state, KDP_CT_TCP_SYN);
+	CU_ASSERT_EQUAL(e->expires_ms, t + 60000);
+	kdp_ct_update(ct, e, KDP_CT_REPLY, 0x12 /* SYN+ACK */, 60, t + 1);
+	CU_ASSERT_EQUAL(e->tcp_state, KDP_CT_TCP_SYN);
+	kdp_ct_update(ct, e, KDP_CT_ORIG, 0x10 /* ACK */, 52, t + 2);
+	CU_ASSERT_EQUAL(e->tcp_state, KDP_CT_TCP_EST);
+	CU_ASSERT_EQUAL(e->expires_ms, t + 2 + 8000ull * 1000);
+	CU_ASSERT_EQUAL(e->pkts[0], 2);
+	CU_ASSERT_EQUAL(e->pkts[1], 1);
+	CU_ASSERT_EQUAL(e->bytes[0], 112);
+	/* One FIN keeps it established; FIN both ways closes: 10 s. */
+	kdp_ct_update(ct, e, KDP_CT_ORIG, 0x11, 52, t + 3);
+	CU_ASSERT_EQUAL(e->tcp_state, KDP_CT_TCP_EST);
+	kdp_ct_update(ct, e, KDP_CT_REPLY, 0x11, 52, t + 4);
+	CU_ASSERT_EQUAL(e->tcp_state, KDP_CT_TCP_CLOSING);
+	CU_ASSERT_EQUAL(e->expires_ms, t + 4 + 10000);
+	/* GC before expiry keeps it; after, removes both tuples. */
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, t + 10003, 100000), 0);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, t + 10004, 100000), 1);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 0);
+	{
+		uint8_t dir;
+		CU_ASSERT_PTR_NULL(find(ct, &o, &dir));
+		CU_ASSERT_PTR_NULL(find(ct, &r, &dir));
+	}
+	kdp_ct_free(ct);
+}
+
+static void test_rst_and_udp(void)
+{
+	struct kdp_ct *ct = make(1024);
+	struct kdp_ct_key o = tuple(IP4(10, 0, 0, 1), IP4(10, 0, 0, 2), 1234, 80, 6);
+	struct kdp_ct_key r = kdp_ct_key_reverse(&o);
+	struct kdp_ct_key u = tuple(IP4(10, 0, 0, 1), IP4(10, 96, 0, 10), 5353, 53, 17);
+	struct kdp_ct_key ur = kdp_ct_key_reverse(&u);
+	struct kdp_ct_entry *e, *f;
+
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &o, &r, 0, 0, 0, 0, &e), 0);
+	kdp_ct_update(ct, e, KDP_CT_REPLY, 0x04 /* RST */, 40, 500);
+	CU_ASSERT_EQUAL(e->tcp_state, KDP_CT_TCP_CLOSING);
+	CU_ASSERT_EQUAL(e->expires_ms, 500 + 10000);
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &u, &ur, 0, 0, 0, 0, &f), 0);
+	CU_ASSERT_EQUAL(f->tcp_state, KDP_CT_TCP_NONE);
+	kdp_ct_update(ct, f, KDP_CT_ORIG, 0, 80, 1000);
+	CU_ASSERT_EQUAL(f->expires_ms, 1000 + 60000);
+	/* Slices: GC advances a cursor; repeated small budgets cover all. */
+	{
+		uint32_t removed = 0;
+		for (int i = 0; i < 100 && removed < 2; i++)
+			removed += kdp_ct_gc(ct, 70000, 64);
+		CU_ASSERT_EQUAL(removed, 2);
+	}
+	kdp_ct_free(ct);
+}
+
+static void test_full_table(void)
+{
+	struct kdp_ct *ct = make(64);
+	unsigned int ok = 0, full = 0;
+	struct kdp_ct_entry *e;
+
+	for (uint32_t i = 0; i < 100; i++) {
+		struct kdp_ct_key o = tuple(IP4(10, 1, 0, i), IP4(10, 2, 0, 1), 1000, 80, 17);
+		struct kdp_ct_key r = kdp_ct_key_reverse(&o);
+		int ret = kdp_ct_insert(ct, &o, &r, 0, 0, 0, 0, &e);
+		if (ret == 0)
+			ok++;
+		else if (ret == -ENOSPC)
+			full++;
+	}
+	CU_ASSERT_EQUAL(ok, 64);
+	CU_ASSERT_EQUAL(full, 36);
+	/* Established flows are still found when full. */
+	{
+		struct kdp_ct_key o = tuple(IP4(10, 1, 0, 5), IP4(10, 2, 0, 1), 1000, 80, 17);
+		uint8_t dir;
+		CU_ASSERT_PTR_NOT_NULL(find(ct, &o, &dir));
+	}
+	/* Expiry frees room again. */
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 61000, 100000), 64);
+	{
+		struct kdp_ct_key o = tuple(IP4(10, 3, 0, 1), IP4(10, 2, 0, 1), 1000, 80, 17);
+		struct kdp_ct_key r = kdp_ct_key_reverse(&o);
+		CU_ASSERT_EQUAL(kdp_ct_insert(ct, &o, &r, 0, 0, 0, 61000, &e), 0);
+	}
+	kdp_ct_free(ct);
+}
+
+void test_register_ct(void)
+{
+	CU_pSuite s = CU_add_suite("ct", NULL, NULL);
+	CU_add_test(s, "one entry for both directions", test_both_directions);
+	CU_add_test(s, "TCP lifetimes and GC (injected clock)", test_tcp_lifetimes_and_gc);
+	CU_add_test(s, "RST, UDP, GC in slices", test_rst_and_udp);
+	CU_add_test(s, "full table refuses new flows, keeps old ones", test_full_table);
+}

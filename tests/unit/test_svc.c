@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Services: backend states, selection, frontend lookup, affinity. */
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+
+#include "maglev/kdp_maglev.h"
+#include "svc/kdp_affinity.h"
+#include "svc/kdp_svc.h"
+#include "test_util.h"
+
+static struct kdp_svc_fe make_fe(uint32_t id, const uint8_t *states, int n, int algo)
+{
+	struct kdp_svc_fe fe;
+
+	memset(&fe, 0, sizeof(fe));
+	fe.id = id;
+	fe.key.addr = rte_cpu_to_be_32(IP4(10, 96, 152, 212));
+	fe.key.port = rte_cpu_to_be_16(80);
+	fe.key.proto = IPPROTO_TCP;
+	fe.algo = (uint8_t)algo;
+	fe.affinity_timeout_s = 10800;
+	fe.be = calloc((size_t)n + 1, sizeof(*fe.be));
+	for (int i = 0; i < n; i++) {
+		fe.be[i].ip = rte_cpu_to_be_32(IP4(172, 20, 0, 10 + i));
+		fe.be[i].port = rte_cpu_to_be_16(80);
+		fe.be[i].state = states[i];
+	}
+	fe.n_be = (uint16_t)n;
+	return fe;
+}
+
+static void free_fe(struct kdp_svc_fe *fe)
+{
+	free(fe->be);
+	free(fe->sel);
+	free(fe->maglev);
+}
+
+static void test_states(void)
+{
+	const uint8_t mixed[] = {KDP_BE_ACTIVE, KDP_BE_TERMINATING, KDP_BE_MAINTENANCE,
+				 KDP_BE_ACTIVE, KDP_BE_QUARANTINED};
+	const uint8_t term[] = {KDP_BE_TERMINATING, KDP_BE_MAINTENANCE, KDP_BE_TERMINATING};
+	const uint8_t none[] = {KDP_BE_MAINTENANCE, KDP_BE_QUARANTINED};
+	struct kdp_svc_fe fe = make_fe(1, mixed, 5, KDP_SVC_RANDOM);
+	int seen[5] = {0};
+
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	CU_ASSERT_EQUAL(fe.n_sel, 2); /* only the active ones */
+	for (uint32_t h = 0; h < 1000; h++)
+		seen[kdp_svc_select(&fe, h * 2654435761u)]++;
+	CU_ASSERT(seen[0] > 300 && seen[3] > 300);
+	CU_ASSERT_EQUAL(seen[1] + seen[2] + seen[4], 0);
+	free_fe(&fe);
+	/* No active backend: the terminating ones are used. */
+	fe = make_fe(1, term, 3, KDP_SVC_RANDOM);
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	CU_ASSERT_EQUAL(fe.n_sel, 2);
+	for (uint32_t h = 0; h < 100; h++)
+		CU_ASSERT_NOT_EQUAL(kdp_svc_select(&fe, h), 1);
+	free_fe(&fe);
+	/* Maintenance/quarantined only: nothing for new flows. */
+	fe = make_fe(1, none, 2, KDP_SVC_MAGLEV);
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 16381), 0);
+	CU_ASSERT_EQUAL(fe.n_sel, 0);
+	CU_ASSERT_EQUAL(kdp_svc_select(&fe, 12345), -1);
+	free_fe(&fe);
+}
+
+static void test_maglev_select(void)
+{
+	const uint8_t st[] = {KDP_BE_ACTIVE, KDP_BE_MAINTENANCE, KDP_BE_ACTIVE, KDP_BE_ACTIVE};
+	struct kdp_svc_fe a = make_fe(1, st, 4, KDP_SVC_MAGLEV);
+	struct kdp_svc_fe b = make_fe(2, st, 4, KDP_SVC_MAGLEV);
+	int count[4] = {0};
+
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&a, 16381), 0);
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&b, 16381), 0);
+	CU_ASSERT_EQUAL(a.m, 16381);
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&b, 16380), -EINVAL);
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&b, 16381), 0);
+	/* Same flow, same backend on two "nodes"; maintenance never chosen. */
+	for (uint32_t i = 0; i < 5000; i++) {
+		uint32_t h = kdp_maglev_flow_hash(rte_cpu_to_be_32(IP4(192, 168, 10, 200)),
+						  a.key.addr, rte_cpu_to_be_16((uint16_t)(30000 + i)),
+						  a.key.port, IPPROTO_TCP);
+		int x = kdp_svc_select(&a, h);
+		CU_ASSERT_EQUAL(x, kdp_svc_select(&b, h));
+		count[x]++;
+	}
+	CU_ASSERT_EQUAL(count[1], 0);
+	CU_ASSERT(count[0] > 1400 && count[2] > 1400 && count[3] > 1400);
+	free_fe(&a);
+	free_fe(&b);
+}
+
+static void test_table_and_affinity(void)
+{
+	const uint8_t st[] = {KDP_BE_ACTIVE, KDP_BE_ACTIVE, KDP_BE_ACTIVE};
+	struct kdp_svc_table *t = kdp_svc_table_create("test_svc_t", 4, 10, 0);
+	struct kdp_svc_fe fe = make_fe(3, st, 3, KDP_SVC_RANDOM), dup;
+	struct kdp_svc_key keys[2];
+	struct kdp_svc_fe *out[2];
+	struct kdp_affinity *aff = kdp_affinity_create("test_aff", 64, 0, NULL);
+	uint32_t client = rte_cpu_to_be_32(IP4(172, 20, 1, 236));
+	const struct kdp_svc_fe *f;
+	int b;
+
+	CU_ASSERT_FATAL(t != NULL && aff != NULL);
+	fe.affinity = 1;
+	fe.affinity_timeout_s = 100;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	dup = make_fe(4, st, 3, KDP_SVC_RANDOM);
+	CU_ASSERT_EQUAL(kdp_svc_table_add(t, &fe), 0);
+	CU_ASSERT_EQUAL(kdp_svc_table_add(t, &dup), -EEXIST); /* same key */
+	keys[0] = t->fe[0].key;
+	keys[1] = keys[0];
+	keys[1].proto = IPPROTO_UDP;
+	kdp_svc_lookup_bulk(t, keys, 2, out);
+	CU_ASSERT_PTR_EQUAL(out[0], &t->fe[0]);
+	CU_ASSERT_PTR_NULL(out[1]);
+	CU_ASSERT_PTR_EQUAL(t->by_id[3], &t->fe[0]);
+	f = &t->fe[0];
+	/* Pin, keep, expire. */
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, f, client, 1000), -1);
+	kdp_affinity_set(aff, f, client, 2, 1000);
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, f, client, 1050), 2);
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, f, client, 1101), -1);
+	CU_ASSERT_EQUAL(kdp_affinity_gc(aff, t, 1050, 100000), 0);
+	{ CU_ASSERT_EQUAL(kdp_affinity_gc(aff, t, 1101, 100000), 1); }
+	/* A pinned backend that went to maintenance is not used. */
+	kdp_affinity_set(aff, f, client, 1, 2000);
+	t->fe[0].be[1].state = KDP_BE_MAINTENANCE;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&t->fe[0], 0), 0);
+	b = kdp_affinity_get(aff, f, client, 2001);
+	CU_ASSERT_EQUAL(b, -1);
+	CU_ASSERT_EQUAL(kdp_svc_find_backend(f, f->be[2].ip, f->be[2].port), 2);
+	CU_ASSERT_EQUAL(kdp_svc_find_backend(f, f->be[2].ip, 0), -1);
+	kdp_affinity_free(aff);
+	kdp_svc_table_free(t);
+}
+
+void test_register_svc(void)
+{
+	CU_pSuite s = CU_add_suite("service", NULL, NULL);
+	CU_add_test(s, "backend states: active, terminating fallback, maintenance", test_states);
+	CU_add_test(s, "maglev: same flow same backend on two nodes", test_maglev_select);
+	CU_add_test(s, "frontend table and ClientIP affinity", test_table_and_affinity);
+}
