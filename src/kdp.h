@@ -87,6 +87,7 @@ struct kdp {
 	atomic_bool quit;
 	time_t started;
 	void *ctl; /**< control-thread private data (kdp_ctl.c) */
+	char ipmasq_file_err[KDP_ERR_LEN]; /**< last problem with the watched file */
 };
 
 /** Counters of the control thread. */
@@ -149,6 +150,12 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 int kdp_state_restore(struct kdp *k, char *err);
 
 /* kdp_ctl.c */
+/**
+ * Reads the ip-masq-agent config file of the node config and applies it; a
+ * missing file means no config; a bad one is refused (logged, kept in
+ * ipmasq_file_err) and the set in force stays. @return 0 or -errno.
+ */
+int kdp_ipmasq_file_reload(struct kdp *k);
 /** Runs the control thread until SIGINT/SIGTERM. */
 int kdp_ctl_run(struct kdp *k);
 

@@ -381,6 +381,62 @@ static void services(struct api_req *r)
 	}
 }
 
+/* ---- ip-masq-agent ---- */
+
+static void ipmasq(struct api_req *r)
+{
+	struct kdp *k = r->k;
+	const struct kdp_snapshot *snap = atomic_load(&k->snap);
+	struct kdp_state next;
+	struct kdp_ipmasq cfg;
+	char err[KDP_ERR_LEN];
+
+	if (r->nseg != 2)
+		return reply_error(r->req, HTTP_NOTFOUND, "no such path %s", r->path);
+	if (r->method == EVHTTP_REQ_GET) {
+		json_t *entries = json_array();
+		const struct kdp_masq_set *m = snap->dp.masq;
+
+		for (uint32_t i = 0; m != NULL && i < m->n_entries; i++) {
+			char b[KDP_ADDR_STRLEN];
+			json_array_append_new(
+				entries,
+				json_pack("{s:s, s:s}", "prefix",
+					  kdp_addr_fmt_prefix(m->entries[i].prefix,
+							      m->entries[i].depth, b, sizeof(b)),
+					  "reason", kdp_masq_reason_name(m->entries[i].reason)));
+		}
+		return reply_json(r->req, HTTP_OK,
+				  json_pack("{s:o, s:o, s:s?, s:s?}", "config",
+					    kdp_ipmasq_json(&k->state.ipmasq), "nonMasquerade",
+					    entries, "file",
+					    k->cfg.ipmasq_file[0] ? k->cfg.ipmasq_file : NULL,
+					    "fileError",
+					    k->ipmasq_file_err[0] ? k->ipmasq_file_err : NULL));
+	}
+	if (r->method == EVHTTP_REQ_DELETE) {
+		if (kdp_state_copy(&next, &k->state) != 0)
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		next.ipmasq.present = false;
+		return apply_reply(r, &next, "ip-masq-agent config removed");
+	}
+	if (r->method != EVHTTP_REQ_PUT)
+		return reply_error(r->req, 405, "only GET, PUT and DELETE on /v1/ipmasq");
+	{
+		struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+		size_t len = evbuffer_get_length(in);
+		const char *text = len ? (const char *)evbuffer_pullup(in, -1) : "";
+
+		/* The agent's file as it is: JSON or its YAML subset. */
+		if (kdp_ipmasq_parse(text, len, &cfg, err) != 0)
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+	}
+	if (kdp_state_copy(&next, &k->state) != 0)
+		return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+	next.ipmasq = cfg;
+	apply_reply(r, &next, "ip-masq-agent config applied");
+}
+
 /* ---- conntrack ---- */
 
 static json_t *tuple_json(const struct kdp_ct_key *t)
@@ -444,6 +500,54 @@ static void ct(struct api_req *r)
 			     (json_int_t)kdp_ct_count(r->k->ct), "capacity",
 			     (json_int_t)r->k->cfg.ct_max, "gcRuns", (json_int_t)r->k->ct->gc_runs,
 			     "gcRemoved", (json_int_t)r->k->ct->gc_removed, "flows", l.a));
+}
+
+/* ---- NAT (the SNAT side of conntrack) ---- */
+
+static int nat_one(const struct kdp_ct_entry *e, void *arg)
+{
+	struct ct_list *l = arg;
+	const char *proto = e->key[0].proto == IPPROTO_TCP ? "TCP" :
+			    e->key[0].proto == IPPROTO_UDP ? "UDP" : "ICMP";
+	const struct kdp_ct_key *o = &e->key[0], *r = &e->key[1];
+	struct kdp_ct_key xs = {.src = r->dst, .sport = r->dport};
+	struct kdp_ct_key xd = {.src = o->src, .sport = o->sport};
+	json_t *ot, *rt, *a, *b;
+	uint64_t age = l->now > e->created_ms ? (l->now - e->created_ms) / 1000 : 0;
+
+	if (!(e->flags & KDP_CT_F_SNAT))
+		return 0;
+	if (json_array_size(l->a) >= l->max)
+		return 1;
+	ot = tuple_json(o);
+	rt = tuple_json(r);
+	a = tuple_json(&xs);
+	b = tuple_json(&xd);
+	json_array_append_new(l->a, json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:I}", "protocol",
+					      proto, "direction", "OUT", "src",
+					      json_object_get(ot, "src"), "dst",
+					      json_object_get(ot, "dst"), "xlate", "XLATE_SRC",
+					      "to", json_object_get(a, "src"), "ageSeconds",
+					      (json_int_t)age));
+	json_array_append_new(l->a, json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:I}", "protocol",
+					      proto, "direction", "IN", "src",
+					      json_object_get(rt, "src"), "dst",
+					      json_object_get(rt, "dst"), "xlate", "XLATE_DST",
+					      "to", json_object_get(b, "src"), "ageSeconds",
+					      (json_int_t)age));
+	json_decref(ot);
+	json_decref(rt);
+	json_decref(a);
+	json_decref(b);
+	return 0;
+}
+
+static void nat(struct api_req *r)
+{
+	struct ct_list l = {json_array(), rte_rdtsc() / (rte_get_tsc_hz() / 1000), 200000};
+
+	kdp_ct_foreach(r->k->ct, nat_one, &l);
+	reply_json(r->req, HTTP_OK, l.a);
 }
 
 /* ---- state ---- */
@@ -581,14 +685,22 @@ static void stats(struct api_req *r)
 				      json_pack("{s:s, s:s, s:I}", "reason",
 						kdp_drop_name(i), "stage", kdp_drop_stage(i),
 						"packets", (json_int_t)tot.drop[i]));
+	json_t *hist = json_array();
+	for (unsigned int i = 0; i < 6; i++)
+		json_array_append_new(hist, json_integer((json_int_t)tot.nat_retry_hist[i]));
 	reply_json(r->req, HTTP_OK,
-		   json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o}",
+		   json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o,"
+			     " s:{s:I, s:I, s:I, s:o, s:I}}",
 			     "totals", "rxPackets", (json_int_t)tot.rx_pkts, "rxBytes",
 			     (json_int_t)tot.rx_bytes, "txPackets", (json_int_t)tot.tx_pkts,
 			     "txBytes", (json_int_t)tot.tx_bytes, "dropped",
 			     (json_int_t)kdp_stats_drops_total(&tot), "punted",
 			     (json_int_t)tot.punted, "icmpSent", (json_int_t)tot.icmp_sent,
-			     "workers", workers, "drops", drops));
+			     "workers", workers, "drops", drops, "nat", "masqueradedFlows",
+			     (json_int_t)tot.masq_flows, "masqueradedPackets",
+			     (json_int_t)tot.masq_pkts, "leftUnmasqueraded",
+			     (json_int_t)tot.masq_skipped, "portRetryHistogram", hist,
+			     "portExhausted", (json_int_t)tot.drop[KDP_DROP_NAT_PORT_EXHAUSTED]));
 }
 
 static void status(struct api_req *r)
@@ -632,7 +744,7 @@ static void status(struct api_req *r)
 	kdp_addr_fmt_prefix(k->cfg.node_ip, k->cfg.node_plen, ip, sizeof(ip));
 	reply_json(r->req, HTTP_OK,
 		   json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
-			     " s:o, s:{s:i, s:i, s:i, s:i}}",
+			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I}}",
 			     "node", k->cfg.name, "version", KDP_VERSION,
 			     "uptimeSeconds", (json_int_t)(time(NULL) - k->started),
 			     "nodeIP", ip, "gateway", gw, "podGateway", pgw, "mac", mac,
@@ -640,7 +752,10 @@ static void status(struct api_req *r)
 			     "pollMode", k->cfg.poll_mode == KDP_POLL_BUSY ? "busy" : "adaptive",
 			     "generation", (json_int_t)s->gen, "ports", ports, "counts",
 			     "nodes", k->state.n_nodes, "endpoints", k->state.n_eps,
-			     "routes", s->dp.rt->n_routes, "neighbours", k->nt->count));
+			     "routes", s->dp.rt->n_routes, "neighbours", k->nt->count,
+			     "services", k->state.n_svcs, "conntrack",
+			     (json_int_t)kdp_ct_count(k->ct), "conntrackCapacity",
+			     (json_int_t)k->cfg.ct_max));
 }
 
 /* Splits the decoded path into segments; 0 or -1 for a bad path. */
@@ -685,7 +800,8 @@ static const struct route routes_v1[] = {
 	{"endpoints", endpoints, false}, {"state", state, false},
 	{"routes", routes, true},   {"neighbours", neighbours, true},
 	{"stats", stats, true},      {"services", services, false},
-	{"ct", ct, true},
+	{"ct", ct, true},            {"ipmasq", ipmasq, false},
+	{"nat", nat, true},
 };
 
 void kdp_api_handle(struct evhttp_request *req, void *arg)

@@ -12,7 +12,8 @@ static const char *const top_keys[] = {
 	"nativeRoutingCIDR", "workers", "pollMode", "mtu", "tables",
 	"neighbourReachableSeconds", "controlSocket", "stateFile",
 	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
-	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", NULL};
+	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig",
+	NULL};
 static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
 				      "otherSeconds", NULL};
@@ -304,6 +305,11 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	    (ret = kdp_json_str(root, "stateFile", false, cfg->state_path,
 				sizeof(cfg->state_path), "", err)) < 0)
 		return ret;
+	if ((ret = kdp_json_str(root, "ipMasqAgentConfig", false, cfg->ipmasq_file,
+				sizeof(cfg->ipmasq_file), "", err)) < 0)
+		return ret;
+	if (ret == 0 && cfg->ipmasq_file[0] != '/')
+		return kdp_json_err(err, "ipMasqAgentConfig", "must be an absolute path");
 	if (cfg->socket_path[0] != '/')
 		return kdp_json_err(err, "controlSocket", "must be an absolute path");
 	if (cfg->state_path[0] != '/')

@@ -3,9 +3,12 @@
  * path poll timer, and signal handling. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +27,9 @@
 
 struct kdp_ctl {
 	struct event_base *base;
+	struct event *inotify;
+	struct event *reload; /* debounce for file changes */
+	int ifd;
 	struct evhttp *http;
 	struct event *tick;
 	struct event *sigint;
@@ -106,6 +112,106 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(c->base);
 }
 
+int kdp_ipmasq_file_reload(struct kdp *k)
+{
+	const char *f = k->cfg.ipmasq_file;
+	struct kdp_state next;
+	struct kdp_ipmasq cfg;
+	char err[KDP_ERR_LEN], *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+	int ret;
+
+	if (f[0] == '\0')
+		return 0;
+	fp = fopen(f, "r");
+	if (fp == NULL && errno != ENOENT) {
+		snprintf(k->ipmasq_file_err, KDP_ERR_LEN, "%s: %s", f, strerror(errno));
+		RTE_LOG(ERR, USER1, "ip-masq-agent: %s\n", k->ipmasq_file_err);
+		return -errno;
+	}
+	if (fp != NULL) {
+		char buf[4096];
+		size_t n;
+		FILE *mem = open_memstream(&text, &len);
+
+		while (mem != NULL && (n = fread(buf, 1, sizeof(buf), fp)) > 0)
+			fwrite(buf, 1, n, mem);
+		fclose(fp);
+		if (mem == NULL || fclose(mem) != 0) {
+			free(text);
+			return -ENOMEM;
+		}
+		ret = kdp_ipmasq_parse(text, len, &cfg, err);
+		free(text);
+		if (ret != 0) {
+			snprintf(k->ipmasq_file_err, KDP_ERR_LEN, "%s: %s (previous config kept)",
+				 f, err);
+			RTE_LOG(ERR, USER1, "ip-masq-agent: %s\n", k->ipmasq_file_err);
+			return ret;
+		}
+	} else {
+		cfg.present = false;
+	}
+	if (kdp_state_copy(&next, &k->state) != 0)
+		return -ENOMEM;
+	next.ipmasq = cfg;
+	ret = kdp_apply(k, &next, KDP_APPLY_PERSIST, err);
+	if (ret != 0) {
+		snprintf(k->ipmasq_file_err, KDP_ERR_LEN, "%s: %s", f, err);
+		RTE_LOG(ERR, USER1, "ip-masq-agent: %s\n", k->ipmasq_file_err);
+		return ret;
+	}
+	k->ipmasq_file_err[0] = '\0';
+	RTE_LOG(NOTICE, USER1, "ip-masq-agent: applied %s (%s)\n", f,
+		fp == NULL ? "no file: no config" : cfg.empty ? "empty: defaults" : "config");
+	return 0;
+}
+
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+	kdp_ipmasq_file_reload(arg);
+}
+
+/* A change in the config file's directory (ConfigMaps swap a symlink):
+ * re-read the file shortly after, once. */
+static void on_inotify(evutil_socket_t fd, short what, void *arg)
+{
+	struct kdp *k = arg;
+	struct kdp_ctl *c = k->ctl;
+	struct timeval later = {0, 100 * 1000};
+	char buf[4096];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	event_add(c->reload, &later);
+}
+
+static int watch_ipmasq(struct kdp *k, struct kdp_ctl *c, char *err)
+{
+	char dir[PATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", k->cfg.ipmasq_file);
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	c->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (c->ifd < 0 ||
+	    inotify_add_watch(c->ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+						   IN_CREATE | IN_DELETE) < 0) {
+		snprintf(err, KDP_ERR_LEN, "ipMasqAgentConfig: cannot watch %s: %s", dir,
+			 strerror(errno));
+		return -errno;
+	}
+	c->inotify = event_new(c->base, c->ifd, EV_READ | EV_PERSIST, on_inotify, k);
+	c->reload = evtimer_new(c->base, on_reload, k);
+	if (c->inotify == NULL || c->reload == NULL || event_add(c->inotify, NULL))
+		return -ENOMEM;
+	return 0;
+}
+
 int kdp_ctl_init(struct kdp *k, char *err)
 {
 	struct timeval period = {0, SLOWPATH_PERIOD_US};
@@ -115,6 +221,7 @@ int kdp_ctl_init(struct kdp *k, char *err)
 		return -ENOMEM;
 	k->ctl = c;
 	c->fd = -1;
+	c->ifd = -1;
 	c->base = event_base_new();
 	c->http = c->base ? evhttp_new(c->base) : NULL;
 	if (c->http == NULL) {
@@ -143,6 +250,12 @@ int kdp_ctl_init(struct kdp *k, char *err)
 		snprintf(err, KDP_ERR_LEN, "cannot set up control-thread events");
 		return -ENOMEM;
 	}
+	if (k->cfg.ipmasq_file[0] != '\0') {
+		int ret = watch_ipmasq(k, c, err);
+		if (ret != 0)
+			return ret;
+		kdp_ipmasq_file_reload(k);
+	}
 	return 0;
 }
 
@@ -163,6 +276,12 @@ void kdp_ctl_fini(struct kdp *k)
 		return;
 	if (c->tick)
 		event_free(c->tick);
+	if (c->inotify)
+		event_free(c->inotify);
+	if (c->reload)
+		event_free(c->reload);
+	if (c->ifd >= 0)
+		close(c->ifd);
 	if (c->sigint)
 		event_free(c->sigint);
 	if (c->sigterm)

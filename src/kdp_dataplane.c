@@ -229,6 +229,71 @@ static uint64_t route_sig(const struct kdp *k, const struct kdp_state *st)
 	return (h << 1) | 1;
 }
 
+/* ---- non-masquerade set ---- */
+
+static uint64_t masq_sig(const struct kdp *k, const struct kdp_state *st)
+{
+	uint64_t h = rte_jhash(&st->ipmasq, sizeof(st->ipmasq), 7);
+
+	for (unsigned int i = 0; i < st->n_nodes; i++)
+		h = h * 31 + st->nodes[i].ip;
+	return (h << 1) | 1;
+}
+
+/* The set of destinations never masqueraded; shared with the current
+ * snapshot when nothing it depends on changed (its rte_lpm is 64 MiB). */
+static struct kdp_masq_set *build_masq(struct kdp *k, const struct kdp_state *st,
+				       uint64_t gen, char *err)
+{
+	const struct kdp_snapshot *cur = atomic_load(&k->snap);
+	uint64_t sig = masq_sig(k, st);
+	uint32_t *ips = NULL;
+	struct kdp_masq_set *m;
+	char name[32];
+	int ret;
+
+	if (cur != NULL && cur->dp.masq != NULL && cur->dp.masq->sig == sig) {
+		m = (struct kdp_masq_set *)cur->dp.masq;
+		m->refs++;
+		return m;
+	}
+	snprintf(name, sizeof(name), "kdp_masq_%" PRIu64, gen);
+	m = kdp_masq_set_create(name, kdp_ipmasq_set_size(&st->ipmasq, st->n_nodes),
+				(int)rte_socket_id());
+	if (m == NULL) {
+		snprintf(err, KDP_ERR_LEN, "cannot create the non-masquerade set: %s",
+			 rte_strerror(rte_errno));
+		return NULL;
+	}
+	m->refs = 1;
+	ips = malloc(sizeof(*ips) * (st->n_nodes + 1));
+	if (ips == NULL) {
+		kdp_masq_set_free(m);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < st->n_nodes; i++)
+		ips[i] = st->nodes[i].ip;
+	ret = kdp_ipmasq_build(&st->ipmasq, k->cfg.native_cidr, k->cfg.native_plen, ips,
+			       st->n_nodes, m);
+	free(ips);
+	if (ret != 0) {
+		snprintf(err, KDP_ERR_LEN, "ipMasqAgent: cannot build the set: %s",
+			 strerror(-ret));
+		kdp_masq_set_free(m);
+		return NULL;
+	}
+	m->sig = sig;
+	return m;
+}
+
+static void masq_put(const struct kdp_masq_set *c)
+{
+	struct kdp_masq_set *m = (struct kdp_masq_set *)c;
+
+	if (m != NULL && --m->refs == 0)
+		kdp_masq_set_free(m);
+}
+
 struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 				  char *err)
 {
@@ -289,6 +354,11 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		kdp_dp_free(s);
 		return NULL;
 	}
+	s->dp.masq = build_masq(k, st, s->gen, err);
+	if (s->dp.masq == NULL) {
+		kdp_dp_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -299,6 +369,7 @@ void kdp_dp_free(struct kdp_snapshot *s)
 	if (s->dp.rt != NULL && --s->dp.rt->refs == 0)
 		kdp_route_free(s->dp.rt);
 	kdp_svc_table_free((struct kdp_svc_table *)s->dp.svc);
+	masq_put(s->dp.masq);
 	rte_free(s);
 }
 

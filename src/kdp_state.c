@@ -10,7 +10,8 @@
 static const char *const node_keys[] = {"name", "ip", "podCIDRs", NULL};
 static const char *const ep_keys[] = {"namespace", "name", "ip", "mac",
 				      "labels", "devargs", NULL};
-static const char *const state_keys[] = {"nodes", "endpoints", "services", NULL};
+static const char *const state_keys[] = {"nodes", "endpoints", "services",
+					 "ipMasqAgent", NULL};
 
 int kdp_state_check_name(const char *s, const char *path, char *err)
 {
@@ -211,6 +212,10 @@ int kdp_state_parse(const json_t *o, const struct kdp_config *cfg,
 			goto fail;
 		}
 	}
+	v = json_object_get(o, "ipMasqAgent");
+	if (v != NULL && !json_is_null(v) &&
+	    (ret = kdp_ipmasq_parse_json(v, "ipMasqAgent", &st->ipmasq, err)))
+		goto fail;
 	return 0;
 fail:
 	kdp_state_free(st);
@@ -322,13 +327,14 @@ json_t *kdp_state_json(const struct kdp_state *st)
 		json_array_append_new(eps, kdp_state_ep_json(&st->eps[i]));
 	for (unsigned int i = 0; i < st->n_svcs; i++)
 		json_array_append_new(svcs, kdp_service_json(&st->svcs[i]));
-	return json_pack("{s:o, s:o, s:o}", "nodes", nodes, "endpoints", eps,
-			 "services", svcs);
+	return json_pack("{s:o, s:o, s:o, s:o}", "nodes", nodes, "endpoints", eps,
+			 "services", svcs, "ipMasqAgent", kdp_ipmasq_json(&st->ipmasq));
 }
 
 int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
 {
 	memset(dst, 0, sizeof(*dst));
+	dst->ipmasq = src->ipmasq;
 	if (src->n_nodes > 0) {
 		dst->nodes = malloc(sizeof(*dst->nodes) * src->n_nodes);
 		if (dst->nodes == NULL)
@@ -374,7 +380,11 @@ void kdp_state_free(struct kdp_state *st)
 	free(st->nodes);
 	free(st->eps);
 	free(st->svcs);
-	memset(st, 0, sizeof(*st));
+	st->nodes = NULL;
+	st->eps = NULL;
+	st->svcs = NULL;
+	st->n_nodes = st->n_eps = st->n_svcs = 0;
+	st->ipmasq.present = false;
 }
 
 int kdp_state_node_find(const struct kdp_state *st, const char *name)

@@ -16,6 +16,7 @@
 
 #include "kdp_config.h"
 #include "kdp_services.h"
+#include "kdp_ipmasq.h"
 
 #define KDP_MAX_POD_CIDRS 8
 #define KDP_MAX_NODES 4096
@@ -46,6 +47,7 @@ struct kdp_state {
 	struct kdp_node *nodes;
 	struct kdp_endpoint *eps;
 	struct kdp_service *svcs;
+	struct kdp_ipmasq ipmasq; /**< present false: no ip-masq-agent config */
 };
 
 /** Parses a node object; @p name comes from the URL (or "name" in lists). */

@@ -43,7 +43,9 @@
 	_(CT_CLASH, "ct_clash",                                                \
 	  "the translated tuple is already another flow's")                   \
 	_(CT_UNTRACKABLE, "ct_untrackable",                                    \
-	  "fragment or non-echo ICMP to a service address")
+	  "fragment or non-echo ICMP to a service address")                    \
+	_(ICMP_QUOTE_BAD, "icmp_quote_bad",                                    \
+	  "ICMP error quoting too little of its packet to translate")
 
 /** Service stage: load balancing (DNAT) and the SNAT it may need. */
 #define KDP_SVC_DROPS(_)                                                       \

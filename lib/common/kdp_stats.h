@@ -21,6 +21,12 @@ struct kdp_stats {
 	uint64_t tx_bytes;
 	uint64_t punted;       /**< handed to the control thread (ARP, unresolved) */
 	uint64_t icmp_sent;    /**< ICMP errors and echo replies generated */
+	uint64_t masq_flows;   /**< new flows masqueraded to the node IP */
+	uint64_t masq_pkts;    /**< packets masqueraded (both directions) */
+	uint64_t masq_skipped; /**< new pod flows to the uplink whose destination is
+				    in the non-masquerade set */
+	/** SNAT port picks by extra tries: 0, 1, 2-3, 4-7, 8-15, 16+. */
+	uint64_t nat_retry_hist[6];
 	uint64_t busy_cycles;  /**< TSC cycles in loop iterations that had work */
 	uint64_t total_cycles; /**< TSC cycles in the loop */
 	uint64_t drop[KDP_DROP__MAX];

@@ -42,6 +42,8 @@ struct kdp_masq_set {
 	uint32_t n_entries;             /**< distinct prefixes added */
 	uint32_t max_entries;
 	struct kdp_masq_entry *entries; /**< in insertion order */
+	uint32_t refs;                  /**< snapshots sharing it (control thread) */
+	uint64_t sig;                   /**< hash of what it was built from */
 };
 
 /**

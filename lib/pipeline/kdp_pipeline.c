@@ -9,6 +9,7 @@
 #include "icmp/kdp_icmp.h"
 #include "maglev/kdp_maglev.h"
 #include "nat/kdp_nat.h"
+#include "nat/kdp_nat_icmp.h"
 #include "parse/kdp_parse.h"
 #include "reject/kdp_reject.h"
 #include "kdp_pipeline.h"
@@ -162,7 +163,19 @@ static inline int forward_checks(struct kdp_pipeline_ctx *ctx,
 
 /* ---- conntrack and services ---- */
 
-/* Tuple of a parsed packet for conntrack; 0 when it cannot be tracked. */
+/* New flows the conntrack stage left untranslated, for masquerade. */
+struct fresh {
+	uint8_t isnew[KDP_BURST];
+	uint8_t tcp_flags[KDP_BURST];
+	struct kdp_ct_key key[KDP_BURST];
+};
+
+#define CT_NONE 0      /* not tracked */
+#define CT_TUPLE 1     /* has a tuple */
+#define CT_ICMP_ERR 2  /* an ICMP error: its quote is looked up instead */
+#define CONSUMED 3     /* dropped or answered in the conntrack stage */
+
+/* Tuple of a parsed packet for conntrack (CT_TUPLE), or what else it is. */
 static inline int ct_key_of(struct rte_mbuf *m, struct kdp_ct_key *k, uint8_t *tcp_flags)
 {
 	const struct kdp_meta *md = kdp_meta(m);
@@ -183,9 +196,19 @@ static inline int ct_key_of(struct rte_mbuf *m, struct kdp_ct_key *k, uint8_t *t
 	case IPPROTO_UDP: /* ports at the same offsets */
 		k->sport = ((const struct rte_udp_hdr *)l4)->src_port;
 		k->dport = ((const struct rte_udp_hdr *)l4)->dst_port;
-		return 1;
+		return CT_TUPLE;
+	case IPPROTO_ICMP: {
+		const struct rte_icmp_hdr *c = (const struct rte_icmp_hdr *)l4;
+		if (c->icmp_type == RTE_IP_ICMP_ECHO_REQUEST ||
+		    c->icmp_type == RTE_IP_ICMP_ECHO_REPLY) {
+			/* The identifier plays both ports. */
+			k->sport = k->dport = c->icmp_ident;
+			return CT_TUPLE;
+		}
+		return kdp_nat_icmp_is_error(c->icmp_type) ? CT_ICMP_ERR : CT_NONE;
+	}
 	default:
-		return 0;
+		return CT_NONE;
 	}
 }
 
@@ -198,35 +221,85 @@ static inline uint32_t xorshift(uint32_t *s)
 	return *s = x;
 }
 
+static inline void count_retries(struct kdp_stats *st, uint32_t n)
+{
+	unsigned int b = n == 0 ? 0 : n == 1 ? 1 : n < 4 ? 2 : n < 8 ? 3 : n < 16 ? 4 : 5;
+	st->nat_retry_hist[b]++;
+}
+
 /* Inserts a flow whose reply goes to the node IP: keeps the client's port
  * when it is in this lcore's slice and free, else probes the slice from a
- * random offset, at most 64 ports. */
+ * random offset, at most 64 ports. For ICMP echo the identifier is the
+ * "port" (both ports of the tuple). */
 static int snat_insert(struct kdp_pipeline_ctx *ctx, const struct kdp_ct_key *orig,
-		       struct kdp_ct_key *reply, uint8_t flags,
-		       const struct kdp_svc_fe *fe, struct kdp_ct_entry **e)
+		       struct kdp_ct_key *reply, uint8_t flags, uint32_t svc_id,
+		       uint32_t svc_gen, struct kdp_ct_entry **e)
 {
 	uint32_t span = (uint32_t)ctx->nat_hi - ctx->nat_lo + 1;
 	uint32_t start = xorshift(&ctx->rnd) % span, tries = span < 64 ? span : 64;
 	uint16_t sport = rte_be_to_cpu_16(orig->sport);
-	int ret;
+	int icmp = orig->proto == IPPROTO_ICMP, ret;
+	uint32_t extra = 0;
 
 	if (sport >= ctx->nat_lo && sport <= ctx->nat_hi) {
 		reply->dport = orig->sport;
-		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, fe->id, fe->gen,
+		if (icmp)
+			reply->sport = reply->dport;
+		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, svc_id, svc_gen,
 				    ctx->now_ms, e);
-		if (ret != -EEXIST)
+		if (ret != -EEXIST) {
+			count_retries(ctx->st, 0);
 			return ret;
-		ctx->nat_retries++;
+		}
+		extra++;
 	}
 	for (uint32_t i = 0; i < tries; i++) {
 		reply->dport = rte_cpu_to_be_16((uint16_t)(ctx->nat_lo + (start + i) % span));
-		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, fe->id, fe->gen,
+		if (icmp)
+			reply->sport = reply->dport;
+		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, svc_id, svc_gen,
 				    ctx->now_ms, e);
-		if (ret != -EEXIST)
+		if (ret != -EEXIST) {
+			ctx->nat_retries += extra;
+			count_retries(ctx->st, extra);
 			return ret;
-		ctx->nat_retries++;
+		}
+		extra++;
 	}
+	ctx->nat_retries += extra;
 	return -EADDRINUSE;
+}
+
+/* Maps an insert error to its drop reason. */
+static inline enum kdp_drop insert_drop(int ret)
+{
+	if (ret == -ENOSPC)
+		return KDP_DROP_CT_FULL;
+	if (ret == -EADDRINUSE)
+		return KDP_DROP_NAT_PORT_EXHAUSTED;
+	return KDP_DROP_CT_CLASH;
+}
+
+/* A new flow from a local pod leaving on the uplink to a destination
+ * outside the non-masquerade set: SNAT to the node IP. */
+static enum kdp_drop masq_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
+				   struct rte_mbuf *m, const struct kdp_ct_key *k,
+				   uint8_t tcp_flags)
+{
+	struct kdp_ct_key reply = {
+		.src = k->dst, .dst = rte_cpu_to_be_32(dp->node_ip),
+		.sport = k->dport, .proto = k->proto,
+	};
+	struct kdp_ct_entry *e;
+	int ret = snat_insert(ctx, k, &reply, KDP_CT_F_SNAT, 0, 0, &e);
+
+	if (ret != 0)
+		return insert_drop(ret);
+	kdp_ct_update(ctx->ct, e, KDP_CT_ORIG, tcp_flags, m->pkt_len, ctx->now_ms);
+	kdp_nat_apply(m, e, KDP_CT_ORIG);
+	ctx->st->masq_flows++;
+	ctx->st->masq_pkts++;
+	return KDP_DROP_NONE;
 }
 
 /*
@@ -274,17 +347,13 @@ static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp
 		 * the reply comes back through this node. */
 		reply.dst = rte_cpu_to_be_32(dp->node_ip);
 		flags |= KDP_CT_F_SNAT;
-		ret = snat_insert(ctx, k, &reply, flags, fe, &e);
+		ret = snat_insert(ctx, k, &reply, flags, fe->id, fe->gen, &e);
 	} else {
 		ret = kdp_ct_insert(ctx->ct, k, &reply, flags, fe->id, fe->gen,
 				    ctx->now_ms, &e);
 	}
-	if (ret == -ENOSPC)
-		return KDP_DROP_CT_FULL;
-	if (ret == -EADDRINUSE)
-		return KDP_DROP_NAT_PORT_EXHAUSTED;
 	if (ret != 0)
-		return KDP_DROP_CT_CLASH;
+		return insert_drop(ret);
 	kdp_ct_update(ctx->ct, e, KDP_CT_ORIG, tcp_flags, m->pkt_len, ctx->now_ms);
 	kdp_nat_apply(m, e, KDP_CT_ORIG);
 	return KDP_DROP_NONE;
@@ -316,7 +385,7 @@ static inline int svc_backend_alive(const struct kdp_dp *dp, struct kdp_ct_entry
 static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 			 uint16_t in_port, struct rte_mbuf **fwd, uint32_t *ips,
 			 uint16_t nf, struct kdp_pipeline_out *out,
-			 struct need *need, struct drops *d)
+			 struct need *need, struct drops *d, struct fresh *fr)
 {
 	struct kdp_ct_key keys[KDP_BURST];
 	struct kdp_svc_key skeys[KDP_BURST];
@@ -324,15 +393,28 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 	struct kdp_svc_fe *fes[KDP_BURST];
 	uint8_t dirs[KDP_BURST], tflags[KDP_BURST], tracked[KDP_BURST];
 	uint16_t idx[KDP_BURST], miss[KDP_BURST];
+	int16_t keyof[KDP_BURST]; /* packet -> its untracked new-flow key, or -1 */
 	uint16_t nt = 0, nm = 0, k = 0;
+
+	for (uint16_t i = 0; i < nf; i++)
+		keyof[i] = -1;
 
 	for (uint16_t i = 0; i < nf; i++) {
 		tracked[i] = (uint8_t)ct_key_of(fwd[i], &keys[nt], &tflags[nt]);
-		if (tracked[i])
+		if (tracked[i] == CT_TUPLE) {
 			idx[nt++] = i;
+		} else if (unlikely(tracked[i] == CT_ICMP_ERR)) {
+			int r = kdp_nat_icmp_error(fwd[i], ctx->ct);
+			if (r < 0) {
+				drop(ctx, d, fwd[i], KDP_DROP_ICMP_QUOTE_BAD);
+				tracked[i] = CONSUMED;
+			} else if (r > 0) {
+				ips[i] = rte_be_to_cpu_32(kdp_parse_ip(fwd[i])->dst_addr);
+			}
+		}
 	}
 	if (nt == 0)
-		return nf;
+		goto compact;
 	kdp_ct_lookup_bulk(ctx->ct, keys, nt, ents, dirs);
 	for (uint16_t j = 0; j < nt; j++) {
 		uint16_t i = idx[j];
@@ -359,15 +441,20 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 				send_generated(ctx, dp, m, out, need, d);
 			else
 				d->m[d->n++] = m;
-			tracked[i] = 2; /* consumed */
+			tracked[i] = CONSUMED;
 			continue;
 		}
 		kdp_ct_update(ctx->ct, e, dirs[j], tflags[j], m->pkt_len, ctx->now_ms);
+		if ((e->flags & (KDP_CT_F_DNAT | KDP_CT_F_SNAT)) == KDP_CT_F_SNAT)
+			ctx->st->masq_pkts++;
 		if (e->flags & (KDP_CT_F_DNAT | KDP_CT_F_SNAT)) {
 			kdp_nat_apply(m, e, dirs[j]);
 			ips[i] = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
 		}
 	}
+	if (nm > 0 && dp->svc == NULL)
+		for (uint16_t s = 0; s < nm; s++)
+			keyof[idx[miss[s]]] = (int16_t)miss[s];
 	if (nm > 0 && dp->svc != NULL) {
 		kdp_svc_lookup_bulk(dp->svc, skeys, nm, fes);
 		for (uint16_t s = 0; s < nm; s++) {
@@ -379,7 +466,9 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 				if (dp->svc_plen != 0 &&
 				    kdp_addr_in(ips[i], dp->svc_cidr, dp->svc_plen)) {
 					drop(ctx, d, m, KDP_DROP_SVC_UNKNOWN);
-					tracked[i] = 2;
+					tracked[i] = CONSUMED;
+				} else {
+					keyof[i] = (int16_t)j; /* a candidate for masquerade */
 				}
 				continue;
 			}
@@ -388,7 +477,7 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 				ips[i] = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
 				continue;
 			}
-			tracked[i] = 2;
+			tracked[i] = CONSUMED;
 			kdp_stats_drop(ctx->st, r);
 			if (r == KDP_DROP_SVC_NO_BACKEND && icmp_allowed(ctx) &&
 			    kdp_reject(m, rte_be_to_cpu_32(keys[j].dst)) == 0)
@@ -397,10 +486,16 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 				d->m[d->n++] = m;
 		}
 	}
+compact:
 	/* Keep what goes on to routing, in order. */
 	for (uint16_t i = 0; i < nf; i++) {
-		if (tracked[i] == 2)
+		if (tracked[i] == CONSUMED)
 			continue;
+		fr->isnew[k] = keyof[i] >= 0;
+		if (keyof[i] >= 0) {
+			fr->key[k] = keys[keyof[i]];
+			fr->tcp_flags[k] = tflags[keyof[i]];
+		}
 		fwd[k] = fwd[i];
 		ips[k++] = ips[i];
 	}
@@ -444,6 +539,7 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 	uint64_t macs[KDP_BURST];
 	struct drops d;
 	struct need need;
+	struct fresh fr;
 	uint16_t nf = 0;
 
 	d.n = 0;
@@ -491,7 +587,10 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 	/* Conntrack and services (NAT rewrites the destination). */
 	if (nf > 0 && ctx->ct != NULL) {
 		ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
-		nf = ct_stage(ctx, dp, in_port, fwd, ips, nf, out, &need, &d);
+		nf = ct_stage(ctx, dp, in_port, fwd, ips, nf, out, &need, &d, &fr);
+	} else {
+		for (uint16_t i = 0; i < nf; i++)
+			fr.isnew[i] = 0;
 	}
 
 	/* Route. */
@@ -517,6 +616,18 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 		case KDP_NH_CONNECTED:
 			if (forward_checks(ctx, dp, m, nh->port, out, &need, &d))
 				break;
+			if (fr.isnew[i] && pp->role == KDP_PORT_POD && dp->masq != NULL) {
+				if (kdp_masq_set_contains(dp->masq, ips[i])) {
+					ctx->st->masq_skipped++;
+				} else {
+					enum kdp_drop r = masq_new_flow(ctx, dp, m, &fr.key[i],
+									fr.tcp_flags[i]);
+					if (r != KDP_DROP_NONE) {
+						drop(ctx, &d, m, r);
+						break;
+					}
+				}
+			}
 			kdp_meta(m)->out_port = nh->port;
 			need.ip[need.n] = nh->type == KDP_NH_VIA ? nh->gw : ips[i];
 			need.m[need.n++] = m;

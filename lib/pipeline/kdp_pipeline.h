@@ -20,6 +20,7 @@
 
 #include "common/kdp_stats.h"
 #include "ct/kdp_ct.h"
+#include "masq/kdp_masq.h"
 #include "neigh/kdp_neigh.h"
 #include "route/kdp_route.h"
 #include "svc/kdp_affinity.h"
@@ -52,6 +53,7 @@ struct kdp_dp {
 	uint8_t svc_plen;
 	struct kdp_route_table *rt;
 	const struct kdp_svc_table *svc;
+	const struct kdp_masq_set *masq; /**< never masqueraded (NULL: masquerade off) */
 	struct kdp_dp_port ports[RTE_MAX_ETHPORTS];
 };
 

@@ -276,7 +276,8 @@ static void test_state_roundtrip(void)
 		"\"clusterIP\":\"10.96.152.212\",\"externalIPs\":[],\"loadBalancerIPs\":[],"
 		"\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080,\"nodePort\":30080}],"
 		"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityTimeoutSeconds\":10800,\"algorithm\":\"maglev\","
-		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\"},{\"ip\":\"172.20.0.130\",\"state\":\"terminating\"}]}]}";
+		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\"},{\"ip\":\"172.20.0.130\",\"state\":\"terminating\"}]}],"
+		"\"ipMasqAgent\":{\"nonMasqueradeCIDRs\":[\"10.10.1.0/24\",\"10.10.2.0/24\"],\"masqLinkLocal\":false}}";
 	json_t *in = json_loads(body, 0, NULL), *out;
 	struct kdp_state st, copy;
 	struct kdp_config c;
