@@ -12,7 +12,7 @@ static const char *const top_keys[] = {
 	"nativeRoutingCIDR", "workers", "pollMode", "mtu", "tables",
 	"neighbourReachableSeconds", "controlSocket", "stateFile",
 	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
-	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig",
+	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig", "masquerade",
 	NULL};
 static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
@@ -230,6 +230,7 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	cfg->neigh_reachable_ms = 30000;
 	cfg->max_body = 1 << 20;
 	cfg->maglev_m = 16381;
+	cfg->masquerade = true;
 	cfg->ct_max = 262144;
 	cfg->ct_syn_s = 60;
 	cfg->ct_est_s = 8000;
@@ -304,6 +305,8 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 				sizeof(cfg->socket_path), "", err)) < 0 ||
 	    (ret = kdp_json_str(root, "stateFile", false, cfg->state_path,
 				sizeof(cfg->state_path), "", err)) < 0)
+		return ret;
+	if ((ret = kdp_json_bool(root, "masquerade", false, &cfg->masquerade, "", err)) < 0)
 		return ret;
 	if ((ret = kdp_json_str(root, "ipMasqAgentConfig", false, cfg->ipmasq_file,
 				sizeof(cfg->ipmasq_file), "", err)) < 0)

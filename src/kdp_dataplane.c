@@ -354,8 +354,8 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		kdp_dp_free(s);
 		return NULL;
 	}
-	s->dp.masq = build_masq(k, st, s->gen, err);
-	if (s->dp.masq == NULL) {
+	s->dp.masq = k->cfg.masquerade ? build_masq(k, st, s->gen, err) : NULL;
+	if (k->cfg.masquerade && s->dp.masq == NULL) {
 		kdp_dp_free(s);
 		return NULL;
 	}

@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include <rte_tcp.h>
+#include <rte_udp.h>
 
 #include <rte_icmp.h>
 #include <rte_ip.h>
 
 #include "icmp/kdp_icmp.h"
+#include "kdp_ipmasq.h"
 #include "parse/kdp_parse.h"
 #include "pipeline/kdp_pipeline.h"
 #include "test_util.h"
@@ -96,6 +98,7 @@ static int teardown(void)
 	kdp_route_free(dp.rt);
 	kdp_neigh_free(nt);
 	kdp_svc_table_free((struct kdp_svc_table *)dp.svc);
+	kdp_masq_set_free((struct kdp_masq_set *)dp.masq);
 	kdp_ct_free(ct);
 	return 0;
 }
@@ -143,6 +146,22 @@ static int setup_services(void)
 	if (ct == NULL)
 		return -1;
 	kdp_pipeline_ctx_init(&ctx, &st, nt, ct, 0, 40000, 40009);
+	{
+		/* Masquerade as the reference lab after PUT /v1/ipmasq. */
+		static const char conf[] = "nonMasqueradeCIDRs: [10.10.1.0/24, 10.10.2.0/24]\n";
+		uint32_t nodes[] = {NODE_IP, W1_IP};
+		struct kdp_ipmasq *cfg = calloc(1, sizeof(*cfg));
+		struct kdp_masq_set *m;
+		char err[KDP_ERR_LEN];
+
+		if (cfg == NULL || kdp_ipmasq_parse(conf, sizeof(conf) - 1, cfg, err) != 0)
+			return -1;
+		m = kdp_masq_set_create("test_pl_masq", kdp_ipmasq_set_size(cfg, 2), 0);
+		if (m == NULL || kdp_ipmasq_build(cfg, IP4(172, 20, 0, 0), 16, nodes, 2, m))
+			return -1;
+		free(cfg);
+		dp.masq = m;
+	}
 	return 0;
 }
 
@@ -402,6 +421,7 @@ static void test_clusterip_dnat_and_reply(void)
 	struct rte_mbuf *m;
 	int punted;
 	uint32_t backend;
+	uint64_t flows = kdp_ct_count(ct);
 
 	p.proto = IPPROTO_TCP;
 	p.sport = 45678;
@@ -416,13 +436,13 @@ static void test_clusterip_dnat_and_reply(void)
 	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, backend == WEB ? 2 : 0);
 	CU_ASSERT(test_ip_csum_ok(m));
 	CU_ASSERT(l4_ok(m)); /* pseudo-header updated incrementally */
-	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), flows + 1);
 	rte_pktmbuf_free(m);
 	/* The same flow again: same backend, no new entry. */
 	m = run1(test_pkt_make(&p), 1, &punted);
 	CU_ASSERT_FATAL(m != NULL);
 	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->dst_addr), backend);
-	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), flows + 1);
 	rte_pktmbuf_free(m);
 	/* The backend answers: the client sees the ClusterIP. */
 	p.src = backend;
@@ -543,6 +563,169 @@ static void test_nodeport_snat(void)
 	}
 }
 
+/* Sends a UDP datagram from curl-pod to @p dst:53 and returns what left. */
+static struct rte_mbuf *curl_udp(uint32_t dst, uint16_t sport)
+{
+	struct test_pkt p = from_curl(dst);
+	int punted;
+
+	p.proto = IPPROTO_UDP;
+	p.sport = sport;
+	p.dport = 53;
+	p.payload = 20;
+	return run1(test_pkt_make(&p), 1, &punted);
+}
+
+static struct rte_udp_hdr *udp_of(struct rte_mbuf *m)
+{
+	return rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 34);
+}
+
+static void test_masquerade(void)
+{
+	uint64_t flows = st.masq_flows, skipped = st.masq_skipped;
+	struct rte_mbuf *m;
+	uint16_t nport;
+
+	/* The router is not in the set: SNAT to the node IP, port kept when
+	 * it is in this lcore's slice. */
+	m = curl_udp(GW_IP, 40005);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), NODE_IP);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(udp_of(m)->src_port), 40005);
+	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 0);
+	CU_ASSERT(test_ip_csum_ok(m) && l4_ok(m));
+	CU_ASSERT_EQUAL(st.masq_flows, flows + 1);
+	rte_pktmbuf_free(m);
+	/* A port outside the slice is replaced by one inside it. */
+	m = curl_udp(GW_IP, 5353);
+	CU_ASSERT_FATAL(m != NULL);
+	nport = rte_be_to_cpu_16(udp_of(m)->src_port);
+	CU_ASSERT(nport >= 40000 && nport <= 40009 && nport != 40005);
+	CU_ASSERT(l4_ok(m));
+	rte_pktmbuf_free(m);
+	/* The router answers the node IP: back to curl-pod, port restored. */
+	{
+		struct test_pkt p = {.src_mac = w1_mac, .dst_mac = kdp_mac, .src = GW_IP,
+				     .dst = NODE_IP, .proto = IPPROTO_UDP, .ttl = 64,
+				     .sport = 53, .dport = nport, .payload = 30};
+		int punted;
+
+		m = run1(test_pkt_make(&p), 0, &punted);
+		CU_ASSERT_FATAL(m != NULL);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->dst_addr), CURL);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_16(udp_of(m)->dst_port), 5353);
+		CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 1);
+		CU_ASSERT(test_ip_csum_ok(m) && l4_ok(m));
+		rte_pktmbuf_free(m);
+	}
+	/* In the set: the pod IP is kept (ip-masq-agent CIDR, native CIDR,
+	 * a node IP). */
+	m = curl_udp(IP4(10, 10, 1, 200), 40001);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), CURL);
+	rte_pktmbuf_free(m);
+	m = curl_udp(REMOTE_WEB, 40002);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), CURL);
+	rte_pktmbuf_free(m);
+	m = curl_udp(W1_IP, 40003);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), CURL);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(st.masq_skipped, skipped + 3);
+	CU_ASSERT_EQUAL(st.masq_flows, flows + 2);
+}
+
+static void test_masquerade_icmp(void)
+{
+	struct test_pkt p = from_curl(IP4(8, 8, 8, 8));
+	struct rte_icmp_hdr *icmp;
+	struct rte_mbuf *m;
+	uint16_t nid;
+	int punted;
+
+	/* Echo: the identifier plays the port. The gateway is unresolved, so
+	 * the packet is punted, translated. */
+	p.sport = 777; /* identifier */
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	icmp = rte_pktmbuf_mtod_offset(m, struct rte_icmp_hdr *, 34);
+	nid = rte_be_to_cpu_16(icmp->icmp_ident);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), NODE_IP);
+	CU_ASSERT(nid >= 40000 && nid <= 40009);
+	CU_ASSERT(test_icmp_csum_ok(m, 34, 8 + 56));
+	rte_pktmbuf_free(m);
+	/* The echo reply comes back to curl-pod with its own identifier. */
+	p.src = IP4(8, 8, 8, 8);
+	p.dst = NODE_IP;
+	p.src_mac = w1_mac;
+	p.icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+	p.sport = nid;
+	m = run1(test_pkt_make(&p), 0, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	icmp = rte_pktmbuf_mtod_offset(m, struct rte_icmp_hdr *, 34);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->dst_addr), CURL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(icmp->icmp_ident), 777);
+	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 1);
+	CU_ASSERT(test_icmp_csum_ok(m, 34, 8 + 56));
+	rte_pktmbuf_free(m);
+}
+
+static void test_icmp_error_translated(void)
+{
+	struct rte_mbuf *m = curl_udp(GW_IP, 40007), *err;
+	uint8_t frame[128];
+	struct rte_ipv4_hdr *outer, *inner;
+	struct rte_icmp_hdr *icmp;
+	struct rte_udp_hdr *iu;
+	uint16_t qlen = 20 + 8, len;
+	int punted;
+
+	/* The router answers the translated datagram with port unreachable. */
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), NODE_IP);
+	memset(frame, 0, sizeof(frame));
+	memcpy(frame, &w1_mac, 6);
+	{
+		struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+		eth->dst_addr = kdp_mac;
+		eth->src_addr = w1_mac;
+		eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	}
+	outer = (struct rte_ipv4_hdr *)(frame + 14);
+	icmp = (struct rte_icmp_hdr *)(outer + 1);
+	len = (uint16_t)(20 + 8 + qlen);
+	outer->version_ihl = RTE_IPV4_VHL_DEF;
+	outer->total_length = rte_cpu_to_be_16(len);
+	outer->time_to_live = 64;
+	outer->next_proto_id = IPPROTO_ICMP;
+	outer->src_addr = rte_cpu_to_be_32(GW_IP);
+	outer->dst_addr = rte_cpu_to_be_32(NODE_IP);
+	outer->hdr_checksum = rte_ipv4_cksum(outer);
+	icmp->icmp_type = 3;
+	icmp->icmp_code = 3;
+	memcpy(icmp + 1, ip_of(m), qlen); /* quote: IP header + UDP header */
+	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, 8 + qlen);
+	rte_pktmbuf_free(m);
+	err = run1(test_pkt_raw(frame, (uint16_t)(14 + len)), 0, &punted);
+	CU_ASSERT_FATAL(err != NULL);
+	outer = ip_of(err);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(outer->dst_addr), CURL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(outer->src_addr), GW_IP);
+	CU_ASSERT_EQUAL(kdp_meta(err)->out_port, 1);
+	CU_ASSERT(test_ip_csum_ok(err));
+	icmp = rte_pktmbuf_mtod_offset(err, struct rte_icmp_hdr *, 34);
+	CU_ASSERT(test_icmp_csum_ok(err, 34, 8 + qlen));
+	inner = (struct rte_ipv4_hdr *)(icmp + 1);
+	iu = (struct rte_udp_hdr *)(inner + 1);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(inner->src_addr), CURL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(inner->dst_addr), GW_IP);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(iu->src_port), 40007);
+	CU_ASSERT_EQUAL(rte_raw_cksum(inner, 20), 0xffff);
+	rte_pktmbuf_free(err);
+}
+
 void test_register_pipeline(void)
 {
 	CU_pSuite s = CU_add_suite("pipeline", setup, teardown);
@@ -558,4 +741,7 @@ void test_register_pipeline(void)
 	CU_add_test(s, "ClusterIP DNAT and reverse NAT, checksums", test_clusterip_dnat_and_reply);
 	CU_add_test(s, "no backend: RST; unknown service port: drop", test_reject_and_unknown);
 	CU_add_test(s, "NodePort from the LAN: SNAT for remote backends", test_nodeport_snat);
+	CU_add_test(s, "masquerade: SNAT outside the set, pod IP inside", test_masquerade);
+	CU_add_test(s, "masquerade: ICMP echo by identifier", test_masquerade_icmp);
+	CU_add_test(s, "ICMP error about a masqueraded flow, inner header too", test_icmp_error_translated);
 }
