@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from scapy.all import ARP, ICMP, IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
+from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
 from scapy.layers.inet import IPerror, UDPerror  # noqa: E402
 
 KDP_MAC = "02:00:00:00:00:64"
@@ -28,6 +28,7 @@ WEB_MAC = "02:00:ac:14:01:28"
 OTHER_MAC = "02:00:00:00:00:77"
 NODE_IP, W1_IP = "192.168.10.100", "192.168.10.101"
 CURL, WEB, REMOTE_WEB, POD_GW = "172.20.1.236", "172.20.1.40", "172.20.0.130", "169.254.1.1"
+VIP, ROUTER, ROUTER_MAC = "10.96.152.212", "192.168.10.200", "02:00:00:00:00:c8"
 
 results = {"passed": 0, "failed": 0}
 
@@ -97,6 +98,7 @@ def main():
     uplink_in = [
         # A neighbour asks for the node IP: kdp answers and learns it.
         Ether(src=W1_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=W1_MAC, psrc=W1_IP, pdst=NODE_IP),
+        Ether(src=ROUTER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=ROUTER_MAC, psrc=ROUTER, pdst=NODE_IP),
         # The remote webpod answers curl-pod across the LAN.
         Ether(src=W1_MAC, dst=KDP_MAC) / IP(src=REMOTE_WEB, dst=CURL, ttl=63) / ICMP(type=0, id=7, seq=1) / Raw(b"x" * 32),
         # Unicast for another host on the LAN.
@@ -112,10 +114,17 @@ def main():
         Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src="172.20.1.99", dst=REMOTE_WEB) / ICMP(),
         Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=REMOTE_WEB, ttl=1, id=102) / UDP(sport=33434, dport=33435) / Raw(b"trace"),
         Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=POD_GW, id=103) / ICMP(id=9, seq=4) / Raw(b"gw"),
+        # A connection to the ClusterIP, and a datagram to the router (masqueraded).
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=VIP, id=104) / TCP(sport=41000, dport=80, flags="S", seq=1000),
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=ROUTER, id=105) / UDP(sport=40000, dport=53) / Raw(b"query"),
+    ]
+    # The backend answers the SYN (read after curl-pod's burst: ports are polled in order).
+    web_in = [
+        Ether(src=WEB_MAC, dst=KDP_MAC) / IP(src=WEB, dst=CURL, id=200) / TCP(sport=8080, dport=41000, flags="SA", seq=5000, ack=1001),
     ]
     wrpcap(p("uplink_in.pcap"), uplink_in)
     wrpcap(p("curl_in.pcap"), curl_in)
-    wrpcap(p("web_in.pcap"), [])
+    wrpcap(p("web_in.pcap"), web_in)
     cfg = {
         "name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
         "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
@@ -134,6 +143,11 @@ def main():
             {"namespace": "default", "name": "webpod", "ip": WEB, "mac": WEB_MAC, "labels": {"app": "webpod"},
              "devargs": f"net_pcap,rx_pcap={p('web_in.pcap')},tx_pcap={p('web_out.pcap')}"},
         ],
+        "services": [
+            {"namespace": "default", "name": "webpod", "type": "ClusterIP", "clusterIP": VIP,
+             "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080}],
+             "backends": [{"ip": WEB}]},
+        ],
     }
     with open(p("kdp.json"), "w") as f:
         json.dump(cfg, f)
@@ -144,7 +158,7 @@ def main():
     proc = subprocess.Popen([kdp, "--config", p("kdp.json")], stdout=log, stderr=subprocess.STDOUT)
     stats = None
     try:
-        want_rx = len(uplink_in) + len(curl_in)
+        want_rx = len(uplink_in) + len(curl_in) + len(web_in)
         for _ in range(100):
             time.sleep(0.1)
             if proc.poll() is not None:
@@ -184,7 +198,7 @@ def main():
     web = rdpcap(p("web_out.pcap"))
 
     # Uplink: ARP answer for the node IP, and curl-pod's ping routed natively.
-    arp = [x for x in up if ARP in x and x[ARP].op == 2]
+    arp = [x for x in up if ARP in x and x[ARP].op == 2 and x[ARP].pdst == W1_IP]
     check("uplink: ARP reply 192.168.10.100 is-at kdp MAC to k8s-w1",
           len(arp) == 1 and arp[0][ARP].psrc == NODE_IP and arp[0][ARP].hwsrc == KDP_MAC
           and arp[0][ARP].pdst == W1_IP and arp[0][Ether].dst == W1_MAC, repr(arp))
@@ -226,6 +240,27 @@ def main():
           and back[0][IP].ttl == 62 and ip_csum_ok(back[0]), repr(back))
     spoofed = [x for x in up + web if IP in x and x[IP].src == "172.20.1.99"]
     check("spoofed packet forwarded nowhere", not spoofed)
+
+    # Service: DNAT to the backend's targetPort, and the reply from the ClusterIP.
+    syn = [x for x in web if TCP in x and x[IP].id == 104]
+    check("service: SYN to 10.96.152.212:80 reaches webpod at 172.20.1.40:8080",
+          len(syn) == 1 and syn[0][IP].dst == WEB and syn[0][TCP].dport == 8080
+          and syn[0][IP].src == CURL and syn[0][TCP].sport == 41000 and syn[0][Ether].dst == WEB_MAC, repr(syn))
+    if syn:
+        check("service: DNATed SYN has valid IP and TCP checksums (pseudo-header)",
+              ip_csum_ok(syn[0]) and l4_csum_ok(syn[0]) and syn[0][TCP].seq == 1000)
+    sa = [x for x in curl if TCP in x and x[IP].id == 200]
+    check("service: SYN-ACK reaches curl-pod from 10.96.152.212:80 (reverse NAT)",
+          len(sa) == 1 and sa[0][IP].src == VIP and sa[0][TCP].sport == 80
+          and sa[0][TCP].dport == 41000 and sa[0][TCP].ack == 1001, repr(sa))
+    if sa:
+        check("service: reply checksums valid", ip_csum_ok(sa[0]) and l4_csum_ok(sa[0]))
+    masq = [x for x in up if UDP in x and x[IP].id == 105]
+    check("masquerade: curl-pod -> 192.168.10.200 leaves as 192.168.10.100:40000",
+          len(masq) == 1 and masq[0][IP].src == NODE_IP and masq[0][UDP].sport == 40000
+          and masq[0][IP].dst == ROUTER and masq[0][Ether].dst == ROUTER_MAC, repr(masq))
+    if masq:
+        check("masquerade: IP and UDP checksums valid", ip_csum_ok(masq[0]) and l4_csum_ok(masq[0]))
 
     # webpod port: the UDP datagram, untouched but for TTL and L2.
     udp = [x for x in web if UDP in x]

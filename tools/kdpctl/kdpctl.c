@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -704,6 +705,15 @@ struct kdpctl_table {
 	char **cells;
 };
 
+static void kdpctl_table_push(struct kdpctl_table *t, char *s)
+{
+	if (t->ncells == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 32;
+		t->cells = kdpctl_xrealloc(t->cells, t->cap * sizeof(*t->cells));
+	}
+	t->cells[t->ncells++] = s;
+}
+
 /* Adds the next cell, taking ownership of s; empty cells show as "-". */
 static void kdpctl_table_add_owned(struct kdpctl_table *t, char *s)
 {
@@ -711,11 +721,13 @@ static void kdpctl_table_add_owned(struct kdpctl_table *t, char *s)
 		free(s);
 		s = kdpctl_xstrdup("-");
 	}
-	if (t->ncells == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 32;
-		t->cells = kdpctl_xrealloc(t->cells, t->cap * sizeof(*t->cells));
-	}
-	t->cells[t->ncells++] = s;
+	kdpctl_table_push(t, s);
+}
+
+/* Adds a cell that stays empty: the continuation lines of a multi-line cell. */
+static void kdpctl_table_add_blank(struct kdpctl_table *t)
+{
+	kdpctl_table_push(t, kdpctl_xstrdup(""));
 }
 
 static void kdpctl_table_add(struct kdpctl_table *t, const char *s)
@@ -741,7 +753,7 @@ static size_t kdpctl_display_width(const char *s)
 	return w;
 }
 
-/* Prints the rows with every column padded to its widest cell. */
+/* Prints the rows with every column padded to its widest cell (no trailing blanks). */
 static void kdpctl_table_print(const struct kdpctl_table *t)
 {
 	size_t *width = kdpctl_xrealloc(NULL, t->ncols * sizeof(*width));
@@ -755,12 +767,15 @@ static void kdpctl_table_print(const struct kdpctl_table *t)
 			width[i % t->ncols] = w;
 	}
 	for (size_t r = 0; r < nrows; r++) {
-		for (size_t c = 0; c < t->ncols; c++) {
-			const char *cell = t->cells[r * t->ncols + c];
+		char *const *row = t->cells + r * t->ncols;
+		size_t last = t->ncols - 1;
 
-			fputs(cell, stdout);
-			if (c + 1 < t->ncols)
-				printf("%*s", (int)(width[c] - kdpctl_display_width(cell) + 3), "");
+		while (last > 0 && row[last][0] == '\0') /* blank cells at the end */
+			last--;
+		for (size_t c = 0; c <= last; c++) {
+			fputs(row[c], stdout);
+			if (c < last)
+				printf("%*s", (int)(width[c] - kdpctl_display_width(row[c]) + 3), "");
 		}
 		putchar('\n');
 	}
@@ -820,8 +835,13 @@ struct kdpctl_opts {
 	const struct kdpctl_command *cmd;
 	const char *socket;
 	const char *file;
+	const char *output;	/* -o FORMAT, as given */
+	const char *proto;	/* ct list --proto, as given */
+	const char *ip;		/* ct list --ip, as given */
+	struct in_addr ip_addr; /* ... and parsed */
 	bool json;
 	bool all;
+	bool wide;		/* -o wide */
 	bool help;
 	char **args; /* positional arguments after the command words */
 	size_t nargs;
@@ -1146,37 +1166,408 @@ static int cmd_node_delete(const struct kdpctl_opts *o)
 	return kdpctl_node_change(o, "DELETE");
 }
 
-/* PUT or DELETE /v1/endpoints/NS/NAME */
-static int kdpctl_endpoint_change(const struct kdpctl_opts *o, const char *method)
+/*
+ * Builds PREFIX + NS/NAME (escaped) from the NAMESPACE/NAME argument into
+ * *path (caller frees). 0, or prints why and returns exit code 2.
+ */
+static int kdpctl_nsname_path(const struct kdpctl_opts *o, const char *prefix, const char *what,
+			      struct kdpctl_buf *path)
 {
 	const char *ref = o->args[0], *slash = strchr(ref, '/');
-	struct kdpctl_buf path = { 0 };
 	char *ns;
-	int rc;
 
 	if (slash == NULL || slash == ref || slash[1] == '\0' || strchr(slash + 1, '/') != NULL)
-		return kdpctl_usage_error(o, "endpoint must be NAMESPACE/NAME, got '%s'", ref);
+		return kdpctl_usage_error(o, "%s must be NAMESPACE/NAME, got '%s'", what, ref);
 	ns = strndup(ref, (size_t)(slash - ref));
 	if (ns == NULL)
 		kdpctl_oom();
-	kdpctl_buf_puts(&path, "/v1/endpoints/");
-	kdpctl_url_escape(&path, ns);
-	kdpctl_buf_puts(&path, "/");
-	kdpctl_url_escape(&path, slash + 1);
+	kdpctl_buf_puts(path, prefix);
+	kdpctl_url_escape(path, ns);
+	kdpctl_buf_puts(path, "/");
+	kdpctl_url_escape(path, slash + 1);
 	free(ns);
-	rc = kdpctl_change(o, method, path.data);
+	return 0;
+}
+
+/* PUT or DELETE PREFIX/NS/NAME */
+static int kdpctl_nsname_change(const struct kdpctl_opts *o, const char *method,
+				const char *prefix, const char *what)
+{
+	struct kdpctl_buf path = { 0 };
+	int rc = kdpctl_nsname_path(o, prefix, what, &path);
+
+	if (rc == 0)
+		rc = kdpctl_change(o, method, path.data);
 	free(path.data);
 	return rc;
 }
 
 static int cmd_endpoint_put(const struct kdpctl_opts *o)
 {
-	return kdpctl_endpoint_change(o, "PUT");
+	return kdpctl_nsname_change(o, "PUT", "/v1/endpoints/", "endpoint");
 }
 
 static int cmd_endpoint_delete(const struct kdpctl_opts *o)
 {
-	return kdpctl_endpoint_change(o, "DELETE");
+	return kdpctl_nsname_change(o, "DELETE", "/v1/endpoints/", "endpoint");
+}
+
+/* ---- services ---- */
+
+/* Appends the display form of v, or "-" when it has none. */
+static void kdpctl_buf_value(struct kdpctl_buf *b, json_t *v)
+{
+	size_t len = b->len;
+
+	kdpctl_format_json(b, v, KDPCTL_FMT_PLAIN);
+	if (b->len == len)
+		kdpctl_buf_puts(b, "-");
+}
+
+/* Orders frontends by ID (then by address, should IDs ever repeat). */
+static int kdpctl_frontend_cmp(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	json_int_t ix = json_integer_value(json_object_get(x, "id"));
+	json_int_t iy = json_integer_value(json_object_get(y, "id"));
+	const char *sx = json_string_value(json_object_get(x, "frontend"));
+	const char *sy = json_string_value(json_object_get(y, "frontend"));
+
+	if (ix != iy)
+		return ix < iy ? -1 : 1;
+	return strcmp(sx ? sx : "", sy ? sy : "");
+}
+
+/*
+ * Prints the frontends of an array of services as one table sorted by ID,
+ * in the style of cilium-dbg service list: one line per backend, the first
+ * one next to the frontend; an empty Backend cell when there is none.
+ */
+static void kdpctl_print_frontends(json_t *services, bool wide)
+{
+	static const struct kdpctl_column fe_cols[] = {
+		{ "ID", "id", KDPCTL_FMT_PLAIN },
+		{ "Frontend", "frontend", KDPCTL_FMT_PLAIN },
+		{ "Service Type", "type", KDPCTL_FMT_PLAIN },
+		{ "Service", "service", KDPCTL_FMT_PLAIN },	/* -o wide */
+		{ "Algorithm", "algorithm", KDPCTL_FMT_PLAIN }, /* -o wide */
+	};
+	size_t ncols = wide ? ARRAY_SIZE(fe_cols) : 3, nfes = 0, cap = 0, i, j, c;
+	struct kdpctl_table t = { .ncols = ncols + 1 };
+	json_t **fes = NULL, *svc, *fe, *be;
+
+	json_array_foreach(services, i, svc) {
+		json_array_foreach(json_object_get(svc, "frontends"), j, fe) {
+			if (!json_is_object(fe))
+				continue;
+			if (nfes == cap) {
+				cap = cap ? cap * 2 : 16;
+				fes = kdpctl_xrealloc(fes, cap * sizeof(*fes));
+			}
+			fes[nfes++] = fe;
+		}
+	}
+	if (nfes > 1)
+		qsort(fes, nfes, sizeof(*fes), kdpctl_frontend_cmp);
+
+	for (c = 0; c < ncols; c++)
+		kdpctl_table_add(&t, fe_cols[c].header);
+	kdpctl_table_add(&t, "Backend");
+	for (i = 0; i < nfes; i++) {
+		json_t *bes = json_object_get(fes[i], "backends");
+
+		for (c = 0; c < ncols; c++)
+			kdpctl_table_add_json(&t, json_object_get(fes[i], fe_cols[c].key),
+					      fe_cols[c].fmt);
+		if (json_array_size(bes) == 0)
+			kdpctl_table_add_blank(&t);
+		json_array_foreach(bes, j, be) {
+			struct kdpctl_buf b = { 0 };
+			const char *state = json_string_value(json_object_get(be, "state"));
+
+			for (c = 0; j > 0 && c < ncols; c++)
+				kdpctl_table_add_blank(&t);
+			kdpctl_buf_printf(&b, "%zu => ", j + 1);
+			kdpctl_buf_value(&b, json_object_get(be, "address"));
+			if (state != NULL)
+				kdpctl_buf_printf(&b, " (%s)", state);
+			kdpctl_table_add_owned(&t, kdpctl_buf_take(&b));
+		}
+	}
+	kdpctl_table_print(&t);
+	kdpctl_table_free(&t);
+	free(fes);
+}
+
+static int cmd_service_list(const struct kdpctl_opts *o)
+{
+	json_t *svcs;
+	int rc = kdpctl_get(o, "/v1/services", JSON_ARRAY, &svcs);
+
+	if (svcs != NULL) {
+		kdpctl_print_frontends(svcs, o->wide);
+		json_decref(svcs);
+	}
+	return rc;
+}
+
+/* Adds a "Key:" row per line of a multi-line value ("-" when there is none). */
+static void kdpctl_add_lines(struct kdpctl_table *t, const char *key, char **lines, size_t n)
+{
+	if (n == 0) {
+		kdpctl_table_add(t, key);
+		kdpctl_table_add(t, "");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0)
+			kdpctl_table_add(t, key);
+		else
+			kdpctl_table_add_blank(t);
+		kdpctl_table_add_owned(t, lines[i]);
+	}
+}
+
+/* "http 80/TCP -> 8080 (nodePort 30080)" per port. */
+static void kdpctl_add_service_ports(struct kdpctl_table *t, json_t *ports)
+{
+	size_t n = json_array_size(ports), i;
+	char **lines = kdpctl_xrealloc(NULL, n * sizeof(*lines));
+	json_t *p;
+
+	json_array_foreach(ports, i, p) {
+		struct kdpctl_buf b = { 0 };
+		const char *name = json_string_value(json_object_get(p, "name"));
+		json_t *node_port = json_object_get(p, "nodePort");
+
+		if (name != NULL && name[0] != '\0')
+			kdpctl_buf_printf(&b, "%s ", name);
+		kdpctl_format_json(&b, json_object_get(p, "port"), KDPCTL_FMT_PLAIN);
+		kdpctl_buf_puts(&b, "/");
+		kdpctl_format_json(&b, json_object_get(p, "protocol"), KDPCTL_FMT_PLAIN);
+		kdpctl_buf_puts(&b, " -> ");
+		kdpctl_format_json(&b, json_object_get(p, "targetPort"), KDPCTL_FMT_PLAIN);
+		if (node_port != NULL && !json_is_null(node_port)) {
+			kdpctl_buf_puts(&b, " (nodePort ");
+			kdpctl_format_json(&b, node_port, KDPCTL_FMT_PLAIN);
+			kdpctl_buf_puts(&b, ")");
+		}
+		lines[i] = kdpctl_buf_take(&b);
+	}
+	kdpctl_add_lines(t, "Ports:", lines, n);
+	free(lines);
+}
+
+/* "172.20.0.130[:8080] (active)" per backend. */
+static void kdpctl_add_service_backends(struct kdpctl_table *t, json_t *bes)
+{
+	size_t n = json_array_size(bes), i;
+	char **lines = kdpctl_xrealloc(NULL, n * sizeof(*lines));
+	json_t *be;
+
+	json_array_foreach(bes, i, be) {
+		struct kdpctl_buf b = { 0 };
+		json_t *port = json_object_get(be, "port");
+		const char *state = json_string_value(json_object_get(be, "state"));
+
+		kdpctl_format_json(&b, json_object_get(be, "ip"), KDPCTL_FMT_PLAIN);
+		if (port != NULL && !json_is_null(port)) {
+			kdpctl_buf_puts(&b, ":");
+			kdpctl_format_json(&b, port, KDPCTL_FMT_PLAIN);
+		}
+		if (state != NULL)
+			kdpctl_buf_printf(&b, " (%s)", state);
+		lines[i] = kdpctl_buf_take(&b);
+	}
+	kdpctl_add_lines(t, "Backends:", lines, n);
+	free(lines);
+}
+
+static int cmd_service_get(const struct kdpctl_opts *o)
+{
+	static const struct kdpctl_column svc_fields[] = {
+		{ "Service:", NULL, KDPCTL_FMT_NSNAME },
+		{ "Type:", "type", KDPCTL_FMT_PLAIN },
+		{ "Cluster IP:", "clusterIP", KDPCTL_FMT_PLAIN },
+		{ "External IPs:", "externalIPs", KDPCTL_FMT_PLAIN },
+		{ "LoadBalancer IPs:", "loadBalancerIPs", KDPCTL_FMT_PLAIN },
+	};
+	struct kdpctl_table t = { .ncols = 2 };
+	struct kdpctl_buf path = { 0 }, affinity = { 0 };
+	json_t *svc, *timeout, *one;
+	const char *aff;
+	int rc = kdpctl_nsname_path(o, "/v1/services/", "service", &path);
+
+	if (rc != 0) {
+		free(path.data);
+		return rc;
+	}
+	rc = kdpctl_get(o, path.data, JSON_OBJECT, &svc);
+	free(path.data);
+	if (svc == NULL)
+		return rc;
+
+	kdpctl_add_fields(&t, svc, svc_fields, ARRAY_SIZE(svc_fields));
+	kdpctl_add_service_ports(&t, json_object_get(svc, "ports"));
+	aff = json_string_value(json_object_get(svc, "sessionAffinity"));
+	timeout = json_object_get(svc, "sessionAffinityTimeoutSeconds");
+	if (aff != NULL) {
+		kdpctl_buf_puts(&affinity, aff);
+		if (strcmp(aff, "None") != 0 && json_is_integer(timeout))
+			kdpctl_buf_printf(&affinity, " (timeout %" JSON_INTEGER_FORMAT "s)",
+					  json_integer_value(timeout));
+	}
+	kdpctl_table_add(&t, "Session affinity:");
+	kdpctl_table_add_owned(&t, kdpctl_buf_take(&affinity));
+	kdpctl_table_add(&t, "Algorithm:");
+	kdpctl_table_add_json(&t, json_object_get(svc, "algorithm"), KDPCTL_FMT_PLAIN);
+	kdpctl_add_service_backends(&t, json_object_get(svc, "backends"));
+	kdpctl_table_print(&t);
+	kdpctl_table_free(&t);
+
+	putchar('\n');
+	one = json_pack("[O]", svc);
+	kdpctl_print_frontends(one, false);
+	json_decref(one);
+	json_decref(svc);
+	return KDPCTL_EXIT_OK;
+}
+
+static int cmd_service_put(const struct kdpctl_opts *o)
+{
+	return kdpctl_nsname_change(o, "PUT", "/v1/services/", "service");
+}
+
+static int cmd_service_delete(const struct kdpctl_opts *o)
+{
+	return kdpctl_nsname_change(o, "DELETE", "/v1/services/", "service");
+}
+
+/* ---- conntrack ---- */
+
+/* "SRC -> DST" of a {"src","dst"} tuple. */
+static void kdpctl_format_tuple(struct kdpctl_buf *b, json_t *tuple)
+{
+	kdpctl_buf_value(b, json_object_get(tuple, "src"));
+	kdpctl_buf_puts(b, " -> ");
+	kdpctl_buf_value(b, json_object_get(tuple, "dst"));
+}
+
+/* Whether any address of the flow's two tuples ("A.B.C.D:PORT") is ip. */
+static bool kdpctl_flow_has_ip(json_t *flow, const struct in_addr *ip)
+{
+	static const char *const keys[] = { "original.src", "original.dst", "reply.src", "reply.dst" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *s = json_string_value(kdpctl_json_path(flow, keys[i])), *colon;
+		struct in_addr a;
+		char addr[INET_ADDRSTRLEN];
+		size_t n;
+
+		if (s == NULL)
+			continue;
+		colon = strrchr(s, ':');
+		n = colon ? (size_t)(colon - s) : strlen(s);
+		if (n >= sizeof(addr))
+			continue;
+		memcpy(addr, s, n);
+		addr[n] = '\0';
+		if (inet_pton(AF_INET, addr, &a) == 1 && a.s_addr == ip->s_addr)
+			return true;
+	}
+	return false;
+}
+
+static bool kdpctl_flow_matches(const struct kdpctl_opts *o, json_t *flow)
+{
+	const char *proto = json_string_value(json_object_get(flow, "protocol"));
+
+	if (o->proto != NULL && (proto == NULL || strcasecmp(proto, o->proto) != 0))
+		return false;
+	return o->ip == NULL || kdpctl_flow_has_ip(flow, &o->ip_addr);
+}
+
+/* One line per flow, in the spirit of cilium-dbg bpf ct list global. */
+static void kdpctl_print_flow(json_t *flow)
+{
+	static const struct kdpctl_column counters[] = {
+		{ " TxPackets=", "txPackets", KDPCTL_FMT_PLAIN },
+		{ " TxBytes=", "txBytes", KDPCTL_FMT_PLAIN },
+		{ " RxPackets=", "rxPackets", KDPCTL_FMT_PLAIN },
+		{ " RxBytes=", "rxBytes", KDPCTL_FMT_PLAIN },
+		{ " State=", "state", KDPCTL_FMT_PLAIN },
+	};
+	struct kdpctl_buf b = { 0 };
+	json_t *expires = json_object_get(flow, "expiresInSeconds"), *flag, *reply;
+	json_int_t svc_id = json_integer_value(json_object_get(flow, "serviceId"));
+	size_t i;
+
+	kdpctl_buf_value(&b, json_object_get(flow, "protocol"));
+	kdpctl_buf_puts(&b, " OUT ");
+	kdpctl_format_tuple(&b, json_object_get(flow, "original"));
+	kdpctl_buf_puts(&b, " expires=");
+	kdpctl_buf_value(&b, expires);
+	if (json_is_number(expires))
+		kdpctl_buf_puts(&b, "s");
+	for (i = 0; i < ARRAY_SIZE(counters); i++) {
+		kdpctl_buf_puts(&b, counters[i].header);
+		kdpctl_buf_value(&b, json_object_get(flow, counters[i].key));
+	}
+	kdpctl_buf_puts(&b, " Flags=[");
+	json_array_foreach(json_object_get(flow, "flags"), i, flag) {
+		if (i > 0)
+			kdpctl_buf_puts(&b, " ");
+		kdpctl_format_json(&b, flag, KDPCTL_FMT_PLAIN);
+	}
+	kdpctl_buf_puts(&b, "]");
+	if (svc_id != 0)
+		kdpctl_buf_printf(&b, " RevNAT=%" JSON_INTEGER_FORMAT, svc_id);
+	reply = json_object_get(flow, "reply");
+	if (json_is_object(reply)) {
+		kdpctl_buf_puts(&b, " Reply=");
+		kdpctl_format_tuple(&b, reply);
+	}
+	puts(b.data);
+	free(b.data);
+}
+
+static int cmd_ct_list(const struct kdpctl_opts *o)
+{
+	struct kdpctl_opts get = *o;
+	struct kdpctl_buf sum = { 0 };
+	json_t *ct, *shown, *flow;
+	size_t i;
+	int rc;
+
+	if (o->json && o->proto == NULL && o->ip == NULL)
+		return kdpctl_get(o, "/v1/ct", JSON_OBJECT, &ct); /* prints it as is */
+	get.json = false; /* filter first, then print */
+	rc = kdpctl_get(&get, "/v1/ct", JSON_OBJECT, &ct);
+	if (ct == NULL)
+		return rc;
+	shown = json_array();
+	json_array_foreach(json_object_get(ct, "flows"), i, flow)
+		if (kdpctl_flow_matches(o, flow))
+			json_array_append(shown, flow);
+	if (o->json) {
+		json_object_set(ct, "flows", shown);
+		kdpctl_print_json(ct);
+	} else {
+		json_array_foreach(shown, i, flow)
+			kdpctl_print_flow(flow);
+		kdpctl_buf_value(&sum, json_object_get(ct, "entries"));
+		kdpctl_buf_puts(&sum, " entries (capacity ");
+		kdpctl_buf_value(&sum, json_object_get(ct, "capacity"));
+		kdpctl_buf_puts(&sum, "), GC: ");
+		kdpctl_buf_value(&sum, json_object_get(ct, "gcRuns"));
+		kdpctl_buf_puts(&sum, " runs, ");
+		kdpctl_buf_value(&sum, json_object_get(ct, "gcRemoved"));
+		kdpctl_buf_puts(&sum, " removed");
+		puts(sum.data);
+		free(sum.data);
+	}
+	json_decref(shown);
+	json_decref(ct);
+	return KDPCTL_EXIT_OK;
 }
 
 /* Any request; prints the body as received (pretty-printed with --json). */
@@ -1229,48 +1620,80 @@ static int cmd_raw(const struct kdpctl_opts *o)
 
 enum kdpctl_file_opt { KDPCTL_FILE_NO, KDPCTL_FILE_OPTIONAL, KDPCTL_FILE_REQUIRED };
 
+/* Options only some commands take. */
+enum kdpctl_cmd_opt {
+	KDPCTL_OPT_ALL = 1 << 0,       /* --all */
+	KDPCTL_OPT_WIDE = 1 << 1,      /* -o wide */
+	KDPCTL_OPT_CT_FILTER = 1 << 2, /* --proto, --ip */
+};
+
 struct kdpctl_command {
 	const char *name;     /* the words that select it: "node put" */
 	const char *args;     /* its positional arguments, for help: "NAME" */
 	size_t nargs;
 	enum kdpctl_file_opt file;
-	bool all_flag;	      /* accepts --all */
+	unsigned int opts;    /* KDPCTL_OPT_* it accepts */
 	const char *summary;
 	const char *request;  /* the API call it makes, for help */
 	int (*run)(const struct kdpctl_opts *o);
+	const char *notes;    /* more help text, or NULL */
 };
 
 static const struct kdpctl_command kdpctl_commands[] = {
-	{ "status", NULL, 0, KDPCTL_FILE_NO, false,
-	  "Show the node, its ports and table sizes", "GET /v1/status", cmd_status },
-	{ "node list", NULL, 0, KDPCTL_FILE_NO, false,
-	  "List nodes and their pod CIDRs", "GET /v1/nodes", cmd_node_list },
-	{ "node put", "NAME", 1, KDPCTL_FILE_REQUIRED, false,
-	  "Create or replace a node", "PUT /v1/nodes/NAME", cmd_node_put },
-	{ "node delete", "NAME", 1, KDPCTL_FILE_NO, false,
-	  "Delete a node", "DELETE /v1/nodes/NAME", cmd_node_delete },
-	{ "endpoint list", NULL, 0, KDPCTL_FILE_NO, false,
-	  "List local endpoints (pods)", "GET /v1/endpoints", cmd_endpoint_list },
-	{ "endpoint put", "NS/NAME", 1, KDPCTL_FILE_REQUIRED, false,
-	  "Create or replace an endpoint", "PUT /v1/endpoints/NS/NAME", cmd_endpoint_put },
-	{ "endpoint delete", "NS/NAME", 1, KDPCTL_FILE_NO, false,
-	  "Delete an endpoint", "DELETE /v1/endpoints/NS/NAME", cmd_endpoint_delete },
-	{ "route list", NULL, 0, KDPCTL_FILE_NO, false,
-	  "List the routing table", "GET /v1/routes", cmd_route_list },
-	{ "neigh list", NULL, 0, KDPCTL_FILE_NO, false,
-	  "List the neighbour (ARP) table", "GET /v1/neighbours", cmd_neigh_list },
-	{ "stats", NULL, 0, KDPCTL_FILE_NO, true,
-	  "Show packet counters and drop reasons", "GET /v1/stats", cmd_stats },
-	{ "apply", NULL, 0, KDPCTL_FILE_REQUIRED, false,
-	  "Replace the whole desired state", "PUT /v1/state", cmd_apply },
-	{ "raw", "METHOD PATH", 2, KDPCTL_FILE_OPTIONAL, false,
-	  "Send any request and print the response body", "METHOD PATH", cmd_raw },
+	{ "status", NULL, 0, KDPCTL_FILE_NO, 0,
+	  "Show the node, its ports and table sizes", "GET /v1/status", cmd_status, NULL },
+	{ "node list", NULL, 0, KDPCTL_FILE_NO, 0,
+	  "List nodes and their pod CIDRs", "GET /v1/nodes", cmd_node_list, NULL },
+	{ "node put", "NAME", 1, KDPCTL_FILE_REQUIRED, 0,
+	  "Create or replace a node", "PUT /v1/nodes/NAME", cmd_node_put, NULL },
+	{ "node delete", "NAME", 1, KDPCTL_FILE_NO, 0,
+	  "Delete a node", "DELETE /v1/nodes/NAME", cmd_node_delete, NULL },
+	{ "endpoint list", NULL, 0, KDPCTL_FILE_NO, 0,
+	  "List local endpoints (pods)", "GET /v1/endpoints", cmd_endpoint_list, NULL },
+	{ "endpoint put", "NS/NAME", 1, KDPCTL_FILE_REQUIRED, 0,
+	  "Create or replace an endpoint", "PUT /v1/endpoints/NS/NAME", cmd_endpoint_put, NULL },
+	{ "endpoint delete", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
+	  "Delete an endpoint", "DELETE /v1/endpoints/NS/NAME", cmd_endpoint_delete, NULL },
+	{ "service list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
+	  "List service frontends and their backends", "GET /v1/services", cmd_service_list,
+	  "One row per frontend, sorted by ID, with one line per backend\n"
+	  "(\"N => ADDRESS (state)\"); a frontend without backends has an empty Backend.\n" },
+	{ "service get", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
+	  "Show a service and its frontends", "GET /v1/services/NS/NAME", cmd_service_get, NULL },
+	{ "service put", "NS/NAME", 1, KDPCTL_FILE_REQUIRED, 0,
+	  "Create or replace a service", "PUT /v1/services/NS/NAME", cmd_service_put, NULL },
+	{ "service delete", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
+	  "Delete a service", "DELETE /v1/services/NS/NAME", cmd_service_delete, NULL },
+	{ "route list", NULL, 0, KDPCTL_FILE_NO, 0,
+	  "List the routing table", "GET /v1/routes", cmd_route_list, NULL },
+	{ "neigh list", NULL, 0, KDPCTL_FILE_NO, 0,
+	  "List the neighbour (ARP) table", "GET /v1/neighbours", cmd_neigh_list, NULL },
+	{ "ct list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_CT_FILTER,
+	  "List connection-tracking flows", "GET /v1/ct", cmd_ct_list,
+	  "One line per flow (original tuple, counters, state, flags, RevNAT=service ID,\n"
+	  "reply tuple), then the table's size and garbage-collection counters.\n"
+	  "With --json the filters apply to the \"flows\" array; the counters are the table's.\n" },
+	{ "stats", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_ALL,
+	  "Show packet counters and drop reasons", "GET /v1/stats", cmd_stats, NULL },
+	{ "apply", NULL, 0, KDPCTL_FILE_REQUIRED, 0,
+	  "Replace the whole desired state", "PUT /v1/state", cmd_apply, NULL },
+	{ "raw", "METHOD PATH", 2, KDPCTL_FILE_OPTIONAL, 0,
+	  "Send any request and print the response body", "METHOD PATH", cmd_raw, NULL },
 };
 
 static const char kdpctl_common_options[] =
 	"  -s, --socket PATH   control socket (default: $KDP_SOCKET, else " KDPCTL_DEFAULT_SOCKET ")\n"
 	"      --json          print the daemon's JSON answer instead of tables\n"
 	"  -h, --help          show help; after a command, that command's help\n";
+
+/* Help lines of the options only some commands take. */
+static const char kdpctl_all_help[] =
+	"      --all           also list drop reasons with no packets\n";
+static const char kdpctl_wide_help[] =
+	"  -o, --output wide   also show each frontend's service and algorithm\n";
+static const char kdpctl_ct_filter_help[] =
+	"      --proto PROTO   only flows of protocol PROTO: tcp, udp or icmp\n"
+	"      --ip ADDR       only flows with IPv4 address ADDR in either tuple\n";
 
 /* "node put NAME -f FILE" */
 static void kdpctl_synopsis(struct kdpctl_buf *b, const struct kdpctl_command *c)
@@ -1282,8 +1705,12 @@ static void kdpctl_synopsis(struct kdpctl_buf *b, const struct kdpctl_command *c
 		kdpctl_buf_puts(b, " -f FILE");
 	else if (c->file == KDPCTL_FILE_OPTIONAL)
 		kdpctl_buf_puts(b, " [-f FILE]");
-	if (c->all_flag)
+	if (c->opts & KDPCTL_OPT_ALL)
 		kdpctl_buf_puts(b, " [--all]");
+	if (c->opts & KDPCTL_OPT_WIDE)
+		kdpctl_buf_puts(b, " [-o wide]");
+	if (c->opts & KDPCTL_OPT_CT_FILTER)
+		kdpctl_buf_puts(b, " [--proto P] [--ip IP]");
 }
 
 static void kdpctl_usage(FILE *out)
@@ -1298,9 +1725,11 @@ static void kdpctl_usage(FILE *out)
 		fprintf(out, "  %-32s %s\n", b.data, kdpctl_commands[i].summary);
 		free(b.data);
 	}
-	fprintf(out, "\nOptions:\n%s  -f, --file FILE     request body (JSON); - reads standard input\n\n"
+	fprintf(out, "\nOptions:\n%s  -f, --file FILE     request body (JSON); - reads standard input\n"
+		"%s%s%s\n"
 		"Exit status: 0 success, 1 the daemon answered with an error, 2 usage error,\n"
-		"3 cannot reach the daemon.\n", kdpctl_common_options);
+		"3 cannot reach the daemon.\n", kdpctl_common_options,
+		kdpctl_wide_help, kdpctl_ct_filter_help, kdpctl_all_help);
 }
 
 static void kdpctl_command_usage(FILE *out, const struct kdpctl_command *c)
@@ -1308,12 +1737,19 @@ static void kdpctl_command_usage(FILE *out, const struct kdpctl_command *c)
 	struct kdpctl_buf b = { 0 };
 
 	kdpctl_synopsis(&b, c);
-	fprintf(out, "Usage: kdpctl [-s PATH] [--json] %s\n\n%s (%s).\n\nOptions:\n",
+	fprintf(out, "Usage: kdpctl [-s PATH] [--json] %s\n\n%s (%s).\n",
 		b.data, c->summary, c->request);
+	if (c->notes != NULL)
+		fprintf(out, "%s", c->notes);
+	fputs("\nOptions:\n", out);
 	if (c->file != KDPCTL_FILE_NO)
 		fputs("  -f, --file FILE     request body; - reads standard input\n", out);
-	if (c->all_flag)
-		fputs("      --all           also list drop reasons with no packets\n", out);
+	if (c->opts & KDPCTL_OPT_ALL)
+		fputs(kdpctl_all_help, out);
+	if (c->opts & KDPCTL_OPT_WIDE)
+		fputs(kdpctl_wide_help, out);
+	if (c->opts & KDPCTL_OPT_CT_FILTER)
+		fputs(kdpctl_ct_filter_help, out);
 	fputs(kdpctl_common_options, out);
 	free(b.data);
 }
@@ -1336,7 +1772,8 @@ static int kdpctl_usage_error(const struct kdpctl_opts *o, const char *fmt, ...)
 }
 
 /*
- * Matches an option that takes a value ("-s X", "--socket X", "--socket=X").
+ * Matches an option that takes a value ("-s X", "--socket X", "--socket=X");
+ * short_name may be NULL.
  * Returns 1 if matched, 0 if not this option, -1 if its value is missing.
  */
 static int kdpctl_opt_value(int argc, char **argv, int *i, const char *short_name,
@@ -1349,7 +1786,7 @@ static int kdpctl_opt_value(int argc, char **argv, int *i, const char *short_nam
 		*value = a + n + 1;
 		return 1;
 	}
-	if (strcmp(a, short_name) != 0 && strcmp(a, long_name) != 0)
+	if ((short_name == NULL || strcmp(a, short_name) != 0) && strcmp(a, long_name) != 0)
 		return 0;
 	if (*i + 1 >= argc)
 		return -1;
@@ -1377,7 +1814,10 @@ static int kdpctl_parse_args(int argc, char **argv, struct kdpctl_opts *o, char 
 		} else if (strcmp(a, "--all") == 0) {
 			o->all = true;
 		} else if ((r = kdpctl_opt_value(argc, argv, &i, "-s", "--socket", &o->socket)) != 0 ||
-			   (r = kdpctl_opt_value(argc, argv, &i, "-f", "--file", &o->file)) != 0) {
+			   (r = kdpctl_opt_value(argc, argv, &i, "-f", "--file", &o->file)) != 0 ||
+			   (r = kdpctl_opt_value(argc, argv, &i, "-o", "--output", &o->output)) != 0 ||
+			   (r = kdpctl_opt_value(argc, argv, &i, NULL, "--proto", &o->proto)) != 0 ||
+			   (r = kdpctl_opt_value(argc, argv, &i, NULL, "--ip", &o->ip)) != 0) {
 			if (r < 0)
 				return kdpctl_usage_error(o, "option '%s' needs a value", a);
 		} else {
@@ -1440,8 +1880,22 @@ static int kdpctl_check_command(struct kdpctl_opts *o, char **pos, size_t npos)
 		return kdpctl_usage_error(o, "'%s' needs -f FILE", o->cmd->name);
 	if (o->cmd->file == KDPCTL_FILE_NO && o->file != NULL)
 		return kdpctl_usage_error(o, "'%s' does not take -f", o->cmd->name);
-	if (!o->cmd->all_flag && o->all)
+	if (!(o->cmd->opts & KDPCTL_OPT_ALL) && o->all)
 		return kdpctl_usage_error(o, "'%s' does not take --all", o->cmd->name);
+	if (!(o->cmd->opts & KDPCTL_OPT_WIDE) && o->output != NULL)
+		return kdpctl_usage_error(o, "'%s' does not take -o", o->cmd->name);
+	if (o->output != NULL && strcmp(o->output, "wide") != 0)
+		return kdpctl_usage_error(o, "unknown output format '%s' (only 'wide'; --json prints JSON)",
+					  o->output);
+	o->wide = o->output != NULL;
+	if (!(o->cmd->opts & KDPCTL_OPT_CT_FILTER) && (o->proto != NULL || o->ip != NULL))
+		return kdpctl_usage_error(o, "'%s' does not take %s", o->cmd->name,
+					  o->proto != NULL ? "--proto" : "--ip");
+	if (o->proto != NULL && strcasecmp(o->proto, "tcp") != 0 &&
+	    strcasecmp(o->proto, "udp") != 0 && strcasecmp(o->proto, "icmp") != 0)
+		return kdpctl_usage_error(o, "--proto must be tcp, udp or icmp, got '%s'", o->proto);
+	if (o->ip != NULL && inet_pton(AF_INET, o->ip, &o->ip_addr) != 1)
+		return kdpctl_usage_error(o, "--ip needs an IPv4 address (A.B.C.D), got '%s'", o->ip);
 	if (o->file != NULL && o->file[0] == '\0')
 		return kdpctl_usage_error(o, "-f needs a file name (or - for standard input)");
 	return 0;
