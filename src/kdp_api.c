@@ -381,6 +381,121 @@ static void services(struct api_req *r)
 	}
 }
 
+/* ---- local redirect policies ---- */
+
+static const char *ep_name_of(const struct kdp *k, uint32_t ip_be, char *buf, size_t len)
+{
+	for (unsigned int i = 0; i < k->state.n_eps; i++)
+		if (rte_cpu_to_be_32(k->state.eps[i].ip) == ip_be) {
+			snprintf(buf, len, "%s/%s", k->state.eps[i].ns, k->state.eps[i].name);
+			return buf;
+		}
+	return NULL;
+}
+
+/* The policy's spec plus what it does on this node right now. */
+static json_t *lrp_json(const struct kdp *k, const struct kdp_lrp *l)
+{
+	const struct kdp_snapshot *s = atomic_load(&k->snap);
+	json_t *o = kdp_lrp_json(l), *fes = json_array(), *bes = json_array(), *fe;
+	char name[2 * KDP_NAME_LEN + 2], svc[2 * KDP_NAME_LEN + 2], ip[KDP_ADDR_STRLEN];
+
+	snprintf(name, sizeof(name), "%s/%s", l->ns, l->name);
+	snprintf(svc, sizeof(svc), "%s/%s", l->svc_ns, l->svc_name);
+	fe = json_pack("{s:s, s:s?, s:s?, s:O}", "type",
+		       l->address ? "addressMatcher" : "serviceMatcher", "service",
+		       l->address ? NULL : svc, "ip",
+		       l->address ? kdp_addr_fmt_ip(l->ip, ip, sizeof(ip)) : NULL, "toPorts",
+		       json_object_get(json_object_get(json_object_get(o, "redirectFrontend"),
+						       l->address ? "addressMatcher" : "serviceMatcher"),
+				       "toPorts"));
+	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++) {
+		const struct kdp_svc_fe *f = &s->dp.svc->fe[i];
+		char fn[48];
+
+		if (strcmp(f->lrp, name) != 0)
+			continue;
+		kdp_service_fe_name(rte_be_to_cpu_32(f->key.addr), rte_be_to_cpu_16(f->key.port),
+				    f->key.proto, fn, sizeof(fn));
+		json_array_append_new(fes, json_string(fn));
+		for (uint16_t j = 0; j < f->n_be; j++) {
+			char bn[48], en[2 * KDP_NAME_LEN + 2];
+			kdp_service_fe_name(rte_be_to_cpu_32(f->be[j].ip),
+					    rte_be_to_cpu_16(f->be[j].port), f->key.proto, bn,
+					    sizeof(bn));
+			json_array_append_new(bes, json_pack("{s:s, s:s?}", "address", bn,
+							     "endpoint",
+							     ep_name_of(k, f->be[j].ip, en,
+									sizeof(en))));
+		}
+	}
+	json_object_set_new(o, "frontend", fe);
+	json_object_set_new(o, "active", json_boolean(json_array_size(fes) > 0));
+	json_object_set_new(o, "frontends", fes);
+	json_object_set_new(o, "backends", bes);
+	return o;
+}
+
+static void lrps(struct api_req *r)
+{
+	struct kdp *k = r->k;
+	struct kdp_lrp l;
+	struct kdp_state next;
+	char err[KDP_ERR_LEN], msg[192];
+	json_t *body;
+	int i;
+
+	if (r->nseg == 2) {
+		json_t *a = json_array();
+		if (r->method != EVHTTP_REQ_GET)
+			return reply_error(r->req, 405, "only GET on /v1/lrp");
+		for (unsigned int j = 0; j < k->state.n_lrps; j++)
+			json_array_append_new(a, lrp_json(k, &k->state.lrps[j]));
+		return reply_json(r->req, HTTP_OK, a);
+	}
+	if (r->nseg != 4)
+		return reply_error(r->req, HTTP_NOTFOUND,
+				   "no such path %s (use /v1/lrp/{namespace}/{name})", r->path);
+	i = kdp_state_lrp_find(&k->state, r->seg[2], r->seg[3]);
+	switch (r->method) {
+	case EVHTTP_REQ_GET:
+		if (i < 0)
+			return reply_error(r->req, HTTP_NOTFOUND, "policy %s/%s not found",
+					   r->seg[2], r->seg[3]);
+		return reply_json(r->req, HTTP_OK, lrp_json(k, &k->state.lrps[i]));
+	case EVHTTP_REQ_PUT:
+		body = body_json(r);
+		if (body == NULL)
+			return;
+		if (kdp_lrp_parse(body, r->seg[2], r->seg[3], "", &l, err) != 0) {
+			json_decref(body);
+			kdp_lrp_free(&l);
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+		}
+		json_decref(body);
+		if (kdp_state_copy(&next, &k->state) != 0 || kdp_state_lrp_put(&next, &l) != 0) {
+			kdp_lrp_free(&l);
+			kdp_state_free(&next);
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		}
+		snprintf(msg, sizeof(msg), "local redirect policy %s/%s %s", r->seg[2],
+			 r->seg[3], i < 0 ? "created" : "updated");
+		return apply_reply(r, &next, msg);
+	case EVHTTP_REQ_DELETE:
+		if (i < 0)
+			return reply_error(r->req, HTTP_NOTFOUND, "policy %s/%s not found",
+					   r->seg[2], r->seg[3]);
+		if (kdp_state_copy(&next, &k->state) != 0)
+			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+		kdp_state_lrp_del(&next, i);
+		snprintf(msg, sizeof(msg), "local redirect policy %s/%s deleted", r->seg[2],
+			 r->seg[3]);
+		return apply_reply(r, &next, msg);
+	default:
+		return reply_error(r->req, 405, "method not allowed on %s", r->path);
+	}
+}
+
 /* ---- ip-masq-agent ---- */
 
 static void ipmasq(struct api_req *r)
@@ -801,7 +916,7 @@ static const struct route routes_v1[] = {
 	{"routes", routes, true},   {"neighbours", neighbours, true},
 	{"stats", stats, true},      {"services", services, false},
 	{"ct", ct, true},            {"ipmasq", ipmasq, false},
-	{"nat", nat, true},
+	{"nat", nat, true},          {"lrp", lrps, false},
 };
 
 void kdp_api_handle(struct evhttp_request *req, void *arg)

@@ -132,11 +132,83 @@ static uint32_t fe_id(struct fe_build *b, const char *key)
 	return id;
 }
 
+/* The local endpoints policy @p l selects, as active local backends on
+ * @p port (network order). @return how many, or -ENOMEM. */
+static int lrp_backends(const struct kdp_state *st, const struct kdp_lrp *l,
+			uint16_t port, struct kdp_svc_backend **out)
+{
+	struct kdp_svc_backend *be = calloc(st->n_eps + 1, sizeof(*be));
+	int n = 0;
+
+	if (be == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < st->n_eps; i++) {
+		const struct kdp_endpoint *e = &st->eps[i];
+		if (e->port < 0 || !kdp_lrp_selects(l, e->labels))
+			continue;
+		be[n].ip = rte_cpu_to_be_32(e->ip);
+		be[n].port = port;
+		be[n].state = KDP_BE_ACTIVE;
+		be[n].local = 1;
+		n++;
+	}
+	*out = be;
+	return n;
+}
+
+/* The serviceMatcher policy of service @p s port @p pc, and the backend
+ * port it redirects to; NULL when none applies. */
+static const struct kdp_lrp *lrp_for(const struct kdp_state *st, const struct kdp_service *s,
+				     const struct kdp_svc_port_cfg *pc,
+				     const struct kdp_lrp_port **bp)
+{
+	for (unsigned int i = 0; i < st->n_lrps; i++) {
+		const struct kdp_lrp *l = &st->lrps[i];
+		const char *name = pc->name;
+
+		if (l->address || strcmp(l->svc_ns, s->ns) || strcmp(l->svc_name, s->name))
+			continue;
+		if (l->n_fports > 0) {
+			const struct kdp_lrp_port *f = NULL;
+			for (unsigned int j = 0; j < l->n_fports && f == NULL; j++)
+				if (l->fports[j].proto == pc->proto &&
+				    (l->fports[j].name[0] && pc->name[0] ?
+					     strcmp(l->fports[j].name, pc->name) == 0 :
+					     l->fports[j].port == pc->port))
+					f = &l->fports[j];
+			if (f == NULL)
+				continue;
+			name = f->name;
+		}
+		*bp = kdp_lrp_backend_port(l, name, pc->proto);
+		if (*bp != NULL)
+			return l;
+	}
+	return NULL;
+}
+
 static int count_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
 		    uint32_t addr, uint16_t port, uint8_t type, void *arg)
 {
 	((struct fe_build *)arg)->count++;
 	return 0;
+}
+
+/* Sorts, hashes and prepares @p fe, then adds it to the table. */
+static int fe_finish(struct fe_build *b, struct kdp_svc_fe *fe)
+{
+	int ret;
+
+	/* Canonical order: Maglev then gives every node the same table. */
+	qsort(fe->be, fe->n_be, sizeof(*fe->be), be_cmp);
+	fe->gen = rte_jhash(fe->be, sizeof(*fe->be) * fe->n_be, fe->n_be) | 1;
+	ret = kdp_svc_fe_prepare(fe, b->k->cfg.maglev_m);
+	if (ret == 0)
+		return kdp_svc_table_add(b->t, fe);
+	free(fe->be);
+	free(fe->sel);
+	free(fe->maglev);
+	return ret;
 }
 
 static int add_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
@@ -169,18 +241,80 @@ static int add_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc
 		fe.be[i].local = local_ip(b->st, s->be[i].ip);
 	}
 	fe.n_be = (uint16_t)s->n_be;
-	/* Canonical order: Maglev then gives every node the same table. */
-	qsort(fe.be, fe.n_be, sizeof(*fe.be), be_cmp);
-	fe.gen = rte_jhash(fe.be, sizeof(*fe.be) * fe.n_be, fe.n_be) | 1;
-	ret = kdp_svc_fe_prepare(&fe, b->k->cfg.maglev_m);
-	if (ret == 0)
-		ret = kdp_svc_table_add(b->t, &fe);
-	else
-		free(fe.be), free(fe.sel), free(fe.maglev);
+	if (type == KDP_SVC_CLUSTER_IP) {
+		/* A Local Redirect Policy replaces the backends by the local
+		 * endpoints it selects, while there is at least one. */
+		const struct kdp_lrp_port *bp = NULL;
+		const struct kdp_lrp *l = lrp_for(b->st, s, pc, &bp);
+		struct kdp_svc_backend *local = NULL;
+		int n = l ? lrp_backends(b->st, l, rte_cpu_to_be_16(bp->port), &local) : 0;
+
+		if (n < 0) {
+			free(fe.be);
+			return n;
+		}
+		if (n > 0) {
+			free(fe.be);
+			fe.be = local;
+			fe.n_be = (uint16_t)n;
+			fe.type = KDP_SVC_LOCAL_REDIRECT;
+			snprintf(fe.lrp, sizeof(fe.lrp), "%s/%s", l->ns, l->name);
+		} else {
+			free(local);
+		}
+	}
+	ret = fe_finish(b, &fe);
 	if (ret != 0)
 		snprintf(b->err, KDP_ERR_LEN, "services[%s/%s]: frontend %s: %s", s->ns,
 			 s->name, key, strerror(-ret));
 	return ret;
+}
+
+/* Frontends of addressMatcher policies that have local endpoints. */
+static int add_lrp_fes(struct fe_build *b)
+{
+	const struct kdp_state *st = b->st;
+
+	for (unsigned int i = 0; i < st->n_lrps; i++) {
+		const struct kdp_lrp *l = &st->lrps[i];
+
+		for (unsigned int j = 0; l->address && j < l->n_fports; j++) {
+			const struct kdp_lrp_port *f = &l->fports[j];
+			const struct kdp_lrp_port *bp = kdp_lrp_backend_port(l, f->name, f->proto);
+			struct kdp_svc_fe fe;
+			char key[48];
+			int n, ret;
+
+			if (bp == NULL)
+				continue;
+			memset(&fe, 0, sizeof(fe));
+			n = lrp_backends(st, l, rte_cpu_to_be_16(bp->port), &fe.be);
+			if (n <= 0) {
+				free(fe.be);
+				if (n < 0)
+					return n;
+				continue; /* no local endpoint: not redirected */
+			}
+			kdp_service_fe_name(l->ip, f->port, f->proto, key, sizeof(key));
+			fe.n_be = (uint16_t)n;
+			fe.id = fe_id(b, key);
+			fe.key.addr = rte_cpu_to_be_32(l->ip);
+			fe.key.port = rte_cpu_to_be_16(f->port);
+			fe.key.proto = f->proto;
+			fe.type = KDP_SVC_LOCAL_REDIRECT;
+			snprintf(fe.name, sizeof(fe.name), "%s/%s", l->ns, l->name);
+			snprintf(fe.port_name, sizeof(fe.port_name), "%s", f->name);
+			snprintf(fe.lrp, sizeof(fe.lrp), "%s/%s", l->ns, l->name);
+			ret = fe_finish(b, &fe);
+			if (ret != 0) {
+				snprintf(b->err, KDP_ERR_LEN,
+					 "localRedirectPolicies[%s/%s]: frontend %s: %s", l->ns,
+					 l->name, key, strerror(-ret));
+				return ret;
+			}
+		}
+	}
+	return 0;
 }
 
 static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_state *st,
@@ -193,6 +327,8 @@ static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_stat
 		return NULL;
 	for (unsigned int i = 0; i < st->n_svcs; i++)
 		kdp_service_foreach_frontend(&st->svcs[i], k->cfg.node_ip, count_fe, &b);
+	for (unsigned int i = 0; i < st->n_lrps; i++)
+		b.count += st->lrps[i].address ? st->lrps[i].n_fports : 0;
 	snprintf(name, sizeof(name), "kdp_svc_%" PRIu64, gen);
 	/* Ids only grow; the by-id array covers every id handed out. */
 	b.t = kdp_svc_table_create(name, b.count, k->next_fe_id + b.count, (int)rte_socket_id());
@@ -208,6 +344,11 @@ static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_stat
 			json_decref(b.ids);
 			return NULL;
 		}
+	}
+	if (add_lrp_fes(&b) != 0) {
+		kdp_svc_table_free(b.t);
+		json_decref(b.ids);
+		return NULL;
 	}
 	json_decref(k->fe_ids);
 	k->fe_ids = b.ids;

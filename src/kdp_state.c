@@ -11,7 +11,7 @@ static const char *const node_keys[] = {"name", "ip", "podCIDRs", NULL};
 static const char *const ep_keys[] = {"namespace", "name", "ip", "mac",
 				      "labels", "devargs", NULL};
 static const char *const state_keys[] = {"nodes", "endpoints", "services",
-					 "ipMasqAgent", NULL};
+					 "ipMasqAgent", "localRedirectPolicies", NULL};
 
 int kdp_state_check_name(const char *s, const char *path, char *err)
 {
@@ -212,6 +212,29 @@ int kdp_state_parse(const json_t *o, const struct kdp_config *cfg,
 			goto fail;
 		}
 	}
+	a = json_object_get(o, "localRedirectPolicies");
+	if (a != NULL && !json_is_array(a)) {
+		ret = kdp_json_err(err, "localRedirectPolicies", "expected an array");
+		goto fail;
+	}
+	json_array_foreach(a, i, v) {
+		struct kdp_lrp l;
+		char p[40];
+		snprintf(p, sizeof(p), "localRedirectPolicies[%zu]", i);
+		if ((ret = kdp_lrp_parse(v, NULL, NULL, p, &l, err))) {
+			kdp_lrp_free(&l);
+			goto fail;
+		}
+		if (kdp_state_lrp_find(st, l.ns, l.name) >= 0) {
+			ret = kdp_json_err(err, p, "policy '%s/%s' listed twice", l.ns, l.name);
+			kdp_lrp_free(&l);
+			goto fail;
+		}
+		if ((ret = kdp_state_lrp_put(st, &l))) {
+			kdp_lrp_free(&l);
+			goto fail;
+		}
+	}
 	v = json_object_get(o, "ipMasqAgent");
 	if (v != NULL && !json_is_null(v) &&
 	    (ret = kdp_ipmasq_parse_json(v, "ipMasqAgent", &st->ipmasq, err)))
@@ -258,6 +281,33 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 	}
 	if (kdp_services_validate(st->svcs, st->n_svcs, cfg->node_ip, err) != 0)
 		return -EINVAL;
+	for (unsigned int i = 0; i < st->n_lrps; i++) {
+		const struct kdp_lrp *l = &st->lrps[i];
+		if (!l->address)
+			continue;
+		for (unsigned int j = 0; j < st->n_svcs; j++) {
+			const struct kdp_service *s = &st->svcs[j];
+			bool ip = s->cluster_ip == l->ip;
+			for (unsigned int x = 0; x < s->n_ext; x++)
+				ip |= s->ext[x] == l->ip;
+			for (unsigned int x = 0; x < s->n_lb; x++)
+				ip |= s->lb[x] == l->ip;
+			for (unsigned int pp = 0; ip && pp < s->n_ports; pp++)
+				for (unsigned int f = 0; f < l->n_fports; f++)
+					if (s->ports[pp].port == l->fports[f].port &&
+					    s->ports[pp].proto == l->fports[f].proto)
+						return kdp_json_err(err, "",
+								    "localRedirectPolicies[%s/%s]: its address %s:%u is service %s/%s's frontend",
+								    l->ns, l->name,
+								    kdp_addr_fmt_ip(l->ip, a, sizeof(a)),
+								    l->fports[f].port, s->ns, s->name);
+		}
+		for (unsigned int j = 0; j < i; j++)
+			if (st->lrps[j].address && st->lrps[j].ip == l->ip)
+				return kdp_json_err(err, "",
+						    "localRedirectPolicies[%s/%s]: address already redirected by %s/%s",
+						    l->ns, l->name, st->lrps[j].ns, st->lrps[j].name);
+	}
 	if (st->n_eps > max_endpoints)
 		return kdp_json_err(err, "endpoints",
 				    "%u local endpoints, at most %u fit (one DPDK port each)",
@@ -320,6 +370,7 @@ json_t *kdp_state_ep_json(const struct kdp_endpoint *ep)
 json_t *kdp_state_json(const struct kdp_state *st)
 {
 	json_t *nodes = json_array(), *eps = json_array(), *svcs = json_array();
+	json_t *lrps = json_array();
 
 	for (unsigned int i = 0; i < st->n_nodes; i++)
 		json_array_append_new(nodes, kdp_state_node_json(&st->nodes[i], NULL));
@@ -327,8 +378,11 @@ json_t *kdp_state_json(const struct kdp_state *st)
 		json_array_append_new(eps, kdp_state_ep_json(&st->eps[i]));
 	for (unsigned int i = 0; i < st->n_svcs; i++)
 		json_array_append_new(svcs, kdp_service_json(&st->svcs[i]));
-	return json_pack("{s:o, s:o, s:o, s:o}", "nodes", nodes, "endpoints", eps,
-			 "services", svcs, "ipMasqAgent", kdp_ipmasq_json(&st->ipmasq));
+	for (unsigned int i = 0; i < st->n_lrps; i++)
+		json_array_append_new(lrps, kdp_lrp_json(&st->lrps[i]));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "nodes", nodes, "endpoints", eps,
+			 "services", svcs, "localRedirectPolicies", lrps, "ipMasqAgent",
+			 kdp_ipmasq_json(&st->ipmasq));
 }
 
 int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
@@ -368,6 +422,16 @@ int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
 		}
 		dst->n_svcs = src->n_svcs;
 	}
+	if (src->n_lrps > 0) {
+		dst->lrps = calloc(src->n_lrps, sizeof(*dst->lrps));
+		if (dst->lrps == NULL) {
+			kdp_state_free(dst);
+			return -ENOMEM;
+		}
+		for (unsigned int i = 0; i < src->n_lrps; i++)
+			kdp_lrp_copy(&dst->lrps[i], &src->lrps[i]);
+		dst->n_lrps = src->n_lrps;
+	}
 	return 0;
 }
 
@@ -377,6 +441,11 @@ void kdp_state_free(struct kdp_state *st)
 		json_decref(st->eps[i].labels);
 	for (unsigned int i = 0; i < st->n_svcs; i++)
 		kdp_service_free(&st->svcs[i]);
+	for (unsigned int i = 0; i < st->n_lrps; i++)
+		kdp_lrp_free(&st->lrps[i]);
+	free(st->lrps);
+	st->lrps = NULL;
+	st->n_lrps = 0;
 	free(st->nodes);
 	free(st->eps);
 	free(st->svcs);
@@ -489,4 +558,38 @@ void kdp_state_svc_del(struct kdp_state *st, int i)
 	memmove(&st->svcs[i], &st->svcs[i + 1],
 		sizeof(*st->svcs) * (st->n_svcs - (unsigned int)i - 1));
 	st->n_svcs--;
+}
+
+int kdp_state_lrp_find(const struct kdp_state *st, const char *ns, const char *name)
+{
+	for (unsigned int i = 0; i < st->n_lrps; i++)
+		if (strcmp(st->lrps[i].ns, ns) == 0 && strcmp(st->lrps[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int kdp_state_lrp_put(struct kdp_state *st, struct kdp_lrp *l)
+{
+	int i = kdp_state_lrp_find(st, l->ns, l->name);
+	struct kdp_lrp *a;
+
+	if (i >= 0) {
+		kdp_lrp_free(&st->lrps[i]);
+		st->lrps[i] = *l;
+		return 0;
+	}
+	a = realloc(st->lrps, sizeof(*a) * (st->n_lrps + 1));
+	if (a == NULL)
+		return -ENOMEM;
+	st->lrps = a;
+	st->lrps[st->n_lrps++] = *l;
+	return 0;
+}
+
+void kdp_state_lrp_del(struct kdp_state *st, int i)
+{
+	kdp_lrp_free(&st->lrps[i]);
+	memmove(&st->lrps[i], &st->lrps[i + 1],
+		sizeof(*st->lrps) * (st->n_lrps - (unsigned int)i - 1));
+	st->n_lrps--;
 }

@@ -17,6 +17,7 @@
 #include "kdp_config.h"
 #include "kdp_services.h"
 #include "kdp_ipmasq.h"
+#include "kdp_lrp.h"
 
 #define KDP_MAX_POD_CIDRS 8
 #define KDP_MAX_NODES 4096
@@ -47,6 +48,8 @@ struct kdp_state {
 	struct kdp_node *nodes;
 	struct kdp_endpoint *eps;
 	struct kdp_service *svcs;
+	unsigned int n_lrps;
+	struct kdp_lrp *lrps;
 	struct kdp_ipmasq ipmasq; /**< present false: no ip-masq-agent config */
 };
 
@@ -98,6 +101,11 @@ int kdp_state_svc_find(const struct kdp_state *st, const char *ns, const char *n
 /** Inserts or replaces a service; takes ownership of its backends. -ENOMEM. */
 int kdp_state_svc_put(struct kdp_state *st, struct kdp_service *s);
 void kdp_state_svc_del(struct kdp_state *st, int i);
+/** Index of policy @p ns/@p name, or -1. */
+int kdp_state_lrp_find(const struct kdp_state *st, const char *ns, const char *name);
+/** Inserts or replaces a policy; takes ownership of its labels. -ENOMEM. */
+int kdp_state_lrp_put(struct kdp_state *st, struct kdp_lrp *l);
+void kdp_state_lrp_del(struct kdp_state *st, int i);
 void kdp_state_node_del(struct kdp_state *st, int i);
 void kdp_state_ep_del(struct kdp_state *st, int i);
 

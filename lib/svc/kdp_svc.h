@@ -68,6 +68,7 @@ struct kdp_svc_fe {
 	uint32_t *maglev;  /**< m indices into be[] */
 	char name[160];    /**< "namespace/name" */
 	char port_name[64];
+	char lrp[130];     /**< "namespace/name" of the redirecting policy, or "" */
 };
 
 struct kdp_svc_table {

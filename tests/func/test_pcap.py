@@ -29,6 +29,7 @@ OTHER_MAC = "02:00:00:00:00:77"
 NODE_IP, W1_IP = "192.168.10.100", "192.168.10.101"
 CURL, WEB, REMOTE_WEB, POD_GW = "172.20.1.236", "172.20.1.40", "172.20.0.130", "169.254.1.1"
 VIP, ROUTER, ROUTER_MAC = "10.96.152.212", "192.168.10.200", "02:00:00:00:00:c8"
+DNS_VIP, COREDNS_W1, NODELOCAL, NODELOCAL_MAC = "10.96.0.10", "172.20.0.186", "172.20.1.13", "02:00:ac:14:01:0d"
 
 results = {"passed": 0, "failed": 0}
 
@@ -117,6 +118,10 @@ def main():
         # A connection to the ClusterIP, and a datagram to the router (masqueraded).
         Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=VIP, id=104) / TCP(sport=41000, dport=80, flags="S", seq=1000),
         Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=ROUTER, id=105) / UDP(sport=40000, dport=53) / Raw(b"query"),
+        # DNS to kube-dns: the Local Redirect Policy sends it to the node-local pod.
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=DNS_VIP, id=106) / UDP(sport=45000, dport=53) / Raw(b"dnsq"),
+        # DNS to the policy's address (addressMatcher), TCP.
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst="169.254.20.10", id=107) / TCP(sport=45001, dport=53, flags="S"),
     ]
     # The backend answers the SYN (read after curl-pod's burst: ports are polled in order).
     web_in = [
@@ -125,6 +130,7 @@ def main():
     wrpcap(p("uplink_in.pcap"), uplink_in)
     wrpcap(p("curl_in.pcap"), curl_in)
     wrpcap(p("web_in.pcap"), web_in)
+    wrpcap(p("nl_in.pcap"), [])
     cfg = {
         "name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
         "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
@@ -142,11 +148,30 @@ def main():
              "devargs": f"net_pcap,rx_pcap={p('curl_in.pcap')},tx_pcap={p('curl_out.pcap')}"},
             {"namespace": "default", "name": "webpod", "ip": WEB, "mac": WEB_MAC, "labels": {"app": "webpod"},
              "devargs": f"net_pcap,rx_pcap={p('web_in.pcap')},tx_pcap={p('web_out.pcap')}"},
+            {"namespace": "kube-system", "name": "node-local-dns-x", "ip": NODELOCAL, "mac": NODELOCAL_MAC,
+             "labels": {"k8s-app": "node-local-dns"},
+             "devargs": f"net_pcap,rx_pcap={p('nl_in.pcap')},tx_pcap={p('nl_out.pcap')}"},
         ],
         "services": [
             {"namespace": "default", "name": "webpod", "type": "ClusterIP", "clusterIP": VIP,
              "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080}],
              "backends": [{"ip": WEB}]},
+            {"namespace": "kube-system", "name": "kube-dns", "clusterIP": DNS_VIP,
+             "ports": [{"name": "dns", "protocol": "UDP", "port": 53},
+                       {"name": "dns-tcp", "protocol": "TCP", "port": 53}],
+             "backends": [{"ip": COREDNS_W1}]},
+        ],
+        "localRedirectPolicies": [
+            {"namespace": "kube-system", "name": "nodelocaldns",
+             "redirectFrontend": {"serviceMatcher": {"serviceName": "kube-dns", "namespace": "kube-system"}},
+             "redirectBackend": {"localEndpointSelector": {"matchLabels": {"k8s-app": "node-local-dns"}},
+                                 "toPorts": [{"port": "53", "name": "dns", "protocol": "UDP"},
+                                             {"port": "53", "name": "dns-tcp", "protocol": "TCP"}]}},
+            {"namespace": "kube-system", "name": "nodelocaldns-addr",
+             "redirectFrontend": {"addressMatcher": {"ip": "169.254.20.10",
+                                                     "toPorts": [{"port": "53", "name": "dns-tcp", "protocol": "TCP"}]}},
+             "redirectBackend": {"localEndpointSelector": {"matchLabels": {"k8s-app": "node-local-dns"}},
+                                 "toPorts": [{"port": "53", "name": "dns-tcp", "protocol": "TCP"}]}},
         ],
     }
     with open(p("kdp.json"), "w") as f:
@@ -261,6 +286,17 @@ def main():
           and masq[0][IP].dst == ROUTER and masq[0][Ether].dst == ROUTER_MAC, repr(masq))
     if masq:
         check("masquerade: IP and UDP checksums valid", ip_csum_ok(masq[0]) and l4_csum_ok(masq[0]))
+
+    nl = rdpcap(p("nl_out.pcap"))
+    q = [x for x in nl if UDP in x and x[IP].id == 106]
+    check("local redirect: DNS to 10.96.0.10:53/UDP goes to the node-local pod 172.20.1.13:53",
+          len(q) == 1 and q[0][IP].dst == NODELOCAL and q[0][UDP].dport == 53
+          and q[0][Ether].dst == NODELOCAL_MAC and l4_csum_ok(q[0]), repr(q))
+    check("local redirect: nothing sent towards CoreDNS on the other node",
+          not [x for x in up if IP in x and x[IP].id == 106])
+    t = [x for x in nl if TCP in x and x[IP].id == 107]
+    check("local redirect (addressMatcher): 169.254.20.10:53/TCP goes to 172.20.1.13:53",
+          len(t) == 1 and t[0][IP].dst == NODELOCAL and t[0][TCP].dport == 53 and l4_csum_ok(t[0]), repr(t))
 
     # webpod port: the UDP datagram, untouched but for TTL and L2.
     udp = [x for x in web if UDP in x]

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kdp_config.h"
+#include "kdp_lrp.h"
 #include "kdp_state.h"
 #include "test_util.h"
 
@@ -277,6 +278,11 @@ static void test_state_roundtrip(void)
 		"\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080,\"nodePort\":30080}],"
 		"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityTimeoutSeconds\":10800,\"algorithm\":\"maglev\","
 		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\"},{\"ip\":\"172.20.0.130\",\"state\":\"terminating\"}]}],"
+		"\"localRedirectPolicies\":[{\"namespace\":\"kube-system\",\"name\":\"nodelocaldns\","
+		"\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\",\"toPorts\":[]}},"
+		"\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"node-local-dns\"}},"
+		"\"toPorts\":[{\"port\":\"53\",\"name\":\"dns\",\"protocol\":\"UDP\"}]},"
+		"\"skipRedirectFromBackend\":false,\"description\":\"\"}],"
 		"\"ipMasqAgent\":{\"nonMasqueradeCIDRs\":[\"10.10.1.0/24\",\"10.10.2.0/24\"],\"masqLinkLocal\":false}}";
 	json_t *in = json_loads(body, 0, NULL), *out;
 	struct kdp_state st, copy;
@@ -299,6 +305,105 @@ static void test_state_roundtrip(void)
 	kdp_state_free(&copy);
 }
 
+static void test_lrp_errors(void)
+{
+	static const char *be = "\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":"
+				"{\"k8s-app\":\"node-local-dns\"}},\"toPorts\":[{\"port\":\"53\","
+				"\"name\":\"dns\",\"protocol\":\"UDP\"}]}";
+	static const struct {
+		const char *fe, *be, *want;
+	} t[] = {
+		{"{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\"}}", NULL, NULL},
+		{"{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":\"53\",\"protocol\":\"UDP\"}]}}", NULL, NULL},
+		{"{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"default\"}}", NULL,
+		 "must be the policy's own namespace"},
+		{"{\"serviceMatcher\":{\"serviceName\":\"kube-dns\"}}", NULL,
+		 "redirectFrontend.serviceMatcher.namespace: required field missing"},
+		{"{}", NULL, "redirectFrontend: give exactly one of serviceMatcher and addressMatcher"},
+		{"{\"addressMatcher\":{\"ip\":\"169.254.20.300\",\"toPorts\":[]}}", NULL,
+		 "redirectFrontend.addressMatcher.ip: not an IPv4 address"},
+		{"{\"addressMatcher\":{\"ip\":\"169.254.20.10\"}}", NULL,
+		 "an addressMatcher needs at least one port"},
+		{"{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":\"dns\"}]}}", NULL,
+		 "toPorts[0].port: expected a port number"},
+		{"{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":53,\"protocol\":\"SCTP\"}]}}", NULL,
+		 "toPorts[0].protocol: expected \"TCP\" or \"UDP\""},
+		{"{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\"}}",
+		 "\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{}},\"toPorts\":[{\"port\":\"53\"}]}",
+		 "matchLabels: expected a non-empty object"},
+		{"{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\"}}",
+		 "\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"a\":\"b\"}}}",
+		 "redirectBackend.toPorts: at least one backend port is required"},
+		{"{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\"}}",
+		 "\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"a\":\"b\"}},"
+		 "\"toPorts\":[{\"port\":\"53\",\"protocol\":\"UDP\"},{\"port\":\"53\",\"protocol\":\"TCP\"}]}",
+		 "ports need names when there are several"},
+	};
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		char body[1024], err[KDP_ERR_LEN] = "";
+		struct kdp_lrp l;
+		json_t *j;
+		int ret;
+
+		snprintf(body, sizeof(body), "{\"redirectFrontend\":%s,%s}", t[i].fe,
+			 t[i].be ? t[i].be : be);
+		j = json_loads(body, 0, NULL);
+		CU_ASSERT_FATAL(j != NULL);
+		ret = kdp_lrp_parse(j, "kube-system", "nodelocaldns", "", &l, err);
+		kdp_lrp_free(&l);
+		json_decref(j);
+		CU_ASSERT_EQUAL(ret, t[i].want ? -EINVAL : 0);
+		if (t[i].want && strstr(err, t[i].want) == NULL) {
+			fprintf(stderr, "lrp case %zu: got '%s', want '%s'\n", i, err, t[i].want);
+			CU_FAIL("wrong lrp error");
+		}
+	}
+}
+
+static void test_service_errors(void)
+{
+	static const struct {
+		const char *body, *want;
+	} t[] = {
+		{"{\"clusterIP\":\"10.96.152.212\",\"ports\":[{\"port\":80}]}", NULL},
+		{"{\"type\":\"ExternalName\",\"ports\":[{\"port\":80}]}", "type: expected ClusterIP"},
+		{"{\"clusterIP\":\"10.97.0.1\",\"ports\":[{\"port\":80}]}", "outside serviceCIDR 10.96.0.0/16"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[]}", "ports: expected an array of 1 to"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80,\"protocol\":\"SCTP\"}]}", "SCTP is not supported yet"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80,\"targetPort\":\"http\"}]}", "named target ports are not supported"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80,\"nodePort\":30080}]}", "nodePort: only NodePort and LoadBalancer"},
+		{"{\"type\":\"NodePort\",\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}]}", "nodePort: required for a NodePort service"},
+		{"{\"type\":\"NodePort\",\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80,\"nodePort\":8080}]}", "nodePort: expected an integer from 30000 to 32767"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"name\":\"a\",\"port\":80},{\"name\":\"a\",\"port\":81}]}", "need distinct names"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"sessionAffinity\":\"Cookie\"}", "sessionAffinity: expected"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"algorithm\":\"wrr\"}", "algorithm: expected \"random\" or \"maglev\""},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"draining\"}]}", "backends[0].state: expected active"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\"},{\"ip\":\"172.20.1.40\"}]}", "backends[1]: listed twice"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"weight\":3}", "weight: unknown field"},
+	};
+	struct kdp_config c;
+	char err[KDP_ERR_LEN] = "";
+
+	CU_ASSERT_EQUAL_FATAL(cfg_with("serviceCIDR", "\"10.96.0.0/16\"", &c, err), 0);
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		json_t *j = json_loads(t[i].body, 0, NULL);
+		struct kdp_service s;
+		int ret;
+
+		CU_ASSERT_FATAL(j != NULL);
+		err[0] = '\0';
+		ret = kdp_service_parse(j, "default", "webpod", "", &c, &s, err);
+		kdp_service_free(&s);
+		json_decref(j);
+		CU_ASSERT_EQUAL(ret, t[i].want ? -EINVAL : 0);
+		if (t[i].want && strstr(err, t[i].want) == NULL) {
+			fprintf(stderr, "service case %zu: got '%s', want '%s'\n", i, err, t[i].want);
+			CU_FAIL("wrong service error");
+		}
+	}
+	kdp_config_free(&c);
+}
+
 void test_register_config(void)
 {
 	CU_pSuite s = CU_add_suite("config", NULL, NULL);
@@ -310,4 +415,6 @@ void test_register_config(void)
 	CU_add_test(s, "endpoint bodies", test_endpoint_errors);
 	CU_add_test(s, "state rules across objects", test_state_rules);
 	CU_add_test(s, "state JSON round trip", test_state_roundtrip);
+	CU_add_test(s, "service bodies", test_service_errors);
+	CU_add_test(s, "local redirect policy bodies", test_lrp_errors);
 }
