@@ -5,7 +5,8 @@
  * answers as aligned tables, or the daemon's JSON with --json.
  *
  * Exit status: 0 success, 1 the daemon answered with an error,
- * 2 usage error (or an unreadable/invalid -f FILE), 3 cannot reach the daemon.
+ * 2 usage error (or an unreadable -f FILE, or one that is not JSON where JSON is
+ * expected), 3 cannot reach the daemon.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -697,20 +698,33 @@ static void kdpctl_format_json(struct kdpctl_buf *b, json_t *v, enum kdpctl_fmt 
 	}
 }
 
+/* Appends the display form of v, or "-" when it has none. */
+static void kdpctl_buf_value(struct kdpctl_buf *b, json_t *v)
+{
+	size_t len = b->len;
+
+	kdpctl_format_json(b, v, KDPCTL_FMT_PLAIN);
+	if (b->len == len)
+		kdpctl_buf_puts(b, "-");
+}
+
 /* Cells of an aligned table, row after row; a header is just the first row. */
 struct kdpctl_table {
 	size_t ncols;
 	size_t ncells;
 	size_t cap;
 	char **cells;
+	bool *span; /* per cell: kdpctl_table_add_span() */
 };
 
-static void kdpctl_table_push(struct kdpctl_table *t, char *s)
+static void kdpctl_table_push(struct kdpctl_table *t, char *s, bool span)
 {
 	if (t->ncells == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 32;
 		t->cells = kdpctl_xrealloc(t->cells, t->cap * sizeof(*t->cells));
+		t->span = kdpctl_xrealloc(t->span, t->cap * sizeof(*t->span));
 	}
+	t->span[t->ncells] = span;
 	t->cells[t->ncells++] = s;
 }
 
@@ -721,13 +735,23 @@ static void kdpctl_table_add_owned(struct kdpctl_table *t, char *s)
 		free(s);
 		s = kdpctl_xstrdup("-");
 	}
-	kdpctl_table_push(t, s);
+	kdpctl_table_push(t, s, false);
 }
 
 /* Adds a cell that stays empty: the continuation lines of a multi-line cell. */
 static void kdpctl_table_add_blank(struct kdpctl_table *t)
 {
-	kdpctl_table_push(t, kdpctl_xstrdup(""));
+	kdpctl_table_push(t, kdpctl_xstrdup(""), false);
+}
+
+/*
+ * Adds a cell, taking ownership of s, that may run past its column: it does
+ * not count for the column's width, like the text after the last tab with
+ * Go's tabwriter. Meant for the last cell of a row.
+ */
+static void kdpctl_table_add_span(struct kdpctl_table *t, char *s)
+{
+	kdpctl_table_push(t, s, true);
 }
 
 static void kdpctl_table_add(struct kdpctl_table *t, const char *s)
@@ -761,7 +785,7 @@ static void kdpctl_table_print(const struct kdpctl_table *t)
 
 	memset(width, 0, t->ncols * sizeof(*width));
 	for (size_t i = 0; i < nrows * t->ncols; i++) {
-		size_t w = kdpctl_display_width(t->cells[i]);
+		size_t w = t->span[i] ? 0 : kdpctl_display_width(t->cells[i]);
 
 		if (w > width[i % t->ncols])
 			width[i % t->ncols] = w;
@@ -773,9 +797,11 @@ static void kdpctl_table_print(const struct kdpctl_table *t)
 		while (last > 0 && row[last][0] == '\0') /* blank cells at the end */
 			last--;
 		for (size_t c = 0; c <= last; c++) {
+			size_t w = kdpctl_display_width(row[c]);
+
 			fputs(row[c], stdout);
-			if (c < last)
-				printf("%*s", (int)(width[c] - kdpctl_display_width(row[c]) + 3), "");
+			if (c < last) /* a span cell can be wider than its column */
+				printf("%*s", (int)(width[c] > w ? width[c] - w + 3 : 3), "");
 		}
 		putchar('\n');
 	}
@@ -787,7 +813,9 @@ static void kdpctl_table_free(struct kdpctl_table *t)
 	for (size_t i = 0; i < t->ncells; i++)
 		free(t->cells[i]);
 	free(t->cells);
+	free(t->span);
 	t->cells = NULL;
+	t->span = NULL;
 	t->ncells = t->cap = 0;
 }
 
@@ -836,8 +864,8 @@ struct kdpctl_opts {
 	const char *socket;
 	const char *file;
 	const char *output;	/* -o FORMAT, as given */
-	const char *proto;	/* ct list --proto, as given */
-	const char *ip;		/* ct list --ip, as given */
+	const char *proto;	/* ct/nat list --proto, as given */
+	const char *ip;		/* ct/nat list --ip, as given */
 	struct in_addr ip_addr; /* ... and parsed */
 	bool json;
 	bool all;
@@ -931,8 +959,12 @@ static int kdpctl_read_json_file(const char *path, struct kdpctl_buf *out)
 	return 0;
 }
 
-/* PUT (body from -f FILE) or DELETE; prints the daemon's "message" or OK. */
-static int kdpctl_change(const struct kdpctl_opts *o, const char *method, const char *path)
+/*
+ * PUT (body from -f FILE, checked to be JSON when check_json) or DELETE;
+ * prints the daemon's "message" or OK.
+ */
+static int kdpctl_change_body(const struct kdpctl_opts *o, const char *method, const char *path,
+			      bool check_json)
 {
 	struct kdpctl_buf body = { 0 };
 	struct kdpctl_response resp;
@@ -940,7 +972,8 @@ static int kdpctl_change(const struct kdpctl_opts *o, const char *method, const 
 	json_t *v;
 	int rc;
 
-	if (o->file != NULL && kdpctl_read_json_file(o->file, &body) < 0) {
+	if (o->file != NULL &&
+	    (check_json ? kdpctl_read_json_file(o->file, &body) : kdpctl_read_file(o->file, &body)) < 0) {
 		free(body.data);
 		return KDPCTL_EXIT_USAGE;
 	}
@@ -957,6 +990,12 @@ static int kdpctl_change(const struct kdpctl_opts *o, const char *method, const 
 	json_decref(v);
 	kdpctl_response_free(&resp);
 	return KDPCTL_EXIT_OK;
+}
+
+/* PUT (JSON body from -f FILE) or DELETE; prints the daemon's "message" or OK. */
+static int kdpctl_change(const struct kdpctl_opts *o, const char *method, const char *path)
+{
+	return kdpctl_change_body(o, method, path, true);
 }
 
 static int kdpctl_usage_error(const struct kdpctl_opts *o, const char *fmt, ...)
@@ -1087,6 +1126,36 @@ static int cmd_neigh_list(const struct kdpctl_opts *o)
 	return kdpctl_list(o, "/v1/neighbours", cols, ARRAY_SIZE(cols));
 }
 
+/*
+ * "0:5 1:1 2-3:0 4-7:0 8-15:0 16+:0": SNAT port picks by extra tries, bucket
+ * i > 0 counting 2^(i-1) to 2^i - 1 of them, the last one open-ended.
+ */
+static char *kdpctl_format_retries(json_t *hist)
+{
+	struct kdpctl_buf b = { 0 };
+	size_t n = json_array_size(hist), i;
+	json_t *v;
+
+	json_array_foreach(hist, i, v) {
+		unsigned long long lo, hi;
+
+		if (i >= 64)
+			break;
+		lo = i == 0 ? 0 : 1ULL << (i - 1);
+		hi = i == 0 ? 0 : (1ULL << i) - 1;
+		if (i > 0)
+			kdpctl_buf_puts(&b, " ");
+		if (i > 0 && i == n - 1)
+			kdpctl_buf_printf(&b, "%llu+:", lo);
+		else if (lo == hi)
+			kdpctl_buf_printf(&b, "%llu:", lo);
+		else
+			kdpctl_buf_printf(&b, "%llu-%llu:", lo, hi);
+		kdpctl_buf_value(&b, v);
+	}
+	return kdpctl_buf_take(&b);
+}
+
 static int cmd_stats(const struct kdpctl_opts *o)
 {
 	static const struct kdpctl_column total_fields[] = {
@@ -1095,6 +1164,12 @@ static int cmd_stats(const struct kdpctl_opts *o)
 		{ "TX packets:", "totals.txPackets", KDPCTL_FMT_PLAIN },
 		{ "TX bytes:", "totals.txBytes", KDPCTL_FMT_PLAIN },
 		{ "Dropped:", "totals.dropped", KDPCTL_FMT_PLAIN },
+	};
+	static const struct kdpctl_column nat_fields[] = {
+		{ "Masqueraded flows:", "masqueradedFlows", KDPCTL_FMT_PLAIN },
+		{ "Masqueraded packets:", "masqueradedPackets", KDPCTL_FMT_PLAIN },
+		{ "Left unmasqueraded:", "leftUnmasqueraded", KDPCTL_FMT_PLAIN },
+		{ "Port exhausted:", "portExhausted", KDPCTL_FMT_PLAIN },
 	};
 	static const struct kdpctl_column worker_cols[] = {
 		{ "WORKER", "id", KDPCTL_FMT_PLAIN },
@@ -1110,7 +1185,7 @@ static int cmd_stats(const struct kdpctl_opts *o)
 		{ "PACKETS", "packets", KDPCTL_FMT_PLAIN },
 	};
 	struct kdpctl_table t = { .ncols = 2 };
-	json_t *stats, *drops, *shown, *row;
+	json_t *stats, *nat, *drops, *shown, *row;
 	size_t i;
 	int rc = kdpctl_get(o, "/v1/stats", JSON_OBJECT, &stats);
 
@@ -1119,6 +1194,17 @@ static int cmd_stats(const struct kdpctl_opts *o)
 	kdpctl_add_fields(&t, stats, total_fields, ARRAY_SIZE(total_fields));
 	kdpctl_table_print(&t);
 	kdpctl_table_free(&t);
+
+	/* masquerade counters; older daemons do not send them */
+	nat = json_object_get(stats, "nat");
+	if (json_is_object(nat)) {
+		puts("\nNAT");
+		kdpctl_add_fields(&t, nat, nat_fields, ARRAY_SIZE(nat_fields));
+		kdpctl_table_add(&t, "Port retries:");
+		kdpctl_table_add_owned(&t, kdpctl_format_retries(json_object_get(nat, "portRetryHistogram")));
+		kdpctl_table_print(&t);
+		kdpctl_table_free(&t);
+	}
 
 	putchar('\n');
 	kdpctl_print_rows(json_object_get(stats, "workers"), worker_cols, ARRAY_SIZE(worker_cols));
@@ -1213,16 +1299,6 @@ static int cmd_endpoint_delete(const struct kdpctl_opts *o)
 }
 
 /* ---- services ---- */
-
-/* Appends the display form of v, or "-" when it has none. */
-static void kdpctl_buf_value(struct kdpctl_buf *b, json_t *v)
-{
-	size_t len = b->len;
-
-	kdpctl_format_json(b, v, KDPCTL_FMT_PLAIN);
-	if (b->len == len)
-		kdpctl_buf_puts(b, "-");
-}
 
 /* Orders frontends by ID (then by address, should IDs ever repeat). */
 static int kdpctl_frontend_cmp(const void *a, const void *b)
@@ -1452,38 +1528,42 @@ static void kdpctl_format_tuple(struct kdpctl_buf *b, json_t *tuple)
 	kdpctl_buf_value(b, json_object_get(tuple, "dst"));
 }
 
-/* Whether any address of the flow's two tuples ("A.B.C.D:PORT") is ip. */
-static bool kdpctl_flow_has_ip(json_t *flow, const struct in_addr *ip)
+/* Whether "A.B.C.D[:PORT]" s (may be NULL) is the address ip. */
+static bool kdpctl_addr_is(const char *s, const struct in_addr *ip)
 {
-	static const char *const keys[] = { "original.src", "original.dst", "reply.src", "reply.dst" };
+	const char *colon;
+	struct in_addr a;
+	char addr[INET_ADDRSTRLEN];
+	size_t n;
 
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		const char *s = json_string_value(kdpctl_json_path(flow, keys[i])), *colon;
-		struct in_addr a;
-		char addr[INET_ADDRSTRLEN];
-		size_t n;
-
-		if (s == NULL)
-			continue;
-		colon = strrchr(s, ':');
-		n = colon ? (size_t)(colon - s) : strlen(s);
-		if (n >= sizeof(addr))
-			continue;
-		memcpy(addr, s, n);
-		addr[n] = '\0';
-		if (inet_pton(AF_INET, addr, &a) == 1 && a.s_addr == ip->s_addr)
-			return true;
-	}
-	return false;
+	if (s == NULL)
+		return false;
+	colon = strrchr(s, ':');
+	n = colon ? (size_t)(colon - s) : strlen(s);
+	if (n >= sizeof(addr))
+		return false;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	return inet_pton(AF_INET, addr, &a) == 1 && a.s_addr == ip->s_addr;
 }
 
-static bool kdpctl_flow_matches(const struct kdpctl_opts *o, json_t *flow)
+/*
+ * --proto and --ip of ct/nat list: whether the flow has the protocol and,
+ * at one of the dotted paths keys, the address.
+ */
+static bool kdpctl_flow_matches(const struct kdpctl_opts *o, json_t *flow,
+				const char *const *keys, size_t nkeys)
 {
 	const char *proto = json_string_value(json_object_get(flow, "protocol"));
 
 	if (o->proto != NULL && (proto == NULL || strcasecmp(proto, o->proto) != 0))
 		return false;
-	return o->ip == NULL || kdpctl_flow_has_ip(flow, &o->ip_addr);
+	if (o->ip == NULL)
+		return true;
+	for (size_t i = 0; i < nkeys; i++)
+		if (kdpctl_addr_is(json_string_value(kdpctl_json_path(flow, keys[i])), &o->ip_addr))
+			return true;
+	return false;
 }
 
 /* One line per flow, in the spirit of cilium-dbg bpf ct list global. */
@@ -1532,6 +1612,7 @@ static void kdpctl_print_flow(json_t *flow)
 
 static int cmd_ct_list(const struct kdpctl_opts *o)
 {
+	static const char *const addrs[] = { "original.src", "original.dst", "reply.src", "reply.dst" };
 	struct kdpctl_opts get = *o;
 	struct kdpctl_buf sum = { 0 };
 	json_t *ct, *shown, *flow;
@@ -1546,7 +1627,7 @@ static int cmd_ct_list(const struct kdpctl_opts *o)
 		return rc;
 	shown = json_array();
 	json_array_foreach(json_object_get(ct, "flows"), i, flow)
-		if (kdpctl_flow_matches(o, flow))
+		if (kdpctl_flow_matches(o, flow, addrs, ARRAY_SIZE(addrs)))
 			json_array_append(shown, flow);
 	if (o->json) {
 		json_object_set(ct, "flows", shown);
@@ -1568,6 +1649,386 @@ static int cmd_ct_list(const struct kdpctl_opts *o)
 	json_decref(shown);
 	json_decref(ct);
 	return KDPCTL_EXIT_OK;
+}
+
+/* ---- NAT ---- */
+
+/* One line per translation, as cilium-dbg bpf nat list. */
+static void kdpctl_print_nat(json_t *e)
+{
+	struct kdpctl_buf b = { 0 };
+	json_t *age = json_object_get(e, "ageSeconds");
+
+	kdpctl_buf_value(&b, json_object_get(e, "protocol"));
+	kdpctl_buf_puts(&b, " ");
+	kdpctl_buf_value(&b, json_object_get(e, "direction"));
+	kdpctl_buf_puts(&b, " ");
+	kdpctl_format_tuple(&b, e);
+	kdpctl_buf_puts(&b, " ");
+	kdpctl_buf_value(&b, json_object_get(e, "xlate"));
+	kdpctl_buf_puts(&b, " ");
+	kdpctl_buf_value(&b, json_object_get(e, "to"));
+	kdpctl_buf_puts(&b, " Created=");
+	kdpctl_buf_value(&b, age);
+	if (json_is_number(age))
+		kdpctl_buf_puts(&b, "sec ago");
+	kdpctl_buf_puts(&b, " NeedsCT=1"); /* kdp's translations live in conntrack */
+	puts(b.data);
+	free(b.data);
+}
+
+static int cmd_nat_list(const struct kdpctl_opts *o)
+{
+	static const char *const addrs[] = { "src", "dst", "to" };
+	struct kdpctl_opts get = *o;
+	json_t *nat, *shown, *e;
+	size_t i;
+	int rc;
+
+	if (o->json && o->proto == NULL && o->ip == NULL)
+		return kdpctl_get(o, "/v1/nat", JSON_ARRAY, &nat); /* prints it as is */
+	get.json = false; /* filter first, then print */
+	rc = kdpctl_get(&get, "/v1/nat", JSON_ARRAY, &nat);
+	if (nat == NULL)
+		return rc;
+	shown = json_array();
+	json_array_foreach(nat, i, e)
+		if (kdpctl_flow_matches(o, e, addrs, ARRAY_SIZE(addrs)))
+			json_array_append(shown, e);
+	if (o->json) {
+		kdpctl_print_json(shown);
+	} else {
+		json_array_foreach(shown, i, e)
+			kdpctl_print_nat(e);
+	}
+	json_decref(shown);
+	json_decref(nat);
+	return KDPCTL_EXIT_OK;
+}
+
+/* ---- ip-masq-agent ---- */
+
+static int cmd_ipmasq_list(const struct kdpctl_opts *o)
+{
+	static const struct kdpctl_column cols[] = {
+		{ "IP PREFIX/ADDRESS", "prefix", KDPCTL_FMT_PLAIN },
+		{ "REASON", "reason", KDPCTL_FMT_PLAIN }, /* -o wide */
+	};
+	const char *file_err;
+	json_t *im;
+	int rc = kdpctl_get(o, "/v1/ipmasq", JSON_OBJECT, &im);
+
+	if (im == NULL)
+		return rc;
+	kdpctl_print_rows(json_object_get(im, "nonMasquerade"), cols, o->wide ? 2 : 1);
+	/* the set in force is listed all the same: the daemon kept the last good config */
+	file_err = json_string_value(json_object_get(im, "fileError"));
+	if (file_err != NULL && file_err[0] != '\0') {
+		fflush(stdout); /* after the list, also when both go to one file */
+		fprintf(stderr, "Warning: ip-masq-agent config file: %s\n", file_err);
+	}
+	json_decref(im);
+	return KDPCTL_EXIT_OK;
+}
+
+/* A config value the way the agent's YAML file writes it: true/false, lists as "a, b". */
+static void kdpctl_format_yaml(struct kdpctl_buf *b, json_t *v)
+{
+	size_t i;
+	json_t *e;
+
+	if (json_is_boolean(v)) {
+		kdpctl_buf_puts(b, json_is_true(v) ? "true" : "false");
+	} else if (json_is_array(v)) {
+		if (json_array_size(v) == 0)
+			kdpctl_buf_puts(b, "none");
+		json_array_foreach(v, i, e) {
+			if (i > 0)
+				kdpctl_buf_puts(b, ", ");
+			kdpctl_format_json(b, e, KDPCTL_FMT_PLAIN);
+		}
+	} else {
+		kdpctl_format_json(b, v, KDPCTL_FMT_PLAIN);
+	}
+}
+
+/* "key: value" per key of the config object, nonMasqueradeCIDRs first. */
+static void kdpctl_print_ipmasq_config(json_t *cfg)
+{
+	struct kdpctl_buf b = { 0 };
+	const char *key;
+	json_t *v;
+
+	/* without the key no CIDR is exempt (Cilium's reading of the file) */
+	kdpctl_buf_puts(&b, "nonMasqueradeCIDRs: ");
+	v = json_object_get(cfg, "nonMasqueradeCIDRs");
+	if (v == NULL || json_is_null(v)) /* null is [] to the daemon */
+		kdpctl_buf_puts(&b, "none");
+	else
+		kdpctl_format_yaml(&b, v);
+	kdpctl_buf_puts(&b, "\n");
+	json_object_foreach(cfg, key, v) {
+		if (strcmp(key, "nonMasqueradeCIDRs") == 0)
+			continue;
+		kdpctl_buf_printf(&b, "%s: ", key);
+		kdpctl_format_yaml(&b, v);
+		kdpctl_buf_puts(&b, "\n");
+	}
+	fputs(b.data, stdout);
+	free(b.data);
+}
+
+static int cmd_ipmasq_get(const struct kdpctl_opts *o)
+{
+	const char *file, *file_err;
+	json_t *im, *cfg;
+	int rc = kdpctl_get(o, "/v1/ipmasq", JSON_OBJECT, &im);
+
+	if (im == NULL)
+		return rc;
+	cfg = json_object_get(im, "config");
+	if (cfg == NULL || json_is_null(cfg)) {
+		puts("Config: none (no ip-masq-agent config: only the cluster's own ranges are exempt)");
+	} else if (json_is_string(cfg) && json_string_length(cfg) == 0) {
+		puts("Config: empty (reserved ranges exempt)");
+	} else if (json_is_object(cfg)) {
+		kdpctl_print_ipmasq_config(cfg);
+	} else { /* not something this kdpctl knows: show it */
+		struct kdpctl_buf b = { 0 };
+
+		kdpctl_format_yaml(&b, cfg);
+		printf("Config: %s\n", b.data ? b.data : "");
+		free(b.data);
+	}
+	file = json_string_value(json_object_get(im, "file"));
+	file_err = json_string_value(json_object_get(im, "fileError"));
+	if (file != NULL && file[0] != '\0')
+		printf("File: %s\n", file);
+	if (file_err != NULL && file_err[0] != '\0')
+		printf("File error: %s\n", file_err);
+	json_decref(im);
+	return KDPCTL_EXIT_OK;
+}
+
+static int cmd_ipmasq_put(const struct kdpctl_opts *o)
+{
+	/* the agent's file as is, JSON or YAML: the daemon parses both */
+	return kdpctl_change_body(o, "PUT", "/v1/ipmasq", false);
+}
+
+static int cmd_ipmasq_delete(const struct kdpctl_opts *o)
+{
+	return kdpctl_change(o, "DELETE", "/v1/ipmasq");
+}
+
+/* ---- local redirect policies ---- */
+
+/* FrontendType as cilium-dbg lrp list names it. */
+static const char *kdpctl_lrp_frontend_type(json_t *fe)
+{
+	const char *type = json_string_value(json_object_get(fe, "type"));
+
+	if (type == NULL)
+		return "";
+	if (strcmp(type, "serviceMatcher") == 0)
+		return json_array_size(json_object_get(fe, "toPorts")) > 0 ? "clusterIP + named ports"
+									     : "clusterIP + all svc ports";
+	return type; /* "addressMatcher", or a type this kdpctl does not know */
+}
+
+static bool kdpctl_lrp_is(json_t *fe, const char *type)
+{
+	const char *t = json_string_value(json_object_get(fe, "type"));
+
+	return t != NULL && strcmp(t, type) == 0;
+}
+
+/* Whether "ADDR:PORT/PROTO" a and b have the same PROTO; true when one has none. */
+static bool kdpctl_same_protocol(const char *a, const char *b)
+{
+	const char *pa = a ? strrchr(a, '/') : NULL, *pb = b ? strrchr(b, '/') : NULL;
+
+	return pa == NULL || pb == NULL || strcasecmp(pa, pb) == 0;
+}
+
+/* "172.20.1.13:53/UDP(kube-system/node-local-dns-abc)" */
+static void kdpctl_format_lrp_backend(struct kdpctl_buf *b, json_t *be, const char *sep)
+{
+	struct kdpctl_buf ep = { 0 };
+
+	kdpctl_buf_value(b, json_object_get(be, "address"));
+	kdpctl_format_json(&ep, json_object_get(be, "endpoint"), KDPCTL_FMT_NSNAME);
+	if (ep.len > 0)
+		kdpctl_buf_printf(b, "%s(%s)", sep, ep.data);
+	free(ep.data);
+}
+
+/*
+ * "FRONTEND -> BACKEND(ENDPOINT), ...," with the backends of the frontend's
+ * protocol, as cilium-dbg lrp list; a note when there is none.
+ */
+static char *kdpctl_lrp_mapping(json_t *frontend, json_t *backends)
+{
+	const char *fe = json_string_value(frontend);
+	struct kdpctl_buf b = { 0 };
+	size_t i, n = 0;
+	json_t *be;
+
+	kdpctl_buf_value(&b, frontend);
+	kdpctl_buf_puts(&b, " -> ");
+	json_array_foreach(backends, i, be) {
+		if (!kdpctl_same_protocol(fe, json_string_value(json_object_get(be, "address"))))
+			continue;
+		if (n++ > 0)
+			kdpctl_buf_puts(&b, " ");
+		kdpctl_format_lrp_backend(&b, be, "");
+		kdpctl_buf_puts(&b, ",");
+	}
+	if (n == 0)
+		kdpctl_buf_puts(&b, "(no local endpoint: service backends used)");
+	return kdpctl_buf_take(&b);
+}
+
+/* The policies of an array as cilium-dbg lrp list shows them. */
+static void kdpctl_print_lrps(json_t *lrps)
+{
+	struct kdpctl_table t = { .ncols = 4 };
+	json_t *lrp, *fe, *backends;
+	size_t i, j;
+
+	kdpctl_table_add(&t, "LRP namespace");
+	kdpctl_table_add(&t, "LRP name");
+	kdpctl_table_add(&t, "FrontendType");
+	kdpctl_table_add(&t, "Matching Service");
+	json_array_foreach(lrps, i, lrp) {
+		json_t *matcher = json_object_get(lrp, "frontend");
+
+		kdpctl_table_add_json(&t, json_object_get(lrp, "namespace"), KDPCTL_FMT_PLAIN);
+		kdpctl_table_add_json(&t, json_object_get(lrp, "name"), KDPCTL_FMT_PLAIN);
+		kdpctl_table_add(&t, kdpctl_lrp_frontend_type(matcher));
+		if (kdpctl_lrp_is(matcher, "addressMatcher"))
+			kdpctl_table_add_blank(&t);
+		else
+			kdpctl_table_add_json(&t, json_object_get(matcher, "service"), KDPCTL_FMT_PLAIN);
+		backends = json_object_get(lrp, "backends");
+		json_array_foreach(json_object_get(lrp, "frontends"), j, fe) {
+			kdpctl_table_add_blank(&t);
+			kdpctl_table_add(&t, "|");
+			kdpctl_table_add_span(&t, kdpctl_lrp_mapping(fe, backends));
+			kdpctl_table_add_blank(&t);
+		}
+	}
+	kdpctl_table_print(&t);
+	kdpctl_table_free(&t);
+}
+
+static int cmd_lrp_list(const struct kdpctl_opts *o)
+{
+	json_t *lrps;
+	int rc = kdpctl_get(o, "/v1/lrp", JSON_ARRAY, &lrps);
+
+	if (lrps != NULL) {
+		kdpctl_print_lrps(lrps);
+		json_decref(lrps);
+	}
+	return rc;
+}
+
+/* "dns 53/UDP" per port of toPorts. */
+static void kdpctl_add_lrp_ports(struct kdpctl_table *t, json_t *ports)
+{
+	size_t n = json_array_size(ports), i;
+	char **lines = kdpctl_xrealloc(NULL, n * sizeof(*lines));
+	json_t *p;
+
+	json_array_foreach(ports, i, p) {
+		struct kdpctl_buf b = { 0 };
+		const char *name = json_string_value(json_object_get(p, "name"));
+		json_t *proto = json_object_get(p, "protocol");
+
+		if (name != NULL && name[0] != '\0')
+			kdpctl_buf_printf(&b, "%s ", name);
+		kdpctl_buf_value(&b, json_object_get(p, "port"));
+		if (proto != NULL && !json_is_null(proto)) {
+			kdpctl_buf_puts(&b, "/");
+			kdpctl_format_json(&b, proto, KDPCTL_FMT_PLAIN);
+		}
+		lines[i] = kdpctl_buf_take(&b);
+	}
+	kdpctl_add_lines(t, "To ports:", lines, n);
+	free(lines);
+}
+
+/* "172.20.1.13:53/UDP (kube-system/node-local-dns-abc)" per backend. */
+static void kdpctl_add_lrp_backends(struct kdpctl_table *t, json_t *bes)
+{
+	size_t n = json_array_size(bes), i;
+	char **lines = kdpctl_xrealloc(NULL, n * sizeof(*lines));
+	json_t *be;
+
+	json_array_foreach(bes, i, be) {
+		struct kdpctl_buf b = { 0 };
+
+		kdpctl_format_lrp_backend(&b, be, " ");
+		lines[i] = kdpctl_buf_take(&b);
+	}
+	kdpctl_add_lines(t, "Backends:", lines, n);
+	free(lines);
+}
+
+static int cmd_lrp_get(const struct kdpctl_opts *o)
+{
+	struct kdpctl_table t = { .ncols = 2 };
+	struct kdpctl_buf path = { 0 };
+	json_t *lrp, *matcher, *ip, *one;
+	int rc = kdpctl_nsname_path(o, "/v1/lrp/", "local redirect policy", &path);
+
+	if (rc != 0) {
+		free(path.data);
+		return rc;
+	}
+	rc = kdpctl_get(o, path.data, JSON_OBJECT, &lrp);
+	free(path.data);
+	if (lrp == NULL)
+		return rc;
+
+	matcher = json_object_get(lrp, "frontend");
+	ip = json_object_get(matcher, "ip");
+	kdpctl_table_add(&t, "LRP:");
+	kdpctl_table_add_json(&t, lrp, KDPCTL_FMT_NSNAME);
+	kdpctl_table_add(&t, "Frontend type:");
+	kdpctl_table_add(&t, kdpctl_lrp_frontend_type(matcher));
+	if (!kdpctl_lrp_is(matcher, "addressMatcher")) {
+		kdpctl_table_add(&t, "Matching service:");
+		kdpctl_table_add_json(&t, json_object_get(matcher, "service"), KDPCTL_FMT_PLAIN);
+	}
+	if (kdpctl_lrp_is(matcher, "addressMatcher") || (ip != NULL && !json_is_null(ip))) {
+		kdpctl_table_add(&t, "Address:");
+		kdpctl_table_add_json(&t, ip, KDPCTL_FMT_PLAIN);
+	}
+	kdpctl_add_lrp_ports(&t, json_object_get(matcher, "toPorts"));
+	kdpctl_table_add(&t, "Active:");
+	kdpctl_table_add_json(&t, json_object_get(lrp, "active"), KDPCTL_FMT_PLAIN);
+	kdpctl_add_lrp_backends(&t, json_object_get(lrp, "backends"));
+	kdpctl_table_print(&t);
+	kdpctl_table_free(&t);
+
+	putchar('\n');
+	one = json_pack("[O]", lrp);
+	kdpctl_print_lrps(one);
+	json_decref(one);
+	json_decref(lrp);
+	return KDPCTL_EXIT_OK;
+}
+
+static int cmd_lrp_put(const struct kdpctl_opts *o)
+{
+	return kdpctl_nsname_change(o, "PUT", "/v1/lrp/", "local redirect policy");
+}
+
+static int cmd_lrp_delete(const struct kdpctl_opts *o)
+{
+	return kdpctl_nsname_change(o, "DELETE", "/v1/lrp/", "local redirect policy");
 }
 
 /* Any request; prints the body as received (pretty-printed with --json). */
@@ -1637,6 +2098,7 @@ struct kdpctl_command {
 	const char *request;  /* the API call it makes, for help */
 	int (*run)(const struct kdpctl_opts *o);
 	const char *notes;    /* more help text, or NULL */
+	const char *wide;     /* with KDPCTL_OPT_WIDE: what -o wide adds, for help */
 };
 
 static const struct kdpctl_command kdpctl_commands[] = {
@@ -1657,7 +2119,8 @@ static const struct kdpctl_command kdpctl_commands[] = {
 	{ "service list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
 	  "List service frontends and their backends", "GET /v1/services", cmd_service_list,
 	  "One row per frontend, sorted by ID, with one line per backend\n"
-	  "(\"N => ADDRESS (state)\"); a frontend without backends has an empty Backend.\n" },
+	  "(\"N => ADDRESS (state)\"); a frontend without backends has an empty Backend.\n",
+	  "also show each frontend's service and algorithm" },
 	{ "service get", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
 	  "Show a service and its frontends", "GET /v1/services/NS/NAME", cmd_service_get, NULL },
 	{ "service put", "NS/NAME", 1, KDPCTL_FILE_REQUIRED, 0,
@@ -1673,8 +2136,44 @@ static const struct kdpctl_command kdpctl_commands[] = {
 	  "One line per flow (original tuple, counters, state, flags, RevNAT=service ID,\n"
 	  "reply tuple), then the table's size and garbage-collection counters.\n"
 	  "With --json the filters apply to the \"flows\" array; the counters are the table's.\n" },
+	{ "nat list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_CT_FILTER,
+	  "List masquerade (SNAT) translations", "GET /v1/nat", cmd_nat_list,
+	  "Two lines per masqueraded flow, as cilium-dbg bpf nat list: OUT, the pod's\n"
+	  "source rewritten to the node (XLATE_SRC), and IN, the reply's destination\n"
+	  "given back to the pod (XLATE_DST). --ip matches any address of a line.\n"
+	  "With --json the filters apply to the array.\n" },
+	{ "ipmasq list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
+	  "List destinations exempt from masquerade", "GET /v1/ipmasq", cmd_ipmasq_list,
+	  "One prefix per line, as cilium-dbg bpf ipmasq list: the cluster's own ranges\n"
+	  "and those of the ip-masq-agent config. REASON is one of config,\n"
+	  "native-routing-cidr, node-ip, link-local, default-reserved. A problem with the\n"
+	  "watched config file is printed on standard error (the last good config stays).\n",
+	  "also show why each prefix is there (REASON)" },
+	{ "ipmasq get", NULL, 0, KDPCTL_FILE_NO, 0,
+	  "Show the ip-masq-agent config", "GET /v1/ipmasq", cmd_ipmasq_get,
+	  "\"none\": no config (the agent is off), only the native routing CIDR and the\n"
+	  "node IPs are exempt; \"empty\": the reserved ranges (RFC 1918 and others) are.\n" },
+	{ "ipmasq put", NULL, 0, KDPCTL_FILE_REQUIRED, 0,
+	  "Set the ip-masq-agent config", "PUT /v1/ipmasq", cmd_ipmasq_put,
+	  "FILE is the agent's config file as is, YAML or JSON (nonMasqueradeCIDRs,\n"
+	  "masqLinkLocal, masqLinkLocalIPv6); the daemon checks it and says what is wrong\n"
+	  "(exit status 1). An empty FILE is an empty config: the reserved ranges.\n" },
+	{ "ipmasq delete", NULL, 0, KDPCTL_FILE_NO, 0,
+	  "Remove the ip-masq-agent config", "DELETE /v1/ipmasq", cmd_ipmasq_delete, NULL },
+	{ "lrp list", NULL, 0, KDPCTL_FILE_NO, 0,
+	  "List local redirect policies", "GET /v1/lrp", cmd_lrp_list,
+	  "As cilium-dbg lrp list: a line per policy, then one per frontend with the local\n"
+	  "backends of its protocol (\"FRONTEND -> BACKEND(ENDPOINT), ...\"); a frontend\n"
+	  "without one keeps the service's own backends.\n" },
+	{ "lrp get", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
+	  "Show a local redirect policy", "GET /v1/lrp/NS/NAME", cmd_lrp_get, NULL },
+	{ "lrp put", "NS/NAME", 1, KDPCTL_FILE_REQUIRED, 0,
+	  "Create or replace a local redirect policy", "PUT /v1/lrp/NS/NAME", cmd_lrp_put, NULL },
+	{ "lrp delete", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
+	  "Delete a local redirect policy", "DELETE /v1/lrp/NS/NAME", cmd_lrp_delete, NULL },
 	{ "stats", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_ALL,
-	  "Show packet counters and drop reasons", "GET /v1/stats", cmd_stats, NULL },
+	  "Show packet, masquerade and drop counters", "GET /v1/stats", cmd_stats,
+	  "Port retries: SNAT port picks by how many extra ports were tried.\n" },
 	{ "apply", NULL, 0, KDPCTL_FILE_REQUIRED, 0,
 	  "Replace the whole desired state", "PUT /v1/state", cmd_apply, NULL },
 	{ "raw", "METHOD PATH", 2, KDPCTL_FILE_OPTIONAL, 0,
@@ -1689,11 +2188,9 @@ static const char kdpctl_common_options[] =
 /* Help lines of the options only some commands take. */
 static const char kdpctl_all_help[] =
 	"      --all           also list drop reasons with no packets\n";
-static const char kdpctl_wide_help[] =
-	"  -o, --output wide   also show each frontend's service and algorithm\n";
 static const char kdpctl_ct_filter_help[] =
 	"      --proto PROTO   only flows of protocol PROTO: tcp, udp or icmp\n"
-	"      --ip ADDR       only flows with IPv4 address ADDR in either tuple\n";
+	"      --ip ADDR       only flows with IPv4 address ADDR (in either direction)\n";
 
 /* "node put NAME -f FILE" */
 static void kdpctl_synopsis(struct kdpctl_buf *b, const struct kdpctl_command *c)
@@ -1725,11 +2222,15 @@ static void kdpctl_usage(FILE *out)
 		fprintf(out, "  %-32s %s\n", b.data, kdpctl_commands[i].summary);
 		free(b.data);
 	}
-	fprintf(out, "\nOptions:\n%s  -f, --file FILE     request body (JSON); - reads standard input\n"
-		"%s%s%s\n"
+	fprintf(out, "\nOptions:\n%s  -f, --file FILE     request body: JSON (ipmasq put: the agent's YAML or JSON);\n"
+		"                      - reads standard input\n"
+		"  -o, --output wide   more columns (", kdpctl_common_options);
+	for (size_t i = 0, n = 0; i < ARRAY_SIZE(kdpctl_commands); i++)
+		if (kdpctl_commands[i].opts & KDPCTL_OPT_WIDE)
+			fprintf(out, "%s%s", n++ ? ", " : "", kdpctl_commands[i].name);
+	fprintf(out, ")\n%s%s\n"
 		"Exit status: 0 success, 1 the daemon answered with an error, 2 usage error,\n"
-		"3 cannot reach the daemon.\n", kdpctl_common_options,
-		kdpctl_wide_help, kdpctl_ct_filter_help, kdpctl_all_help);
+		"3 cannot reach the daemon.\n", kdpctl_ct_filter_help, kdpctl_all_help);
 }
 
 static void kdpctl_command_usage(FILE *out, const struct kdpctl_command *c)
@@ -1747,7 +2248,7 @@ static void kdpctl_command_usage(FILE *out, const struct kdpctl_command *c)
 	if (c->opts & KDPCTL_OPT_ALL)
 		fputs(kdpctl_all_help, out);
 	if (c->opts & KDPCTL_OPT_WIDE)
-		fputs(kdpctl_wide_help, out);
+		fprintf(out, "  -o, --output wide   %s\n", c->wide ? c->wide : "show more columns");
 	if (c->opts & KDPCTL_OPT_CT_FILTER)
 		fputs(kdpctl_ct_filter_help, out);
 	fputs(kdpctl_common_options, out);
