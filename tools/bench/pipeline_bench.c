@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * kdp-bench-pipeline: the cost of one worker's pipeline, in process, on a
+ * copy of node k8s-ctr: crafted 64-byte UDP frames from curl-pod (or from
+ * the LAN) run through kdp_pipeline_run in bursts of 32, the output freed
+ * as a TX sink would. Prints Mpps and TSC cycles per packet per scenario
+ * and flow count. A benchmark, not a test: it asserts nothing.
+ *
+ *   kdp-bench-pipeline [--flows N[,N...]] [--seconds S]
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "common/kdp_meta.h"
+#include "kdp_ipmasq.h"
+#include "pipeline/kdp_pipeline.h"
+
+#define IP4(a, b, c, d) (((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
+#define NODE_IP IP4(192, 168, 10, 100)
+#define W1_IP IP4(192, 168, 10, 101)
+#define GW_IP IP4(192, 168, 10, 200)
+#define CURL IP4(172, 20, 1, 236)
+#define VIP IP4(10, 96, 152, 212)
+
+static const struct rte_ether_addr kdp_mac = {{0x02, 0, 0, 0, 0, 0x64}};
+static const struct rte_ether_addr peer_mac = {{0x02, 0, 0, 0, 0, 0x65}};
+
+static void nop_req(void *c, uint16_t p, uint32_t ip, const struct rte_ether_addr *d) {}
+static void nop_send(void *c, struct rte_mbuf *m, const struct rte_ether_addr *a) { rte_pktmbuf_free(m); }
+static void nop_drop(void *c, struct rte_mbuf *m, enum kdp_drop r) { rte_pktmbuf_free(m); }
+
+struct world {
+	struct kdp_dp dp;
+	struct kdp_neigh *nt;
+	struct kdp_ct *ct;
+	struct kdp_stats st;
+	struct kdp_pipeline_ctx ctx;
+};
+
+static int build(struct world *w, uint32_t flows, int n)
+{
+	struct kdp_neigh_params np = {.size = 64};
+	struct kdp_neigh_ops ops = {nop_req, nop_send, nop_drop, NULL};
+	struct kdp_ct_params cp = {.max_flows = flows * 2 + 1024, .socket = 0};
+	struct kdp_svc_table *t;
+	struct kdp_svc_fe fe;
+	struct kdp_nexthop nh;
+	struct kdp_ipmasq *cfg;
+	struct kdp_masq_set *m;
+	uint32_t nodes[] = {NODE_IP, W1_IP};
+	char name[32], err[KDP_ERR_LEN];
+
+	memset(w, 0, sizeof(*w));
+	w->dp.node_ip = NODE_IP;
+	w->dp.mac = kdp_mac;
+	w->dp.loopback_ip = IP4(169, 254, 42, 1);
+	w->dp.ports[0] = (struct kdp_dp_port){KDP_PORT_UPLINK, 1500, 0};
+	w->dp.ports[1] = (struct kdp_dp_port){KDP_PORT_POD, 1500, CURL};
+	snprintf(name, sizeof(name), "b_rt%d", n);
+	w->dp.rt = kdp_route_create(name, 64, 0);
+	snprintf(name, sizeof(name), "b_svc%d", n);
+	t = kdp_svc_table_create(name, 4, 4, 0);
+	snprintf(name, sizeof(name), "b_nt%d", n);
+	w->nt = kdp_neigh_create(name, &np, &ops);
+	snprintf(name, sizeof(name), "b_ct%d", n);
+	kdp_ct_timeouts_default(&cp.timeouts);
+	w->ct = kdp_ct_create(name, &cp);
+	if (w->dp.rt == NULL || t == NULL || w->nt == NULL || w->ct == NULL)
+		return -1;
+	nh = (struct kdp_nexthop){.type = KDP_NH_VIA, .port = 0, .gw = GW_IP};
+	kdp_route_add(w->dp.rt, 0, 0, KDP_RK_GATEWAY, &nh, "");
+	nh = (struct kdp_nexthop){.type = KDP_NH_VIA, .port = 0, .gw = W1_IP};
+	kdp_route_add(w->dp.rt, IP4(172, 20, 0, 0), 24, KDP_RK_REMOTE_NODE, &nh, "");
+	nh = (struct kdp_nexthop){.type = KDP_NH_ENDPOINT, .port = 1, .mac = peer_mac};
+	kdp_route_add(w->dp.rt, CURL, 32, KDP_RK_ENDPOINT, &nh, "");
+	kdp_neigh_learn(w->nt, W1_IP, 0, &peer_mac, true, 0);
+	kdp_neigh_learn(w->nt, GW_IP, 0, &peer_mac, true, 0);
+	/* A ClusterIP with 10 backends on the other node. */
+	memset(&fe, 0, sizeof(fe));
+	fe.id = 1;
+	fe.key.addr = rte_cpu_to_be_32(VIP);
+	fe.key.port = rte_cpu_to_be_16(80);
+	fe.key.proto = IPPROTO_UDP;
+	fe.gen = 1;
+	fe.be = calloc(10, sizeof(*fe.be));
+	for (int i = 0; i < 10; i++) {
+		fe.be[i].ip = rte_cpu_to_be_32(IP4(172, 20, 0, 10 + i));
+		fe.be[i].port = rte_cpu_to_be_16(8080);
+	}
+	fe.n_be = 10;
+	if (kdp_svc_fe_prepare(&fe, 0) || kdp_svc_table_add(t, &fe))
+		return -1;
+	w->dp.svc = t;
+	cfg = calloc(1, sizeof(*cfg));
+	snprintf(name, sizeof(name), "b_masq%d", n);
+	if (cfg == NULL || kdp_ipmasq_parse("", 0, cfg, err) != 0)
+		return -1;
+	m = kdp_masq_set_create(name, kdp_ipmasq_set_size(cfg, 2), 0);
+	if (m == NULL || kdp_ipmasq_build(cfg, IP4(172, 20, 0, 0), 16, nodes, 2, m))
+		return -1;
+	free(cfg);
+	w->dp.masq = m;
+	kdp_pipeline_ctx_init(&w->ctx, &w->st, w->nt, w->ct, 0, 32768, 65535);
+	return 0;
+}
+
+/* A 64-byte frame (60 + FCS) of flow @p i for scenario @p sc. */
+static void frame(uint8_t *buf, int sc, uint32_t i)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *u = (struct rte_udp_hdr *)(ip + 1);
+	uint32_t dst = sc == 0 ? IP4(172, 20, 0, 1 + i % 250) : sc == 1 ? VIP : IP4(8, 8, (i >> 8) & 255, i & 255);
+
+	memset(buf, 0, 60);
+	eth->dst_addr = kdp_mac;
+	eth->src_addr = peer_mac;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16(46);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(CURL);
+	ip->dst_addr = rte_cpu_to_be_32(dst);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	u->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (i % 60000)));
+	u->dst_port = rte_cpu_to_be_16(sc == 1 ? 80 : (uint16_t)(2000 + i / 60000));
+	u->dgram_len = rte_cpu_to_be_16(26);
+}
+
+/* One burst: build 32 frames as RX would, run them, free the output as
+ * TX would. */
+static int burst(struct world *w, struct rte_mempool *pool, const uint8_t *frames,
+		 uint32_t flows, uint32_t *next)
+{
+	struct rte_mbuf *pkts[KDP_BURST];
+	struct kdp_pipeline_out out;
+
+	if (rte_pktmbuf_alloc_bulk(pool, pkts, KDP_BURST) != 0)
+		return -1;
+	for (int j = 0; j < KDP_BURST; j++) {
+		char *d = rte_pktmbuf_append(pkts[j], 60);
+		memcpy(d, frames + (size_t)*next * 64, 60);
+		if (++*next == flows)
+			*next = 0;
+	}
+	kdp_pipeline_run(&w->ctx, &w->dp, 1, pkts, KDP_BURST, &out);
+	if (out.n_tx)
+		rte_pktmbuf_free_bulk(out.tx, out.n_tx);
+	if (out.n_punt)
+		rte_pktmbuf_free_bulk(out.punt, out.n_punt);
+	return 0;
+}
+
+static const char *const names[] = {"routing (pod -> remote pod)",
+				    "ClusterIP DNAT, established",
+				    "masquerade, established"};
+
+int main(int argc, char **argv)
+{
+	char prefix[64];
+	char *eal[] = {"kdp-bench", "--no-pci", "--no-huge", "-m", "2048", "--no-telemetry",
+		       "--log-level=lib.*:error", "-l", "0", prefix, NULL};
+	uint32_t flow_counts[8] = {10000, 1000000};
+	int n_counts = 2;
+	double seconds = 2;
+	struct rte_mempool *pool;
+	int opt;
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=kdp-bench-%d", (int)getpid());
+	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
+		return 1;
+	while ((opt = getopt(argc, argv, "f:s:")) != -1) {
+		if (opt == 'f') {
+			char *s = optarg, *tok;
+			n_counts = 0;
+			while ((tok = strsep(&s, ",")) && n_counts < 8)
+				flow_counts[n_counts++] = (uint32_t)atoi(tok);
+		} else if (opt == 's') {
+			seconds = atof(optarg);
+		}
+	}
+	pool = rte_pktmbuf_pool_create("bench", 8191, 256, KDP_MBUF_PRIV_SIZE,
+				       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	if (pool == NULL)
+		return 1;
+	printf("%-32s %10s %10s %12s\n", "scenario (64 B UDP, 1 core)", "flows", "Mpps",
+	       "cycles/pkt");
+	for (int c = 0; c < n_counts; c++) {
+		uint32_t flows = flow_counts[c];
+		uint8_t *frames = malloc((size_t)flows * 64);
+
+		if (frames == NULL)
+			return 1;
+		for (int sc = 0; sc < 3; sc++) {
+			struct world w;
+			uint64_t done = 0, t0, t1, hz = rte_get_tsc_hz();
+			uint32_t next = 0;
+
+			if (build(&w, flows, c * 3 + sc) != 0) {
+				printf("%-32s %10u  set-up failed\n", names[sc], flows);
+				continue;
+			}
+			for (uint32_t i = 0; i < flows; i++)
+				frame(frames + (size_t)i * 64, sc, i);
+			/* Warm-up: one pass over every flow creates the conntrack
+			 * entries; then the timed loop sees established flows. */
+			for (uint32_t b = 0; b < (flows + KDP_BURST - 1) / KDP_BURST; b++)
+				if (burst(&w, pool, frames, flows, &next) != 0)
+					return 1;
+			t0 = rte_rdtsc();
+			do {
+				for (int r = 0; r < 64; r++)
+					if (burst(&w, pool, frames, flows, &next) != 0)
+						return 1;
+				done += 64 * KDP_BURST;
+				t1 = rte_rdtsc();
+			} while ((double)(t1 - t0) < seconds * (double)hz);
+			printf("%-32s %10u %10.2f %12.1f\n", names[sc], flows,
+			       (double)done / ((double)(t1 - t0) / (double)hz) / 1e6,
+			       (double)(t1 - t0) / (double)done);
+			fflush(stdout);
+			kdp_route_free(w.dp.rt);
+			kdp_svc_table_free((struct kdp_svc_table *)w.dp.svc);
+			kdp_masq_set_free((struct kdp_masq_set *)w.dp.masq);
+			kdp_neigh_free(w.nt);
+			kdp_ct_free(w.ct);
+		}
+		free(frames);
+	}
+	printf("cycles include building each mbuf (alloc + 60-byte copy) and freeing it, as RX and TX would\n");
+	rte_mempool_free(pool);
+	rte_eal_cleanup();
+	return 0;
+}
