@@ -73,7 +73,8 @@ struct kdp {
 	json_t *fe_ids;      /**< "addr:port/proto" → stable frontend id */
 	uint32_t next_fe_id;
 	struct rte_ring *punt;   /**< workers → control (MP/SC) */
-	struct rte_ring *inject; /**< control → worker 0 (SP/SC) */
+	struct rte_ring *inject; /**< control → worker 0 (SP/SC), ready to send */
+	struct rte_ring *renew;  /**< control → worker 0 (SP/SC), to run again */
 	struct kdp_stats *stats; /**< workers, then the control thread */
 	struct kdp_worker workers[KDP_MAX_WORKERS];
 	struct kdp_snapshot *_Atomic snap;

@@ -645,6 +645,20 @@ int kdp_worker_main(void *arg)
 				punt(k, st, out.punt, out.n_punt);
 		}
 		if (id == 0) {
+			/* Packets the control thread hands back to run again
+			 * (one at a time: they may come from different ports). */
+			struct rte_mbuf *rm;
+			while (rte_ring_sc_dequeue(k->renew, (void **)&rm) == 0) {
+				kdp_pipeline_run(&ctx, &s->dp, kdp_meta(rm)->in_port, &rm, 1,
+						 &out);
+				tx_stage(t, &s->dp, st, out.tx, out.n_tx);
+				tx_flush(t, st, 0);
+				if (out.n_punt > 0)
+					punt(k, st, out.punt, out.n_punt);
+				got++;
+			}
+		}
+		if (id == 0) {
 			unsigned int n = rte_ring_sc_dequeue_burst(
 				k->inject, (void **)pkts, KDP_BURST, NULL);
 			if (n > 0) {

@@ -6,6 +6,7 @@
 
 #include <rte_arp.h>
 #include <rte_cycles.h>
+#include <rte_tcp.h>
 
 #include "kdp.h"
 
@@ -113,6 +114,28 @@ static void handle_arp(struct kdp *k, const struct kdp_snapshot *s,
 	inject(k, m, md->in_port);
 }
 
+/* A SYN reusing a closed flow whose backend is gone: delete the old entry
+ * (workers never delete) and give the SYN back to worker 0 to run again. */
+static void ct_renew(struct kdp *k, struct rte_mbuf *m)
+{
+	struct kdp_meta *md = kdp_meta(m);
+	const struct rte_ipv4_hdr *ip = kdp_parse_ip(m);
+	const struct rte_tcp_hdr *t = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *,
+							      md->l4_off);
+	struct kdp_ct_key key = {ip->src_addr, ip->dst_addr, t->src_port, t->dst_port,
+				 md->l4_proto, {0}};
+	struct kdp_ct_entry *e;
+	uint8_t dir;
+
+	kdp_ct_lookup_bulk(k->ct, &key, 1, &e, &dir);
+	if (e != NULL && dir == KDP_CT_ORIG &&
+	    (e->tcp_state == KDP_CT_TCP_CLOSING || (e->flags & KDP_CT_F_DEAD)))
+		kdp_ct_delete(k->ct, e);
+	md->punt = KDP_PUNT_NONE;
+	if (rte_ring_sp_enqueue(k->renew, m) != 0)
+		ctl_drop(k, m, KDP_DROP_PUNT_FULL);
+}
+
 void kdp_slowpath_poll(struct kdp *k)
 {
 	const struct kdp_snapshot *s = atomic_load(&k->snap);
@@ -128,6 +151,8 @@ void kdp_slowpath_poll(struct kdp *k)
 			if (md->punt == KDP_PUNT_NEIGH)
 				kdp_neigh_resolve(k->nt, md->nh_ip, md->out_port,
 						  pkts[i], now);
+			else if (md->punt == KDP_PUNT_CT_RENEW)
+				ct_renew(k, pkts[i]);
 			else
 				handle_arp(k, s, pkts[i], now);
 		}

@@ -49,8 +49,10 @@ static int mod_core_init(struct kdp *k, char *err)
 				  RING_F_SC_DEQ);
 	k->inject = rte_ring_create("kdp_inject", RING_SIZE, (int)rte_socket_id(),
 				    RING_F_SP_ENQ | RING_F_SC_DEQ);
+	k->renew = rte_ring_create("kdp_renew", 1024, (int)rte_socket_id(),
+				   RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (k->qsbr == NULL || k->stats == NULL || k->punt == NULL ||
-	    k->inject == NULL || rte_rcu_qsbr_init(k->qsbr, k->cfg.workers) != 0) {
+	    k->inject == NULL || k->renew == NULL || rte_rcu_qsbr_init(k->qsbr, k->cfg.workers) != 0) {
 		snprintf(err, KDP_ERR_LEN, "out of memory for RCU, counters or rings");
 		return -ENOMEM;
 	}
@@ -69,8 +71,10 @@ static void mod_core_fini(struct kdp *k)
 {
 	drain(k->punt);
 	drain(k->inject);
+	drain(k->renew);
 	rte_ring_free(k->punt);
 	rte_ring_free(k->inject);
+	rte_ring_free(k->renew);
 	rte_free(k->stats);
 	rte_free(k->qsbr);
 }

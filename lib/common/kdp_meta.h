@@ -22,6 +22,9 @@ enum kdp_punt {
 	KDP_PUNT_NONE = 0,
 	KDP_PUNT_ARP,   /**< ARP frame received on in_port */
 	KDP_PUNT_NEIGH, /**< ready to send on out_port, next hop nh_ip unresolved */
+	KDP_PUNT_CT_RENEW, /**< a SYN reusing a closed flow whose backend is gone:
+			    * the control thread deletes the entry, then the
+			    * packet runs through the pipeline again */
 };
 
 #define KDP_META_F_LATER_FRAG 0x01 /**< IPv4 fragment with offset > 0 */

@@ -359,6 +359,30 @@ static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp
 	return KDP_DROP_NONE;
 }
 
+/*
+ * A SYN on a flow that was closing or dead: a client reusing its port.
+ * Reopen the entry when its translation still holds (its backend may take
+ * new flows, or there is no backend); else the entry must go and the SYN
+ * start a new flow, which only the control thread can do: punt it.
+ * @return 1 when reopened, 0 when punted.
+ */
+static int ct_reopen(const struct kdp_dp *dp, struct kdp_ct_entry *e)
+{
+	if (e->flags & KDP_CT_F_DNAT) {
+		const struct kdp_svc_fe *fe = dp->svc != NULL && e->svc_id <= dp->svc->max_id ?
+						      dp->svc->by_id[e->svc_id] : NULL;
+		int b = fe ? kdp_svc_find_backend(fe, e->key[1].src, e->key[1].sport) : -1;
+
+		if (b < 0 || !kdp_svc_selectable(fe, b))
+			return 0;
+		e->svc_gen = fe->gen;
+	}
+	e->flags &= (uint8_t)~(KDP_CT_F_DEAD | KDP_CT_F_SEEN_REPLY);
+	e->tcp_state = KDP_CT_TCP_SYN;
+	e->fin = 0;
+	return 1;
+}
+
 /* An established service flow: is its backend still there? */
 static inline int svc_backend_alive(const struct kdp_dp *dp, struct kdp_ct_entry *e)
 {
@@ -428,6 +452,16 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 			skeys[nm].pad = 0;
 			miss[nm++] = j;
 			continue;
+		}
+		if (unlikely(dirs[j] == KDP_CT_ORIG &&
+			     (tflags[j] & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG &&
+			     (e->tcp_state == KDP_CT_TCP_CLOSING || (e->flags & KDP_CT_F_DEAD)))) {
+			if (!ct_reopen(dp, e)) {
+				kdp_meta(m)->punt = KDP_PUNT_CT_RENEW;
+				out->punt[out->n_punt++] = m;
+				tracked[i] = CONSUMED;
+				continue;
+			}
 		}
 		if (dirs[j] == KDP_CT_ORIG && (e->flags & KDP_CT_F_DNAT) &&
 		    !(e->flags & KDP_CT_F_DEAD) && !svc_backend_alive(dp, e)) {

@@ -52,14 +52,6 @@ void kdp_affinity_free(struct kdp_affinity *a)
 	free(a);
 }
 
-static int usable(const struct kdp_svc_fe *fe, int b)
-{
-	for (uint16_t i = 0; i < fe->n_sel; i++)
-		if (fe->sel[i] == b)
-			return 1;
-	return 0;
-}
-
 int kdp_affinity_get(const struct kdp_affinity *a, const struct kdp_svc_fe *fe,
 		     uint32_t client, uint32_t now_s)
 {
@@ -77,7 +69,7 @@ int kdp_affinity_get(const struct kdp_affinity *a, const struct kdp_svc_fe *fe,
 		return -1;
 	for (uint16_t i = 0; i < fe->n_be; i++)
 		if (fe->be[i].ip == ip)
-			return usable(fe, i) ? i : -1;
+			return kdp_svc_selectable(fe, i) ? i : -1;
 	return -1;
 }
 

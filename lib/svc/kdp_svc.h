@@ -144,6 +144,15 @@ static inline int kdp_svc_find_backend(const struct kdp_svc_fe *fe, uint32_t ip,
 	return -1;
 }
 
+/** True when backend @p b of @p fe may take new flows. */
+static inline int kdp_svc_selectable(const struct kdp_svc_fe *fe, int b)
+{
+	for (uint16_t i = 0; i < fe->n_sel; i++)
+		if (fe->sel[i] == b)
+			return 1;
+	return 0;
+}
+
 const char *kdp_svc_type_name(enum kdp_svc_type t);
 const char *kdp_be_state_name(enum kdp_be_state s);
 

@@ -461,6 +461,61 @@ static void test_clusterip_dnat_and_reply(void)
 	rte_pktmbuf_free(m);
 }
 
+static void test_syn_reuses_closed_flow(void)
+{
+	struct kdp_svc_table *t = (struct kdp_svc_table *)dp.svc;
+	struct test_pkt p = from_curl(VIP);
+	struct rte_mbuf *m;
+	struct kdp_ct_entry *e;
+	struct kdp_ct_key k;
+	uint32_t backend;
+	uint8_t dir;
+	int punted, b;
+
+	p.proto = IPPROTO_TCP;
+	p.sport = 46000;
+	p.dport = 80;
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	backend = ip_of(m)->dst_addr;
+	rte_pktmbuf_free(m);
+	k = (struct kdp_ct_key){rte_cpu_to_be_32(CURL), rte_cpu_to_be_32(VIP),
+				rte_cpu_to_be_16(46000), rte_cpu_to_be_16(80), IPPROTO_TCP, {0}};
+	kdp_ct_lookup_bulk(ct, &k, 1, &e, &dir);
+	CU_ASSERT_FATAL(e != NULL);
+	/* Closed (RST); a new SYN from the same port reopens it in place. */
+	e->tcp_state = KDP_CT_TCP_CLOSING;
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(punted, 0);
+	CU_ASSERT_EQUAL(ip_of(m)->dst_addr, backend);
+	CU_ASSERT_EQUAL(e->tcp_state, KDP_CT_TCP_SYN);
+	rte_pktmbuf_free(m);
+	/* Closed again, and its backend went to maintenance: the SYN goes to
+	 * the control thread, which deletes the entry and runs it again. */
+	e->tcp_state = KDP_CT_TCP_CLOSING;
+	b = kdp_svc_find_backend(&t->fe[0], backend, rte_cpu_to_be_16(80));
+	CU_ASSERT_FATAL(b >= 0);
+	t->fe[0].be[b].state = KDP_BE_MAINTENANCE;
+	t->fe[0].gen++;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&t->fe[0], 0), 0);
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(punted, 1);
+	CU_ASSERT_EQUAL(kdp_meta(m)->punt, KDP_PUNT_CT_RENEW);
+	CU_ASSERT_EQUAL(ip_of(m)->dst_addr, rte_cpu_to_be_32(VIP)); /* untranslated */
+	rte_pktmbuf_free(m);
+	/* What the control thread does; then the SYN picks the other backend. */
+	kdp_ct_delete(ct, e);
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_NOT_EQUAL(ip_of(m)->dst_addr, backend);
+	rte_pktmbuf_free(m);
+	t->fe[0].be[b].state = KDP_BE_ACTIVE;
+	t->fe[0].gen++;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&t->fe[0], 0), 0);
+}
+
 static void test_reject_and_unknown(void)
 {
 	struct test_pkt p = from_curl(EMPTY_VIP);
@@ -739,6 +794,7 @@ void test_register_pipeline(void)
 	CU_add_test(s, "ARP goes to the slow path", test_arp_punted);
 	CU_add_test(s, "a mixed burst", test_mixed_burst);
 	CU_add_test(s, "ClusterIP DNAT and reverse NAT, checksums", test_clusterip_dnat_and_reply);
+	CU_add_test(s, "a SYN reusing a closed flow: reopen or renew", test_syn_reuses_closed_flow);
 	CU_add_test(s, "no backend: RST; unknown service port: drop", test_reject_and_unknown);
 	CU_add_test(s, "NodePort from the LAN: SNAT for remote backends", test_nodeport_snat);
 	CU_add_test(s, "masquerade: SNAT outside the set, pod IP inside", test_masquerade);

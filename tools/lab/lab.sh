@@ -2,7 +2,9 @@
 # kdp reference lab in network namespaces (see tools/lab/lib.sh).
 #
 #   tools/lab/lab.sh up      build the topology, start kdp on both nodes,
-#                            apply the lab state and show pod-to-pod routing
+#                            apply the lab state, show pod-to-pod routing,
+#                            start the webpods' HTTP servers and the CoreDNS
+#                            pods, PUT the services and curl 10.96.152.212
 #   tools/lab/lab.sh topo    only the namespaces and veths (no kdp)
 #   tools/lab/lab.sh status  what is up
 #   tools/lab/lab.sh down    stop kdp, delete the namespaces (idempotent)
@@ -33,7 +35,7 @@ check() { # check DESCRIPTION CMD...: run CMD, print OK/FAIL
 }
 
 usage() {
-	sed -n '2,11s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 need_root() {
@@ -122,6 +124,47 @@ cmd_up() {
 	fi
 	grep -m4 'ICMP' <<<"$out" | sed 's/^/        /' || lab_info "(nothing captured)"
 
+	lab_step "Pod apps: HTTP server in each webpod, dnsmasq in each CoreDNS pod"
+	if out=$(lab_apps_start 2>&1); then
+		lab_ok "webpods answer their name on :80, CoreDNS pods answer on :53"
+	else
+		lab_fail "pod apps: $out"
+		FAILED=$((FAILED + 1))
+	fi
+
+	lab_step "Services on every node (PUT /v1/services/{namespace}/{name})"
+	local row
+	for row in "${LAB_SERVICES[@]}"; do
+		lab_info "${row%%|*}: $(cut -d'|' -f2- <<<"$row" | tr '|' ' ')"
+	done
+	if out=$(lab_services_apply 2>&1); then
+		lab_ok "services applied on $(printf '%s ' "${nodes[@]}")"
+	else
+		lab_fail "services: $out"
+		FAILED=$((FAILED + 1))
+	fi
+
+	lab_step "Service from curl-pod: 6 x curl http://10.96.152.212/ and a DNS lookup"
+	local i answers=()
+	for ((i = 0; i < 6; i++)); do
+		answers+=("$(ip netns exec kdp-curl-pod curl -s --connect-timeout 2 -m 3 http://10.96.152.212/ ||
+			echo "curl failed ($?)")")
+	done
+	if printf '%s\n' "${answers[@]}" | grep -q '^webpod-'; then
+		lab_ok "answers: ${answers[*]}"
+	else
+		lab_fail "answers: ${answers[*]}"
+		FAILED=$((FAILED + 1))
+	fi
+	out=$(ip netns exec kdp-curl-pod dig +short +tries=2 +timeout=2 @10.96.0.10 \
+		webpod.default.svc.cluster.local 2>&1 | head -n1)
+	if [[ $out == 10.96.152.212 ]]; then
+		lab_ok "dig @10.96.0.10 webpod.default.svc.cluster.local: $out"
+	else
+		lab_fail "dig @10.96.0.10 webpod.default.svc.cluster.local: $out"
+		FAILED=$((FAILED + 1))
+	fi
+
 	lab_step "Routes of k8s-ctr (kdpctl route list)"
 	lab_kdpctl k8s-ctr route list | sed 's/^/        /' || {
 		lab_fail "kdpctl route list"
@@ -132,6 +175,10 @@ cmd_up() {
 	cat <<EOF
   ping across nodes     ip netns exec kdp-curl-pod ping 172.20.0.130
   ping on the node      ip netns exec kdp-curl-pod ping 172.20.1.40
+  service               ip netns exec kdp-curl-pod curl -s http://10.96.152.212/
+  DNS                   ip netns exec kdp-curl-pod dig @10.96.0.10 webpod.default.svc.cluster.local
+  NodePort              ip netns exec kdp-router curl -s http://192.168.10.101:30080/
+  services              curl -s --unix-socket $(lab_sock k8s-ctr) http://kdp/v1/services
   watch the LAN         ip netns exec kdp-lan tcpdump -nn -e -i br0 icmp
   routes of k8s-ctr     $LAB_KDPCTL_BIN -s $(lab_sock k8s-ctr) route list
   other CLI commands    $LAB_KDPCTL_BIN -s $(lab_sock k8s-ctr) --help

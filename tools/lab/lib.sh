@@ -23,6 +23,11 @@
 #                    eth1 (kdp-router) 192.168.10.200/24
 #                    loop1 (empty bridge) 10.10.1.200/24, 10.10.2.200/24
 #
+# The CoreDNS pods kdp-coredns-ctr and kdp-coredns-w1 hang off their nodes the
+# same way (LAB_PODS). lab_apps_start runs an HTTP server in each webpod and
+# dnsmasq in each CoreDNS pod; lab_services_apply PUTs LAB_SERVICES on every
+# node.
+#
 # Nothing is ever configured in the root namespace.
 #
 # Environment:
@@ -32,6 +37,7 @@
 #   KDP_LAB_DIR  run directory for configs, sockets, pids, state files and
 #                logs (default: /tmp/kdp-lab).
 #   KDP_LAB_WORKERS  "workers" in the node configs (default: 2).
+#   LAB_WEB_BIG_MB   size of the sparse /big file the webpods serve (200).
 
 LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_REPO=$(cd "$LAB_LIB_DIR/../.." && pwd)
@@ -75,7 +81,27 @@ LAB_PODS=(
 	"kdp-curl-pod|k8s-ctr|172.20.1.236|lxc-curl|default|curl-pod|app=curl"
 	"kdp-webpod-ctr|k8s-ctr|172.20.1.40|lxc-web-ctr|default|webpod-ctr|app=webpod"
 	"kdp-webpod-w1|k8s-w1|172.20.0.130|lxc-web-w1|default|webpod-w1|app=webpod"
+	"kdp-coredns-ctr|k8s-ctr|172.20.1.144|lxc-dns-ctr|kube-system|coredns-ctr|k8s-app=kube-dns"
+	"kdp-coredns-w1|k8s-w1|172.20.0.186|lxc-dns-w1|kube-system|coredns-w1|k8s-app=kube-dns"
 )
+
+# Services of the lab (DESIGN.md section 1), PUT on every node by
+# lab_services_apply: namespace/name|type|clusterIP|ports|selector. ports is
+# name:protocol:port:targetPort[:nodePort] (comma separated); the backends
+# are the pods whose labels contain the selector k=v.
+LAB_SERVICES=(
+	"default/webpod|NodePort|10.96.152.212|http:TCP:80:80:30080|app=webpod"
+	"kube-system/kube-dns|ClusterIP|10.96.0.10|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
+)
+# What the CoreDNS pods (dnsmasq) answer: name/address (repeatable).
+LAB_DNS_RECORDS=(
+	"webpod.default.svc.cluster.local/10.96.152.212"
+	"kube-dns.kube-system.svc.cluster.local/10.96.0.10"
+)
+# Size of the "big" file each webpod serves (sparse), in MiB.
+LAB_WEB_BIG_MB=${LAB_WEB_BIG_MB:-200}
+# The interpreter of the pod servers (the Debian one: it has scapy).
+LAB_PY=/usr/bin/python3
 
 # ---------------------------------------------------------------- output
 
@@ -177,7 +203,7 @@ _lab_mkdir() {
 lab_deps() {
 	local missing=() pair
 	for pair in ip:iproute2 ethtool:ethtool ping:iputils-ping tcpdump:tcpdump \
-		curl:curl python3:python3; do
+		curl:curl python3:python3 "$LAB_PY":python3 dnsmasq:dnsmasq-base dig:bind9-dnsutils; do
 		command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 	done
 	((${#missing[@]} == 0)) && return 0
@@ -855,10 +881,246 @@ lab_capture_stop() {
 	cat "$base.txt" 2>/dev/null || true
 }
 
+# ---------------------------------------------------------------- pod apps
+
+# lab_pod_ip POD: the IP of POD.
+lab_pod_ip() {
+	local row f
+	row=$(lab_pod_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	printf '%s\n' "${f[2]}"
+}
+
+# lab_pods_with_label K=V: the netns of every pod whose labels include K=V.
+lab_pods_with_label() {
+	local row f
+	for row in "${LAB_PODS[@]}"; do
+		IFS='|' read -r -a f <<<"$row"
+		[[ ,${f[6]}, == *",$1,"* ]] && printf '%s\n' "${f[0]}"
+	done
+	return 0
+}
+
+_lab_app_base() { printf '%s/app-%s-%s\n' "$KDP_LAB_DIR" "$(lab_pod_ns "$1")" "$2"; }
+
+# lab_pod_spawn POD TAG CMD...: run CMD in the background in POD's namespace;
+# its PID goes to $KDP_LAB_DIR/app-<netns>-TAG.pid, its output to ...log.
+# lab_pod_app_stop / lab_down stop it (that PID only).
+lab_pod_spawn() {
+	local ns tag=$2 base pid
+	ns=$(lab_pod_ns "$1") || return 1
+	shift 2
+	_lab_mkdir || return 1
+	base=$(_lab_app_base "$ns" "$tag")
+	lab_pod_app_stop "$ns" "$tag"
+	# `ip netns exec` execs: $! is the PID of CMD itself.
+	ip netns exec "$ns" "$@" </dev/null >"$base.log" 2>&1 &
+	pid=$!
+	printf '%s\n' "$pid" >"$base.pid"
+	printf '%s\n' "$1" >"$base.cmd"
+}
+
+# lab_pod_app_stop POD TAG: stop what lab_pod_spawn POD TAG started, if it
+# still runs that command. Never fails.
+lab_pod_app_stop() {
+	local base pid cmd i
+	base=$(_lab_app_base "$1" "$2") || return 0
+	[[ -s $base.pid ]] || return 0
+	pid=$(<"$base.pid")
+	cmd=$(cat "$base.cmd" 2>/dev/null) || cmd=
+	if [[ $pid =~ ^[0-9]+$ ]] && _lab_pid_alive "$pid" && [[ -n $cmd ]] &&
+		tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n1 | grep -qxF -- "$cmd"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 30; i++)); do
+			_lab_pid_alive "$pid" || break
+			sleep 0.1
+		done
+		_lab_pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null || true
+	fi
+	rm -f "$base.pid" "$base.cmd"
+	return 0
+}
+
+# lab_pod_apps_stop: stop every process lab_pod_spawn started. Never fails.
+lab_pod_apps_stop() {
+	local f ns tag row
+	for f in "$KDP_LAB_DIR"/app-*.pid; do
+		[[ -e $f ]] || continue
+		f=${f##*/app-}
+		f=${f%.pid}
+		for row in "${LAB_PODS[@]}"; do
+			ns=${row%%|*}
+			if [[ $f == "$ns"-* ]]; then
+				tag=${f#"$ns"-}
+				lab_pod_app_stop "$ns" "$tag"
+				break
+			fi
+		done
+	done
+	return 0
+}
+
+# lab_pod_listening POD tcp|udp PORT: something listens on PORT in POD.
+lab_pod_listening() {
+	local ns opt=-Hltn
+	ns=$(lab_pod_ns "$1") || return 1
+	[[ $2 == udp ]] && opt=-Hlun
+	[[ -n $(ip netns exec "$ns" ss "$opt" "( sport = :$3 )" 2>/dev/null) ]]
+}
+
+# _lab_wait_listening POD tcp|udp PORT TAG: wait up to 5 s; on failure show
+# the app's log.
+_lab_wait_listening() {
+	local i base
+	for ((i = 0; i < 50; i++)); do
+		lab_pod_listening "$1" "$2" "$3" && return 0
+		sleep 0.1
+	done
+	base=$(_lab_app_base "$1" "$4")
+	lab_err "$1: nothing listens on $2 port $3 after 5 s; $base.log:"
+	sed 's/^/    | /' "$base.log" >&2 2>/dev/null || true
+	return 1
+}
+
+# lab_webpod_start POD: an HTTP server on POD's IP, port 80, answering "/"
+# with the pod's k8s name and serving /big (LAB_WEB_BIG_MB MiB, sparse).
+lab_webpod_start() {
+	local ns row f dir
+	row=$(lab_pod_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	ns=${f[0]}
+	dir=$KDP_LAB_DIR/www/$ns
+	mkdir -p "$dir" || return 1
+	printf '%s\n' "${f[5]}" >"$dir/index.html" || return 1
+	rm -f "$dir/big"
+	truncate -s "${LAB_WEB_BIG_MB}M" "$dir/big" || return 1
+	# http.server's own main() resolves the host name (getfqdn), which
+	# waits for DNS timeouts in a pod: bind without it.
+	lab_pod_spawn "$ns" http "$LAB_PY" -c '
+import functools, http.server, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+Server((sys.argv[1], 80), handler).serve_forever()
+' "${f[2]}" "$dir" || return 1
+	_lab_wait_listening "$ns" tcp 80 http
+}
+
+# lab_coredns_start POD: dnsmasq on POD's IP, UDP and TCP 53, answering the
+# LAB_DNS_RECORDS names (and nothing else: no upstream, no /etc/hosts).
+# Queries are logged to $KDP_LAB_DIR/app-<netns>-dns.queries.
+lab_coredns_start() {
+	local ns ip base rec args=()
+	ns=$(lab_pod_ns "$1") || return 1
+	ip=$(lab_pod_ip "$ns") || return 1
+	base=$(_lab_app_base "$ns" dns)
+	: >"$base.queries"
+	for rec in "${LAB_DNS_RECORDS[@]}"; do
+		args+=("--address=/${rec%/*}/${rec##*/}")
+	done
+	lab_pod_spawn "$ns" dns dnsmasq --keep-in-foreground --conf-file=/dev/null \
+		--pid-file="$base.dnsmasq-pid" --user=root --group=root --no-resolv --no-hosts \
+		--listen-address="$ip" --bind-interfaces "${args[@]}" --log-queries \
+		--log-facility="$base.queries" || return 1
+	_lab_wait_listening "$ns" udp 53 dns && _lab_wait_listening "$ns" tcp 53 dns
+}
+
+# lab_apps_start: the HTTP server in every app=webpod pod and dnsmasq in
+# every k8s-app=kube-dns pod.
+lab_apps_start() {
+	local ns
+	for ns in $(lab_pods_with_label app=webpod); do
+		lab_webpod_start "$ns" || { lab_err "$ns: HTTP server did not start"; return 1; }
+	done
+	for ns in $(lab_pods_with_label k8s-app=kube-dns); do
+		lab_coredns_start "$ns" || { lab_err "$ns: dnsmasq did not start"; return 1; }
+	done
+}
+
+# ---------------------------------------------------------------- services
+
+# lab_service_json TYPE CLUSTERIP PORTS SELECTOR [KEY=JSON...]: a service body
+# for PUT /v1/services/{ns}/{name}. PORTS and SELECTOR as in LAB_SERVICES
+# (SELECTOR may be empty: no backends); each KEY=JSON adds or replaces a
+# top-level field, e.g. 'sessionAffinity="ClientIP"' or
+# 'backends=[{"ip":"172.20.1.40","state":"terminating"}]'.
+lab_service_json() {
+	local ips=() ns
+	if [[ -n $4 ]]; then
+		for ns in $(lab_pods_with_label "$4"); do
+			ips+=("$(lab_pod_ip "$ns")") || return 1
+		done
+	fi
+	python3 - "$1" "$2" "$3" "${#ips[@]}" "${ips[@]}" "${@:5}" <<'PY'
+import json, sys
+typ, cip, ports, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+ips, extra = sys.argv[5:5 + n], sys.argv[5 + n:]
+pl = []
+for p in filter(None, ports.split(",")):
+    f = p.split(":")
+    d = {"name": f[0], "protocol": f[1], "port": int(f[2]), "targetPort": int(f[3])}
+    if len(f) > 4 and f[4]:
+        d["nodePort"] = int(f[4])
+    pl.append(d)
+svc = {"type": typ, "clusterIP": cip, "ports": pl,
+       "backends": [{"ip": ip} for ip in ips]}
+for kv in extra:
+    k, _, v = kv.partition("=")
+    svc[k] = json.loads(v)
+print(json.dumps(svc))
+PY
+}
+
+# lab_service_put NS/NAME JSON [NODE...]: PUT the service on NODEs (default:
+# every node). Fails (with the answer on stderr) if one node refuses it.
+lab_service_put() {
+	local svc=$1 body=$2 node out rc=0 nodes
+	shift 2
+	if (($# > 0)); then nodes=("$@"); else mapfile -t nodes < <(lab_node_names); fi
+	for node in "${nodes[@]}"; do
+		if ! out=$(lab_api "$node" PUT "/v1/services/$svc" "$body" 2>&1); then
+			lab_err "$node: PUT /v1/services/$svc: $out"
+			rc=1
+		fi
+	done
+	return "$rc"
+}
+
+# lab_service_delete NS/NAME [NODE...]: DELETE the service (default: every
+# node); a service that does not exist is not an error.
+lab_service_delete() {
+	local svc=$1 node out rc=0 nodes
+	shift
+	if (($# > 0)); then nodes=("$@"); else mapfile -t nodes < <(lab_node_names); fi
+	for node in "${nodes[@]}"; do
+		out=$(lab_api "$node" DELETE "/v1/services/$svc" 2>&1) ||
+			[[ $out == *404* || $out == *"no such"* ]] || {
+			lab_err "$node: DELETE /v1/services/$svc: $out"
+			rc=1
+		}
+	done
+	return "$rc"
+}
+
+# lab_services_apply: PUT every LAB_SERVICES service on every node.
+lab_services_apply() {
+	local row f body
+	for row in "${LAB_SERVICES[@]}"; do
+		IFS='|' read -r -a f <<<"$row"
+		body=$(lab_service_json "${f[1]}" "${f[2]}" "${f[3]}" "${f[4]}") || return 1
+		lab_service_put "${f[0]}" "$body" || return 1
+	done
+}
+
 # ---------------------------------------------------------------- all
 
-# lab_down: stop the kdp instances and captures, delete the namespaces and the
-# run files (sockets, pids, state). Logs and configs stay. Never fails.
+# lab_down: stop the kdp instances, captures and pod apps, delete the
+# namespaces and the run files (sockets, pids, state, webpod files). Logs and
+# configs stay. Never fails.
 lab_down() {
 	local node f nodes
 	mapfile -t nodes < <(lab_node_names)
@@ -870,7 +1132,9 @@ lab_down() {
 		f=${f##*/cap-}
 		lab_capture_stop "${f%.pid}" >/dev/null 2>&1 || true
 	done
+	lab_pod_apps_stop
 	lab_topology_down
+	rm -rf "$KDP_LAB_DIR/www" 2>/dev/null || true
 	for node in "${nodes[@]}"; do
 		rm -f "$(lab_sock "$node")" "$(lab_pidfile "$node")" "$(lab_statefile "$node")" \
 			"$(lab_statefile "$node").tmp" 2>/dev/null || true
