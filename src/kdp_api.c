@@ -154,136 +154,6 @@ static json_t *ep_json(const struct kdp *k, const struct kdp_endpoint *e)
 	return o;
 }
 
-/* ---- nodes ---- */
-
-static void nodes(struct api_req *r)
-{
-	struct kdp *k = r->k;
-	struct kdp_node n;
-	struct kdp_state next;
-	char err[KDP_ERR_LEN], msg[128];
-	json_t *body;
-	int i;
-
-	if (r->nseg == 2) {
-		json_t *a = json_array();
-		if (r->method != EVHTTP_REQ_GET)
-			return reply_error(r->req, 405, "only GET on /v1/nodes");
-		for (unsigned int j = 0; j < k->state.n_nodes; j++)
-			json_array_append_new(a, kdp_state_node_json(&k->state.nodes[j],
-								     k->cfg.name));
-		return reply_json(r->req, HTTP_OK, a);
-	}
-	if (r->nseg != 3)
-		return reply_error(r->req, HTTP_NOTFOUND, "no such path %s", r->path);
-	i = kdp_state_node_find(&k->state, r->seg[2]);
-	switch (r->method) {
-	case EVHTTP_REQ_GET:
-		if (i < 0)
-			return reply_error(r->req, HTTP_NOTFOUND, "node %s not found",
-					   r->seg[2]);
-		return reply_json(r->req, HTTP_OK,
-				  kdp_state_node_json(&k->state.nodes[i], k->cfg.name));
-	case EVHTTP_REQ_PUT:
-		if (kdp_state_check_name(r->seg[2], "name", err) != 0)
-			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
-		body = body_json(r);
-		if (body == NULL)
-			return;
-		if (kdp_state_node_parse(body, r->seg[2], "", &n, err) != 0) {
-			json_decref(body);
-			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
-		}
-		json_decref(body);
-		if (kdp_state_copy(&next, &k->state) != 0 ||
-		    kdp_state_node_put(&next, &n) != 0) {
-			kdp_state_free(&next);
-			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
-		}
-		snprintf(msg, sizeof(msg), "node %s %s", n.name,
-			 i < 0 ? "created" : "updated");
-		return apply_reply(r, &next, msg);
-	case EVHTTP_REQ_DELETE:
-		if (i < 0)
-			return reply_error(r->req, HTTP_NOTFOUND, "node %s not found",
-					   r->seg[2]);
-		if (kdp_state_copy(&next, &k->state) != 0)
-			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
-		kdp_state_node_del(&next, i);
-		snprintf(msg, sizeof(msg), "node %s deleted", r->seg[2]);
-		return apply_reply(r, &next, msg);
-	default:
-		return reply_error(r->req, 405, "method not allowed on %s", r->path);
-	}
-}
-
-/* ---- endpoints ---- */
-
-static void endpoints(struct api_req *r)
-{
-	struct kdp *k = r->k;
-	struct kdp_endpoint ep;
-	struct kdp_state next;
-	char err[KDP_ERR_LEN], msg[192];
-	json_t *body;
-	int i;
-
-	if (r->nseg == 2) {
-		json_t *a = json_array();
-		if (r->method != EVHTTP_REQ_GET)
-			return reply_error(r->req, 405, "only GET on /v1/endpoints");
-		for (unsigned int j = 0; j < k->state.n_eps; j++)
-			json_array_append_new(a, ep_json(k, &k->state.eps[j]));
-		return reply_json(r->req, HTTP_OK, a);
-	}
-	if (r->nseg != 4)
-		return reply_error(r->req, HTTP_NOTFOUND,
-				   "no such path %s (use /v1/endpoints/{namespace}/{name})",
-				   r->path);
-	i = kdp_state_ep_find(&k->state, r->seg[2], r->seg[3]);
-	switch (r->method) {
-	case EVHTTP_REQ_GET:
-		if (i < 0)
-			return reply_error(r->req, HTTP_NOTFOUND, "endpoint %s/%s not found",
-					   r->seg[2], r->seg[3]);
-		return reply_json(r->req, HTTP_OK, ep_json(k, &k->state.eps[i]));
-	case EVHTTP_REQ_PUT:
-		if (kdp_state_check_name(r->seg[2], "namespace", err) != 0 ||
-		    kdp_state_check_name(r->seg[3], "name", err) != 0)
-			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
-		body = body_json(r);
-		if (body == NULL)
-			return;
-		if (kdp_state_ep_parse(body, r->seg[2], r->seg[3], "", &ep, err) != 0) {
-			json_decref(body);
-			json_decref(ep.labels);
-			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
-		}
-		json_decref(body);
-		if (kdp_state_copy(&next, &k->state) != 0 ||
-		    kdp_state_ep_put(&next, &ep) != 0) {
-			json_decref(ep.labels);
-			kdp_state_free(&next);
-			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
-		}
-		snprintf(msg, sizeof(msg), "endpoint %s/%s %s", ep.ns, ep.name,
-			 i < 0 ? "created" : "updated");
-		return apply_reply(r, &next, msg);
-	case EVHTTP_REQ_DELETE:
-		if (i < 0)
-			return reply_error(r->req, HTTP_NOTFOUND, "endpoint %s/%s not found",
-					   r->seg[2], r->seg[3]);
-		if (kdp_state_copy(&next, &k->state) != 0)
-			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
-		kdp_state_ep_del(&next, i);
-		snprintf(msg, sizeof(msg), "endpoint %s/%s deleted", r->seg[2],
-			 r->seg[3]);
-		return apply_reply(r, &next, msg);
-	default:
-		return reply_error(r->req, 405, "method not allowed on %s", r->path);
-	}
-}
-
 /* ---- services ---- */
 
 static json_t *fe_json(const struct kdp_svc_fe *fe)
@@ -319,66 +189,6 @@ static json_t *svc_json(const struct kdp *k, const struct kdp_service *sv)
 			json_array_append_new(fes, fe_json(&s->dp.svc->fe[i]));
 	json_object_set_new(o, "frontends", fes);
 	return o;
-}
-
-static void services(struct api_req *r)
-{
-	struct kdp *k = r->k;
-	struct kdp_service sv;
-	struct kdp_state next;
-	char err[KDP_ERR_LEN], msg[192];
-	json_t *body;
-	int i;
-
-	if (r->nseg == 2) {
-		json_t *a = json_array();
-		if (r->method != EVHTTP_REQ_GET)
-			return reply_error(r->req, 405, "only GET on /v1/services");
-		for (unsigned int j = 0; j < k->state.n_svcs; j++)
-			json_array_append_new(a, svc_json(k, &k->state.svcs[j]));
-		return reply_json(r->req, HTTP_OK, a);
-	}
-	if (r->nseg != 4)
-		return reply_error(r->req, HTTP_NOTFOUND,
-				   "no such path %s (use /v1/services/{namespace}/{name})",
-				   r->path);
-	i = kdp_state_svc_find(&k->state, r->seg[2], r->seg[3]);
-	switch (r->method) {
-	case EVHTTP_REQ_GET:
-		if (i < 0)
-			return reply_error(r->req, HTTP_NOTFOUND, "service %s/%s not found",
-					   r->seg[2], r->seg[3]);
-		return reply_json(r->req, HTTP_OK, svc_json(k, &k->state.svcs[i]));
-	case EVHTTP_REQ_PUT:
-		body = body_json(r);
-		if (body == NULL)
-			return;
-		if (kdp_service_parse(body, r->seg[2], r->seg[3], "", &k->cfg, &sv, err) != 0) {
-			json_decref(body);
-			kdp_service_free(&sv);
-			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
-		}
-		json_decref(body);
-		if (kdp_state_copy(&next, &k->state) != 0 || kdp_state_svc_put(&next, &sv) != 0) {
-			kdp_service_free(&sv);
-			kdp_state_free(&next);
-			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
-		}
-		snprintf(msg, sizeof(msg), "service %s/%s %s", r->seg[2], r->seg[3],
-			 i < 0 ? "created" : "updated");
-		return apply_reply(r, &next, msg);
-	case EVHTTP_REQ_DELETE:
-		if (i < 0)
-			return reply_error(r->req, HTTP_NOTFOUND, "service %s/%s not found",
-					   r->seg[2], r->seg[3]);
-		if (kdp_state_copy(&next, &k->state) != 0)
-			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
-		kdp_state_svc_del(&next, i);
-		snprintf(msg, sizeof(msg), "service %s/%s deleted", r->seg[2], r->seg[3]);
-		return apply_reply(r, &next, msg);
-	default:
-		return reply_error(r->req, 405, "method not allowed on %s", r->path);
-	}
 }
 
 /* ---- local redirect policies ---- */
@@ -436,65 +246,190 @@ static json_t *lrp_json(const struct kdp *k, const struct kdp_lrp *l)
 	return o;
 }
 
-static void lrps(struct api_req *r)
+/* ---- collections: nodes, endpoints, services, policies ---- */
+
+/*
+ * The objects under /v1/<collection>/{name} or /{namespace}/{name}: GET of
+ * the list and of one, PUT (create or replace), DELETE. Each kind says how
+ * to find, show, parse and remove its objects; updates go through
+ * kdp_apply like every other change.
+ */
+struct collection {
+	const char *kind;   /* "endpoint" */
+	const char *path;   /* "/v1/endpoints" */
+	bool namespaced;    /* {namespace}/{name} rather than {name} */
+	unsigned int (*count)(const struct kdp *k);
+	json_t *(*show)(const struct kdp *k, unsigned int i);
+	int (*find)(const struct kdp_state *st, char **id);
+	/* Parses @p body for object @p id and puts it into @p next. */
+	int (*put)(const struct kdp *k, struct kdp_state *next, const json_t *body,
+		   char **id, char *err);
+	void (*del)(struct kdp_state *next, int i);
+};
+
+static void collection(struct api_req *r, const struct collection *c)
 {
 	struct kdp *k = r->k;
-	struct kdp_lrp l;
+	unsigned int want = c->namespaced ? 4 : 3;
+	char **id = &r->seg[2], who[2 * KDP_NAME_LEN + 2], err[KDP_ERR_LEN], msg[256];
 	struct kdp_state next;
-	char err[KDP_ERR_LEN], msg[192];
 	json_t *body;
-	int i;
+	int i, ret;
 
 	if (r->nseg == 2) {
 		json_t *a = json_array();
-		if (r->method != EVHTTP_REQ_GET)
-			return reply_error(r->req, 405, "only GET on /v1/lrp");
-		for (unsigned int j = 0; j < k->state.n_lrps; j++)
-			json_array_append_new(a, lrp_json(k, &k->state.lrps[j]));
+		if (r->method != EVHTTP_REQ_GET) {
+			json_decref(a);
+			return reply_error(r->req, 405, "only GET on %s", c->path);
+		}
+		for (unsigned int j = 0; j < c->count(k); j++)
+			json_array_append_new(a, c->show(k, j));
 		return reply_json(r->req, HTTP_OK, a);
 	}
-	if (r->nseg != 4)
-		return reply_error(r->req, HTTP_NOTFOUND,
-				   "no such path %s (use /v1/lrp/{namespace}/{name})", r->path);
-	i = kdp_state_lrp_find(&k->state, r->seg[2], r->seg[3]);
+	if (r->nseg != want)
+		return reply_error(r->req, HTTP_NOTFOUND, "no such path %s (use %s/%s)", r->path,
+				   c->path, c->namespaced ? "{namespace}/{name}" : "{name}");
+	if (c->namespaced)
+		snprintf(who, sizeof(who), "%s/%s", id[0], id[1]);
+	else
+		snprintf(who, sizeof(who), "%s", id[0]);
+	i = c->find(&k->state, id);
 	switch (r->method) {
 	case EVHTTP_REQ_GET:
 		if (i < 0)
-			return reply_error(r->req, HTTP_NOTFOUND, "policy %s/%s not found",
-					   r->seg[2], r->seg[3]);
-		return reply_json(r->req, HTTP_OK, lrp_json(k, &k->state.lrps[i]));
+			return reply_error(r->req, HTTP_NOTFOUND, "%s %s not found", c->kind, who);
+		return reply_json(r->req, HTTP_OK, c->show(k, (unsigned int)i));
 	case EVHTTP_REQ_PUT:
+		if (kdp_state_check_name(id[0], c->namespaced ? "namespace" : "name", err) != 0 ||
+		    (c->namespaced && kdp_state_check_name(id[1], "name", err) != 0))
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
 		body = body_json(r);
 		if (body == NULL)
 			return;
-		if (kdp_lrp_parse(body, r->seg[2], r->seg[3], "", &l, err) != 0) {
+		if (kdp_state_copy(&next, &k->state) != 0) {
 			json_decref(body);
-			kdp_lrp_free(&l);
-			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
-		}
-		json_decref(body);
-		if (kdp_state_copy(&next, &k->state) != 0 || kdp_state_lrp_put(&next, &l) != 0) {
-			kdp_lrp_free(&l);
-			kdp_state_free(&next);
 			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 		}
-		snprintf(msg, sizeof(msg), "local redirect policy %s/%s %s", r->seg[2],
-			 r->seg[3], i < 0 ? "created" : "updated");
+		ret = c->put(k, &next, body, id, err);
+		json_decref(body);
+		if (ret != 0) {
+			kdp_state_free(&next);
+			if (ret == -ENOMEM)
+				return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
+		}
+		snprintf(msg, sizeof(msg), "%s %s %s", c->kind, who, i < 0 ? "created" : "updated");
 		return apply_reply(r, &next, msg);
 	case EVHTTP_REQ_DELETE:
 		if (i < 0)
-			return reply_error(r->req, HTTP_NOTFOUND, "policy %s/%s not found",
-					   r->seg[2], r->seg[3]);
+			return reply_error(r->req, HTTP_NOTFOUND, "%s %s not found", c->kind, who);
 		if (kdp_state_copy(&next, &k->state) != 0)
 			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
-		kdp_state_lrp_del(&next, i);
-		snprintf(msg, sizeof(msg), "local redirect policy %s/%s deleted", r->seg[2],
-			 r->seg[3]);
+		c->del(&next, i);
+		snprintf(msg, sizeof(msg), "%s %s deleted", c->kind, who);
 		return apply_reply(r, &next, msg);
 	default:
 		return reply_error(r->req, 405, "method not allowed on %s", r->path);
 	}
 }
+
+static unsigned int node_count(const struct kdp *k) { return k->state.n_nodes; }
+static json_t *node_show(const struct kdp *k, unsigned int i)
+{
+	return kdp_state_node_json(&k->state.nodes[i], k->cfg.name);
+}
+static int node_find(const struct kdp_state *st, char **id)
+{
+	return kdp_state_node_find(st, id[0]);
+}
+static int node_put(const struct kdp *k, struct kdp_state *next, const json_t *body,
+		    char **id, char *err)
+{
+	struct kdp_node n;
+	int ret = kdp_state_node_parse(body, id[0], "", &n, err);
+
+	return ret != 0 ? ret : kdp_state_node_put(next, &n);
+}
+
+static unsigned int ep_count(const struct kdp *k) { return k->state.n_eps; }
+static json_t *ep_show(const struct kdp *k, unsigned int i)
+{
+	return ep_json(k, &k->state.eps[i]);
+}
+static int ep_find(const struct kdp_state *st, char **id)
+{
+	return kdp_state_ep_find(st, id[0], id[1]);
+}
+static int ep_put(const struct kdp *k, struct kdp_state *next, const json_t *body,
+		  char **id, char *err)
+{
+	struct kdp_endpoint ep;
+	int ret = kdp_state_ep_parse(body, id[0], id[1], "", &ep, err);
+
+	if (ret == 0)
+		ret = kdp_state_ep_put(next, &ep);
+	if (ret != 0)
+		json_decref(ep.labels);
+	return ret;
+}
+
+static unsigned int svc_count(const struct kdp *k) { return k->state.n_svcs; }
+static json_t *svc_show(const struct kdp *k, unsigned int i)
+{
+	return svc_json(k, &k->state.svcs[i]);
+}
+static int svc_find(const struct kdp_state *st, char **id)
+{
+	return kdp_state_svc_find(st, id[0], id[1]);
+}
+static int svc_put(const struct kdp *k, struct kdp_state *next, const json_t *body,
+		   char **id, char *err)
+{
+	struct kdp_service sv;
+	int ret = kdp_service_parse(body, id[0], id[1], "", &k->cfg, &sv, err);
+
+	if (ret == 0)
+		ret = kdp_state_svc_put(next, &sv);
+	if (ret != 0)
+		kdp_service_free(&sv);
+	return ret;
+}
+
+static unsigned int lrp_count(const struct kdp *k) { return k->state.n_lrps; }
+static json_t *lrp_show(const struct kdp *k, unsigned int i)
+{
+	return lrp_json(k, &k->state.lrps[i]);
+}
+static int lrp_find(const struct kdp_state *st, char **id)
+{
+	return kdp_state_lrp_find(st, id[0], id[1]);
+}
+static int lrp_put(const struct kdp *k, struct kdp_state *next, const json_t *body,
+		   char **id, char *err)
+{
+	struct kdp_lrp l;
+	int ret = kdp_lrp_parse(body, id[0], id[1], "", &l, err);
+
+	if (ret == 0)
+		ret = kdp_state_lrp_put(next, &l);
+	if (ret != 0)
+		kdp_lrp_free(&l);
+	return ret;
+}
+
+static const struct collection nodes_c = {"node", "/v1/nodes", false, node_count, node_show,
+					   node_find, node_put, kdp_state_node_del};
+static const struct collection eps_c = {"endpoint", "/v1/endpoints", true, ep_count, ep_show,
+					ep_find, ep_put, kdp_state_ep_del};
+static const struct collection svcs_c = {"service", "/v1/services", true, svc_count, svc_show,
+					 svc_find, svc_put, kdp_state_svc_del};
+static const struct collection lrps_c = {"local redirect policy", "/v1/lrp", true, lrp_count,
+					 lrp_show, lrp_find, lrp_put, kdp_state_lrp_del};
+
+static void nodes(struct api_req *r) { collection(r, &nodes_c); }
+static void endpoints(struct api_req *r) { collection(r, &eps_c); }
+static void services(struct api_req *r) { collection(r, &svcs_c); }
+static void lrps(struct api_req *r) { collection(r, &lrps_c); }
 
 /* ---- ip-masq-agent ---- */
 
