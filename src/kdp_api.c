@@ -15,6 +15,7 @@
 
 #include "common/kdp_addr.h"
 #include "kdp_api.h"
+#include "kdp_metrics.h"
 
 #define MAX_SEGS 6
 
@@ -28,8 +29,23 @@ struct api_req {
 	char segbuf[512]; /* the path again, cut into seg[] */
 };
 
+/* The request being answered, for the request counters (the control thread
+ * answers one request at a time). */
+static struct {
+	struct kdp *k;
+	const char *route;
+	const char *method;
+} cur;
+
+static void count(int code)
+{
+	if (cur.k != NULL)
+		kdp_metrics_count_request(cur.k, cur.route, cur.method, code);
+}
+
 static void reply_json(struct evhttp_request *req, int code, json_t *body)
 {
+	count(code);
 	struct evbuffer *buf = evbuffer_new();
 	char *s = body ? json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 
@@ -854,13 +870,60 @@ static const struct route routes_v1[] = {
 	{"nat", nat, true},          {"lrp", lrps, false},
 };
 
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	default:
+		return "OTHER";
+	}
+}
+
+static void metrics(struct api_req *r)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	if (r->method != EVHTTP_REQ_GET) {
+		evbuffer_free(buf);
+		return reply_error(r->req, 405, "only GET on /metrics");
+	}
+	kdp_metrics_render(r->k, buf);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	count(HTTP_OK);
+	evhttp_send_reply(r->req, HTTP_OK, NULL, buf);
+	evbuffer_free(buf);
+}
+
 void kdp_api_handle(struct evhttp_request *req, void *arg)
 {
 	struct api_req r = {.k = arg, .req = req};
+	static char route[64];
 
 	r.method = evhttp_request_get_command(req);
+	cur.k = arg;
+	cur.method = method_name(r.method);
+	cur.route = "other";
 	if (split_path(&r, evhttp_request_get_uri(req)) != 0)
 		return reply_error(req, HTTP_BADREQUEST, "malformed request path");
+	if (r.nseg == 1 && strcmp(r.seg[0], "metrics") == 0) {
+		cur.route = "/metrics";
+		return metrics(&r);
+	}
+	if (r.nseg >= 2 && strcmp(r.seg[0], "v1") == 0) {
+		for (size_t i = 0; i < RTE_DIM(routes_v1); i++)
+			if (strcmp(r.seg[1], routes_v1[i].name) == 0) {
+				snprintf(route, sizeof(route), "/v1/%s", routes_v1[i].name);
+				cur.route = route;
+			}
+	}
 	if (r.nseg < 2 || strcmp(r.seg[0], "v1") != 0)
 		return reply_error(req, HTTP_NOTFOUND, "no such path %s", r.path);
 	for (size_t i = 0; i < RTE_DIM(routes_v1); i++) {

@@ -139,7 +139,8 @@ static int mod_ct_init(struct kdp *k, char *err)
 		return -rte_errno;
 	}
 	k->fe_ids = json_object();
-	return k->fe_ids ? 0 : -ENOMEM;
+	k->api_counts = json_object();
+	return k->fe_ids && k->api_counts ? 0 : -ENOMEM;
 }
 
 static void mod_ct_fini(struct kdp *k)
@@ -147,6 +148,7 @@ static void mod_ct_fini(struct kdp *k)
 	kdp_ct_free(k->ct);
 	kdp_affinity_free(k->aff);
 	json_decref(k->fe_ids);
+	json_decref(k->api_counts);
 }
 
 static int mod_ports_init(struct kdp *k, char *err)

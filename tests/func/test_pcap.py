@@ -43,7 +43,8 @@ def check(name, cond, detail=""):
         print(f"FAIL {name} {detail}")
 
 
-def api(sock, path):
+def http_get(sock, path):
+    """GET over the Unix socket; returns the body as text."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(sock)
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: kdp\r\nConnection: close\r\n\r\n".encode())
@@ -64,7 +65,11 @@ def api(sock, path):
                 break
             out, rest = out + rest[:size], rest[size + 2:]
         body = out
-    return json.loads(body)
+    return body.decode()
+
+
+def api(sock, path):
+    return json.loads(http_get(sock, path))
 
 
 def ones_sum(data):
@@ -182,6 +187,7 @@ def main():
     log = open(p("kdp.log"), "w")
     proc = subprocess.Popen([kdp, "--config", p("kdp.json")], stdout=log, stderr=subprocess.STDOUT)
     stats = None
+    metrics_text = ""
     try:
         want_rx = len(uplink_in) + len(curl_in) + len(web_in)
         for _ in range(100):
@@ -195,6 +201,7 @@ def main():
             if stats["totals"]["rxPackets"] >= want_rx:
                 time.sleep(0.5)  # let the slow path answer ARP and flush
                 stats = api(p("kdp.sock"), "/v1/stats")
+                metrics_text = http_get(p("kdp.sock"), "/metrics")
                 break
         check("kdp started and read every input packet",
               stats is not None and stats["totals"]["rxPackets"] == want_rx,
@@ -217,6 +224,35 @@ def main():
     for reason, n in [("spoofed_source", 1), ("l2_not_for_us", 1), ("ip_truncated", 1),
                       ("ethertype_unsupported", 1), ("ttl_exceeded", 1)]:
         check(f"drop counter {reason} == {n}", drops.get(reason) == n, f"got {drops.get(reason)}")
+
+    # /metrics parses as Prometheus text and agrees with the traffic.
+    from prometheus_client.parser import text_string_to_metric_families
+    samples = {}
+    try:
+        for fam in text_string_to_metric_families(metrics_text):
+            for smp in fam.samples:
+                samples[(smp.name, tuple(sorted(smp.labels.items())))] = smp.value
+        parsed = True
+    except ValueError as e:
+        parsed = False
+        print(f"metrics parse error: {e}")
+    check("/metrics parses as the Prometheus text format", parsed and len(samples) > 50,
+          f"{len(samples)} samples")
+    check("/metrics: kdp_packets_total{direction=rx} equals the packets sent in",
+          samples.get(("kdp_packets_total", (("direction", "rx"),))) == want_rx,
+          str(samples.get(("kdp_packets_total", (("direction", "rx"),)))))
+    check("/metrics: spoofed_source drop counted once",
+          samples.get(("kdp_dropped_packets_total", (("reason", "spoofed_source"), ("stage", "ingress")))) == 1)
+    check("/metrics: 2 services, 4 frontends (3 service ports + 1 addressMatcher), 3 endpoints",
+          samples.get(("kdp_services", ())) == 2 and samples.get(("kdp_endpoints", ())) == 3
+          and samples.get(("kdp_service_frontends", ())) == 4,
+          f"services={samples.get(('kdp_services', ()))} fe={samples.get(('kdp_service_frontends', ()))}")
+    check("/metrics: conntrack holds the DNAT, redirect and masquerade flows (>= 4)",
+          (samples.get(("kdp_conntrack_entries", ())) or 0) >= 4, str(samples.get(("kdp_conntrack_entries", ()))))
+    check("/metrics: one masqueraded flow",
+          samples.get(("kdp_nat_masqueraded_flows_total", ())) == 1)
+    check("/metrics: the API requests are counted",
+          (samples.get(("kdp_api_requests_total", (("code", "200"), ("method", "GET"), ("path", "/v1/stats")))) or 0) >= 1)
 
     up = rdpcap(p("uplink_out.pcap"))
     curl = rdpcap(p("curl_out.pcap"))

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+#include "kdp_metrics.h"
+
+void kdp_metrics_count_request(struct kdp *k, const char *route, const char *method,
+			       int code)
+{
+	char key[160];
+	json_t *v;
+
+	if (k->api_counts == NULL)
+		return;
+	snprintf(key, sizeof(key), "%s|%s|%d", route, method, code);
+	v = json_object_get(k->api_counts, key);
+	json_object_set_new(k->api_counts, key,
+			    json_integer(v ? json_integer_value(v) + 1 : 1));
+}
+
+static void head(struct evbuffer *o, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(struct evbuffer *o, const char *name, const char *type, const char *help,
+		double v)
+{
+	head(o, name, type, help);
+	evbuffer_add_printf(o, "%s %.17g\n", name, v);
+}
+
+static const char *role_name(uint8_t role)
+{
+	return role == KDP_PORT_UPLINK ? "uplink" :
+	       role == KDP_PORT_HOST	? "host" :
+	       role == KDP_PORT_POD	? "endpoint" :
+					  "none";
+}
+
+void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
+{
+	const struct kdp_snapshot *s = atomic_load(&k->snap);
+	struct kdp_stats tot;
+	uint32_t n_be = 0;
+	uint64_t cum = 0;
+	const char *key;
+	json_t *v;
+
+	memset(&tot, 0, sizeof(tot));
+	for (unsigned int i = 0; i <= k->cfg.workers; i++)
+		kdp_stats_add(&tot, &k->stats[i]);
+
+	head(o, "kdp_build_info", "gauge", "Version of the running kdp.");
+	evbuffer_add_printf(o, "kdp_build_info{version=\"%s\",node=\"%s\"} 1\n", KDP_VERSION,
+			    k->cfg.name);
+	one(o, "kdp_uptime_seconds", "gauge", "Seconds since kdp started.",
+	    (double)(time(NULL) - k->started));
+
+	head(o, "kdp_packets_total", "counter", "Packets by direction, all workers.");
+	evbuffer_add_printf(o, "kdp_packets_total{direction=\"rx\"} %" PRIu64 "\n", tot.rx_pkts);
+	evbuffer_add_printf(o, "kdp_packets_total{direction=\"tx\"} %" PRIu64 "\n", tot.tx_pkts);
+	head(o, "kdp_bytes_total", "counter", "Bytes by direction, all workers.");
+	evbuffer_add_printf(o, "kdp_bytes_total{direction=\"rx\"} %" PRIu64 "\n", tot.rx_bytes);
+	evbuffer_add_printf(o, "kdp_bytes_total{direction=\"tx\"} %" PRIu64 "\n", tot.tx_bytes);
+	head(o, "kdp_dropped_packets_total", "counter", "Dropped packets by stage and reason.");
+	for (unsigned int i = 0; i < KDP_DROP__MAX; i++)
+		evbuffer_add_printf(o,
+				    "kdp_dropped_packets_total{stage=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+				    kdp_drop_stage(i), kdp_drop_name(i), tot.drop[i]);
+	one(o, "kdp_punted_packets_total", "counter",
+	    "Packets handed to the control thread (ARP, unresolved next hops).",
+	    (double)tot.punted);
+	one(o, "kdp_icmp_sent_total", "counter", "ICMP errors and echo replies kdp generated.",
+	    (double)tot.icmp_sent);
+
+	head(o, "kdp_worker_busy_ratio", "gauge",
+	     "Share of a worker's cycles spent on packets (the rest polling or asleep).");
+	for (unsigned int i = 0; i < k->cfg.workers; i++) {
+		const struct kdp_stats *w = &k->stats[i];
+		evbuffer_add_printf(o, "kdp_worker_busy_ratio{worker=\"%u\",lcore=\"%u\"} %.6f\n", i,
+				    k->workers[i].lcore,
+				    w->total_cycles ? (double)w->busy_cycles / (double)w->total_cycles
+						    : 0.0);
+	}
+
+	{
+		static const struct {
+			const char *name, *help;
+			size_t off;
+		} port_metrics[] = {
+			{"kdp_port_rx_packets_total", "Packets the port received.",
+			 offsetof(struct rte_eth_stats, ipackets)},
+			{"kdp_port_tx_packets_total", "Packets the port sent.",
+			 offsetof(struct rte_eth_stats, opackets)},
+			{"kdp_port_rx_bytes_total", "Bytes the port received.",
+			 offsetof(struct rte_eth_stats, ibytes)},
+			{"kdp_port_tx_bytes_total", "Bytes the port sent.",
+			 offsetof(struct rte_eth_stats, obytes)},
+			{"kdp_port_rx_missed_total", "Packets the port dropped for lack of room.",
+			 offsetof(struct rte_eth_stats, imissed)},
+			{"kdp_port_rx_errors_total", "Receive errors.",
+			 offsetof(struct rte_eth_stats, ierrors)},
+			{"kdp_port_tx_errors_total", "Transmit errors.",
+			 offsetof(struct rte_eth_stats, oerrors)},
+		};
+		struct rte_eth_stats es[RTE_MAX_ETHPORTS];
+
+		for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
+			if (k->ports[p].used && rte_eth_stats_get(p, &es[p]) != 0)
+				memset(&es[p], 0, sizeof(es[p]));
+		for (size_t m = 0; m < RTE_DIM(port_metrics); m++) {
+			head(o, port_metrics[m].name, "counter", port_metrics[m].help);
+			for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+				if (!k->ports[p].used)
+					continue;
+				evbuffer_add_printf(o, "%s{port=\"%s\",role=\"%s\"} %" PRIu64 "\n",
+						    port_metrics[m].name, k->ports[p].name,
+						    role_name(k->ports[p].role),
+						    *(const uint64_t *)((const char *)&es[p] +
+									port_metrics[m].off));
+			}
+		}
+	}
+
+	one(o, "kdp_conntrack_entries", "gauge", "Tracked flows.", (double)kdp_ct_count(k->ct));
+	one(o, "kdp_conntrack_capacity", "gauge", "Flows the table holds at most.",
+	    (double)k->cfg.ct_max);
+	one(o, "kdp_conntrack_gc_runs_total", "counter", "Garbage-collection slices run.",
+	    (double)k->ct->gc_runs);
+	one(o, "kdp_conntrack_gc_removed_total", "counter", "Entries removed by expiry.",
+	    (double)k->ct->gc_removed);
+
+	one(o, "kdp_nat_masqueraded_flows_total", "counter",
+	    "New pod flows SNATed to the node IP.", (double)tot.masq_flows);
+	one(o, "kdp_nat_masqueraded_packets_total", "counter", "Packets masqueraded.",
+	    (double)tot.masq_pkts);
+	head(o, "kdp_nat_unmasqueraded_flows_total", "counter",
+	     "New pod flows to the uplink left with the pod IP, by reason.");
+	evbuffer_add_printf(o,
+			    "kdp_nat_unmasqueraded_flows_total{reason=\"destination_in_non_masquerade_set\"} %" PRIu64 "\n",
+			    tot.masq_skipped);
+	one(o, "kdp_nat_port_exhausted_total", "counter", "New flows refused for lack of SNAT port.",
+	    (double)tot.drop[KDP_DROP_NAT_PORT_EXHAUSTED]);
+	head(o, "kdp_nat_port_retries", "histogram",
+	     "Extra ports tried before a free SNAT port was found.");
+	{
+		static const char *const le[] = {"0", "1", "3", "7", "15"};
+		for (unsigned int i = 0; i < 5; i++) {
+			cum += tot.nat_retry_hist[i];
+			evbuffer_add_printf(o, "kdp_nat_port_retries_bucket{le=\"%s\"} %" PRIu64 "\n",
+					    le[i], cum);
+		}
+		cum += tot.nat_retry_hist[5];
+		evbuffer_add_printf(o, "kdp_nat_port_retries_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+		evbuffer_add_printf(o, "kdp_nat_port_retries_count %" PRIu64 "\n", cum);
+		/* Only the buckets are known: the sum counts each at its lower bound. */
+		evbuffer_add_printf(o, "kdp_nat_port_retries_sum %" PRIu64 "\n",
+				    tot.nat_retry_hist[1] + 2 * tot.nat_retry_hist[2] +
+					    4 * tot.nat_retry_hist[3] + 8 * tot.nat_retry_hist[4] +
+					    16 * tot.nat_retry_hist[5]);
+	}
+
+	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++)
+		n_be += s->dp.svc->fe[i].n_be;
+	one(o, "kdp_services", "gauge", "Services in the desired state.", k->state.n_svcs);
+	one(o, "kdp_service_frontends", "gauge", "Service frontends in force.", s->dp.svc->n_fe);
+	one(o, "kdp_service_backends", "gauge", "Backends over all frontends.", n_be);
+	one(o, "kdp_endpoints", "gauge", "Local endpoints.", k->state.n_eps);
+	one(o, "kdp_nodes", "gauge", "Nodes known from IPAM.", k->state.n_nodes);
+	one(o, "kdp_local_redirect_policies", "gauge", "Local Redirect Policies.",
+	    k->state.n_lrps);
+	one(o, "kdp_routes", "gauge", "Routes in force.", s->dp.rt->n_routes);
+	one(o, "kdp_neighbours", "gauge", "Neighbour (ARP) entries.", k->nt->count);
+
+	head(o, "kdp_api_requests_total", "counter", "Control API requests by path, method and status.");
+	json_object_foreach(k->api_counts, key, v) {
+		char route[128], method[16];
+		int code;
+
+		if (sscanf(key, "%127[^|]|%15[^|]|%d", route, method, &code) == 3)
+			evbuffer_add_printf(o,
+					    "kdp_api_requests_total{path=\"%s\",method=\"%s\",code=\"%d\"} %" JSON_INTEGER_FORMAT "\n",
+					    route, method, code, json_integer_value(v));
+	}
+}
