@@ -7,7 +7,7 @@ PKGS="build-essential meson ninja-build pkg-config
 libdpdk-dev libjansson-dev libevent-dev libcunit1-dev libnuma-dev libpcap-dev
 librte-net-af-packet23 librte-net-tap23 librte-net-pcap23 librte-net-memif23
 librte-net-null23 librte-net-ring23
-iproute2 ethtool iputils-ping tcpdump curl procps python3 python3-scapy
+iproute2 ethtool iputils-ping tcpdump curl procps python3 python3-scapy python3-prometheus-client
 dnsmasq-base bind9-dnsutils"
 
 missing=""
