@@ -8,7 +8,8 @@ libdpdk-dev libjansson-dev libevent-dev libcunit1-dev libnuma-dev libpcap-dev
 librte-net-af-packet23 librte-net-tap23 librte-net-pcap23 librte-net-memif23
 librte-net-null23 librte-net-ring23
 iproute2 ethtool iputils-ping tcpdump curl procps python3 python3-scapy python3-prometheus-client
-dnsmasq-base bind9-dnsutils"
+dnsmasq-base bind9-dnsutils
+clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

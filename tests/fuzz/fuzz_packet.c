@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer target: arbitrary frames through the whole pipeline (parse →
+ * conntrack → services → NAT → route → masquerade → L2) of a node set up like
+ * k8s-ctr of the reference lab, with a service, a masquerade set and a
+ * neighbour. The first input byte picks the port the frame arrives on
+ * (uplink, pod, host tap). Conntrack state carries over between inputs, so
+ * sequences of packets are explored too.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+
+#include "common/kdp_meta.h"
+#include "kdp_ipmasq.h"
+#include "pipeline/kdp_pipeline.h"
+
+#define IP4(a, b, c, d) (((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
+
+static struct rte_mempool *pool;
+static struct kdp_dp dp;
+static struct kdp_stats st;
+static struct kdp_pipeline_ctx ctx;
+
+static void nop_req(void *c, uint16_t p, uint32_t ip, const struct rte_ether_addr *d) {}
+static void nop_send(void *c, struct rte_mbuf *m, const struct rte_ether_addr *a) { rte_pktmbuf_free(m); }
+static void nop_drop(void *c, struct rte_mbuf *m, enum kdp_drop r) { rte_pktmbuf_free(m); }
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static char prefix[64];
+	char *eal[] = {"fuzz", "--no-pci", "--no-huge", "-m", "512", "--no-telemetry",
+		       "--log-level=*:crit", "-l", "0", prefix, NULL};
+	struct kdp_neigh_params np = {.size = 64};
+	struct kdp_neigh_ops ops = {nop_req, nop_send, nop_drop, NULL};
+	struct kdp_ct_params cp = {.max_flows = 4096};
+	const struct rte_ether_addr mac = {{2, 0, 0, 0, 0, 0x64}}, peer = {{2, 0, 0, 0, 0, 0x65}};
+	uint32_t nodes[] = {IP4(192, 168, 10, 100), IP4(192, 168, 10, 101)};
+	struct kdp_svc_table *t;
+	struct kdp_svc_fe fe;
+	struct kdp_nexthop nh;
+	struct kdp_neigh *nt;
+	struct kdp_ipmasq *mc = calloc(1, sizeof(*mc));
+	struct kdp_masq_set *ms;
+	struct kdp_ct *ct;
+	char err[256];
+
+	snprintf(prefix, sizeof(prefix), "--file-prefix=kdp-fuzz-%d", (int)getpid());
+	if (rte_eal_init(10, eal) < 0)
+		abort();
+	pool = rte_pktmbuf_pool_create("fuzz", 1023, 0, KDP_MBUF_PRIV_SIZE,
+				       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
+	dp.node_ip = nodes[0];
+	dp.mac = mac;
+	dp.loopback_ip = IP4(169, 254, 42, 1);
+	dp.svc_cidr = IP4(10, 96, 0, 0);
+	dp.svc_plen = 16;
+	dp.ports[0] = (struct kdp_dp_port){KDP_PORT_UPLINK, 1500, 0};
+	dp.ports[1] = (struct kdp_dp_port){KDP_PORT_POD, 1500, IP4(172, 20, 1, 236)};
+	dp.ports[2] = (struct kdp_dp_port){KDP_PORT_HOST, 1500, 0};
+	dp.rt = kdp_route_create("fuzz_rt", 64, 0);
+	nh = (struct kdp_nexthop){.type = KDP_NH_VIA, .port = 0, .gw = IP4(192, 168, 10, 200)};
+	kdp_route_add(dp.rt, 0, 0, KDP_RK_GATEWAY, &nh, "");
+	nh = (struct kdp_nexthop){.type = KDP_NH_CONNECTED, .port = 0};
+	kdp_route_add(dp.rt, nodes[0], 24, KDP_RK_CONNECTED, &nh, "");
+	nh = (struct kdp_nexthop){.type = KDP_NH_VIA, .port = 0, .gw = nodes[1]};
+	kdp_route_add(dp.rt, IP4(172, 20, 0, 0), 24, KDP_RK_REMOTE_NODE, &nh, "");
+	nh = (struct kdp_nexthop){.type = KDP_NH_NO_ENDPOINT};
+	kdp_route_add(dp.rt, IP4(172, 20, 1, 0), 24, KDP_RK_LOCAL_PODCIDR, &nh, "");
+	nh = (struct kdp_nexthop){.type = KDP_NH_ENDPOINT, .port = 1, .mac = peer};
+	kdp_route_add(dp.rt, IP4(172, 20, 1, 236), 32, KDP_RK_ENDPOINT, &nh, "");
+	nh = (struct kdp_nexthop){.type = KDP_NH_HOST, .port = 2, .mac = peer};
+	kdp_route_add(dp.rt, nodes[0], 32, KDP_RK_HOST, &nh, "");
+	nh = (struct kdp_nexthop){.type = KDP_NH_LOCAL};
+	kdp_route_add(dp.rt, IP4(169, 254, 1, 1), 32, KDP_RK_LOCAL, &nh, "");
+	t = kdp_svc_table_create("fuzz_svc", 4, 4, 0);
+	memset(&fe, 0, sizeof(fe));
+	fe.id = 1;
+	fe.key.addr = rte_cpu_to_be_32(IP4(10, 96, 152, 212));
+	fe.key.port = rte_cpu_to_be_16(80);
+	fe.key.proto = IPPROTO_TCP;
+	fe.gen = 1;
+	fe.be = calloc(2, sizeof(*fe.be));
+	fe.be[0] = (struct kdp_svc_backend){rte_cpu_to_be_32(IP4(172, 20, 0, 130)),
+					    rte_cpu_to_be_16(80), KDP_BE_ACTIVE, 0};
+	fe.be[1] = (struct kdp_svc_backend){rte_cpu_to_be_32(IP4(172, 20, 1, 236)),
+					    rte_cpu_to_be_16(80), KDP_BE_ACTIVE, 1};
+	fe.n_be = 2;
+	if (t == NULL || kdp_svc_fe_prepare(&fe, 0) || kdp_svc_table_add(t, &fe))
+		abort();
+	dp.svc = t;
+	if (mc == NULL || kdp_ipmasq_parse("", 0, mc, err) != 0)
+		abort();
+	ms = kdp_masq_set_create("fuzz_masq", kdp_ipmasq_set_size(mc, 2), 0);
+	if (ms == NULL || kdp_ipmasq_build(mc, IP4(172, 20, 0, 0), 16, nodes, 2, ms))
+		abort();
+	dp.masq = ms;
+	nt = kdp_neigh_create("fuzz_nt", &np, &ops);
+	kdp_neigh_learn(nt, nodes[1], 0, &peer, true, 0);
+	kdp_ct_timeouts_default(&cp.timeouts);
+	ct = kdp_ct_create("fuzz_ct", &cp);
+	if (nt == NULL || ct == NULL)
+		abort();
+	kdp_pipeline_ctx_init(&ctx, &st, nt, ct, 0, 40000, 40015);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct kdp_pipeline_out out;
+	struct rte_mbuf *m;
+
+	if (size < 1 || size > 1 + 2000)
+		return 0;
+	m = rte_pktmbuf_alloc(pool);
+	if (m == NULL)
+		abort();
+	if (size > 1)
+		memcpy(rte_pktmbuf_append(m, (uint16_t)(size - 1)), data + 1, size - 1);
+	kdp_pipeline_run(&ctx, &dp, data[0] % 3, &m, 1, &out);
+	if (out.n_tx)
+		rte_pktmbuf_free_bulk(out.tx, out.n_tx);
+	if (out.n_punt)
+		rte_pktmbuf_free_bulk(out.punt, out.n_punt);
+	return 0;
+}

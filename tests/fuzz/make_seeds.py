@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of the fuzz targets: the frames and request bodies
+the functional and unit tests use (run once; the seeds are committed)."""
+import json
+import os
+
+from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+K, P = "02:00:00:00:00:64", "02:00:00:00:00:65"
+
+
+def write(kind, name, data):
+    os.makedirs(os.path.join(HERE, "corpus", kind), exist_ok=True)
+    with open(os.path.join(HERE, "corpus", kind, name), "wb") as f:
+        f.write(data)
+
+
+frames = {
+    "pod_to_remote_pod": (1, Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="172.20.0.130") / ICMP()),
+    "pod_to_clusterip": (1, Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="10.96.152.212") / TCP(sport=40000, dport=80, flags="S")),
+    "pod_to_router_udp": (1, Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="192.168.10.200") / UDP(sport=40001, dport=53) / Raw(b"q")),
+    "reply_to_node": (0, Ether(src=P, dst=K) / IP(src="192.168.10.200", dst="192.168.10.100") / UDP(sport=53, dport=40001)),
+    "icmp_error": (0, Ether(src=P, dst=K) / IP(src="192.168.10.200", dst="192.168.10.100") / ICMP(type=3, code=3)
+                   / IP(src="192.168.10.100", dst="192.168.10.200") / UDP(sport=40001, dport=53)),
+    "arp_request": (0, Ether(src=P, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=P, psrc="192.168.10.101", pdst="192.168.10.100")),
+    "ttl1": (1, Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="172.20.0.130", ttl=1) / UDP()),
+    "gw_echo": (1, Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="169.254.1.1") / ICMP()),
+    "fragment": (1, Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="172.20.0.130", frag=185) / Raw(b"x" * 20)),
+    "host_out": (2, Ether(src=P, dst=K) / IP(src="192.168.10.100", dst="192.168.10.101") / TCP(dport=22)),
+}
+for name, (port, pkt) in frames.items():
+    write("packet", name, bytes([port]) + bytes(pkt))
+
+bodies = {
+    "state": (0, {"nodes": [{"name": "k8s-w1", "ip": "192.168.10.101", "podCIDRs": ["172.20.0.0/24"]}],
+                  "endpoints": [{"namespace": "default", "name": "curl-pod", "ip": "172.20.1.236",
+                                 "mac": "02:00:ac:14:01:ec", "labels": {"app": "curl"},
+                                 "devargs": "net_af_packet,iface=lxc-curl"}],
+                  "services": [{"namespace": "default", "name": "webpod", "type": "NodePort",
+                                "clusterIP": "10.96.152.212",
+                                "ports": [{"name": "http", "protocol": "TCP", "port": 80, "nodePort": 30080}],
+                                "backends": [{"ip": "172.20.1.40"}]}],
+                  "ipMasqAgent": {"nonMasqueradeCIDRs": ["10.10.1.0/24"]}}),
+    "node": (1, {"ip": "192.168.10.101", "podCIDRs": ["172.20.0.0/24"]}),
+    "endpoint": (2, {"ip": "172.20.1.236", "mac": "02:00:ac:14:01:ec", "devargs": "net_tap,iface=x"}),
+    "service": (3, {"type": "LoadBalancer", "clusterIP": "10.96.0.10", "loadBalancerIPs": ["192.168.10.210"],
+                    "ports": [{"name": "dns", "protocol": "UDP", "port": 53, "nodePort": 30053}],
+                    "sessionAffinity": "ClientIP", "algorithm": "maglev",
+                    "backends": [{"ip": "172.20.0.186", "state": "terminating"}]}),
+    "lrp": (4, {"redirectFrontend": {"addressMatcher": {"ip": "169.254.20.10",
+                                                        "toPorts": [{"port": "53", "name": "dns", "protocol": "UDP"}]}},
+                "redirectBackend": {"localEndpointSelector": {"matchLabels": {"k8s-app": "node-local-dns"}},
+                                    "toPorts": [{"port": "53", "name": "dns", "protocol": "UDP"}]}}),
+    "config": (6, {"name": "n", "nodeIP": "10.0.0.1/24", "gateway": "10.0.0.2",
+                   "uplink": {"devargs": "net_null0"}, "nativeRoutingCIDR": "172.20.0.0/16",
+                   "conntrack": {"maxFlows": 4096}, "natPortRange": "40000-40010"}),
+}
+for name, (sel, body) in bodies.items():
+    write("api", name, bytes([sel]) + json.dumps(body).encode())
+write("api", "ipmasq_yaml", bytes([5]) + b"nonMasqueradeCIDRs:\n  - 10.10.1.0/24\nmasqLinkLocal: true\n")
+write("api", "ipmasq_json", bytes([5]) + b'{"nonMasqueradeCIDRs": ["10.10.2.0/24"]}')
