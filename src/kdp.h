@@ -151,6 +151,10 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 /** Loads the state file if it exists and applies it. */
 int kdp_state_restore(struct kdp *k, char *err);
 
+/* kdp_telemetry.c */
+/** Registers /kdp/stats and /kdp/ct with DPDK telemetry. */
+int kdp_telemetry_init(struct kdp *k, char *err);
+
 /* kdp_ctl.c */
 /**
  * Reads the ip-masq-agent config file of the node config and applies it; a

@@ -239,6 +239,7 @@ static const struct kdp_module {
 	{"ports", mod_ports_init, mod_ports_fini},
 	{"state", mod_state_init, mod_state_fini},
 	{"control", kdp_ctl_init, kdp_ctl_fini},
+	{"telemetry", kdp_telemetry_init, NULL},
 	{"workers", mod_workers_init, mod_workers_fini},
 };
 
@@ -381,7 +382,8 @@ int main(int argc, char **argv)
 	if (inited == RTE_DIM(modules))
 		ret = kdp_ctl_run(&k);
 	while (inited-- > 0)
-		modules[inited].fini(&k);
+		if (modules[inited].fini != NULL)
+			modules[inited].fini(&k);
 	kdp_config_free(&k.cfg);
 	rte_eal_cleanup();
 	free(ev);

@@ -68,6 +68,22 @@ def http_get(sock, path):
     return body.decode()
 
 
+def dpdk_telemetry(path, cmds):
+    """Asks DPDK's telemetry socket, as dpdk-telemetry.py does."""
+    out = {}
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(path)
+        json.loads(s.recv(16384))  # the greeting
+        for c in cmds:
+            s.send(c.encode())
+            out.update(json.loads(s.recv(65536)))
+        s.close()
+    except OSError as e:
+        print(f"telemetry: {e}")
+    return out
+
+
 def api(sock, path):
     return json.loads(http_get(sock, path))
 
@@ -143,7 +159,7 @@ def main():
         "nativeRoutingCIDR": "172.20.0.0/16", "workers": 1, "pollMode": "adaptive",
         "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
         "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-func-{os.getpid()}",
-                "--no-telemetry", "--log-level=lib.*:error"],
+                "--log-level=lib.*:error"],
     }
     state = {
         "nodes": [{"name": "k8s-ctr", "ip": NODE_IP, "podCIDRs": ["172.20.1.0/24"]},
@@ -188,6 +204,7 @@ def main():
     proc = subprocess.Popen([kdp, "--config", p("kdp.json")], stdout=log, stderr=subprocess.STDOUT)
     stats = None
     metrics_text = ""
+    telemetry = {}
     try:
         want_rx = len(uplink_in) + len(curl_in) + len(web_in)
         for _ in range(100):
@@ -202,6 +219,8 @@ def main():
                 time.sleep(0.5)  # let the slow path answer ARP and flush
                 stats = api(p("kdp.sock"), "/v1/stats")
                 metrics_text = http_get(p("kdp.sock"), "/metrics")
+                telemetry = dpdk_telemetry(f"/var/run/dpdk/kdp-func-{os.getpid()}/dpdk_telemetry.v2",
+                                           ["/kdp/stats", "/kdp/ct"])
                 break
         check("kdp started and read every input packet",
               stats is not None and stats["totals"]["rxPackets"] == want_rx,
@@ -253,6 +272,13 @@ def main():
           samples.get(("kdp_nat_masqueraded_flows_total", ())) == 1)
     check("/metrics: the API requests are counted",
           (samples.get(("kdp_api_requests_total", (("code", "200"), ("method", "GET"), ("path", "/v1/stats")))) or 0) >= 1)
+
+    ts = telemetry.get("/kdp/stats") or {}
+    check("DPDK telemetry /kdp/stats: rx_packets and drop_spoofed_source match",
+          ts.get("rx_packets") == want_rx and ts.get("drop_spoofed_source") == 1, str(ts)[:200])
+    check("DPDK telemetry /kdp/ct: entries equal /metrics' kdp_conntrack_entries",
+          (telemetry.get("/kdp/ct") or {}).get("entries") == samples.get(("kdp_conntrack_entries", ())),
+          str(telemetry.get("/kdp/ct")))
 
     up = rdpcap(p("uplink_out.pcap"))
     curl = rdpcap(p("curl_out.pcap"))
