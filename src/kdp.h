@@ -72,6 +72,7 @@ struct kdp {
 	struct kdp_affinity *aff;
 	json_t *fe_ids;      /**< "addr:port/proto" → stable frontend id */
 	json_t *api_counts;  /**< "route|method|code" → requests */
+	uint64_t gc_last_ms; /**< when the last GC slice ran */
 	uint32_t next_fe_id;
 	struct rte_ring *punt;   /**< workers → control (MP/SC) */
 	struct rte_ring *inject; /**< control → worker 0 (SP/SC), ready to send */

@@ -389,10 +389,37 @@ static int ep_put(const struct kdp *k, struct kdp_state *next, const json_t *bod
 	return ret;
 }
 
-static unsigned int svc_count(const struct kdp *k) { return k->state.n_svcs; }
+/* Services, then the address-matcher policies (whose frontends belong to no
+ * service but are listed with them, as LocalRedirect, like Cilium does). */
+static unsigned int svc_count(const struct kdp *k)
+{
+	unsigned int n = k->state.n_svcs;
+
+	for (unsigned int i = 0; i < k->state.n_lrps; i++)
+		n += k->state.lrps[i].address;
+	return n;
+}
+
 static json_t *svc_show(const struct kdp *k, unsigned int i)
 {
-	return svc_json(k, &k->state.svcs[i]);
+	const struct kdp_snapshot *s = atomic_load(&k->snap);
+	const struct kdp_lrp *l = NULL;
+	char name[2 * KDP_NAME_LEN + 2];
+	json_t *fes;
+
+	if (i < k->state.n_svcs)
+		return svc_json(k, &k->state.svcs[i]);
+	i -= k->state.n_svcs;
+	for (unsigned int j = 0; j < k->state.n_lrps; j++)
+		if (k->state.lrps[j].address && i-- == 0)
+			l = &k->state.lrps[j];
+	snprintf(name, sizeof(name), "%s/%s", l->ns, l->name);
+	fes = json_array();
+	for (uint32_t j = 0; j < s->dp.svc->n_fe; j++)
+		if (strcmp(s->dp.svc->fe[j].name, name) == 0)
+			json_array_append_new(fes, fe_json(&s->dp.svc->fe[j]));
+	return json_pack("{s:s, s:s, s:s, s:o}", "namespace", l->ns, "name", l->name,
+			 "kind", "LocalRedirectPolicy", "frontends", fes);
 }
 static int svc_find(const struct kdp_state *st, char **id)
 {

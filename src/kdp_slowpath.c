@@ -164,15 +164,19 @@ void kdp_slowpath_poll(struct kdp *k)
 
 void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 {
-	/* A whole pass over the key slots about every 5 s at one call per ms. */
+	/* A whole pass over the key slots every 5 s, whatever the tick rate:
+	 * the budget follows the time since the last slice. */
 	uint32_t slots = (uint32_t)rte_hash_max_key_id(k->ct->h) + 1;
-	uint32_t budget = slots / 5000 > 64 ? slots / 5000 : 64;
-
+	uint32_t aslots = (uint32_t)rte_hash_max_key_id(k->aff->h) + 1;
+	uint64_t elapsed = k->gc_last_ms ? now - k->gc_last_ms : 1;
+	uint64_t budget = (uint64_t)slots * elapsed / 5000 + 1;
+	uint64_t abudget = (uint64_t)aslots * elapsed / 5000 + 1;
 	/* The workers' clock: TSC milliseconds, not CLOCK_MONOTONIC. */
 	uint64_t tsc_ms = rte_rdtsc() / (rte_get_tsc_hz() / 1000);
 	const struct kdp_snapshot *s = atomic_load(&k->snap);
 
-	(void)now;
-	kdp_ct_gc(k->ct, tsc_ms, budget);
-	kdp_affinity_gc(k->aff, s->dp.svc, (uint32_t)(tsc_ms / 1000), 64);
+	k->gc_last_ms = now;
+	kdp_ct_gc(k->ct, tsc_ms, (uint32_t)RTE_MIN(budget, (uint64_t)slots));
+	kdp_affinity_gc(k->aff, s->dp.svc, (uint32_t)(tsc_ms / 1000),
+			(uint32_t)RTE_MIN(abudget, (uint64_t)aslots));
 }

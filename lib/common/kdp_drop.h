@@ -54,7 +54,10 @@
 	_(SVC_BACKEND_GONE, "svc_backend_gone",                                \
 	  "established flow whose backend was removed")                       \
 	_(SVC_UNKNOWN, "svc_unknown",                                          \
-	  "to the service CIDR but no such service port")                     \
+	  "to the service CIDR but no such service port")
+
+/** NAT stage: source translation (masquerade, NodePort to another node). */
+#define KDP_NAT_DROPS(_)                                                       \
 	_(NAT_PORT_EXHAUSTED, "nat_port_exhausted",                            \
 	  "no free SNAT port for a new flow")
 
@@ -98,6 +101,7 @@
 	_(KDP_INGRESS_DROPS, "ingress")                                        \
 	_(KDP_CT_DROPS, "ct")                                                  \
 	_(KDP_SVC_DROPS, "service")                                            \
+	_(KDP_NAT_DROPS, "nat")                                                \
 	_(KDP_ROUTE_DROPS, "route")                                            \
 	_(KDP_NEIGH_DROPS, "neigh")                                            \
 	_(KDP_TX_DROPS, "tx")

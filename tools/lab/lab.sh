@@ -3,8 +3,11 @@
 #
 #   tools/lab/lab.sh up      build the topology, start kdp on both nodes,
 #                            apply the lab state, show pod-to-pod routing,
-#                            start the webpods' HTTP servers and the CoreDNS
-#                            pods, PUT the services and curl 10.96.152.212
+#                            start the webpods' HTTP servers, the CoreDNS and
+#                            node-local DNS pods, PUT the services and curl
+#                            10.96.152.212, show masquerade (with and without
+#                            the ip-masq-agent config) and apply the DNS local
+#                            redirect policy
 #   tools/lab/lab.sh topo    only the namespaces and veths (no kdp)
 #   tools/lab/lab.sh status  what is up
 #   tools/lab/lab.sh down    stop kdp, delete the namespaces (idempotent)
@@ -35,7 +38,7 @@ check() { # check DESCRIPTION CMD...: run CMD, print OK/FAIL
 }
 
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 need_root() {
@@ -124,9 +127,9 @@ cmd_up() {
 	fi
 	grep -m4 'ICMP' <<<"$out" | sed 's/^/        /' || lab_info "(nothing captured)"
 
-	lab_step "Pod apps: HTTP server in each webpod, dnsmasq in each CoreDNS pod"
+	lab_step "Pod apps: HTTP server in each webpod, dnsmasq in each CoreDNS and node-local DNS pod"
 	if out=$(lab_apps_start 2>&1); then
-		lab_ok "webpods answer their name on :80, CoreDNS pods answer on :53"
+		lab_ok "webpods answer their name on :80, CoreDNS pods and node-local DNS pods (forwarding to $LAB_NODELOCAL_UPSTREAM) on :53"
 	else
 		lab_fail "pod apps: $out"
 		FAILED=$((FAILED + 1))
@@ -165,6 +168,9 @@ cmd_up() {
 		FAILED=$((FAILED + 1))
 	fi
 
+	show_masquerade
+	show_redirect
+
 	lab_step "Routes of k8s-ctr (kdpctl route list)"
 	lab_kdpctl k8s-ctr route list | sed 's/^/        /' || {
 		lab_fail "kdpctl route list"
@@ -176,7 +182,13 @@ cmd_up() {
   ping across nodes     ip netns exec kdp-curl-pod ping 172.20.0.130
   ping on the node      ip netns exec kdp-curl-pod ping 172.20.1.40
   service               ip netns exec kdp-curl-pod curl -s http://10.96.152.212/
-  DNS                   ip netns exec kdp-curl-pod dig @10.96.0.10 webpod.default.svc.cluster.local
+  DNS (local redirect)  ip netns exec kdp-curl-pod dig @10.96.0.10 webpod.default.svc.cluster.local
+  node-local DNS log    $KDP_LAB_DIR/app-kdp-nodelocal-ctr-dns.queries
+  masquerade            ip netns exec kdp-curl-pod curl -s http://192.168.10.200/
+  watch the router      ip netns exec kdp-router tcpdump -nn -i eth1 tcp port 80
+  NAT table             $LAB_KDPCTL_BIN -s $(lab_sock k8s-ctr) nat list
+  non-masquerade set    $LAB_KDPCTL_BIN -s $(lab_sock k8s-ctr) ipmasq list -o wide
+  redirect policies     $LAB_KDPCTL_BIN -s $(lab_sock k8s-ctr) lrp list
   NodePort              ip netns exec kdp-router curl -s http://192.168.10.101:30080/
   services              curl -s --unix-socket $(lab_sock k8s-ctr) http://kdp/v1/services
   watch the LAN         ip netns exec kdp-lan tcpdump -nn -e -i br0 icmp
@@ -191,6 +203,88 @@ EOF
 		exit 1
 	fi
 	printf '\nlab is up\n'
+}
+
+# syn_src CAP DST: the source address of the first SYN to DST:80 in CAP.
+syn_src() {
+	grep -m1 -E "> ${2//./\\.}\.80: Flags \[S\]" <<<"$1" |
+		grep -oE '[0-9]+(\.[0-9]+){3}\.[0-9]+ > ' | sed -E 's/^([0-9]+\.[0-9]+\.[0-9]+\.[0-9]+).*/\1/'
+}
+
+# show_syn_src CAP DST WANT: OK if the router saw the SYN to DST from WANT.
+show_syn_src() {
+	local src
+	src=$(syn_src "$1" "$2") || true
+	if [[ $src == "$3" ]]; then
+		lab_ok "curl-pod -> $2: the router sees source $src"
+	else
+		lab_fail "curl-pod -> $2: the router sees source ${src:-nothing} (want $3)"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+# masq_round TAG DST...: curl each DST from curl-pod with a capture of the
+# SYNs in the router; prints the capture.
+masq_round() {
+	local tag=$1 dst
+	shift
+	lab_capture_start "$tag" "$LAB_NS_ROUTER" eth1 \
+		'tcp port 80 and tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0' >/dev/null 2>&1 ||
+		return 1
+	for dst in "$@"; do
+		ip netns exec kdp-curl-pod curl -s --connect-timeout 2 -m 3 "http://$dst/" >/dev/null 2>&1 || true
+	done
+	lab_capture_stop "$tag"
+}
+
+show_masquerade() {
+	local cap node_ip pod_ip
+	node_ip=$(lab_node_ip k8s-ctr) pod_ip=$(lab_pod_ip curl-pod)
+	lab_step "Masquerade: curl-pod ($pod_ip) -> the router (HTTP server in $LAB_NS_ROUTER on :80)"
+	if ! lab_router_http_start >/dev/null 2>&1; then
+		lab_fail "HTTP server in $LAB_NS_ROUTER did not start"
+		FAILED=$((FAILED + 1))
+		return
+	fi
+	cap=$(masq_round masq1 "$LAB_ROUTER_IP" 10.10.1.200) || true
+	show_syn_src "$cap" "$LAB_ROUTER_IP" "$node_ip"
+	show_syn_src "$cap" 10.10.1.200 "$node_ip"
+
+	lab_step "ip-masq-agent config on every node: $LAB_IPMASQ_CONFIG (+ pod routes in the router)"
+	if ! lab_ipmasq_apply "$LAB_IPMASQ_CONFIG" || ! lab_router_pod_routes add; then
+		lab_fail "PUT /v1/ipmasq or the router's pod routes"
+		FAILED=$((FAILED + 1))
+		return
+	fi
+	cap=$(masq_round masq2 "$LAB_ROUTER_IP" 10.10.1.200 10.10.2.200) || true
+	show_syn_src "$cap" "$LAB_ROUTER_IP" "$node_ip"
+	show_syn_src "$cap" 10.10.1.200 "$pod_ip"
+	show_syn_src "$cap" 10.10.2.200 "$pod_ip"
+	lab_kdpctl k8s-ctr ipmasq list -o wide | sed 's/^/        /' || true
+}
+
+show_redirect() {
+	local out log n0 n1
+	lab_step "DNS local redirect: kube-system/nodelocaldns on every node (kube-dns -> local node-local DNS pod)"
+	if ! lab_lrp_put kube-system/nodelocaldns "$LAB_LRP_NODELOCAL"; then
+		lab_fail "PUT /v1/lrp/kube-system/nodelocaldns"
+		FAILED=$((FAILED + 1))
+		return
+	fi
+	n0=$(lab_dns_queries nodelocal-ctr | grep -c "from $(lab_pod_ip curl-pod)" || true)
+	out=$(ip netns exec kdp-curl-pod dig +short +tries=2 +timeout=2 @10.96.0.10 \
+		webpod.default.svc.cluster.local 2>&1 | head -n1)
+	sleep 0.3
+	log=$(lab_dns_queries nodelocal-ctr | grep "from $(lab_pod_ip curl-pod)" | tail -n1 || true)
+	n1=$(lab_dns_queries nodelocal-ctr | grep -c "from $(lab_pod_ip curl-pod)" || true)
+	if [[ $out == 10.96.152.212 ]] && ((n1 > n0)); then
+		lab_ok "dig @10.96.0.10 from curl-pod: $out, answered by node-local-dns-ctr"
+		lab_info "${log#*: }"
+	else
+		lab_fail "dig @10.96.0.10 from curl-pod: $out (node-local-dns-ctr logged $((n1 - n0)) queries)"
+		FAILED=$((FAILED + 1))
+	fi
+	lab_kdpctl k8s-ctr lrp list | sed 's/^/        /' || true
 }
 
 cmd_status() {

@@ -23,10 +23,14 @@
 #                    eth1 (kdp-router) 192.168.10.200/24
 #                    loop1 (empty bridge) 10.10.1.200/24, 10.10.2.200/24
 #
-# The CoreDNS pods kdp-coredns-ctr and kdp-coredns-w1 hang off their nodes the
-# same way (LAB_PODS). lab_apps_start runs an HTTP server in each webpod and
-# dnsmasq in each CoreDNS pod; lab_services_apply PUTs LAB_SERVICES on every
-# node.
+# The CoreDNS pods kdp-coredns-ctr and kdp-coredns-w1 and the node-local DNS
+# pods kdp-nodelocal-ctr and kdp-nodelocal-w1 hang off their nodes the same way
+# (LAB_PODS). lab_apps_start runs an HTTP server in each webpod, dnsmasq in
+# each CoreDNS pod and a forwarding dnsmasq (to kube-dns-upstream) in each
+# node-local DNS pod; lab_services_apply PUTs LAB_SERVICES on every node. No
+# Local Redirect Policy is applied by default, so the node-local DNS pods only
+# answer queries sent to their own IP. lab_router_http_start and
+# lab_router_udp_echo_start run servers in the router (outside the cluster).
 #
 # Nothing is ever configured in the root namespace.
 #
@@ -37,6 +41,12 @@
 #   KDP_LAB_DIR  run directory for configs, sockets, pids, state files and
 #                logs (default: /tmp/kdp-lab).
 #   KDP_LAB_WORKERS  "workers" in the node configs (default: 2).
+#   KDP_LAB_IPMASQ_FILE  if set, "ipMasqAgentConfig" in the node configs (the
+#                ip-masq-agent config file kdp watches; absolute path).
+#   KDP_LAB_CONFIG_EXTRA  if set, a JSON object merged into the node configs
+#                (objects merged key by key), e.g.
+#                '{"natPortRange":"40000-40003","conntrack":{"otherSeconds":3}}'.
+#   Both are read by lab_kdp_config; unset (the default) changes nothing.
 #   LAB_WEB_BIG_MB   size of the sparse /big file the webpods serve (200).
 
 LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -83,6 +93,8 @@ LAB_PODS=(
 	"kdp-webpod-w1|k8s-w1|172.20.0.130|lxc-web-w1|default|webpod-w1|app=webpod"
 	"kdp-coredns-ctr|k8s-ctr|172.20.1.144|lxc-dns-ctr|kube-system|coredns-ctr|k8s-app=kube-dns"
 	"kdp-coredns-w1|k8s-w1|172.20.0.186|lxc-dns-w1|kube-system|coredns-w1|k8s-app=kube-dns"
+	"kdp-nodelocal-ctr|k8s-ctr|172.20.1.13|lxc-nld-ctr|kube-system|node-local-dns-ctr|k8s-app=node-local-dns"
+	"kdp-nodelocal-w1|k8s-w1|172.20.0.13|lxc-nld-w1|kube-system|node-local-dns-w1|k8s-app=node-local-dns"
 )
 
 # Services of the lab (DESIGN.md section 1), PUT on every node by
@@ -92,7 +104,17 @@ LAB_PODS=(
 LAB_SERVICES=(
 	"default/webpod|NodePort|10.96.152.212|http:TCP:80:80:30080|app=webpod"
 	"kube-system/kube-dns|ClusterIP|10.96.0.10|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
+	"kube-system/kube-dns-upstream|ClusterIP|10.96.31.170|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
 )
+# Where the node-local DNS pods forward every query (kube-dns-upstream).
+LAB_NODELOCAL_UPSTREAM=10.96.31.170
+# The ip-masq-agent config of the reference lab (not applied by default;
+# lab_ipmasq_apply PUTs it).
+LAB_IPMASQ_CONFIG='{"nonMasqueradeCIDRs":["10.10.1.0/24","10.10.2.0/24"],"masqLinkLocal":false}'
+# The Local Redirect Policy of the reference lab, kube-system/nodelocaldns
+# (not applied by default; lab_lrp_put kube-system/nodelocaldns "$LAB_LRP_NODELOCAL").
+# shellcheck disable=SC2034 # used by lab.sh
+LAB_LRP_NODELOCAL='{"redirectFrontend":{"serviceMatcher":{"serviceName":"kube-dns","namespace":"kube-system"}},"redirectBackend":{"localEndpointSelector":{"matchLabels":{"k8s-app":"node-local-dns"}},"toPorts":[{"port":"53","name":"dns","protocol":"UDP"},{"port":"53","name":"dns-tcp","protocol":"TCP"}]}}'
 # What the CoreDNS pods (dnsmasq) answer: name/address (repeatable).
 LAB_DNS_RECORDS=(
 	"webpod.default.svc.cluster.local/10.96.152.212"
@@ -100,6 +122,8 @@ LAB_DNS_RECORDS=(
 )
 # Size of the "big" file each webpod serves (sparse), in MiB.
 LAB_WEB_BIG_MB=${LAB_WEB_BIG_MB:-200}
+# Size of the "big" file the router's HTTP server serves (sparse), in MiB.
+LAB_ROUTER_BIG_MB=${LAB_ROUTER_BIG_MB:-8}
 # The interpreter of the pod servers (the Debian one: it has scapy).
 LAB_PY=/usr/bin/python3
 
@@ -467,10 +491,11 @@ lab_kdp_config() {
 	cfg=$(lab_cfg "$node")
 	python3 - "$cfg" "$node" "${f[1]}/$LAB_LAN_PREFIX" "$LAB_ROUTER_IP" \
 		"$LAB_POD_GATEWAY" "$LAB_HOST_TAP" "$LAB_NATIVE_CIDR" \
-		"${KDP_LAB_WORKERS:-2}" "$(lab_sock "$node")" "$(lab_statefile "$node")" <<'PY'
+		"${KDP_LAB_WORKERS:-2}" "$(lab_sock "$node")" "$(lab_statefile "$node")" \
+		"${KDP_LAB_IPMASQ_FILE:-}" "${KDP_LAB_CONFIG_EXTRA:-}" <<'PY'
 import json, os, sys
 (cfg, name, node_ip, gw, pod_gw, tap, native, workers, sock,
- state) = sys.argv[1:11]
+ state, ipmasq_file, extra) = sys.argv[1:13]
 conf = {
     "name": name,
     "nodeIP": node_ip,
@@ -488,6 +513,22 @@ conf = {
     "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix",
             "kdp-lab-" + name, "--no-shconf", "--no-telemetry"],
 }
+if ipmasq_file:
+    conf["ipMasqAgentConfig"] = ipmasq_file
+def merge(dst, src):
+    for k, v in src.items():
+        if isinstance(v, dict) and isinstance(dst.get(k), dict):
+            merge(dst[k], v)
+        else:
+            dst[k] = v
+if extra:
+    try:
+        more = json.loads(extra)
+    except ValueError as e:
+        sys.exit("KDP_LAB_CONFIG_EXTRA is not JSON: %s" % e)
+    if not isinstance(more, dict):
+        sys.exit("KDP_LAB_CONFIG_EXTRA must be a JSON object")
+    merge(conf, more)
 tmp = cfg + ".tmp"
 with open(tmp, "w") as f:
     json.dump(conf, f, indent=2)
@@ -901,14 +942,29 @@ lab_pods_with_label() {
 	return 0
 }
 
-_lab_app_base() { printf '%s/app-%s-%s\n' "$KDP_LAB_DIR" "$(lab_pod_ns "$1")" "$2"; }
+# _lab_app_ns POD|ROUTER: the netns of POD, or the router's namespace when
+# given kdp-router (or router).
+_lab_app_ns() {
+	if [[ $1 == "$LAB_NS_ROUTER" || kdp-$1 == "$LAB_NS_ROUTER" ]]; then
+		printf '%s\n' "$LAB_NS_ROUTER"
+		return 0
+	fi
+	lab_pod_ns "$1"
+}
 
-# lab_pod_spawn POD TAG CMD...: run CMD in the background in POD's namespace;
-# its PID goes to $KDP_LAB_DIR/app-<netns>-TAG.pid, its output to ...log.
+_lab_app_base() {
+	local ns
+	ns=$(_lab_app_ns "$1") || return 1
+	printf '%s/app-%s-%s\n' "$KDP_LAB_DIR" "$ns" "$2"
+}
+
+# lab_pod_spawn POD TAG CMD...: run CMD in the background in POD's namespace
+# (POD may also be the router: kdp-router); its PID goes to
+# $KDP_LAB_DIR/app-<netns>-TAG.pid, its output to ...log.
 # lab_pod_app_stop / lab_down stop it (that PID only).
 lab_pod_spawn() {
 	local ns tag=$2 base pid
-	ns=$(lab_pod_ns "$1") || return 1
+	ns=$(_lab_app_ns "$1") || return 1
 	shift 2
 	_lab_mkdir || return 1
 	base=$(_lab_app_base "$ns" "$tag")
@@ -949,7 +1005,7 @@ lab_pod_apps_stop() {
 		[[ -e $f ]] || continue
 		f=${f##*/app-}
 		f=${f%.pid}
-		for row in "${LAB_PODS[@]}"; do
+		for row in "${LAB_PODS[@]}" "$LAB_NS_ROUTER"; do
 			ns=${row%%|*}
 			if [[ $f == "$ns"-* ]]; then
 				tag=${f#"$ns"-}
@@ -964,7 +1020,7 @@ lab_pod_apps_stop() {
 # lab_pod_listening POD tcp|udp PORT: something listens on PORT in POD.
 lab_pod_listening() {
 	local ns opt=-Hltn
-	ns=$(lab_pod_ns "$1") || return 1
+	ns=$(_lab_app_ns "$1") || return 1
 	[[ $2 == udp ]] && opt=-Hlun
 	[[ -n $(ip netns exec "$ns" ss "$opt" "( sport = :$3 )" 2>/dev/null) ]]
 }
@@ -1029,8 +1085,34 @@ lab_coredns_start() {
 	_lab_wait_listening "$ns" udp 53 dns && _lab_wait_listening "$ns" tcp 53 dns
 }
 
-# lab_apps_start: the HTTP server in every app=webpod pod and dnsmasq in
-# every k8s-app=kube-dns pod.
+# lab_nodelocal_start POD: the node-local DNS cache of a node: dnsmasq on
+# POD's IP, UDP and TCP 53, forwarding every query to kube-dns-upstream
+# (LAB_NODELOCAL_UPSTREAM) with caching off, so that each query it gets is
+# also seen upstream. Queries are logged to $KDP_LAB_DIR/app-<netns>-dns.queries.
+lab_nodelocal_start() {
+	local ns ip base
+	ns=$(lab_pod_ns "$1") || return 1
+	ip=$(lab_pod_ip "$ns") || return 1
+	base=$(_lab_app_base "$ns" dns)
+	: >"$base.queries"
+	lab_pod_spawn "$ns" dns dnsmasq --keep-in-foreground --conf-file=/dev/null \
+		--pid-file="$base.dnsmasq-pid" --user=root --group=root --no-resolv --no-hosts \
+		--listen-address="$ip" --bind-interfaces --server="$LAB_NODELOCAL_UPSTREAM" \
+		--cache-size=0 --log-queries --log-facility="$base.queries" || return 1
+	_lab_wait_listening "$ns" udp 53 dns && _lab_wait_listening "$ns" tcp 53 dns
+}
+
+# lab_dns_queries POD: the query log of the dnsmasq of POD (CoreDNS or
+# node-local DNS pod), or nothing.
+lab_dns_queries() {
+	local base
+	base=$(_lab_app_base "$1" dns) || return 1
+	cat "$base.queries" 2>/dev/null || true
+}
+
+# lab_apps_start: the HTTP server in every app=webpod pod, dnsmasq in every
+# k8s-app=kube-dns pod and the forwarding dnsmasq in every
+# k8s-app=node-local-dns pod.
 lab_apps_start() {
 	local ns
 	for ns in $(lab_pods_with_label app=webpod); do
@@ -1039,6 +1121,50 @@ lab_apps_start() {
 	for ns in $(lab_pods_with_label k8s-app=kube-dns); do
 		lab_coredns_start "$ns" || { lab_err "$ns: dnsmasq did not start"; return 1; }
 	done
+	for ns in $(lab_pods_with_label k8s-app=node-local-dns); do
+		lab_nodelocal_start "$ns" || { lab_err "$ns: dnsmasq (node-local) did not start"; return 1; }
+	done
+}
+
+# ---------------------------------------------------------------- router apps
+
+# lab_router_http_start: an HTTP server in the router on 0.0.0.0:80 (all its
+# addresses: 192.168.10.200, 10.10.1.200, 10.10.2.200) answering "/" with
+# "router" and serving /big (LAB_ROUTER_BIG_MB MiB, sparse). Its access log
+# (client addresses as the router sees them) is $KDP_LAB_DIR/app-kdp-router-http.log.
+lab_router_http_start() {
+	local dir=$KDP_LAB_DIR/www/$LAB_NS_ROUTER
+	mkdir -p "$dir" || return 1
+	printf 'router\n' >"$dir/index.html" || return 1
+	rm -f "$dir/big"
+	truncate -s "${LAB_ROUTER_BIG_MB}M" "$dir/big" || return 1
+	lab_pod_spawn "$LAB_NS_ROUTER" http "$LAB_PY" -c '
+import functools, http.server, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+Server(("0.0.0.0", 80), handler).serve_forever()
+' "$dir" || return 1
+	_lab_wait_listening "$LAB_NS_ROUTER" tcp 80 http
+}
+
+# lab_router_udp_echo_start [PORT]: a UDP server in the router on 0.0.0.0:PORT
+# (default 7007) answering each datagram with "<source ip>:<source port>
+# <payload>", i.e. the source address the router saw.
+lab_router_udp_echo_start() {
+	local port=${1:-7007}
+	lab_pod_spawn "$LAB_NS_ROUTER" "udp$port" "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(("%s:%d " % peer).encode() + data, peer)
+' "$port" || return 1
+	_lab_wait_listening "$LAB_NS_ROUTER" udp "$port" "udp$port"
 }
 
 # ---------------------------------------------------------------- services
@@ -1102,6 +1228,36 @@ lab_service_delete() {
 			lab_err "$node: DELETE /v1/services/$svc: $out"
 			rc=1
 		}
+	done
+	return "$rc"
+}
+
+# lab_ipmasq_apply [JSON [NODE...]]: PUT /v1/ipmasq with JSON (default
+# LAB_IPMASQ_CONFIG) on NODEs (default: every node).
+lab_ipmasq_apply() {
+	local body=${1:-$LAB_IPMASQ_CONFIG} node out rc=0 nodes
+	shift $(($# > 0 ? 1 : 0))
+	if (($# > 0)); then nodes=("$@"); else mapfile -t nodes < <(lab_node_names); fi
+	for node in "${nodes[@]}"; do
+		if ! out=$(lab_api "$node" PUT /v1/ipmasq "$body" 2>&1); then
+			lab_err "$node: PUT /v1/ipmasq: $out"
+			rc=1
+		fi
+	done
+	return "$rc"
+}
+
+# lab_lrp_put NS/NAME JSON [NODE...]: PUT the Local Redirect Policy spec on
+# NODEs (default: every node).
+lab_lrp_put() {
+	local lrp=$1 body=$2 node out rc=0 nodes
+	shift 2
+	if (($# > 0)); then nodes=("$@"); else mapfile -t nodes < <(lab_node_names); fi
+	for node in "${nodes[@]}"; do
+		if ! out=$(lab_api "$node" PUT "/v1/lrp/$lrp" "$body" 2>&1); then
+			lab_err "$node: PUT /v1/lrp/$lrp: $out"
+			rc=1
+		fi
 	done
 	return "$rc"
 }
