@@ -22,7 +22,9 @@ struct kdp_svc_table *kdp_svc_table_create(const char *name, uint32_t cap,
 		.socket_id = socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
-	struct kdp_svc_table *t = rte_zmalloc_socket("kdp_svc", sizeof(*t), 0, socket);
+	/* Plain heap: built and freed by the control thread, small, and its
+	 * arrays are malloc'ed too (the hash itself is in DPDK memory). */
+	struct kdp_svc_table *t = calloc(1, sizeof(*t));
 
 	if (t == NULL) {
 		rte_errno = ENOMEM;
@@ -61,7 +63,7 @@ void kdp_svc_table_free(struct kdp_svc_table *t)
 	free(t->fe);
 	free(t->by_id);
 	rte_hash_free(t->h);
-	rte_free(t);
+	free(t);
 }
 
 int kdp_svc_table_add(struct kdp_svc_table *t, struct kdp_svc_fe *fe)

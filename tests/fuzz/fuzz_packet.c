@@ -25,6 +25,9 @@ static struct rte_mempool *pool;
 static struct kdp_dp dp;
 static struct kdp_stats st;
 static struct kdp_pipeline_ctx ctx;
+/* Tables live in DPDK memory, which LeakSanitizer does not scan: keep the
+ * roots of their malloc'ed parts here too. */
+static struct kdp_svc_table *svc_root;
 
 static void nop_req(void *c, uint16_t p, uint32_t ip, const struct rte_ether_addr *d) {}
 static void nop_send(void *c, struct rte_mbuf *m, const struct rte_ether_addr *a) { rte_pktmbuf_free(m); }
@@ -93,12 +96,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (t == NULL || kdp_svc_fe_prepare(&fe, 0) || kdp_svc_table_add(t, &fe))
 		abort();
 	dp.svc = t;
+	svc_root = t;
 	if (mc == NULL || kdp_ipmasq_parse("", 0, mc, err) != 0)
 		abort();
 	ms = kdp_masq_set_create("fuzz_masq", kdp_ipmasq_set_size(mc, 2), 0);
 	if (ms == NULL || kdp_ipmasq_build(mc, IP4(172, 20, 0, 0), 16, nodes, 2, ms))
 		abort();
 	dp.masq = ms;
+	free(mc);
 	nt = kdp_neigh_create("fuzz_nt", &np, &ops);
 	kdp_neigh_learn(nt, nodes[1], 0, &peer, true, 0);
 	kdp_ct_timeouts_default(&cp.timeouts);
