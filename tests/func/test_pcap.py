@@ -141,12 +141,19 @@ def main():
         Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=ROUTER, id=105) / UDP(sport=40000, dport=53) / Raw(b"query"),
         # DNS to kube-dns: the Local Redirect Policy sends it to the node-local pod.
         Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=DNS_VIP, id=106) / UDP(sport=45000, dport=53) / Raw(b"dnsq"),
+        # UDP to the webpod service (DNATed); the backend answers it with an ICMP error.
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst=VIP, id=108) / UDP(sport=47000, dport=5353) / Raw(b"u"),
+        # A service without backends: TCP gets a RST, UDP an ICMP port unreachable.
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst="10.96.99.99", id=109) / TCP(sport=48000, dport=80, flags="S", seq=777),
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst="10.96.99.99", id=110) / UDP(sport=48001, dport=53) / Raw(b"q"),
         # DNS to the policy's address (addressMatcher), TCP.
         Ether(src=CURL_MAC, dst=KDP_MAC) / IP(src=CURL, dst="169.254.20.10", id=107) / TCP(sport=45001, dport=53, flags="S"),
     ]
     # The backend answers the SYN (read after curl-pod's burst: ports are polled in order).
     web_in = [
         Ether(src=WEB_MAC, dst=KDP_MAC) / IP(src=WEB, dst=CURL, id=200) / TCP(sport=8080, dport=41000, flags="SA", seq=5000, ack=1001),
+        Ether(src=WEB_MAC, dst=KDP_MAC) / IP(src=WEB, dst=CURL, id=201) / ICMP(type=3, code=3)
+        / IP(src=CURL, dst=WEB, id=108, ttl=63) / UDP(sport=47000, dport=5353, len=9),
     ]
     wrpcap(p("uplink_in.pcap"), uplink_in)
     wrpcap(p("curl_in.pcap"), curl_in)
@@ -175,8 +182,11 @@ def main():
         ],
         "services": [
             {"namespace": "default", "name": "webpod", "type": "ClusterIP", "clusterIP": VIP,
-             "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080}],
+             "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080},
+                       {"name": "mdns", "protocol": "UDP", "port": 5353}],
              "backends": [{"ip": WEB}]},
+            {"namespace": "default", "name": "empty", "clusterIP": "10.96.99.99",
+             "ports": [{"name": "http", "protocol": "TCP", "port": 80}, {"name": "dns", "protocol": "UDP", "port": 53}]},
             {"namespace": "kube-system", "name": "kube-dns", "clusterIP": DNS_VIP,
              "ports": [{"name": "dns", "protocol": "UDP", "port": 53},
                        {"name": "dns-tcp", "protocol": "TCP", "port": 53}],
@@ -241,7 +251,7 @@ def main():
 
     drops = {x["reason"]: x["packets"] for x in stats["drops"]}
     for reason, n in [("spoofed_source", 1), ("l2_not_for_us", 1), ("ip_truncated", 1),
-                      ("ethertype_unsupported", 1), ("ttl_exceeded", 1)]:
+                      ("ethertype_unsupported", 1), ("ttl_exceeded", 1), ("svc_no_backend", 2)]:
         check(f"drop counter {reason} == {n}", drops.get(reason) == n, f"got {drops.get(reason)}")
 
     # /metrics parses as Prometheus text and agrees with the traffic.
@@ -262,9 +272,9 @@ def main():
           str(samples.get(("kdp_packets_total", (("direction", "rx"),)))))
     check("/metrics: spoofed_source drop counted once",
           samples.get(("kdp_dropped_packets_total", (("reason", "spoofed_source"), ("stage", "ingress")))) == 1)
-    check("/metrics: 2 services, 4 frontends (3 service ports + 1 addressMatcher), 3 endpoints",
-          samples.get(("kdp_services", ())) == 2 and samples.get(("kdp_endpoints", ())) == 3
-          and samples.get(("kdp_service_frontends", ())) == 4,
+    check("/metrics: 3 services, 7 frontends (6 service ports + 1 addressMatcher), 3 endpoints",
+          samples.get(("kdp_services", ())) == 3 and samples.get(("kdp_endpoints", ())) == 3
+          and samples.get(("kdp_service_frontends", ())) == 7,
           f"services={samples.get(('kdp_services', ()))} fe={samples.get(('kdp_service_frontends', ()))}")
     check("/metrics: conntrack holds the DNAT, redirect and masquerade flows (>= 4)",
           (samples.get(("kdp_conntrack_entries", ())) or 0) >= 4, str(samples.get(("kdp_conntrack_entries", ()))))
@@ -349,6 +359,26 @@ def main():
     if masq:
         check("masquerade: IP and UDP checksums valid", ip_csum_ok(masq[0]) and l4_csum_ok(masq[0]))
 
+    err = [x for x in curl if ICMP in x and x[IP].id != 0 and x[ICMP].type == 3 and IPerror in x
+           and x[IPerror].id == 108]
+    check("ICMP error from the backend about a DNATed flow: curl-pod sees it from the ClusterIP, "
+          "quoting its own packet to 10.96.152.212:5353",
+          len(err) == 1 and err[0][IP].src == VIP and err[0][IP].dst == CURL
+          and err[0][IPerror].src == CURL and err[0][IPerror].dst == VIP
+          and err[0][UDPerror].sport == 47000 and err[0][UDPerror].dport == 5353, repr(err))
+    if err:
+        check("ICMP error checksums valid (outer IP, ICMP, quoted IP)",
+              ip_csum_ok(err[0]) and l4_csum_ok(err[0])
+              and ones_sum(bytes(err[0][IPerror])[:20]) == 0xFFFF)
+    rst = [x for x in curl if TCP in x and x[IP].src == "10.96.99.99"]
+    check("reject: SYN to a service without backends gets RST+ACK from 10.96.99.99:80",
+          len(rst) == 1 and rst[0][TCP].flags == "RA" and rst[0][TCP].ack == 778
+          and rst[0][TCP].dport == 48000 and ip_csum_ok(rst[0]) and l4_csum_ok(rst[0]), repr(rst))
+    unr = [x for x in curl if ICMP in x and x[IP].src == "10.96.99.99"]
+    check("reject: UDP to it gets ICMP port unreachable from 10.96.99.99 quoting the datagram",
+          len(unr) == 1 and unr[0][ICMP].type == 3 and unr[0][ICMP].code == 3
+          and unr[0][IPerror].id == 110 and l4_csum_ok(unr[0]), repr(unr))
+
     nl = rdpcap(p("nl_out.pcap"))
     q = [x for x in nl if UDP in x and x[IP].id == 106]
     check("local redirect: DNS to 10.96.0.10:53/UDP goes to the node-local pod 172.20.1.13:53",
@@ -361,7 +391,7 @@ def main():
           len(t) == 1 and t[0][IP].dst == NODELOCAL and t[0][TCP].dport == 53 and l4_csum_ok(t[0]), repr(t))
 
     # webpod port: the UDP datagram, untouched but for TTL and L2.
-    udp = [x for x in web if UDP in x]
+    udp = [x for x in web if UDP in x and x[IP].id == 101]
     check("webpod: UDP 172.20.1.236:40000 -> 172.20.1.40:80 delivered",
           len(udp) == 1 and udp[0][IP].src == CURL and udp[0][UDP].sport == 40000
           and udp[0][UDP].dport == 80 and udp[0][Ether].dst == WEB_MAC, repr(udp))
