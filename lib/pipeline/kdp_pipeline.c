@@ -427,6 +427,14 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 		tracked[i] = (uint8_t)ct_key_of(fwd[i], &keys[nt], &tflags[nt]);
 		if (tracked[i] == CT_TUPLE) {
 			idx[nt++] = i;
+		} else if (tracked[i] == CT_NONE) {
+			/* Fragments and other protocols are routed untracked, but
+			 * never towards the service range untranslated. */
+			if (unlikely(dp->svc_plen != 0 &&
+				     kdp_addr_in(ips[i], dp->svc_cidr, dp->svc_plen))) {
+				drop(ctx, d, fwd[i], KDP_DROP_CT_UNTRACKABLE);
+				tracked[i] = CONSUMED;
+			}
 		} else if (unlikely(tracked[i] == CT_ICMP_ERR)) {
 			int r = kdp_nat_icmp_error(fwd[i], ctx->ct);
 			if (r < 0) {

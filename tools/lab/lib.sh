@@ -504,6 +504,7 @@ conf = {
     "uplink": {"devargs": "net_af_packet0,iface=eth1"},
     "hostTap": {"devargs": "net_tap0,iface=" + tap},
     "nativeRoutingCIDR": native,
+    "serviceCIDR": "10.96.0.0/16",
     "workers": int(workers),
     "pollMode": "adaptive",
     "controlSocket": sock,
