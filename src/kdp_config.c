@@ -13,6 +13,7 @@ static const char *const top_keys[] = {
 	"neighbourReachableSeconds", "controlSocket", "stateFile",
 	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
 	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig", "masquerade",
+	"controlSocketGroup",
 	NULL};
 static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
@@ -21,9 +22,10 @@ static const char *const port_keys[] = {"devargs", "mac", NULL};
 static const char *const table_keys[] = {"routes", "neighbours", "mbufs",
 					 NULL};
 
+/* net_pcap is left out on purpose: its rx_pcap/tx_pcap arguments read and
+ * write any file, so only a node config may allow it (tests do). */
 static const char *const default_drivers[] = {
-	"net_af_packet", "net_tap", "net_pcap", "net_memif", "net_null",
-	"net_ring", NULL};
+	"net_af_packet", "net_tap", "net_memif", "net_null", "net_ring", NULL};
 
 /* A DPDK vdev devargs string: "<name>[,key=value...]". */
 static int check_devargs(const char *s, const char *path, char *err)
@@ -313,6 +315,9 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 		return ret;
 	if (ret == 0 && cfg->ipmasq_file[0] != '/')
 		return kdp_json_err(err, "ipMasqAgentConfig", "must be an absolute path");
+	if ((ret = kdp_json_str(root, "controlSocketGroup", false, cfg->socket_group,
+				sizeof(cfg->socket_group), "", err)) < 0)
+		return ret;
 	if (cfg->socket_path[0] != '/')
 		return kdp_json_err(err, "controlSocket", "must be an absolute path");
 	if (cfg->state_path[0] != '/')

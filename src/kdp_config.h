@@ -53,6 +53,7 @@ struct kdp_config {
 	uint32_t max_body;
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char state_path[PATH_MAX];
+	char socket_group[64]; /**< group owning the control socket, or "" */
 	bool masquerade;            /**< SNAT pod traffic leaving the cluster [true] */
 	char ipmasq_file[PATH_MAX]; /**< ip-masq-agent config file to watch, or "" */
 	unsigned int n_drivers;

@@ -3,6 +3,7 @@
  * path poll timer, and signal handling. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,8 +61,9 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
-/* Binds the API socket (mode 0660), refusing to steal a live one. */
-static int listen_unix(const char *path, char *err)
+/* Binds the API socket (mode 0660, group @p group when given), refusing to
+ * steal a live one. */
+static int listen_unix(const char *path, const char *group, char *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, ret;
@@ -94,6 +96,18 @@ static int listen_unix(const char *path, char *err)
 			 strerror(errno));
 		close(fd);
 		return ret;
+	}
+	if (group[0] != '\0') {
+		struct group *g = getgrnam(group);
+
+		if (g == NULL || chown(path, (uid_t)-1, g->gr_gid) != 0) {
+			snprintf(err, KDP_ERR_LEN,
+				 "controlSocketGroup: cannot give %s to group '%s': %s", path,
+				 group, g == NULL ? "no such group" : strerror(errno));
+			close(fd);
+			unlink(path);
+			return -EINVAL;
+		}
 	}
 	return fd;
 }
@@ -236,7 +250,7 @@ int kdp_ctl_init(struct kdp *k, char *err)
 						    EVHTTP_REQ_DELETE | EVHTTP_REQ_POST |
 						    EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(c->http, kdp_api_handle, k);
-	c->fd = listen_unix(k->cfg.socket_path, err);
+	c->fd = listen_unix(k->cfg.socket_path, k->cfg.socket_group, err);
 	if (c->fd < 0)
 		return c->fd;
 	if (evhttp_accept_socket(c->http, c->fd) != 0) {

@@ -53,6 +53,7 @@ for b in build build-asan; do
 	counted "unit ($b)" "$b/tests/unit/kdp-unit-tests"
 	counted "functional pcap ($b)" /usr/bin/python3 tests/func/test_pcap.py "$b/src/kdp"
 	counted "bad packets ($b)" /usr/bin/python3 tests/func/test_badpkts.py "$b/src/kdp"
+	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
 done
 counted "fuzz (libFuzzer, ${FUZZ_SECONDS:-60}s per target)" tools/fuzz.sh
 for t in tests/e2e/test_*.sh; do

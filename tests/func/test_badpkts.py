@@ -111,7 +111,8 @@ def main():
     cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
            "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
                       "mac": KDP_MAC},
-           "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16", "workers": 1,
+           "nativeRoutingCIDR": "172.20.0.0/16",
+        "allowedDrivers": ["net_pcap", "net_null"], "serviceCIDR": "10.96.0.0/16", "workers": 1,
            "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
            "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-bad-{os.getpid()}",
                    "--no-telemetry", "--log-level=lib.*:error"]}

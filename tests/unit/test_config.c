@@ -49,6 +49,7 @@ static void test_config_defaults(void)
 	CU_ASSERT(kdp_config_driver_allowed(&c, "net_tap0,iface=x"));
 	CU_ASSERT(!kdp_config_driver_allowed(&c, "0000:00:03.0"));
 	CU_ASSERT(!kdp_config_driver_allowed(&c, "net_vhost0,iface=/tmp/x"));
+	CU_ASSERT(!kdp_config_driver_allowed(&c, "net_pcap0,tx_pcap=/etc/passwd"));
 	kdp_config_free(&c);
 }
 

@@ -509,8 +509,8 @@ conf = {
     "pollMode": "adaptive",
     "controlSocket": sock,
     "stateFile": state,
-    "allowedDrivers": ["net_af_packet", "net_tap", "net_pcap", "net_memif",
-                       "net_null", "net_ring"],
+    "allowedDrivers": ["net_af_packet", "net_tap", "net_memif", "net_null",
+                       "net_ring"],
     "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix",
             "kdp-lab-" + name, "--no-shconf", "--no-telemetry"],
 }

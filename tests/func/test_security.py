@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""The control socket: mode 0660 and its group, no TCP listener, clients
+without permission refused, oversized bodies refused with 413, a slow client
+cannot block the others, bad requests change nothing.
+Usage: test_security.py <kdp>   (as root)"""
+import json
+import os
+import pwd
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_pcap import check, finish  # noqa: E402
+
+
+def request(sock, method, path, body=b"", timeout=5, send_body=True):
+    """One request; with send_body False only the headers go (the daemon
+    may answer from them, as for 413)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock)
+    s.sendall(f"{method} {path} HTTP/1.1\r\nHost: kdp\r\nConnection: close\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n".encode() + (body if send_body else b""))
+    data = b""
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            data += c
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return status, data.partition(b"\r\n\r\n")[2]
+
+
+def main():
+    kdp = os.path.abspath(sys.argv[1])
+    d = tempfile.mkdtemp(prefix="kdp-sec-")
+    os.chmod(d, 0o755)
+    sock = os.path.join(d, "kdp.sock")
+    cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
+           "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
+           "controlSocket": sock, "controlSocketGroup": "daemon", "stateFile": os.path.join(d, "state.json"),
+           "maxBodyBytes": 4096,
+           "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-sec-{os.getpid()}",
+                   "--no-telemetry", "--log-level=lib.*:error"]}
+    json.dump(cfg, open(os.path.join(d, "kdp.json"), "w"))
+    log = open(os.path.join(d, "kdp.log"), "w")
+    proc = subprocess.Popen([kdp, "--config", os.path.join(d, "kdp.json")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            time.sleep(0.1)
+            if os.path.exists(sock):
+                try:
+                    if request(sock, "GET", "/v1/status")[0] == 200:
+                        break
+                except OSError:
+                    pass
+        st = os.stat(sock)
+        check("control socket mode is 0660", stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode))
+        check("control socket group is controlSocketGroup (daemon)", st.st_gid == 1, str(st.st_gid))
+        tcp = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+        check("no TCP listener", f"pid={proc.pid}," not in tcp, tcp)
+
+        # A user outside the group is refused by the kernel.
+        nobody = pwd.getpwnam("nobody")
+        r = subprocess.run([sys.executable, "-c", f"import socket; s=socket.socket(socket.AF_UNIX); s.connect({sock!r})"],
+                           preexec_fn=lambda: (os.setgid(nobody.pw_gid), os.setuid(nobody.pw_uid)),
+                           capture_output=True, text=True)
+        check("a client without permission is refused", r.returncode != 0 and "PermissionError" in r.stderr,
+              r.stderr[-200:])
+
+        before = request(sock, "GET", "/v1/state")[1]
+        code, body = request(sock, "PUT", "/v1/state", b"{" + b" " * 8000 + b"}", send_body=False)
+        check("a body over maxBodyBytes gets 413", code == 413, f"{code} {body[:80]!r}")
+        code, body = request(sock, "PUT", "/v1/nodes/k8s-w1", b'{"ip": "192.168.10.101", "podCIDRs": ["172.20.0.0/24"],')
+        check("invalid JSON gets 400 naming the body", code == 400 and b"body: invalid JSON" in body, body[:120])
+        code, body = request(sock, "PUT", "/v1/endpoints/default/x",
+                             b'{"ip":"172.20.1.5","mac":"02:00:00:00:00:01","devargs":"0000:00:03.0"}')
+        check("devargs outside the allow-list (a PCI address) refused", code == 400 and b"allowedDrivers" in body,
+              body[:160])
+        code, body = request(sock, "PUT", "/v1/endpoints/default/x",
+                             b'{"ip":"172.20.1.5","mac":"02:00:00:00:00:01","devargs":"net_pcap,rx_pcap=/etc/shadow"}')
+        check("net_pcap (reads and writes any file) is not allowed unless the node config says so",
+              code == 400 and b"allowedDrivers" in body
+              and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", body[:160])
+        code, body = request(sock, "PUT", "/v1/endpoints/default/x",
+                             b'{"ip":"172.20.1.5","mac":"02:00:00:00:00:01","devargs":"net_af_packet,iface=no-such-if"}')
+        check("an allowed driver that DPDK cannot open is refused with its reason, nothing created",
+              code == 400 and b"DPDK could not open" in body
+              and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", body[:160])
+        code, body = request(sock, "POST", "/v1/nodes")
+        check("other methods get a JSON 405", code == 405 and b"error" in body, f"{code} {body[:80]!r}")
+        check("nothing changed after the bad requests", request(sock, "GET", "/v1/state")[1] == before)
+
+        # A slow client that never finishes its request does not block others.
+        slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        slow.connect(sock)
+        slow.sendall(b"PUT /v1/state HTTP/1.1\r\nHost: kdp\r\nContent-Length: 100\r\n\r\n{")
+        t0 = time.time()
+        code, _ = request(sock, "GET", "/v1/status", timeout=3)
+        check("a stuck client does not block another one", code == 200 and time.time() - t0 < 1,
+              f"{code} in {time.time() - t0:.2f}s")
+        slow.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = -9
+        log.close()
+    check("kdp exits 0 and removes its socket", rc == 0 and not os.path.exists(sock), f"rc={rc}")
+    return finish(d)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
