@@ -1,0 +1,18 @@
+#!/bin/bash
+# Benchmark smoke run for CI: each benchmark runs for about a second so the
+# suite never rots. It prints the figures but checks no threshold.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+b=${KDP_BUILD:-build}
+passed=0
+failed=0
+run() {
+	echo "--- $*"
+	if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+run "$b/tools/bench/kdp-bench-pipeline" -f 10000 -s 0.5
+run "$b/pkt-gen/kdp-pktgen" generate --port net_null0,no-rx=1 --flows 10000 \
+	--src 172.20.1.1-172.20.1.100 --dst 10.96.152.212 --dport 80 --duration 1 -- \
+	--no-pci --no-huge -m 256 --no-telemetry -l 0 "--file-prefix=kdp-smoke-$$"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
