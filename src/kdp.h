@@ -55,6 +55,7 @@ struct kdp_port {
 	char name[RTE_DEV_NAME_MAX_LEN];
 	char devargs[KDP_DEVARGS_LEN];
 	struct rte_ether_addr mac; /**< the device's own MAC */
+	bool down;                 /**< last seen down (kdp_port_watch) */
 };
 
 struct kdp_worker {
@@ -73,6 +74,7 @@ struct kdp {
 	json_t *fe_ids;      /**< "addr:port/proto" → stable frontend id */
 	json_t *api_counts;  /**< "route|method|code" → requests */
 	uint64_t gc_last_ms; /**< when the last GC slice ran */
+	uint64_t port_watch_ms; /**< when ports were last checked */
 	uint32_t next_fe_id;
 	struct rte_ring *punt;   /**< workers → control (MP/SC) */
 	struct rte_ring *inject; /**< control → worker 0 (SP/SC), ready to send */
@@ -110,6 +112,10 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 		  char *err);
 /** Stops, closes and unplugs a port opened by kdp_port_open. */
 void kdp_port_close(struct kdp *k, uint16_t port);
+/** True when the port's link is up and its kernel interface (iface=) exists. */
+bool kdp_port_is_up(const struct kdp *k, uint16_t port);
+/** Control thread: logs ports going down or coming back (call about 1/s). */
+void kdp_port_watch(struct kdp *k);
 /** Largest number of endpoint ports that can still be opened in total. */
 unsigned int kdp_port_max_endpoints(const struct kdp *k);
 

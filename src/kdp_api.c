@@ -147,13 +147,9 @@ static const char *role_name(uint8_t role)
 	}
 }
 
-static const char *link_state(uint16_t port)
+static const char *link_state(const struct kdp *k, uint16_t port)
 {
-	struct rte_eth_link link;
-
-	if (rte_eth_link_get_nowait(port, &link) != 0)
-		return "unknown";
-	return link.link_status == RTE_ETH_LINK_UP ? "up" : "down";
+	return kdp_port_is_up(k, port) ? "up" : "down";
 }
 
 static json_t *ep_json(const struct kdp *k, const struct kdp_endpoint *e)
@@ -164,7 +160,7 @@ static json_t *ep_json(const struct kdp *k, const struct kdp_endpoint *e)
 		json_object_set_new(o, "port",
 				    json_pack("{s:i, s:s, s:s}", "id", e->port, "name",
 					      k->ports[e->port].name, "state",
-					      link_state((uint16_t)e->port)));
+					      link_state(k, (uint16_t)e->port)));
 	else
 		json_object_set_new(o, "port", json_null());
 	return o;
@@ -823,7 +819,7 @@ static void status(struct api_req *r)
 			ports, json_pack("{s:i, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I}",
 					 "id", p, "name", k->ports[p].name, "role",
 					 role_name(k->ports[p].role), "endpoint", ep,
-					 "state", link_state(p), "rxPackets",
+					 "state", link_state(k, p), "rxPackets",
 					 (json_int_t)es.ipackets, "txPackets",
 					 (json_int_t)es.opackets, "rxMissed",
 					 (json_int_t)es.imissed, "rxErrors",

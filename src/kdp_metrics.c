@@ -125,6 +125,12 @@ void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
 		}
 	}
 
+	head(o, "kdp_port_up", "gauge", "1 when the port and its interface are up.");
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
+		if (k->ports[p].used)
+			evbuffer_add_printf(o, "kdp_port_up{port=\"%s\",role=\"%s\"} %d\n",
+					    k->ports[p].name, role_name(k->ports[p].role),
+					    kdp_port_is_up(k, p) ? 1 : 0);
 	one(o, "kdp_conntrack_entries", "gauge", "Tracked flows.", (double)kdp_ct_count(k->ct));
 	one(o, "kdp_conntrack_capacity", "gauge", "Flows the table holds at most.",
 	    (double)k->cfg.ct_max);

@@ -8,6 +8,9 @@
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
+#include <rte_log.h>
+
+#include <net/if.h>
 
 #include "kdp.h"
 
@@ -149,4 +152,45 @@ unsigned int kdp_port_max_endpoints(const struct kdp *k)
 {
 	unsigned int fixed = 1 + (k->cfg.host_devargs[0] != '\0');
 	return RTE_MAX_ETHPORTS - fixed;
+}
+
+bool kdp_port_is_up(const struct kdp *k, uint16_t port)
+{
+	const struct kdp_port *p = &k->ports[port];
+	const char *iface = strstr(p->devargs, "iface=");
+	struct rte_eth_link link;
+
+	/* af_packet and tap report their link as always up: look at the
+	 * kernel interface they sit on, which may have been deleted. */
+	if (iface != NULL) {
+		char name[IF_NAMESIZE + 1];
+		size_t n = strcspn(iface + 6, ",");
+
+		if (n == 0 || n > IF_NAMESIZE)
+			return false;
+		memcpy(name, iface + 6, n);
+		name[n] = '\0';
+		if (if_nametoindex(name) == 0)
+			return false;
+	}
+	if (rte_eth_link_get_nowait(port, &link) != 0)
+		return false;
+	return link.link_status == RTE_ETH_LINK_UP;
+}
+
+void kdp_port_watch(struct kdp *k)
+{
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+		struct kdp_port *kp = &k->ports[p];
+		bool up;
+
+		if (!kp->used)
+			continue;
+		up = kdp_port_is_up(k, p);
+		if (up != !kp->down) {
+			RTE_LOG(WARNING, USER1, "port %s (%s) is %s\n", kp->name, kp->devargs,
+				up ? "up again" : "down: its interface is gone or down");
+			kp->down = !up;
+		}
+	}
 }

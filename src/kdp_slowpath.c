@@ -160,6 +160,10 @@ void kdp_slowpath_poll(struct kdp *k)
 	} while (n > 0 && total < POLL_MAX);
 	kdp_neigh_tick(k->nt, now);
 	kdp_slowpath_ct_gc(k, now);
+	if (now - k->port_watch_ms >= 1000) {
+		k->port_watch_ms = now;
+		kdp_port_watch(k);
+	}
 }
 
 void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)

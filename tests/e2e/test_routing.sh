@@ -247,6 +247,29 @@ check_g_bad_input() {
 		"ping: $(lab_ping_summary <<<"$out")"
 }
 
+# h. A pod port that disappears under traffic: kdp keeps forwarding for the
+# others, reports the port down (API, metrics, log) and stays healthy.
+check_h_port_gone() {
+	local out rc=0 ok state metric sock log pid
+	sock=$(lab_sock k8s-ctr)
+	log=$KDP_LAB_DIR/k8s-ctr.log
+	ip netns exec kdp-curl-pod ping -q -i 0.05 -c 60 -W 1 "$OTHER_POD" >"$KDP_LAB_DIR/ping-h.log" 2>&1 &
+	pid=$!
+	sleep 0.5
+	ip netns exec kdp-k8s-ctr ip link del lxc-web-ctr 2>/dev/null
+	wait "$pid" || rc=$?
+	sleep 1.5 # the port watcher looks once a second
+	state=$(curl -s --unix-socket "$sock" http://kdp/v1/endpoints/default/webpod-ctr |
+		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["port"]["state"])' 2>&1)
+	metric=$(curl -s --unix-socket "$sock" http://kdp/metrics | grep '^kdp_port_up' | grep -c ' 0$')
+	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
+	[[ $rc == 0 && $state == down && $metric == 1 ]] && grep -q "is down" "$log" && ok=0 || ok=1
+	verdict "$ok" "h. webpod-ctr's veth deleted under traffic: others still forwarded, port reported down" \
+		"ping during: $(tail -2 "$KDP_LAB_DIR/ping-h.log" | tr '\n' ' ')" \
+		"endpoint port state: $state; kdp_port_up 0 for $metric port(s); log: $(grep -m1 'is down' "$log")" \
+		"ping after: $(lab_ping_summary <<<"$out")"
+}
+
 if setup; then
 	check_a_ping
 	check_b_native
@@ -255,6 +278,7 @@ if setup; then
 	check_e_spoof
 	check_f_restart
 	check_g_bad_input
+	check_h_port_gone
 fi
 FINISHED=1
 exit 0 # on_exit turns this into 1 if a check failed
