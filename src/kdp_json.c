@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -184,18 +185,32 @@ int kdp_json_mac(const json_t *obj, const char *key, bool required,
 
 int kdp_json_save_atomic(const json_t *root, const char *file)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
+	char tmp[PATH_MAX], dir[PATH_MAX], *text;
 	int fd, dfd, ret = 0;
+	size_t len;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
+	/* One buffer, one write loop: json_dumpfd writes token by token. */
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text == NULL)
+		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	if (fd < 0) {
+		free(text);
 		return -errno;
-	if (json_dumpfd(root, fd, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
-	    write(fd, "\n", 1) != 1)
-		ret = -EIO;
+	}
+	len = strlen(text);
+	text[len++] = '\n'; /* replaces the NUL; len is what we write */
+	for (size_t off = 0; ret == 0 && off < len;) {
+		ssize_t w = write(fd, text + off, len - off);
+		if (w < 0 && errno != EINTR)
+			ret = -errno;
+		else if (w > 0)
+			off += (size_t)w;
+	}
+	free(text);
 	if (ret == 0 && fsync(fd) != 0)
 		ret = -errno;
 	if (close(fd) != 0 && ret == 0)

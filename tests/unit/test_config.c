@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Node config and API validation: each bad input and the error it gets. */
 #include <string.h>
+#include <unistd.h>
 
 #include "kdp_config.h"
 #include "kdp_lrp.h"
@@ -405,12 +406,31 @@ static void test_service_errors(void)
 	kdp_config_free(&c);
 }
 
+static void test_save_atomic(void)
+{
+	const char *file = "/tmp/kdp-unit-state.json";
+	json_t *doc = json_pack("{s:[i,i,i], s:s}", "a", 1, 2, 3, "b", "kdp"), *back;
+	char tmp[64];
+
+	CU_ASSERT_EQUAL(kdp_json_save_atomic(doc, file), 0);
+	back = json_load_file(file, 0, NULL);
+	CU_ASSERT(back != NULL && json_equal(doc, back));
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid());
+	CU_ASSERT_NOT_EQUAL(access(tmp, F_OK), 0); /* the temporary file was renamed */
+	/* A directory that does not exist: an error, nothing written. */
+	CU_ASSERT(kdp_json_save_atomic(doc, "/nonexistent/dir/state.json") < 0);
+	json_decref(back);
+	json_decref(doc);
+	remove(file);
+}
+
 void test_register_config(void)
 {
 	CU_pSuite s = CU_add_suite("config", NULL, NULL);
 	CU_add_test(s, "defaults", test_config_defaults);
 	CU_add_test(s, "every bad field is named", test_config_errors);
 	CU_add_test(s, "file errors give line and column", test_config_file);
+	CU_add_test(s, "state file written atomically", test_save_atomic);
 	s = CU_add_suite("api-validation", NULL, NULL);
 	CU_add_test(s, "node bodies", test_node_errors);
 	CU_add_test(s, "endpoint bodies", test_endpoint_errors);
