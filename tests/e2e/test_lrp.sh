@@ -16,12 +16,9 @@
 # "N passed, M failed"; exit 0 only if every check passed.
 set -uo pipefail
 
-# shellcheck source=tools/lab/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lab/lib.sh"
+# shellcheck source=tests/e2e/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-PASSED=0
-FAILED=0
-FINISHED=0
 
 CLIENT_IP=172.20.1.236   # curl-pod on k8s-ctr
 NL_CTR=172.20.1.13       # node-local DNS pod on k8s-ctr
@@ -41,54 +38,10 @@ LRP_SVC='{"redirectFrontend":{"serviceMatcher":{"serviceName":"kube-dns","namesp
 LRP_ADDR='{"redirectFrontend":{"addressMatcher":{"ip":"'$LINK_IP'","toPorts":'$TO_PORTS'}},"redirectBackend":{"localEndpointSelector":{"matchLabels":{"k8s-app":"node-local-dns"}},"toPorts":'$TO_PORTS'}}'
 LRP_LATE='{"redirectFrontend":{"serviceMatcher":{"serviceName":"dns-late","namespace":"kube-system"}},"redirectBackend":{"localEndpointSelector":{"matchLabels":{"k8s-app":"node-local-dns"}},"toPorts":'$TO_PORTS'}}'
 
-pass() {
-	PASSED=$((PASSED + 1))
-	printf 'PASS  %s\n' "$1"
-	shift
-	local l
-	for l in "$@"; do printf '        %s\n' "$l"; done
-}
 
-fail() {
-	FAILED=$((FAILED + 1))
-	printf 'FAIL  %s\n' "$1"
-	shift
-	local l
-	for l in "$@"; do printf '        %s\n' "$l"; done
-}
 
-# verdict OK DESC OBSERVED...: PASS if OK is 0.
-verdict() {
-	local ok=$1
-	shift
-	if [[ $ok == 0 ]]; then pass "$@"; else fail "$@"; fi
-}
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-on_exit() {
-	local rc=$?
-	if ((FINISHED == 0)); then
-		fail "test aborted before all checks ran"
-	fi
-	lab_down >/dev/null 2>&1
-	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-	((FAILED == 0)) || rc=1
-	exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
 
-# api NODE METHOD PATH [BODY]: lab_api with the HTTP code in CODE and the
-# body in BODY (lab_api is not run in a subshell so LAB_API_CODE survives).
-CODE=000
-BODY=
-api() {
-	local tmp=$KDP_LAB_DIR/api-body.txt
-	lab_api "$@" >"$tmp" 2>&1
-	CODE=$LAB_API_CODE
-	BODY=$(<"$tmp")
-	rm -f "$tmp"
-}
 
 # put_both PATH BODY: PUT on both nodes; prints "node HTTP code" pairs and
 # fails if one was not 2xx.

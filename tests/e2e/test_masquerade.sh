@@ -13,13 +13,9 @@
 # "N passed, M failed"; exit 0 only if every check passed.
 set -uo pipefail
 
-# shellcheck source=tools/lab/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lab/lib.sh"
+# shellcheck source=tests/e2e/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-PASSED=0
-FAILED=0
-FINISHED=0
-BG_PIDS=() # background clients of this test, stopped on exit
 
 CLIENT_IP=172.20.1.236 # curl-pod on k8s-ctr
 WEB_CTR=172.20.1.40    # webpod-ctr (second client on k8s-ctr)
@@ -38,63 +34,18 @@ IPMASQ_FILE=$IPMASQ_DIR/config
 TINY_RANGE=40000-40003 # natPortRange of check f
 TINY_OTHER=3           # conntrack otherSeconds of check f
 
-pass() {
-	PASSED=$((PASSED + 1))
-	printf 'PASS  %s\n' "$1"
-	shift
-	local l
-	for l in "$@"; do printf '        %s\n' "$l"; done
-}
 
-fail() {
-	FAILED=$((FAILED + 1))
-	printf 'FAIL  %s\n' "$1"
-	shift
-	local l
-	for l in "$@"; do printf '        %s\n' "$l"; done
-}
 
-# verdict OK DESC OBSERVED...: PASS if OK is 0.
-verdict() {
-	local ok=$1
-	shift
-	if [[ $ok == 0 ]]; then pass "$@"; else fail "$@"; fi
-}
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-on_exit() {
-	local rc=$? pid
-	if ((FINISHED == 0)); then
-		fail "test aborted before all checks ran"
-	fi
-	for pid in "${BG_PIDS[@]}"; do
-		_lab_pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	lab_down >/dev/null 2>&1
+# shellcheck disable=SC2317 # run by the harness on exit
+e2e_cleanup() {
 	rm -rf "$IPMASQ_DIR" 2>/dev/null
 	# leave the default node configs behind (lab.sh and the other tests
 	# rewrite them anyway)
 	unset KDP_LAB_IPMASQ_FILE KDP_LAB_CONFIG_EXTRA
 	lab_kdp_config k8s-ctr >/dev/null 2>&1
-	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-	((FAILED == 0)) || rc=1
-	exit "$rc"
 }
-trap on_exit EXIT
-trap 'exit 130' INT TERM
 
-# api NODE METHOD PATH [BODY]: lab_api with the HTTP code in CODE and the
-# body in BODY (lab_api is not run in a subshell so LAB_API_CODE survives).
-CODE=000
-BODY=
-api() {
-	local tmp=$KDP_LAB_DIR/api-body.txt
-	lab_api "$@" >"$tmp" 2>&1
-	CODE=$LAB_API_CODE
-	BODY=$(<"$tmp")
-	rm -f "$tmp"
-}
 
 re() { printf '%s' "${1//./\\.}"; } # an address as a regex
 

@@ -9,72 +9,19 @@
 # "N passed, M failed"; exit 0 only if every check passed.
 set -uo pipefail
 
-# shellcheck source=tools/lab/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lab/lib.sh"
+# shellcheck source=tests/e2e/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
-PASSED=0
-FAILED=0
-FINISHED=0
 OTHER_POD=172.20.0.130 # webpod on k8s-w1
 SAME_POD=172.20.1.40   # webpod on k8s-ctr
 CLIENT_IP=172.20.1.236 # curl-pod on k8s-ctr
 SPOOF_IP=172.20.1.99
 
-pass() {
-	PASSED=$((PASSED + 1))
-	printf 'PASS  %s\n' "$1"
-	shift
-	local l
-	for l in "$@"; do printf '        %s\n' "$l"; done
-}
 
-fail() {
-	FAILED=$((FAILED + 1))
-	printf 'FAIL  %s\n' "$1"
-	shift
-	local l
-	for l in "$@"; do printf '        %s\n' "$l"; done
-}
 
-# verdict OK DESC OBSERVED...: PASS if OK is 0.
-verdict() {
-	local ok=$1
-	shift
-	if [[ $ok == 0 ]]; then pass "$@"; else fail "$@"; fi
-}
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-on_exit() {
-	local rc=$?
-	if ((FINISHED == 0)); then
-		fail "test aborted before all checks ran"
-	fi
-	lab_down >/dev/null 2>&1
-	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-	((FAILED == 0)) || rc=1
-	exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT TERM
 
-# api NODE METHOD PATH [BODY]: lab_api with the HTTP code in CODE and the
-# body in BODY (lab_api is not run in a subshell so LAB_API_CODE survives).
-CODE=000
-BODY=
-api() {
-	local tmp=$KDP_LAB_DIR/api-body.txt
-	lab_api "$@" >"$tmp" 2>&1
-	CODE=$LAB_API_CODE
-	BODY=$(<"$tmp")
-	rm -f "$tmp"
-}
 
-# ping_check DESC POD DST: PASS if lab_ping POD DST succeeds.
-ping_check() {
-	local out rc=0
-	out=$(lab_ping "$2" "$3") || rc=$?
-	verdict "$rc" "$1" "$(lab_ping_summary <<<"$out")"
-}
 
 # ------------------------------------------------------------------ setup
 

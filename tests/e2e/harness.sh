@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+# The shared harness of the end-to-end tests: PASS/FAIL lines with what was
+# observed, a summary "N passed, M failed" as the last line, and a teardown
+# that always runs (background clients in BG_PIDS, the test's own
+# e2e_cleanup if it defines one, then the lab). Sourced by tests/e2e/test_*.sh.
+
+# shellcheck source=tools/lab/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tools/lab/lib.sh"
+
+PASSED=0
+FAILED=0
+FINISHED=0 # set to 1 by the test once every check ran
+BG_PIDS=() # background clients of the test, stopped on exit
+
+pass() {
+	PASSED=$((PASSED + 1))
+	printf 'PASS  %s\n' "$1"
+	shift
+	local l
+	for l in "$@"; do printf '        %s\n' "$l"; done
+}
+
+fail() {
+	FAILED=$((FAILED + 1))
+	printf 'FAIL  %s\n' "$1"
+	shift
+	local l
+	for l in "$@"; do printf '        %s\n' "$l"; done
+}
+
+# verdict OK DESC OBSERVED...: PASS if OK is 0.
+verdict() {
+	local ok=$1
+	shift
+	if [[ $ok == 0 ]]; then pass "$@"; else fail "$@"; fi
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+e2e_on_exit() {
+	local rc=$? pid
+	if ((FINISHED == 0)); then
+		fail "test aborted before all checks ran"
+	fi
+	for pid in "${BG_PIDS[@]}"; do
+		_lab_pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if declare -F e2e_cleanup >/dev/null; then
+		e2e_cleanup
+	fi
+	lab_down >/dev/null 2>&1
+	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+	((FAILED == 0)) || rc=1
+	exit "$rc"
+}
+trap e2e_on_exit EXIT
+trap 'exit 130' INT TERM
+
+# api NODE METHOD PATH [BODY]: lab_api with the HTTP code in CODE and the
+# body in BODY (lab_api is not run in a subshell so LAB_API_CODE survives).
+# shellcheck disable=SC2034 # read by the tests that source this file
+CODE=000
+# shellcheck disable=SC2034
+BODY=
+api() {
+	local tmp=$KDP_LAB_DIR/api-body.txt
+	lab_api "$@" >"$tmp" 2>&1
+	CODE=$LAB_API_CODE
+	BODY=$(<"$tmp")
+	rm -f "$tmp"
+}
+
+# ping_check DESC POD DST: PASS if lab_ping POD DST succeeds.
+ping_check() {
+	local out rc=0
+	out=$(lab_ping "$2" "$3") || rc=$?
+	verdict "$rc" "$1" "$(lab_ping_summary <<<"$out")"
+}
