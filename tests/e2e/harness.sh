@@ -76,3 +76,38 @@ ping_check() {
 	out=$(lab_ping "$2" "$3") || rc=$?
 	verdict "$rc" "$1" "$(lab_ping_summary <<<"$out")"
 }
+
+# e2e_lab_up: the reference lab with kdp running on every node and the lab
+# state (nodes, local endpoints) applied; the router has no pod routes.
+# Prints FAIL lines and returns 1 when a step fails.
+e2e_lab_up() {
+	local node out
+	if [[ $(id -u) -ne 0 ]]; then
+		fail "setup: must run as root"
+		return 1
+	fi
+	lab_deps || { fail "setup: tools missing"; return 1; }
+	if [[ ! -x $LAB_KDP_BIN ]]; then
+		fail "setup: kdp not built" "no $LAB_KDP_BIN (meson setup build && ninja -C build, or set KDP_BUILD)"
+		return 1
+	fi
+	lab_down >/dev/null 2>&1
+	if ! out=$(lab_topology_up 2>&1); then
+		fail "setup: lab topology" "$out"
+		return 1
+	fi
+	lab_router_pod_routes del # the router must not know the pod CIDRs
+	for node in $(lab_node_names); do
+		if ! out=$(lab_kdp_config "$node" 2>&1 && lab_kdp_start "$node" 2>&1); then
+			fail "setup: start kdp on $node" "$out"
+			return 1
+		fi
+	done
+	for node in $(lab_node_names); do
+		api "$node" PUT /v1/state "$(lab_state_json "$node")"
+		if [[ $CODE != 2?? ]]; then
+			fail "setup: PUT /v1/state on $node" "HTTP $CODE $BODY"
+			return 1
+		fi
+	done
+}

@@ -122,35 +122,8 @@ else:
 # ------------------------------------------------------------------ setup
 
 setup() {
-	local node out
-	if [[ $(id -u) -ne 0 ]]; then
-		fail "setup: must run as root"
-		return 1
-	fi
-	lab_deps || { fail "setup: tools missing"; return 1; }
-	if [[ ! -x $LAB_KDP_BIN ]]; then
-		fail "setup: kdp not built" "no $LAB_KDP_BIN (meson setup build && ninja -C build, or set KDP_BUILD)"
-		return 1
-	fi
-	lab_down >/dev/null 2>&1
-	if ! out=$(lab_topology_up 2>&1); then
-		fail "setup: lab topology" "$out"
-		return 1
-	fi
-	lab_router_pod_routes del
-	for node in $(lab_node_names); do
-		if ! out=$(lab_kdp_config "$node" 2>&1 && lab_kdp_start "$node" 2>&1); then
-			fail "setup: start kdp on $node" "$out"
-			return 1
-		fi
-	done
-	for node in $(lab_node_names); do
-		api "$node" PUT /v1/state "$(lab_state_json "$node")"
-		if [[ $CODE != 2?? ]]; then
-			fail "setup: PUT /v1/state on $node" "HTTP $CODE $BODY"
-			return 1
-		fi
-	done
+	local out
+	e2e_lab_up || return 1
 	if ! out=$(lab_apps_start 2>&1); then
 		fail "setup: dnsmasq in the CoreDNS and node-local DNS pods" "$out"
 		return 1
