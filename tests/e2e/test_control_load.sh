@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# End-to-end test: the control plane under load while traffic flows.
+# Two API clients PUT services on k8s-ctr as fast as they can for LOAD_SECONDS
+# (default 20); meanwhile curl-pod pings the remote webpod and fetches the
+# webpod ClusterIP, whose backends never change. Every response must be
+# right, no packet of those flows lost, and kdp's RSS must not grow.
+#
+#   sudo tests/e2e/test_control_load.sh   (KDP_BUILD=<dir>, LOAD_SECONDS=<s>)
+set -uo pipefail
+
+# shellcheck source=tests/e2e/harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
+
+SECS=${LOAD_SECONDS:-20}
+WEB_W1=172.20.0.130
+SVC_IP=10.96.152.212
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+
+# load SOCK SECONDS: PUTs services default/load-0..49 with changing backends
+# from two threads; prints "<requests> <bad> <rate>".
+load() {
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import json, socket, sys, threading, time
+sock, secs = sys.argv[1], float(sys.argv[2])
+counts = {"n": 0, "bad": 0}
+lock = threading.Lock()
+
+def put(path, body):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    s.sendall(f"PUT {path} HTTP/1.1\r\nHost: kdp\r\nConnection: close\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    data = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+    s.close()
+    return data
+
+def worker(tid):
+    end = time.time() + secs
+    i = tid
+    while time.time() < end:
+        n = i % 50
+        body = json.dumps({"clusterIP": f"10.96.200.{n + 1}", "ports": [{"port": 8000 + n % 7}],
+                           "backends": [{"ip": f"172.20.0.{(i % 200) + 1}"},
+                                        {"ip": f"172.20.1.{(i % 100) + 100}"}]}).encode()
+        data = put(f"/v1/services/default/load-{n}", body)
+        ok = data.startswith(b"HTTP/1.1 200") and (b"created" in data or b"updated" in data)
+        with lock:
+            counts["n"] += 1
+            counts["bad"] += 0 if ok else 1
+        i += 2
+
+t0 = time.time()
+ts = [threading.Thread(target=worker, args=(k,)) for k in range(2)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print(counts["n"], counts["bad"], f"{counts['n'] / (time.time() - t0):.0f}")
+PY
+}
+
+setup() {
+	local out
+	e2e_lab_up || return 1
+	if ! out=$(lab_apps_start 2>&1 && lab_services_apply 2>&1); then
+		fail "setup: servers and services" "$out"
+		return 1
+	fi
+	lab_ping curl-pod "$WEB_W1" >/dev/null 2>&1 || true
+	echo "setup: lab up, services applied"
+}
+
+check_load() {
+	local sock pid rss0 rss1 ping_pid curl_pid res n bad rate loss fails ok
+	sock=$(lab_sock k8s-ctr)
+	pid=$(lab_kdp_pid k8s-ctr)
+	load "$sock" 3 >/dev/null # warm up: every service exists once
+	rss0=$(rss_kb "$pid")
+	ip netns exec kdp-curl-pod ping -q -i 0.01 -w "$((SECS + 2))" -c $((SECS * 100)) "$WEB_W1" \
+		>"$KDP_LAB_DIR/load-ping.txt" 2>&1 &
+	ping_pid=$!
+	BG_PIDS+=("$ping_pid")
+	ip netns exec kdp-curl-pod bash -c "f=0; end=\$((SECONDS + $SECS)); n=0
+		while ((SECONDS < end)); do curl -s -m 2 -o /dev/null http://$SVC_IP/ || f=\$((f+1)); n=\$((n+1)); done
+		echo \"\$n \$f\"" >"$KDP_LAB_DIR/load-curl.txt" 2>&1 &
+	curl_pid=$!
+	BG_PIDS+=("$curl_pid")
+	res=$(load "$sock" "$SECS")
+	read -r n bad rate <<<"$res"
+	wait "$ping_pid"
+	wait "$curl_pid"
+	rss1=$(rss_kb "$pid")
+	loss=$(grep -o '[0-9.]*% packet loss' "$KDP_LAB_DIR/load-ping.txt")
+	read -r cn fails <"$KDP_LAB_DIR/load-curl.txt"
+	[[ $n -gt 0 && $bad == 0 ]] && ok=0 || ok=1
+	verdict "$ok" "a. $n service updates in ${SECS}s from 2 clients ($rate/s): every answer 200 created/updated" \
+		"bad answers: $bad"
+	[[ $loss == "0% packet loss" ]] && ok=0 || ok=1
+	verdict "$ok" "b. meanwhile curl-pod -> $WEB_W1 pinged every 10 ms: no packet lost" \
+		"$(tail -2 "$KDP_LAB_DIR/load-ping.txt" | tr '\n' ' ')"
+	[[ ${cn:-0} -gt 0 && ${fails:-1} == 0 ]] && ok=0 || ok=1
+	verdict "$ok" "c. meanwhile $cn fetches of http://$SVC_IP/ (backends unchanged): none failed" \
+		"failed: ${fails:-?}"
+	[[ -n $rss0 && -n $rss1 && $((rss1 - rss0)) -lt 8192 ]] && ok=0 || ok=1
+	verdict "$ok" "d. kdp's RSS does not grow with the updates (< 8 MiB)" \
+		"VmRSS before ${rss0} kB, after ${rss1} kB, growth $((rss1 - rss0)) kB"
+	api k8s-ctr GET /v1/status
+	[[ $CODE == 200 ]] && ok=0 || ok=1
+	verdict "$ok" "e. kdp still answers after the load" "GET /v1/status: HTTP $CODE"
+}
+
+if setup; then
+	check_load
+fi
+FINISHED=1
+exit 0 # the harness turns this into 1 if a check failed
