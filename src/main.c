@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <sched.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "kdp.h"
 #include "kdp_ctl.h"
+#include "common/kdp_eal.h"
 
 #define RING_SIZE 4096
 
@@ -385,7 +387,13 @@ int main(int argc, char **argv)
 		if (modules[inited].fini != NULL)
 			modules[inited].fini(&k);
 	kdp_config_free(&k.cfg);
-	rte_eal_cleanup();
+	{
+		char rundir[PATH_MAX];
+
+		snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+		rte_eal_cleanup();
+		kdp_eal_remove_runtime_dir(rundir);
+	}
 	free(ev);
 	free(lc);
 	return ret == 0 ? 0 : 1;

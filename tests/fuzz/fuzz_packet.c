@@ -7,7 +7,9 @@
  * (uplink, pod, host tap). Conntrack state carries over between inputs, so
  * sequences of packets are explored too.
  */
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include <rte_eal.h>
 #include <rte_mbuf.h>
 
+#include "common/kdp_eal.h"
 #include "common/kdp_meta.h"
 #include "kdp_ipmasq.h"
 #include "pipeline/kdp_pipeline.h"
@@ -32,6 +35,15 @@ static struct kdp_svc_table *svc_root;
 static void nop_req(void *c, uint16_t p, uint32_t ip, const struct rte_ether_addr *d) {}
 static void nop_send(void *c, struct rte_mbuf *m, const struct rte_ether_addr *a) { rte_pktmbuf_free(m); }
 static void nop_drop(void *c, struct rte_mbuf *m, enum kdp_drop r) { rte_pktmbuf_free(m); }
+
+static char rundir[PATH_MAX];
+
+/* libFuzzer ends with exit(): leave no runtime directory behind. */
+static void at_exit(void)
+{
+	rte_eal_cleanup();
+	kdp_eal_remove_runtime_dir(rundir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -55,6 +67,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kdp-fuzz-%d", (int)getpid());
 	if (rte_eal_init(10, eal) < 0)
 		abort();
+	snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+	atexit(at_exit);
 	pool = rte_pktmbuf_pool_create("fuzz", 1023, 0, KDP_MBUF_PRIV_SIZE,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	dp.node_ip = nodes[0];

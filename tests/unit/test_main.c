@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* CUnit runner: one suite per library, on a small no-hugepage EAL. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <rte_udp.h>
 
 #include "common/kdp_meta.h"
+#include "common/kdp_eal.h"
 #include "test_util.h"
 
 struct rte_mempool *test_pool;
@@ -129,6 +131,12 @@ int main(void)
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
 	rte_mempool_free(test_pool);
-	rte_eal_cleanup();
+	{
+		char rundir[PATH_MAX];
+
+		snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+		rte_eal_cleanup();
+		kdp_eal_remove_runtime_dir(rundir);
+	}
 	return failed == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
 }

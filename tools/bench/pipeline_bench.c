@@ -10,6 +10,7 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <rte_udp.h>
 
 #include "common/kdp_meta.h"
+#include "common/kdp_eal.h"
 #include "kdp_ipmasq.h"
 #include "pipeline/kdp_pipeline.h"
 
@@ -241,6 +243,12 @@ int main(int argc, char **argv)
 	}
 	printf("cycles include building each mbuf (alloc + 60-byte copy) and freeing it, as RX and TX would\n");
 	rte_mempool_free(pool);
-	rte_eal_cleanup();
+	{
+		char rundir[PATH_MAX];
+
+		snprintf(rundir, sizeof(rundir), "%s", rte_eal_get_runtime_dir());
+		rte_eal_cleanup();
+		kdp_eal_remove_runtime_dir(rundir);
+	}
 	return 0;
 }
