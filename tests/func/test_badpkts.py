@@ -7,16 +7,13 @@ the rest, and exit 0 on SIGTERM (no crash). Usage: test_badpkts.py <kdp>
 """
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 from scapy.all import ICMP, IP, TCP, UDP, Ether, Raw, rdpcap, wrpcap
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_pcap import api, check, finish  # noqa: E402
+from test_pcap import check, finish, run_kdp  # noqa: E402
 
 KDP_MAC, W1_MAC, CURL_MAC = "02:00:00:00:00:64", "02:00:00:00:00:65", "02:00:ac:14:01:ec"
 CURL, REMOTE, VIP = "172.20.1.236", "172.20.0.130", "10.96.152.212"
@@ -124,32 +121,8 @@ def main():
                            "ports": [{"port": 80}], "backends": [{"ip": REMOTE}]}]}
     json.dump(cfg, open(p("kdp.json"), "w"))
     json.dump(state, open(p("state.json"), "w"))
-    log = open(p("kdp.log"), "w")
-    proc = subprocess.Popen([kdp, "--config", p("kdp.json")], stdout=log, stderr=subprocess.STDOUT)
-    stats = None
     want = sum(len(f) for f in frames.values())
-    try:
-        for _ in range(100):
-            time.sleep(0.1)
-            if proc.poll() is not None:
-                break
-            try:
-                stats = api(p("kdp.sock"), "/v1/stats")
-            except (OSError, ValueError):
-                continue
-            if stats["totals"]["rxPackets"] >= want:
-                time.sleep(0.5)
-                stats = api(p("kdp.sock"), "/v1/stats")
-                break
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = -9
-        log.close()
+    stats, rc, _ = run_kdp(kdp, d, want)
     check(f"kdp read all {want} frames", stats is not None and stats["totals"]["rxPackets"] == want,
           str(stats and stats["totals"]))
     check("kdp exits 0 on SIGTERM after the bad packets (no crash, ASan clean)", rc == 0, f"rc={rc}")

@@ -112,6 +112,41 @@ def l4_csum_ok(pkt):
     return IP(bytes(ip)).payload.chksum == got
 
 
+def run_kdp(kdp, d, want_rx, collect=None):
+    """Runs kdp on d/kdp.json until it has read want_rx packets (10 s at
+    most), lets the slow path settle, calls collect() for more readings,
+    then stops it with SIGTERM. Returns (stats, exit code, collect's result)."""
+    sock = os.path.join(d, "kdp.sock")
+    log = open(os.path.join(d, "kdp.log"), "w")
+    proc = subprocess.Popen([kdp, "--config", os.path.join(d, "kdp.json")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    stats, extra = None, None
+    try:
+        for _ in range(100):
+            time.sleep(0.1)
+            if proc.poll() is not None:
+                break
+            try:
+                stats = api(sock, "/v1/stats")
+            except (OSError, ValueError):
+                continue
+            if stats["totals"]["rxPackets"] >= want_rx:
+                time.sleep(0.5)  # let the slow path answer ARP and flush
+                stats = api(sock, "/v1/stats")
+                extra = collect() if collect else None
+                break
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = -9
+        log.close()
+    return stats, rc, extra
+
+
 def main():
     kdp = os.path.abspath(sys.argv[1])
     d = tempfile.mkdtemp(prefix="kdp-func-")
@@ -211,40 +246,14 @@ def main():
     with open(p("state.json"), "w") as f:
         json.dump(state, f)
 
-    log = open(p("kdp.log"), "w")
-    proc = subprocess.Popen([kdp, "--config", p("kdp.json")], stdout=log, stderr=subprocess.STDOUT)
-    stats = None
-    metrics_text = ""
-    telemetry = {}
-    try:
-        want_rx = len(uplink_in) + len(curl_in) + len(web_in)
-        for _ in range(100):
-            time.sleep(0.1)
-            if proc.poll() is not None:
-                break
-            try:
-                stats = api(p("kdp.sock"), "/v1/stats")
-            except (OSError, ValueError):
-                continue
-            if stats["totals"]["rxPackets"] >= want_rx:
-                time.sleep(0.5)  # let the slow path answer ARP and flush
-                stats = api(p("kdp.sock"), "/v1/stats")
-                metrics_text = http_get(p("kdp.sock"), "/metrics")
-                telemetry = dpdk_telemetry(f"/var/run/dpdk/kdp-func-{os.getpid()}/dpdk_telemetry.v2",
-                                           ["/kdp/stats", "/kdp/ct"])
-                break
-        check("kdp started and read every input packet",
-              stats is not None and stats["totals"]["rxPackets"] == want_rx,
-              f"stats={stats and stats['totals']}")
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = -9
-        log.close()
+    want_rx = len(uplink_in) + len(curl_in) + len(web_in)
+    stats, rc, extra = run_kdp(kdp, d, want_rx, lambda: (
+        http_get(p("kdp.sock"), "/metrics"),
+        dpdk_telemetry(f"/var/run/dpdk/kdp-func-{os.getpid()}/dpdk_telemetry.v2", ["/kdp/stats", "/kdp/ct"])))
+    metrics_text, telemetry = extra if extra else ("", {})
+    check("kdp started and read every input packet",
+          stats is not None and stats["totals"]["rxPackets"] == want_rx,
+          f"stats={stats and stats['totals']}")
     check("kdp exits 0 on SIGTERM", rc == 0, f"rc={rc}")
     if stats is None:
         print(open(p("kdp.log")).read())
