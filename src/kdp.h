@@ -71,6 +71,7 @@ struct kdp {
 	struct kdp_neigh *nt;
 	struct kdp_ct *ct;
 	struct kdp_affinity *aff;
+	uint64_t ct_mem_bytes; /**< heap taken by the conntrack table at start */
 	json_t *fe_ids;      /**< "addr:port/proto" → stable frontend id */
 	json_t *api_counts;  /**< "route|method|code" → requests */
 	uint64_t gc_last_ms; /**< when the last GC slice ran */

@@ -761,10 +761,13 @@ static void stats(struct api_req *r)
 		const struct kdp_stats *s = &k->stats[i];
 		json_array_append_new(
 			workers,
-			json_pack("{s:i, s:i, s:I, s:I, s:I, s:f}", "id", i, "lcore",
-				  k->workers[i].lcore, "rxPackets", (json_int_t)s->rx_pkts,
-				  "txPackets", (json_int_t)s->tx_pkts, "dropped",
-				  (json_int_t)kdp_stats_drops_total(s), "busyRatio",
+			json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "id", i,
+				  "lcore", k->workers[i].lcore, "rxPackets",
+				  (json_int_t)s->rx_pkts, "txPackets", (json_int_t)s->tx_pkts,
+				  "dropped", (json_int_t)kdp_stats_drops_total(s),
+				  "busyCycles", (json_int_t)s->busy_cycles, "totalCycles",
+				  (json_int_t)s->total_cycles, "tscHz",
+				  (json_int_t)rte_get_tsc_hz(), "busyRatio",
 				  s->total_cycles ? (double)s->busy_cycles /
 							    (double)s->total_cycles
 						  : 0.0));
@@ -833,7 +836,7 @@ static void status(struct api_req *r)
 	kdp_addr_fmt_prefix(k->cfg.node_ip, k->cfg.node_plen, ip, sizeof(ip));
 	reply_json(r->req, HTTP_OK,
 		   json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
-			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I}}",
+			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}}",
 			     "node", k->cfg.name, "version", KDP_VERSION,
 			     "uptimeSeconds", (json_int_t)(time(NULL) - k->started),
 			     "nodeIP", ip, "gateway", gw, "podGateway", pgw, "mac", mac,
@@ -844,7 +847,8 @@ static void status(struct api_req *r)
 			     "routes", s->dp.rt->n_routes, "neighbours", k->nt->count,
 			     "services", k->state.n_svcs, "conntrack",
 			     (json_int_t)kdp_ct_count(k->ct), "conntrackCapacity",
-			     (json_int_t)k->cfg.ct_max));
+			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
+			     (json_int_t)k->ct_mem_bytes));
 }
 
 /* Splits the decoded path into segments; 0 or -1 for a bad path. */

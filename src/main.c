@@ -127,7 +127,12 @@ static int mod_ct_init(struct kdp *k, char *err)
 		.on_free_arg = k,
 	};
 
+	struct rte_malloc_socket_stats before, after;
+
+	rte_malloc_get_socket_stats(p.socket, &before);
 	k->ct = kdp_ct_create("kdp_ct", &p);
+	rte_malloc_get_socket_stats(p.socket, &after);
+	k->ct_mem_bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
 	if (k->ct == NULL) {
 		snprintf(err, KDP_ERR_LEN, "conntrack.maxFlows %u: %s (raise EAL -m)",
 			 k->cfg.ct_max, rte_strerror(rte_errno));
