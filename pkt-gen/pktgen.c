@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include <rte_arp.h>
 #include <rte_bus.h>
 #include <rte_cycles.h>
 #include <rte_dev.h>
@@ -59,6 +60,7 @@ struct kdp_pktgen_cfg {
 	enum kdp_pktgen_mode mode;
 	const char *port[2];
 	int n_ports;
+	const char *reflect_port; /* generate: also reflect on this port */
 	bool rx; /* generate: also receive */
 	bool no_ts;
 	uint32_t flows;
@@ -78,6 +80,7 @@ struct kdp_pktgen_cfg {
 struct kdp_pktgen_stats {
 	uint64_t tx_pkts, tx_bytes, tx_drops;
 	uint64_t rx_pkts, rx_bytes, rx_bad_ip, rx_bad_l4, rx_other;
+	uint64_t refl_pkts; /* generate --reflect-port: frames answered */
 	uint64_t tx_t0, tx_t1, rx_t0, rx_t1; /* TSC of first/last */
 	uint64_t lat_n, lat_min, lat_max; /* cycles */
 	uint64_t hist[KDP_PKTGEN_HIST + 1];
@@ -102,6 +105,8 @@ static void usage(FILE *f)
 		"                       rte_dev_probe, e.g. net_null0,no-rx=1 or net_memif0,socket=/tmp/m.sock\n"
 		"  --rx-port DEVARGS    separate rx port (same as a second --port); implies --rx\n"
 		"  --rx                 generate: also receive on the rx port (loss, latency)\n"
+		"  --reflect-port DEVARGS  generate: also act as the reflector on this port, in\n"
+		"                       the same loop (one core for both ends of a round trip)\n"
 		"  --profile FILE.json  the same keys as these flags; later flags win\n"
 		"  --flows N            flows (src IP x source port combinations) [1]\n"
 		"  --src A[-B]          source IPv4 or range [172.20.1.236]\n"
@@ -206,6 +211,8 @@ static int set_opt(struct kdp_pktgen_cfg *c, const char *name, const char *v,
 			c->rx = true;
 		}
 		c->port[c->n_ports++] = v;
+	} else if (strcmp(name, "reflect-port") == 0) {
+		c->reflect_port = v;
 	} else if (strcmp(name, "mode") == 0) {
 		if ((i = parse_name(v, mode_names, 3)) < 0)
 			goto bad;
@@ -584,16 +591,42 @@ static void rx_account(struct kdp_pktgen_stats *st, struct rte_mbuf **pk, uint16
 	rte_pktmbuf_free_bulk(pk, n);
 }
 
-/* Turns a received frame into the answer a backend would send. */
-static bool reflect_one(struct rte_mbuf *m)
+/* Answers an ARP request for any address with @p mac, as the remote hosts
+ * behind the reflector would. */
+static bool reflect_arp(struct rte_mbuf *m, const struct rte_ether_addr *mac)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_arp_hdr *a = (struct rte_arp_hdr *)(eth + 1);
+	uint32_t ip;
+
+	if (m->data_len < sizeof(*eth) + sizeof(*a) ||
+	    a->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST))
+		return false;
+	eth->dst_addr = eth->src_addr;
+	eth->src_addr = *mac;
+	a->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
+	a->arp_data.arp_tha = a->arp_data.arp_sha;
+	a->arp_data.arp_sha = *mac;
+	ip = a->arp_data.arp_tip;
+	a->arp_data.arp_tip = a->arp_data.arp_sip;
+	a->arp_data.arp_sip = ip;
+	return true;
+}
+
+/* Turns a received frame into the answer a backend would send (an ARP
+ * reply from @p mac for an ARP request). */
+static bool reflect_one(struct rte_mbuf *m, const struct rte_ether_addr *mac)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ether_addr ea;
 	uint16_t ihl, l4_len;
-	struct rte_ipv4_hdr *ip = ipv4_of(m, &ihl);
+	struct rte_ipv4_hdr *ip;
 	uint32_t a;
 	uint8_t *l4;
 
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP))
+		return reflect_arp(m, mac);
+	ip = ipv4_of(m, &ihl);
 	if (ip == NULL)
 		return false;
 	l4 = (uint8_t *)ip + ihl;
@@ -729,6 +762,8 @@ struct kdp_pktgen_run {
 	const struct kdp_pktgen_cfg *c;
 	struct kdp_pktgen_stats st;
 	uint16_t tx_port, rx_port;
+	uint16_t refl_port; /* valid when c->reflect_port */
+	struct rte_ether_addr refl_mac;
 	struct rte_mbuf **slots; /* one prepared frame per flow */
 	uint32_t n_slots;
 };
@@ -736,6 +771,35 @@ struct kdp_pktgen_run {
 static uint64_t end_tsc(const struct kdp_pktgen_cfg *c, uint64_t t0)
 {
 	return c->duration > 0 ? t0 + (uint64_t)(c->duration * (double)hz) : UINT64_MAX;
+}
+
+/* One burst in on @p in, answered (reflect_one) out on @p out; returns how
+ * many came in. Unanswerable frames are counted in *other and freed. */
+static uint16_t reflect_burst(uint16_t in, uint16_t out, const struct rte_ether_addr *mac,
+			      uint16_t burst, uint64_t *in_bytes, uint64_t *other,
+			      uint64_t *sent_pkts, uint64_t *sent_bytes, uint64_t *drops)
+{
+	struct rte_mbuf *b[KDP_PKTGEN_MAX_BURST], *o[KDP_PKTGEN_MAX_BURST];
+	uint16_t n = rte_eth_rx_burst(in, 0, b, burst), k = 0, sent;
+
+	for (uint16_t i = 0; i < n; i++) {
+		*in_bytes += b[i]->pkt_len;
+		if (reflect_one(b[i], mac)) {
+			o[k++] = b[i];
+		} else {
+			(*other)++;
+			rte_pktmbuf_free(b[i]);
+		}
+	}
+	sent = k ? rte_eth_tx_burst(out, 0, o, k) : 0;
+	for (uint16_t i = 0; i < sent; i++)
+		*sent_bytes += o[i]->pkt_len;
+	*sent_pkts += sent;
+	if (sent < k) {
+		*drops += k - sent;
+		rte_pktmbuf_free_bulk(o + sent, k - sent);
+	}
+	return n;
 }
 
 static void run_generate(struct kdp_pktgen_run *r)
@@ -749,6 +813,7 @@ static void run_generate(struct kdp_pktgen_run *r)
 	uint16_t ck, tso, rx;
 	bool udp = c->proto == KDP_PKTGEN_UDP, ts = !c->no_ts;
 	uint32_t idx = 0, len = c->size - KDP_PKTGEN_FCS;
+	uint64_t refl_bytes = 0, refl_drops = 0;
 
 	frame_offsets(c, &ck, &tso);
 	st->tx_t0 = t0;
@@ -798,12 +863,20 @@ static void run_generate(struct kdp_pktgen_run *r)
 		} else {
 			now = rte_get_tsc_cycles();
 		}
+		if (c->reflect_port)
+			reflect_burst(r->refl_port, r->refl_port, &r->refl_mac, KDP_PKTGEN_MAX_BURST,
+				      &refl_bytes, &st->rx_other, &st->refl_pkts, &refl_bytes,
+				      &refl_drops);
 	}
 	st->tx_t1 = now;
 	st->tx_bytes = st->tx_pkts * len;
 	/* Drain what is still in flight for a little while. */
 	end = now + hz / 5;
 	while (c->rx && !quit && (now = rte_get_tsc_cycles()) < end) {
+		if (c->reflect_port)
+			reflect_burst(r->refl_port, r->refl_port, &r->refl_mac, KDP_PKTGEN_MAX_BURST,
+				      &refl_bytes, &st->rx_other, &st->refl_pkts, &refl_bytes,
+				      &refl_drops);
 		rx = rte_eth_rx_burst(r->rx_port, 0, rxb, KDP_PKTGEN_MAX_BURST);
 		if (rx) {
 			if (st->rx_pkts == 0)
@@ -819,12 +892,22 @@ static void run_rx(struct kdp_pktgen_run *r, bool reflect)
 {
 	const struct kdp_pktgen_cfg *c = r->c;
 	struct kdp_pktgen_stats *st = &r->st;
-	struct rte_mbuf *b[KDP_PKTGEN_MAX_BURST], *out[KDP_PKTGEN_MAX_BURST];
+	struct rte_mbuf *b[KDP_PKTGEN_MAX_BURST];
 	uint64_t t0 = rte_get_tsc_cycles(), end = end_tsc(c, t0), now = t0;
+	struct rte_ether_addr mac;
 
+	rte_eth_macaddr_get(r->tx_port, &mac);
 	while (!quit && now < end && (c->count == 0 || st->rx_pkts < c->count)) {
-		uint16_t n = rte_eth_rx_burst(r->rx_port, 0, b, (uint16_t)c->burst), k = 0, sent;
+		uint64_t sent0 = st->tx_pkts;
+		uint16_t n;
 
+		if (reflect) {
+			n = reflect_burst(r->rx_port, r->tx_port, &mac, (uint16_t)c->burst,
+					  &st->rx_bytes, &st->rx_other, &st->tx_pkts, &st->tx_bytes,
+					  &st->tx_drops);
+		} else {
+			n = rte_eth_rx_burst(r->rx_port, 0, b, (uint16_t)c->burst);
+		}
 		now = rte_get_tsc_cycles();
 		if (n == 0)
 			continue;
@@ -835,27 +918,10 @@ static void run_rx(struct kdp_pktgen_run *r, bool reflect)
 			rx_account(st, b, n, now);
 			continue;
 		}
-		for (uint16_t i = 0; i < n; i++) {
-			st->rx_pkts++;
-			st->rx_bytes += b[i]->pkt_len;
-			if (reflect_one(b[i])) {
-				out[k++] = b[i];
-			} else {
-				st->rx_other++;
-				rte_pktmbuf_free(b[i]);
-			}
-		}
-		sent = rte_eth_tx_burst(r->tx_port, 0, out, k);
-		for (uint16_t i = 0; i < sent; i++)
-			st->tx_bytes += out[i]->pkt_len;
-		if (st->tx_pkts == 0 && sent)
+		st->rx_pkts += n;
+		if (sent0 == 0 && st->tx_pkts)
 			st->tx_t0 = now;
-		st->tx_pkts += sent;
 		st->tx_t1 = now;
-		if (sent < k) {
-			st->tx_drops += k - sent;
-			rte_pktmbuf_free_bulk(out + sent, k - sent);
-		}
 	}
 }
 
@@ -945,6 +1011,8 @@ static void report(const struct kdp_pktgen_run *r)
 				"bad_ip_cksum", (json_int_t)st->rx_bad_ip,
 				"bad_l4_cksum", (json_int_t)st->rx_bad_l4,
 				"other", (json_int_t)st->rx_other));
+		if (c->reflect_port != NULL)
+			json_object_set_new(j, "reflected", json_integer((json_int_t)st->refl_pkts));
 		if (loss)
 			json_object_set_new(j, "loss", json_pack("{s:I, s:f}",
 				"packets", (json_int_t)lost,
@@ -983,6 +1051,10 @@ static int check_cfg(struct kdp_pktgen_cfg *c, char *err, size_t elen)
 			 " source IP x source port combinations", c->flows, combos);
 		return -1;
 	}
+	if (c->reflect_port != NULL && c->mode != KDP_PKTGEN_GENERATE) {
+		snprintf(err, elen, "--reflect-port is for generate (use reflect mode otherwise)");
+		return -1;
+	}
 	if (c->mode == KDP_PKTGEN_GENERATE && c->duration == 0 && c->count == 0)
 		c->duration = 10;
 	return 0;
@@ -1015,6 +1087,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"port", required_argument, NULL, 0},
 		{"rx-port", required_argument, NULL, 0},
+		{"reflect-port", required_argument, NULL, 0},
 		{"rx", no_argument, NULL, 0},
 		{"mode", required_argument, NULL, 0},
 		{"profile", required_argument, NULL, 0},
@@ -1114,6 +1187,12 @@ int main(int argc, char **argv)
 	if (link_wait(r.tx_port, c.port[0], c.link_wait) != 0 ||
 	    (r.rx_port != r.tx_port && link_wait(r.rx_port, c.port[1], c.link_wait) != 0))
 		goto out;
+	if (c.reflect_port != NULL &&
+	    (port_open(c.reflect_port, rxp, &r.refl_port) != 0 ||
+	     link_wait(r.refl_port, c.reflect_port, c.link_wait) != 0))
+		goto out;
+	if (c.reflect_port != NULL)
+		rte_eth_macaddr_get(r.refl_port, &r.refl_mac);
 	if (c.mode == KDP_PKTGEN_GENERATE) {
 		if (prepare_slots(&r, &tpl) != 0)
 			goto out;

@@ -150,10 +150,13 @@ uint64_t kdp_now_ms(void);
  * builds and publishes the snapshot, persists it, closes the ports of
  * removed endpoints (see KDP_APPLY_*). On any error nothing changes and @p err says why.
  * Takes ownership of @p next in all cases. @return 0, -EINVAL (bad input,
- * 400), or another -errno (500).
+ * 400), or another -errno (500). With KDP_APPLY_PERSIST, @p doc (@p doc_len
+ * bytes) is the JSON text @p next was parsed from, saved as it is; NULL
+ * saves @p next serialized (a whole new state is saved without building and
+ * dumping a JSON tree of it again).
  */
 int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
-	      char *err);
+	      const char *doc, size_t doc_len, char *err);
 #define KDP_APPLY_PERSIST 0x1 /**< write the state file first */
 #define KDP_APPLY_RESTORE 0x2 /**< start-up: an endpoint whose port fails stays down */
 /** Loads the state file if it exists and applies it. */

@@ -108,11 +108,16 @@ static json_t *body_json(struct api_req *r)
 	return j;
 }
 
-/* Applies @p next and answers: 200 with @p what, 400 or 500 with why. */
-static void apply_reply(struct api_req *r, struct kdp_state *next, const char *what)
+/* Applies @p next and answers: 200 with @p what, 400 or 500 with why.
+ * @p doc: the request body when it is the whole state (saved as it is). */
+static void apply_reply(struct api_req *r, struct kdp_state *next, const char *what,
+			bool doc)
 {
+	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	char err[KDP_ERR_LEN];
-	int ret = kdp_apply(r->k, next, KDP_APPLY_PERSIST, err);
+	int ret = kdp_apply(r->k, next, KDP_APPLY_PERSIST,
+			    doc ? (const char *)evbuffer_pullup(in, -1) : NULL,
+			    doc ? evbuffer_get_length(in) : 0, err);
 
 	if (ret == 0)
 		reply_msg(r->req, "%s", what);
@@ -331,7 +336,7 @@ static void collection(struct api_req *r, const struct collection *c)
 			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
 		}
 		snprintf(msg, sizeof(msg), "%s %s %s", c->kind, who, i < 0 ? "created" : "updated");
-		return apply_reply(r, &next, msg);
+		return apply_reply(r, &next, msg, false);
 	case EVHTTP_REQ_DELETE:
 		if (i < 0)
 			return reply_error(r->req, HTTP_NOTFOUND, "%s %s not found", c->kind, who);
@@ -339,7 +344,7 @@ static void collection(struct api_req *r, const struct collection *c)
 			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 		c->del(&next, i);
 		snprintf(msg, sizeof(msg), "%s %s deleted", c->kind, who);
-		return apply_reply(r, &next, msg);
+		return apply_reply(r, &next, msg, false);
 	default:
 		return reply_error(r->req, 405, "method not allowed on %s", r->path);
 	}
@@ -507,7 +512,7 @@ static void ipmasq(struct api_req *r)
 		if (kdp_state_copy(&next, &k->state) != 0)
 			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 		next.ipmasq.present = false;
-		return apply_reply(r, &next, "ip-masq-agent config removed");
+		return apply_reply(r, &next, "ip-masq-agent config removed", false);
 	}
 	if (r->method != EVHTTP_REQ_PUT)
 		return reply_error(r->req, 405, "only GET, PUT and DELETE on /v1/ipmasq");
@@ -523,7 +528,7 @@ static void ipmasq(struct api_req *r)
 	if (kdp_state_copy(&next, &k->state) != 0)
 		return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 	next.ipmasq = cfg;
-	apply_reply(r, &next, "ip-masq-agent config applied");
+	apply_reply(r, &next, "ip-masq-agent config applied", false);
 }
 
 /* ---- conntrack ---- */
@@ -663,7 +668,7 @@ static void state(struct api_req *r)
 	json_decref(body);
 	snprintf(msg, sizeof(msg), "state applied: %u node(s), %u endpoint(s)",
 		 next.n_nodes, next.n_eps);
-	apply_reply(r, &next, msg);
+	apply_reply(r, &next, msg, true);
 }
 
 /* ---- read-only views ---- */

@@ -38,7 +38,7 @@ static void rollback_ports(struct kdp *k, const struct kdp_state *next)
 }
 
 int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
-	      char *err)
+	      const char *doc_text, size_t doc_len, char *err)
 {
 	struct kdp_snapshot *s;
 	json_t *doc;
@@ -79,9 +79,13 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 		goto out;
 	}
 	if (flags & KDP_APPLY_PERSIST) {
-		doc = kdp_state_json(next);
-		ret = doc ? kdp_json_save_atomic(doc, k->cfg.state_path) : -ENOMEM;
-		json_decref(doc);
+		if (doc_text != NULL) {
+			ret = kdp_file_save_atomic(doc_text, doc_len, k->cfg.state_path);
+		} else {
+			doc = kdp_state_json(next);
+			ret = doc ? kdp_json_save_atomic(doc, k->cfg.state_path) : -ENOMEM;
+			json_decref(doc);
+		}
 		if (ret != 0) {
 			snprintf(err, KDP_ERR_LEN, "cannot write the state file %s: %s",
 				 k->cfg.state_path, strerror(-ret));
@@ -125,7 +129,7 @@ int kdp_state_restore(struct kdp *k, char *err)
 	ret = kdp_state_parse(root, &k->cfg, &st, perr);
 	json_decref(root);
 	if (ret == 0)
-		ret = kdp_apply(k, &st, KDP_APPLY_RESTORE, perr);
+		ret = kdp_apply(k, &st, KDP_APPLY_RESTORE, NULL, 0, perr);
 	if (ret != 0)
 		snprintf(err, KDP_ERR_LEN, "state file %s: %s", k->cfg.state_path,
 			 perr);

@@ -183,26 +183,17 @@ int kdp_json_mac(const json_t *obj, const char *key, bool required,
 	return 0;
 }
 
-int kdp_json_save_atomic(const json_t *root, const char *file)
+int kdp_file_save_atomic(const char *text, size_t len, const char *file)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX], *text;
+	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd, dfd, ret = 0;
-	size_t len;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	/* One buffer, one write loop: json_dumpfd writes token by token. */
-	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (text == NULL)
-		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		free(text);
+	if (fd < 0)
 		return -errno;
-	}
-	len = strlen(text);
-	text[len++] = '\n'; /* replaces the NUL; len is what we write */
 	for (size_t off = 0; ret == 0 && off < len;) {
 		ssize_t w = write(fd, text + off, len - off);
 		if (w < 0 && errno != EINTR)
@@ -210,7 +201,6 @@ int kdp_json_save_atomic(const json_t *root, const char *file)
 		else if (w > 0)
 			off += (size_t)w;
 	}
-	free(text);
 	if (ret == 0 && fsync(fd) != 0)
 		ret = -errno;
 	if (close(fd) != 0 && ret == 0)
@@ -228,4 +218,20 @@ int kdp_json_save_atomic(const json_t *root, const char *file)
 		close(dfd);
 	}
 	return 0;
+}
+
+int kdp_json_save_atomic(const json_t *root, const char *file)
+{
+	/* One buffer, one write loop: json_dumpfd writes token by token. */
+	char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	size_t len;
+	int ret;
+
+	if (text == NULL)
+		return -ENOMEM;
+	len = strlen(text);
+	text[len++] = '\n'; /* replaces the NUL; len is what we write */
+	ret = kdp_file_save_atomic(text, len, file);
+	free(text);
+	return ret;
 }

@@ -71,4 +71,7 @@ const char *kdp_json_path(char *buf, size_t len, const char *path,
  */
 int kdp_json_save_atomic(const json_t *root, const char *file);
 
+/** kdp_json_save_atomic() for @p len bytes of @p text already serialized. */
+int kdp_file_save_atomic(const char *text, size_t len, const char *file);
+
 #endif

@@ -138,14 +138,56 @@ int kdp_state_ep_parse(const json_t *o, const char *ns, const char *name,
 	return ep->labels ? 0 : -ENOMEM;
 }
 
+/* False when @p ns/@p name is already in @p seen (else adds it). */
+static bool name_once(json_t *seen, const char *ns, const char *name)
+{
+	char key[2 * KDP_NAME_LEN + 2];
+
+	snprintf(key, sizeof(key), "%s/%s", ns, name);
+	if (json_object_get(seen, key) != NULL)
+		return false;
+	json_object_set_new(seen, key, json_true());
+	return true;
+}
+
+/* Appends a service known to be new to an array that only svc_append has
+ * grown (parsing, from empty): capacity is the next power of two. */
+static int svc_append(struct kdp_state *st, struct kdp_service *s)
+{
+	if ((st->n_svcs & (st->n_svcs - 1)) == 0) { /* 0, 1, 2, 4, 8...: full */
+		struct kdp_service *a =
+			realloc(st->svcs, sizeof(*a) * (st->n_svcs ? 2 * st->n_svcs : 1));
+		if (a == NULL)
+			return -ENOMEM;
+		st->svcs = a;
+	}
+	st->svcs[st->n_svcs++] = *s;
+	return 0;
+}
+
+static int parse_all(const json_t *o, const struct kdp_config *cfg,
+		     struct kdp_state *st, json_t *seen, char *err);
+
 int kdp_state_parse(const json_t *o, const struct kdp_config *cfg,
 		    struct kdp_state *st, char *err)
+{
+	json_t *seen = NULL;
+	int ret = parse_all(o, cfg, st, seen = json_object(), err);
+
+	json_decref(seen);
+	return ret;
+}
+
+static int parse_all(const json_t *o, const struct kdp_config *cfg,
+		     struct kdp_state *st, json_t *seen, char *err)
 {
 	json_t *a, *v;
 	size_t i;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
+	if (seen == NULL)
+		return -ENOMEM;
 	if ((ret = kdp_json_object(o, "", err)) ||
 	    (ret = kdp_json_only(o, state_keys, "", err)))
 		return ret;
@@ -202,12 +244,14 @@ int kdp_state_parse(const json_t *o, const struct kdp_config *cfg,
 			kdp_service_free(&sv);
 			goto fail;
 		}
-		if (kdp_state_svc_find(st, sv.ns, sv.name) >= 0) {
+		/* Names seen so far in a hash: a linear find per service
+		 * would make 10,000 services cost 50 million compares. */
+		if (!name_once(seen, sv.ns, sv.name)) {
 			ret = kdp_json_err(err, p, "service '%s/%s' listed twice", sv.ns, sv.name);
 			kdp_service_free(&sv);
 			goto fail;
 		}
-		if ((ret = kdp_state_svc_put(st, &sv))) {
+		if ((ret = svc_append(st, &sv))) {
 			kdp_service_free(&sv);
 			goto fail;
 		}

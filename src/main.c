@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <sched.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,12 @@ int main(int argc, char **argv)
 	const char *file = NULL;
 	char err[KDP_ERR_LEN] = "", *lc = NULL, **ev;
 	bool check = false;
+
+	/* A large update (a whole state of 10,000 services is ~4 MiB of JSON
+	 * and its trees) would otherwise be mmap'ed and unmapped each time,
+	 * paying a page fault per 4 KiB: keep such blocks in the heap. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	size_t inited = 0;
 	int opt, ec, ret = 0;
 

@@ -3,8 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <rte_hash_crc.h>
+#include <rte_random.h>
 #include <rte_errno.h>
-#include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
@@ -37,7 +38,9 @@ struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 	char n[RTE_MEMZONE_NAMESIZE];
 	struct rte_hash_parameters hp = {
 		.key_len = sizeof(struct kdp_ct_key),
-		.hash_func = rte_jhash,
+		.hash_func = rte_hash_crc,
+		/* Keys come from the network: a seed per run. */
+		.hash_func_init_val = (uint32_t)rte_rand(),
 		.socket_id = p->socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
 			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD |

@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_hash_crc.h>
 #include <rte_errno.h>
-#include <rte_jhash.h>
 #include <rte_malloc.h>
 
 #include "kdp_neigh.h"
@@ -16,7 +16,7 @@ struct kdp_neigh *kdp_neigh_create(const char *name,
 		.name = name,
 		.entries = p->size < 8 ? 8 : p->size,
 		.key_len = sizeof(uint32_t),
-		.hash_func = rte_jhash,
+		.hash_func = rte_hash_crc,
 		.socket_id = p->socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
 			      RTE_HASH_EXTRA_FLAGS_EXT_TABLE,

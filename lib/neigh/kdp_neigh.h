@@ -95,6 +95,8 @@ void kdp_neigh_free(struct kdp_neigh *nt);
 /**
  * Fast path: MACs of @p n (≤ 64) next hops, host order. macs[i] is
  * KDP_NEIGH_VALID | MAC in the low 48 bits, or 0 when unknown/unresolved.
+ * A burst usually goes to few next hops: a next hop equal to the one
+ * before reuses its answer, and only the others are looked up.
  */
 static inline void kdp_neigh_lookup_bulk(const struct kdp_neigh *nt,
 					 const uint32_t *ips, unsigned int n,
@@ -102,13 +104,18 @@ static inline void kdp_neigh_lookup_bulk(const struct kdp_neigh *nt,
 {
 	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
 	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint8_t first[RTE_HASH_LOOKUP_BULK_MAX]; /* packet -> its unique key */
 	uint64_t hits = 0;
+	unsigned int nu = 0;
 
+	for (unsigned int i = 0; i < n; i++) {
+		if (i == 0 || ips[i] != ips[i - 1])
+			keys[nu++] = &ips[i];
+		first[i] = (uint8_t)(nu - 1);
+	}
+	rte_hash_lookup_bulk_data(nt->h, keys, nu, &hits, data);
 	for (unsigned int i = 0; i < n; i++)
-		keys[i] = &ips[i];
-	rte_hash_lookup_bulk_data(nt->h, keys, n, &hits, data);
-	for (unsigned int i = 0; i < n; i++)
-		macs[i] = (hits >> i) & 1 ? (uint64_t)(uintptr_t)data[i] : 0;
+		macs[i] = (hits >> first[i]) & 1 ? (uint64_t)(uintptr_t)data[first[i]] : 0;
 }
 
 /** Packs a MAC into a data word (VALID bit set). */

@@ -18,6 +18,7 @@
 #include <rte_udp.h>
 
 #include "common/kdp_addr.h"
+#include "common/kdp_csum.h"
 #include "common/kdp_drop.h"
 #include "common/kdp_meta.h"
 
@@ -117,7 +118,7 @@ static inline enum kdp_drop kdp_parse(struct rte_mbuf *m)
 	case RTE_MBUF_F_RX_IP_CKSUM_BAD:
 		return KDP_DROP_IP_BAD_CHECKSUM;
 	default:
-		if (unlikely(rte_raw_cksum(ip, ihl) != 0xffff))
+		if (unlikely(!kdp_csum_ipv4_ok(ip, ihl)))
 			return KDP_DROP_IP_BAD_CHECKSUM;
 	}
 	if (unlikely(kdp_addr_not_host(rte_be_to_cpu_32(ip->src_addr))))

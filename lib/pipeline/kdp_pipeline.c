@@ -154,10 +154,15 @@ static inline int forward_checks(struct kdp_pipeline_ctx *ctx,
 			d->m[d->n++] = m;
 		return -1;
 	}
-	old = kdp_load16(&ip->time_to_live);
-	ip->time_to_live--;
-	ip->hdr_checksum = kdp_csum_update16(ip->hdr_checksum, old,
-					     kdp_load16(&ip->time_to_live));
+	/* TTL and protocol as one 16-bit word, new value built in registers
+	 * (reloading it after the byte store would stall store forwarding). */
+	{
+		const uint8_t nw[2] = {(uint8_t)(ip->time_to_live - 1), ip->next_proto_id};
+
+		old = kdp_load16(&ip->time_to_live);
+		ip->time_to_live = nw[0];
+		ip->hdr_checksum = kdp_csum_update16(ip->hdr_checksum, old, kdp_load16(nw));
+	}
 	return 0;
 }
 

@@ -3,8 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <rte_hash_crc.h>
+#include <rte_random.h>
 #include <rte_errno.h>
-#include <rte_jhash.h>
 
 #include "kdp_affinity.h"
 
@@ -15,7 +16,9 @@ struct kdp_affinity *kdp_affinity_create(const char *name, uint32_t size, int so
 		.name = name,
 		.entries = size < 64 ? 64 : size,
 		.key_len = sizeof(struct kdp_affinity_key),
-		.hash_func = rte_jhash,
+		.hash_func = rte_hash_crc,
+		/* Keys come from the network: a seed per run. */
+		.hash_func_init_val = (uint32_t)rte_rand(),
 		.socket_id = socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
 			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD |

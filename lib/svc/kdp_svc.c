@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_hash_crc.h>
 #include <rte_errno.h>
-#include <rte_jhash.h>
 #include <rte_malloc.h>
 
 #include "maglev/kdp_maglev.h"
@@ -18,7 +18,7 @@ struct kdp_svc_table *kdp_svc_table_create(const char *name, uint32_t cap,
 		.name = name,
 		.entries = cap < 8 ? 8 : cap,
 		.key_len = sizeof(struct kdp_svc_key),
-		.hash_func = rte_jhash,
+		.hash_func = rte_hash_crc,
 		.socket_id = socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
@@ -92,6 +92,10 @@ int kdp_svc_table_add(struct kdp_svc_table *t, struct kdp_svc_fe *fe)
 	}
 	t->by_id[fe->id] = slot;
 	t->n_fe++;
+	{
+		uint32_t b = kdp_svc_filter_bit(slot->key.addr);
+		t->addr_bits[b >> 6] |= 1ull << (b & 63);
+	}
 	return 0;
 }
 

@@ -71,7 +71,19 @@ struct kdp_svc_fe {
 	char lrp[130];     /**< "namespace/name" of the redirecting policy, or "" */
 };
 
+/** Bits of the frontend-address filter (a one-hash Bloom filter, 8 KiB). */
+#define KDP_SVC_FILTER_BITS (1u << 16)
+
+/** Filter bit of a frontend address (network order). */
+static inline uint32_t kdp_svc_filter_bit(uint32_t addr)
+{
+	return (addr * 0x9E3779B1u) >> 16;
+}
+
 struct kdp_svc_table {
+	/** A set bit for every frontend address: a destination whose bit is
+	 *  clear is no frontend, and skips the hash lookup. */
+	uint64_t addr_bits[KDP_SVC_FILTER_BITS / 64];
 	struct rte_hash *h; /**< kdp_svc_key → struct kdp_svc_fe * */
 	struct kdp_svc_fe **by_id; /**< [id] for established-flow checks */
 	uint32_t max_id;
@@ -110,18 +122,25 @@ static inline void kdp_svc_lookup_bulk(const struct kdp_svc_table *t,
 {
 	const void *kp[RTE_HASH_LOOKUP_BULK_MAX];
 	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint8_t at[RTE_HASH_LOOKUP_BULK_MAX];
 	uint64_t hits = 0;
+	unsigned int nc = 0;
 
-	if (t->n_fe == 0) {
-		for (unsigned int i = 0; i < n; i++)
-			out[i] = NULL;
-		return;
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t b = kdp_svc_filter_bit(keys[i].addr);
+
+		out[i] = NULL;
+		if (t->addr_bits[b >> 6] & (1ull << (b & 63))) {
+			at[nc] = (uint8_t)i;
+			kp[nc++] = &keys[i];
+		}
 	}
-	for (unsigned int i = 0; i < n; i++)
-		kp[i] = &keys[i];
-	rte_hash_lookup_bulk_data(t->h, kp, n, &hits, data);
-	for (unsigned int i = 0; i < n; i++)
-		out[i] = (hits >> i) & 1 ? data[i] : NULL;
+	if (nc == 0)
+		return;
+	rte_hash_lookup_bulk_data(t->h, kp, nc, &hits, data);
+	for (unsigned int c = 0; c < nc; c++)
+		if ((hits >> c) & 1)
+			out[at[c]] = data[c];
 }
 
 /** Backend index for a new flow with hash @p h, or -1 when none is usable. */
