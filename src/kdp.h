@@ -64,6 +64,9 @@ struct kdp_worker {
 	struct kdp_stats *st;
 };
 
+/** Snapshots waiting for their grace period at most (then updates wait). */
+#define KDP_MAX_RETIRED 64
+
 struct kdp {
 	struct kdp_config cfg;
 	struct rte_mempool *pool;
@@ -83,6 +86,14 @@ struct kdp {
 	struct kdp_stats *stats; /**< workers, then the control thread */
 	struct kdp_worker workers[KDP_MAX_WORKERS];
 	struct kdp_snapshot *_Atomic snap;
+	/** Replaced snapshots waiting for their grace period, oldest first. */
+	struct kdp_retired {
+		struct kdp_snapshot *s;
+		uint64_t token; /**< rte_rcu_qsbr_start() after the swap */
+		uint16_t n_close;
+		uint16_t close[RTE_MAX_ETHPORTS];
+	} retired[KDP_MAX_RETIRED];
+	unsigned int n_retired;
 	uint64_t gen;
 	struct rte_ether_addr mac; /**< kdp's MAC (uplink's unless set) */
 	uint16_t uplink;
@@ -127,8 +138,20 @@ unsigned int kdp_port_max_endpoints(const struct kdp *k);
  */
 struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 				  char *err);
-/** Publishes @p s, waits for every worker to leave the old one, frees it. */
-void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s);
+/**
+ * Publishes @p s and retires the old snapshot without waiting: it is freed,
+ * and the @p n_close ports in @p close are closed, by kdp_dp_reclaim() once
+ * every worker has left it (RCU grace period).
+ */
+void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s, const uint16_t *close,
+		    unsigned int n_close);
+/**
+ * Frees retired snapshots (and closes their ports) whose grace period is
+ * over, oldest first; with @p wait, waits for all of them. Control thread.
+ */
+void kdp_dp_reclaim(struct kdp *k, bool wait);
+/** True when a retired snapshot still has ports to close. */
+bool kdp_dp_closing_ports(const struct kdp *k);
 /** Frees a snapshot that was never published or is retired. */
 void kdp_dp_free(struct kdp_snapshot *s);
 /** Worker main loop (rte_eal_remote_launch). */

@@ -40,10 +40,16 @@ static void rollback_ports(struct kdp *k, const struct kdp_state *next)
 int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 	      const char *doc_text, size_t doc_len, char *err)
 {
+	uint16_t closing[RTE_MAX_ETHPORTS];
+	unsigned int n_closing = 0;
 	struct kdp_snapshot *s;
 	json_t *doc;
 	int ret;
 
+	/* A port still closing may hold what a new one needs (a memif
+	 * socket, a port slot): let it go first. */
+	if (kdp_dp_closing_ports(k))
+		kdp_dp_reclaim(k, true);
 	ret = kdp_state_validate(next, &k->cfg, kdp_port_max_endpoints(k), err);
 	if (ret != 0)
 		goto out;
@@ -94,13 +100,14 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 			goto out;
 		}
 	}
-	kdp_dp_publish(k, s);
-	/* No worker uses the old snapshot now: close ports nobody routes to. */
+	/* Ports nobody routes to any more close once no worker can be
+	 * polling them (the old snapshot's grace period). */
 	for (unsigned int i = 0; i < k->state.n_eps; i++) {
 		int p = k->state.eps[i].port;
 		if (p >= 0 && !port_kept(next, p))
-			kdp_port_close(k, (uint16_t)p);
+			closing[n_closing++] = (uint16_t)p;
 	}
+	kdp_dp_publish(k, s, closing, n_closing);
 	kdp_state_free(&k->state);
 	k->state = *next;
 	memset(next, 0, sizeof(*next));

@@ -115,6 +115,7 @@ static int listen_unix(const char *path, const char *group, char *err)
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	kdp_slowpath_poll(arg);
+	kdp_dp_reclaim(arg, false);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

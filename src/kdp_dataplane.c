@@ -514,12 +514,49 @@ void kdp_dp_free(struct kdp_snapshot *s)
 	rte_free(s);
 }
 
-void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s)
+void kdp_dp_reclaim(struct kdp *k, bool wait)
 {
-	struct kdp_snapshot *old = atomic_exchange(&k->snap, s);
+	unsigned int done = 0;
 
-	rte_rcu_qsbr_synchronize(k->qsbr, RTE_QSBR_THRID_INVALID);
-	kdp_dp_free(old);
+	while (done < k->n_retired) {
+		struct kdp_retired *r = &k->retired[done];
+
+		if (rte_rcu_qsbr_check(k->qsbr, r->token, wait) != 1)
+			break;
+		kdp_dp_free(r->s);
+		for (uint16_t i = 0; i < r->n_close; i++)
+			kdp_port_close(k, r->close[i]);
+		done++;
+	}
+	memmove(k->retired, k->retired + done, sizeof(*k->retired) * (k->n_retired - done));
+	k->n_retired -= done;
+}
+
+bool kdp_dp_closing_ports(const struct kdp *k)
+{
+	for (unsigned int i = 0; i < k->n_retired; i++)
+		if (k->retired[i].n_close > 0)
+			return true;
+	return false;
+}
+
+void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s, const uint16_t *close,
+		    unsigned int n_close)
+{
+	struct kdp_retired *r;
+
+	if (k->n_retired == KDP_MAX_RETIRED)
+		kdp_dp_reclaim(k, true);
+	r = &k->retired[k->n_retired++];
+	/* Readers that saw the old pointer are the ones the token waits for:
+	 * take it after the swap. An update no longer waits for the workers
+	 * (a preempted worker used to hold the API for milliseconds). */
+	r->s = atomic_exchange(&k->snap, s);
+	r->token = rte_rcu_qsbr_start(k->qsbr);
+	r->n_close = (uint16_t)n_close;
+	if (n_close > 0)
+		memcpy(r->close, close, sizeof(*close) * n_close);
+	kdp_dp_reclaim(k, false);
 }
 
 /* Per-worker TX staging: packets grouped by egress port. */

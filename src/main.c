@@ -196,12 +196,13 @@ static int mod_state_init(struct kdp *k, char *err)
 
 	if (s == NULL)
 		return -EINVAL;
-	kdp_dp_publish(k, s);
+	kdp_dp_publish(k, s, NULL, 0);
 	return kdp_state_restore(k, err);
 }
 
 static void mod_state_fini(struct kdp *k)
 {
+	kdp_dp_reclaim(k, true);
 	kdp_dp_free(atomic_exchange(&k->snap, NULL));
 	kdp_state_free(&k->state);
 }
