@@ -94,6 +94,12 @@ struct kdp {
 		uint16_t close[RTE_MAX_ETHPORTS];
 	} retired[KDP_MAX_RETIRED];
 	unsigned int n_retired;
+	/* The state journal (kdp_persist.c). */
+	int journal_fd;          /**< -1 until the first base is written */
+	bool journal_ok;         /**< updates may be appended */
+	uint64_t journal_gen;    /**< generation of the base and the journal */
+	uint64_t journal_bytes;  /**< its length (a failed append is cut back) */
+	uint32_t journal_ops;
 	uint64_t gen;
 	struct rte_ether_addr mac; /**< kdp's MAC (uplink's unless set) */
 	uint16_t uplink;
@@ -168,21 +174,47 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now);
 uint64_t kdp_now_ms(void);
 
 /* kdp_apply.c */
+/** How an applied state is saved (KDP_APPLY_PERSIST). */
+struct kdp_change {
+	const char *state; /**< the whole state as JSON text, saved as it is */
+	size_t state_len;
+	const char *op;    /**< else: one journal line for an object update */
+	size_t op_len;
+	/* neither: the whole state is serialized and saved */
+};
+
 /**
  * Makes @p next the state: validates it, opens the ports of new endpoints,
- * builds and publishes the snapshot, persists it, closes the ports of
- * removed endpoints (see KDP_APPLY_*). On any error nothing changes and @p err says why.
- * Takes ownership of @p next in all cases. @return 0, -EINVAL (bad input,
- * 400), or another -errno (500). With KDP_APPLY_PERSIST, @p doc (@p doc_len
- * bytes) is the JSON text @p next was parsed from, saved as it is; NULL
- * saves @p next serialized (a whole new state is saved without building and
- * dumping a JSON tree of it again).
+ * builds the snapshot, saves it as @p how says (with KDP_APPLY_PERSIST),
+ * publishes it, and retires the old one (closing the ports of removed
+ * endpoints after the grace period). On any error nothing changes and @p err
+ * says why. Takes ownership of @p next in all cases. @return 0, -EINVAL (bad
+ * input, 400), or another -errno (500).
  */
 int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
-	      const char *doc, size_t doc_len, char *err);
-#define KDP_APPLY_PERSIST 0x1 /**< write the state file first */
+	      const struct kdp_change *how, char *err);
+#define KDP_APPLY_PERSIST 0x1 /**< save before publishing */
 #define KDP_APPLY_RESTORE 0x2 /**< start-up: an endpoint whose port fails stays down */
-/** Loads the state file if it exists and applies it. */
+/* kdp_persist.c */
+/** Writes a new base holding @p len bytes of state JSON, resets the journal. */
+int kdp_persist_base(struct kdp *k, const char *state, size_t len);
+/** kdp_persist_base() of @p st serialized. */
+int kdp_persist_state(struct kdp *k, const struct kdp_state *st);
+/** Appends one update line (no newline in it) and syncs it; -EAGAIN when the
+ *  journal cannot take it (write a base instead). */
+int kdp_persist_op(struct kdp *k, const char *line, size_t len);
+/** True when the journal should be folded into a new base. */
+bool kdp_persist_compaction_due(const struct kdp *k);
+/** Reads the base (*state) and the journal's updates since (*ops, an array);
+ *  both NULL without a state file. */
+int kdp_persist_load(struct kdp *k, json_t **state, json_t **ops, char *err);
+void kdp_persist_close(struct kdp *k);
+
+/* kdp_api.c */
+/** Redoes one journal update (as kdp_api wrote it) on @p st. */
+int kdp_api_replay(struct kdp *k, struct kdp_state *st, const json_t *op, char *err);
+
+/** Loads the state file (and its journal) if it exists and applies it. */
 int kdp_state_restore(struct kdp *k, char *err);
 
 /* kdp_telemetry.c */

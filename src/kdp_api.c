@@ -109,15 +109,12 @@ static json_t *body_json(struct api_req *r)
 }
 
 /* Applies @p next and answers: 200 with @p what, 400 or 500 with why.
- * @p doc: the request body when it is the whole state (saved as it is). */
+ * @p how: what to save (NULL: the whole state, serialized). */
 static void apply_reply(struct api_req *r, struct kdp_state *next, const char *what,
-			bool doc)
+			const struct kdp_change *how)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 	char err[KDP_ERR_LEN];
-	int ret = kdp_apply(r->k, next, KDP_APPLY_PERSIST,
-			    doc ? (const char *)evbuffer_pullup(in, -1) : NULL,
-			    doc ? evbuffer_get_length(in) : 0, err);
+	int ret = kdp_apply(r->k, next, KDP_APPLY_PERSIST, how, err);
 
 	if (ret == 0)
 		reply_msg(r->req, "%s", what);
@@ -284,6 +281,34 @@ struct collection {
 	void (*del)(struct kdp_state *next, int i);
 };
 
+/* Applies an object update of collection @p c, journaled as one line:
+ * {"kind": "/v1/services", "id": ["ns", "name"], "body": {...}} (no body:
+ * a delete). Takes @p body. */
+static void apply_op(struct api_req *r, const struct collection *c, struct kdp_state *next,
+		     json_t *body, const char *msg)
+{
+	json_t *id = json_array(), *op;
+	struct kdp_change how = {0};
+	char *line;
+
+	for (unsigned int j = 2; j < r->nseg; j++)
+		json_array_append_new(id, json_string(r->seg[j]));
+	op = json_pack("{s:s, s:o}", "kind", c->path, "id", id);
+	if (op != NULL && body != NULL)
+		json_object_set(op, "body", body);
+	json_decref(body);
+	line = op ? json_dumps(op, JSON_COMPACT) : NULL;
+	json_decref(op);
+	if (line == NULL) {
+		kdp_state_free(next);
+		return reply_error(r->req, HTTP_INTERNAL, "out of memory");
+	}
+	how.op = line;
+	how.op_len = strlen(line);
+	apply_reply(r, next, msg, &how);
+	free(line);
+}
+
 static void collection(struct api_req *r, const struct collection *c)
 {
 	struct kdp *k = r->k;
@@ -328,15 +353,15 @@ static void collection(struct api_req *r, const struct collection *c)
 			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 		}
 		ret = c->put(k, &next, body, id, err);
-		json_decref(body);
 		if (ret != 0) {
+			json_decref(body);
 			kdp_state_free(&next);
 			if (ret == -ENOMEM)
 				return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 			return reply_error(r->req, HTTP_BADREQUEST, "%s", err);
 		}
 		snprintf(msg, sizeof(msg), "%s %s %s", c->kind, who, i < 0 ? "created" : "updated");
-		return apply_reply(r, &next, msg, false);
+		return apply_op(r, c, &next, body, msg);
 	case EVHTTP_REQ_DELETE:
 		if (i < 0)
 			return reply_error(r->req, HTTP_NOTFOUND, "%s %s not found", c->kind, who);
@@ -344,7 +369,7 @@ static void collection(struct api_req *r, const struct collection *c)
 			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 		c->del(&next, i);
 		snprintf(msg, sizeof(msg), "%s %s deleted", c->kind, who);
-		return apply_reply(r, &next, msg, false);
+		return apply_op(r, c, &next, NULL, msg);
 	default:
 		return reply_error(r->req, 405, "method not allowed on %s", r->path);
 	}
@@ -470,6 +495,38 @@ static const struct collection svcs_c = {"service", "/v1/services", true, svc_co
 static const struct collection lrps_c = {"local redirect policy", "/v1/lrp", true, lrp_count,
 					 lrp_show, lrp_find, lrp_put, kdp_state_lrp_del};
 
+static const struct collection *const collections[] = {&nodes_c, &eps_c, &svcs_c, &lrps_c};
+
+int kdp_api_replay(struct kdp *k, struct kdp_state *st, const json_t *op, char *err)
+{
+	const char *kind = json_string_value(json_object_get(op, "kind"));
+	const json_t *ids = json_object_get(op, "id"), *body = json_object_get(op, "body");
+	char *id[2] = {NULL, NULL};
+
+	for (size_t i = 0; i < RTE_DIM(collections); i++) {
+		const struct collection *c = collections[i];
+		size_t want = c->namespaced ? 2 : 1;
+		int at;
+
+		if (kind == NULL || strcmp(kind, c->path) != 0)
+			continue;
+		if (!json_is_array(ids) || json_array_size(ids) != want)
+			break;
+		for (size_t j = 0; j < want; j++)
+			id[j] = (char *)(uintptr_t)json_string_value(json_array_get(ids, j));
+		if (id[0] == NULL || (want == 2 && id[1] == NULL))
+			break;
+		if (body != NULL)
+			return c->put(k, st, body, id, err);
+		at = c->find(st, id);
+		if (at >= 0)
+			c->del(st, at);
+		return 0;
+	}
+	snprintf(err, KDP_ERR_LEN, "not an update kdp wrote");
+	return -EINVAL;
+}
+
 static void nodes(struct api_req *r) { collection(r, &nodes_c); }
 static void endpoints(struct api_req *r) { collection(r, &eps_c); }
 static void services(struct api_req *r) { collection(r, &svcs_c); }
@@ -512,7 +569,7 @@ static void ipmasq(struct api_req *r)
 		if (kdp_state_copy(&next, &k->state) != 0)
 			return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 		next.ipmasq.present = false;
-		return apply_reply(r, &next, "ip-masq-agent config removed", false);
+		return apply_reply(r, &next, "ip-masq-agent config removed", NULL);
 	}
 	if (r->method != EVHTTP_REQ_PUT)
 		return reply_error(r->req, 405, "only GET, PUT and DELETE on /v1/ipmasq");
@@ -528,7 +585,7 @@ static void ipmasq(struct api_req *r)
 	if (kdp_state_copy(&next, &k->state) != 0)
 		return reply_error(r->req, HTTP_INTERNAL, "out of memory");
 	next.ipmasq = cfg;
-	apply_reply(r, &next, "ip-masq-agent config applied", false);
+	apply_reply(r, &next, "ip-masq-agent config applied", NULL);
 }
 
 /* ---- conntrack ---- */
@@ -668,7 +725,13 @@ static void state(struct api_req *r)
 	json_decref(body);
 	snprintf(msg, sizeof(msg), "state applied: %u node(s), %u endpoint(s)",
 		 next.n_nodes, next.n_eps);
-	apply_reply(r, &next, msg, true);
+	{
+		struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+		struct kdp_change how = {.state = (const char *)evbuffer_pullup(in, -1),
+					 .state_len = evbuffer_get_length(in)};
+
+		apply_reply(r, &next, msg, &how);
+	}
 }
 
 /* ---- read-only views ---- */

@@ -37,13 +37,29 @@ static void rollback_ports(struct kdp *k, const struct kdp_state *next)
 			kdp_port_close(k, (uint16_t)next->eps[i].port);
 }
 
+/* Saves @p next as @p how says: an appended journal line when it can, else
+ * a whole new base. */
+static int persist(struct kdp *k, const struct kdp_state *next,
+		   const struct kdp_change *how)
+{
+	int ret;
+
+	if (how != NULL && how->state != NULL)
+		return kdp_persist_base(k, how->state, how->state_len);
+	if (how != NULL && how->op != NULL) {
+		ret = kdp_persist_op(k, how->op, how->op_len);
+		if (ret != -EAGAIN)
+			return ret;
+	}
+	return kdp_persist_state(k, next);
+}
+
 int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
-	      const char *doc_text, size_t doc_len, char *err)
+	      const struct kdp_change *how, char *err)
 {
 	uint16_t closing[RTE_MAX_ETHPORTS];
 	unsigned int n_closing = 0;
 	struct kdp_snapshot *s;
-	json_t *doc;
 	int ret;
 
 	/* A port still closing may hold what a new one needs (a memif
@@ -85,13 +101,7 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 		goto out;
 	}
 	if (flags & KDP_APPLY_PERSIST) {
-		if (doc_text != NULL) {
-			ret = kdp_file_save_atomic(doc_text, doc_len, k->cfg.state_path);
-		} else {
-			doc = kdp_state_json(next);
-			ret = doc ? kdp_json_save_atomic(doc, k->cfg.state_path) : -ENOMEM;
-			json_decref(doc);
-		}
+		ret = persist(k, next, how);
 		if (ret != 0) {
 			snprintf(err, KDP_ERR_LEN, "cannot write the state file %s: %s",
 				 k->cfg.state_path, strerror(-ret));
@@ -111,6 +121,11 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 	kdp_state_free(&k->state);
 	k->state = *next;
 	memset(next, 0, sizeof(*next));
+	if ((flags & KDP_APPLY_PERSIST) && kdp_persist_compaction_due(k) &&
+	    (ret = kdp_persist_state(k, &k->state)) != 0)
+		/* The journal still holds every update: nothing is lost. */
+		RTE_LOG(WARNING, USER1, "state file %s: compaction failed: %s\n",
+			k->cfg.state_path, strerror(-ret));
 	return 0;
 out:
 	kdp_state_free(next);
@@ -120,28 +135,43 @@ out:
 int kdp_state_restore(struct kdp *k, char *err)
 {
 	struct kdp_state st;
-	json_error_t je;
-	json_t *root;
+	json_t *root, *ops, *op;
 	char perr[KDP_ERR_LEN];
+	size_t i;
 	int ret;
 
-	if (access(k->cfg.state_path, F_OK) != 0)
-		return 0;
-	root = json_load_file(k->cfg.state_path, JSON_REJECT_DUPLICATES, &je);
-	if (root == NULL) {
-		snprintf(err, KDP_ERR_LEN, "state file %s: line %d: %s",
-			 k->cfg.state_path, je.line, je.text);
-		return -EINVAL;
-	}
+	ret = kdp_persist_load(k, &root, &ops, err);
+	if (ret != 0 || root == NULL)
+		return ret;
 	ret = kdp_state_parse(root, &k->cfg, &st, perr);
 	json_decref(root);
+	json_array_foreach(ops, i, op) {
+		if (ret != 0)
+			break;
+		ret = kdp_api_replay(k, &st, op, perr);
+		if (ret != 0) {
+			kdp_state_free(&st);
+			json_decref(ops);
+			snprintf(err, KDP_ERR_LEN, "state journal line %zu: %s", i + 2, perr);
+			return ret;
+		}
+	}
 	if (ret == 0)
-		ret = kdp_apply(k, &st, KDP_APPLY_RESTORE, NULL, 0, perr);
+		ret = kdp_apply(k, &st, KDP_APPLY_RESTORE, NULL, perr);
+	if (ret != 0) {
+		json_decref(ops);
+		snprintf(err, KDP_ERR_LEN, "state file %s: %s", k->cfg.state_path, perr);
+		return ret;
+	}
+	RTE_LOG(INFO, USER1,
+		"restored %u node(s), %u endpoint(s), %u service(s) from %s (+%zu journal updates)\n",
+		k->state.n_nodes, k->state.n_eps, k->state.n_svcs, k->cfg.state_path,
+		json_array_size(ops));
+	json_decref(ops);
+	/* Fold the journal into a new base so this one starts empty. */
+	ret = kdp_persist_state(k, &k->state);
 	if (ret != 0)
-		snprintf(err, KDP_ERR_LEN, "state file %s: %s", k->cfg.state_path,
-			 perr);
-	else
-		RTE_LOG(INFO, USER1, "restored %u node(s), %u endpoint(s) from %s\n",
-			k->state.n_nodes, k->state.n_eps, k->cfg.state_path);
+		snprintf(err, KDP_ERR_LEN, "state file %s: cannot write it: %s",
+			 k->cfg.state_path, strerror(-ret));
 	return ret;
 }

@@ -171,7 +171,7 @@ int kdp_ipmasq_file_reload(struct kdp *k)
 	if (kdp_state_copy(&next, &k->state) != 0)
 		return -ENOMEM;
 	next.ipmasq = cfg;
-	ret = kdp_apply(k, &next, KDP_APPLY_PERSIST, NULL, 0, err);
+	ret = kdp_apply(k, &next, KDP_APPLY_PERSIST, NULL, err);
 	if (ret != 0) {
 		snprintf(k->ipmasq_file_err, KDP_ERR_LEN, "%s: %s", f, err);
 		RTE_LOG(ERR, USER1, "ip-masq-agent: %s\n", k->ipmasq_file_err);

@@ -192,6 +192,7 @@ static void mod_ports_fini(struct kdp *k)
 
 static int mod_state_init(struct kdp *k, char *err)
 {
+	k->journal_fd = -1;
 	struct kdp_snapshot *s = kdp_dp_build(k, &k->state, err);
 
 	if (s == NULL)
@@ -204,6 +205,7 @@ static void mod_state_fini(struct kdp *k)
 {
 	kdp_dp_reclaim(k, true);
 	kdp_dp_free(atomic_exchange(&k->snap, NULL));
+	kdp_persist_close(k);
 	kdp_state_free(&k->state);
 }
 
