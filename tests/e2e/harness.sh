@@ -106,7 +106,8 @@ ping_check() {
 }
 
 # e2e_lab_up: the reference lab with kdp running on every node and the lab
-# state (nodes, local endpoints) applied; the router has no pod routes.
+# state (nodes, local endpoints) applied; the router has no pod routes. Each
+# kdp is a child of the calling shell.
 # Prints FAIL lines and returns 1 when a step fails.
 e2e_lab_up() {
 	local node out
@@ -127,8 +128,10 @@ e2e_lab_up() {
 	lab_router_pod_routes del # the router must not know the pod CIDRs
 	for node in $(lab_node_names); do
 		E2E_LOG_START[$node]=$(stat -c %s "$(lab_logfile "$node")" 2>/dev/null || echo 0)
-		if ! out=$(lab_kdp_config "$node" 2>&1 && lab_kdp_start "$node" 2>&1); then
-			fail "setup: start kdp on $node" "$out"
+		# not in $(...): kdp stays a child of the test (wait gives its status)
+		if ! lab_kdp_config "$node" >"$KDP_LAB_DIR/setup.out" 2>&1 ||
+			! lab_kdp_start "$node" >>"$KDP_LAB_DIR/setup.out" 2>&1; then
+			fail "setup: start kdp on $node" "$(<"$KDP_LAB_DIR/setup.out")"
 			return 1
 		fi
 	done
