@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Applying a desired state atomically: all of it or nothing. */
 #include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -106,6 +110,29 @@ out:
 	return ret;
 }
 
+/* Removes the temporary files "<stateFile>.tmp.<pid>" that a kdp killed
+ * while saving left behind (not those of a live process). */
+static void remove_stale_temps(const char *state_path)
+{
+	char pat[PATH_MAX + 8];
+	glob_t g;
+
+	if (snprintf(pat, sizeof(pat), "%s.tmp.*", state_path) >= (int)sizeof(pat) ||
+	    glob(pat, GLOB_NOSORT, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *pid = g.gl_pathv[i] + strlen(state_path) + 5;
+		char *end;
+		long p = strtol(pid, &end, 10);
+
+		if (*end == '\0' && p > 0 && kill((pid_t)p, 0) != 0 && errno == ESRCH &&
+		    unlink(g.gl_pathv[i]) == 0)
+			RTE_LOG(INFO, USER1, "removed %s, left by a kdp that died saving\n",
+				g.gl_pathv[i]);
+	}
+	globfree(&g);
+}
+
 int kdp_state_restore(struct kdp *k, char *err)
 {
 	struct kdp_state st;
@@ -114,6 +141,7 @@ int kdp_state_restore(struct kdp *k, char *err)
 	char perr[KDP_ERR_LEN];
 	int ret;
 
+	remove_stale_temps(k->cfg.state_path);
 	if (access(k->cfg.state_path, F_OK) != 0)
 		return 0;
 	root = json_load_file(k->cfg.state_path, JSON_REJECT_DUPLICATES, &je);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,7 @@ int kdp_json_save_atomic(const json_t *root, const char *file)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], *text;
 	int fd, dfd, ret = 0;
+	bool crash;
 	size_t len;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()) >=
@@ -203,6 +205,10 @@ int kdp_json_save_atomic(const json_t *root, const char *file)
 	}
 	len = strlen(text);
 	text[len++] = '\n'; /* replaces the NUL; len is what we write */
+	/* Test hook (tests/func/test_crash_save.py): die half-way through. */
+	crash = getenv("KDP_TEST_CRASH_IN_SAVE") != NULL;
+	if (crash)
+		len /= 2;
 	for (size_t off = 0; ret == 0 && off < len;) {
 		ssize_t w = write(fd, text + off, len - off);
 		if (w < 0 && errno != EINTR)
@@ -210,6 +216,8 @@ int kdp_json_save_atomic(const json_t *root, const char *file)
 		else if (w > 0)
 			off += (size_t)w;
 	}
+	if (crash)
+		raise(SIGKILL);
 	free(text);
 	if (ret == 0 && fsync(fd) != 0)
 		ret = -errno;
