@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_pcap import check, finish  # noqa: E402
+from test_pcap import check, finish, stop_kdp  # noqa: E402
 from test_security import request  # noqa: E402
 
 ROUNDS = int(os.environ.get("ROUNDS", "12"))
@@ -149,12 +149,7 @@ def main():
           proc.poll() is None and json.loads(final) == json.loads(before) and left == [],
           f"left: {left}")
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = -9
+        rc = stop_kdp(proc)
         check("kdp exits 0 on SIGTERM afterwards", rc == 0, f"rc={rc}")
     return finish(d)
 

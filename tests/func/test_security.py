@@ -6,7 +6,6 @@ Usage: test_security.py <kdp>   (as root)"""
 import json
 import os
 import pwd
-import signal
 import socket
 import stat
 import subprocess
@@ -15,7 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_pcap import check, finish  # noqa: E402
+from test_pcap import check, finish, stop_kdp  # noqa: E402
 
 
 def request(sock, method, path, body=b"", timeout=5, send_body=True):
@@ -152,12 +151,7 @@ def main():
               f"{code} in {time.time() - t0:.2f}s")
         slow.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = -9
+        rc = stop_kdp(proc)
         log.close()
     check("kdp exits 0 and removes its socket", rc == 0 and not os.path.exists(sock), f"rc={rc}")
     return finish(d)
