@@ -63,6 +63,12 @@ def main():
                         break
                 except OSError:
                     pass
+        # A client that sends half a request and stops: kdp's HTTP timeout
+        # (10 s) closes it; checked at the end.
+        idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        idle.connect(sock)
+        idle.sendall(b"GET /v1/status HTTP/1.1\r\nHost: kd")
+        t_idle = time.time()
         st = os.stat(sock)
         check("control socket mode is 0660", stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode))
         check("control socket group is controlSocketGroup (daemon)", st.st_gid == 1, str(st.st_gid))
@@ -150,6 +156,18 @@ def main():
         check("a stuck client does not block another one", code == 200 and time.time() - t0 < 1,
               f"{code} in {time.time() - t0:.2f}s")
         slow.close()
+
+        time.sleep(max(0.0, t_idle + 12 - time.time()))
+        idle.settimeout(0.5)
+        try:
+            left = idle.recv(4096)
+        except socket.timeout:
+            left = None
+        except ConnectionResetError:
+            left = b""
+        idle.close()
+        check("a client stuck half-way through its request is disconnected within 12 s (HTTP timeout 10 s)",
+              left is not None and (left == b"" or left.startswith(b"HTTP/1.1 408")), repr(left))
     finally:
         rc = stop_kdp(proc)
         log.close()
