@@ -143,3 +143,14 @@ e2e_lab_up() {
 		fi
 	done
 }
+
+# e2e_lab_services_up: e2e_lab_up, then the pod servers (webpods, DNS) and
+# the lab services on every node.
+e2e_lab_services_up() {
+	local out
+	e2e_lab_up || return 1
+	if ! out=$(lab_apps_start 2>&1 && lab_services_apply 2>&1); then
+		fail "setup: servers and services" "$out"
+		return 1
+	fi
+}

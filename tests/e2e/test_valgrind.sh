@@ -32,9 +32,7 @@ setup() {
 			{ fail "setup: valgrind is not installed and apt-get install valgrind failed"; return 1; }
 	}
 	rm -f "$VG_LOG"
-	e2e_lab_up || return 1
-	lab_apps_start >/dev/null 2>&1 || { fail "setup: pod apps did not start"; return 1; }
-	lab_services_apply || { fail "setup: PUT of the lab services failed"; return 1; }
+	e2e_lab_services_up || return 1
 	echo "setup: lab up in $((SECONDS - t0)) s, kdp on k8s-ctr under valgrind (pid $(lab_kdp_pid k8s-ctr))"
 }
 
