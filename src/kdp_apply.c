@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Applying a desired state atomically: all of it or nothing. */
 #include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -132,6 +136,29 @@ out:
 	return ret;
 }
 
+/* Removes the temporary files "<stateFile>.tmp.<pid>" that a kdp killed
+ * while saving left behind (not those of a live process). */
+static void remove_stale_temps(const char *state_path)
+{
+	char pat[PATH_MAX + 8];
+	glob_t g;
+
+	if (snprintf(pat, sizeof(pat), "%s.tmp.*", state_path) >= (int)sizeof(pat) ||
+	    glob(pat, GLOB_NOSORT, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *pid = g.gl_pathv[i] + strlen(state_path) + 5;
+		char *end;
+		long p = strtol(pid, &end, 10);
+
+		if (*end == '\0' && p > 0 && kill((pid_t)p, 0) != 0 && errno == ESRCH &&
+		    unlink(g.gl_pathv[i]) == 0)
+			RTE_LOG(INFO, USER1, "removed %s, left by a kdp that died saving\n",
+				g.gl_pathv[i]);
+	}
+	globfree(&g);
+}
+
 int kdp_state_restore(struct kdp *k, char *err)
 {
 	struct kdp_state st;
@@ -140,6 +167,7 @@ int kdp_state_restore(struct kdp *k, char *err)
 	size_t i;
 	int ret;
 
+	remove_stale_temps(k->cfg.state_path);
 	ret = kdp_persist_load(k, &root, &ops, err);
 	if (ret != 0 || root == NULL)
 		return ret;
@@ -168,6 +196,8 @@ int kdp_state_restore(struct kdp *k, char *err)
 		k->state.n_nodes, k->state.n_eps, k->state.n_svcs, k->cfg.state_path,
 		json_array_size(ops));
 	json_decref(ops);
+	if (k->journal_ok)
+		return 0; /* a clean, empty journal: nothing to fold */
 	/* Fold the journal into a new base so this one starts empty. */
 	ret = kdp_persist_state(k, &k->state);
 	if (ret != 0)

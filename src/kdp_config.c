@@ -13,7 +13,7 @@ static const char *const top_keys[] = {
 	"neighbourReachableSeconds", "controlSocket", "stateFile",
 	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
 	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig", "masquerade",
-	"controlSocketGroup",
+	"controlSocketGroup", "memifSocketDir", "memifAbstractSockets",
 	NULL};
 static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
@@ -160,6 +160,30 @@ static int parse_ports(const json_t *root, struct kdp_config *cfg, char *err)
 	return 0;
 }
 
+/* memifSocketDir: an absolute, normalised directory (no "." or ".."
+ * component, no trailing slash) short enough to leave room for a socket
+ * name in sun_path. */
+static int parse_memif(const json_t *root, struct kdp_config *cfg, char *err)
+{
+	const char *d = cfg->memif_dir;
+	size_t n;
+	int ret;
+
+	if ((ret = kdp_json_str(root, "memifSocketDir", false, cfg->memif_dir,
+				sizeof(cfg->memif_dir), "", err)) < 0 ||
+	    (ret = kdp_json_bool(root, "memifAbstractSockets", false,
+				 &cfg->memif_abstract, "", err)) < 0)
+		return ret;
+	n = strlen(d);
+	if (d[0] != '/' || n < 2 || d[n - 1] == '/' || strstr(d, "//") ||
+	    strstr(d, "/./") || strstr(d, "/../") ||
+	    (n >= 2 && strcmp(d + n - 2, "/.") == 0) ||
+	    (n >= 3 && strcmp(d + n - 3, "/..") == 0))
+		return kdp_json_err(err, "memifSocketDir",
+				    "expected an absolute directory without '.', '..', '//' or a trailing '/', like /run/kdp/memif");
+	return 0;
+}
+
 static int parse_drivers(const json_t *root, struct kdp_config *cfg, char *err)
 {
 	json_t *a = json_object_get(root, "allowedDrivers");
@@ -245,6 +269,7 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	snprintf(cfg->socket_path, sizeof(cfg->socket_path), "/run/kdp/kdp.sock");
 	snprintf(cfg->state_path, sizeof(cfg->state_path),
 		 "/var/lib/kdp/state.json");
+	snprintf(cfg->memif_dir, sizeof(cfg->memif_dir), "/run/kdp/memif");
 
 	if ((ret = kdp_json_object(root, "", err)) ||
 	    (ret = kdp_json_only(root, top_keys, "", err)))
@@ -317,6 +342,8 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 		return kdp_json_err(err, "ipMasqAgentConfig", "must be an absolute path");
 	if ((ret = kdp_json_str(root, "controlSocketGroup", false, cfg->socket_group,
 				sizeof(cfg->socket_group), "", err)) < 0)
+		return ret;
+	if ((ret = parse_memif(root, cfg, err)))
 		return ret;
 	if (cfg->socket_path[0] != '/')
 		return kdp_json_err(err, "controlSocket", "must be an absolute path");

@@ -56,6 +56,8 @@ struct kdp_config {
 	char socket_group[64]; /**< group owning the control socket, or "" */
 	bool masquerade;            /**< SNAT pod traffic leaving the cluster [true] */
 	char ipmasq_file[PATH_MAX]; /**< ip-masq-agent config file to watch, or "" */
+	char memif_dir[64];  /**< where net_memif sockets may be [/run/kdp/memif] */
+	bool memif_abstract; /**< net_memif may use abstract sockets [false] */
 	unsigned int n_drivers;
 	char drivers[KDP_MAX_DRIVERS][32];
 	int eal_argc;

@@ -232,6 +232,8 @@ int kdp_ctl_init(struct kdp *k, char *err)
 	struct timeval period = {0, SLOWPATH_PERIOD_US};
 	struct kdp_ctl *c = calloc(1, sizeof(*c));
 
+	/* After the state is restored: only saves the API asks for crash. */
+	kdp_test_crash_in_save = getenv("KDP_TEST_CRASH_IN_SAVE") != NULL;
 	if (c == NULL)
 		return -ENOMEM;
 	k->ctl = c;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,10 +184,13 @@ int kdp_json_mac(const json_t *obj, const char *key, bool required,
 	return 0;
 }
 
+bool kdp_test_crash_in_save;
+
 int kdp_file_save_atomic(const char *text, size_t len, const char *file)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd, dfd, ret = 0;
+	bool crash;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", file, (int)getpid()) >=
 	    (int)sizeof(tmp))
@@ -194,6 +198,10 @@ int kdp_file_save_atomic(const char *text, size_t len, const char *file)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	/* Test hook (tests/func/test_crash_save.py): die half-way through. */
+	crash = kdp_test_crash_in_save;
+	if (crash)
+		len /= 2;
 	for (size_t off = 0; ret == 0 && off < len;) {
 		ssize_t w = write(fd, text + off, len - off);
 		if (w < 0 && errno != EINTR)
@@ -201,6 +209,8 @@ int kdp_file_save_atomic(const char *text, size_t len, const char *file)
 		else if (w > 0)
 			off += (size_t)w;
 	}
+	if (crash)
+		raise(SIGKILL);
 	if (ret == 0 && fsync(fd) != 0)
 		ret = -errno;
 	if (close(fd) != 0 && ret == 0)

@@ -71,6 +71,10 @@ const char *kdp_json_path(char *buf, size_t len, const char *path,
  */
 int kdp_json_save_atomic(const json_t *root, const char *file);
 
+/** Test hook: saves kill the process half-way (KDP_TEST_CRASH_IN_SAVE, set
+ *  once kdp serves its API). */
+extern bool kdp_test_crash_in_save;
+
 /** kdp_json_save_atomic() for @p len bytes of @p text already serialized. */
 int kdp_file_save_atomic(const char *text, size_t len, const char *file);
 

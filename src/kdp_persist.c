@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,12 @@ int kdp_persist_op(struct kdp *k, const char *line, size_t len)
 
 	if (!k->journal_ok)
 		return -EAGAIN;
+	if (kdp_test_crash_in_save) {
+		/* Test hook (tests/func/test_crash_save.py): die half-way. */
+		v[0].iov_len = len / 2;
+		write_all(k->journal_fd, v, 1);
+		raise(SIGKILL);
+	}
 	ret = write_all(k->journal_fd, v, 2);
 	if (ret == 0 && fdatasync(k->journal_fd) != 0)
 		ret = -errno;
@@ -159,8 +166,9 @@ bool kdp_persist_compaction_due(const struct kdp *k)
 	       (k->journal_bytes > JOURNAL_MAX_BYTES || k->journal_ops >= JOURNAL_MAX_OPS);
 }
 
-/* The journal's updates for generation @p gen, in order (complete lines). */
-static json_t *journal_read(const struct kdp *k, uint64_t gen)
+/* The journal's updates for generation @p gen, in order (complete lines);
+ * *clean: the journal is that generation's and ends with a whole line. */
+static json_t *journal_read(const struct kdp *k, uint64_t gen, bool *clean)
 {
 	char path[PATH_MAX + 16];
 	json_t *ops = json_array();
@@ -168,6 +176,7 @@ static json_t *journal_read(const struct kdp *k, uint64_t gen)
 	char *text = NULL, *p, *nl;
 	FILE *f;
 
+	*clean = false;
 	journal_path(k, path, sizeof(path));
 	f = fopen(path, "r");
 	if (f == NULL || ops == NULL || fstat(fileno(f), &sb) != 0 || sb.st_size == 0)
@@ -198,6 +207,7 @@ static json_t *journal_read(const struct kdp *k, uint64_t gen)
 	if (nl == NULL && *p != '\0')
 		RTE_LOG(WARNING, USER1, "state journal %s: an unfinished last line is ignored\n",
 			path);
+	*clean = nl == NULL && *p == '\0' && p != text;
 out:
 	if (f != NULL)
 		fclose(f);
@@ -205,8 +215,24 @@ out:
 	return ops;
 }
 
+/* Opens an existing, clean journal for appending. */
+static void journal_reopen(struct kdp *k)
+{
+	char path[PATH_MAX + 16];
+	struct stat sb;
+
+	journal_path(k, path, sizeof(path));
+	k->journal_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (k->journal_fd < 0 || fstat(k->journal_fd, &sb) != 0)
+		return;
+	k->journal_bytes = (uint64_t)sb.st_size;
+	k->journal_ops = 0;
+	k->journal_ok = true;
+}
+
 int kdp_persist_load(struct kdp *k, json_t **state, json_t **ops, char *err)
 {
+	bool clean;
 	json_error_t je;
 	json_t *root, *g, *st;
 
@@ -229,8 +255,12 @@ int kdp_persist_load(struct kdp *k, json_t **state, json_t **ops, char *err)
 		k->journal_gen = 0;
 		*state = root;
 	}
-	*ops = journal_read(k, k->journal_gen);
-	return *ops ? 0 : -ENOMEM;
+	*ops = journal_read(k, k->journal_gen, &clean);
+	if (*ops == NULL)
+		return -ENOMEM;
+	if (clean && json_array_size(*ops) == 0)
+		journal_reopen(k); /* nothing to fold: keep appending to it */
+	return 0;
 }
 
 void kdp_persist_close(struct kdp *k)

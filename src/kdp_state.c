@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/kdp_addr.h"
+#include "kdp_devargs.h"
 #include "kdp_state.h"
 
 static const char *const node_keys[] = {"name", "ip", "podCIDRs", NULL};
@@ -359,10 +360,8 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 	for (unsigned int i = 0; i < st->n_eps; i++) {
 		const struct kdp_endpoint *e = &st->eps[i];
 		snprintf(p, sizeof(p), "endpoints[%s/%s]", e->ns, e->name);
-		if (!kdp_config_driver_allowed(cfg, e->devargs))
-			return kdp_json_err(err, p,
-					    "devargs: driver of '%s' is not in the node's allowedDrivers",
-					    e->devargs);
+		if (kdp_devargs_check(cfg, e->devargs, p, err) != 0)
+			return -EINVAL;
 		if (e->ip == cfg->node_ip || e->ip == cfg->pod_gw ||
 		    e->ip == cfg->gateway)
 			return kdp_json_err(err, p,

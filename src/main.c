@@ -190,15 +190,25 @@ static void mod_ports_fini(struct kdp *k)
 		kdp_port_close(k, p);
 }
 
+/* Restoring the state file publishes its own snapshot; an empty one is
+ * built only when there is nothing to restore. Building one first would cost
+ * ~0.14 s of a restart: rte_free zeroes what it frees, and the empty
+ * snapshot's two LPM tables (64 MiB each) were never touched. */
 static int mod_state_init(struct kdp *k, char *err)
 {
-	k->journal_fd = -1;
-	struct kdp_snapshot *s = kdp_dp_build(k, &k->state, err);
+	struct kdp_snapshot *s;
+	int ret;
 
+	k->journal_fd = -1;
+	ret = kdp_state_restore(k, err);
+
+	if (ret != 0 || atomic_load(&k->snap) != NULL)
+		return ret;
+	s = kdp_dp_build(k, &k->state, err);
 	if (s == NULL)
 		return -EINVAL;
 	kdp_dp_publish(k, s, NULL, 0);
-	return kdp_state_restore(k, err);
+	return 0;
 }
 
 static void mod_state_fini(struct kdp *k)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs every test: unit (CUnit) and functional (net_pcap) tests, the same
 # again built with ASan+UBSan, then the end-to-end tests on the reference lab
-# in network namespaces. Installs and builds what is missing first.
+# in network namespaces (four of them again with the ASan+UBSan kdp). Installs and builds what is missing first.
 # The last line sums every check of every suite: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,11 +55,19 @@ for b in build build-asan; do
 	counted "bad packets ($b)" /usr/bin/python3 tests/func/test_badpkts.py "$b/src/kdp"
 	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
 	counted "state file and journal ($b)" /usr/bin/python3 tests/func/test_persist.py "$b/src/kdp"
+	counted "state file under kill -9 ($b)" /usr/bin/python3 tests/func/test_crash_save.py "$b/src/kdp"
 done
 counted "benchmark smoke (no thresholds)" env KDP_BUILD=build tools/bench/smoke.sh
 counted "fuzz (libFuzzer, ${FUZZ_SECONDS:-60}s per target)" tools/fuzz.sh
 for t in tests/e2e/test_*.sh; do
 	counted "e2e $(basename "$t" .sh)" env KDP_BUILD=build "$t"
+done
+# The same lab scenarios with kdp built with ASan+UBSan: any report is fatal
+# (UBSan halts) and each test fails when kdp's logs hold one at teardown.
+for t in routing services masquerade lrp; do
+	counted "e2e $t (build-asan)" env KDP_BUILD=build-asan \
+		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "tests/e2e/test_$t.sh"
 done
 
 echo

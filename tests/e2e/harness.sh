@@ -49,12 +49,40 @@ e2e_on_exit() {
 		e2e_cleanup
 	fi
 	lab_down >/dev/null 2>&1
+	e2e_sanitizer_check
 	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
 	((FAILED == 0)) || rc=1
 	exit "$rc"
 }
 trap e2e_on_exit EXIT
 trap 'exit 130' INT TERM
+
+# Where this test's part of each node's kdp log starts (byte offsets, set by
+# e2e_lab_up; the logs are appended to across runs).
+declare -A E2E_LOG_START=()
+
+# e2e_sanitized: the kdp under test is built with AddressSanitizer.
+e2e_sanitized() { ldd "$LAB_KDP_BIN" 2>/dev/null | grep -q libasan; }
+
+# e2e_sanitizer_check: with a sanitized kdp, one check after teardown (so
+# LeakSanitizer has run at each exit): no ASan, LSan or UBSan report in the
+# part of each node's kdp log written by this test.
+e2e_sanitizer_check() {
+	local node log hits all=''
+	e2e_sanitized && ((${#E2E_LOG_START[@]} > 0)) || return 0
+	for node in "${!E2E_LOG_START[@]}"; do
+		log=$(lab_logfile "$node")
+		hits=$(tail -c "+$((E2E_LOG_START[$node] + 1))" "$log" 2>/dev/null |
+			grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' | head -40)
+		[[ -n $hits ]] && all+="$node ($log):"$'\n'"$hits"$'\n'
+	done
+	if [[ -z $all ]]; then
+		pass "sanitizers: no AddressSanitizer, LeakSanitizer or UBSan report in kdp's logs" \
+			"nodes: ${!E2E_LOG_START[*]}"
+	else
+		fail "sanitizers: report(s) in kdp's logs" "$all"
+	fi
+}
 
 # api NODE METHOD PATH [BODY]: lab_api with the HTTP code in CODE and the
 # body in BODY (lab_api is not run in a subshell so LAB_API_CODE survives).
@@ -78,7 +106,8 @@ ping_check() {
 }
 
 # e2e_lab_up: the reference lab with kdp running on every node and the lab
-# state (nodes, local endpoints) applied; the router has no pod routes.
+# state (nodes, local endpoints) applied; the router has no pod routes. Each
+# kdp is a child of the calling shell.
 # Prints FAIL lines and returns 1 when a step fails.
 e2e_lab_up() {
 	local node out
@@ -98,8 +127,11 @@ e2e_lab_up() {
 	fi
 	lab_router_pod_routes del # the router must not know the pod CIDRs
 	for node in $(lab_node_names); do
-		if ! out=$(lab_kdp_config "$node" 2>&1 && lab_kdp_start "$node" 2>&1); then
-			fail "setup: start kdp on $node" "$out"
+		E2E_LOG_START[$node]=$(stat -c %s "$(lab_logfile "$node")" 2>/dev/null || echo 0)
+		# not in $(...): kdp stays a child of the test (wait gives its status)
+		if ! lab_kdp_config "$node" >"$KDP_LAB_DIR/setup.out" 2>&1 ||
+			! lab_kdp_start "$node" >>"$KDP_LAB_DIR/setup.out" 2>&1; then
+			fail "setup: start kdp on $node" "$(<"$KDP_LAB_DIR/setup.out")"
 			return 1
 		fi
 	done
@@ -110,4 +142,15 @@ e2e_lab_up() {
 			return 1
 		fi
 	done
+}
+
+# e2e_lab_services_up: e2e_lab_up, then the pod servers (webpods, DNS) and
+# the lab services on every node.
+e2e_lab_services_up() {
+	local out
+	e2e_lab_up || return 1
+	if ! out=$(lab_apps_start 2>&1 && lab_services_apply 2>&1); then
+		fail "setup: servers and services" "$out"
+		return 1
+	fi
 }

@@ -64,12 +64,7 @@ PY
 }
 
 setup() {
-	local out
-	e2e_lab_up || return 1
-	if ! out=$(lab_apps_start 2>&1 && lab_services_apply 2>&1); then
-		fail "setup: servers and services" "$out"
-		return 1
-	fi
+	e2e_lab_services_up || return 1
 	lab_ping curl-pod "$WEB_W1" >/dev/null 2>&1 || true
 	echo "setup: lab up, services applied"
 }

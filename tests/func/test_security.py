@@ -6,7 +6,6 @@ Usage: test_security.py <kdp>   (as root)"""
 import json
 import os
 import pwd
-import signal
 import socket
 import stat
 import subprocess
@@ -15,7 +14,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_pcap import check, finish  # noqa: E402
+from test_pcap import check, finish, stop_kdp  # noqa: E402
 
 
 def request(sock, method, path, body=b"", timeout=5, send_body=True):
@@ -48,7 +47,7 @@ def main():
     cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
            "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
            "controlSocket": sock, "controlSocketGroup": "daemon", "stateFile": os.path.join(d, "state.json"),
-           "maxBodyBytes": 4096,
+           "maxBodyBytes": 4096, "memifSocketDir": os.path.join(d, "memif"),
            "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-sec-{os.getpid()}",
                    "--no-telemetry", "--log-level=lib.*:error"]}
     json.dump(cfg, open(os.path.join(d, "kdp.json"), "w"))
@@ -64,6 +63,12 @@ def main():
                         break
                 except OSError:
                     pass
+        # A client that sends half a request and stops: kdp's HTTP timeout
+        # (10 s) closes it; checked at the end.
+        idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        idle.connect(sock)
+        idle.sendall(b"GET /v1/status HTTP/1.1\r\nHost: kd")
+        t_idle = time.time()
         st = os.stat(sock)
         check("control socket mode is 0660", stat.S_IMODE(st.st_mode) == 0o660, oct(st.st_mode))
         check("control socket group is controlSocketGroup (daemon)", st.st_gid == 1, str(st.st_gid))
@@ -97,6 +102,47 @@ def main():
         check("an allowed driver that DPDK cannot open is refused with its reason, nothing created",
               code == 400 and b"DPDK could not open" in body
               and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", body[:160])
+        # Devargs keys and values are checked per driver: nothing the API
+        # accepts makes DPDK create a file outside memifSocketDir.
+        memif_dir = os.path.join(d, "memif")
+        os.mkdir(memif_dir)
+        outside = os.path.join(d, "outside.sock")
+        not_under = (f"is not a file under memifSocketDir {memif_dir} "
+                     "(names of a-z, A-Z, 0-9, '.', '_', '-'; no '.' or '..')")
+        for devargs, want in [
+                (f"net_memif0,socket={outside},socket-abstract=no,role=server",
+                 f"devargs: socket: '{outside}' {not_under}"),
+                (f"net_memif0,socket={memif_dir}/../outside.sock,socket-abstract=no,role=server",
+                 f"devargs: socket: '{memif_dir}/../outside.sock' {not_under}"),
+                (f"net_memif0,socket={memif_dir}/a.sock,role=server",
+                 "devargs: socket-abstract: net_memif needs socket-abstract=no (DPDK's default is an "
+                 "abstract socket; memifAbstractSockets is false)"),
+                (f"net_memif0,socket={memif_dir}/a.sock,socket-abstract=yes,role=server",
+                 "devargs: socket-abstract: abstract sockets are not allowed (memifAbstractSockets is false)"),
+                ("net_memif0,role=server", "devargs: socket: net_memif needs socket=<file under memifSocketDir "
+                 f"{memif_dir}>"),
+                ("net_af_packet,iface=../../x",
+                 "devargs: iface: '../../x' is not an interface name (1-15 of a-z, A-Z, 0-9, '.', '_', '-')"),
+                ("net_tap,iface=t0,remote=eth0", "devargs: 'remote' is not a key kdp allows for net_tap"),
+                ("net_tapx,iface=t0", "devargs: device name 'net_tapx' must be an allowed driver name, "
+                 "optionally followed by digits (like net_tap0)")]:
+            body = json.dumps({"ip": "172.20.1.5", "mac": "02:00:00:00:00:01", "devargs": devargs}).encode()
+            code, ans = request(sock, "PUT", "/v1/endpoints/default/x", body)
+            got = json.loads(ans or b"{}").get("error")
+            check(f"devargs {devargs} -> 400 {want}",
+                  code == 400 and got == f"endpoints[default/x]: {want}"
+                  and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]"
+                  and not os.path.exists(outside) and os.listdir(memif_dir) == [], f"{code} {got}")
+        good = f"{memif_dir}/web.sock"
+        code, ans = request(sock, "PUT", "/v1/endpoints/default/x", json.dumps(
+            {"ip": "172.20.1.5", "mac": "02:00:00:00:00:01",
+             "devargs": f"net_memif0,socket={good},socket-abstract=no,role=server"}).encode())
+        check("a memif server socket under memifSocketDir is accepted and created there",
+              code == 200 and stat.S_ISSOCK(os.stat(good).st_mode), f"{code} {ans[:160]!r}")
+        code, ans = request(sock, "DELETE", "/v1/endpoints/default/x")
+        check("... and DELETE removes the endpoint", code == 200 and
+              request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", f"{code} {ans[:160]!r}")
+
         code, body = request(sock, "POST", "/v1/nodes")
         check("other methods get a JSON 405", code == 405 and b"error" in body, f"{code} {body[:80]!r}")
         check("nothing changed after the bad requests", request(sock, "GET", "/v1/state")[1] == before)
@@ -110,13 +156,20 @@ def main():
         check("a stuck client does not block another one", code == 200 and time.time() - t0 < 1,
               f"{code} in {time.time() - t0:.2f}s")
         slow.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
+
+        time.sleep(max(0.0, t_idle + 12 - time.time()))
+        idle.settimeout(0.5)
         try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = -9
+            left = idle.recv(4096)
+        except socket.timeout:
+            left = None
+        except ConnectionResetError:
+            left = b""
+        idle.close()
+        check("a client stuck half-way through its request is disconnected within 12 s (HTTP timeout 10 s)",
+              left is not None and (left == b"" or left.startswith(b"HTTP/1.1 408")), repr(left))
+    finally:
+        rc = stop_kdp(proc)
         log.close()
     check("kdp exits 0 and removes its socket", rc == 0 and not os.path.exists(sock), f"rc={rc}")
     return finish(d)

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "kdp_config.h"
+#include "kdp_devargs.h"
 #include "kdp_lrp.h"
 #include "kdp_state.h"
 #include "test_util.h"
@@ -81,6 +82,10 @@ static void test_config_errors(void)
 		{"eal", "[\"--no-pci\", 3]", "eal[1]: expected a string"},
 		{"allowedDrivers", "[\"net_tap\", 3]", "allowedDrivers[1]: expected a driver name"},
 		{"colour", "\"blue\"", "colour: unknown field"},
+		{"memifSocketDir", "\"run/memif\"", "memifSocketDir: expected an absolute directory"},
+		{"memifSocketDir", "\"/run/kdp/../etc\"", "memifSocketDir: expected an absolute directory"},
+		{"memifSocketDir", "\"/run/kdp/memif/\"", "memifSocketDir: expected an absolute directory"},
+		{"memifAbstractSockets", "\"yes\"", "memifAbstractSockets: expected true or false"},
 	};
 	for (size_t i = 0; i < RTE_DIM(t); i++) {
 		struct kdp_config c;
@@ -95,6 +100,90 @@ static void test_config_errors(void)
 		}
 		kdp_config_free(&c);
 	}
+}
+
+/* Devargs of API endpoints: every refusal names the key (exact messages). */
+static void test_devargs(void)
+{
+	static const struct {
+		const char *devargs, *want; /* want NULL: accepted */
+	} t[] = {
+		{"net_af_packet,iface=lxc-curl", NULL},
+		{"net_af_packet3,iface=lxc_a.b,qpairs=2,qdisc_bypass=1", NULL},
+		{"net_tap,iface=tap0,mac=fixed", NULL},
+		{"net_null0,size=64,no-rx=1", NULL},
+		{"net_ring0", NULL},
+		{"net_memif0,socket=/run/kdp/memif/web.sock,socket-abstract=no,role=server,id=3", NULL},
+		{"net_memif,socket=/run/kdp/memif/sub/a-1.sock,socket-abstract=no,mac=02:00:00:00:00:01,secret=abc123", NULL},
+		{"net_vhost0,iface=/tmp/x",
+		 "e: devargs: driver of 'net_vhost0,iface=/tmp/x' is not in the node's allowedDrivers"},
+		{"net_tapx,iface=a",
+		 "e: devargs: device name 'net_tapx' must be an allowed driver name, optionally followed by digits (like net_tap0)"},
+		{"net_af_packet,iface=../../etc",
+		 "e: devargs: iface: '../../etc' is not an interface name (1-15 of a-z, A-Z, 0-9, '.', '_', '-')"},
+		{"net_af_packet,iface=..",
+		 "e: devargs: iface: '..' is not an interface name (1-15 of a-z, A-Z, 0-9, '.', '_', '-')"},
+		{"net_af_packet,iface=abcdefghijklmnop",
+		 "e: devargs: iface: 'abcdefghijklmnop' is not an interface name (1-15 of a-z, A-Z, 0-9, '.', '_', '-')"},
+		{"net_af_packet,iface=a,iface=b", "e: devargs: iface: given twice"},
+		{"net_af_packet,iface", "e: devargs: iface: expected iface=<value>"},
+		{"net_af_packet,iface=a,qpairs=x", "e: devargs: qpairs: 'x' is not a number"},
+		{"net_af_packet,iface=a,", "e: devargs: '' is not a key kdp allows for net_af_packet"},
+		{"net_tap,iface=a,remote=eth0", "e: devargs: 'remote' is not a key kdp allows for net_tap"},
+		{"net_ring0,nodeaction=r:0:CREATE",
+		 "e: devargs: net_ring takes no keys from the API ('nodeaction' given)"},
+		{"net_memif0,socket=/tmp/m.sock,socket-abstract=no",
+		 "e: devargs: socket: '/tmp/m.sock' is not a file under memifSocketDir /run/kdp/memif (names of a-z, A-Z, 0-9, '.', '_', '-'; no '.' or '..')"},
+		{"net_memif0,socket=/run/kdp/memif/../../../etc/x,socket-abstract=no",
+		 "e: devargs: socket: '/run/kdp/memif/../../../etc/x' is not a file under memifSocketDir /run/kdp/memif (names of a-z, A-Z, 0-9, '.', '_', '-'; no '.' or '..')"},
+		{"net_memif0,socket=/run/kdp/memifx/a,socket-abstract=no",
+		 "e: devargs: socket: '/run/kdp/memifx/a' is not a file under memifSocketDir /run/kdp/memif (names of a-z, A-Z, 0-9, '.', '_', '-'; no '.' or '..')"},
+		{"net_memif0,socket=/run/kdp/memif//a,socket-abstract=no",
+		 "e: devargs: socket: '/run/kdp/memif//a' is not a file under memifSocketDir /run/kdp/memif (names of a-z, A-Z, 0-9, '.', '_', '-'; no '.' or '..')"},
+		{"net_memif0,socket=/run/kdp/memif/,socket-abstract=no",
+		 "e: devargs: socket: '/run/kdp/memif/' is not a file under memifSocketDir /run/kdp/memif (names of a-z, A-Z, 0-9, '.', '_', '-'; no '.' or '..')"},
+		{"net_memif0,socket-abstract=no",
+		 "e: devargs: socket: net_memif needs socket=<file under memifSocketDir /run/kdp/memif>"},
+		{"net_memif0,socket=/run/kdp/memif/a.sock",
+		 "e: devargs: socket-abstract: net_memif needs socket-abstract=no (DPDK's default is an abstract socket; memifAbstractSockets is false)"},
+		{"net_memif0,socket=/run/kdp/memif/a.sock,socket-abstract=yes",
+		 "e: devargs: socket-abstract: abstract sockets are not allowed (memifAbstractSockets is false)"},
+		{"net_memif0,socket=/run/kdp/memif/a.sock,socket-abstract=no,role=master",
+		 "e: devargs: role: expected server or client"},
+		{"net_memif0,socket=/run/kdp/memif/a.sock,socket-abstract=no,mac=02:00:00:00:00",
+		 "e: devargs: mac: '02:00:00:00:00' is not a MAC address"},
+	};
+	struct kdp_config c;
+	char err[KDP_ERR_LEN];
+
+	CU_ASSERT_EQUAL_FATAL(cfg_with("workers", "1", &c, err), 0);
+	CU_ASSERT_STRING_EQUAL(c.memif_dir, "/run/kdp/memif");
+	CU_ASSERT_FALSE(c.memif_abstract);
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		int ret;
+
+		err[0] = '\0';
+		ret = kdp_devargs_check(&c, t[i].devargs, "e", err);
+		CU_ASSERT_EQUAL(ret, t[i].want ? -EINVAL : 0);
+		if (t[i].want ? strcmp(err, t[i].want) != 0 : ret != 0) {
+			fprintf(stderr, "devargs case %zu (%s): got '%s', want '%s'\n", i,
+				t[i].devargs, err, t[i].want ? t[i].want : "accepted");
+			CU_FAIL("wrong devargs verdict");
+		}
+	}
+	kdp_config_free(&c);
+	/* A node config may allow abstract sockets and move the directory. */
+	CU_ASSERT_EQUAL_FATAL(cfg_with("memifAbstractSockets", "true", &c, err), 0);
+	CU_ASSERT_EQUAL(kdp_devargs_check(&c, "net_memif0,socket=/run/kdp/memif/a", "e", err), 0);
+	CU_ASSERT_EQUAL(kdp_devargs_check(&c, "net_memif0,socket=/run/kdp/memif/a,socket-abstract=yes",
+					  "e", err), 0);
+	kdp_config_free(&c);
+	CU_ASSERT_EQUAL_FATAL(cfg_with("memifSocketDir", "\"/var/run/pods\"", &c, err), 0);
+	CU_ASSERT_EQUAL(kdp_devargs_check(&c, "net_memif0,socket=/var/run/pods/p,socket-abstract=no",
+					  "e", err), 0);
+	CU_ASSERT_EQUAL(kdp_devargs_check(&c, "net_memif0,socket=/run/kdp/memif/p,socket-abstract=no",
+					  "e", err), -EINVAL);
+	kdp_config_free(&c);
 }
 
 static void test_config_file(void)
@@ -430,6 +519,7 @@ void test_register_config(void)
 	CU_add_test(s, "defaults", test_config_defaults);
 	CU_add_test(s, "every bad field is named", test_config_errors);
 	CU_add_test(s, "file errors give line and column", test_config_file);
+	CU_add_test(s, "endpoint devargs allow-lists", test_devargs);
 	CU_add_test(s, "state file written atomically", test_save_atomic);
 	s = CU_add_suite("api-validation", NULL, NULL);
 	CU_add_test(s, "node bodies", test_node_errors);

@@ -461,6 +461,43 @@ static void test_clusterip_dnat_and_reply(void)
 	rte_pktmbuf_free(m);
 }
 
+/* A full conntrack table (64 flows here): the 65th new flow to the ClusterIP
+ * is dropped as ct_full, the flows already tracked keep being translated. */
+static void test_ct_full(void)
+{
+	struct kdp_ct_params cp = {.max_flows = 64};
+	struct test_pkt p = from_curl(VIP);
+	uint64_t full = st.drop[KDP_DROP_CT_FULL];
+	struct kdp_ct *small;
+	struct rte_mbuf *m;
+	int punted, fwd = 0;
+
+	kdp_ct_timeouts_default(&cp.timeouts);
+	small = kdp_ct_create("test_pl_ct_full", &cp);
+	CU_ASSERT_FATAL(small != NULL);
+	kdp_pipeline_ctx_init(&ctx, &st, nt, small, 0, 40000, 40009);
+	p.proto = IPPROTO_TCP;
+	p.dport = 80;
+	for (uint16_t sp = 50000; sp < 50070; sp++) {
+		p.sport = sp;
+		m = run1(test_pkt_make(&p), 1, &punted);
+		fwd += m != NULL;
+		rte_pktmbuf_free(m);
+	}
+	CU_ASSERT_EQUAL(fwd, 64);
+	CU_ASSERT_EQUAL(kdp_ct_count(small), 64);
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_CT_FULL], full + 6);
+	/* The first flow, tracked before the table filled, is still DNATed. */
+	p.sport = 50000;
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_NOT_EQUAL(rte_be_to_cpu_32(ip_of(m)->dst_addr), VIP);
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_CT_FULL], full + 6);
+	rte_pktmbuf_free(m);
+	kdp_pipeline_ctx_init(&ctx, &st, nt, ct, 0, 40000, 40009);
+	kdp_ct_free(small);
+}
+
 static void test_syn_reuses_closed_flow(void)
 {
 	struct kdp_svc_table *t = (struct kdp_svc_table *)dp.svc;
@@ -797,6 +834,7 @@ void test_register_pipeline(void)
 	CU_add_test(s, "a SYN reusing a closed flow: reopen or renew", test_syn_reuses_closed_flow);
 	CU_add_test(s, "no backend: RST; unknown service port: drop", test_reject_and_unknown);
 	CU_add_test(s, "NodePort from the LAN: SNAT for remote backends", test_nodeport_snat);
+	CU_add_test(s, "conntrack full: new flows dropped as ct_full, old ones kept", test_ct_full);
 	CU_add_test(s, "masquerade: SNAT outside the set, pod IP inside", test_masquerade);
 	CU_add_test(s, "masquerade: ICMP echo by identifier", test_masquerade_icmp);
 	CU_add_test(s, "ICMP error about a masqueraded flow, inner header too", test_icmp_error_translated);

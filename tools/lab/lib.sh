@@ -48,6 +48,12 @@
 #                '{"natPortRange":"40000-40003","conntrack":{"otherSeconds":3}}'.
 #   Both are read by lab_kdp_config; unset (the default) changes nothing.
 #   LAB_WEB_BIG_MB   size of the sparse /big file the webpods serve (200).
+#   LAB_WRAP_<node with _ for ->  a command put before kdp on that node, e.g.
+#                LAB_WRAP_k8s_ctr="valgrind --log-file=/tmp/v.log" (split on
+#                spaces); unset: kdp runs as it is.
+#   LAB_KDP_START_SECONDS  how long lab_kdp_start waits for the control
+#                socket (20); LAB_KDP_STOP_SECONDS how long lab_kdp_kill
+#                waits for kdp to exit (10). Raise both under valgrind.
 
 LAB_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_REPO=$(cd "$LAB_LIB_DIR/../.." && pwd)
@@ -580,7 +586,7 @@ _lab_log_tail() {
 # lab_kdp_start NODE: start kdp in NODE's namespace (writes the config if
 # missing), wait up to 20 s for its control socket, then set up the host tap.
 lab_kdp_start() {
-	local node ns cfg log pidf sock pid i
+	local node ns cfg log pidf sock pid i wrapvar wrap
 	lab_node_row "$1" >/dev/null || return 1
 	node=${1#kdp-} ns=kdp-${1#kdp-}
 	cfg=$(lab_cfg "$node") log=$(lab_logfile "$node")
@@ -601,12 +607,15 @@ lab_kdp_start() {
 	_lab_mkdir || return 1
 	[[ -f $cfg ]] || lab_kdp_config "$node" || return 1
 	rm -f "$sock" "$pidf"
-	printf '=== %s: %s --config %s (netns %s)\n' "$(date '+%F %T')" "$LAB_KDP_BIN" "$cfg" "$ns" >>"$log"
-	# nohup and `ip netns exec` both exec: $! is kdp's own PID.
-	nohup ip netns exec "$ns" "$LAB_KDP_BIN" --config "$cfg" </dev/null >>"$log" 2>&1 &
+	wrapvar=LAB_WRAP_${node//-/_}
+	read -r -a wrap <<<"${!wrapvar:-}"
+	printf '=== %s: %s%s --config %s (netns %s)\n' "$(date '+%F %T')" "${wrap[*]:+${wrap[*]} }" \
+		"$LAB_KDP_BIN" "$cfg" "$ns" >>"$log"
+	# nohup, `ip netns exec` (and valgrind) all exec: $! is kdp's own PID.
+	nohup ip netns exec "$ns" "${wrap[@]}" "$LAB_KDP_BIN" --config "$cfg" </dev/null >>"$log" 2>&1 &
 	pid=$!
 	printf '%s\n' "$pid" >"$pidf"
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < ${LAB_KDP_START_SECONDS:-20} * 5; i++)); do
 		if ! _lab_pid_alive "$pid"; then
 			lab_err "kdp on $node exited during start-up"
 			_lab_log_tail "$node"
@@ -619,19 +628,20 @@ lab_kdp_start() {
 		fi
 		sleep 0.2
 	done
-	lab_err "kdp on $node did not answer on $sock within 20 s"
+	lab_err "kdp on $node did not answer on $sock within ${LAB_KDP_START_SECONDS:-20} s"
 	_lab_log_tail "$node"
 	lab_kdp_stop "$node" || true
 	return 1
 }
 
 # lab_kdp_kill NODE [SIGNAL]: send SIGNAL (default TERM) to our kdp on NODE
-# and wait up to 10 s for it to go. Only PIDs from our pid file are signalled.
+# and wait up to LAB_KDP_STOP_SECONDS (10) for it to go. Only PIDs from our
+# pid file are signalled.
 lab_kdp_kill() {
 	local node=${1#kdp-} sig=${2:-TERM} pid i
 	pid=$(lab_kdp_pid "$node") || return 0
 	kill -s "$sig" "$pid" 2>/dev/null || true
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < ${LAB_KDP_STOP_SECONDS:-10} * 5; i++)); do
 		_lab_pid_alive "$pid" || break
 		sleep 0.2
 	done
@@ -644,12 +654,12 @@ lab_kdp_kill() {
 	return 0
 }
 
-# lab_kdp_stop NODE: SIGTERM, up to 10 s, then SIGKILL. Never fails if kdp is
-# already gone.
+# lab_kdp_stop NODE: SIGTERM, up to LAB_KDP_STOP_SECONDS (10), then SIGKILL.
+# Never fails if kdp is already gone.
 lab_kdp_stop() {
 	local node=${1#kdp-}
 	if ! lab_kdp_kill "$node" TERM; then
-		lab_err "kdp on $node ignored SIGTERM for 10 s; sending SIGKILL"
+		lab_err "kdp on $node ignored SIGTERM for ${LAB_KDP_STOP_SECONDS:-10} s; sending SIGKILL"
 		lab_kdp_kill "$node" KILL || {
 			lab_err "kdp on $node (pid $(cat "$(lab_pidfile "$node")" 2>/dev/null)) does not die"
 			return 1
