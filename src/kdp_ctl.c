@@ -22,6 +22,7 @@
 
 #include "kdp_api.h"
 #include "kdp_ctl.h"
+#include "kdp_flowmon.h"
 
 #define SLOWPATH_PERIOD_US 1000
 #define HTTP_TIMEOUT_S 10
@@ -266,6 +267,8 @@ int kdp_ctl_init(struct kdp *k, char *err)
 		snprintf(err, KDP_ERR_LEN, "cannot set up control-thread events");
 		return -ENOMEM;
 	}
+	if (kdp_flowmon_init(k, c->base, err) != 0)
+		return -ENOMEM;
 	if (k->cfg.ipmasq_file[0] != '\0') {
 		int ret = watch_ipmasq(k, c, err);
 		if (ret != 0)
@@ -308,6 +311,7 @@ void kdp_ctl_fini(struct kdp *k)
 		close(c->fd);
 	if (c->fd >= 0)
 		unlink(k->cfg.socket_path);
+	kdp_flowmon_fini(k); /* after the server: closing streams calls into it */
 	if (c->base)
 		event_base_free(c->base);
 	free(c);
