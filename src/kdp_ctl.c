@@ -261,6 +261,9 @@ int kdp_ctl_init(struct kdp *k, char *err)
 	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, k);
 	c->sigint = evsignal_new(c->base, SIGINT, on_signal, k);
 	c->sigterm = evsignal_new(c->base, SIGTERM, on_signal, k);
+	/* A client that goes away mid-answer (a monitor stream ended with
+	 * Ctrl-C) must cost an EPIPE, not the daemon. */
+	signal(SIGPIPE, SIG_IGN);
 	if (c->tick == NULL || c->sigint == NULL || c->sigterm == NULL ||
 	    event_add(c->tick, &period) || event_add(c->sigint, NULL) ||
 	    event_add(c->sigterm, NULL)) {
