@@ -50,6 +50,7 @@ struct flowmon {
 	unsigned int n;
 	uint64_t tsc0;   /* TSC and wall clock at start-up, to date events */
 	struct timespec wall0;
+	struct kdp_monitor_event *batch; /* one drain: DRAIN_MAX per worker */
 	uint64_t sent;      /* lines sent to listeners */
 	uint64_t lost_slow; /* events a full listener did not get */
 };
@@ -280,24 +281,38 @@ static void report_lost(struct listener *l, const struct kdp_monitor_counters *c
 	l->reported_ms = now_ms;
 }
 
+/* Time order across workers; a worker's own order for equal times. */
+static int by_time(const void *a, const void *b)
+{
+	const struct kdp_monitor_event *x = a, *y = b;
+
+	if (x->tsc != y->tsc)
+		return x->tsc < y->tsc ? -1 : 1;
+	return x->pad2 < y->pad2 ? -1 : x->pad2 > y->pad2;
+}
+
 static void on_drain(evutil_socket_t fd, short what, void *arg)
 {
 	struct flowmon *fm = arg;
 	struct kdp *k = fm->k;
-	struct kdp_monitor_event ev[64];
 	struct kdp_monitor_counters c;
 	uint64_t now = kdp_now_ms();
+	unsigned int total = 0;
 
 	for (unsigned int w = 0; w < k->mon->n_workers; w++) {
 		unsigned int n, budget = DRAIN_MAX;
 
 		while (budget > 0 &&
-		       (n = kdp_monitor_dequeue(k->mon, w, ev, RTE_MIN(budget, RTE_DIM(ev)))) > 0) {
+		       (n = kdp_monitor_dequeue(k->mon, w, fm->batch + total, budget)) > 0) {
 			budget -= n;
-			for (unsigned int i = 0; i < n; i++)
-				deliver(fm, &ev[i]);
+			total += n;
 		}
 	}
+	for (unsigned int i = 0; i < total; i++)
+		fm->batch[i].pad2 = i; /* dequeue order, for equal times */
+	qsort(fm->batch, total, sizeof(fm->batch[0]), by_time);
+	for (unsigned int i = 0; i < total; i++)
+		deliver(fm, &fm->batch[i]);
 	kdp_monitor_counters(k->mon, &c);
 	for (struct listener *l = fm->head; l != NULL; l = l->next) {
 		report_lost(l, &c, now);
@@ -487,7 +502,8 @@ int kdp_flowmon_init(struct kdp *k, struct event_base *base, char *err)
 	fm->tsc0 = rte_rdtsc();
 	clock_gettime(CLOCK_REALTIME, &fm->wall0);
 	fm->timer = event_new(base, -1, EV_PERSIST, on_drain, fm);
-	if (fm->timer == NULL) {
+	fm->batch = calloc((size_t)k->mon->n_workers * DRAIN_MAX, sizeof(*fm->batch));
+	if (fm->timer == NULL || fm->batch == NULL) {
 		snprintf(err, KDP_ERR_LEN, "cannot set up the flow monitor's timer");
 		return -ENOMEM;
 	}
@@ -512,6 +528,7 @@ void kdp_flowmon_fini(struct kdp *k)
 		kdp_monitor_set_listening(k->mon, false);
 	if (fm->timer != NULL)
 		event_free(fm->timer);
+	free(fm->batch);
 	free(fm);
 	k->flowmon = NULL;
 }
