@@ -22,6 +22,7 @@
 #define DRAIN_PERIOD_US 20000   /* how often the rings are drained */
 #define DRAIN_MAX 4096          /* events per worker and drain, at most */
 #define LOST_REPORT_MS 1000     /* lost events are reported at most this often */
+#define WRITE_TIMEOUT_S 60      /* a listener that reads nothing this long is closed */
 
 struct listener {
 	struct listener *next;
@@ -472,8 +473,10 @@ int kdp_flowmon_serve(struct kdp *k, struct evhttp_request *req, char *err)
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "application/x-ndjson");
 	evhttp_send_reply_start(req, HTTP_OK, "OK");
-	/* The stream may stay quiet for long: no idle timeout on it. */
-	evhttp_connection_set_timeout(l->conn, -1);
+	/* The stream may stay quiet for long: no read timeout on it; a client
+	 * that reads nothing for WRITE_TIMEOUT_S while output waits is closed. */
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(l->conn), NULL,
+				 &(struct timeval){WRITE_TIMEOUT_S, 0});
 	evhttp_connection_set_closecb(l->conn, on_close, l);
 	/* A first line, so a client knows the stream is up. */
 	evbuffer_add_printf(l->pending,
