@@ -46,5 +46,6 @@ void test_register_maglev(void);
 void test_register_masq(void);
 void test_register_ct(void);
 void test_register_svc(void);
+void test_register_monitor(void);
 
 #endif
