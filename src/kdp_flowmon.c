@@ -322,11 +322,17 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* The client went away: libevent frees the request and the connection. */
+/* The connection is going away. When the client left (EOF, timeout),
+ * libevent has already detached the unfinished request and leaves it to
+ * us: ending the reply frees it. When the server shuts down, the request
+ * is still attached and freed with the connection. */
 static void on_close(struct evhttp_connection *conn, void *arg)
 {
 	struct listener *l = arg;
 	struct flowmon *fm = l->fm;
+
+	if (evhttp_request_get_connection(l->req) == NULL)
+		evhttp_send_reply_end(l->req);
 
 	for (struct listener **p = &fm->head; *p != NULL; p = &(*p)->next)
 		if (*p == l) {
