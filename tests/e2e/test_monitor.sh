@@ -80,16 +80,7 @@ monitor_wait() {
 }
 
 setup() {
-	local out
-	e2e_lab_up || return 1
-	if ! out=$(lab_apps_start 2>&1); then
-		fail "setup: HTTP servers in the webpods" "$out"
-		return 1
-	fi
-	if ! out=$(lab_services_apply 2>&1); then
-		fail "setup: PUT the lab services on both nodes" "$out"
-		return 1
-	fi
+	e2e_lab_up_services || return 1
 	# First packets wait for ARP: warm up (not counted).
 	lab_ping curl-pod "$WEB_W1" >/dev/null 2>&1 || true
 	lab_ping curl-pod "$WEB_CTR" >/dev/null 2>&1 || true
