@@ -485,9 +485,17 @@ int kdp_flowmon_serve(struct kdp *k, struct evhttp_request *req, char *err)
 				 &(struct timeval){WRITE_TIMEOUT_S, 0});
 	evhttp_connection_set_closecb(l->conn, on_close, l);
 	/* A first line, so a client knows the stream is up. */
-	evbuffer_add_printf(l->pending,
-			    "{\"listening\":{\"node\":\"%s\",\"workers\":%u,\"eventsPerSecond\":%u}}\n",
-			    k->cfg.name, k->cfg.workers, k->cfg.monitor_rate);
+	{
+		json_t *o = json_pack("{s:{s:s, s:i, s:I}}", "listening", "node", k->cfg.name,
+				      "workers", (int)k->cfg.workers, "eventsPerSecond",
+				      (json_int_t)k->cfg.monitor_rate);
+		char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+		if (line != NULL)
+			evbuffer_add_printf(l->pending, "%s\n", line);
+		free(line);
+		json_decref(o);
+	}
 	evhttp_send_reply_chunk(req, l->pending);
 	l->next = fm->head;
 	fm->head = l;

@@ -313,7 +313,10 @@ static inline void kdp_monitor_drop(struct kdp_monitor_worker *w, struct rte_mbu
 	}
 }
 
-/* Enqueues what the bucket allows; counts the rest. */
+/**
+ * Enqueues the burst's staged events, as many as the token bucket allows,
+ * without waiting; counts the rest as lost (over the rate, or ring full).
+ */
 static inline void kdp_monitor_enqueue(struct kdp_monitor_worker *w)
 {
 	uint64_t add = (w->now_tsc - w->last_tsc) / w->tsc_per_token;
