@@ -5,6 +5,7 @@
 
 #include "common/kdp_addr.h"
 #include "maglev/kdp_maglev.h"
+#include "monitor/kdp_monitor.h"
 #include "kdp_config.h"
 
 static const char *const top_keys[] = {

@@ -13,7 +13,6 @@
 #include <rte_ether.h>
 
 #include "kdp_json.h"
-#include "monitor/kdp_monitor.h"
 
 #define KDP_MAX_WORKERS 16
 #define KDP_MAX_DRIVERS 16
