@@ -54,6 +54,7 @@ for b in build build-asan; do
 	counted "functional pcap ($b)" /usr/bin/python3 tests/func/test_pcap.py "$b/src/kdp"
 	counted "bad packets ($b)" /usr/bin/python3 tests/func/test_badpkts.py "$b/src/kdp"
 	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
+	counted "flow monitor ($b)" /usr/bin/python3 tests/func/test_monitor.py "$b/src/kdp"
 done
 counted "benchmark smoke (no thresholds)" env KDP_BUILD=build tools/bench/smoke.sh
 counted "fuzz (libFuzzer, ${FUZZ_SECONDS:-60}s per target)" tools/fuzz.sh
