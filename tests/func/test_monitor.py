@@ -10,7 +10,6 @@ Usage: test_monitor.py <path to kdp>   (kdpctl is found next to it)
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from scapy.all import ICMP, IP, TCP, UDP, Ether, wrpcap  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_pcap import (CURL, CURL_MAC, KDP_MAC, NODE_IP, REMOTE_WEB, VIP, W1_IP, WEB,  # noqa: E402
-                       WEB_MAC, api, check, finish, http_get, results)
+                       WEB_MAC, api, check, finish, http_get, results, stop_kdp)
 
 SPOOF = "172.20.1.99"
 TIME = re.compile(r"^[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d\.\d{3}: (.*)$")
@@ -125,13 +124,7 @@ def main():
     finally:
         if mon is not None and mon.poll() is None:
             mon.kill()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = -9
+        rc = stop_kdp(proc)
         log.close()
     check("kdp exits 0 on SIGTERM", rc == 0, rc)
     if results["failed"]:

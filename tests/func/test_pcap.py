@@ -136,15 +136,21 @@ def run_kdp(kdp, d, want_rx, collect=None):
                 extra = collect() if collect else None
                 break
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = -9
+        rc = stop_kdp(proc)
         log.close()
     return stats, rc, extra
+
+
+def stop_kdp(proc):
+    """SIGTERM, then SIGKILL after 15 s; returns the exit code (-9 if killed)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return -9
 
 
 def main():

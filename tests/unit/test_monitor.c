@@ -45,20 +45,30 @@ static void test_nobody_listening(void)
 	kdp_monitor_free(mon);
 }
 
-/* 10 events/s: a burst of 2 passes, the rest of 32 is lost to the limit. */
-static void test_rate_limit(void)
+/* A listened-to monitor of one worker with a ring of 64 and @p rate
+ * events/s, after @p bursts bursts of 32; checks its counters. */
+static struct kdp_monitor *after_bursts(const char *name, uint32_t rate, int bursts,
+					 uint64_t events, uint64_t lost_rate, uint64_t lost_ring)
 {
-	struct kdp_monitor *mon = kdp_monitor_create("t_mon_rate", 1, 64, 10, 0);
-	struct kdp_monitor_event ev[64];
+	struct kdp_monitor *mon = kdp_monitor_create(name, 1, 64, rate, 0);
 	struct kdp_monitor_counters c;
 
 	CU_ASSERT_FATAL(mon != NULL);
 	kdp_monitor_set_listening(mon, true);
-	burst_of(&mon->w[0], 32);
+	for (int i = 0; i < bursts; i++)
+		burst_of(&mon->w[0], 32);
 	kdp_monitor_counters(mon, &c);
-	CU_ASSERT_EQUAL(c.events, 2);
-	CU_ASSERT_EQUAL(c.lost_rate, 30);
-	CU_ASSERT_EQUAL(c.lost_ring, 0);
+	CU_ASSERT_EQUAL(c.events, events);
+	CU_ASSERT_EQUAL(c.lost_rate, lost_rate);
+	CU_ASSERT_EQUAL(c.lost_ring, lost_ring);
+	return mon;
+}
+
+/* 10 events/s: a burst of 2 passes, the rest of 32 is lost to the limit. */
+static void test_rate_limit(void)
+{
+	struct kdp_monitor *mon = after_bursts("t_mon_rate", 10, 1, 2, 30, 0);
+	struct kdp_monitor_event ev[64];
 	CU_ASSERT_EQUAL(kdp_monitor_dequeue(mon, 0, ev, 64), 2);
 	CU_ASSERT_EQUAL(ev[0].orig.sport, 1);
 	CU_ASSERT_EQUAL(ev[1].orig.sport, 2);
@@ -70,18 +80,9 @@ static void test_rate_limit(void)
  * ring full, never waited for; draining makes room again. */
 static void test_ring_full(void)
 {
-	struct kdp_monitor *mon = kdp_monitor_create("t_mon_ring", 1, 64, 10000000, 0);
+	struct kdp_monitor *mon = after_bursts("t_mon_ring", 10000000, 2, 63, 0, 1);
 	struct kdp_monitor_event ev[64];
 	struct kdp_monitor_counters c;
-
-	CU_ASSERT_FATAL(mon != NULL);
-	kdp_monitor_set_listening(mon, true);
-	burst_of(&mon->w[0], 32);
-	burst_of(&mon->w[0], 32);
-	kdp_monitor_counters(mon, &c);
-	CU_ASSERT_EQUAL(c.events, 63);
-	CU_ASSERT_EQUAL(c.lost_ring, 1);
-	CU_ASSERT_EQUAL(c.lost_rate, 0);
 	CU_ASSERT_EQUAL(kdp_monitor_dequeue(mon, 0, ev, 64), 63);
 	CU_ASSERT_EQUAL(ev[31].orig.sport, 32);
 	CU_ASSERT_EQUAL(ev[32].orig.sport, 1);
