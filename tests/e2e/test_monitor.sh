@@ -63,20 +63,21 @@ monitor_start() {
 }
 
 # monitor_wait: waits up to 5 s for the last monitor_start's kdpctl to exit
-# (it was given -n); prints its exit code (124 when it had to be stopped).
+# (it was given -n); its exit code in MON_RC (124 when it had to be stopped).
+# Not run in a subshell: only this shell can wait for its children.
 monitor_wait() {
 	local i
 	for ((i = 0; i < 50; i++)); do
 		if ! _lab_pid_alive "$MON_PID"; then
 			wait "$MON_PID"
-			echo $?
+			MON_RC=$?
 			return
 		fi
 		sleep 0.1
 	done
 	kill "$MON_PID" 2>/dev/null
 	wait "$MON_PID" 2>/dev/null
-	echo 124
+	MON_RC=124
 }
 
 setup() {
@@ -101,7 +102,8 @@ check_a_dropped() {
 	monitor_start a --verdict DROPPED --ip "$SPOOF_IP" -n 1 ||
 		{ fail "a. kdpctl monitor did not start" "$(cat "$KDP_LAB_DIR/mon-a.err")"; return; }
 	lab_send_icmp curl-pod "$SPOOF_IP" "$WEB_W1" "$GW_MAC" 1
-	rc=$(monitor_wait)
+	monitor_wait
+	rc=$MON_RC
 	after=$(lab_drop_count k8s-ctr spoofed_source)
 	line=$(head -1 "$KDP_LAB_DIR/mon-a.out")
 	want="$SPOOF_IP -> $WEB_W1 icmp DROPPED (spoofed_source) port $P_CURL (ICMP EchoRequest)"
@@ -118,7 +120,8 @@ check_b_translated() {
 		{ fail "b. kdpctl monitor did not start" "$(cat "$KDP_LAB_DIR/mon-b.err")"; return; }
 	out=$(ip netns exec kdp-curl-pod curl -s --connect-timeout 2 -m 3 --local-port "$CLIENT_PORT" \
 		"http://$SVC_IP/" 2>&1)
-	rc=$(monitor_wait)
+	monitor_wait
+	rc=$MON_RC
 	l1=$(sed -n 1p "$KDP_LAB_DIR/mon-b.out")
 	l2=$(sed -n 2p "$KDP_LAB_DIR/mon-b.out")
 	local c="default/curl-pod:$CLIENT_PORT ($CLIENT_IP)"
@@ -143,7 +146,8 @@ check_c_json() {
 		{ fail "c. kdpctl monitor --json did not start"; return; }
 	ip netns exec kdp-curl-pod curl -s --connect-timeout 2 -m 3 --local-port $((CLIENT_PORT + 1)) \
 		"http://$SVC_IP/" >/dev/null 2>&1
-	rc=$(monitor_wait)
+	monitor_wait
+	rc=$MON_RC
 	res=$(python3 -c '
 import json, sys
 e = json.loads(open(sys.argv[1]).readline())
