@@ -22,6 +22,7 @@
 #include "common/kdp_meta.h"
 #include "common/kdp_stats.h"
 #include "ct/kdp_ct.h"
+#include "monitor/kdp_monitor.h"
 #include "parse/kdp_parse.h"
 #include "neigh/kdp_neigh.h"
 #include "pipeline/kdp_pipeline.h"
@@ -110,6 +111,8 @@ struct kdp {
 	atomic_bool quit;
 	time_t started;
 	void *ctl; /**< control-thread private data (kdp_ctl.c) */
+	struct kdp_monitor *mon; /**< flow monitor: workers produce, control consumes */
+	void *flowmon; /**< GET /v1/monitor listeners (kdp_flowmon.c) */
 	char ipmasq_file_err[KDP_ERR_LEN]; /**< last problem with the watched file */
 };
 

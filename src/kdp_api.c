@@ -15,6 +15,7 @@
 
 #include "common/kdp_addr.h"
 #include "kdp_api.h"
+#include "kdp_flowmon.h"
 #include "kdp_metrics.h"
 
 #define MAX_SEGS 6
@@ -956,6 +957,17 @@ struct route {
 	bool get_only;
 };
 
+/* GET /v1/monitor: a stream of flow events (kdp_flowmon.c). */
+static void monitor(struct api_req *r)
+{
+	char err[KDP_ERR_LEN];
+	int code = kdp_flowmon_serve(r->k, r->req, err);
+
+	if (code != HTTP_OK)
+		return reply_error(r->req, code, "%s", err);
+	count(code);
+}
+
 static const struct route routes_v1[] = {
 	{"status", status, true},   {"nodes", nodes, false},
 	{"endpoints", endpoints, false}, {"state", state, false},
@@ -963,6 +975,7 @@ static const struct route routes_v1[] = {
 	{"stats", stats, true},      {"services", services, false},
 	{"ct", ct, true},            {"ipmasq", ipmasq, false},
 	{"nat", nat, true},          {"lrp", lrps, false},
+	{"monitor", monitor, true},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)

@@ -5,6 +5,7 @@
 
 #include "common/kdp_addr.h"
 #include "maglev/kdp_maglev.h"
+#include "monitor/kdp_monitor.h"
 #include "kdp_config.h"
 
 static const char *const top_keys[] = {
@@ -14,6 +15,7 @@ static const char *const top_keys[] = {
 	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
 	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig", "masquerade",
 	"controlSocketGroup", "memifSocketDir", "memifAbstractSockets",
+	"monitorEventsPerSecond",
 	NULL};
 static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
@@ -255,6 +257,7 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	cfg->mbufs = 16383;
 	cfg->neigh_reachable_ms = 30000;
 	cfg->max_body = 1 << 20;
+	cfg->monitor_rate = KDP_MONITOR_DEFAULT_RATE;
 	cfg->maglev_m = 16381;
 	cfg->masquerade = true;
 	cfg->ct_max = 262144;
@@ -328,6 +331,11 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 		return ret;
 	if (ret == 0)
 		cfg->max_body = (uint32_t)v;
+	if ((ret = kdp_json_uint(root, "monitorEventsPerSecond", false, 1, 10000000, &v,
+				 "", err)) < 0)
+		return ret;
+	if (ret == 0)
+		cfg->monitor_rate = (uint32_t)v;
 	if ((ret = kdp_json_str(root, "controlSocket", false, cfg->socket_path,
 				sizeof(cfg->socket_path), "", err)) < 0 ||
 	    (ret = kdp_json_str(root, "stateFile", false, cfg->state_path,

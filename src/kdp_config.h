@@ -51,6 +51,7 @@ struct kdp_config {
 	uint32_t ct_syn_s, ct_est_s, ct_close_s, ct_other_s;
 	uint16_t nat_lo, nat_hi; /**< SNAT ports [32768-65535] */
 	uint32_t max_body;
+	uint32_t monitor_rate; /**< flow monitor events per second and worker [20000] */
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char state_path[PATH_MAX];
 	char socket_group[64]; /**< group owning the control socket, or "" */

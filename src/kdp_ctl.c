@@ -22,6 +22,7 @@
 
 #include "kdp_api.h"
 #include "kdp_ctl.h"
+#include "kdp_flowmon.h"
 
 #define SLOWPATH_PERIOD_US 1000
 #define HTTP_TIMEOUT_S 10
@@ -263,12 +264,17 @@ int kdp_ctl_init(struct kdp *k, char *err)
 	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, k);
 	c->sigint = evsignal_new(c->base, SIGINT, on_signal, k);
 	c->sigterm = evsignal_new(c->base, SIGTERM, on_signal, k);
+	/* A client that goes away mid-answer (a monitor stream ended with
+	 * Ctrl-C) must cost an EPIPE, not the daemon. */
+	signal(SIGPIPE, SIG_IGN);
 	if (c->tick == NULL || c->sigint == NULL || c->sigterm == NULL ||
 	    event_add(c->tick, &period) || event_add(c->sigint, NULL) ||
 	    event_add(c->sigterm, NULL)) {
 		snprintf(err, KDP_ERR_LEN, "cannot set up control-thread events");
 		return -ENOMEM;
 	}
+	if (kdp_flowmon_init(k, c->base, err) != 0)
+		return -ENOMEM;
 	if (k->cfg.ipmasq_file[0] != '\0') {
 		int ret = watch_ipmasq(k, c, err);
 		if (ret != 0)
@@ -311,6 +317,7 @@ void kdp_ctl_fini(struct kdp *k)
 		close(c->fd);
 	if (c->fd >= 0)
 		unlink(k->cfg.socket_path);
+	kdp_flowmon_fini(k); /* after the server: closing streams calls into it */
 	if (c->base)
 		event_base_free(c->base);
 	free(c);

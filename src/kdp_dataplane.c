@@ -655,6 +655,7 @@ int kdp_worker_main(void *arg)
 						       : (uint16_t)(lo + span - 1);
 		kdp_pipeline_ctx_init(&ctx, st, k->nt, k->ct, 0, lo, hi);
 		ctx.aff = k->aff;
+		ctx.mon = &k->mon->w[id];
 	}
 	rte_rcu_qsbr_thread_register(k->qsbr, id);
 	rte_rcu_qsbr_thread_online(k->qsbr, id);

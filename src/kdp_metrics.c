@@ -4,6 +4,7 @@
 
 #include <rte_ethdev.h>
 
+#include "kdp_flowmon.h"
 #include "kdp_metrics.h"
 
 void kdp_metrics_count_request(struct kdp *k, const char *route, const char *method,
@@ -180,6 +181,25 @@ void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
 	    k->state.n_lrps);
 	one(o, "kdp_routes", "gauge", "Routes in force.", s->dp.rt->n_routes);
 	one(o, "kdp_neighbours", "gauge", "Neighbour (ARP) entries.", k->nt->count);
+
+	{
+		struct kdp_monitor_counters mc;
+		struct kdp_flowmon_stats fs;
+
+		kdp_monitor_counters(k->mon, &mc);
+		kdp_flowmon_stats(k, &fs);
+		one(o, "kdp_monitor_listeners", "gauge", "Clients streaming GET /v1/monitor.",
+		    fs.listeners);
+		one(o, "kdp_monitor_events_total", "counter",
+		    "Flow events the workers handed to the control thread.", (double)mc.events);
+		head(o, "kdp_monitor_events_lost_total", "counter", "Flow events lost, by why.");
+		evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"rate_limited\"} %" PRIu64 "\n",
+				    mc.lost_rate);
+		evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"ring_full\"} %" PRIu64 "\n",
+				    mc.lost_ring);
+		evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"slow_listener\"} %" PRIu64 "\n",
+				    fs.lost_slow);
+	}
 
 	head(o, "kdp_api_requests_total", "counter", "Control API requests by path, method and status.");
 	json_object_foreach(k->api_counts, key, v) {

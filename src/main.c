@@ -54,7 +54,9 @@ static int mod_core_init(struct kdp *k, char *err)
 				    RING_F_SP_ENQ | RING_F_SC_DEQ);
 	k->renew = rte_ring_create("kdp_renew", 1024, (int)rte_socket_id(),
 				   RING_F_SP_ENQ | RING_F_SC_DEQ);
-	if (k->qsbr == NULL || k->stats == NULL || k->punt == NULL ||
+	k->mon = kdp_monitor_create("kdp_mon", k->cfg.workers, 0, k->cfg.monitor_rate,
+				    (int)rte_socket_id());
+	if (k->qsbr == NULL || k->stats == NULL || k->punt == NULL || k->mon == NULL ||
 	    k->inject == NULL || k->renew == NULL || rte_rcu_qsbr_init(k->qsbr, k->cfg.workers) != 0) {
 		snprintf(err, KDP_ERR_LEN, "out of memory for RCU, counters or rings");
 		return -ENOMEM;
@@ -78,6 +80,7 @@ static void mod_core_fini(struct kdp *k)
 	rte_ring_free(k->punt);
 	rte_ring_free(k->inject);
 	rte_ring_free(k->renew);
+	kdp_monitor_free(k->mon);
 	rte_free(k->stats);
 	rte_free(k->qsbr);
 }

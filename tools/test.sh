@@ -56,6 +56,7 @@ for b in build build-asan; do
 	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
 	counted "state file and journal ($b)" /usr/bin/python3 tests/func/test_persist.py "$b/src/kdp"
 	counted "state file under kill -9 ($b)" /usr/bin/python3 tests/func/test_crash_save.py "$b/src/kdp"
+	counted "flow monitor ($b)" /usr/bin/python3 tests/func/test_monitor.py "$b/src/kdp"
 done
 counted "benchmark smoke (no thresholds)" env KDP_BUILD=build tools/bench/smoke.sh
 counted "fuzz (libFuzzer, ${FUZZ_SECONDS:-60}s per target)" tools/fuzz.sh

@@ -38,6 +38,7 @@ struct kdp_meta {
 	uint8_t l4_proto;  /**< IPPROTO_* of the IPv4 payload */
 	uint8_t flags;     /**< KDP_META_F_* */
 	uint8_t punt;      /**< enum kdp_punt */
+	uint8_t mon_idx;   /**< flow monitor: index of its pre-rewrite tuple */
 };
 
 #define KDP_MBUF_PRIV_SIZE RTE_ALIGN(sizeof(struct kdp_meta), RTE_MBUF_PRIV_ALIGN)

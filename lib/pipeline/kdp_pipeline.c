@@ -24,6 +24,8 @@ void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
 	ctx->nt = nt;
 	ctx->ct = ct;
 	ctx->aff = NULL;
+	ctx->mon = NULL;
+	ctx->mon_on = false;
 	ctx->nat_lo = nat_lo;
 	ctx->nat_hi = nat_hi < nat_lo ? nat_lo : nat_hi;
 	ctx->rnd = (uint32_t)rte_rdtsc() | 1;
@@ -46,10 +48,19 @@ struct drops {
 	struct rte_mbuf *m[KDP_BURST];
 };
 
+/* Counts a drop, and shows it to the flow monitor when someone listens. */
+static inline void count_drop(struct kdp_pipeline_ctx *ctx, struct rte_mbuf *m,
+			      enum kdp_drop reason)
+{
+	kdp_stats_drop(ctx->st, reason);
+	if (unlikely(ctx->mon_on))
+		kdp_monitor_drop(ctx->mon, m, reason);
+}
+
 static inline void drop(struct kdp_pipeline_ctx *ctx, struct drops *d,
 			struct rte_mbuf *m, enum kdp_drop reason)
 {
-	kdp_stats_drop(ctx->st, reason);
+	count_drop(ctx, m, reason);
 	d->m[d->n++] = m;
 }
 
@@ -132,7 +143,7 @@ static inline int forward_checks(struct kdp_pipeline_ctx *ctx,
 	uint16_t old;
 
 	if (unlikely(ip->time_to_live <= 1)) {
-		kdp_stats_drop(ctx->st, KDP_DROP_TTL_EXCEEDED);
+		count_drop(ctx, m, KDP_DROP_TTL_EXCEEDED);
 		if (icmp_allowed(ctx) &&
 		    kdp_icmp_error(m, KDP_ICMP_TIME_EXCEEDED, 0, 0, dp->node_ip) == 0)
 			send_generated(ctx, dp, m, out, need, d);
@@ -145,7 +156,7 @@ static inline int forward_checks(struct kdp_pipeline_ctx *ctx,
 			drop(ctx, d, m, KDP_DROP_MTU_EXCEEDED);
 			return -1;
 		}
-		kdp_stats_drop(ctx->st, KDP_DROP_FRAG_NEEDED);
+		count_drop(ctx, m, KDP_DROP_FRAG_NEEDED);
 		if (icmp_allowed(ctx) &&
 		    kdp_icmp_error(m, KDP_ICMP_DEST_UNREACH, KDP_ICMP_CODE_FRAG_NEEDED, mtu,
 				   dp->node_ip) == 0)
@@ -482,7 +493,7 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 			e->expires_ms = ctx->now_ms;
 		}
 		if (unlikely(e->flags & KDP_CT_F_DEAD)) {
-			kdp_stats_drop(ctx->st, KDP_DROP_SVC_BACKEND_GONE);
+			count_drop(ctx, m, KDP_DROP_SVC_BACKEND_GONE);
 			if (dirs[j] == KDP_CT_ORIG && keys[j].proto == IPPROTO_TCP &&
 			    icmp_allowed(ctx) && kdp_reject_tcp_reset(m) == 0)
 				send_generated(ctx, dp, m, out, need, d);
@@ -525,7 +536,7 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 				continue;
 			}
 			tracked[i] = CONSUMED;
-			kdp_stats_drop(ctx->st, r);
+			count_drop(ctx, m, r);
 			if (r == KDP_DROP_SVC_NO_BACKEND && icmp_allowed(ctx) &&
 			    kdp_reject(m, rte_be_to_cpu_32(keys[j].dst)) == 0)
 				send_generated(ctx, dp, m, out, need, d);
@@ -593,6 +604,7 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 	need.n = 0;
 	out->n_tx = 0;
 	out->n_punt = 0;
+	ctx->mon_on = ctx->mon != NULL && kdp_monitor_begin(ctx->mon);
 
 	for (uint16_t i = 0; i < n && i < 4; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -630,6 +642,8 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 		ips[nf] = dst;
 		fwd[nf++] = m;
 	}
+	if (unlikely(ctx->mon_on))
+		kdp_monitor_pre(ctx->mon, fwd, nf);
 
 	/* Conntrack and services (NAT rewrites the destination). */
 	if (nf > 0 && ctx->ct != NULL) {
@@ -693,6 +707,8 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 				break;
 			}
 			ctx->st->icmp_sent++;
+			if (unlikely(ctx->mon_on))
+				kdp_monitor_forget(ctx->mon, m);
 			set_l2(m, &dp->mac, &peer);
 			emit(out, m, in_port);
 			break;
@@ -723,6 +739,8 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 			}
 		}
 	}
+	if (unlikely(ctx->mon_on))
+		kdp_monitor_end(ctx->mon, out->tx, out->n_tx, out->punt, out->n_punt);
 	if (d.n > 0)
 		rte_pktmbuf_free_bulk(d.m, d.n);
 	return n;

@@ -21,6 +21,7 @@
 #include "common/kdp_stats.h"
 #include "ct/kdp_ct.h"
 #include "masq/kdp_masq.h"
+#include "monitor/kdp_monitor.h"
 #include "neigh/kdp_neigh.h"
 #include "route/kdp_route.h"
 #include "svc/kdp_affinity.h"
@@ -28,6 +29,7 @@
 
 /** Packets per burst. */
 #define KDP_BURST 32
+_Static_assert(KDP_BURST <= KDP_MONITOR_BURST, "one monitor event per packet of a burst");
 
 enum kdp_port_role {
 	KDP_PORT_NONE = 0,
@@ -63,6 +65,8 @@ struct kdp_pipeline_ctx {
 	const struct kdp_neigh *nt;
 	struct kdp_ct *ct;
 	struct kdp_affinity *aff; /**< ClientIP pins (NULL: none) */
+	struct kdp_monitor_worker *mon; /**< flow monitor (NULL: none) */
+	bool mon_on;          /**< someone listens: set per burst */
 	uint64_t now_ms;      /**< set per burst from the TSC */
 	uint64_t tsc_per_ms;
 	uint16_t nat_lo;      /**< this lcore's slice of the SNAT port range */

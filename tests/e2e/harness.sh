@@ -144,13 +144,18 @@ e2e_lab_up() {
 	done
 }
 
-# e2e_lab_services_up: e2e_lab_up, then the pod servers (webpods, DNS) and
-# the lab services on every node.
+# e2e_lab_services_up: e2e_lab_up, then the lab's pod applications
+# (lab_apps_start) and services (lab_services_apply) on every node. Prints
+# FAIL lines and returns 1 when a step fails.
 e2e_lab_services_up() {
 	local out
 	e2e_lab_up || return 1
-	if ! out=$(lab_apps_start 2>&1 && lab_services_apply 2>&1); then
-		fail "setup: servers and services" "$out"
+	if ! out=$(lab_apps_start 2>&1); then
+		fail "setup: the pods' applications (HTTP, dnsmasq)" "$out"
+		return 1
+	fi
+	if ! out=$(lab_services_apply 2>&1); then
+		fail "setup: PUT the lab services on both nodes" "$out"
 		return 1
 	fi
 }

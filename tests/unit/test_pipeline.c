@@ -818,6 +818,86 @@ static void test_icmp_error_translated(void)
 	rte_pktmbuf_free(err);
 }
 
+/* The flow monitor on the pipeline: one event per packet, with the tuple
+ * before and after translation, only while someone listens. */
+static void test_monitor_events(void)
+{
+	struct kdp_monitor *mon = kdp_monitor_create("t_pl_mon", 1, 64, 1000, 0);
+	struct kdp_monitor_event ev[8];
+	struct test_pkt p = from_curl(REMOTE_WEB);
+	struct rte_mbuf *pkts[3], *m;
+	struct kdp_pipeline_out out;
+	uint32_t backend;
+	int punted;
+
+	CU_ASSERT_FATAL(mon != NULL);
+	ctx.mon = &mon->w[0];
+	/* Nobody listens: nothing. */
+	m = run1(test_pkt_make(&p), 1, &punted);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(kdp_monitor_dequeue(mon, 0, ev, 8), 0);
+
+	kdp_monitor_set_listening(mon, true);
+	/* One burst: a spoofed packet, one forwarded as is, an echo to the
+	 * pods' gateway (kdp answers it itself: no event). */
+	p.src = IP4(172, 20, 1, 99);
+	pkts[0] = test_pkt_make(&p);
+	p.src = CURL;
+	pkts[1] = test_pkt_make(&p);
+	p.dst = POD_GW;
+	pkts[2] = test_pkt_make(&p);
+	CU_ASSERT_EQUAL(kdp_pipeline_run(&ctx, &dp, 1, pkts, 3, &out), 3);
+	CU_ASSERT_EQUAL(out.n_tx, 2);
+	rte_pktmbuf_free_bulk(out.tx, out.n_tx);
+	CU_ASSERT_EQUAL_FATAL(kdp_monitor_dequeue(mon, 0, ev, 8), 2);
+	CU_ASSERT_EQUAL(ev[0].verdict, KDP_MONITOR_DROPPED);
+	CU_ASSERT_EQUAL(ev[0].reason, KDP_DROP_SPOOFED_SOURCE);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ev[0].orig.src), IP4(172, 20, 1, 99));
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ev[0].orig.dst), REMOTE_WEB);
+	CU_ASSERT_EQUAL(ev[0].proto, IPPROTO_ICMP);
+	CU_ASSERT_EQUAL(ev[0].icmp_type, RTE_IP_ICMP_ECHO_REQUEST);
+	CU_ASSERT_EQUAL(ev[0].in_port, 1);
+	CU_ASSERT_EQUAL(ev[0].out_port, UINT16_MAX);
+	CU_ASSERT_EQUAL(ev[1].verdict, KDP_MONITOR_FORWARDED);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ev[1].xlat.dst), REMOTE_WEB);
+	CU_ASSERT_EQUAL(ev[1].out_port, 0);
+
+	/* A new connection to the ClusterIP: VIP before, a backend after. */
+	p = from_curl(VIP);
+	p.proto = IPPROTO_TCP;
+	p.sport = 45999;
+	p.dport = 80;
+	m = run1(test_pkt_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	backend = rte_be_to_cpu_32(ip_of(m)->dst_addr);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL_FATAL(kdp_monitor_dequeue(mon, 0, ev, 8), 1);
+	CU_ASSERT_EQUAL(ev[0].verdict, KDP_MONITOR_TRANSLATED);
+	CU_ASSERT_EQUAL(ev[0].proto, IPPROTO_TCP);
+	CU_ASSERT_EQUAL(ev[0].tcp_flags, RTE_TCP_SYN_FLAG);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ev[0].orig.src), CURL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ev[0].orig.dst), VIP);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(ev[0].orig.sport), 45999);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(ev[0].orig.dport), 80);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ev[0].xlat.src), CURL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ev[0].xlat.dst), backend);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(ev[0].xlat.dport), 80);
+	CU_ASSERT_EQUAL(ev[0].out_port, backend == WEB ? 2 : 0);
+	/* A TTL expiring after DNAT: one DROPPED event (the ICMP error kdp
+	 * sends for it gets none), with the tuple as received. */
+	p.sport = 46000;
+	p.ttl = 1;
+	m = run1(test_pkt_make(&p), 1, &punted);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL_FATAL(kdp_monitor_dequeue(mon, 0, ev, 8), 1);
+	CU_ASSERT_EQUAL(ev[0].verdict, KDP_MONITOR_DROPPED);
+	CU_ASSERT_EQUAL(ev[0].reason, KDP_DROP_TTL_EXCEEDED);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ev[0].orig.dst), VIP);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(ev[0].orig.sport), 46000);
+	ctx.mon = NULL;
+	kdp_monitor_free(mon);
+}
+
 void test_register_pipeline(void)
 {
 	CU_pSuite s = CU_add_suite("pipeline", setup, teardown);
@@ -838,4 +918,5 @@ void test_register_pipeline(void)
 	CU_add_test(s, "masquerade: SNAT outside the set, pod IP inside", test_masquerade);
 	CU_add_test(s, "masquerade: ICMP echo by identifier", test_masquerade_icmp);
 	CU_add_test(s, "ICMP error about a masqueraded flow, inner header too", test_icmp_error_translated);
+	CU_add_test(s, "flow monitor: dropped, forwarded, translated events", test_monitor_events);
 }

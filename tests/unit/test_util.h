@@ -47,5 +47,6 @@ void test_register_masq(void);
 void test_register_ct(void);
 void test_register_svc(void);
 void test_register_dataplane(void);
+void test_register_monitor(void);
 
 #endif

@@ -6,7 +6,11 @@
  * as a TX sink would. Prints Mpps and TSC cycles per packet per scenario
  * and flow count. A benchmark, not a test: it asserts nothing.
  *
- *   kdp-bench-pipeline [--flows N[,N...]] [--seconds S]
+ *   kdp-bench-pipeline [-f N[,N...]] [-s SECONDS] [-M off|idle|on]
+ *
+ * -M attaches a flow monitor: idle (nobody listens: the cost kdp pays on
+ * every node), on (a listener: events staged, rate-limited at the default
+ * 20000/s and drained every 64 bursts).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -178,12 +182,13 @@ int main(int argc, char **argv)
 	int n_counts = 2;
 	double seconds = 2;
 	struct rte_mempool *pool;
-	int opt;
+	int opt, mon_mode = 0; /* 0 off, 1 idle, 2 on */
+	struct kdp_monitor *mon = NULL;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kdp-bench-%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		return 1;
-	while ((opt = getopt(argc, argv, "f:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:s:M:")) != -1) {
 		if (opt == 'f') {
 			char *s = optarg, *tok;
 			n_counts = 0;
@@ -191,7 +196,16 @@ int main(int argc, char **argv)
 				flow_counts[n_counts++] = (uint32_t)atoi(tok);
 		} else if (opt == 's') {
 			seconds = atof(optarg);
+		} else if (opt == 'M') {
+			mon_mode = strcmp(optarg, "on") == 0 ? 2 : strcmp(optarg, "idle") == 0;
 		}
+	}
+	if (mon_mode > 0) {
+		mon = kdp_monitor_create("b_mon", 1, 0, 0, 0);
+		if (mon == NULL)
+			return 1;
+		kdp_monitor_set_listening(mon, mon_mode == 2);
+		printf("flow monitor attached, %s\n", mon_mode == 2 ? "listening" : "nobody listening");
 	}
 	pool = rte_pktmbuf_pool_create("bench", 8191, 256, KDP_MBUF_PRIV_SIZE,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
@@ -214,6 +228,8 @@ int main(int argc, char **argv)
 				printf("%-32s %10u  set-up failed\n", names[sc], flows);
 				continue;
 			}
+			if (mon != NULL)
+				w.ctx.mon = &mon->w[0];
 			for (uint32_t i = 0; i < flows; i++)
 				frame(frames + (size_t)i * 64, sc, i);
 			/* Warm-up: one pass over every flow creates the conntrack
@@ -227,6 +243,11 @@ int main(int argc, char **argv)
 					if (burst(&w, pool, frames, flows, &next) != 0)
 						return 1;
 				done += 64 * KDP_BURST;
+				if (mon_mode == 2) {
+					struct kdp_monitor_event ev[KDP_MONITOR_BURST];
+					while (kdp_monitor_dequeue(mon, 0, ev, KDP_MONITOR_BURST) > 0)
+						;
+				}
 				t1 = rte_rdtsc();
 			} while ((double)(t1 - t0) < seconds * (double)hz);
 			printf("%-32s %10u %10.2f %12.1f\n", names[sc], flows,
@@ -242,6 +263,14 @@ int main(int argc, char **argv)
 		free(frames);
 	}
 	printf("cycles include building each mbuf (alloc + 60-byte copy) and freeing it, as RX and TX would\n");
+	if (mon != NULL) {
+		struct kdp_monitor_counters mc;
+
+		kdp_monitor_counters(mon, &mc);
+		printf("monitor: %" PRIu64 " events, %" PRIu64 " over the rate limit, %" PRIu64
+		       " ring full\n", mc.events, mc.lost_rate, mc.lost_ring);
+		kdp_monitor_free(mon);
+	}
 	rte_mempool_free(pool);
 	{
 		char rundir[PATH_MAX];

@@ -24,6 +24,8 @@
 
 #include <jansson.h>
 
+#include "kdpctl_monitor.h"
+
 #define KDPCTL_DEFAULT_SOCKET "/run/kdp/kdp.sock"
 #define KDPCTL_TIMEOUT_SEC 60 /* per send/recv; a healthy daemon answers in ms */
 
@@ -2176,6 +2178,8 @@ static const struct kdpctl_command kdpctl_commands[] = {
 	  "Port retries: SNAT port picks by how many extra ports were tried.\n" },
 	{ "apply", NULL, 0, KDPCTL_FILE_REQUIRED, 0,
 	  "Replace the whole desired state", "PUT /v1/state", cmd_apply, NULL },
+	{ "monitor", "[FILTERS] [-n N]", 0, KDPCTL_FILE_NO, 0,
+	  "Stream flow events (hubble observe)", "GET /v1/monitor", kdpctl_monitor_cmd, NULL },
 	{ "raw", "METHOD PATH", 2, KDPCTL_FILE_OPTIONAL, 0,
 	  "Send any request and print the response body", "METHOD PATH", cmd_raw, NULL },
 };
@@ -2413,6 +2417,10 @@ int main(int argc, char **argv)
 	if (o.socket == NULL || o.socket[0] == '\0')
 		o.socket = KDPCTL_DEFAULT_SOCKET;
 
+	if ((rc = kdpctl_monitor_main(argc, argv, o.socket)) >= 0) {
+		free(pos);
+		return rc;
+	}
 	rc = kdpctl_parse_args(argc, argv, &o, pos, &npos);
 	if (rc == 0 && o.help) {
 		size_t nwords;
