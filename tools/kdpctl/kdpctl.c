@@ -37,27 +37,33 @@ struct kdpctl_command {
 	int (*run)(const struct kdpctl_opts *o);
 	const char *notes;    /* more help text, or NULL */
 	const char *wide;     /* with KDPCTL_OPT_WIDE: what -o wide adds, for help */
+	bool args_optional;   /* the nargs arguments may be left out */
 };
 
 static const struct kdpctl_command kdpctl_commands[] = {
-	{ "status", NULL, 0, KDPCTL_FILE_NO, 0,
-	  "Show the node, its ports and table sizes", "GET /v1/status", cmd_status, NULL },
+	{ "status", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
+	  "Show the node, its ports and table sizes", "GET /v1/status", cmd_status, NULL,
+	  "also show each port's receive and transmit errors" },
 	{ "node list", NULL, 0, KDPCTL_FILE_NO, 0,
 	  "List nodes and their pod CIDRs", "GET /v1/nodes", cmd_node_list, NULL },
 	{ "node put", "NAME", 1, KDPCTL_FILE_REQUIRED, 0,
 	  "Create or replace a node", "PUT /v1/nodes/NAME", cmd_node_put, NULL },
 	{ "node delete", "NAME", 1, KDPCTL_FILE_NO, 0,
 	  "Delete a node", "DELETE /v1/nodes/NAME", cmd_node_delete, NULL },
-	{ "endpoint list", NULL, 0, KDPCTL_FILE_NO, 0,
-	  "List local endpoints (pods)", "GET /v1/endpoints", cmd_endpoint_list, NULL },
+	{ "endpoint list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
+	  "List local endpoints (pods)", "GET /v1/endpoints", cmd_endpoint_list,
+	  "STATE is the state of the endpoint's port (up, down); PORT \"-\" when it\n"
+	  "could not be opened.\n",
+	  "also show each endpoint's MAC, port ID and devargs" },
 	{ "endpoint put", "NS/NAME", 1, KDPCTL_FILE_REQUIRED, 0,
 	  "Create or replace an endpoint", "PUT /v1/endpoints/NS/NAME", cmd_endpoint_put, NULL },
 	{ "endpoint delete", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
 	  "Delete an endpoint", "DELETE /v1/endpoints/NS/NAME", cmd_endpoint_delete, NULL },
 	{ "service list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
 	  "List service frontends and their backends", "GET /v1/services", cmd_service_list,
-	  "One row per frontend, sorted by ID, with one line per backend\n"
-	  "(\"N => ADDRESS (state)\"); a frontend without backends has an empty Backend.\n",
+	  "As cilium-dbg service list: one row per frontend, sorted by ID, with one line\n"
+	  "per backend (\"N => ADDRESS (state)\"); a redirected frontend has the type\n"
+	  "LocalRedirect and its local backends.\n",
 	  "also show each frontend's service and algorithm" },
 	{ "service get", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
 	  "Show a service and its frontends", "GET /v1/services/NS/NAME", cmd_service_get, NULL },
@@ -65,21 +71,28 @@ static const struct kdpctl_command kdpctl_commands[] = {
 	  "Create or replace a service", "PUT /v1/services/NS/NAME", cmd_service_put, NULL },
 	{ "service delete", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
 	  "Delete a service", "DELETE /v1/services/NS/NAME", cmd_service_delete, NULL },
-	{ "route list", NULL, 0, KDPCTL_FILE_NO, 0,
-	  "List the routing table", "GET /v1/routes", cmd_route_list, NULL },
+	{ "route list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
+	  "List the routing table", "GET /v1/routes", cmd_route_list,
+	  "Most specific prefix first. TARGET is the endpoint, node or role a route\n"
+	  "leads to.\n",
+	  "also show the port each route leaves on" },
 	{ "neigh list", NULL, 0, KDPCTL_FILE_NO, 0,
 	  "List the neighbour (ARP) table", "GET /v1/neighbours", cmd_neigh_list, NULL },
-	{ "ct list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_CT_FILTER,
+	{ "ct list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_CT_FILTER | KDPCTL_OPT_WIDE,
 	  "List connection-tracking flows", "GET /v1/ct", cmd_ct_list,
-	  "One line per flow (original tuple, counters, state, flags, RevNAT=service ID,\n"
-	  "reply tuple), then the table's size and garbage-collection counters.\n"
-	  "With --json the filters apply to the \"flows\" array; the counters are the table's.\n" },
-	{ "nat list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_CT_FILTER,
+	  "One row per flow, sorted by protocol and original tuple: the original\n"
+	  "direction (SOURCE -> DESTINATION) and the reply direction (after DNAT the\n"
+	  "reply comes from the backend, after SNAT it goes to the node), then the\n"
+	  "table's size and garbage-collection counters.\n"
+	  "With --json the filters apply to the \"flows\" array; the counters are the table's.\n",
+	  "also show the service ID (as in service list) and the packet and byte counters" },
+	{ "nat list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_CT_FILTER | KDPCTL_OPT_WIDE,
 	  "List masquerade (SNAT) translations", "GET /v1/nat", cmd_nat_list,
-	  "Two lines per masqueraded flow, as cilium-dbg bpf nat list: OUT, the pod's\n"
+	  "Two rows per masqueraded flow, as cilium-dbg bpf nat list: OUT, the pod's\n"
 	  "source rewritten to the node (XLATE_SRC), and IN, the reply's destination\n"
-	  "given back to the pod (XLATE_DST). --ip matches any address of a line.\n"
-	  "With --json the filters apply to the array.\n" },
+	  "given back to the pod (XLATE_DST). --ip matches any address of a row.\n"
+	  "With --json the filters apply to the array.\n",
+	  "also show how long ago each translation was created" },
 	{ "ipmasq list", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
 	  "List destinations exempt from masquerade", "GET /v1/ipmasq", cmd_ipmasq_list,
 	  "One prefix per line, as cilium-dbg bpf ipmasq list: the cluster's own ranges\n"
@@ -112,6 +125,12 @@ static const struct kdpctl_command kdpctl_commands[] = {
 	{ "stats", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_ALL,
 	  "Show packet, masquerade and drop counters", "GET /v1/stats", cmd_stats,
 	  "Port retries: SNAT port picks by how many extra ports were tried.\n" },
+	{ "metrics", "[NAME]", 1, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
+	  "List the Prometheus metrics", "GET /metrics", cmd_metrics,
+	  "One row per sample of the Prometheus text the daemon serves; NAME keeps the\n"
+	  "metrics whose name contains it. --json gives each sample as an object\n"
+	  "(name, type, help, labels, value).\n",
+	  "also show each metric's type", true },
 	{ "apply", NULL, 0, KDPCTL_FILE_REQUIRED, 0,
 	  "Replace the whole desired state", "PUT /v1/state", cmd_apply, NULL },
 	{ "raw", "METHOD PATH", 2, KDPCTL_FILE_OPTIONAL, 0,
@@ -120,7 +139,7 @@ static const struct kdpctl_command kdpctl_commands[] = {
 
 static const char kdpctl_common_options[] =
 	"  -s, --socket PATH   control socket (default: $KDP_SOCKET, else " KDPCTL_DEFAULT_SOCKET ")\n"
-	"      --json          print the daemon's JSON answer instead of tables\n"
+	"      --json          print the daemon's JSON answer (indented) instead of tables\n"
 	"  -h, --help          show help; after a command, that command's help\n";
 
 /* Help lines of the options only some commands take. */
@@ -129,6 +148,20 @@ static const char kdpctl_all_help[] =
 static const char kdpctl_ct_filter_help[] =
 	"      --proto PROTO   only flows of protocol PROTO: tcp, udp or icmp\n"
 	"      --ip ADDR       only flows with IPv4 address ADDR (in either direction)\n";
+/* kdpctl monitor lives in kdpctl_monitor.c; its options, for the overview. */
+static const char kdpctl_monitor_help[] =
+	"  monitor: --pod NS/NAME, --ip ADDR, --protocol PROTO, --verdict VERDICT,\n"
+	"      -n COUNT (stop after COUNT events), --json (one JSON object per event)\n";
+
+static const char kdpctl_exit_help[] =
+	"Exit status:\n"
+	"  0  success\n"
+	"  1  the daemon refused the request (its error message on stderr)\n"
+	"  2  usage error: unknown command or option, bad argument, unreadable or\n"
+	"     invalid -f FILE (usage on stderr)\n"
+	"  3  cannot connect to the control socket (the message names the socket)\n"
+	"  4  connected, but no usable answer (timed out, not HTTP, not the JSON or\n"
+	"     metrics expected), or the output could not be written\n";
 
 /* "node put NAME -f FILE" */
 static void kdpctl_synopsis(struct kdpctl_buf *b, const struct kdpctl_command *c)
@@ -148,27 +181,83 @@ static void kdpctl_synopsis(struct kdpctl_buf *b, const struct kdpctl_command *c
 		kdpctl_buf_puts(b, " [--proto P] [--ip IP]");
 }
 
-static void kdpctl_usage(FILE *out)
+/* Length of the first word of a command name ("service" of "service list"). */
+static size_t kdpctl_group_len(const char *name)
 {
-	fputs("Usage: kdpctl [-s|--socket PATH] [--json] [-h|--help] COMMAND\n\n"
-	      "Inspect and configure the kdp dataplane through its control socket.\n\n"
-	      "Commands:\n", out);
+	return strcspn(name, " ");
+}
+
+/* Whether word is the first word of command c, which has more words. */
+static bool kdpctl_in_group(const struct kdpctl_command *c, const char *word)
+{
+	size_t n = kdpctl_group_len(c->name);
+
+	return c->name[n] == ' ' && strlen(word) == n && strncmp(word, c->name, n) == 0;
+}
+
+static bool kdpctl_same_group(const struct kdpctl_command *a, const struct kdpctl_command *b)
+{
+	size_t n = kdpctl_group_len(a->name);
+
+	return n == kdpctl_group_len(b->name) && strncmp(a->name, b->name, n) == 0;
+}
+
+/* The synopsis and summary of the commands (of one group when group is not NULL). */
+static void kdpctl_list_commands(FILE *out, const char *group)
+{
 	for (size_t i = 0; i < ARRAY_SIZE(kdpctl_commands); i++) {
+		const struct kdpctl_command *c = &kdpctl_commands[i];
 		struct kdpctl_buf b = { 0 };
 
-		kdpctl_synopsis(&b, &kdpctl_commands[i]);
-		fprintf(out, "  %-32s %s\n", b.data, kdpctl_commands[i].summary);
+		if (group != NULL && !kdpctl_in_group(c, group))
+			continue;
+		/* in the overview, blank lines around each group of several commands */
+		if (group == NULL && i > 0 && !kdpctl_same_group(c, c - 1) &&
+		    ((i + 1 < ARRAY_SIZE(kdpctl_commands) && kdpctl_same_group(c, c + 1)) ||
+		     (i > 1 && kdpctl_same_group(c - 1, c - 2))))
+			fputc('\n', out);
+		kdpctl_synopsis(&b, c);
+		fprintf(out, "  %-42s %s\n", b.data, c->summary);
 		free(b.data);
 	}
+}
+
+static bool kdpctl_has_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kdpctl_commands); i++)
+		if (strcmp(kdpctl_commands[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static void kdpctl_usage(FILE *out)
+{
+	fputs("Usage: kdpctl [-s|--socket PATH] [--json] [-h|--help] COMMAND [ARGS] [OPTIONS]\n\n"
+	      "Inspect and configure the kdp dataplane through its control socket.\n"
+	      "Listings are tables (headers in capitals, \"-\" for an empty cell); --json\n"
+	      "prints the daemon's JSON instead, for scripts.\n\n"
+	      "Commands:\n", out);
+	kdpctl_list_commands(out, NULL);
+	if (!kdpctl_has_command("monitor")) /* until kdpctl_monitor.c's entry is in the table */
+		fprintf(out, "  %-42s %s\n", "monitor [OPTIONS]",
+			"Watch packets and their verdicts as they happen");
 	fprintf(out, "\nOptions:\n%s  -f, --file FILE     request body: JSON (ipmasq put: the agent's YAML or JSON);\n"
 		"                      - reads standard input\n"
 		"  -o, --output wide   more columns (", kdpctl_common_options);
 	for (size_t i = 0, n = 0; i < ARRAY_SIZE(kdpctl_commands); i++)
 		if (kdpctl_commands[i].opts & KDPCTL_OPT_WIDE)
 			fprintf(out, "%s%s", n++ ? ", " : "", kdpctl_commands[i].name);
-	fprintf(out, ")\n%s%s\n"
-		"Exit status: 0 success, 1 the daemon answered with an error, 2 usage error,\n"
-		"3 cannot reach the daemon.\n", kdpctl_ct_filter_help, kdpctl_all_help);
+	fprintf(out, ")\n%s%s%s\n%s", kdpctl_ct_filter_help, kdpctl_all_help, kdpctl_monitor_help,
+		kdpctl_exit_help);
+}
+
+/* Help of a group of commands ("kdpctl service --help"). */
+static void kdpctl_group_usage(FILE *out, const char *group)
+{
+	fprintf(out, "Usage: kdpctl [-s PATH] [--json] %s SUBCOMMAND [ARGS] [OPTIONS]\n\n"
+		"Subcommands:\n", group);
+	kdpctl_list_commands(out, group);
+	fprintf(out, "\nkdpctl %s SUBCOMMAND --help shows the options of a subcommand.\n", group);
 }
 
 static void kdpctl_command_usage(FILE *out, const struct kdpctl_command *c)
@@ -190,7 +279,17 @@ static void kdpctl_command_usage(FILE *out, const struct kdpctl_command *c)
 	if (c->opts & KDPCTL_OPT_CT_FILTER)
 		fputs(kdpctl_ct_filter_help, out);
 	fputs(kdpctl_common_options, out);
+	fprintf(out, "\n%s", kdpctl_exit_help);
 	free(b.data);
+}
+
+/* The group a lone first word names, or NULL. */
+static const char *kdpctl_find_group(char **pos, size_t npos)
+{
+	for (size_t i = 0; npos > 0 && i < ARRAY_SIZE(kdpctl_commands); i++)
+		if (kdpctl_in_group(&kdpctl_commands[i], pos[0]))
+			return pos[0];
+	return NULL;
 }
 
 /* Prints the message and the relevant usage on stderr; returns exit code 2. */
@@ -205,6 +304,8 @@ int kdpctl_usage_error(const struct kdpctl_opts *o, const char *fmt, ...)
 	fputs("\n\n", stderr);
 	if (o->cmd != NULL)
 		kdpctl_command_usage(stderr, o->cmd);
+	else if (o->group != NULL)
+		kdpctl_group_usage(stderr, o->group);
 	else
 		kdpctl_usage(stderr);
 	return KDPCTL_EXIT_USAGE;
@@ -233,8 +334,13 @@ static int kdpctl_opt_value(int argc, char **argv, int *i, const char *short_nam
 	return 1;
 }
 
-/* Splits argv into options (accepted anywhere) and positional words. */
-static int kdpctl_parse_args(int argc, char **argv, struct kdpctl_opts *o, char **pos, size_t *npos)
+/*
+ * Splits argv into options (accepted anywhere) and positional words. A bad
+ * option is kept in *bad (its message), so that the usage shown can be the
+ * command's; parsing goes on.
+ */
+static void kdpctl_parse_args(int argc, char **argv, struct kdpctl_opts *o, char **pos,
+			      size_t *npos, struct kdpctl_buf *bad)
 {
 	bool only_positional = false;
 
@@ -252,18 +358,19 @@ static int kdpctl_parse_args(int argc, char **argv, struct kdpctl_opts *o, char 
 			o->json = true;
 		} else if (strcmp(a, "--all") == 0) {
 			o->all = true;
+		} else if (strncmp(a, "-o", 2) == 0 && a[2] != '\0' && a[2] != '-') {
+			o->output = a + 2; /* -owide */
 		} else if ((r = kdpctl_opt_value(argc, argv, &i, "-s", "--socket", &o->socket)) != 0 ||
 			   (r = kdpctl_opt_value(argc, argv, &i, "-f", "--file", &o->file)) != 0 ||
 			   (r = kdpctl_opt_value(argc, argv, &i, "-o", "--output", &o->output)) != 0 ||
 			   (r = kdpctl_opt_value(argc, argv, &i, NULL, "--proto", &o->proto)) != 0 ||
 			   (r = kdpctl_opt_value(argc, argv, &i, NULL, "--ip", &o->ip)) != 0) {
-			if (r < 0)
-				return kdpctl_usage_error(o, "option '%s' needs a value", a);
-		} else {
-			return kdpctl_usage_error(o, "unknown option '%s'", a);
+			if (r < 0 && bad->len == 0)
+				kdpctl_buf_printf(bad, "option '%s' needs a value", a);
+		} else if (bad->len == 0) {
+			kdpctl_buf_printf(bad, "unknown option '%s'", a);
 		}
 	}
-	return 0;
 }
 
 /* Finds the command named by the first positional words; sets *nwords. */
@@ -289,30 +396,33 @@ static const struct kdpctl_command *kdpctl_find_command(char **pos, size_t npos,
 	return NULL;
 }
 
-/* Picks the command and checks its arguments; 0 or exit code 2. */
-static int kdpctl_check_command(struct kdpctl_opts *o, char **pos, size_t npos)
+/*
+ * Picks the command and checks its arguments and options (bad: the message
+ * of a bad option, or empty); 0 or exit code 2.
+ */
+static int kdpctl_check_command(struct kdpctl_opts *o, char **pos, size_t npos,
+				const struct kdpctl_buf *bad)
 {
 	size_t nwords = 0;
 
 	o->cmd = kdpctl_find_command(pos, npos, &nwords);
+	o->group = kdpctl_find_group(pos, npos);
+	if (bad->len > 0)
+		return kdpctl_usage_error(o, "%s", bad->data);
 	if (o->cmd == NULL) {
 		if (npos == 0)
 			return kdpctl_usage_error(o, "missing command");
-		for (size_t i = 0; i < ARRAY_SIZE(kdpctl_commands); i++) {
-			const char *name = kdpctl_commands[i].name;
-			size_t n = strcspn(name, " ");
-
-			if (name[n] == ' ' && strlen(pos[0]) == n && strncmp(pos[0], name, n) == 0)
-				return npos == 1 ? kdpctl_usage_error(o, "'%s' needs a subcommand", pos[0])
-						 : kdpctl_usage_error(o, "unknown command '%s %s'", pos[0], pos[1]);
-		}
+		if (o->group != NULL)
+			return npos == 1 ? kdpctl_usage_error(o, "'%s' needs a subcommand", pos[0])
+					 : kdpctl_usage_error(o, "unknown command '%s %s'", pos[0], pos[1]);
 		return kdpctl_usage_error(o, "unknown command '%s'", pos[0]);
 	}
 	o->args = pos + nwords;
 	o->nargs = npos - nwords;
-	if (o->nargs != o->cmd->nargs) {
-		if (o->cmd->nargs == 0)
-			return kdpctl_usage_error(o, "unexpected argument '%s'", o->args[0]);
+	if (o->nargs > o->cmd->nargs || (o->nargs < o->cmd->nargs && !o->cmd->args_optional)) {
+		if (o->cmd->nargs == 0 || o->nargs > o->cmd->nargs)
+			return kdpctl_usage_error(o, "unexpected argument '%s'",
+						  o->args[o->cmd->nargs]);
 		return kdpctl_usage_error(o, "'%s' takes %s", o->cmd->name, o->cmd->args);
 	}
 	if (o->cmd->file == KDPCTL_FILE_REQUIRED && o->file == NULL)
@@ -337,39 +447,48 @@ static int kdpctl_check_command(struct kdpctl_opts *o, char **pos, size_t npos)
 		return kdpctl_usage_error(o, "--ip needs an IPv4 address (A.B.C.D), got '%s'", o->ip);
 	if (o->file != NULL && o->file[0] == '\0')
 		return kdpctl_usage_error(o, "-f needs a file name (or - for standard input)");
+	if (o->socket[0] == '\0')
+		return kdpctl_usage_error(o, "the socket path must not be empty");
 	return 0;
+}
+
+/* --help: the command's help, its group's, or the overview; on stdout. */
+static void kdpctl_help(char **pos, size_t npos)
+{
+	size_t nwords;
+	const struct kdpctl_command *c = kdpctl_find_command(pos, npos, &nwords);
+	const char *group = kdpctl_find_group(pos, npos);
+
+	if (c != NULL)
+		kdpctl_command_usage(stdout, c);
+	else if (group != NULL)
+		kdpctl_group_usage(stdout, group);
+	else
+		kdpctl_usage(stdout);
 }
 
 int main(int argc, char **argv)
 {
 	struct kdpctl_opts o = { 0 };
+	struct kdpctl_buf bad = { 0 };
 	char **pos = kdpctl_xrealloc(NULL, (size_t)argc * sizeof(*pos));
 	size_t npos = 0;
-	int rc;
+	int rc = KDPCTL_EXIT_OK;
 
 	o.socket = getenv("KDP_SOCKET");
 	if (o.socket == NULL || o.socket[0] == '\0')
 		o.socket = KDPCTL_DEFAULT_SOCKET;
 
-	rc = kdpctl_parse_args(argc, argv, &o, pos, &npos);
-	if (rc == 0 && o.help) {
-		size_t nwords;
-
-		o.cmd = kdpctl_find_command(pos, npos, &nwords);
-		if (o.cmd != NULL)
-			kdpctl_command_usage(stdout, o.cmd);
-		else
-			kdpctl_usage(stdout);
-	} else if (rc == 0 && (rc = kdpctl_check_command(&o, pos, npos)) == 0) {
-		if (o.socket[0] == '\0')
-			rc = kdpctl_usage_error(&o, "the socket path must not be empty");
-		else
-			rc = o.cmd->run(&o);
-	}
+	kdpctl_parse_args(argc, argv, &o, pos, &npos, &bad);
+	if (o.help && bad.len == 0)
+		kdpctl_help(pos, npos);
+	else if ((rc = kdpctl_check_command(&o, pos, npos, &bad)) == 0)
+		rc = o.cmd->run(&o);
 	free(pos);
+	free(bad.data);
 	if (fflush(stdout) != 0 && rc == KDPCTL_EXIT_OK) {
 		fprintf(stderr, "kdpctl: writing output: %s\n", strerror(errno));
-		rc = KDPCTL_EXIT_API;
+		rc = KDPCTL_EXIT_BAD_ANSWER;
 	}
 	return rc;
 }

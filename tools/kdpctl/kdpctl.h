@@ -69,6 +69,7 @@ struct kdpctl_command;
 
 struct kdpctl_opts {
 	const struct kdpctl_command *cmd;
+	const char *group;	/* first word of a command with more words ("service") */
 	const char *socket;
 	const char *file;
 	const char *output;	/* -o FORMAT, as given */

@@ -1,0 +1,3 @@
+#!/usr/bin/env python3
+import sys
+sys.stdout.write(sys.stdin.read())
