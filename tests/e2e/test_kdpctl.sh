@@ -70,10 +70,24 @@ LISTINGS=(
 
 # ------------------------------------------------------------------ setup
 
+start_apps() {
+	local ns
+	for ns in $(lab_pods_with_label app=webpod); do
+		lab_webpod_start "$ns" || return 1
+	done
+	for ns in $(lab_pods_with_label k8s-app=kube-dns) $(lab_pods_with_label k8s-app=node-local-dns); do
+		lab_coredns_start "$ns" || return 1
+	done
+	lab_router_http_start
+}
+
 setup() {
 	local out
 	e2e_lab_up || return 1
-	if ! out=$(lab_apps_start 2>&1 && lab_router_http_start 2>&1); then
+	# The node-local DNS pods answer themselves (as the CoreDNS pods do)
+	# instead of forwarding upstream from a random port, so that the flows
+	# listed are only those of the traffic below.
+	if ! out=$(start_apps 2>&1); then
 		fail "setup: HTTP servers (webpods, router), dnsmasq (CoreDNS, node-local DNS)" "$out"
 		return 1
 	fi

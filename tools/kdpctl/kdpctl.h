@@ -120,6 +120,12 @@ int kdpctl_nsname_path(const struct kdpctl_opts *o, const char *prefix, const ch
 /* Reads -f FILE and checks that it is JSON, so mistakes get a line number. */
 int kdpctl_read_json_file(const char *path, struct kdpctl_buf *out);
 /*
+ * Sends a request with -f FILE (if given) as the body, checked to be JSON
+ * when check_json; as kdpctl_call, and exit code 2 when FILE is bad.
+ */
+int kdpctl_send_file(const struct kdpctl_opts *o, const char *method, const char *path,
+		     bool check_json, struct kdpctl_response *resp);
+/*
  * PUT (body from -f FILE, checked to be JSON when check_json) or DELETE;
  * prints the daemon's "message" or OK (its JSON with --json).
  */
@@ -184,9 +190,11 @@ void kdpctl_print_rows(json_t *rows, const struct kdpctl_column *cols, size_t nc
 /* Adds "Key:  value" lines for fields of obj to a two-column table. */
 void kdpctl_add_fields(struct kdpctl_table *t, json_t *obj, const struct kdpctl_column *fields,
 		       size_t n);
-/* Adds a "Key:" row per line of a multi-line value ("-" when there is none);
- * takes ownership of the lines. */
-void kdpctl_add_lines(struct kdpctl_table *t, const char *key, char **lines, size_t n);
+/* Appends the display form of one item of a list. */
+typedef void kdpctl_item_fn(struct kdpctl_buf *b, json_t *item);
+/* Adds a "Key:" row with a line per item of items ("-" when there is none). */
+void kdpctl_add_items(struct kdpctl_table *t, const char *key, json_t *items,
+		      kdpctl_item_fn *format);
 /* Prints v as indented JSON, keys in the daemon's order. */
 void kdpctl_print_json(json_t *v);
 

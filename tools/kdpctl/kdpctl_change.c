@@ -93,7 +93,6 @@ int cmd_lrp_delete(const struct kdpctl_opts *o)
 int cmd_raw(const struct kdpctl_opts *o)
 {
 	const char *path = o->args[1];
-	struct kdpctl_buf body = { 0 };
 	struct kdpctl_response resp;
 	char method[16];
 	size_t i;
@@ -112,13 +111,7 @@ int cmd_raw(const struct kdpctl_opts *o)
 		return kdpctl_usage_error(o, "empty method");
 	if (path[0] != '/' || path[strcspn(path, " \t\r\n")] != '\0')
 		return kdpctl_usage_error(o, "PATH must start with '/' and contain no spaces");
-	if (o->file != NULL && kdpctl_read_file(o->file, &body) < 0) {
-		free(body.data);
-		return KDPCTL_EXIT_USAGE;
-	}
-
-	rc = kdpctl_call(o, method, path, body.data, body.len, &resp);
-	free(body.data);
+	rc = kdpctl_send_file(o, method, path, false, &resp);
 	if (rc != KDPCTL_EXIT_OK)
 		return rc;
 	v = o->json ? kdpctl_parse_body(&resp) : NULL;

@@ -113,6 +113,19 @@ static json_t *kdpctl_filter_sort(const struct kdpctl_opts *o, json_t *a,
 	return out;
 }
 
+/*
+ * GETs a flow listing: with --json and no filter prints it as is (*doc
+ * NULL); otherwise returns it to be filtered, even with --json.
+ */
+static int kdpctl_get_flows(const struct kdpctl_opts *o, const char *path, json_type type,
+			    json_t **doc)
+{
+	struct kdpctl_opts get = *o;
+
+	get.json = o->json && o->proto == NULL && o->ip == NULL;
+	return kdpctl_get(&get, path, type, doc);
+}
+
 /* ---- conntrack ---- */
 
 static void kdpctl_ct_keys(json_t *row, const char **k0, const char **k1, const char **tie)
@@ -141,14 +154,9 @@ int cmd_ct_list(const struct kdpctl_opts *o)
 		{ "RX PACKETS", "rxPackets", KDPCTL_FMT_PLAIN, true },
 		{ "RX BYTES", "rxBytes", KDPCTL_FMT_PLAIN, true },
 	};
-	struct kdpctl_opts get = *o;
 	json_t *ct, *shown;
-	int rc;
+	int rc = kdpctl_get_flows(o, "/v1/ct", JSON_OBJECT, &ct);
 
-	if (o->json && o->proto == NULL && o->ip == NULL)
-		return kdpctl_get(o, "/v1/ct", JSON_OBJECT, &ct); /* prints it as is */
-	get.json = false; /* filter first, then print */
-	rc = kdpctl_get(&get, "/v1/ct", JSON_OBJECT, &ct);
 	if (ct == NULL)
 		return rc;
 	shown = kdpctl_filter_sort(o, json_object_get(ct, "flows"), addrs, ARRAY_SIZE(addrs),
@@ -202,14 +210,9 @@ int cmd_nat_list(const struct kdpctl_opts *o)
 		{ "TO", "to", KDPCTL_FMT_PLAIN },
 		{ "AGE", "ageSeconds", KDPCTL_FMT_DURATION, true },
 	};
-	struct kdpctl_opts get = *o;
 	json_t *nat, *shown;
-	int rc;
+	int rc = kdpctl_get_flows(o, "/v1/nat", JSON_ARRAY, &nat);
 
-	if (o->json && o->proto == NULL && o->ip == NULL)
-		return kdpctl_get(o, "/v1/nat", JSON_ARRAY, &nat); /* prints it as is */
-	get.json = false; /* filter first, then print */
-	rc = kdpctl_get(&get, "/v1/nat", JSON_ARRAY, &nat);
 	if (nat == NULL)
 		return rc;
 	shown = kdpctl_filter_sort(o, nat, addrs, ARRAY_SIZE(addrs), kdpctl_nat_keys);

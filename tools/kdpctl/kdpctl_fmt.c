@@ -249,18 +249,25 @@ void kdpctl_add_fields(struct kdpctl_table *t, json_t *obj, const struct kdpctl_
 	}
 }
 
-void kdpctl_add_lines(struct kdpctl_table *t, const char *key, char **lines, size_t n)
+void kdpctl_add_items(struct kdpctl_table *t, const char *key, json_t *items,
+		      kdpctl_item_fn *format)
 {
-	if (n == 0) {
+	size_t i;
+	json_t *item;
+
+	if (json_array_size(items) == 0) {
 		kdpctl_table_add(t, key);
 		kdpctl_table_add(t, "");
 	}
-	for (size_t i = 0; i < n; i++) {
+	json_array_foreach(items, i, item) {
+		struct kdpctl_buf b = { 0 };
+
 		if (i == 0)
 			kdpctl_table_add(t, key);
 		else
 			kdpctl_table_add_blank(t);
-		kdpctl_table_add_owned(t, lines[i]);
+		format(&b, item);
+		kdpctl_table_add_owned(t, kdpctl_buf_take(&b));
 	}
 }
 

@@ -503,13 +503,10 @@ int kdpctl_read_json_file(const char *path, struct kdpctl_buf *out)
 	return 0;
 }
 
-int kdpctl_change_body(const struct kdpctl_opts *o, const char *method, const char *path,
-		       bool check_json)
+int kdpctl_send_file(const struct kdpctl_opts *o, const char *method, const char *path,
+		     bool check_json, struct kdpctl_response *resp)
 {
 	struct kdpctl_buf body = { 0 };
-	struct kdpctl_response resp;
-	const char *msg;
-	json_t *v;
 	int rc;
 
 	if (o->file != NULL &&
@@ -517,8 +514,19 @@ int kdpctl_change_body(const struct kdpctl_opts *o, const char *method, const ch
 		free(body.data);
 		return KDPCTL_EXIT_USAGE;
 	}
-	rc = kdpctl_call(o, method, path, body.data, body.len, &resp);
+	rc = kdpctl_call(o, method, path, body.data, body.len, resp);
 	free(body.data);
+	return rc;
+}
+
+int kdpctl_change_body(const struct kdpctl_opts *o, const char *method, const char *path,
+		       bool check_json)
+{
+	struct kdpctl_response resp;
+	const char *msg;
+	json_t *v;
+	int rc = kdpctl_send_file(o, method, path, check_json, &resp);
+
 	if (rc != KDPCTL_EXIT_OK)
 		return rc;
 	v = kdpctl_parse_body(&resp);

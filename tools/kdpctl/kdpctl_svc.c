@@ -99,59 +99,49 @@ int cmd_service_list(const struct kdpctl_opts *o)
 	return rc;
 }
 
-/* "http 80/TCP -> 8080 (nodePort 30080)" per port. */
-static void kdpctl_add_service_ports(struct kdpctl_table *t, json_t *ports)
+/* "NAME PORT/PROTO" (NAME and /PROTO when there are): a port of a service or an LRP. */
+static void kdpctl_format_port(struct kdpctl_buf *b, json_t *p)
 {
-	size_t n = json_array_size(ports), i;
-	char **lines = kdpctl_xrealloc(NULL, n * sizeof(*lines));
-	json_t *p;
+	const char *name = json_string_value(json_object_get(p, "name"));
+	json_t *proto = json_object_get(p, "protocol");
 
-	json_array_foreach(ports, i, p) {
-		struct kdpctl_buf b = { 0 };
-		const char *name = json_string_value(json_object_get(p, "name"));
-		json_t *node_port = json_object_get(p, "nodePort");
-
-		if (name != NULL && name[0] != '\0')
-			kdpctl_buf_printf(&b, "%s ", name);
-		kdpctl_format_json(&b, json_object_get(p, "port"), KDPCTL_FMT_PLAIN);
-		kdpctl_buf_puts(&b, "/");
-		kdpctl_format_json(&b, json_object_get(p, "protocol"), KDPCTL_FMT_PLAIN);
-		kdpctl_buf_puts(&b, " -> ");
-		kdpctl_format_json(&b, json_object_get(p, "targetPort"), KDPCTL_FMT_PLAIN);
-		if (node_port != NULL && !json_is_null(node_port)) {
-			kdpctl_buf_puts(&b, " (nodePort ");
-			kdpctl_format_json(&b, node_port, KDPCTL_FMT_PLAIN);
-			kdpctl_buf_puts(&b, ")");
-		}
-		lines[i] = kdpctl_buf_take(&b);
+	if (name != NULL && name[0] != '\0')
+		kdpctl_buf_printf(b, "%s ", name);
+	kdpctl_buf_value(b, json_object_get(p, "port"));
+	if (proto != NULL && !json_is_null(proto)) {
+		kdpctl_buf_puts(b, "/");
+		kdpctl_format_json(b, proto, KDPCTL_FMT_PLAIN);
 	}
-	kdpctl_add_lines(t, "Ports:", lines, n);
-	free(lines);
 }
 
-/* "172.20.0.130[:8080] (active)" per backend. */
-static void kdpctl_add_service_backends(struct kdpctl_table *t, json_t *bes)
+/* "http 80/TCP -> 8080 (nodePort 30080)" */
+static void kdpctl_format_service_port(struct kdpctl_buf *b, json_t *p)
 {
-	size_t n = json_array_size(bes), i;
-	char **lines = kdpctl_xrealloc(NULL, n * sizeof(*lines));
-	json_t *be;
+	json_t *node_port = json_object_get(p, "nodePort");
 
-	json_array_foreach(bes, i, be) {
-		struct kdpctl_buf b = { 0 };
-		json_t *port = json_object_get(be, "port");
-		const char *state = json_string_value(json_object_get(be, "state"));
-
-		kdpctl_format_json(&b, json_object_get(be, "ip"), KDPCTL_FMT_PLAIN);
-		if (port != NULL && !json_is_null(port)) {
-			kdpctl_buf_puts(&b, ":");
-			kdpctl_format_json(&b, port, KDPCTL_FMT_PLAIN);
-		}
-		if (state != NULL)
-			kdpctl_buf_printf(&b, " (%s)", state);
-		lines[i] = kdpctl_buf_take(&b);
+	kdpctl_format_port(b, p);
+	kdpctl_buf_puts(b, " -> ");
+	kdpctl_format_json(b, json_object_get(p, "targetPort"), KDPCTL_FMT_PLAIN);
+	if (node_port != NULL && !json_is_null(node_port)) {
+		kdpctl_buf_puts(b, " (nodePort ");
+		kdpctl_format_json(b, node_port, KDPCTL_FMT_PLAIN);
+		kdpctl_buf_puts(b, ")");
 	}
-	kdpctl_add_lines(t, "Backends:", lines, n);
-	free(lines);
+}
+
+/* "172.20.0.130[:8080] (active)" */
+static void kdpctl_format_service_backend(struct kdpctl_buf *b, json_t *be)
+{
+	json_t *port = json_object_get(be, "port");
+	const char *state = json_string_value(json_object_get(be, "state"));
+
+	kdpctl_format_json(b, json_object_get(be, "ip"), KDPCTL_FMT_PLAIN);
+	if (port != NULL && !json_is_null(port)) {
+		kdpctl_buf_puts(b, ":");
+		kdpctl_format_json(b, port, KDPCTL_FMT_PLAIN);
+	}
+	if (state != NULL)
+		kdpctl_buf_printf(b, " (%s)", state);
 }
 
 int cmd_service_get(const struct kdpctl_opts *o)
@@ -179,7 +169,7 @@ int cmd_service_get(const struct kdpctl_opts *o)
 		return rc;
 
 	kdpctl_add_fields(&t, svc, svc_fields, ARRAY_SIZE(svc_fields));
-	kdpctl_add_service_ports(&t, json_object_get(svc, "ports"));
+	kdpctl_add_items(&t, "Ports:", json_object_get(svc, "ports"), kdpctl_format_service_port);
 	aff = json_string_value(json_object_get(svc, "sessionAffinity"));
 	timeout = json_object_get(svc, "sessionAffinityTimeoutSeconds");
 	if (aff != NULL) {
@@ -192,7 +182,8 @@ int cmd_service_get(const struct kdpctl_opts *o)
 	kdpctl_table_add_owned(&t, kdpctl_buf_take(&affinity));
 	kdpctl_table_add(&t, "Algorithm:");
 	kdpctl_table_add_json(&t, json_object_get(svc, "algorithm"), KDPCTL_FMT_PLAIN);
-	kdpctl_add_service_backends(&t, json_object_get(svc, "backends"));
+	kdpctl_add_items(&t, "Backends:", json_object_get(svc, "backends"),
+			 kdpctl_format_service_backend);
 	kdpctl_table_print(&t);
 	kdpctl_table_free(&t);
 
@@ -421,46 +412,10 @@ int cmd_lrp_list(const struct kdpctl_opts *o)
 	return rc;
 }
 
-/* "dns 53/UDP" per port of toPorts. */
-static void kdpctl_add_lrp_ports(struct kdpctl_table *t, json_t *ports)
+/* "172.20.1.13:53/UDP (kube-system/node-local-dns-abc)" */
+static void kdpctl_format_lrp_backend_line(struct kdpctl_buf *b, json_t *be)
 {
-	size_t n = json_array_size(ports), i;
-	char **lines = kdpctl_xrealloc(NULL, n * sizeof(*lines));
-	json_t *p;
-
-	json_array_foreach(ports, i, p) {
-		struct kdpctl_buf b = { 0 };
-		const char *name = json_string_value(json_object_get(p, "name"));
-		json_t *proto = json_object_get(p, "protocol");
-
-		if (name != NULL && name[0] != '\0')
-			kdpctl_buf_printf(&b, "%s ", name);
-		kdpctl_buf_value(&b, json_object_get(p, "port"));
-		if (proto != NULL && !json_is_null(proto)) {
-			kdpctl_buf_puts(&b, "/");
-			kdpctl_format_json(&b, proto, KDPCTL_FMT_PLAIN);
-		}
-		lines[i] = kdpctl_buf_take(&b);
-	}
-	kdpctl_add_lines(t, "To ports:", lines, n);
-	free(lines);
-}
-
-/* "172.20.1.13:53/UDP (kube-system/node-local-dns-abc)" per backend. */
-static void kdpctl_add_lrp_backends(struct kdpctl_table *t, json_t *bes)
-{
-	size_t n = json_array_size(bes), i;
-	char **lines = kdpctl_xrealloc(NULL, n * sizeof(*lines));
-	json_t *be;
-
-	json_array_foreach(bes, i, be) {
-		struct kdpctl_buf b = { 0 };
-
-		kdpctl_format_lrp_backend(&b, be, " ");
-		lines[i] = kdpctl_buf_take(&b);
-	}
-	kdpctl_add_lines(t, "Backends:", lines, n);
-	free(lines);
+	kdpctl_format_lrp_backend(b, be, " ");
 }
 
 int cmd_lrp_get(const struct kdpctl_opts *o)
@@ -493,10 +448,11 @@ int cmd_lrp_get(const struct kdpctl_opts *o)
 		kdpctl_table_add(&t, "Address:");
 		kdpctl_table_add_json(&t, ip, KDPCTL_FMT_PLAIN);
 	}
-	kdpctl_add_lrp_ports(&t, json_object_get(matcher, "toPorts"));
+	kdpctl_add_items(&t, "To ports:", json_object_get(matcher, "toPorts"), kdpctl_format_port);
 	kdpctl_table_add(&t, "Active:");
 	kdpctl_table_add_json(&t, json_object_get(lrp, "active"), KDPCTL_FMT_PLAIN);
-	kdpctl_add_lrp_backends(&t, json_object_get(lrp, "backends"));
+	kdpctl_add_items(&t, "Backends:", json_object_get(lrp, "backends"),
+			 kdpctl_format_lrp_backend_line);
 	kdpctl_table_print(&t);
 	kdpctl_table_free(&t);
 
