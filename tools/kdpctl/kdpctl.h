@@ -139,7 +139,7 @@ enum kdpctl_fmt {
 	KDPCTL_FMT_DURATION, /* seconds as 1h2m3s */
 	KDPCTL_FMT_PERCENT,  /* ratio 0..1 as 12.3 */
 	KDPCTL_FMT_NSNAME,   /* {"namespace","name"} object as ns/name */
-	KDPCTL_FMT_FLAGS,    /* list joined with ' ' */
+	KDPCTL_FMT_ID,       /* a number; 0 means none (shown as "-") */
 };
 
 /* One column of a listing, or one "Key: value" line. */

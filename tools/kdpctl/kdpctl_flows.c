@@ -148,7 +148,7 @@ int cmd_ct_list(const struct kdpctl_opts *o)
 		{ "STATE", "state", KDPCTL_FMT_PLAIN },
 		{ "FLAGS", "flags", KDPCTL_FMT_PLAIN },
 		{ "EXPIRES", "expiresInSeconds", KDPCTL_FMT_DURATION },
-		{ "SERVICE ID", "serviceId", KDPCTL_FMT_PLAIN, true },
+		{ "SERVICE ID", "serviceId", KDPCTL_FMT_ID, true },
 		{ "TX PACKETS", "txPackets", KDPCTL_FMT_PLAIN, true },
 		{ "TX BYTES", "txBytes", KDPCTL_FMT_PLAIN, true },
 		{ "RX PACKETS", "rxPackets", KDPCTL_FMT_PLAIN, true },

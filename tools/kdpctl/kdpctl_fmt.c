@@ -83,6 +83,8 @@ void kdpctl_format_json(struct kdpctl_buf *b, json_t *v, enum kdpctl_fmt fmt)
 			kdpctl_format_duration(b, (long long)json_number_value(v));
 		else if (fmt == KDPCTL_FMT_PERCENT)
 			kdpctl_buf_printf(b, "%.1f", json_number_value(v) * 100.0);
+		else if (fmt == KDPCTL_FMT_ID && json_number_value(v) == 0)
+			break;
 		else if (json_is_integer(v))
 			kdpctl_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		else
@@ -99,7 +101,7 @@ void kdpctl_format_json(struct kdpctl_buf *b, json_t *v, enum kdpctl_fmt fmt)
 	case JSON_ARRAY:
 		json_array_foreach(v, i, e) {
 			if (i > 0)
-				kdpctl_buf_puts(b, fmt == KDPCTL_FMT_FLAGS ? " " : ",");
+				kdpctl_buf_puts(b, ",");
 			kdpctl_format_json(b, e, KDPCTL_FMT_PLAIN);
 		}
 		break;
