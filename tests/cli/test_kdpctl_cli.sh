@@ -188,6 +188,9 @@ expect "metrics NAME keeps the metrics whose name contains NAME" 0 stdout \
 	'^kdp_packets_total   direction=tx   40$' -s "$SOCK" metrics packets
 expect "metrics -o wide adds the type (of the family for _bucket)" 0 stdout \
 	'^kdp_nat_port_retries_bucket   histogram   le=\+Inf' -s "$SOCK" metrics -o wide
+expect "-owide and --output=wide are -o wide" 0 stdout '^kdp_nodes   gauge   -        2$' \
+	-s "$SOCK" metrics kdp_nodes -owide
+expect "--output=wide" 0 stdout '^kdp_nodes   gauge   -        2$' -s "$SOCK" metrics kdp_nodes --output=wide
 expect "metrics --json: one object per sample" 0 stdout '"type": "counter",' -s "$SOCK" metrics packets --json
 
 # ------------------------------------------------------------------ completion
