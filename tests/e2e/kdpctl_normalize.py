@@ -46,7 +46,7 @@ JSON_COUNT_KEYS = {
     "rxPackets", "txPackets", "rxBytes", "txBytes", "rxMissed", "rxErrors", "txErrors",
     "dropped", "busyRatio", "packets", "gcRuns", "gcRemoved", "neighbours",
 }
-CT_FOOTER = re.compile(r"^(\d+ flows shown; \d+ entries \(capacity \d+\)), GC: \d+ runs, \d+ removed$")
+CT_FOOTER = re.compile(r"^(\d+ of \d+ flows shown \(capacity \d+\)); GC: \d+ runs, \d+ removed$")
 
 
 def column_starts(header):
@@ -104,9 +104,13 @@ def norm_cell(cell):
 
 
 def norm_table(lines):
-    starts = column_starts(lines[0])
-    if not starts:
+    # a title line ("NAT") may come before the table: it has no columns
+    first = next((i for i, l in enumerate(lines) if len(column_starts(l)) > 1), None)
+    if first is None:
         return [norm_cell(l) for l in lines]
+    if first > 0:
+        return [norm_cell(l) for l in lines[:first]] + norm_table(lines[first:])
+    starts = column_starts(lines[0])
     rows = [cut(l, starts) for l in lines]
     head = rows[0]
     metrics = head[:1] == ["NAME"] and "VALUE" in head
@@ -181,7 +185,7 @@ def main():
             continue
         if block:
             m = CT_FOOTER.match(block[0]) if len(block) == 1 else None
-            out += [m.group(1) + ", GC: <n> runs, <n> removed"] if m else norm_table(block)
+            out += [m.group(1) + "; GC: <n> runs, <n> removed"] if m else norm_table(block)
             block = []
         out.append("")
     sys.stdout.write("\n".join(out).rstrip("\n") + "\n")

@@ -121,7 +121,7 @@ traffic() {
 
 # golden NAME ARGS...: kdpctl ARGS on k8s-ctr, normalized, against NAME.txt.
 golden() {
-	local name=$1 out rc=0 file norm diff
+	local name=$1 out rc=0 file norm diff lines
 	shift
 	file=$GOLDEN_DIR/$name.txt
 	out=$(lab_kdpctl k8s-ctr "$@" 2>&1) || rc=$?
@@ -144,7 +144,8 @@ golden() {
 		"$file" <(printf '%s\n' "$norm")); then
 		pass "golden $name: kdpctl $*"
 	else
-		fail "golden $name: kdpctl $*" "$diff"
+		mapfile -t lines <<<"$diff"
+		fail "golden $name: kdpctl $*" "${lines[@]}"
 	fi
 }
 

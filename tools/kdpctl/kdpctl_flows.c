@@ -168,11 +168,11 @@ int cmd_ct_list(const struct kdpctl_opts *o)
 		struct kdpctl_buf sum = { 0 };
 
 		kdpctl_print_rows(shown, cols, ARRAY_SIZE(cols), o->wide);
-		kdpctl_buf_printf(&sum, "\n%zu flows shown; ", json_array_size(shown));
+		kdpctl_buf_printf(&sum, "\n%zu of ", json_array_size(shown));
 		kdpctl_buf_value(&sum, json_object_get(ct, "entries"));
-		kdpctl_buf_puts(&sum, " entries (capacity ");
+		kdpctl_buf_puts(&sum, " flows shown (capacity ");
 		kdpctl_buf_value(&sum, json_object_get(ct, "capacity"));
-		kdpctl_buf_puts(&sum, "), GC: ");
+		kdpctl_buf_puts(&sum, "); GC: ");
 		kdpctl_buf_value(&sum, json_object_get(ct, "gcRuns"));
 		kdpctl_buf_puts(&sum, " runs, ");
 		kdpctl_buf_value(&sum, json_object_get(ct, "gcRemoved"));
