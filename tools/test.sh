@@ -58,6 +58,7 @@ for b in build build-asan; do
 	counted "state file under kill -9 ($b)" /usr/bin/python3 tests/func/test_crash_save.py "$b/src/kdp"
 	counted "flow monitor ($b)" /usr/bin/python3 tests/func/test_monitor.py "$b/src/kdp"
 done
+counted "kdpctl CLI (help, exit codes, metrics, completion)" env KDP_BUILD=build tests/cli/test_kdpctl_cli.sh
 counted "benchmark smoke (no thresholds)" env KDP_BUILD=build tools/bench/smoke.sh
 counted "fuzz (libFuzzer, ${FUZZ_SECONDS:-60}s per target)" tools/fuzz.sh
 for t in tests/e2e/test_*.sh; do

@@ -293,10 +293,10 @@ check_e_ports_i_natlist() {
 
 	# i. the CLI shows both halves of each running flow
 	ok=1
-	o_c=$(grep -E "^TCP +OUT +$(re "$CLIENT_IP:$SAME_PORT") +-> +$(re "$ROUTER:80") +XLATE_SRC +$(re "$p1")( |$)" <<<"$kn")
-	i_c=$(grep -E "^TCP +IN +$(re "$ROUTER:80") +-> +$(re "$p1") +XLATE_DST +$(re "$CLIENT_IP:$SAME_PORT")( |$)" <<<"$kn")
-	o_w=$(grep -E "^TCP +OUT +$(re "$WEB_CTR:$SAME_PORT") +-> +$(re "$ROUTER:80") +XLATE_SRC +$(re "$p2")( |$)" <<<"$kn")
-	i_w=$(grep -E "^TCP +IN +$(re "$ROUTER:80") +-> +$(re "$p2") +XLATE_DST +$(re "$WEB_CTR:$SAME_PORT")( |$)" <<<"$kn")
+	o_c=$(grep -E "^TCP +OUT +$(re "$CLIENT_IP:$SAME_PORT") +$(re "$ROUTER:80") +XLATE_SRC +$(re "$p1")( |$)" <<<"$kn")
+	i_c=$(grep -E "^TCP +IN +$(re "$ROUTER:80") +$(re "$p1") +XLATE_DST +$(re "$CLIENT_IP:$SAME_PORT")( |$)" <<<"$kn")
+	o_w=$(grep -E "^TCP +OUT +$(re "$WEB_CTR:$SAME_PORT") +$(re "$ROUTER:80") +XLATE_SRC +$(re "$p2")( |$)" <<<"$kn")
+	i_w=$(grep -E "^TCP +IN +$(re "$ROUTER:80") +$(re "$p2") +XLATE_DST +$(re "$WEB_CTR:$SAME_PORT")( |$)" <<<"$kn")
 	[[ -n $p1 && -n $p2 && -n $o_c && -n $i_c && -n $o_w && -n $i_w ]] && ok=0
 	verdict "$ok" "i. kdpctl nat list on k8s-ctr (during the downloads) shows the XLATE_SRC/XLATE_DST pair of each flow" \
 		"${o_c:-MISSING: TCP OUT $CLIENT_IP:$SAME_PORT -> $ROUTER:80 XLATE_SRC ${p1:-?}}" \
