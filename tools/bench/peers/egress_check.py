@@ -1,13 +1,13 @@
 #!/usr/bin/python3
 """Checks frames a peer forwarded in the nodeport scenario (mkpcap.py nodeport).
 
-  egress_check.py OUT.pcap MIN_FRAMES [IN.pcap]
+  egress_check.py OUT.pcap MIN_FRAMES
 
 Every frame must be the nodeport UDP frame after DNAT + SNAT + forwarding:
 Ethernet 02:00:00:00:01:00 -> 02:00:00:00:01:01 (node -> k8s-w1), IPv4
 192.168.10.100 -> 172.20.0.10-73, UDP destination port 80, TTL 63, valid
 IPv4 and UDP checksums, the 18-byte payload of mkpcap.py. At least MIN_FRAMES
-frames must be there. Prints one JSON line (frames, backends used, share of
+frames must be there and, from 1,000 frames on, all 64 backends used. Prints one JSON line (frames, backends used, share of
 source ports kept) and exits 1 with the reason on the first bad frame.
 Reads classic pcap (what tcpdump -w and DPDK's net_pcap write).
 """
@@ -59,7 +59,7 @@ def fail(i, why, fr):
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
+    if len(sys.argv) != 3:
         raise SystemExit(__doc__)
     out, want = sys.argv[1], int(sys.argv[2])
     n, backends, kept = 0, {}, 0
@@ -99,6 +99,10 @@ def main():
         n += 1
     if n < want:
         print(f"egress_check: {out}: {n} frames, expected at least {want}", file=sys.stderr)
+        sys.exit(1)
+    if n >= 1000 and len(backends) < 64:
+        print(f"egress_check: {out}: {n} frames reach only {len(backends)} of the 64 backends",
+              file=sys.stderr)
         sys.exit(1)
     print(json.dumps({"frames": n, "backends": len(backends),
                       "portsKept": round(kept / n, 3) if n else 0}))

@@ -23,11 +23,13 @@
 # only and the feeder never receives its own traffic (the kernel's work per
 # frame is the same: receive on a veth, transmit on a veth).
 #
-# Cores: the feeder (testpmd, both its lcores) is pinned to CPU 0; RPS on up0
-# steers every received frame to CPU 1's backlog, so the whole of the node's
-# forwarding (ip_rcv, conntrack, NAT, routing, forward, neighbour output,
-# veth xmit) runs in NET_RX softirq / ksoftirqd on CPU 1; RPS on sk0 sends the
-# sink's drop back to CPU 0. /proc/stat of both CPUs is read over the window.
+# Cores: the feeder (testpmd, both its lcores) is pinned to CPU 0. Both veths
+# receive through threaded NAPI (GRO on, as a NIC driver's NAPI receive): the
+# NAPI thread of up0, which runs the node's whole forwarding path (ip_rcv,
+# conntrack, NAT, routing, forward, neighbour output, veth xmit), is pinned to
+# CPU 1, the sink's to CPU 0. Where threaded NAPI is unavailable, RPS steers
+# up0's frames to CPU 1's backlog instead (costlier: an IPI per batch). /proc/stat
+# of both CPUs and the NAPI thread's CPU time are read over the window.
 #
 # Phases: (1) verification: tcpdump in the sink namespace captures egress
 # frames and tools/bench/peers/egress_check.py checks every one of them
@@ -106,6 +108,8 @@ ID=$$
 NS_SRC=kdpk-src-$ID
 NS_NODE=kdpk-node-$ID
 NS_SINK=kdpk-sink-$ID
+UP=kpu$((ID % 100000)) # unique names: their NAPI threads are found by name
+SK=kps$((ID % 100000))
 PREFIX=kdpk-tpmd-$ID
 TMP=$(mktemp -d /tmp/kdp-peer-kernel-XXXXXX)
 FEEDER=""
@@ -142,24 +146,44 @@ for ns in "$NS_SRC" "$NS_NODE" "$NS_SINK"; do
 	ip netns add "$ns"
 	ip -n "$ns" link set lo up
 done
-ip -n "$NS_SRC" link add src0 type veth peer name up0 netns "$NS_NODE"
-ip -n "$NS_NODE" link add eg0 type veth peer name sk0 netns "$NS_SINK"
+ip -n "$NS_SRC" link add src0 type veth peer name $UP netns "$NS_NODE"
+ip -n "$NS_NODE" link add eg0 type veth peer name $SK netns "$NS_SINK"
 ip -n "$NS_SRC" link set src0 address 02:00:00:00:01:c8 up
-ip -n "$NS_SINK" link set sk0 address 02:00:00:00:0f:0f up
-ip -n "$NS_NODE" link set up0 address 02:00:00:00:01:00 up
+ip -n "$NS_SINK" link set $SK address 02:00:00:00:0f:0f up
+ip -n "$NS_NODE" link set $UP address 02:00:00:00:01:00 up
 ip -n "$NS_NODE" link set eg0 address 02:00:00:00:01:00 up
-ip -n "$NS_NODE" addr add 192.168.10.100/24 dev up0
+ip -n "$NS_NODE" addr add 192.168.10.100/24 dev $UP
 ip -n "$NS_NODE" addr add 192.168.10.100/32 dev eg0
-ip -n "$NS_NODE" route add default via 192.168.10.200 dev up0
+ip -n "$NS_NODE" route add default via 192.168.10.200 dev $UP
 ip -n "$NS_NODE" route add 172.20.0.0/24 via 192.168.10.101 dev eg0 onlink
 ip -n "$NS_NODE" neigh replace 192.168.10.101 lladdr 02:00:00:00:01:01 dev eg0 nud permanent
-ip -n "$NS_NODE" neigh replace 192.168.10.200 lladdr 02:00:00:00:01:c8 dev up0 nud permanent
+ip -n "$NS_NODE" neigh replace 192.168.10.200 lladdr 02:00:00:00:01:c8 dev $UP nud permanent
 nsx "$NS_NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
-	net.ipv4.conf.up0.send_redirects=0
+	"net.ipv4.conf.$UP.send_redirects=0"
 nsx "$NS_SRC" ethtool -K src0 tx off >/dev/null 2>&1 || true
-# The node's work on CPU 1, the sink's drop and the feeder on CPU 0.
-nsx "$NS_NODE" sh -c 'echo 2 > /sys/class/net/up0/queues/rx-0/rps_cpus'
-nsx "$NS_SINK" sh -c 'echo 1 > /sys/class/net/sk0/queues/rx-0/rps_cpus'
+# Cores: threaded NAPI on both veths (GRO on makes a veth receive through
+# NAPI, as a NIC driver does); up0's NAPI thread, which runs the node's whole
+# forwarding path, pinned to CPU 1; sk0's (the sink's drop) to CPU 0 with the
+# feeder. Without threaded NAPI: RPS steers up0's frames to CPU 1.
+napi_thread() { ps -e -o pid=,comm= | awk -v n="napi/$1-" 'index($2, n) == 1 { print $1; exit }'; }
+MODE=rps
+if nsx "$NS_NODE" ethtool -K $UP gro on >/dev/null 2>&1 &&
+	nsx "$NS_SINK" ethtool -K $SK gro on >/dev/null 2>&1 &&
+	nsx "$NS_NODE" sh -c "echo 1 > /sys/class/net/$UP/threaded" 2>/dev/null &&
+	nsx "$NS_SINK" sh -c "echo 1 > /sys/class/net/$SK/threaded" 2>/dev/null; then
+	sleep 0.2
+	T_UP=$(napi_thread $UP)
+	T_SK=$(napi_thread $SK)
+	if [ -n "$T_UP" ] && [ -n "$T_SK" ] && taskset -pc 1 "$T_UP" >/dev/null &&
+		taskset -pc 0 "$T_SK" >/dev/null; then
+		MODE="threaded NAPI"
+	fi
+fi
+if [ "$MODE" = rps ]; then
+	nsx "$NS_NODE" sh -c "echo 2 > /sys/class/net/$UP/queues/rx-0/rps_cpus"
+	nsx "$NS_SINK" sh -c "echo 1 > /sys/class/net/$SK/queues/rx-0/rps_cpus"
+fi
+log "node's receive: $MODE on CPU 1"
 RP=$(nsx "$NS_NODE" cat /proc/sys/net/ipv4/conf/all/rp_filter)
 
 # kube-proxy's rules (iptables mode, v1.28 layout) for a NodePort service
@@ -218,13 +242,13 @@ IPT=$(iptables --version)
 log "node: $(nsx "$NS_NODE" iptables -t nat -S | wc -l) nat rules, $(nsx "$NS_NODE" iptables -S | wc -l) filter rules ($IPT)"
 
 eg_tx() { nsx "$NS_NODE" cat /sys/class/net/eg0/statistics/tx_packets; }
-up_rx() { nsx "$NS_NODE" cat /sys/class/net/up0/statistics/rx_packets; }
+up_rx() { nsx "$NS_NODE" cat /sys/class/net/$UP/statistics/rx_packets; }
 ct_count() { nsx "$NS_NODE" cat /proc/sys/net/netfilter/nf_conntrack_count; }
 
 # Capture first, then feed: the verification sees the first frames out.
 VERIFY=2000
 [ "$FLOWS" -lt "$VERIFY" ] && VERIFY=$FLOWS
-nsx "$NS_SINK" tcpdump -i sk0 -nn -p -c "$VERIFY" -w "$TMP/egress.pcap" udp \
+ip netns exec "$NS_SINK" tcpdump -i "$SK" -nn -p -c "$VERIFY" -w "$TMP/egress.pcap" udp \
 	>"$TMP/tcpdump.log" 2>&1 &
 CAPTURE=$!
 for _ in $(seq 50); do
@@ -236,7 +260,8 @@ done
 # ring room) into the af_packet socket on src0, both lcores on CPU 0.
 MBUFS=$((FRAMES + 32768))
 MEM=$((MBUFS * 1280 / 1048576 + 256))
-nsx "$NS_SRC" taskset -c 0 dpdk-testpmd --lcores '0@0,1@0' --no-pci --no-huge -m "$MEM" \
+# (ip netns exec and taskset exec: $! is testpmd itself, stopped by that PID)
+ip netns exec "$NS_SRC" taskset -c 0 dpdk-testpmd --lcores '0@0,1@0' --no-pci --no-huge -m "$MEM" \
 	--file-prefix="$PREFIX" --no-telemetry --log-level='lib.*:warning' \
 	--vdev "net_pcap0,rx_pcap=$PCAP,infinite_rx=1" \
 	--vdev "net_af_packet0,iface=src0,qpairs=1,qdisc_bypass=1,framesz=512,blocksz=4096,framecnt=4096" \
@@ -250,6 +275,7 @@ for _ in $(seq 300); do
 	sleep 0.1
 done
 [ "$(up_rx)" -gt 0 ] || { tail -20 "$TMP/testpmd.log" >&2; die "no frames reach the node after 30 s"; }
+[ "$(cat "/proc/$FEEDER/comm")" = dpdk-testpmd ] || die "feeder pid $FEEDER is not testpmd"
 log "feeder running (testpmd pid $FEEDER on CPU 0)"
 
 # (1) verification
@@ -279,6 +305,8 @@ log "warm-up done: $CT0 conntrack entries"
 
 # (3) the window
 cpu() { awk -v c="cpu$1" '$1 == c { print $2, $3, $4, $5, $6, $7, $8, $9 }' /proc/stat; }
+thr() { [ -n "${T_UP:-}" ] && awk '{ print $14 + $15 }' "/proc/$T_UP/stat" || echo 0; }
+th0=$(thr)
 read -r u0 n0 s0 i0 w0 q0 sq0 st0 < <(cpu 1)
 read -r a0 b0 c0 d0 e0 f0 g0 h0 < <(cpu 0)
 tx0=$(eg_tx)
@@ -289,6 +317,7 @@ tx1=$(eg_tx)
 rx1=$(up_rx)
 t1=$(date +%s.%N)
 read -r u1 n1 s1 i1 w1 q1 sq1 st1 < <(cpu 1)
+th1=$(thr)
 read -r a1 b1 c1 d1 e1 f1 g1 h1 < <(cpu 0)
 CT1=$(ct_count)
 kill -0 "$FEEDER" 2>/dev/null || die "testpmd exited during the window"
@@ -296,7 +325,7 @@ MHZ=$(awk -F: '/^cpu MHz/ { if (++n == 2) { print $2; exit } }' /proc/cpuinfo)
 
 python3 - "$tx0" "$tx1" "$rx0" "$rx1" "$t0" "$t1" "$MHZ" "$CT1" "$FLOWS" "$RP" "$IPT" "$CHECK" \
 	"$u0 $n0 $s0 $i0 $w0 $q0 $sq0 $st0" "$u1 $n1 $s1 $i1 $w1 $q1 $sq1 $st1" \
-	"$a0 $b0 $c0 $d0 $e0 $f0 $g0 $h0" "$a1 $b1 $c1 $d1 $e1 $f1 $g1 $h1" <<'EOF'
+	"$a0 $b0 $c0 $d0 $e0 $f0 $g0 $h0" "$a1 $b1 $c1 $d1 $e1 $f1 $g1 $h1" "$MODE" "$((th1 - th0))" <<'EOF'
 import json, os, sys
 a = sys.argv[1:]
 tx, rx = int(a[1]) - int(a[0]), int(a[3]) - int(a[2])
@@ -315,9 +344,10 @@ if tx <= 0:
 cpp = kern1 * hz / tx
 p1, p0 = share(c1), share(c0)
 chk = json.loads(a[11])
-notes = (f"{a[10]}; kube-proxy iptables-mode chains, 64 KUBE-SEP DNAT + MASQUERADE --random-fully; "
+thr = int(a[17]) / tck / secs * 100
+notes = (f"{a[10]}; receive by {a[16]} (its thread {thr:.0f}% of a CPU); kube-proxy iptables-mode chains, 64 KUBE-SEP DNAT + MASQUERADE --random-fully; "
          f"offered {rx / secs / 1e6:.2f} Mpps on up0, forwarded {tx / secs / 1e6:.3f} Mpps on eg0; "
-         f"CPU1 (kernel forwarding, RPS) sys {p1['system']}% softirq {p1['softirq']}% "
+         f"CPU1 (kernel forwarding) sys {p1['system']}% softirq {p1['softirq']}% "
          f"user {p1['user']}% idle {p1['idle']}%; CPU0 (feeder) idle {p0['idle']}%; "
          f"conntrack {a[7]} entries for {a[8]} flows; rp_filter={a[9]}; "
          f"verified {chk['frames']} egress frames, {chk['backends']} backends, "
