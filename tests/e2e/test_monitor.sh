@@ -205,7 +205,7 @@ check_f_lost() {
 	verdict "$ok" "f. a flood of $FLOOD_N spoofed packets over the rate limit (1000/s) shows \"N events lost\"" \
 		"spoofed_source drops +$((after - before)); shown $d, lost lines sum $l (shown + lost >= $FLOOD_N)" \
 		"kdp_monitor_events_lost_total{reason=\"rate_limited\"} $lost_metric" \
-		"$(grep -m2 'events lost' "$KDP_LAB_DIR/mon-f.out")"
+		"first lost line: $(grep -m1 'events lost' "$KDP_LAB_DIR/mon-f.out")"
 }
 
 T_START=$(now_ms)
