@@ -72,7 +72,7 @@ struct kdp_ct_entry {
 	uint8_t tcp_state; /**< enum kdp_ct_tcp_state */
 	uint8_t fin;       /**< bit per direction that sent FIN */
 	uint8_t nat_port_owner; /**< lcore that owns the NAT port (SNAT) */
-} __rte_cache_aligned;
+}; /* 96 bytes, packed in the pool (see kdp_ct_create) */
 
 /** Lifetimes in milliseconds [Cilium's defaults]. */
 struct kdp_ct_timeouts {
