@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <rte_hash_crc.h>
+#include "common/kdp_hash.h"
 #include <rte_random.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -41,7 +41,7 @@ struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 	char n[RTE_MEMZONE_NAMESIZE];
 	struct rte_hash_parameters hp = {
 		.key_len = sizeof(struct kdp_ct_key),
-		.hash_func = rte_hash_crc,
+		.hash_func = kdp_hash_crc,
 		/* Keys come from the network: a seed per run. */
 		.hash_func_init_val = (uint32_t)rte_rand(),
 		.socket_id = p->socket,

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <rte_hash_crc.h>
+#include "common/kdp_hash.h"
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
@@ -16,7 +16,7 @@ struct kdp_neigh *kdp_neigh_create(const char *name,
 		.name = name,
 		.entries = p->size < 8 ? 8 : p->size,
 		.key_len = sizeof(uint32_t),
-		.hash_func = rte_hash_crc,
+		.hash_func = kdp_hash_crc,
 		.socket_id = p->socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
 			      RTE_HASH_EXTRA_FLAGS_EXT_TABLE,

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <rte_hash_crc.h>
+#include "common/kdp_hash.h"
 #include <rte_random.h>
 #include <rte_errno.h>
 
@@ -16,7 +16,7 @@ struct kdp_affinity *kdp_affinity_create(const char *name, uint32_t size, int so
 		.name = name,
 		.entries = size < 64 ? 64 : size,
 		.key_len = sizeof(struct kdp_affinity_key),
-		.hash_func = rte_hash_crc,
+		.hash_func = kdp_hash_crc,
 		/* Keys come from the network: a seed per run. */
 		.hash_func_init_val = (uint32_t)rte_rand(),
 		.socket_id = socket,

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_hash_crc.h>
+#include "common/kdp_hash.h"
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
@@ -18,7 +18,7 @@ struct kdp_svc_table *kdp_svc_table_create(const char *name, uint32_t cap,
 		.name = name,
 		.entries = cap < 8 ? 8 : cap,
 		.key_len = sizeof(struct kdp_svc_key),
-		.hash_func = rte_hash_crc,
+		.hash_func = kdp_hash_crc,
 		.socket_id = socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
