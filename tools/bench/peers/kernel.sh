@@ -353,6 +353,10 @@ notes = (f"{a[10]}; receive by {a[16]} (its thread {thr:.0f}% of a CPU); kube-pr
          f"verified {chk['frames']} egress frames, {chk['backends']} backends, "
          f"{chk['portsKept']:.0%} source ports kept; cycles = CPU1 sys+irq+softirq time x "
          f"{hz / 1e6:.0f} MHz / forwarded")
+if p1["idle"] > 10:
+    notes += f"; NOT SATURATED: CPU1 {p1['idle']}% idle, the feeder limits the rate"
+    print(f"kernel-peer: warning: CPU1 {p1['idle']}% idle: the feeder, not the kernel, "
+          "limits this figure", file=sys.stderr)
 print(f"kernel-peer: {tx / secs / 1e6:.3f} Mpps forwarded, {cpp:.0f} cycles/packet "
       f"(CPU1 busy {100 - p1['idle']:.0f}%)", file=sys.stderr)
 print(json.dumps({"peer": "kernel", "mpps": round(tx / secs / 1e6, 4),
