@@ -87,7 +87,9 @@ check_load() {
 	pid=$(lab_kdp_pid k8s-ctr)
 	load "$sock" 3 "$RATE" >/dev/null # warm up: every service exists once
 	rss0=$(rss_kb "$pid")
-	ip netns exec kdp-curl-pod ping -q -i 0.01 -w "$((SECS + 2))" -c $((SECS * 100)) "$WEB_W1" \
+	# -c without -w: a deadline would end ping with its last echo in flight
+	# (counted lost); -O names each echo not answered before the next one.
+	ip netns exec kdp-curl-pod ping -n -O -i 0.01 -W 2 -c $((SECS * 100)) "$WEB_W1" \
 		>"$KDP_LAB_DIR/load-ping.txt" 2>&1 &
 	ping_pid=$!
 	BG_PIDS+=("$ping_pid")
@@ -113,7 +115,8 @@ check_load() {
 		"achieved $rate/s"
 	[[ $loss == "0% packet loss" ]] && ok=0 || ok=1
 	verdict "$ok" "b. meanwhile curl-pod -> $WEB_W1 pinged every 10 ms: no packet lost" \
-		"$(tail -2 "$KDP_LAB_DIR/load-ping.txt" | tr '\n' ' ')"
+		"$(tail -2 "$KDP_LAB_DIR/load-ping.txt" | tr '\n' ' ')" \
+		"$(grep -m3 'no answer yet' "$KDP_LAB_DIR/load-ping.txt" | tr '\n' ';')"
 	[[ ${cn:-0} -gt 0 && ${fails:-1} == 0 ]] && ok=0 || ok=1
 	verdict "$ok" "c. meanwhile $cn fetches of http://$SVC_IP/ (backends unchanged): none failed" \
 		"failed: ${fails:-?}"

@@ -15,6 +15,7 @@ Usage: test_crash_save.py <kdp>   (as root)"""
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -199,6 +200,8 @@ def main():
     if proc.poll() is None:
         rc = stop_kdp(proc)
         check("kdp exits 0 on SIGTERM afterwards", rc == 0, f"rc={rc}")
+    # The killed instances could not remove their EAL runtime directory.
+    shutil.rmtree(f"/var/run/dpdk/kdp-crash-{os.getpid()}", ignore_errors=True)
     return finish(d)
 
 
