@@ -35,7 +35,8 @@ DNS_NAME=webpod.default.svc.cluster.local
 # Long lifetimes, so that no flow of the test expires before it is listed.
 export KDP_LAB_CONFIG_EXTRA='{"conntrack":{"tcpSynSeconds":600,"tcpEstablishedSeconds":8000,"tcpCloseSeconds":600,"otherSeconds":600}}'
 
-# The listings: golden name|kdpctl arguments (run on k8s-ctr).
+# The listings: golden name|kdpctl arguments (run on k8s-ctr). metrics is
+# listed by name filters: the whole list grows with every new metric.
 LISTINGS=(
 	"status|status"
 	"node-list|node list"
@@ -63,7 +64,8 @@ LISTINGS=(
 	"lrp-list-json|lrp list --json"
 	"lrp-get|lrp get kube-system/nodelocaldns"
 	"stats|stats --all"
-	"metrics|metrics"
+	"metrics-port|metrics kdp_port"
+	"metrics-nat-wide|metrics kdp_nat -o wide"
 	"metrics-filter|metrics kdp_service"
 	"metrics-json|metrics kdp_nodes --json"
 )
