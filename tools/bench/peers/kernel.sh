@@ -47,58 +47,18 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-INSTALL=0
-if [ "${1:-}" = "--install" ]; then
-	INSTALL=1
-	shift
-fi
-if [ $# -ne 2 ]; then
-	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-	exit 2
-fi
-PCAP=$(readlink -f "$1")
-SECS=$2
-log() { echo "kernel-peer: $*" >&2; }
-die() {
-	log "FAILED: $*"
-	exit 1
-}
+PEER=kernel
+# shellcheck source=tools/bench/peers/common.sh
+source "$HERE/common.sh"
+peer_args "$@"
 
 PKGS="iptables iproute2 dpdk-dev librte-net-pcap23 librte-net-af-packet23 tcpdump python3 util-linux"
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	if [ "$INSTALL" = 0 ]; then
-		log "packages missing:$missing (run with --install to install them)"
-		exit 3
-	fi
-	log "installing$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
-[ "$(id -u)" = 0 ] || die "needs root (network namespaces, iptables)"
-[ -r "$PCAP" ] || die "no pcap $PCAP"
-case "$SECS" in '' | *[!0-9.]*) die "SECONDS must be a number" ;; esac
-[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (feeder on CPU 0, kernel forwarding on CPU 1)"
+# shellcheck disable=SC2086
+peer_packages $PKGS
+peer_checks "network namespaces, iptables" "feeder on CPU 0, kernel forwarding on CPU 1"
 
 # Frames of the pcap and UDP flows (every UDP frame is its own flow).
-read -r FRAMES FLOWS < <(python3 - "$PCAP" <<'EOF'
-import struct, sys
-f = open(sys.argv[1], "rb"); f.read(24); n = u = 0
-while True:
-    h = f.read(16)
-    if len(h) < 16: break
-    cl = struct.unpack("<IIII", h)[2]; d = f.read(cl); n += 1
-    if d[12:14] == b"\x08\x00" and d[23] == 17: u += 1
-print(n, u)
-EOF
-)
-[ "$FLOWS" -gt 0 ] || die "$PCAP has no UDP frames"
+peer_pcap_counts
 CT_MAX=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
 if [ "$FLOWS" -gt $((CT_MAX * 9 / 10)) ]; then
 	die "$FLOWS flows do not fit nf_conntrack_max=$CT_MAX (a global setting of the root namespace, which this script does not change)"
@@ -115,17 +75,6 @@ TMP=$(mktemp -d /tmp/kdp-peer-kernel-XXXXXX)
 FEEDER=""
 CAPTURE=""
 
-stop_pid() { # PID: TERM, then KILL after 5 s
-	local pid=$1 i
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 cleanup() {
 	local rc=$?
 	stop_pid "$CAPTURE"

@@ -53,69 +53,28 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-INSTALL=0
-if [ "${1:-}" = "--install" ]; then
-	INSTALL=1
-	shift
-fi
-if [ $# -ne 2 ]; then
-	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-	exit 2
-fi
-PCAP=$(readlink -f "$1")
-SECS=$2
-log() { echo "ovs-peer: $*" >&2; }
-die() {
-	log "FAILED: $*"
-	exit 1
-}
+PEER=ovs
+# shellcheck source=tools/bench/peers/common.sh
+source "$HERE/common.sh"
+peer_args "$@"
 
 VSWITCHD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
 SCHEMA=/usr/share/openvswitch/vswitch.ovsschema
 PKGS="openvswitch-switch-dpdk librte-net-pcap23 librte-net-null23 python3 iproute2 util-linux"
-missing=""
-for p in $PKGS; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	if [ "$INSTALL" = 0 ]; then
-		log "packages missing:$missing (run with --install to install them)"
-		exit 3
-	fi
-	[ "$(id -u)" = 0 ] || die "installing needs root"
-	log "installing$missing"
-	had_service=0
-	[ -e /var/run/openvswitch/ovs-vswitchd.pid ] && had_service=1
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	# shellcheck disable=SC2086
-	apt-get install -y -qq --no-install-recommends $missing >/dev/null
-	if [ "$had_service" = 0 ] && [ -e /var/run/openvswitch/ovs-vswitchd.pid ]; then
-		log "apt started the system service openvswitch-switch; stopping it (this script runs its own)"
-		service openvswitch-switch stop >&2 || true
-	fi
+had_service=0
+[ -e /var/run/openvswitch/ovs-vswitchd.pid ] && had_service=1
+# shellcheck disable=SC2086
+peer_packages $PKGS
+if [ "$had_service" = 0 ] && [ -e /var/run/openvswitch/ovs-vswitchd.pid ]; then
+	log "apt started the system service openvswitch-switch; stopping it (this script runs its own)"
+	service openvswitch-switch stop >&2 || true
 fi
 for f in "$VSWITCHD" "$SCHEMA"; do
 	[ -e "$f" ] || { log "missing $f (openvswitch-switch-dpdk; run with --install)"; exit 3; }
 done
-[ "$(id -u)" = 0 ] || die "needs root (network namespace, DPDK)"
-[ -r "$PCAP" ] || die "no pcap $PCAP"
-case "$SECS" in '' | *[!0-9.]*) die "SECONDS must be a number" ;; esac
-[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (OVS main thread on CPU 0, the PMD on CPU 1)"
+peer_checks "network namespace, DPDK" "OVS main thread on CPU 0, the PMD on CPU 1"
 
-read -r FRAMES FLOWS < <(python3 - "$PCAP" <<'EOF'
-import struct, sys
-f = open(sys.argv[1], "rb"); f.read(24); n = u = 0
-while True:
-    h = f.read(16)
-    if len(h) < 16: break
-    cl = struct.unpack("<IIII", h)[2]; d = f.read(cl); n += 1
-    if d[12:14] == b"\x08\x00" and d[23] == 17: u += 1
-print(n, u)
-EOF
-)
-[ "$FLOWS" -gt 0 ] || die "$PCAP has no UDP frames"
+peer_pcap_counts
 [ "$FRAMES" -le 250000 ] ||
 	die "$FRAMES frames: net_pcap infinite_rx holds the whole pcap in OVS's mempool (at most 262,144 mbufs); use at most 250,000 frames"
 
@@ -127,21 +86,10 @@ DBPID=""
 VSPID=""
 export OVS_RUNDIR=$D OVS_LOGDIR=$D OVS_DBDIR=$D OVS_SYSCONFDIR=$D
 
-stop_pid() { # PID: TERM, then KILL after 10 s
-	local pid=$1 i
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 cleanup() {
 	local rc=$?
-	stop_pid "$VSPID"
-	stop_pid "$DBPID"
+	stop_pid "$VSPID" 100
+	stop_pid "$DBPID" 100
 	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "/var/run/dpdk/$PREFIX" "$D"
 	exit $rc
