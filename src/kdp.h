@@ -57,7 +57,11 @@ struct kdp_port {
 	char devargs[KDP_DEVARGS_LEN];
 	struct rte_ether_addr mac; /**< the device's own MAC */
 	bool down;                 /**< last seen down (kdp_port_watch) */
+	bool tx_csum;              /**< finishes TCP/UDP checksums on transmit */
 };
+
+/** TX offloads a port must have for kdp to hand it partial checksums. */
+#define KDP_PORT_TX_CSUM (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)
 
 struct kdp_worker {
 	unsigned int id;
@@ -137,6 +141,14 @@ void kdp_port_close(struct kdp *k, uint16_t port);
 bool kdp_port_is_up(const struct kdp *k, uint16_t port);
 /** Control thread: logs ports going down or coming back (call about 1/s). */
 void kdp_port_watch(struct kdp *k);
+/**
+ * Calls @p fn with each counter of @p port's driver beyond ethdev's generic
+ * ones (for net_kdp_afp: partial checksums, super-frames cut, drops by
+ * reason). Control thread. @return 0 or -errno.
+ */
+int kdp_port_driver_counters(uint16_t port,
+			     void (*fn)(void *arg, const char *name, uint64_t value),
+			     void *arg);
 /** Largest number of endpoint ports that can still be opened in total. */
 unsigned int kdp_port_max_endpoints(const struct kdp *k);
 

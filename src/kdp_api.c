@@ -864,6 +864,13 @@ static void stats(struct api_req *r)
 			     "portExhausted", (json_int_t)tot.drop[KDP_DROP_NAT_PORT_EXHAUSTED]));
 }
 
+/* Non-zero driver counters of a port, for GET /v1/status. */
+static void add_counter(void *arg, const char *name, uint64_t v)
+{
+	if (v != 0)
+		json_object_set_new(arg, name, json_integer((json_int_t)v));
+}
+
 static void status(struct api_req *r)
 {
 	struct kdp *k = r->k;
@@ -874,7 +881,7 @@ static void status(struct api_req *r)
 
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
 		struct rte_eth_stats es;
-		json_t *ep = json_null();
+		json_t *ep = json_null(), *dc;
 
 		if (!k->ports[p].used)
 			continue;
@@ -887,8 +894,10 @@ static void status(struct api_req *r)
 			}
 		memset(&es, 0, sizeof(es));
 		rte_eth_stats_get(p, &es);
+		dc = json_object();
+		kdp_port_driver_counters(p, add_counter, dc);
 		json_array_append_new(
-			ports, json_pack("{s:i, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I}",
+			ports, json_pack("{s:i, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
 					 "id", p, "name", k->ports[p].name, "role",
 					 role_name(k->ports[p].role), "endpoint", ep,
 					 "state", link_state(k, p), "rxPackets",
@@ -896,7 +905,7 @@ static void status(struct api_req *r)
 					 (json_int_t)es.opackets, "rxMissed",
 					 (json_int_t)es.imissed, "rxErrors",
 					 (json_int_t)es.ierrors, "txErrors",
-					 (json_int_t)es.oerrors));
+					 (json_int_t)es.oerrors, "driverCounters", dc));
 	}
 	kdp_addr_fmt_mac(&k->mac, mac, sizeof(mac));
 	kdp_addr_fmt_prefix(k->cfg.native_cidr, k->cfg.native_plen, nat, sizeof(nat));

@@ -27,7 +27,7 @@ static const char *const table_keys[] = {"routes", "neighbours", "mbufs",
 /* net_pcap is left out on purpose: its rx_pcap/tx_pcap arguments read and
  * write any file, so only a node config may allow it (tests do). */
 static const char *const default_drivers[] = {
-	"net_af_packet", "net_tap", "net_memif", "net_null", "net_ring", NULL};
+	"net_kdp_afp", "net_af_packet", "net_tap", "net_memif", "net_null", "net_ring", NULL};
 
 /* A DPDK vdev devargs string: "<name>[,key=value...]". */
 static int check_devargs(const char *s, const char *path, char *err)
@@ -207,7 +207,7 @@ static int parse_drivers(const json_t *root, struct kdp_config *cfg, char *err)
 		snprintf(p, sizeof(p), "allowedDrivers[%zu]", i);
 		if (!json_is_string(v) || json_string_length(v) == 0 ||
 		    json_string_length(v) >= 32)
-			return kdp_json_err(err, p, "expected a driver name such as net_af_packet");
+			return kdp_json_err(err, p, "expected a driver name such as net_kdp_afp");
 		if (check_devargs(json_string_value(v), p, err))
 			return -EINVAL;
 		snprintf(cfg->drivers[cfg->n_drivers++], 32, "%s",

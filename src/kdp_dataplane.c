@@ -471,6 +471,7 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 			continue;
 		s->dp.ports[p].role = kp->role;
 		s->dp.ports[p].mtu = k->cfg.mtu;
+		s->dp.ports[p].tx_csum = kp->tx_csum;
 		for (uint16_t q = 0; q < kp->nrxq; q++) {
 			unsigned int w = (p + q) % k->cfg.workers;
 			s->rxq[w][s->n_rxq[w]].port = p;
@@ -579,6 +580,7 @@ static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *s
 			rte_pktmbuf_free(pkts[i]);
 			continue;
 		}
+		kdp_csum_tx_prep(pkts[i], dp->ports[p].tx_csum);
 		if (t->n[p] == 0)
 			t->touched[t->n_touched++] = p;
 		t->m[p][t->n[p]++] = pkts[i];

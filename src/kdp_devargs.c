@@ -53,6 +53,7 @@ static const struct key_rule pcap_keys[] = {
 	{"phy_mac", V_UINT}, {"infinite_rx", V_UINT}, {NULL, 0}};
 
 static const struct driver_rules drivers[] = {
+	{"net_kdp_afp", af_packet_keys},
 	{"net_af_packet", af_packet_keys}, {"net_tap", tap_keys},
 	{"net_memif", memif_keys},         {"net_null", null_keys},
 	{"net_pcap", pcap_keys},

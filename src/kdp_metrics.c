@@ -33,6 +33,21 @@ static void one(struct evbuffer *o, const char *name, const char *type, const ch
 	evbuffer_add_printf(o, "%s %.17g\n", name, v);
 }
 
+/* One line of kdp_port_driver_total. */
+struct driver_line {
+	struct evbuffer *o;
+	const char *port, *role;
+};
+
+static void driver_line(void *arg, const char *name, uint64_t v)
+{
+	const struct driver_line *dl = arg;
+
+	evbuffer_add_printf(dl->o,
+			    "kdp_port_driver_total{port=\"%s\",role=\"%s\",counter=\"%s\"} %" PRIu64 "\n",
+			    dl->port, dl->role, name, v);
+}
+
 static const char *role_name(uint8_t role)
 {
 	return role == KDP_PORT_UPLINK ? "uplink" :
@@ -132,6 +147,13 @@ void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
 			evbuffer_add_printf(o, "kdp_port_up{port=\"%s\",role=\"%s\"} %d\n",
 					    k->ports[p].name, role_name(k->ports[p].role),
 					    kdp_port_is_up(k, p) ? 1 : 0);
+	head(o, "kdp_port_driver_total", "counter",
+	     "A port driver's own counters (net_kdp_afp: partial checksums, super-frames cut, drops by reason).");
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
+		if (k->ports[p].used) {
+			struct driver_line dl = {o, k->ports[p].name, role_name(k->ports[p].role)};
+			kdp_port_driver_counters(p, driver_line, &dl);
+		}
 	one(o, "kdp_conntrack_entries", "gauge", "Tracked flows.", (double)kdp_ct_count(k->ct));
 	one(o, "kdp_conntrack_capacity", "gauge", "Flows the table holds at most.",
 	    (double)k->cfg.ct_max);

@@ -3,6 +3,7 @@
  * (uplink, host tap) or at run time (endpoints, by hot-plug). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_bus.h>
@@ -39,7 +40,8 @@ static int make_devargs(struct kdp *k, const char *devargs, char *out,
 			break;
 		}
 	w = snprintf(out, len, "%s%s", name, rest);
-	if (strncmp(name, "net_af_packet", 13) == 0 && !strstr(rest, "qpairs="))
+	if ((strncmp(name, "net_af_packet", 13) == 0 || strncmp(name, "net_kdp_afp", 11) == 0) &&
+	    !strstr(rest, "qpairs="))
 		w = snprintf(out, len, "%s%s,qpairs=%u", name, rest,
 			     k->cfg.workers);
 	return w >= (int)len ? -ENAMETOOLONG : 0;
@@ -72,9 +74,9 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	}
 	ret = rte_dev_probe(args);
 	if (ret != 0) {
-		snprintf(err, KDP_ERR_LEN,
-			 "devargs: DPDK could not open '%s': %s (is the interface there?)",
-			 args, rte_strerror(-ret));
+		snprintf(err, KDP_ERR_LEN, "devargs: DPDK could not open '%s': %s%s", args,
+			 rte_strerror(-ret),
+			 ret == -ENODEV ? " (no such interface, or not in kdp's network namespace)" : "");
 		return ret;
 	}
 	if (rte_eth_dev_get_port_by_name(name, &pid) != 0) {
@@ -95,6 +97,10 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	}
 	nrxq = (uint16_t)RTE_MIN(info.max_rx_queues, ntxq);
 	memset(&conf, 0, sizeof(conf));
+	/* Partial L4 checksums (from kernel senders with checksum offload) are
+	 * handed to a port that can finish them; kdp finishes them for others. */
+	if ((info.tx_offload_capa & KDP_PORT_TX_CSUM) == KDP_PORT_TX_CSUM)
+		conf.txmode.offloads |= KDP_PORT_TX_CSUM;
 	sock = rte_eth_dev_socket_id(pid);
 	if (sock < 0)
 		sock = 0;
@@ -112,6 +118,12 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	if (ret != 0)
 		goto fail_info;
 	rte_eth_promiscuous_enable(pid); /* not every PMD has it; fine */
+	if (strncmp(name, "net_af_packet", 13) == 0)
+		RTE_LOG(WARNING, USER1,
+			"port %s: DPDK's net_af_packet does not tell partial checksums or "
+			"GSO frames; NATed traffic from kernel senders with checksum offload "
+			"(veths by default) breaks. Use net_kdp_afp for kernel interfaces.\n",
+			name);
 
 	p = &k->ports[pid];
 	memset(p, 0, sizeof(*p));
@@ -119,6 +131,7 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	p->role = (uint8_t)role;
 	p->nrxq = nrxq;
 	p->ntxq = ntxq;
+	p->tx_csum = (conf.txmode.offloads & KDP_PORT_TX_CSUM) == KDP_PORT_TX_CSUM;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->devargs, sizeof(p->devargs), "%s", devargs);
 	rte_eth_macaddr_get(pid, &p->mac);
@@ -193,4 +206,46 @@ void kdp_port_watch(struct kdp *k)
 			kp->down = !up;
 		}
 	}
+}
+
+/* ethdev's own names, which the other port counters already show. */
+static bool generic_xstat(const char *n)
+{
+	static const char *const basic[] = {
+		"rx_good_packets", "tx_good_packets", "rx_good_bytes", "tx_good_bytes",
+		"rx_missed_errors", "rx_errors", "tx_errors", "rx_mbuf_allocation_errors"};
+
+	for (size_t i = 0; i < RTE_DIM(basic); i++)
+		if (strcmp(n, basic[i]) == 0)
+			return true;
+	return (strncmp(n, "rx_q", 4) == 0 || strncmp(n, "tx_q", 4) == 0) &&
+	       n[4] >= '0' && n[4] <= '9';
+}
+
+int kdp_port_driver_counters(uint16_t port,
+			     void (*fn)(void *arg, const char *name, uint64_t value),
+			     void *arg)
+{
+	int n = rte_eth_xstats_get_names(port, NULL, 0), got;
+	struct rte_eth_xstat_name *names;
+	struct rte_eth_xstat *vals;
+
+	if (n <= 0)
+		return n;
+	names = calloc((size_t)n, sizeof(*names));
+	vals = calloc((size_t)n, sizeof(*vals));
+	if (names == NULL || vals == NULL) {
+		free(names);
+		free(vals);
+		return -ENOMEM;
+	}
+	got = rte_eth_xstats_get_names(port, names, (unsigned int)n);
+	if (got == n)
+		got = rte_eth_xstats_get(port, vals, (unsigned int)n);
+	for (int i = 0; got == n && i < n; i++)
+		if (vals[i].id < (uint64_t)n && !generic_xstat(names[vals[i].id].name))
+			fn(arg, names[vals[i].id].name, vals[i].value);
+	free(names);
+	free(vals);
+	return got == n ? 0 : -EIO;
 }

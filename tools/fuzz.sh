@@ -10,9 +10,14 @@ cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-60}
 out=${KDP_FUZZ_OUT:-/tmp/kdp-fuzz}
 mkdir -p "$out"
-if [[ ! -f build-fuzz/build.ninja ]]; then
-	CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
-		-Db_lundef=false -Dbuildtype=debugoptimized >/dev/null || exit 1
+dpdk=$(tools/dpdk.sh) || exit 1
+if [[ ! -f build-fuzz/build.ninja || $(cat build-fuzz/.kdp-dpdk 2>/dev/null) != "$dpdk" ]]; then
+	wipe=()
+	[[ -f build-fuzz/build.ninja ]] && wipe=(--wipe)
+	CC=clang meson setup "${wipe[@]}" build-fuzz -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbuildtype=debugoptimized --pkg-config-path="$dpdk/lib/pkgconfig" \
+		>/dev/null || exit 1
+	echo "$dpdk" >build-fuzz/.kdp-dpdk
 fi
 ninja -C build-fuzz tests/fuzz/fuzz_packet tests/fuzz/fuzz_api >/dev/null || exit 1
 passed=0

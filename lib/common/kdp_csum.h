@@ -12,8 +12,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <netinet/in.h>
+
 #include <rte_branch_prediction.h>
+#include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "common/kdp_meta.h"
 
 /** Loads a 16-bit word from any alignment, as it sits in memory. */
 static inline uint16_t kdp_load16(const void *p)
@@ -71,6 +77,70 @@ static inline uint16_t kdp_csum_update32(uint16_t csum, uint32_t old,
 	s += new >> 16;
 	s += new & 0xffff;
 	return (uint16_t)~kdp_csum_fold(s);
+}
+
+/*
+ * Partial checksums. A kernel sender with checksum offload (a veth's default)
+ * leaves in the TCP/UDP checksum field only the sum of the pseudo-header, not
+ * complemented, and lets the device finish it. A port that knows says so with
+ * RTE_MBUF_F_RX_L4_CKSUM_NONE (DPDK: "not correct in the data, integrity
+ * verified"). kdp keeps such a field a pseudo-header sum: NAT adds the address
+ * change to it (a port change needs nothing: the ports are data the final sum
+ * covers), and at transmit the egress port finishes it (TX offload) or kdp
+ * does, over the L4 bytes, as the kernel's skb_checksum_help().
+ */
+
+/** True when the L4 checksum field of @p m holds a partial (pseudo-header) sum. */
+static inline bool kdp_csum_is_partial(const struct rte_mbuf *m)
+{
+	return (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_NONE;
+}
+
+/** Forgets that @p m's L4 checksum is partial (kdp rewrote it whole). */
+static inline void kdp_csum_clear_partial(struct rte_mbuf *m)
+{
+	m->ol_flags &= ~RTE_MBUF_F_RX_L4_CKSUM_MASK;
+}
+
+/** A partial (pseudo-header) sum after a 32-bit pseudo-header field changed
+ *  from @p old to @p new: the sum moves the other way from a checksum. */
+static inline uint16_t kdp_csum_partial_update32(uint16_t psum, uint32_t old,
+						 uint32_t new)
+{
+	return (uint16_t)~kdp_csum_update32((uint16_t)~psum, old, new);
+}
+
+/**
+ * Readies @p m (a parsed IPv4 frame) for a port: a partial TCP/UDP checksum
+ * is handed to the port's offload when @p port_csum (RTE_MBUF_F_TX_*_CKSUM,
+ * the field already holds the pseudo-header sum the device starts from), else
+ * finished here over the L4 bytes (a UDP result of 0 is sent as 0xffff).
+ * Costs one flag test for any other packet.
+ */
+static inline void kdp_csum_tx_prep(struct rte_mbuf *m, bool port_csum)
+{
+	const struct kdp_meta *md;
+	uint8_t *l4;
+	uint16_t c, at;
+
+	if (likely(!kdp_csum_is_partial(m)))
+		return;
+	md = kdp_meta(m);
+	at = md->l4_proto == IPPROTO_TCP ? 16 : 6;
+	kdp_csum_clear_partial(m);
+	if (port_csum) {
+		m->l2_len = RTE_ETHER_HDR_LEN;
+		m->l3_len = (uint64_t)(md->l4_off - RTE_ETHER_HDR_LEN) & 0x1ff;
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 |
+			       (md->l4_proto == IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
+							    : RTE_MBUF_F_TX_UDP_CKSUM);
+		return;
+	}
+	l4 = rte_pktmbuf_mtod_offset(m, uint8_t *, md->l4_off);
+	c = (uint16_t)~rte_raw_cksum(l4, (size_t)(rte_pktmbuf_data_len(m) - md->l4_off));
+	if (c == 0 && md->l4_proto == IPPROTO_UDP)
+		c = 0xffff;
+	memcpy(l4 + at, &c, sizeof(c));
 }
 
 #endif

@@ -27,6 +27,8 @@
 	_(IP_BAD_SOURCE, "ip_bad_source",                                      \
 	  "source is 0/8, loopback, multicast or broadcast")                   \
 	_(L4_TRUNCATED, "l4_truncated", "TCP/UDP/ICMP header cut short")      \
+	_(CSUM_PARTIAL_UNSUPPORTED, "csum_partial_unsupported",                \
+	  "partial L4 checksum on a packet that is not unfragmented TCP/UDP")   \
 	_(MULTISEG, "multi_segment", "chained mbufs are not supported")
 
 /** Ingress stage: checks tied to the port a packet came in on. */

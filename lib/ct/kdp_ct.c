@@ -127,8 +127,18 @@ int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
 		  uint32_t svc_gen, uint64_t now_ms, struct kdp_ct_entry **out)
 {
 	struct kdp_ct_entry *e;
+	void *found;
 	int ret;
 
+	/* The flow may be new to the burst's bulk lookup and yet exist: an
+	 * earlier packet of the burst (segments of one super-frame, a UDP
+	 * client's back-to-back datagrams) created it. */
+	if (rte_hash_lookup_data(ct->h, orig, &found) >= 0) {
+		if ((uintptr_t)found & 1)
+			return -EEXIST; /* it is another flow's reply */
+		*out = found;
+		return -EALREADY;
+	}
 	if (kdp_ct_count(ct) >= ct->p.max_flows ||
 	    rte_mempool_get(ct->pool, (void **)&e) != 0)
 		return -ENOSPC;
@@ -142,7 +152,7 @@ int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
 	e->expires_ms = now_ms + ct->p.timeouts.other_ms;
 	e->tcp_state = orig->proto == 6 ? KDP_CT_TCP_SYN : KDP_CT_TCP_NONE;
 	e->nat_port_owner = (uint8_t)rte_lcore_id();
-	if (rte_hash_lookup(ct->h, reply) >= 0 || rte_hash_lookup(ct->h, orig) >= 0) {
+	if (rte_hash_lookup(ct->h, reply) >= 0) {
 		rte_mempool_put(ct->pool, e);
 		return -EEXIST;
 	}

@@ -149,9 +149,11 @@ static inline void kdp_ct_lookup_bulk(const struct kdp_ct *ct,
 /**
  * Creates the entry of a new flow with tuples @p orig and @p reply, made by
  * service frontend @p svc_id at generation @p svc_gen (0: none).
- * @return 0 with *@p out set; -ENOSPC when the table is full (count it as
- * ct_full); -EEXIST when one of the tuples is already tracked (a clash with
- * another flow's translation). Any worker.
+ * @return 0 with *@p out set; -EALREADY with *@p out set to the flow that
+ * @p orig already is (an earlier packet of the same burst created it); -ENOSPC
+ * when the table is full (count it as ct_full); -EEXIST when a tuple is
+ * already tracked as something else (a clash with another flow's
+ * translation). Any worker.
  */
 int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
 		  const struct kdp_ct_key *reply, uint8_t flags, uint32_t svc_id,

@@ -73,6 +73,7 @@ int kdp_icmp_error(struct rte_mbuf *m, uint8_t type, uint8_t code,
 	md->l4_proto = IPPROTO_ICMP;
 	md->l4_off = (uint16_t)(KDP_ETH_LEN + sizeof(*ip));
 	md->flags = 0;
+	kdp_csum_clear_partial(m); /* its own checksum is whole */
 	return 0;
 }
 

@@ -51,19 +51,28 @@ static inline void kdp_nat_rewrite(struct rte_mbuf *m, const struct kdp_ct_key *
 				     md->l4_proto == IPPROTO_ICMP ? &icmp : NULL;
 	uint16_t ipc = ip->hdr_checksum;
 	uint16_t l4c = o ? kdp_nat_get16(l4 + o->csum) : 0;
+	/* A partial checksum (kdp_csum.h) is a pseudo-header sum: addresses
+	 * move it the other way, ports not at all. Parse let it through on
+	 * TCP/UDP only. */
+	int partial = o != NULL && kdp_csum_is_partial(m);
 	/* UDP without a checksum (0) keeps none; ICMP has no pseudo-header. */
-	int udp_nocsum = md->l4_proto == IPPROTO_UDP && l4c == 0;
+	int udp_nocsum = !partial && md->l4_proto == IPPROTO_UDP && l4c == 0;
 	int pseudo = o != NULL && md->l4_proto != IPPROTO_ICMP && !udp_nocsum;
+	int ports = o != NULL && !udp_nocsum && !partial;
 
 	if (ip->src_addr != to->src) {
 		ipc = kdp_csum_update32(ipc, ip->src_addr, to->src);
-		if (pseudo)
+		if (partial)
+			l4c = kdp_csum_partial_update32(l4c, ip->src_addr, to->src);
+		else if (pseudo)
 			l4c = kdp_csum_update32(l4c, ip->src_addr, to->src);
 		ip->src_addr = to->src;
 	}
 	if (ip->dst_addr != to->dst) {
 		ipc = kdp_csum_update32(ipc, ip->dst_addr, to->dst);
-		if (pseudo)
+		if (partial)
+			l4c = kdp_csum_partial_update32(l4c, ip->dst_addr, to->dst);
+		else if (pseudo)
 			l4c = kdp_csum_update32(l4c, ip->dst_addr, to->dst);
 		ip->dst_addr = to->dst;
 	}
@@ -71,17 +80,17 @@ static inline void kdp_nat_rewrite(struct rte_mbuf *m, const struct kdp_ct_key *
 	if (o == NULL)
 		return;
 	if (kdp_nat_get16(l4 + o->sport) != to->sport) {
-		if (!udp_nocsum)
+		if (ports)
 			l4c = kdp_csum_update16(l4c, kdp_nat_get16(l4 + o->sport), to->sport);
 		kdp_nat_put16(l4 + o->sport, to->sport);
 	}
 	if (o->dport != o->sport && kdp_nat_get16(l4 + o->dport) != to->dport) {
-		if (!udp_nocsum)
+		if (ports)
 			l4c = kdp_csum_update16(l4c, kdp_nat_get16(l4 + o->dport), to->dport);
 		kdp_nat_put16(l4 + o->dport, to->dport);
 	}
 	/* RFC 768: a computed UDP checksum of zero is sent as all ones. */
-	if (md->l4_proto == IPPROTO_UDP && !udp_nocsum && l4c == 0)
+	if (md->l4_proto == IPPROTO_UDP && !udp_nocsum && !partial && l4c == 0)
 		l4c = 0xffff;
 	kdp_nat_put16(l4 + o->csum, l4c);
 }

@@ -128,6 +128,11 @@ static inline enum kdp_drop kdp_parse(struct rte_mbuf *m)
 	md->l4_proto = ip->next_proto_id;
 	md->l4_off = (uint16_t)(KDP_ETH_LEN + ihl);
 	frag = rte_be_to_cpu_16(ip->fragment_offset);
+	/* A partial checksum (kdp_csum.h) only ever sits on whole TCP/UDP. */
+	if (unlikely(kdp_csum_is_partial(m)) &&
+	    ((frag & (RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)) ||
+	     (md->l4_proto != IPPROTO_TCP && md->l4_proto != IPPROTO_UDP)))
+		return KDP_DROP_CSUM_PARTIAL_UNSUPPORTED;
 	if (frag & RTE_IPV4_HDR_OFFSET_MASK) {
 		md->flags |= KDP_META_F_LATER_FRAG;
 		return KDP_DROP_NONE;

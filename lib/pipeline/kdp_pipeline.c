@@ -263,6 +263,8 @@ static int snat_insert(struct kdp_pipeline_ctx *ctx, const struct kdp_ct_key *or
 			reply->sport = reply->dport;
 		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, svc_id, svc_gen,
 				    ctx->now_ms, e);
+		if (ret == -EALREADY)
+			return ret; /* made by an earlier packet of the burst */
 		if (ret != -EEXIST) {
 			count_retries(ctx->st, 0);
 			return ret;
@@ -275,6 +277,8 @@ static int snat_insert(struct kdp_pipeline_ctx *ctx, const struct kdp_ct_key *or
 			reply->sport = reply->dport;
 		ret = kdp_ct_insert(ctx->ct, orig, reply, flags, svc_id, svc_gen,
 				    ctx->now_ms, e);
+		if (ret == -EALREADY)
+			return ret;
 		if (ret != -EEXIST) {
 			ctx->nat_retries += extra;
 			count_retries(ctx->st, extra);
@@ -309,11 +313,12 @@ static enum kdp_drop masq_new_flow(struct kdp_pipeline_ctx *ctx, const struct kd
 	struct kdp_ct_entry *e;
 	int ret = snat_insert(ctx, k, &reply, KDP_CT_F_SNAT, 0, 0, &e);
 
-	if (ret != 0)
+	if (ret != 0 && ret != -EALREADY)
 		return insert_drop(ret);
 	kdp_ct_update(ctx->ct, e, KDP_CT_ORIG, tcp_flags, m->pkt_len, ctx->now_ms);
 	kdp_nat_apply(m, e, KDP_CT_ORIG);
-	ctx->st->masq_flows++;
+	if (ret == 0)
+		ctx->st->masq_flows++;
 	ctx->st->masq_pkts++;
 	return KDP_DROP_NONE;
 }
@@ -368,7 +373,8 @@ static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp
 		ret = kdp_ct_insert(ctx->ct, k, &reply, flags, fe->id, fe->gen,
 				    ctx->now_ms, &e);
 	}
-	if (ret != 0)
+	/* -EALREADY: an earlier packet of this burst made the flow; follow it. */
+	if (ret != 0 && ret != -EALREADY)
 		return insert_drop(ret);
 	kdp_ct_update(ctx->ct, e, KDP_CT_ORIG, tcp_flags, m->pkt_len, ctx->now_ms);
 	kdp_nat_apply(m, e, KDP_CT_ORIG);

@@ -43,6 +43,7 @@ struct kdp_dp_port {
 	uint8_t role;   /**< enum kdp_port_role */
 	uint16_t mtu;   /**< largest IPv4 packet it may send */
 	uint32_t pod_ip; /**< POD: the one source address allowed (host order) */
+	uint8_t tx_csum; /**< finishes partial TCP/UDP checksums itself (TX offload) */
 };
 
 /** Forwarding configuration: built whole by the control thread. */

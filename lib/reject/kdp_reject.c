@@ -5,6 +5,7 @@
 #include <rte_ip.h>
 #include <rte_tcp.h>
 
+#include "common/kdp_csum.h"
 #include "common/kdp_meta.h"
 #include "icmp/kdp_icmp.h"
 #include "parse/kdp_parse.h"
@@ -60,6 +61,7 @@ int kdp_reject_tcp_reset(struct rte_mbuf *m)
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	t->cksum = 0;
 	t->cksum = rte_ipv4_udptcp_cksum(ip, t);
+	kdp_csum_clear_partial(m); /* the RST's checksum is whole */
 	rte_pktmbuf_data_len(m) = (uint16_t)(KDP_ETH_LEN + sizeof(*ip) + sizeof(*t));
 	m->pkt_len = rte_pktmbuf_data_len(m);
 	return 0;

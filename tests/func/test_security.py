@@ -98,10 +98,10 @@ def main():
               code == 400 and b"allowedDrivers" in body
               and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", body[:160])
         code, body = request(sock, "PUT", "/v1/endpoints/default/x",
-                             b'{"ip":"172.20.1.5","mac":"02:00:00:00:00:01","devargs":"net_af_packet,iface=no-such-if"}')
-        check("an allowed driver that DPDK cannot open is refused with its reason, nothing created",
-              code == 400 and b"DPDK could not open" in body
-              and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", body[:160])
+                             b'{"ip":"172.20.1.5","mac":"02:00:00:00:00:01","devargs":"net_kdp_afp,iface=no-such-if"}')
+        check("an interface that does not exist is refused as 'No such device', nothing created",
+              code == 400 and b"DPDK could not open" in body and b"No such device" in body
+              and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", body[:200])
         # Devargs keys and values are checked per driver: nothing the API
         # accepts makes DPDK create a file outside memifSocketDir.
         memif_dir = os.path.join(d, "memif")
@@ -121,7 +121,7 @@ def main():
                  "devargs: socket-abstract: abstract sockets are not allowed (memifAbstractSockets is false)"),
                 ("net_memif0,role=server", "devargs: socket: net_memif needs socket=<file under memifSocketDir "
                  f"{memif_dir}>"),
-                ("net_af_packet,iface=../../x",
+                ("net_kdp_afp,iface=../../x",
                  "devargs: iface: '../../x' is not an interface name (1-15 of a-z, A-Z, 0-9, '.', '_', '-')"),
                 ("net_tap,iface=t0,remote=eth0", "devargs: 'remote' is not a key kdp allows for net_tap"),
                 ("net_tapx,iface=t0", "devargs: device name 'net_tapx' must be an allowed driver name, "

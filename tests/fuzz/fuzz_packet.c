@@ -20,6 +20,8 @@
 #include "common/kdp_eal.h"
 #include "common/kdp_meta.h"
 #include "kdp_ipmasq.h"
+#include "common/kdp_csum.h"
+#include "kdp_afp_offload.h"
 #include "pipeline/kdp_pipeline.h"
 
 #define IP4(a, b, c, d) (((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
@@ -128,22 +130,76 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Runs @p n packets from in_port through the pipeline and the transmit
+ * preparation, then frees what came out. */
+static void run(struct rte_mbuf **m, uint16_t n, uint16_t in_port, bool port_csum)
 {
 	struct kdp_pipeline_out out;
+
+	kdp_pipeline_run(&ctx, &dp, in_port, m, n, &out);
+	for (uint16_t i = 0; i < out.n_tx; i++)
+		kdp_csum_tx_prep(out.tx[i], port_csum);
+	if (out.n_tx)
+		rte_pktmbuf_free_bulk(out.tx, out.n_tx);
+	if (out.n_punt)
+		rte_pktmbuf_free_bulk(out.punt, out.n_punt);
+}
+
+/*
+ * data[0]: bits 0-1 the port (% 3), bit 7 the frame's L4 checksum flagged
+ * partial, bit 6 the egress port finishes checksums, bit 5: the next 10
+ * bytes are a virtio_net_hdr as the kernel puts before a frame for
+ * net_kdp_afp (a pod can write any with a packet socket of its own): the
+ * frame goes through the driver's checksum and GSO handling first.
+ */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint16_t port = data[0] % 4 % 3;
+	bool port_csum = (data[0] & 0x40) != 0;
 	struct rte_mbuf *m;
 
 	if (size < 1 || size > 1 + 2000)
 		return 0;
+	if ((data[0] & 0x20) && size >= 11) {
+		static uint8_t frame[2000];
+		struct virtio_net_hdr vh;
+		uint32_t len = (uint32_t)size - 11;
+		uint64_t ol = 0;
+
+		memcpy(&vh, data + 1, sizeof(vh));
+		memcpy(frame, data + 11, len);
+		if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+			struct kdp_afp_gso g;
+			struct rte_mbuf *seg[KDP_BURST];
+
+			if (kdp_afp_gso_init(&g, frame, len, &vh, kdp_afp_room(pool)) != KDP_AFP_OK)
+				return 0;
+			while (!kdp_afp_gso_done(&g)) {
+				uint16_t n = kdp_afp_gso_next(&g, pool, port, seg, KDP_BURST);
+				if (n == 0)
+					abort(); /* the pool cannot be empty here */
+				run(seg, n, port, port_csum);
+			}
+			return 0;
+		}
+		if (kdp_afp_rx_csum(frame, len, &vh, 1, &ol) != KDP_AFP_OK)
+			return 0;
+		m = rte_pktmbuf_alloc(pool);
+		if (m == NULL)
+			abort();
+		if (len > 0)
+			memcpy(rte_pktmbuf_append(m, (uint16_t)len), frame, len);
+		m->ol_flags = ol;
+		run(&m, 1, port, port_csum);
+		return 0;
+	}
 	m = rte_pktmbuf_alloc(pool);
 	if (m == NULL)
 		abort();
 	if (size > 1)
 		memcpy(rte_pktmbuf_append(m, (uint16_t)(size - 1)), data + 1, size - 1);
-	kdp_pipeline_run(&ctx, &dp, data[0] % 3, &m, 1, &out);
-	if (out.n_tx)
-		rte_pktmbuf_free_bulk(out.tx, out.n_tx);
-	if (out.n_punt)
-		rte_pktmbuf_free_bulk(out.punt, out.n_punt);
+	if (data[0] & 0x80)
+		m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	run(&m, 1, port, port_csum);
 	return 0;
 }

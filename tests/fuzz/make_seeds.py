@@ -32,11 +32,43 @@ frames = {
 for name, (port, pkt) in frames.items():
     write("packet", name, bytes([port]) + bytes(pkt))
 
+
+def partial(pkt):
+    """Frame bytes with the L4 checksum left as a kernel sender with
+    checksum offload leaves it (the pseudo-header sum)."""
+    raw = bytearray(bytes(pkt))
+    ip = Ether(bytes(raw))[IP]
+    at = 34 + (16 if ip.proto == 6 else 6)
+    w = bytes(map(int, ip.src.split("."))) + bytes(map(int, ip.dst.split("."))) + \
+        bytes([0, ip.proto]) + (ip.len - 20).to_bytes(2, "big")
+    s = sum(int.from_bytes(w[i:i + 2], "big") for i in range(0, len(w), 2))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    raw[at:at + 2] = s.to_bytes(2, "big")
+    return bytes(raw)
+
+
+def vnet(flags, gso_type, hdr_len, gso_size, start, off):
+    return bytes([flags, gso_type]) + b"".join(v.to_bytes(2, "little") for v in (hdr_len, gso_size, start, off))
+
+
+# First byte: port | 0x80 partial flag | 0x40 egress offload | 0x20 vnet header follows.
+curl = Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="10.96.152.212")
+write("packet", "partial_tcp_dnat", bytes([0x81]) + partial(curl / TCP(sport=40000, dport=80, flags="PA") / Raw(b"d" * 200)))
+write("packet", "partial_udp_masq_sw", bytes([0x81]) + partial(
+    Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="192.168.10.200") / UDP(sport=40001, dport=53) / Raw(b"q" * 40)))
+write("packet", "vnet_csum_tcp", bytes([0x21]) + vnet(1, 0, 0, 0, 34, 16) +
+      partial(curl / TCP(sport=40000, dport=80, flags="A") / Raw(b"v" * 64)))
+write("packet", "vnet_gso_tcp", bytes([0x61]) + vnet(1, 1, 54, 500, 34, 16) +
+      partial(curl / TCP(sport=40000, dport=80, flags="PA") / Raw(bytes(range(256)) * 6)))
+write("packet", "vnet_gso_udp", bytes([0x21]) + vnet(1, 5, 42, 400, 34, 6) +
+      partial(Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="192.168.10.200") / UDP(sport=40002, dport=9) / Raw(b"u" * 1000)))
+
 bodies = {
     "state": (0, {"nodes": [{"name": "k8s-w1", "ip": "192.168.10.101", "podCIDRs": ["172.20.0.0/24"]}],
                   "endpoints": [{"namespace": "default", "name": "curl-pod", "ip": "172.20.1.236",
                                  "mac": "02:00:ac:14:01:ec", "labels": {"app": "curl"},
-                                 "devargs": "net_af_packet,iface=lxc-curl"}],
+                                 "devargs": "net_kdp_afp,iface=lxc-curl"}],
                   "services": [{"namespace": "default", "name": "webpod", "type": "NodePort",
                                 "clusterIP": "10.96.152.212",
                                 "ports": [{"name": "http", "protocol": "TCP", "port": 80, "nodePort": 30080}],

@@ -11,7 +11,7 @@
 
 static const char *good_cfg =
 	"{\"name\":\"k8s-ctr\",\"nodeIP\":\"192.168.10.100/24\","
-	"\"gateway\":\"192.168.10.200\",\"uplink\":{\"devargs\":\"net_af_packet0,iface=eth1\"},"
+	"\"gateway\":\"192.168.10.200\",\"uplink\":{\"devargs\":\"net_kdp_afp0,iface=eth1\"},"
 	"\"nativeRoutingCIDR\":\"172.20.0.0/16\"}";
 
 /* Parses @p good_cfg with key @p key set to the JSON @p val (NULL: removed). */
@@ -108,6 +108,11 @@ static void test_devargs(void)
 	static const struct {
 		const char *devargs, *want; /* want NULL: accepted */
 	} t[] = {
+		{"net_kdp_afp,iface=lxc-curl", NULL},
+		{"net_kdp_afp2,iface=eth1,qpairs=2,framesz=4096,framecnt=1024,blocksz=8192,qdisc_bypass=1", NULL},
+		{"net_kdp_afp,iface=a,vlan=1", "e: devargs: 'vlan' is not a key kdp allows for net_kdp_afp"},
+		{"net_kdp_afp,iface=a/b",
+		 "e: devargs: iface: 'a/b' is not an interface name (1-15 of a-z, A-Z, 0-9, '.', '_', '-')"},
 		{"net_af_packet,iface=lxc-curl", NULL},
 		{"net_af_packet3,iface=lxc_a.b,qpairs=2,qdisc_bypass=1", NULL},
 		{"net_tap,iface=tap0,mac=fixed", NULL},
@@ -267,7 +272,7 @@ static void test_endpoint_errors(void)
 	static const struct {
 		const char *body, *want;
 	} t[] = {
-		{"{\"ip\":\"172.20.1.236\",\"mac\":\"02:00:ac:14:01:ec\",\"devargs\":\"net_af_packet,iface=lxc-curl\","
+		{"{\"ip\":\"172.20.1.236\",\"mac\":\"02:00:ac:14:01:ec\",\"devargs\":\"net_kdp_afp,iface=lxc-curl\","
 		 "\"labels\":{\"app\":\"curl\"}}", NULL},
 		{"{\"ip\":\"172.20.1.2366\",\"mac\":\"02:00:ac:14:01:ec\",\"devargs\":\"x\"}",
 		 "ip: not an IPv4 address"},
@@ -363,7 +368,7 @@ static void test_state_roundtrip(void)
 	const char *body =
 		"{\"nodes\":[{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.101\",\"podCIDRs\":[\"172.20.0.0/24\"]}],"
 		"\"endpoints\":[{\"namespace\":\"default\",\"name\":\"curl-pod\",\"ip\":\"172.20.1.236\","
-		"\"mac\":\"02:00:ac:14:01:ec\",\"labels\":{\"app\":\"curl\"},\"devargs\":\"net_af_packet,iface=lxc-curl\"}],"
+		"\"mac\":\"02:00:ac:14:01:ec\",\"labels\":{\"app\":\"curl\"},\"devargs\":\"net_kdp_afp,iface=lxc-curl\"}],"
 		"\"services\":[{\"namespace\":\"default\",\"name\":\"webpod\",\"type\":\"NodePort\","
 		"\"clusterIP\":\"10.96.152.212\",\"externalIPs\":[],\"loadBalancerIPs\":[],"
 		"\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080,\"nodePort\":30080}],"

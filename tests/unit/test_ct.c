@@ -60,8 +60,20 @@ static void test_both_directions(void)
 		struct kdp_ct_key rev = kdp_ct_key_reverse(&o);
 		CU_ASSERT_PTR_NULL(find(ct, &rev, &dir));
 	}
-	/* Same tuples again: a clash, nothing added. */
-	CU_ASSERT_EQUAL(kdp_ct_insert(ct, &o, &r, 0, 0, 0, 1000, &got), -EEXIST);
+	/* The same flow again (an earlier packet of a burst made it): the
+	 * existing entry, nothing added. */
+	got = NULL;
+	CU_ASSERT_EQUAL(kdp_ct_insert(ct, &o, &r, 0, 0, 0, 1000, &got), -EALREADY);
+	CU_ASSERT_PTR_EQUAL(got, e);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	/* A new flow whose tuple is this flow's reply, or whose reply is
+	 * taken: a clash, nothing added. */
+	{
+		struct kdp_ct_key o2 = tuple(IP4(172, 20, 1, 9), IP4(10, 96, 152, 212), 40000, 80, 6);
+
+		CU_ASSERT_EQUAL(kdp_ct_insert(ct, &r, &o2, 0, 0, 0, 1000, &got), -EEXIST);
+		CU_ASSERT_EQUAL(kdp_ct_insert(ct, &o2, &r, 0, 0, 0, 1000, &got), -EEXIST);
+	}
 	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
 	kdp_ct_free(ct);
 }

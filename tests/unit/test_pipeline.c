@@ -10,6 +10,7 @@
 #include <rte_icmp.h>
 #include <rte_ip.h>
 
+#include "common/kdp_csum.h"
 #include "icmp/kdp_icmp.h"
 #include "kdp_ipmasq.h"
 #include "parse/kdp_parse.h"
@@ -898,6 +899,177 @@ static void test_monitor_events(void)
 	kdp_monitor_free(mon);
 }
 
+/* @p p as a kernel sender with checksum offload sends it: the TCP/UDP
+ * checksum field holds the pseudo-header sum, flagged as net_kdp_afp does. */
+static struct rte_mbuf *make_partial(const struct test_pkt *p)
+{
+	struct rte_mbuf *m = test_pkt_make(p);
+	struct rte_ipv4_hdr *ip = ip_of(m);
+	uint16_t at = p->proto == IPPROTO_TCP ? 16 : 6, ps = rte_ipv4_phdr_cksum(ip, 0);
+
+	memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, 34 + at), &ps, 2);
+	m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	return m;
+}
+
+/* The field of an output packet is still the partial sum, now of the
+ * translated addresses; finished in software it is the exact checksum. */
+static void check_partial_out(struct rte_mbuf *m, uint8_t proto)
+{
+	struct rte_ipv4_hdr *ip = ip_of(m);
+	uint8_t *l4 = rte_pktmbuf_mtod_offset(m, uint8_t *, 34);
+	uint16_t at = proto == IPPROTO_TCP ? 16 : 6, got, want;
+
+	CU_ASSERT(kdp_csum_is_partial(m));
+	memcpy(&got, l4 + at, 2);
+	CU_ASSERT_EQUAL(got, rte_ipv4_phdr_cksum(ip, 0));
+	kdp_csum_tx_prep(m, false);
+	CU_ASSERT(!kdp_csum_is_partial(m));
+	memcpy(&got, l4 + at, 2);
+	memset(l4 + at, 0, 2);
+	want = rte_ipv4_udptcp_cksum(ip, l4);
+	if (proto == IPPROTO_UDP && want == 0)
+		want = 0xffff;
+	CU_ASSERT_EQUAL(got, want);
+	memcpy(l4 + at, &got, 2);
+	CU_ASSERT(test_ip_csum_ok(m) && l4_ok(m));
+}
+
+/* Partial checksums (pods with checksum offload, the kernel default)
+ * through DNAT, its reply, and masquerade with a new source port. */
+static void test_partial_checksums(void)
+{
+	struct test_pkt p = from_curl(VIP);
+	struct rte_mbuf *m;
+	uint32_t backend;
+	uint16_t nport;
+	int punted;
+
+	p.proto = IPPROTO_TCP;
+	p.sport = 47001;
+	p.dport = 80;
+	p.payload = 100;
+	m = run1(make_partial(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	backend = rte_be_to_cpu_32(ip_of(m)->dst_addr);
+	CU_ASSERT(backend == WEB || backend == REMOTE_WEB);
+	check_partial_out(m, IPPROTO_TCP);
+	rte_pktmbuf_free(m);
+	/* The backend's answer, partial too: the client sees the ClusterIP. */
+	p.src = backend;
+	p.dst = CURL;
+	p.sport = 80;
+	p.dport = 47001;
+	p.src_mac = backend == WEB ? web_mac : w1_mac;
+	m = run1(make_partial(&p), backend == WEB ? 2 : 0, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), VIP);
+	check_partial_out(m, IPPROTO_TCP);
+	rte_pktmbuf_free(m);
+	/* Masquerade to the router from a port outside this lcore's slice:
+	 * new source address and port, the sum only follows the address. */
+	p = from_curl(GW_IP);
+	p.proto = IPPROTO_UDP;
+	p.sport = 5454;
+	p.dport = 53;
+	p.payload = 31;
+	m = run1(make_partial(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), NODE_IP);
+	nport = rte_be_to_cpu_16(udp_of(m)->src_port);
+	CU_ASSERT(nport >= 40000 && nport <= 40009);
+	/* A port with checksum offload gets it as offload flags. */
+	{
+		struct rte_mbuf *c = rte_pktmbuf_copy(m, test_pool, 0, UINT32_MAX);
+
+		CU_ASSERT_FATAL(c != NULL);
+		c->ol_flags = m->ol_flags;
+		*kdp_meta(c) = *kdp_meta(m);
+		kdp_csum_tx_prep(c, true);
+		CU_ASSERT_EQUAL(c->ol_flags, RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM);
+		CU_ASSERT_EQUAL(c->l2_len, 14);
+		CU_ASSERT_EQUAL(c->l3_len, 20);
+		CU_ASSERT_EQUAL(udp_of(c)->dgram_cksum, rte_ipv4_phdr_cksum(ip_of(c), 0));
+		rte_pktmbuf_free(c);
+	}
+	check_partial_out(m, IPPROTO_UDP);
+	rte_pktmbuf_free(m);
+}
+
+/* What kdp answers for a partial packet carries a whole checksum; a
+ * partial flag on ICMP or a fragment is refused. */
+static void test_partial_refused_and_answered(void)
+{
+	struct test_pkt p = from_curl(EMPTY_VIP);
+	uint64_t bad = st.drop[KDP_DROP_CSUM_PARTIAL_UNSUPPORTED];
+	struct rte_mbuf *m;
+	int punted;
+
+	p.proto = IPPROTO_TCP;
+	p.sport = 50100;
+	p.dport = 80;
+	m = run1(make_partial(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(tcp_of(m)->tcp_flags, RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG);
+	CU_ASSERT(!kdp_csum_is_partial(m));
+	CU_ASSERT(l4_ok(m));
+	rte_pktmbuf_free(m);
+	p = from_curl(REMOTE_WEB); /* ICMP echo */
+	m = test_pkt_make(&p);
+	m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+	CU_ASSERT_PTR_NULL(run1(m, 1, &punted));
+	p.proto = IPPROTO_UDP;
+	p.frag = RTE_IPV4_HDR_MF_FLAG;
+	m = make_partial(&p);
+	CU_ASSERT_PTR_NULL(run1(m, 1, &punted));
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_CSUM_PARTIAL_UNSUPPORTED], bad + 2);
+}
+
+/* The first packets of a new flow in one burst (segments of one super-frame,
+ * a client's back-to-back datagrams): one entry, every packet translated
+ * alike. Used to drop all but the first as ct_clash / nat_port_exhausted. */
+static void test_new_flow_twice_in_a_burst(void)
+{
+	struct kdp_pipeline_out out;
+	struct rte_mbuf *in[6];
+	uint64_t flows = kdp_ct_count(ct), masq = st.masq_flows;
+	uint64_t clash = st.drop[KDP_DROP_CT_CLASH], ex = st.drop[KDP_DROP_NAT_PORT_EXHAUSTED];
+
+	for (int i = 0; i < 3; i++) {
+		struct test_pkt p = from_curl(GW_IP);
+
+		p.proto = IPPROTO_UDP;
+		p.sport = 5999; /* outside the slice: a new port is picked */
+		p.dport = 443;
+		p.payload = (uint16_t)(100 + i);
+		in[i] = test_pkt_make(&p);
+		p = from_curl(VIP);
+		p.proto = IPPROTO_TCP;
+		p.sport = 47777;
+		p.dport = 80;
+		in[3 + i] = test_pkt_make(&p);
+	}
+	CU_ASSERT_EQUAL(kdp_pipeline_run(&ctx, &dp, 1, in, 6, &out), 6);
+	CU_ASSERT_EQUAL_FATAL(out.n_tx + out.n_punt, 6);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), flows + 2);
+	CU_ASSERT_EQUAL(st.masq_flows, masq + 1);
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_CT_CLASH], clash);
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_NAT_PORT_EXHAUSTED], ex);
+	for (int i = 0; i < out.n_tx; i++) {
+		struct rte_mbuf *m = out.tx[i];
+
+		if (ip_of(m)->next_proto_id == IPPROTO_UDP) {
+			CU_ASSERT_EQUAL(rte_be_to_cpu_32(ip_of(m)->src_addr), NODE_IP);
+			CU_ASSERT_EQUAL(udp_of(m)->src_port, udp_of(out.tx[0])->src_port);
+		} else {
+			CU_ASSERT_EQUAL(ip_of(m)->dst_addr, ip_of(out.tx[out.n_tx - 1])->dst_addr);
+		}
+		CU_ASSERT(l4_ok(m));
+	}
+	rte_pktmbuf_free_bulk(out.tx, out.n_tx);
+	rte_pktmbuf_free_bulk(out.punt, out.n_punt);
+}
+
 void test_register_pipeline(void)
 {
 	CU_pSuite s = CU_add_suite("pipeline", setup, teardown);
@@ -919,4 +1091,8 @@ void test_register_pipeline(void)
 	CU_add_test(s, "masquerade: ICMP echo by identifier", test_masquerade_icmp);
 	CU_add_test(s, "ICMP error about a masqueraded flow, inner header too", test_icmp_error_translated);
 	CU_add_test(s, "flow monitor: dropped, forwarded, translated events", test_monitor_events);
+	CU_add_test(s, "partial checksums through DNAT, reply and masquerade", test_partial_checksums);
+	CU_add_test(s, "a new flow's packets in one burst: one entry, all translated",
+		    test_new_flow_twice_in_a_burst);
+	CU_add_test(s, "partial checksums: refused on ICMP/fragments, RST whole", test_partial_refused_and_answered);
 }

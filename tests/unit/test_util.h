@@ -48,5 +48,6 @@ void test_register_ct(void);
 void test_register_svc(void);
 void test_register_dataplane(void);
 void test_register_monitor(void);
+void test_register_offload(void);
 
 #endif

@@ -7,10 +7,18 @@
  * and flow count. A benchmark, not a test: it asserts nothing.
  *
  *   kdp-bench-pipeline [-f N[,N...]] [-s SECONDS] [-M off|idle|on]
+ *                      [-c full|partial|partial-sw] [-b BYTES]
  *
  * -M attaches a flow monitor: idle (nobody listens: the cost kdp pays on
  * every node), on (a listener: events staged, rate-limited at the default
  * 20000/s and drained every 64 bursts).
+ * -c: the UDP checksums of the frames: full (complete, as from a sender
+ * without checksum offload; the default), partial (pseudo-header sums
+ * flagged RTE_MBUF_F_RX_L4_CKSUM_NONE, as net_kdp_afp delivers a kernel
+ * sender's offloaded frames; the egress port finishes them, TX offload),
+ * partial-sw (the same, the egress port cannot: kdp finishes them in
+ * software). The transmit preparation (kdp_csum_tx_prep) runs in every mode.
+ * -b: frame size with FCS (64-1518; default 64).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,6 +35,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "common/kdp_csum.h"
 #include "common/kdp_meta.h"
 #include "common/kdp_eal.h"
 #include "kdp_ipmasq.h"
@@ -38,6 +47,11 @@
 #define GW_IP IP4(192, 168, 10, 200)
 #define CURL IP4(172, 20, 1, 236)
 #define VIP IP4(10, 96, 152, 212)
+
+enum csum_mode { CSUM_FULL, CSUM_PARTIAL, CSUM_PARTIAL_SW };
+static enum csum_mode csum_mode;
+static uint32_t frame_len = 60;   /* without FCS */
+static uint32_t frame_stride = 64;
 
 static const struct rte_ether_addr kdp_mac = {{0x02, 0, 0, 0, 0, 0x64}};
 static const struct rte_ether_addr peer_mac = {{0x02, 0, 0, 0, 0, 0x65}};
@@ -71,8 +85,8 @@ static int build(struct world *w, uint32_t flows, int n)
 	w->dp.node_ip = NODE_IP;
 	w->dp.mac = kdp_mac;
 	w->dp.loopback_ip = IP4(169, 254, 42, 1);
-	w->dp.ports[0] = (struct kdp_dp_port){KDP_PORT_UPLINK, 1500, 0};
-	w->dp.ports[1] = (struct kdp_dp_port){KDP_PORT_POD, 1500, CURL};
+	w->dp.ports[0] = (struct kdp_dp_port){KDP_PORT_UPLINK, 1500, 0, csum_mode == CSUM_PARTIAL};
+	w->dp.ports[1] = (struct kdp_dp_port){KDP_PORT_POD, 1500, CURL, csum_mode == CSUM_PARTIAL};
 	snprintf(name, sizeof(name), "b_rt%d", n);
 	w->dp.rt = kdp_route_create(name, 64, 0);
 	snprintf(name, sizeof(name), "b_svc%d", n);
@@ -121,7 +135,8 @@ static int build(struct world *w, uint32_t flows, int n)
 	return 0;
 }
 
-/* A 64-byte frame (60 + FCS) of flow @p i for scenario @p sc. */
+/* A frame of flow @p i for scenario @p sc: frame_len bytes (without FCS),
+ * its UDP checksum complete or a pseudo-header sum (csum_mode). */
 static void frame(uint8_t *buf, int sc, uint32_t i)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
@@ -129,12 +144,12 @@ static void frame(uint8_t *buf, int sc, uint32_t i)
 	struct rte_udp_hdr *u = (struct rte_udp_hdr *)(ip + 1);
 	uint32_t dst = sc == 0 ? IP4(172, 20, 0, 1 + i % 250) : sc == 1 ? VIP : IP4(8, 8, (i >> 8) & 255, i & 255);
 
-	memset(buf, 0, 60);
+	memset(buf, 0, frame_len);
 	eth->dst_addr = kdp_mac;
 	eth->src_addr = peer_mac;
 	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->total_length = rte_cpu_to_be_16(46);
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(frame_len - sizeof(*eth)));
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
 	ip->src_addr = rte_cpu_to_be_32(CURL);
@@ -142,7 +157,9 @@ static void frame(uint8_t *buf, int sc, uint32_t i)
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	u->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (i % 60000)));
 	u->dst_port = rte_cpu_to_be_16(sc == 1 ? 80 : (uint16_t)(2000 + i / 60000));
-	u->dgram_len = rte_cpu_to_be_16(26);
+	u->dgram_len = rte_cpu_to_be_16((uint16_t)(frame_len - sizeof(*eth) - sizeof(*ip)));
+	u->dgram_cksum = csum_mode == CSUM_FULL ? rte_ipv4_udptcp_cksum(ip, u)
+						: rte_ipv4_phdr_cksum(ip, 0);
 }
 
 /* One burst: build 32 frames as RX would, run them, free the output as
@@ -156,12 +173,16 @@ static int burst(struct world *w, struct rte_mempool *pool, const uint8_t *frame
 	if (rte_pktmbuf_alloc_bulk(pool, pkts, KDP_BURST) != 0)
 		return -1;
 	for (int j = 0; j < KDP_BURST; j++) {
-		char *d = rte_pktmbuf_append(pkts[j], 60);
-		memcpy(d, frames + (size_t)*next * 64, 60);
+		char *d = rte_pktmbuf_append(pkts[j], (uint16_t)frame_len);
+		memcpy(d, frames + (size_t)*next * frame_stride, frame_len);
+		if (csum_mode != CSUM_FULL)
+			pkts[j]->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
 		if (++*next == flows)
 			*next = 0;
 	}
 	kdp_pipeline_run(&w->ctx, &w->dp, 1, pkts, KDP_BURST, &out);
+	for (uint16_t j = 0; j < out.n_tx; j++)
+		kdp_csum_tx_prep(out.tx[j], w->dp.ports[kdp_meta(out.tx[j])->out_port].tx_csum);
 	if (out.n_tx)
 		rte_pktmbuf_free_bulk(out.tx, out.n_tx);
 	if (out.n_punt)
@@ -188,7 +209,7 @@ int main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kdp-bench-%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		return 1;
-	while ((opt = getopt(argc, argv, "f:s:M:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:s:M:c:b:")) != -1) {
 		if (opt == 'f') {
 			char *s = optarg, *tok;
 			n_counts = 0;
@@ -198,8 +219,24 @@ int main(int argc, char **argv)
 			seconds = atof(optarg);
 		} else if (opt == 'M') {
 			mon_mode = strcmp(optarg, "on") == 0 ? 2 : strcmp(optarg, "idle") == 0;
+		} else if (opt == 'c') {
+			csum_mode = strcmp(optarg, "partial") == 0      ? CSUM_PARTIAL
+				    : strcmp(optarg, "partial-sw") == 0 ? CSUM_PARTIAL_SW
+									: CSUM_FULL;
+		} else if (opt == 'b') {
+			uint32_t b = (uint32_t)atoi(optarg);
+			if (b < 64 || b > 1518) {
+				fprintf(stderr, "-b: frame size 64-1518\n");
+				return 2;
+			}
+			frame_len = b - 4;
+			frame_stride = RTE_ALIGN(frame_len, 64);
 		}
 	}
+	printf("frames of %u bytes, UDP checksums %s\n", frame_len + 4,
+	       csum_mode == CSUM_FULL ? "complete"
+	       : csum_mode == CSUM_PARTIAL ? "partial, finished by the egress port (TX offload)"
+					   : "partial, finished by kdp in software");
 	if (mon_mode > 0) {
 		mon = kdp_monitor_create("b_mon", 1, 0, 0, 0);
 		if (mon == NULL)
@@ -211,11 +248,11 @@ int main(int argc, char **argv)
 				       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	if (pool == NULL)
 		return 1;
-	printf("%-32s %10s %10s %12s\n", "scenario (64 B UDP, 1 core)", "flows", "Mpps",
+	printf("%-32s %10s %10s %12s\n", "scenario (UDP, 1 core)", "flows", "Mpps",
 	       "cycles/pkt");
 	for (int c = 0; c < n_counts; c++) {
 		uint32_t flows = flow_counts[c];
-		uint8_t *frames = malloc((size_t)flows * 64);
+		uint8_t *frames = malloc((size_t)flows * frame_stride);
 
 		if (frames == NULL)
 			return 1;
@@ -231,7 +268,7 @@ int main(int argc, char **argv)
 			if (mon != NULL)
 				w.ctx.mon = &mon->w[0];
 			for (uint32_t i = 0; i < flows; i++)
-				frame(frames + (size_t)i * 64, sc, i);
+				frame(frames + (size_t)i * frame_stride, sc, i);
 			/* Warm-up: one pass over every flow creates the conntrack
 			 * entries; then the timed loop sees established flows. */
 			for (uint32_t b = 0; b < (flows + KDP_BURST - 1) / KDP_BURST; b++)
@@ -262,7 +299,7 @@ int main(int argc, char **argv)
 		}
 		free(frames);
 	}
-	printf("cycles include building each mbuf (alloc + 60-byte copy) and freeing it, as RX and TX would\n");
+	printf("cycles include building each mbuf (alloc + copy of the frame) and freeing it, as RX and TX would\n");
 	if (mon != NULL) {
 		struct kdp_monitor_counters mc;
 

@@ -5,7 +5,7 @@
  *
  *   Nov 26 12:30:32.254: default/curl-pod:58930 (172.20.1.236) -> 10.96.152.212:80
  *     tcp TRANSLATED to default/curl-pod:58930 (172.20.1.236) -> 172.20.0.130:80
- *     port net_af_packet_kdp1 -> net_af_packet_kdp0 (TCP Flags: SYN)
+ *     port net_kdp_afp_kdp1 -> net_kdp_afp_kdp0 (TCP Flags: SYN)
  *
  * (one line), "N events lost (...)" when the daemon lost some, or the JSON
  * lines themselves with --json.

@@ -47,6 +47,9 @@
 #                (objects merged key by key), e.g.
 #                '{"natPortRange":"40000-40003","conntrack":{"otherSeconds":3}}'.
 #   Both are read by lab_kdp_config; unset (the default) changes nothing.
+#   KDP_LAB_OFFLOADS  on (default): every veth and the host tap keep the
+#                kernel's offloads (partial checksums, TSO/GSO super-frames);
+#                off: transmit checksum and segmentation offloads turned off.
 #   LAB_WEB_BIG_MB   size of the sparse /big file the webpods serve (200).
 #   LAB_WRAP_<node with _ for ->  a command put before kdp on that node, e.g.
 #                LAB_WRAP_k8s_ctr="valgrind --log-file=/tmp/v.log" (split on
@@ -279,7 +282,9 @@ _lab_netns_add() {
 _lab_link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
 
 # _lab_veth NS_A IF_A NS_B IF_B: a veth pair IF_A (in NS_A) <-> IF_B (in NS_B),
-# both up, transmit checksum offload (and segmentation offloads) off.
+# both up, with the kernel's default offloads (transmit checksum, TSO, GSO on:
+# partial checksums and super-frames, as real pods and hosts send), unless
+# KDP_LAB_OFFLOADS=off turns transmit checksum and segmentation off.
 _lab_veth() {
 	local na=$1 ia=$2 nb=$3 ib=$4
 	if _lab_link_exists "$na" "$ia" && ! _lab_link_exists "$nb" "$ib"; then
@@ -297,13 +302,12 @@ _lab_veth() {
 	for ns in "$na" "$nb"; do
 		if [[ $ns == "$na" ]]; then dev=$ia; else dev=$ib; fi
 		ip -n "$ns" link set "$dev" up || return 1
-		# DPDK net_af_packet reads these: no partial checksums, no GSO
-		# super-frames.
-		ip netns exec "$ns" ethtool -K "$dev" tx off >/dev/null 2>&1 || {
-			lab_err "$ns: ethtool -K $dev tx off failed"
+		[[ ${KDP_LAB_OFFLOADS:-on} == off ]] || continue
+		ip netns exec "$ns" ethtool -K "$dev" tx off tso off gso off gro off \
+			>/dev/null 2>&1 || {
+			lab_err "$ns: ethtool -K $dev tx off tso off gso off gro off failed"
 			return 1
 		}
-		ip netns exec "$ns" ethtool -K "$dev" tso off gso off gro off >/dev/null 2>&1 || true
 	done
 }
 
@@ -319,7 +323,7 @@ _lab_bridge() {
 }
 
 # _lab_kdp_owned NS DEV: the kernel of a node namespace must leave DEV (read by
-# kdp through net_af_packet) alone: no ARP answers for the node's addresses,
+# kdp through net_kdp_afp) alone: no ARP answers for the node's addresses,
 # and packets arriving there are dropped by reverse-path filtering instead of
 # being answered a second time by the node's own stack (kdp hands what is for
 # the node to it through the host tap).
@@ -436,7 +440,7 @@ _lab_endpoint_obj() {
 	IFS='|' read -r -a f <<<"$row"
 	mac=$(lab_pod_mac "${f[0]}") || return 1
 	python3 - "$2" "${f[4]}" "${f[5]}" "${f[2]}" "$mac" "${f[6]}" \
-		"net_af_packet,iface=${f[3]}" <<'PY'
+		"net_kdp_afp,iface=${f[3]}" <<'PY'
 import json, sys
 mode, ns, name, ip, mac, labels, devargs = sys.argv[1:8]
 lab = {}
@@ -507,7 +511,7 @@ conf = {
     "nodeIP": node_ip,
     "gateway": gw,
     "podGateway": pod_gw,
-    "uplink": {"devargs": "net_af_packet0,iface=eth1"},
+    "uplink": {"devargs": "net_kdp_afp0,iface=eth1"},
     "hostTap": {"devargs": "net_tap0,iface=" + tap},
     "nativeRoutingCIDR": native,
     "serviceCIDR": "10.96.0.0/16",
@@ -515,7 +519,7 @@ conf = {
     "pollMode": "adaptive",
     "controlSocket": sock,
     "stateFile": state,
-    "allowedDrivers": ["net_af_packet", "net_tap", "net_memif", "net_null",
+    "allowedDrivers": ["net_kdp_afp", "net_tap", "net_memif", "net_null",
                        "net_ring"],
     "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix",
             "kdp-lab-" + name, "--no-shconf", "--no-telemetry"],
@@ -682,7 +686,9 @@ lab_host_tap_setup() {
 		lab_err "$ns: no $LAB_HOST_TAP interface after 5 s"
 		return 1
 	}
-	ip netns exec "$ns" ethtool -K "$LAB_HOST_TAP" tx off >/dev/null 2>&1 || true
+	if [[ ${KDP_LAB_OFFLOADS:-on} == off ]]; then
+		ip netns exec "$ns" ethtool -K "$LAB_HOST_TAP" tx off >/dev/null 2>&1 || true
+	fi
 	ip -n "$ns" addr replace "$ip/$LAB_LAN_PREFIX" dev "$LAB_HOST_TAP" || return 1
 	ip -n "$ns" link set "$LAB_HOST_TAP" up || return 1
 	ip -n "$ns" route replace default via "$LAB_ROUTER_IP" dev "$LAB_HOST_TAP" || return 1

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * What net_kdp_afp does with the offload metadata a kernel sender leaves on a
+ * frame (the virtio_net_hdr that PACKET_VNET_HDR puts before each frame):
+ *
+ * - a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM: the L4 checksum field
+ *   holds only the pseudo-header sum) of IPv4 TCP/UDP is kept as it is and
+ *   flagged RTE_MBUF_F_RX_L4_CKSUM_NONE, DPDK's mark for "not correct in the
+ *   data, integrity verified"; kdp keeps the field a pseudo-header sum
+ *   through NAT and completes it, or hands it to the egress port's offload,
+ *   at transmit (kdp_csum_tx_prep). Any other partial checksum is completed
+ *   here, in software, as the kernel's skb_checksum_help() would.
+ * - a GSO/GRO super-frame (TCPv4, or UDP with UDP_SEGMENT) is cut into
+ *   segments of gso_size bytes of payload, each a frame of its own with its
+ *   headers fixed (IP total length, ID, checksum; TCP sequence and flags;
+ *   UDP length) and a partial L4 checksum, flagged as above: kdp never sees a
+ *   frame larger than the sender's MTU. Other GSO types are refused.
+ *
+ * Pure functions on memory and mbufs, no sockets: unit-tested on their own.
+ */
+#ifndef KDP_AFP_OFFLOAD_H
+#define KDP_AFP_OFFLOAD_H
+
+#include <stdint.h>
+
+#include <linux/virtio_net.h>
+#include <rte_mbuf.h>
+
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* UDP_SEGMENT (USO); older uapi headers lack it */
+#endif
+
+/** Why a frame was not delivered (each one an xstat of the port). */
+enum kdp_afp_refuse {
+	KDP_AFP_OK = 0,
+	KDP_AFP_CSUM_BAD_OFFSETS,  /**< csum_start/csum_offset outside the frame */
+	KDP_AFP_GSO_UNSUPPORTED,   /**< a GSO type other than TCPv4 or UDP_L4 */
+	KDP_AFP_GSO_MALFORMED,     /**< headers that do not match the GSO type */
+	KDP_AFP_GSO_TOO_BIG,       /**< one segment does not fit in an mbuf */
+};
+
+/**
+ * Applies the checksum part of @p vh (host byte order, as PACKET_VNET_HDR
+ * gives it) to the @p len bytes at @p frame: nothing, the partial flag in
+ * *@p ol_flags (only with @p keep_partial), or a checksum completed in place.
+ * @return KDP_AFP_OK or KDP_AFP_CSUM_BAD_OFFSETS.
+ */
+enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *frame, uint32_t len,
+				    const struct virtio_net_hdr *vh, int keep_partial,
+				    uint64_t *ol_flags);
+
+/** A super-frame being cut into segments. */
+struct kdp_afp_gso {
+	const uint8_t *pkt; /**< the whole frame (stays valid until done) */
+	uint32_t len;
+	uint32_t off;       /**< offset of the next segment's payload */
+	uint16_t hdr;       /**< Ethernet + IPv4 + L4 header bytes */
+	uint16_t l4;        /**< offset of the L4 header */
+	uint16_t mss;       /**< payload bytes per segment */
+	uint16_t seg;       /**< segments made so far */
+	uint8_t proto;      /**< IPPROTO_TCP or IPPROTO_UDP */
+};
+
+/**
+ * Starts cutting the @p len byte frame @p pkt that @p vh says is a GSO
+ * super-frame into segments of at most @p room bytes (an mbuf's data room).
+ * @return KDP_AFP_OK, or why it cannot be.
+ */
+enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_afp_gso *g, const uint8_t *pkt,
+				     uint32_t len, const struct virtio_net_hdr *vh,
+				     uint32_t room);
+
+/** True when every segment has been made. */
+static inline int kdp_afp_gso_done(const struct kdp_afp_gso *g)
+{
+	return g->off >= g->len;
+}
+
+/**
+ * Makes up to @p n next segments of @p g into mbufs from @p mp, each with
+ * RTE_MBUF_F_RX_L4_CKSUM_NONE and @p port. Stops early when @p mp is empty.
+ * @return segments made.
+ */
+uint16_t kdp_afp_gso_next(struct kdp_afp_gso *g, struct rte_mempool *mp,
+			  uint16_t port, struct rte_mbuf **out, uint16_t n);
+
+/** Largest frame a segment may be: the pool's data room. */
+static inline uint32_t kdp_afp_room(struct rte_mempool *mp)
+{
+	return rte_pktmbuf_data_room_size(mp) - RTE_PKTMBUF_HEADROOM;
+}
+
+#endif
