@@ -3,10 +3,10 @@
 # Idempotent: installs only what is missing; safe to run again.
 set -eu
 
-PKGS="build-essential meson ninja-build pkg-config
-libdpdk-dev libjansson-dev libevent-dev libcunit1-dev libnuma-dev libpcap-dev
-librte-net-af-packet23 librte-net-tap23 librte-net-pcap23 librte-net-memif23
-librte-net-null23 librte-net-ring23
+# DPDK itself is built from Debian's source package by tools/dpdk.sh (it
+# needs dpkg-dev, python3-pyelftools, libnuma-dev and libpcap-dev).
+PKGS="build-essential dpkg-dev meson ninja-build pkg-config python3-pyelftools
+libjansson-dev libevent-dev libcunit1-dev libnuma-dev libpcap-dev
 iproute2 ethtool iputils-ping tcpdump curl procps python3 python3-scapy python3-prometheus-client
 dnsmasq-base bind9-dnsutils
 clang libclang-rt-14-dev"

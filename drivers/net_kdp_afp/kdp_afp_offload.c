@@ -9,6 +9,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "common/kdp_csum.h"
 #include "kdp_afp_offload.h"
 
 #define ETH_LEN ((uint32_t)sizeof(struct rte_ether_hdr))
@@ -58,7 +59,7 @@ enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *f, uint32_t len,
 	}
 	/* Anything else: complete it now, over the field's pseudo-header sum
 	 * and the rest of the frame, as the kernel does (0 is sent as ~0). */
-	c = (uint16_t)~rte_raw_cksum(f + start, len - start);
+	c = (uint16_t)~kdp_csum_sum(f + start, len - start);
 	if (c == 0)
 		c = 0xffff;
 	memcpy(f + start + off, &c, sizeof(c));

@@ -11,6 +11,7 @@ run() {
 	if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
 run "$b/tools/bench/kdp-bench-pipeline" -f 10000 -s 0.5
+run "$b/tools/bench/kdp-bench-pipeline" -f 10000 -s 0.3 -c partial-sw -b 1518
 run env KDP_BUILD="$b" tools/bench/kdp-bench --quick
 run "$b/pkt-gen/kdp-pktgen" generate --port net_null0,no-rx=1 --flows 10000 \
 	--src 172.20.1.1-172.20.1.100 --dst 10.96.152.212 --dport 80 --duration 1 -- \
