@@ -12,6 +12,7 @@
 #include <rte_log.h>
 
 #include "kdp.h"
+#include "kdp_objects.h"
 
 /* Port of the same endpoint in the current state when its devargs did not
  * change, else -1. */
@@ -176,7 +177,7 @@ int kdp_state_restore(struct kdp *k, char *err)
 	json_array_foreach(ops, i, op) {
 		if (ret != 0)
 			break;
-		ret = kdp_api_replay(k, &st, op, perr);
+		ret = kdp_objects_replay(&k->cfg, &st, op, perr);
 		if (ret != 0) {
 			kdp_state_free(&st);
 			json_decref(ops);
@@ -196,7 +197,7 @@ int kdp_state_restore(struct kdp *k, char *err)
 		k->state.n_nodes, k->state.n_eps, k->state.n_svcs, k->cfg.state_path,
 		json_array_size(ops));
 	json_decref(ops);
-	if (k->journal_ok)
+	if (k->journal.ok)
 		return 0; /* a clean, empty journal: nothing to fold */
 	/* Fold the journal into a new base so this one starts empty. */
 	ret = kdp_persist_state(k, &k->state);

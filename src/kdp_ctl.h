@@ -10,4 +10,13 @@ int kdp_ctl_init(struct kdp *k, char *err);
 /** Frees what kdp_ctl_init made and removes the socket. */
 void kdp_ctl_fini(struct kdp *k);
 
+/**
+ * Reads the ip-masq-agent config file of the node config and applies it; a
+ * missing file means no config; a bad one is refused (logged, kept in
+ * ipmasq_file_err) and the set in force stays. @return 0 or -errno.
+ */
+int kdp_ipmasq_file_reload(struct kdp *k);
+/** Runs the control thread until SIGINT/SIGTERM. */
+int kdp_ctl_run(struct kdp *k);
+
 #endif

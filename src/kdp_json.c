@@ -245,3 +245,23 @@ int kdp_json_save_atomic(const json_t *root, const char *file)
 	free(text);
 	return ret;
 }
+
+int kdp_json_check_name(const char *s, const char *path, char *err)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return kdp_json_err(err, path, "must be 1-63 characters");
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '.'))
+			return kdp_json_err(err, path,
+					    "'%s' is not a valid name (a-z, 0-9, '-', '.')",
+					    s);
+	}
+	if (s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.')
+		return kdp_json_err(err, path,
+				    "'%s' must start and end with a letter or digit", s);
+	return 0;
+}

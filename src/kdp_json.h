@@ -78,4 +78,8 @@ extern bool kdp_test_crash_in_save;
 /** kdp_json_save_atomic() for @p len bytes of @p text already serialized. */
 int kdp_file_save_atomic(const char *text, size_t len, const char *file);
 
+/** Checks a Kubernetes name or namespace (DNS label: a-z 0-9 - ., 1-63,
+ *  a letter or digit at each end); -EINVAL with @p err naming @p path. */
+int kdp_json_check_name(const char *s, const char *path, char *err);
+
 #endif

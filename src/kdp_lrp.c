@@ -8,7 +8,6 @@
 #include "common/kdp_addr.h"
 #include "kdp_json.h"
 #include "kdp_lrp.h"
-#include "kdp_state.h"
 
 static const char *const spec_keys[] = {"namespace", "name", "redirectFrontend",
 					"redirectBackend", "skipRedirectFromBackend",
@@ -106,8 +105,8 @@ int kdp_lrp_parse(const json_t *o, const char *ns, const char *name, const char 
 					    "'%s' does not match '%s' in the URL", l->name, name);
 		snprintf(l->name, sizeof(l->name), "%s", name);
 	}
-	if ((ret = kdp_state_check_name(l->ns, kdp_json_path(p, sizeof(p), path, "namespace"), err)) ||
-	    (ret = kdp_state_check_name(l->name, kdp_json_path(p, sizeof(p), path, "name"), err)))
+	if ((ret = kdp_json_check_name(l->ns, kdp_json_path(p, sizeof(p), path, "namespace"), err)) ||
+	    (ret = kdp_json_check_name(l->name, kdp_json_path(p, sizeof(p), path, "name"), err)))
 		return ret;
 	if ((ret = kdp_json_bool(o, "skipRedirectFromBackend", false, &l->skip_from_backend,
 				 path, err)) < 0 ||

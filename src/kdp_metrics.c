@@ -48,50 +48,40 @@ static void driver_line(void *arg, const char *name, uint64_t v)
 			    dl->port, dl->role, name, v);
 }
 
-static const char *role_name(uint8_t role)
+
+/* The families, each on its own. */
+
+static void render_process(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
 {
-	return role == KDP_PORT_UPLINK ? "uplink" :
-	       role == KDP_PORT_HOST	? "host" :
-	       role == KDP_PORT_POD	? "endpoint" :
-					  "none";
-}
-
-void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
-{
-	const struct kdp_snapshot *s = atomic_load(&k->snap);
-	struct kdp_stats tot;
-	uint32_t n_be = 0;
-	uint64_t cum = 0;
-	const char *key;
-	json_t *v;
-
-	memset(&tot, 0, sizeof(tot));
-	for (unsigned int i = 0; i <= k->cfg.workers; i++)
-		kdp_stats_add(&tot, &k->stats[i]);
-
 	head(o, "kdp_build_info", "gauge", "Version of the running kdp.");
 	evbuffer_add_printf(o, "kdp_build_info{version=\"%s\",node=\"%s\"} 1\n", KDP_VERSION,
 			    k->cfg.name);
 	one(o, "kdp_uptime_seconds", "gauge", "Seconds since kdp started.",
 	    (double)(time(NULL) - k->started));
+}
 
+static void render_packets(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
+{
 	head(o, "kdp_packets_total", "counter", "Packets by direction, all workers.");
-	evbuffer_add_printf(o, "kdp_packets_total{direction=\"rx\"} %" PRIu64 "\n", tot.rx_pkts);
-	evbuffer_add_printf(o, "kdp_packets_total{direction=\"tx\"} %" PRIu64 "\n", tot.tx_pkts);
+	evbuffer_add_printf(o, "kdp_packets_total{direction=\"rx\"} %" PRIu64 "\n", tot->rx_pkts);
+	evbuffer_add_printf(o, "kdp_packets_total{direction=\"tx\"} %" PRIu64 "\n", tot->tx_pkts);
 	head(o, "kdp_bytes_total", "counter", "Bytes by direction, all workers.");
-	evbuffer_add_printf(o, "kdp_bytes_total{direction=\"rx\"} %" PRIu64 "\n", tot.rx_bytes);
-	evbuffer_add_printf(o, "kdp_bytes_total{direction=\"tx\"} %" PRIu64 "\n", tot.tx_bytes);
+	evbuffer_add_printf(o, "kdp_bytes_total{direction=\"rx\"} %" PRIu64 "\n", tot->rx_bytes);
+	evbuffer_add_printf(o, "kdp_bytes_total{direction=\"tx\"} %" PRIu64 "\n", tot->tx_bytes);
 	head(o, "kdp_dropped_packets_total", "counter", "Dropped packets by stage and reason.");
 	for (unsigned int i = 0; i < KDP_DROP__MAX; i++)
 		evbuffer_add_printf(o,
 				    "kdp_dropped_packets_total{stage=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-				    kdp_drop_stage(i), kdp_drop_name(i), tot.drop[i]);
+				    kdp_drop_stage(i), kdp_drop_name(i), tot->drop[i]);
 	one(o, "kdp_punted_packets_total", "counter",
 	    "Packets handed to the control thread (ARP, unresolved next hops).",
-	    (double)tot.punted);
+	    (double)tot->punted);
 	one(o, "kdp_icmp_sent_total", "counter", "ICMP errors and echo replies kdp generated.",
-	    (double)tot.icmp_sent);
+	    (double)tot->icmp_sent);
+}
 
+static void render_workers(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
+{
 	head(o, "kdp_worker_busy_ratio", "gauge",
 	     "Share of a worker's cycles spent on packets (the rest polling or asleep).");
 	for (unsigned int i = 0; i < k->cfg.workers; i++) {
@@ -101,59 +91,63 @@ void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
 				    w->total_cycles ? (double)w->busy_cycles / (double)w->total_cycles
 						    : 0.0);
 	}
+}
 
-	{
-		static const struct {
-			const char *name, *help;
-			size_t off;
-		} port_metrics[] = {
-			{"kdp_port_rx_packets_total", "Packets the port received.",
-			 offsetof(struct rte_eth_stats, ipackets)},
-			{"kdp_port_tx_packets_total", "Packets the port sent.",
-			 offsetof(struct rte_eth_stats, opackets)},
-			{"kdp_port_rx_bytes_total", "Bytes the port received.",
-			 offsetof(struct rte_eth_stats, ibytes)},
-			{"kdp_port_tx_bytes_total", "Bytes the port sent.",
-			 offsetof(struct rte_eth_stats, obytes)},
-			{"kdp_port_rx_missed_total", "Packets the port dropped for lack of room.",
-			 offsetof(struct rte_eth_stats, imissed)},
-			{"kdp_port_rx_errors_total", "Receive errors.",
-			 offsetof(struct rte_eth_stats, ierrors)},
-			{"kdp_port_tx_errors_total", "Transmit errors.",
-			 offsetof(struct rte_eth_stats, oerrors)},
-		};
-		struct rte_eth_stats es[RTE_MAX_ETHPORTS];
+static void render_ports(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} port_metrics[] = {
+		{"kdp_port_rx_packets_total", "Packets the port received.",
+		 offsetof(struct rte_eth_stats, ipackets)},
+		{"kdp_port_tx_packets_total", "Packets the port sent.",
+		 offsetof(struct rte_eth_stats, opackets)},
+		{"kdp_port_rx_bytes_total", "Bytes the port received.",
+		 offsetof(struct rte_eth_stats, ibytes)},
+		{"kdp_port_tx_bytes_total", "Bytes the port sent.",
+		 offsetof(struct rte_eth_stats, obytes)},
+		{"kdp_port_rx_missed_total", "Packets the port dropped for lack of room.",
+		 offsetof(struct rte_eth_stats, imissed)},
+		{"kdp_port_rx_errors_total", "Receive errors.",
+		 offsetof(struct rte_eth_stats, ierrors)},
+		{"kdp_port_tx_errors_total", "Transmit errors.",
+		 offsetof(struct rte_eth_stats, oerrors)},
+	};
+	struct rte_eth_stats es[RTE_MAX_ETHPORTS];
 
-		for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
-			if (k->ports[p].used && rte_eth_stats_get(p, &es[p]) != 0)
-				memset(&es[p], 0, sizeof(es[p]));
-		for (size_t m = 0; m < RTE_DIM(port_metrics); m++) {
-			head(o, port_metrics[m].name, "counter", port_metrics[m].help);
-			for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
-				if (!k->ports[p].used)
-					continue;
-				evbuffer_add_printf(o, "%s{port=\"%s\",role=\"%s\"} %" PRIu64 "\n",
-						    port_metrics[m].name, k->ports[p].name,
-						    role_name(k->ports[p].role),
-						    *(const uint64_t *)((const char *)&es[p] +
-									port_metrics[m].off));
-			}
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
+		if (k->ports[p].used && rte_eth_stats_get(p, &es[p]) != 0)
+			memset(&es[p], 0, sizeof(es[p]));
+	for (size_t m = 0; m < RTE_DIM(port_metrics); m++) {
+		head(o, port_metrics[m].name, "counter", port_metrics[m].help);
+		for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+			if (!k->ports[p].used)
+				continue;
+			evbuffer_add_printf(o, "%s{port=\"%s\",role=\"%s\"} %" PRIu64 "\n",
+					    port_metrics[m].name, k->ports[p].name,
+					    kdp_port_role_name(k->ports[p].role),
+					    *(const uint64_t *)((const char *)&es[p] +
+								port_metrics[m].off));
 		}
 	}
-
 	head(o, "kdp_port_up", "gauge", "1 when the port and its interface are up.");
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
 		if (k->ports[p].used)
 			evbuffer_add_printf(o, "kdp_port_up{port=\"%s\",role=\"%s\"} %d\n",
-					    k->ports[p].name, role_name(k->ports[p].role),
+					    k->ports[p].name, kdp_port_role_name(k->ports[p].role),
 					    kdp_port_is_up(k, p) ? 1 : 0);
 	head(o, "kdp_port_driver_total", "counter",
 	     "A port driver's own counters (net_kdp_afp: partial checksums, super-frames cut, drops by reason).");
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
 		if (k->ports[p].used) {
-			struct driver_line dl = {o, k->ports[p].name, role_name(k->ports[p].role)};
+			struct driver_line dl = {o, k->ports[p].name, kdp_port_role_name(k->ports[p].role)};
 			kdp_port_driver_counters(p, driver_line, &dl);
 		}
+}
+
+static void render_conntrack(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
+{
 	one(o, "kdp_conntrack_entries", "gauge", "Tracked flows.", (double)kdp_ct_count(k->ct));
 	one(o, "kdp_conntrack_capacity", "gauge", "Flows the table holds at most.",
 	    (double)k->cfg.ct_max);
@@ -161,36 +155,45 @@ void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
 	    (double)k->ct->gc_runs);
 	one(o, "kdp_conntrack_gc_removed_total", "counter", "Entries removed by expiry.",
 	    (double)k->ct->gc_removed);
+}
+
+static void render_nat(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
+{
+	static const char *const le[] = {"0", "1", "3", "7", "15"};
+	uint64_t cum = 0;
 
 	one(o, "kdp_nat_masqueraded_flows_total", "counter",
-	    "New pod flows SNATed to the node IP.", (double)tot.masq_flows);
+	    "New pod flows SNATed to the node IP.", (double)tot->masq_flows);
 	one(o, "kdp_nat_masqueraded_packets_total", "counter", "Packets masqueraded.",
-	    (double)tot.masq_pkts);
+	    (double)tot->masq_pkts);
 	head(o, "kdp_nat_unmasqueraded_flows_total", "counter",
 	     "New pod flows to the uplink left with the pod IP, by reason.");
 	evbuffer_add_printf(o,
 			    "kdp_nat_unmasqueraded_flows_total{reason=\"destination_in_non_masquerade_set\"} %" PRIu64 "\n",
-			    tot.masq_skipped);
+			    tot->masq_skipped);
 	one(o, "kdp_nat_port_exhausted_total", "counter", "New flows refused for lack of SNAT port.",
-	    (double)tot.drop[KDP_DROP_NAT_PORT_EXHAUSTED]);
+	    (double)tot->drop[KDP_DROP_NAT_PORT_EXHAUSTED]);
 	head(o, "kdp_nat_port_retries", "histogram",
 	     "Extra ports tried before a free SNAT port was found.");
-	{
-		static const char *const le[] = {"0", "1", "3", "7", "15"};
-		for (unsigned int i = 0; i < 5; i++) {
-			cum += tot.nat_retry_hist[i];
-			evbuffer_add_printf(o, "kdp_nat_port_retries_bucket{le=\"%s\"} %" PRIu64 "\n",
-					    le[i], cum);
-		}
-		cum += tot.nat_retry_hist[5];
-		evbuffer_add_printf(o, "kdp_nat_port_retries_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
-		evbuffer_add_printf(o, "kdp_nat_port_retries_count %" PRIu64 "\n", cum);
-		/* Only the buckets are known: the sum counts each at its lower bound. */
-		evbuffer_add_printf(o, "kdp_nat_port_retries_sum %" PRIu64 "\n",
-				    tot.nat_retry_hist[1] + 2 * tot.nat_retry_hist[2] +
-					    4 * tot.nat_retry_hist[3] + 8 * tot.nat_retry_hist[4] +
-					    16 * tot.nat_retry_hist[5]);
+	for (unsigned int i = 0; i < 5; i++) {
+		cum += tot->nat_retry_hist[i];
+		evbuffer_add_printf(o, "kdp_nat_port_retries_bucket{le=\"%s\"} %" PRIu64 "\n",
+				    le[i], cum);
 	}
+	cum += tot->nat_retry_hist[5];
+	evbuffer_add_printf(o, "kdp_nat_port_retries_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	evbuffer_add_printf(o, "kdp_nat_port_retries_count %" PRIu64 "\n", cum);
+	/* Only the buckets are known: the sum counts each at its lower bound. */
+	evbuffer_add_printf(o, "kdp_nat_port_retries_sum %" PRIu64 "\n",
+			    tot->nat_retry_hist[1] + 2 * tot->nat_retry_hist[2] +
+				    4 * tot->nat_retry_hist[3] + 8 * tot->nat_retry_hist[4] +
+				    16 * tot->nat_retry_hist[5]);
+}
+
+static void render_tables(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
+{
+	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
+	uint32_t n_be = 0;
 
 	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++)
 		n_be += s->dp.svc->fe[i].n_be;
@@ -203,25 +206,32 @@ void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
 	    k->state.n_lrps);
 	one(o, "kdp_routes", "gauge", "Routes in force.", s->dp.rt->n_routes);
 	one(o, "kdp_neighbours", "gauge", "Neighbour (ARP) entries.", k->nt->count);
+}
 
-	{
-		struct kdp_monitor_counters mc;
-		struct kdp_flowmon_stats fs;
+static void render_monitor(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
+{
+	struct kdp_monitor_counters mc;
+	struct kdp_flowmon_stats fs;
 
-		kdp_monitor_counters(k->mon, &mc);
-		kdp_flowmon_stats(k, &fs);
-		one(o, "kdp_monitor_listeners", "gauge", "Clients streaming GET /v1/monitor.",
-		    fs.listeners);
-		one(o, "kdp_monitor_events_total", "counter",
-		    "Flow events the workers handed to the control thread.", (double)mc.events);
-		head(o, "kdp_monitor_events_lost_total", "counter", "Flow events lost, by why.");
-		evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"rate_limited\"} %" PRIu64 "\n",
-				    mc.lost_rate);
-		evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"ring_full\"} %" PRIu64 "\n",
-				    mc.lost_ring);
-		evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"slow_listener\"} %" PRIu64 "\n",
-				    fs.lost_slow);
-	}
+	kdp_monitor_counters(k->mon, &mc);
+	kdp_flowmon_stats(k, &fs);
+	one(o, "kdp_monitor_listeners", "gauge", "Clients streaming GET /v1/monitor.",
+	    fs.listeners);
+	one(o, "kdp_monitor_events_total", "counter",
+	    "Flow events the workers handed to the control thread.", (double)mc.events);
+	head(o, "kdp_monitor_events_lost_total", "counter", "Flow events lost, by why.");
+	evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"rate_limited\"} %" PRIu64 "\n",
+			    mc.lost_rate);
+	evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"ring_full\"} %" PRIu64 "\n",
+			    mc.lost_ring);
+	evbuffer_add_printf(o, "kdp_monitor_events_lost_total{reason=\"slow_listener\"} %" PRIu64 "\n",
+			    fs.lost_slow);
+}
+
+static void render_api(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
+{
+	const char *key;
+	json_t *v;
 
 	head(o, "kdp_api_requests_total", "counter", "Control API requests by path, method and status.");
 	json_object_foreach(k->api_counts, key, v) {
@@ -233,4 +243,19 @@ void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
 					    "kdp_api_requests_total{path=\"%s\",method=\"%s\",code=\"%d\"} %" JSON_INTEGER_FORMAT "\n",
 					    route, method, code, json_integer_value(v));
 	}
+}
+
+void kdp_metrics_render(struct kdp *k, struct evbuffer *o)
+{
+	static void (*const families[])(struct kdp *, struct evbuffer *, const struct kdp_stats *) = {
+		render_process, render_packets, render_workers, render_ports, render_conntrack,
+		render_nat,     render_tables,  render_monitor, render_api,
+	};
+	struct kdp_stats tot;
+
+	memset(&tot, 0, sizeof(tot));
+	for (unsigned int i = 0; i <= k->cfg.workers; i++)
+		kdp_stats_add(&tot, &k->stats[i]);
+	for (size_t i = 0; i < RTE_DIM(families); i++)
+		families[i](k, o, &tot);
 }

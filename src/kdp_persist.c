@@ -72,26 +72,26 @@ static int journal_reset(struct kdp *k)
 	struct iovec v;
 	int n, ret;
 
-	k->journal_ok = false;
-	if (k->journal_fd < 0) {
+	k->journal.ok = false;
+	if (k->journal.fd < 0) {
 		journal_path(k, path, sizeof(path));
-		k->journal_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (k->journal_fd < 0)
+		k->journal.fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		if (k->journal.fd < 0)
 			return -errno;
 	}
 	n = snprintf(head, sizeof(head), "{\"journalGeneration\": %" PRIu64 "}\n",
-		     k->journal_gen);
+		     k->journal.gen);
 	v.iov_base = head;
 	v.iov_len = (size_t)n;
-	if (ftruncate(k->journal_fd, 0) != 0)
+	if (ftruncate(k->journal.fd, 0) != 0)
 		return -errno;
-	if ((ret = write_all(k->journal_fd, &v, 1)) != 0)
+	if ((ret = write_all(k->journal.fd, &v, 1)) != 0)
 		return ret;
-	if (fdatasync(k->journal_fd) != 0)
+	if (fdatasync(k->journal.fd) != 0)
 		return -errno;
-	k->journal_bytes = (uint64_t)n;
-	k->journal_ops = 0;
-	k->journal_ok = true;
+	k->journal.bytes = (uint64_t)n;
+	k->journal.ops = 0;
+	k->journal.ok = true;
 	return 0;
 }
 
@@ -99,7 +99,7 @@ int kdp_persist_base(struct kdp *k, const char *state, size_t len)
 {
 	char head[64];
 	int n = snprintf(head, sizeof(head), "{\"journalGeneration\": %" PRIu64 ", \"state\": ",
-			 k->journal_gen + 1);
+			 k->journal.gen + 1);
 	char *buf = malloc((size_t)n + len + 3);
 	int ret;
 
@@ -112,7 +112,7 @@ int kdp_persist_base(struct kdp *k, const char *state, size_t len)
 	free(buf);
 	if (ret != 0)
 		return ret;
-	k->journal_gen++;
+	k->journal.gen++;
 	ret = journal_reset(k);
 	if (ret != 0)
 		/* The new base holds everything; updates write whole bases
@@ -138,32 +138,32 @@ int kdp_persist_op(struct kdp *k, const char *line, size_t len)
 	struct iovec v[2] = {{(void *)(uintptr_t)line, len}, {(void *)"\n", 1}};
 	int ret;
 
-	if (!k->journal_ok)
+	if (!k->journal.ok)
 		return -EAGAIN;
 	if (kdp_test_crash_in_save) {
 		/* Test hook (tests/func/test_crash_save.py): die half-way. */
 		v[0].iov_len = len / 2;
-		write_all(k->journal_fd, v, 1);
+		write_all(k->journal.fd, v, 1);
 		raise(SIGKILL);
 	}
-	ret = write_all(k->journal_fd, v, 2);
-	if (ret == 0 && fdatasync(k->journal_fd) != 0)
+	ret = write_all(k->journal.fd, v, 2);
+	if (ret == 0 && fdatasync(k->journal.fd) != 0)
 		ret = -errno;
 	if (ret != 0) {
 		/* Take back what may have been written: the update fails. */
-		if (ftruncate(k->journal_fd, (off_t)k->journal_bytes) != 0)
-			k->journal_ok = false;
+		if (ftruncate(k->journal.fd, (off_t)k->journal.bytes) != 0)
+			k->journal.ok = false;
 		return ret;
 	}
-	k->journal_bytes += len + 1;
-	k->journal_ops++;
+	k->journal.bytes += len + 1;
+	k->journal.ops++;
 	return 0;
 }
 
 bool kdp_persist_compaction_due(const struct kdp *k)
 {
-	return k->journal_ok &&
-	       (k->journal_bytes > JOURNAL_MAX_BYTES || k->journal_ops >= JOURNAL_MAX_OPS);
+	return k->journal.ok &&
+	       (k->journal.bytes > JOURNAL_MAX_BYTES || k->journal.ops >= JOURNAL_MAX_OPS);
 }
 
 /* The journal's updates for generation @p gen, in order (complete lines);
@@ -222,12 +222,12 @@ static void journal_reopen(struct kdp *k)
 	struct stat sb;
 
 	journal_path(k, path, sizeof(path));
-	k->journal_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (k->journal_fd < 0 || fstat(k->journal_fd, &sb) != 0)
+	k->journal.fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (k->journal.fd < 0 || fstat(k->journal.fd, &sb) != 0)
 		return;
-	k->journal_bytes = (uint64_t)sb.st_size;
-	k->journal_ops = 0;
-	k->journal_ok = true;
+	k->journal.bytes = (uint64_t)sb.st_size;
+	k->journal.ops = 0;
+	k->journal.ok = true;
 }
 
 int kdp_persist_load(struct kdp *k, json_t **state, json_t **ops, char *err)
@@ -248,14 +248,14 @@ int kdp_persist_load(struct kdp *k, json_t **state, json_t **ops, char *err)
 	g = json_object_get(root, "journalGeneration");
 	st = json_object_get(root, "state");
 	if (json_is_integer(g) && json_is_object(st)) {
-		k->journal_gen = (uint64_t)json_integer_value(g);
+		k->journal.gen = (uint64_t)json_integer_value(g);
 		*state = json_incref(st);
 		json_decref(root);
 	} else {
-		k->journal_gen = 0;
+		k->journal.gen = 0;
 		*state = root;
 	}
-	*ops = journal_read(k, k->journal_gen, &clean);
+	*ops = journal_read(k, k->journal.gen, &clean);
 	if (*ops == NULL)
 		return -ENOMEM;
 	if (clean && json_array_size(*ops) == 0)
@@ -265,8 +265,8 @@ int kdp_persist_load(struct kdp *k, json_t **state, json_t **ops, char *err)
 
 void kdp_persist_close(struct kdp *k)
 {
-	if (k->journal_fd >= 0)
-		close(k->journal_fd);
-	k->journal_fd = -1;
-	k->journal_ok = false;
+	if (k->journal.fd >= 0)
+		close(k->journal.fd);
+	k->journal.fd = -1;
+	k->journal.ok = false;
 }

@@ -249,3 +249,17 @@ int kdp_port_driver_counters(uint16_t port,
 	free(vals);
 	return got == n ? 0 : -EIO;
 }
+
+const char *kdp_port_role_name(uint8_t role)
+{
+	switch (role) {
+	case KDP_PORT_UPLINK:
+		return "uplink";
+	case KDP_PORT_HOST:
+		return "host";
+	case KDP_PORT_POD:
+		return "endpoint";
+	default:
+		return "none";
+	}
+}

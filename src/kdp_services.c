@@ -9,7 +9,6 @@
 #include "svc/kdp_svc.h"
 #include "kdp_json.h"
 #include "kdp_services.h"
-#include "kdp_state.h"
 
 static const char *const svc_keys[] = {
 	"namespace", "name", "type", "clusterIP", "externalIPs", "loadBalancerIPs",
@@ -166,8 +165,8 @@ int kdp_service_parse(const json_t *o, const char *ns, const char *name,
 					    "'%s' does not match '%s' in the URL", s->name, name);
 		snprintf(s->name, sizeof(s->name), "%s", name);
 	}
-	if ((ret = kdp_state_check_name(s->ns, kdp_json_path(p, sizeof(p), path, "namespace"), err)) ||
-	    (ret = kdp_state_check_name(s->name, kdp_json_path(p, sizeof(p), path, "name"), err)))
+	if ((ret = kdp_json_check_name(s->ns, kdp_json_path(p, sizeof(p), path, "namespace"), err)) ||
+	    (ret = kdp_json_check_name(s->name, kdp_json_path(p, sizeof(p), path, "name"), err)))
 		return ret;
 	if ((ret = kdp_json_str(o, "type", false, type, sizeof(type), path, err)) < 0)
 		return ret;

@@ -29,7 +29,7 @@ static void ctl_drop(struct kdp *k, struct rte_mbuf *m, enum kdp_drop reason)
 static void inject(struct kdp *k, struct rte_mbuf *m, uint16_t port)
 {
 	kdp_meta(m)->out_port = port;
-	if (rte_ring_sp_enqueue(k->inject, m) != 0)
+	if (rte_ring_sp_enqueue(k->rings.inject, m) != 0)
 		ctl_drop(k, m, KDP_DROP_TX_FULL);
 }
 
@@ -132,19 +132,19 @@ static void ct_renew(struct kdp *k, struct rte_mbuf *m)
 	    (e->tcp_state == KDP_CT_TCP_CLOSING || (e->flags & KDP_CT_F_DEAD)))
 		kdp_ct_delete(k->ct, e);
 	md->punt = KDP_PUNT_NONE;
-	if (rte_ring_sp_enqueue(k->renew, m) != 0)
+	if (rte_ring_sp_enqueue(k->rings.renew, m) != 0)
 		ctl_drop(k, m, KDP_DROP_PUNT_FULL);
 }
 
 void kdp_slowpath_poll(struct kdp *k)
 {
-	const struct kdp_snapshot *s = atomic_load(&k->snap);
+	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 	struct rte_mbuf *pkts[32];
 	uint64_t now = kdp_now_ms();
 	unsigned int total = 0, n;
 
 	do {
-		n = rte_ring_sc_dequeue_burst(k->punt, (void **)pkts, 32, NULL);
+		n = rte_ring_sc_dequeue_burst(k->rings.punt, (void **)pkts, 32, NULL);
 		for (unsigned int i = 0; i < n; i++) {
 			struct kdp_meta *md = kdp_meta(pkts[i]);
 
@@ -177,7 +177,7 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 	uint64_t abudget = (uint64_t)aslots * elapsed / 5000 + 1;
 	/* The workers' clock: TSC milliseconds, not CLOCK_MONOTONIC. */
 	uint64_t tsc_ms = rte_rdtsc() / (rte_get_tsc_hz() / 1000);
-	const struct kdp_snapshot *s = atomic_load(&k->snap);
+	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 
 	k->gc_last_ms = now;
 	kdp_ct_gc(k->ct, tsc_ms, (uint32_t)RTE_MIN(budget, (uint64_t)slots));

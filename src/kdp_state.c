@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rte_common.h>
 
 #include "common/kdp_addr.h"
 #include "kdp_devargs.h"
@@ -13,26 +17,6 @@ static const char *const ep_keys[] = {"namespace", "name", "ip", "mac",
 				      "labels", "devargs", NULL};
 static const char *const state_keys[] = {"nodes", "endpoints", "services",
 					 "ipMasqAgent", "localRedirectPolicies", NULL};
-
-int kdp_state_check_name(const char *s, const char *path, char *err)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63)
-		return kdp_json_err(err, path, "must be 1-63 characters");
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '.'))
-			return kdp_json_err(err, path,
-					    "'%s' is not a valid name (a-z, 0-9, '-', '.')",
-					    s);
-	}
-	if (s[0] == '-' || s[0] == '.' || s[n - 1] == '-' || s[n - 1] == '.')
-		return kdp_json_err(err, path,
-				    "'%s' must start and end with a letter or digit", s);
-	return 0;
-}
 
 /* The name in the body must match the one in the URL, when both exist. */
 static int name_field(const json_t *o, const char *key, const char *given,
@@ -51,7 +35,7 @@ static int name_field(const json_t *o, const char *key, const char *given,
 					    out, given);
 		snprintf(out, KDP_NAME_LEN, "%s", given);
 	}
-	return kdp_state_check_name(out, p, err);
+	return kdp_json_check_name(out, p, err);
 }
 
 int kdp_state_node_parse(const json_t *o, const char *name, const char *path,
@@ -478,161 +462,174 @@ int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
 	return 0;
 }
 
+/*
+ * The collections of a state, handled one way: objects of a fixed size in a
+ * malloc'ed array, found by namespace (when namespaced) and name; release
+ * frees what an object owns (NULL: nothing).
+ */
+struct coll {
+	size_t size;
+	size_t arr;   /* offset of the array pointer in struct kdp_state */
+	size_t count; /* offset of its unsigned int count */
+	size_t ns;    /* offset of the namespace in an object, or SIZE_MAX */
+	size_t name;  /* offset of the name in an object */
+	unsigned int max;
+	void (*release)(void *obj);
+};
+
+static void release_ep(void *o) { json_decref(((struct kdp_endpoint *)o)->labels); }
+static void release_svc(void *o) { kdp_service_free(o); }
+static void release_lrp(void *o) { kdp_lrp_free(o); }
+
+static const struct coll nodes_c = {sizeof(struct kdp_node), offsetof(struct kdp_state, nodes),
+				    offsetof(struct kdp_state, n_nodes), SIZE_MAX,
+				    offsetof(struct kdp_node, name), KDP_MAX_NODES, NULL};
+static const struct coll eps_c = {sizeof(struct kdp_endpoint), offsetof(struct kdp_state, eps),
+				  offsetof(struct kdp_state, n_eps),
+				  offsetof(struct kdp_endpoint, ns),
+				  offsetof(struct kdp_endpoint, name), UINT_MAX, release_ep};
+static const struct coll svcs_c = {sizeof(struct kdp_service), offsetof(struct kdp_state, svcs),
+				   offsetof(struct kdp_state, n_svcs),
+				   offsetof(struct kdp_service, ns),
+				   offsetof(struct kdp_service, name), UINT_MAX, release_svc};
+static const struct coll lrps_c = {sizeof(struct kdp_lrp), offsetof(struct kdp_state, lrps),
+				   offsetof(struct kdp_state, n_lrps), offsetof(struct kdp_lrp, ns),
+				   offsetof(struct kdp_lrp, name), UINT_MAX, release_lrp};
+static const struct coll *const colls[] = {&nodes_c, &eps_c, &svcs_c, &lrps_c};
+
+static char **coll_arr(const struct kdp_state *st, const struct coll *c)
+{
+	return (char **)((uintptr_t)st + c->arr);
+}
+
+static unsigned int *coll_n(const struct kdp_state *st, const struct coll *c)
+{
+	return (unsigned int *)((uintptr_t)st + c->count);
+}
+
+static int coll_find(const struct kdp_state *st, const struct coll *c, const char *ns,
+		     const char *name)
+{
+	char *a = *coll_arr(st, c);
+
+	for (unsigned int i = 0; i < *coll_n(st, c); i++) {
+		const char *o = a + (size_t)i * c->size;
+
+		if (strcmp(o + c->name, name) == 0 &&
+		    (c->ns == SIZE_MAX || strcmp(o + c->ns, ns) == 0))
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Replaces the object of the same name (releasing the old one) or appends;
+ * the state takes what @p obj owns. 0, -ENOSPC or -ENOMEM. */
+static int coll_put(struct kdp_state *st, const struct coll *c, const void *obj)
+{
+	const char *o = obj;
+	int i = coll_find(st, c, c->ns == SIZE_MAX ? NULL : o + c->ns, o + c->name);
+	char **a = coll_arr(st, c), *na;
+	unsigned int *n = coll_n(st, c);
+
+	if (i >= 0) {
+		if (c->release != NULL)
+			c->release(*a + (size_t)i * c->size);
+		memcpy(*a + (size_t)i * c->size, obj, c->size);
+		return 0;
+	}
+	if (*n >= c->max)
+		return -ENOSPC;
+	na = realloc(*a, c->size * (*n + 1));
+	if (na == NULL)
+		return -ENOMEM;
+	*a = na;
+	memcpy(na + (size_t)(*n)++ * c->size, obj, c->size);
+	return 0;
+}
+
+static void coll_del(struct kdp_state *st, const struct coll *c, int i)
+{
+	char *a = *coll_arr(st, c);
+	unsigned int *n = coll_n(st, c);
+
+	if (c->release != NULL)
+		c->release(a + (size_t)i * c->size);
+	memmove(a + (size_t)i * c->size, a + (size_t)(i + 1) * c->size,
+		c->size * (*n - (unsigned int)i - 1));
+	(*n)--;
+}
+
 void kdp_state_free(struct kdp_state *st)
 {
-	for (unsigned int i = 0; i < st->n_eps; i++)
-		json_decref(st->eps[i].labels);
-	for (unsigned int i = 0; i < st->n_svcs; i++)
-		kdp_service_free(&st->svcs[i]);
-	for (unsigned int i = 0; i < st->n_lrps; i++)
-		kdp_lrp_free(&st->lrps[i]);
-	free(st->lrps);
-	st->lrps = NULL;
-	st->n_lrps = 0;
-	free(st->nodes);
-	free(st->eps);
-	free(st->svcs);
-	st->nodes = NULL;
-	st->eps = NULL;
-	st->svcs = NULL;
-	st->n_nodes = st->n_eps = st->n_svcs = 0;
+	for (size_t k = 0; k < RTE_DIM(colls); k++) {
+		const struct coll *c = colls[k];
+		char **a = coll_arr(st, c);
+
+		for (unsigned int i = 0; c->release != NULL && i < *coll_n(st, c); i++)
+			c->release(*a + (size_t)i * c->size);
+		free(*a);
+		*a = NULL;
+		*coll_n(st, c) = 0;
+	}
 	st->ipmasq.present = false;
 }
 
 int kdp_state_node_find(const struct kdp_state *st, const char *name)
 {
-	for (unsigned int i = 0; i < st->n_nodes; i++)
-		if (strcmp(st->nodes[i].name, name) == 0)
-			return (int)i;
-	return -1;
+	return coll_find(st, &nodes_c, NULL, name);
 }
 
-int kdp_state_ep_find(const struct kdp_state *st, const char *ns,
-		      const char *name)
+int kdp_state_ep_find(const struct kdp_state *st, const char *ns, const char *name)
 {
-	for (unsigned int i = 0; i < st->n_eps; i++)
-		if (strcmp(st->eps[i].ns, ns) == 0 &&
-		    strcmp(st->eps[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-int kdp_state_node_put(struct kdp_state *st, const struct kdp_node *n)
-{
-	int i = kdp_state_node_find(st, n->name);
-	struct kdp_node *a;
-
-	if (i >= 0) {
-		st->nodes[i] = *n;
-		return 0;
-	}
-	if (st->n_nodes >= KDP_MAX_NODES)
-		return -ENOSPC;
-	a = realloc(st->nodes, sizeof(*a) * (st->n_nodes + 1));
-	if (a == NULL)
-		return -ENOMEM;
-	st->nodes = a;
-	st->nodes[st->n_nodes++] = *n;
-	return 0;
-}
-
-int kdp_state_ep_put(struct kdp_state *st, struct kdp_endpoint *ep)
-{
-	int i = kdp_state_ep_find(st, ep->ns, ep->name);
-	struct kdp_endpoint *a;
-
-	if (i >= 0) {
-		json_decref(st->eps[i].labels);
-		st->eps[i] = *ep;
-		return 0;
-	}
-	a = realloc(st->eps, sizeof(*a) * (st->n_eps + 1));
-	if (a == NULL)
-		return -ENOMEM;
-	st->eps = a;
-	st->eps[st->n_eps++] = *ep;
-	return 0;
-}
-
-void kdp_state_node_del(struct kdp_state *st, int i)
-{
-	memmove(&st->nodes[i], &st->nodes[i + 1],
-		sizeof(*st->nodes) * (st->n_nodes - (unsigned int)i - 1));
-	st->n_nodes--;
-}
-
-void kdp_state_ep_del(struct kdp_state *st, int i)
-{
-	json_decref(st->eps[i].labels);
-	memmove(&st->eps[i], &st->eps[i + 1],
-		sizeof(*st->eps) * (st->n_eps - (unsigned int)i - 1));
-	st->n_eps--;
+	return coll_find(st, &eps_c, ns, name);
 }
 
 int kdp_state_svc_find(const struct kdp_state *st, const char *ns, const char *name)
 {
-	for (unsigned int i = 0; i < st->n_svcs; i++)
-		if (strcmp(st->svcs[i].ns, ns) == 0 && strcmp(st->svcs[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
-int kdp_state_svc_put(struct kdp_state *st, struct kdp_service *s)
-{
-	int i = kdp_state_svc_find(st, s->ns, s->name);
-	struct kdp_service *a;
-
-	if (i >= 0) {
-		kdp_service_free(&st->svcs[i]);
-		st->svcs[i] = *s;
-		return 0;
-	}
-	a = realloc(st->svcs, sizeof(*a) * (st->n_svcs + 1));
-	if (a == NULL)
-		return -ENOMEM;
-	st->svcs = a;
-	st->svcs[st->n_svcs++] = *s;
-	return 0;
-}
-
-void kdp_state_svc_del(struct kdp_state *st, int i)
-{
-	kdp_service_free(&st->svcs[i]);
-	memmove(&st->svcs[i], &st->svcs[i + 1],
-		sizeof(*st->svcs) * (st->n_svcs - (unsigned int)i - 1));
-	st->n_svcs--;
+	return coll_find(st, &svcs_c, ns, name);
 }
 
 int kdp_state_lrp_find(const struct kdp_state *st, const char *ns, const char *name)
 {
-	for (unsigned int i = 0; i < st->n_lrps; i++)
-		if (strcmp(st->lrps[i].ns, ns) == 0 && strcmp(st->lrps[i].name, name) == 0)
-			return (int)i;
-	return -1;
+	return coll_find(st, &lrps_c, ns, name);
+}
+
+int kdp_state_node_put(struct kdp_state *st, const struct kdp_node *n)
+{
+	return coll_put(st, &nodes_c, n);
+}
+
+int kdp_state_ep_put(struct kdp_state *st, struct kdp_endpoint *ep)
+{
+	return coll_put(st, &eps_c, ep);
+}
+
+int kdp_state_svc_put(struct kdp_state *st, struct kdp_service *s)
+{
+	return coll_put(st, &svcs_c, s);
 }
 
 int kdp_state_lrp_put(struct kdp_state *st, struct kdp_lrp *l)
 {
-	int i = kdp_state_lrp_find(st, l->ns, l->name);
-	struct kdp_lrp *a;
+	return coll_put(st, &lrps_c, l);
+}
 
-	if (i >= 0) {
-		kdp_lrp_free(&st->lrps[i]);
-		st->lrps[i] = *l;
-		return 0;
-	}
-	a = realloc(st->lrps, sizeof(*a) * (st->n_lrps + 1));
-	if (a == NULL)
-		return -ENOMEM;
-	st->lrps = a;
-	st->lrps[st->n_lrps++] = *l;
-	return 0;
+void kdp_state_node_del(struct kdp_state *st, int i)
+{
+	coll_del(st, &nodes_c, i);
+}
+
+void kdp_state_ep_del(struct kdp_state *st, int i)
+{
+	coll_del(st, &eps_c, i);
+}
+
+void kdp_state_svc_del(struct kdp_state *st, int i)
+{
+	coll_del(st, &svcs_c, i);
 }
 
 void kdp_state_lrp_del(struct kdp_state *st, int i)
 {
-	kdp_lrp_free(&st->lrps[i]);
-	memmove(&st->lrps[i], &st->lrps[i + 1],
-		sizeof(*st->lrps) * (st->n_lrps - (unsigned int)i - 1));
-	st->n_lrps--;
+	coll_del(st, &lrps_c, i);
 }

@@ -73,9 +73,6 @@ int kdp_state_parse(const json_t *o, const struct kdp_config *cfg,
 int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 		       unsigned int max_endpoints, char *err);
 
-/** Checks a k8s-style name (DNS label: a-z 0-9 - ., at most 63). */
-int kdp_state_check_name(const char *s, const char *path, char *err);
-
 json_t *kdp_state_node_json(const struct kdp_node *n, const char *local);
 /** Endpoint without run-time fields (desired state). */
 json_t *kdp_state_ep_json(const struct kdp_endpoint *ep);

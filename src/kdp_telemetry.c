@@ -11,6 +11,7 @@
 #include <rte_telemetry.h>
 
 #include "kdp.h"
+#include "kdp_telemetry.h"
 
 static struct kdp *tk;
 

@@ -18,6 +18,7 @@
 
 #include "kdp.h"
 #include "kdp_ctl.h"
+#include "kdp_telemetry.h"
 #include "common/kdp_eal.h"
 
 #define RING_SIZE 4096
@@ -48,16 +49,16 @@ static int mod_core_init(struct kdp *k, char *err)
 	k->qsbr = rte_zmalloc("kdp_qsbr", sz, RTE_CACHE_LINE_SIZE);
 	k->stats = rte_zmalloc("kdp_stats", sizeof(*k->stats) * (k->cfg.workers + 1),
 			       RTE_CACHE_LINE_SIZE);
-	k->punt = rte_ring_create("kdp_punt", RING_SIZE, (int)rte_socket_id(),
+	k->rings.punt = rte_ring_create("kdp_punt", RING_SIZE, (int)rte_socket_id(),
 				  RING_F_SC_DEQ);
-	k->inject = rte_ring_create("kdp_inject", RING_SIZE, (int)rte_socket_id(),
+	k->rings.inject = rte_ring_create("kdp_inject", RING_SIZE, (int)rte_socket_id(),
 				    RING_F_SP_ENQ | RING_F_SC_DEQ);
-	k->renew = rte_ring_create("kdp_renew", 1024, (int)rte_socket_id(),
+	k->rings.renew = rte_ring_create("kdp_renew", 1024, (int)rte_socket_id(),
 				   RING_F_SP_ENQ | RING_F_SC_DEQ);
 	k->mon = kdp_monitor_create("kdp_mon", k->cfg.workers, 0, k->cfg.monitor_rate,
 				    (int)rte_socket_id());
-	if (k->qsbr == NULL || k->stats == NULL || k->punt == NULL || k->mon == NULL ||
-	    k->inject == NULL || k->renew == NULL || rte_rcu_qsbr_init(k->qsbr, k->cfg.workers) != 0) {
+	if (k->qsbr == NULL || k->stats == NULL || k->rings.punt == NULL || k->mon == NULL ||
+	    k->rings.inject == NULL || k->rings.renew == NULL || rte_rcu_qsbr_init(k->qsbr, k->cfg.workers) != 0) {
 		snprintf(err, KDP_ERR_LEN, "out of memory for RCU, counters or rings");
 		return -ENOMEM;
 	}
@@ -74,12 +75,12 @@ static void drain(struct rte_ring *r)
 
 static void mod_core_fini(struct kdp *k)
 {
-	drain(k->punt);
-	drain(k->inject);
-	drain(k->renew);
-	rte_ring_free(k->punt);
-	rte_ring_free(k->inject);
-	rte_ring_free(k->renew);
+	drain(k->rings.punt);
+	drain(k->rings.inject);
+	drain(k->rings.renew);
+	rte_ring_free(k->rings.punt);
+	rte_ring_free(k->rings.inject);
+	rte_ring_free(k->rings.renew);
 	kdp_monitor_free(k->mon);
 	rte_free(k->stats);
 	rte_free(k->qsbr);
@@ -149,16 +150,16 @@ static int mod_ct_init(struct kdp *k, char *err)
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	k->fe_ids = json_object();
+	k->pub.fe_ids = json_object();
 	k->api_counts = json_object();
-	return k->fe_ids && k->api_counts ? 0 : -ENOMEM;
+	return k->pub.fe_ids && k->api_counts ? 0 : -ENOMEM;
 }
 
 static void mod_ct_fini(struct kdp *k)
 {
 	kdp_ct_free(k->ct);
 	kdp_affinity_free(k->aff);
-	json_decref(k->fe_ids);
+	json_decref(k->pub.fe_ids);
 	json_decref(k->api_counts);
 }
 
@@ -202,10 +203,10 @@ static int mod_state_init(struct kdp *k, char *err)
 	struct kdp_snapshot *s;
 	int ret;
 
-	k->journal_fd = -1;
+	k->journal.fd = -1;
 	ret = kdp_state_restore(k, err);
 
-	if (ret != 0 || atomic_load(&k->snap) != NULL)
+	if (ret != 0 || atomic_load(&k->pub.snap) != NULL)
 		return ret;
 	s = kdp_dp_build(k, &k->state, err);
 	if (s == NULL)
@@ -217,7 +218,7 @@ static int mod_state_init(struct kdp *k, char *err)
 static void mod_state_fini(struct kdp *k)
 {
 	kdp_dp_reclaim(k, true);
-	kdp_dp_free(atomic_exchange(&k->snap, NULL));
+	kdp_dp_free(atomic_exchange(&k->pub.snap, NULL));
 	kdp_persist_close(k);
 	kdp_state_free(&k->state);
 }

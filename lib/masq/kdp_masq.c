@@ -6,20 +6,12 @@
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
+#include "common/kdp_lpm.h"
 #include "kdp_masq.h"
 
 struct kdp_masq_set *kdp_masq_set_create(const char *name,
 					 uint32_t max_prefixes, int socket)
 {
-	/*
-	 * Each prefix longer than /24 takes at most one tbl8 group of its own,
-	 * so max_prefixes groups always suffice.
-	 */
-	struct rte_lpm_config cfg = {
-		.max_rules = max_prefixes,
-		.number_tbl8s = max_prefixes < 256 ? 256 : max_prefixes,
-		.flags = 0,
-	};
 	struct kdp_masq_set *s;
 
 	if (name == NULL || max_prefixes == 0 || max_prefixes > (1u << 24)) {
@@ -35,7 +27,7 @@ struct kdp_masq_set *kdp_masq_set_create(const char *name,
 					socket);
 	if (s->entries == NULL)
 		goto nomem;
-	s->lpm = rte_lpm_create(name, socket, &cfg);
+	s->lpm = kdp_lpm_create(name, max_prefixes, socket);
 	if (s->lpm == NULL) {
 		int err = rte_errno;
 		kdp_masq_set_free(s);
@@ -66,7 +58,7 @@ int kdp_masq_set_add(struct kdp_masq_set *s, uint32_t prefix, uint8_t depth,
 
 	if (depth > 32 || (unsigned int)why >= KDP_MASQ_R_MAX)
 		return -EINVAL;
-	prefix &= depth == 0 ? 0 : ~0u << (32 - depth);
+	prefix = kdp_lpm_mask(prefix, depth);
 	for (uint32_t i = 0; i < s->n_entries; i++)
 		if (s->entries[i].prefix == prefix && s->entries[i].depth == depth)
 			return 0;

@@ -42,10 +42,33 @@ void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
 	ctx->icmp_last_tsc = rte_rdtsc();
 }
 
-/* Collects the drops of a burst so they are freed in bulk. */
-struct drops {
+/*
+ * A burst on its way through the stages. Each stage reads b->m[0..n) (the
+ * packets still going on, in order, with their IPv4 destination in b->dst)
+ * and leaves there what goes on to the next one; what it drops or answers
+ * leaves b->m. Drops are freed together at the end.
+ */
+struct burst {
+	struct kdp_pipeline_ctx *ctx;
+	const struct kdp_dp *dp;
+	uint16_t in_port;
+	uint8_t in_role;                  /* enum kdp_port_role of in_port */
+	struct kdp_pipeline_out *out;
 	uint16_t n;
 	struct rte_mbuf *m[KDP_BURST];
+	uint32_t dst[KDP_BURST];          /* host order, after any DNAT */
+	/* Conntrack -> route: new flows the conntrack stage left untranslated,
+	 * candidates for masquerade. */
+	uint8_t isnew[KDP_BURST];
+	uint8_t tcp_flags[KDP_BURST];
+	struct kdp_ct_key key[KDP_BURST];
+	/* Route -> L2: packets waiting for the bulk neighbour lookup. */
+	uint16_t n_need;
+	struct rte_mbuf *need[KDP_BURST];
+	uint32_t need_ip[KDP_BURST];
+	/* Dropped, to be freed in bulk. */
+	uint16_t n_drop;
+	struct rte_mbuf *drop[KDP_BURST];
 };
 
 /* Counts a drop, and shows it to the flow monitor when someone listens. */
@@ -57,11 +80,10 @@ static inline void count_drop(struct kdp_pipeline_ctx *ctx, struct rte_mbuf *m,
 		kdp_monitor_drop(ctx->mon, m, reason);
 }
 
-static inline void drop(struct kdp_pipeline_ctx *ctx, struct drops *d,
-			struct rte_mbuf *m, enum kdp_drop reason)
+static inline void drop(struct burst *b, struct rte_mbuf *m, enum kdp_drop reason)
 {
-	count_drop(ctx, m, reason);
-	d->m[d->n++] = m;
+	count_drop(b->ctx, m, reason);
+	b->drop[b->n_drop++] = m;
 }
 
 static int icmp_allowed(struct kdp_pipeline_ctx *ctx)
@@ -79,13 +101,6 @@ static int icmp_allowed(struct kdp_pipeline_ctx *ctx)
 	return 1;
 }
 
-/* Packets waiting for the bulk neighbour lookup. */
-struct need {
-	uint16_t n;
-	struct rte_mbuf *m[KDP_BURST];
-	uint32_t ip[KDP_BURST];
-};
-
 static inline void set_l2(struct rte_mbuf *m, const struct rte_ether_addr *src,
 			  const struct rte_ether_addr *dst)
 {
@@ -94,23 +109,29 @@ static inline void set_l2(struct rte_mbuf *m, const struct rte_ether_addr *src,
 	eth->dst_addr = *dst;
 }
 
-static inline void emit(struct kdp_pipeline_out *out, struct rte_mbuf *m,
-			uint16_t port)
+static inline void emit(struct burst *b, struct rte_mbuf *m, uint16_t port)
 {
 	kdp_meta(m)->out_port = port;
-	out->tx[out->n_tx++] = m;
+	b->out->tx[b->out->n_tx++] = m;
+}
+
+/* Leaves @p m on @p port for next hop @p ip, for the L2 stage. */
+static inline void need_neigh(struct burst *b, struct rte_mbuf *m, uint16_t port, uint32_t ip)
+{
+	kdp_meta(m)->out_port = port;
+	b->need_ip[b->n_need] = ip;
+	b->need[b->n_need++] = m;
 }
 
 /*
- * Sends a packet kdp generated (ICMP) towards its destination: one scalar
- * lookup, no TTL rule. Generated packets are rare, so this is off the bulk
- * path on purpose. The packet that caused it is already counted as a drop,
- * so failing here only frees it.
+ * Sends a packet kdp generated (ICMP, RST) towards its destination: one
+ * scalar lookup, no TTL rule. Generated packets are rare, so this is off the
+ * bulk path on purpose. The packet that caused it is already counted as a
+ * drop, so failing here only frees it.
  */
-static void send_generated(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
-			   struct rte_mbuf *m, struct kdp_pipeline_out *out,
-			   struct need *need, struct drops *d)
+static void send_generated(struct burst *b, struct rte_mbuf *m)
 {
+	const struct kdp_dp *dp = b->dp;
 	uint32_t dst = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
 	uint32_t i = kdp_route_lookup(dp->rt, dst);
 	const struct kdp_nexthop *nh =
@@ -118,51 +139,77 @@ static void send_generated(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp
 
 	if (nh == NULL || nh->type == KDP_NH_LOCAL ||
 	    nh->type == KDP_NH_NO_ENDPOINT) {
-		d->m[d->n++] = m;
+		b->drop[b->n_drop++] = m;
 		return;
 	}
-	ctx->st->icmp_sent++;
+	b->ctx->st->icmp_sent++;
 	if (nh->type == KDP_NH_ENDPOINT || nh->type == KDP_NH_HOST) {
 		set_l2(m, &dp->mac, &nh->mac);
-		emit(out, m, nh->port);
+		emit(b, m, nh->port);
 		return;
 	}
-	kdp_meta(m)->out_port = nh->port;
-	need->ip[need->n] = nh->type == KDP_NH_VIA ? nh->gw : dst;
-	need->m[need->n++] = m;
+	need_neigh(b, m, nh->port, nh->type == KDP_NH_VIA ? nh->gw : dst);
+}
+
+/* What kdp sends back to the sender of a packet it drops. */
+enum answer {
+	ANSWER_TIME_EXCEEDED, /* ICMP time exceeded */
+	ANSWER_FRAG_NEEDED,   /* ICMP fragmentation needed, arg: the MTU */
+	ANSWER_REJECT,        /* TCP RST, or ICMP port unreachable from arg */
+	ANSWER_RESET,         /* TCP RST of an established flow */
+};
+
+/*
+ * The one exit for drops kdp answers: counts @p m as dropped for @p reason,
+ * and within the ICMP rate limit turns it into the answer (rewritten in
+ * place) and sends that; else frees it.
+ */
+static void drop_answer(struct burst *b, struct rte_mbuf *m, enum kdp_drop reason,
+			enum answer a, uint32_t arg)
+{
+	uint32_t node = b->dp->node_ip;
+	int made = -1;
+
+	count_drop(b->ctx, m, reason);
+	if (icmp_allowed(b->ctx)) {
+		switch (a) {
+		case ANSWER_TIME_EXCEEDED:
+			made = kdp_icmp_error(m, KDP_ICMP_TIME_EXCEEDED, 0, 0, node);
+			break;
+		case ANSWER_FRAG_NEEDED:
+			made = kdp_icmp_error(m, KDP_ICMP_DEST_UNREACH, KDP_ICMP_CODE_FRAG_NEEDED,
+					      (uint16_t)arg, node);
+			break;
+		case ANSWER_REJECT:
+			made = kdp_reject(m, arg);
+			break;
+		case ANSWER_RESET:
+			made = kdp_reject_tcp_reset(m);
+			break;
+		}
+	}
+	if (made == 0)
+		send_generated(b, m);
+	else
+		b->drop[b->n_drop++] = m;
 }
 
 /* TTL and MTU rules of a forwarded packet; 0 when it goes on. */
-static inline int forward_checks(struct kdp_pipeline_ctx *ctx,
-				 const struct kdp_dp *dp, struct rte_mbuf *m,
-				 uint16_t out_port, struct kdp_pipeline_out *out,
-				 struct need *need, struct drops *d)
+static inline int forward_checks(struct burst *b, struct rte_mbuf *m, uint16_t out_port)
 {
 	struct rte_ipv4_hdr *ip = kdp_parse_ip(m);
-	uint16_t mtu = dp->ports[out_port].mtu;
+	uint16_t mtu = b->dp->ports[out_port].mtu;
 	uint16_t old;
 
 	if (unlikely(ip->time_to_live <= 1)) {
-		count_drop(ctx, m, KDP_DROP_TTL_EXCEEDED);
-		if (icmp_allowed(ctx) &&
-		    kdp_icmp_error(m, KDP_ICMP_TIME_EXCEEDED, 0, 0, dp->node_ip) == 0)
-			send_generated(ctx, dp, m, out, need, d);
-		else
-			d->m[d->n++] = m;
+		drop_answer(b, m, KDP_DROP_TTL_EXCEEDED, ANSWER_TIME_EXCEEDED, 0);
 		return -1;
 	}
 	if (unlikely(rte_be_to_cpu_16(ip->total_length) > mtu)) {
-		if (!(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG))) {
-			drop(ctx, d, m, KDP_DROP_MTU_EXCEEDED);
-			return -1;
-		}
-		count_drop(ctx, m, KDP_DROP_FRAG_NEEDED);
-		if (icmp_allowed(ctx) &&
-		    kdp_icmp_error(m, KDP_ICMP_DEST_UNREACH, KDP_ICMP_CODE_FRAG_NEEDED, mtu,
-				   dp->node_ip) == 0)
-			send_generated(ctx, dp, m, out, need, d);
+		if (!(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)))
+			drop(b, m, KDP_DROP_MTU_EXCEEDED);
 		else
-			d->m[d->n++] = m;
+			drop_answer(b, m, KDP_DROP_FRAG_NEEDED, ANSWER_FRAG_NEEDED, mtu);
 		return -1;
 	}
 	/* TTL and protocol as one 16-bit word, new value built in registers
@@ -178,13 +225,6 @@ static inline int forward_checks(struct kdp_pipeline_ctx *ctx,
 }
 
 /* ---- conntrack and services ---- */
-
-/* New flows the conntrack stage left untranslated, for masquerade. */
-struct fresh {
-	uint8_t isnew[KDP_BURST];
-	uint8_t tcp_flags[KDP_BURST];
-	struct kdp_ct_key key[KDP_BURST];
-};
 
 #define CT_NONE 0      /* not tracked */
 #define CT_TUPLE 1     /* has a tuple */
@@ -424,15 +464,16 @@ static inline int svc_backend_alive(const struct kdp_dp *dp, struct kdp_ct_entry
 }
 
 /*
- * Conntrack and services for the packets in @p fwd: translates tracked
- * flows, creates service flows, rejects or drops what must not go on, and
- * compacts @p fwd / @p ips (new destinations) to what goes to routing.
+ * Stage: conntrack and services. Tracked flows are translated (either
+ * direction); misses to a service frontend become new flows with a backend;
+ * ICMP errors about tracked flows are translated inside; what must not go on
+ * is dropped or answered. Leaves in b->m what goes to routing, with new
+ * untranslated flows marked for masquerade.
  */
-static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
-			 uint16_t in_port, struct rte_mbuf **fwd, uint32_t *ips,
-			 uint16_t nf, struct kdp_pipeline_out *out,
-			 struct need *need, struct drops *d, struct fresh *fr)
+static void stage_ct(struct burst *b)
 {
+	struct kdp_pipeline_ctx *ctx = b->ctx;
+	const struct kdp_dp *dp = b->dp;
 	struct kdp_ct_key keys[KDP_BURST];
 	struct kdp_svc_key skeys[KDP_BURST];
 	struct kdp_ct_entry *ents[KDP_BURST];
@@ -442,37 +483,34 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 	int16_t keyof[KDP_BURST]; /* packet -> its untracked new-flow key, or -1 */
 	uint16_t nt = 0, nm = 0, k = 0;
 
-	for (uint16_t i = 0; i < nf; i++)
+	for (uint16_t i = 0; i < b->n; i++) {
 		keyof[i] = -1;
-
-	for (uint16_t i = 0; i < nf; i++) {
-		tracked[i] = (uint8_t)ct_key_of(fwd[i], &keys[nt], &tflags[nt]);
+		tracked[i] = (uint8_t)ct_key_of(b->m[i], &keys[nt], &tflags[nt]);
 		if (tracked[i] == CT_TUPLE) {
 			idx[nt++] = i;
 		} else if (tracked[i] == CT_NONE) {
 			/* Fragments and other protocols are routed untracked, but
 			 * never towards the service range untranslated. */
 			if (unlikely(dp->svc_plen != 0 &&
-				     kdp_addr_in(ips[i], dp->svc_cidr, dp->svc_plen))) {
-				drop(ctx, d, fwd[i], KDP_DROP_CT_UNTRACKABLE);
+				     kdp_addr_in(b->dst[i], dp->svc_cidr, dp->svc_plen))) {
+				drop(b, b->m[i], KDP_DROP_CT_UNTRACKABLE);
 				tracked[i] = CONSUMED;
 			}
 		} else if (unlikely(tracked[i] == CT_ICMP_ERR)) {
-			int r = kdp_nat_icmp_error(fwd[i], ctx->ct);
+			int r = kdp_nat_icmp_error(b->m[i], ctx->ct);
 			if (r < 0) {
-				drop(ctx, d, fwd[i], KDP_DROP_ICMP_QUOTE_BAD);
+				drop(b, b->m[i], KDP_DROP_ICMP_QUOTE_BAD);
 				tracked[i] = CONSUMED;
 			} else if (r > 0) {
-				ips[i] = rte_be_to_cpu_32(kdp_parse_ip(fwd[i])->dst_addr);
+				b->dst[i] = rte_be_to_cpu_32(kdp_parse_ip(b->m[i])->dst_addr);
 			}
 		}
 	}
-	if (nt == 0)
-		goto compact;
-	kdp_ct_lookup_bulk(ctx->ct, keys, nt, ents, dirs);
+	if (nt > 0)
+		kdp_ct_lookup_bulk(ctx->ct, keys, nt, ents, dirs);
 	for (uint16_t j = 0; j < nt; j++) {
 		uint16_t i = idx[j];
-		struct rte_mbuf *m = fwd[i];
+		struct rte_mbuf *m = b->m[i];
 		struct kdp_ct_entry *e = ents[j];
 
 		if (e == NULL) {
@@ -488,7 +526,7 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 			     (e->tcp_state == KDP_CT_TCP_CLOSING || (e->flags & KDP_CT_F_DEAD)))) {
 			if (!ct_reopen(dp, e)) {
 				kdp_meta(m)->punt = KDP_PUNT_CT_RENEW;
-				out->punt[out->n_punt++] = m;
+				b->out->punt[b->out->n_punt++] = m;
 				tracked[i] = CONSUMED;
 				continue;
 			}
@@ -499,12 +537,10 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 			e->expires_ms = ctx->now_ms;
 		}
 		if (unlikely(e->flags & KDP_CT_F_DEAD)) {
-			count_drop(ctx, m, KDP_DROP_SVC_BACKEND_GONE);
-			if (dirs[j] == KDP_CT_ORIG && keys[j].proto == IPPROTO_TCP &&
-			    icmp_allowed(ctx) && kdp_reject_tcp_reset(m) == 0)
-				send_generated(ctx, dp, m, out, need, d);
+			if (dirs[j] == KDP_CT_ORIG && keys[j].proto == IPPROTO_TCP)
+				drop_answer(b, m, KDP_DROP_SVC_BACKEND_GONE, ANSWER_RESET, 0);
 			else
-				d->m[d->n++] = m;
+				drop(b, m, KDP_DROP_SVC_BACKEND_GONE);
 			tracked[i] = CONSUMED;
 			continue;
 		}
@@ -513,7 +549,7 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 			ctx->st->masq_pkts++;
 		if (e->flags & (KDP_CT_F_DNAT | KDP_CT_F_SNAT)) {
 			kdp_nat_apply(m, e, dirs[j]);
-			ips[i] = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
+			b->dst[i] = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
 		}
 	}
 	if (nm > 0 && dp->svc == NULL)
@@ -523,66 +559,60 @@ static uint16_t ct_stage(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 		kdp_svc_lookup_bulk(dp->svc, skeys, nm, fes);
 		for (uint16_t s = 0; s < nm; s++) {
 			uint16_t j = miss[s], i = idx[j];
-			struct rte_mbuf *m = fwd[i];
+			struct rte_mbuf *m = b->m[i];
 			enum kdp_drop r;
 
 			if (fes[s] == NULL) {
 				if (dp->svc_plen != 0 &&
-				    kdp_addr_in(ips[i], dp->svc_cidr, dp->svc_plen)) {
-					drop(ctx, d, m, KDP_DROP_SVC_UNKNOWN);
+				    kdp_addr_in(b->dst[i], dp->svc_cidr, dp->svc_plen)) {
+					drop(b, m, KDP_DROP_SVC_UNKNOWN);
 					tracked[i] = CONSUMED;
 				} else {
 					keyof[i] = (int16_t)j; /* a candidate for masquerade */
 				}
 				continue;
 			}
-			r = svc_new_flow(ctx, dp, fes[s], m, &keys[j], tflags[j], in_port);
+			r = svc_new_flow(ctx, dp, fes[s], m, &keys[j], tflags[j], b->in_port);
 			if (r == KDP_DROP_NONE) {
-				ips[i] = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
+				b->dst[i] = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
 				continue;
 			}
 			tracked[i] = CONSUMED;
-			count_drop(ctx, m, r);
-			if (r == KDP_DROP_SVC_NO_BACKEND && icmp_allowed(ctx) &&
-			    kdp_reject(m, rte_be_to_cpu_32(keys[j].dst)) == 0)
-				send_generated(ctx, dp, m, out, need, d);
+			if (r == KDP_DROP_SVC_NO_BACKEND)
+				drop_answer(b, m, r, ANSWER_REJECT, rte_be_to_cpu_32(keys[j].dst));
 			else
-				d->m[d->n++] = m;
+				drop(b, m, r);
 		}
 	}
-compact:
 	/* Keep what goes on to routing, in order. */
-	for (uint16_t i = 0; i < nf; i++) {
+	for (uint16_t i = 0; i < b->n; i++) {
 		if (tracked[i] == CONSUMED)
 			continue;
-		fr->isnew[k] = keyof[i] >= 0;
+		b->isnew[k] = keyof[i] >= 0;
 		if (keyof[i] >= 0) {
-			fr->key[k] = keys[keyof[i]];
-			fr->tcp_flags[k] = tflags[keyof[i]];
+			b->key[k] = keys[keyof[i]];
+			b->tcp_flags[k] = tflags[keyof[i]];
 		}
-		fwd[k] = fwd[i];
-		ips[k++] = ips[i];
+		b->m[k] = b->m[i];
+		b->dst[k++] = b->dst[i];
 	}
-	return k;
+	b->n = k;
 }
 
-
 /* Rules of the port a packet came in on. */
-static inline enum kdp_drop ingress_check(const struct kdp_dp *dp,
-					  const struct kdp_dp_port *pp,
-					  struct rte_mbuf *m)
+static inline enum kdp_drop ingress_check(const struct burst *b, struct rte_mbuf *m)
 {
 	const struct rte_ether_hdr *eth =
 		rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 
-	switch (pp->role) {
+	switch (b->in_role) {
 	case KDP_PORT_POD:
 		if (unlikely(rte_be_to_cpu_32(kdp_parse_ip(m)->src_addr) !=
-			     pp->pod_ip))
+			     b->dp->ports[b->in_port].pod_ip))
 			return KDP_DROP_SPOOFED_SOURCE;
 		return KDP_DROP_NONE;
 	case KDP_PORT_UPLINK:
-		if (unlikely(!rte_is_same_ether_addr(&eth->dst_addr, &dp->mac) &&
+		if (unlikely(!rte_is_same_ether_addr(&eth->dst_addr, &b->dp->mac) &&
 			     !rte_is_multicast_ether_addr(&eth->dst_addr)))
 			return KDP_DROP_L2_NOT_FOR_US;
 		return KDP_DROP_NONE;
@@ -593,29 +623,14 @@ static inline enum kdp_drop ingress_check(const struct kdp_dp *dp,
 	}
 }
 
-uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
-			  uint16_t in_port, struct rte_mbuf **pkts, uint16_t n,
-			  struct kdp_pipeline_out *out)
+/*
+ * Stage: parse and ingress checks. ARP goes to the control thread; broken,
+ * spoofed and misaddressed frames are dropped; the rest fills b->m.
+ */
+static void stage_parse(struct burst *b, struct rte_mbuf **pkts, uint16_t n)
 {
-	const struct kdp_dp_port *pp = &dp->ports[in_port];
-	struct rte_mbuf *fwd[KDP_BURST];
-	uint32_t ips[KDP_BURST], nhi[KDP_BURST];
-	uint64_t macs[KDP_BURST];
-	struct drops d;
-	struct need need;
-	struct fresh fr;
-	uint16_t nf = 0;
-
-	d.n = 0;
-	need.n = 0;
-	out->n_tx = 0;
-	out->n_punt = 0;
-	ctx->mon_on = ctx->mon != NULL && kdp_monitor_begin(ctx->mon);
-
 	for (uint16_t i = 0; i < n && i < 4; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-
-	/* Parse and ingress checks. */
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct kdp_meta *md = kdp_meta(m);
@@ -624,130 +639,172 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 
 		if (i + 4 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 4], void *));
-		md->in_port = in_port;
+		md->in_port = b->in_port;
 		r = kdp_parse(m);
 		if (unlikely(r != KDP_DROP_NONE)) {
-			drop(ctx, &d, m, r);
+			drop(b, m, r);
 			continue;
 		}
 		if (unlikely(md->kind == KDP_PKT_ARP)) {
 			md->punt = KDP_PUNT_ARP;
-			out->punt[out->n_punt++] = m;
+			b->out->punt[b->out->n_punt++] = m;
 			continue;
 		}
-		r = ingress_check(dp, pp, m);
+		r = ingress_check(b, m);
 		if (unlikely(r != KDP_DROP_NONE)) {
-			drop(ctx, &d, m, r);
+			drop(b, m, r);
 			continue;
 		}
 		dst = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
 		if (unlikely(dst >= 0xe0000000)) {
-			drop(ctx, &d, m, KDP_DROP_DST_NOT_UNICAST);
+			drop(b, m, KDP_DROP_DST_NOT_UNICAST);
 			continue;
 		}
-		ips[nf] = dst;
-		fwd[nf++] = m;
+		b->dst[b->n] = dst;
+		b->m[b->n++] = m;
 	}
-	if (unlikely(ctx->mon_on))
-		kdp_monitor_pre(ctx->mon, fwd, nf);
+}
 
-	/* Conntrack and services (NAT rewrites the destination). */
-	if (nf > 0 && ctx->ct != NULL) {
-		ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
-		nf = ct_stage(ctx, dp, in_port, fwd, ips, nf, out, &need, &d, &fr);
-	} else {
-		for (uint16_t i = 0; i < nf; i++)
-			fr.isnew[i] = 0;
+/* An echo request to kdp's own address (the pods' gateway): answered
+ * back on the port it came in on. */
+static void answer_echo(struct burst *b, struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ether_addr peer = eth->src_addr;
+
+	if (kdp_icmp_echo_reply(m) != 0) {
+		drop(b, m, KDP_DROP_LOCAL_UNSUPPORTED);
+		return;
 	}
+	b->ctx->st->icmp_sent++;
+	if (unlikely(b->ctx->mon_on))
+		kdp_monitor_forget(b->ctx->mon, m);
+	set_l2(m, &b->dp->mac, &peer);
+	emit(b, m, b->in_port);
+}
 
-	/* Route. */
-	if (nf > 0)
-		kdp_route_lookup_bulk(dp->rt, ips, nhi, nf);
-	for (uint16_t i = 0; i < nf; i++) {
-		struct rte_mbuf *m = fwd[i];
+/*
+ * Stage: route. Bulk LPM lookup, then per next hop: a local pod or the host
+ * (L2 known), the LAN or a gateway (L2 by the next stage; new pod flows
+ * leaving there may be masqueraded), kdp itself (echo), or no route.
+ */
+static void stage_route(struct burst *b)
+{
+	const struct kdp_dp *dp = b->dp;
+	uint32_t nhi[KDP_BURST];
+
+	if (b->n > 0)
+		kdp_route_lookup_bulk(dp->rt, b->dst, nhi, b->n);
+	for (uint16_t i = 0; i < b->n; i++) {
+		struct rte_mbuf *m = b->m[i];
 		const struct kdp_nexthop *nh;
 
 		if (unlikely(nhi[i] == KDP_ROUTE_MISS)) {
-			drop(ctx, &d, m, KDP_DROP_NO_ROUTE);
+			drop(b, m, KDP_DROP_NO_ROUTE);
 			continue;
 		}
 		nh = &dp->rt->nh[nhi[i]];
 		switch (nh->type) {
 		case KDP_NH_ENDPOINT:
-			if (forward_checks(ctx, dp, m, nh->port, out, &need, &d))
+			if (forward_checks(b, m, nh->port))
 				break;
 			set_l2(m, &dp->mac, &nh->mac);
-			emit(out, m, nh->port);
+			emit(b, m, nh->port);
 			break;
 		case KDP_NH_VIA:
 		case KDP_NH_CONNECTED:
-			if (forward_checks(ctx, dp, m, nh->port, out, &need, &d))
+			if (forward_checks(b, m, nh->port))
 				break;
-			if (fr.isnew[i] && pp->role == KDP_PORT_POD && dp->masq != NULL) {
-				if (kdp_masq_set_contains(dp->masq, ips[i])) {
-					ctx->st->masq_skipped++;
+			if (b->isnew[i] && b->in_role == KDP_PORT_POD && dp->masq != NULL) {
+				if (kdp_masq_set_contains(dp->masq, b->dst[i])) {
+					b->ctx->st->masq_skipped++;
 				} else {
-					enum kdp_drop r = masq_new_flow(ctx, dp, m, &fr.key[i],
-									fr.tcp_flags[i]);
+					enum kdp_drop r = masq_new_flow(b->ctx, dp, m, &b->key[i],
+									b->tcp_flags[i]);
 					if (r != KDP_DROP_NONE) {
-						drop(ctx, &d, m, r);
+						drop(b, m, r);
 						break;
 					}
 				}
 			}
-			kdp_meta(m)->out_port = nh->port;
-			need.ip[need.n] = nh->type == KDP_NH_VIA ? nh->gw : ips[i];
-			need.m[need.n++] = m;
+			need_neigh(b, m, nh->port, nh->type == KDP_NH_VIA ? nh->gw : b->dst[i]);
 			break;
 		case KDP_NH_HOST:
 			set_l2(m, &dp->mac, &nh->mac);
-			emit(out, m, nh->port);
+			emit(b, m, nh->port);
 			break;
-		case KDP_NH_LOCAL: {
-			const struct rte_ether_hdr *eth =
-				rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-			struct rte_ether_addr peer = eth->src_addr;
-
-			if (kdp_icmp_echo_reply(m) != 0) {
-				drop(ctx, &d, m, KDP_DROP_LOCAL_UNSUPPORTED);
-				break;
-			}
-			ctx->st->icmp_sent++;
-			if (unlikely(ctx->mon_on))
-				kdp_monitor_forget(ctx->mon, m);
-			set_l2(m, &dp->mac, &peer);
-			emit(out, m, in_port);
+		case KDP_NH_LOCAL:
+			answer_echo(b, m);
 			break;
-		}
 		default:
-			drop(ctx, &d, m, KDP_DROP_NO_ENDPOINT);
+			drop(b, m, KDP_DROP_NO_ENDPOINT);
 			break;
 		}
 	}
+	b->n = 0;
+}
 
-	/* L2 for uplink next hops, in bulk; misses go to the control thread. */
-	if (need.n > 0) {
-		kdp_neigh_lookup_bulk(ctx->nt, need.ip, need.n, macs);
-		for (uint16_t i = 0; i < need.n; i++) {
-			struct rte_mbuf *m = need.m[i];
-			struct kdp_meta *md = kdp_meta(m);
+/* Stage: L2 of uplink next hops, in bulk; misses go to the control thread,
+ * which resolves them (ARP) and sends the packets on. */
+static void stage_l2(struct burst *b)
+{
+	uint64_t macs[KDP_BURST];
 
-			if (likely(macs[i] != 0)) {
-				struct rte_ether_hdr *eth =
-					rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-				eth->src_addr = dp->mac;
-				kdp_neigh_unpack(macs[i], &eth->dst_addr);
-				out->tx[out->n_tx++] = m;
-			} else {
-				md->nh_ip = need.ip[i];
-				md->punt = KDP_PUNT_NEIGH;
-				out->punt[out->n_punt++] = m;
-			}
+	if (b->n_need == 0)
+		return;
+	kdp_neigh_lookup_bulk(b->ctx->nt, b->need_ip, b->n_need, macs);
+	for (uint16_t i = 0; i < b->n_need; i++) {
+		struct rte_mbuf *m = b->need[i];
+		struct kdp_meta *md = kdp_meta(m);
+
+		if (likely(macs[i] != 0)) {
+			struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+
+			eth->src_addr = b->dp->mac;
+			kdp_neigh_unpack(macs[i], &eth->dst_addr);
+			b->out->tx[b->out->n_tx++] = m;
+		} else {
+			md->nh_ip = b->need_ip[i];
+			md->punt = KDP_PUNT_NEIGH;
+			b->out->punt[b->out->n_punt++] = m;
 		}
 	}
+}
+
+/*
+ * The pipeline, stage by stage over one burst:
+ *   parse -> conntrack/services (NAT) -> route (TTL/MTU, masquerade) -> L2.
+ */
+uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
+			  uint16_t in_port, struct rte_mbuf **pkts, uint16_t n,
+			  struct kdp_pipeline_out *out)
+{
+	struct burst b;
+
+	b.ctx = ctx;
+	b.dp = dp;
+	b.in_port = in_port;
+	b.in_role = dp->ports[in_port].role;
+	b.out = out;
+	b.n = b.n_need = b.n_drop = 0;
+	out->n_tx = out->n_punt = 0;
+	ctx->mon_on = ctx->mon != NULL && kdp_monitor_begin(ctx->mon);
+
+	stage_parse(&b, pkts, n);
+	if (unlikely(ctx->mon_on))
+		kdp_monitor_pre(ctx->mon, b.m, b.n);
+	if (b.n > 0 && ctx->ct != NULL) {
+		ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
+		stage_ct(&b);
+	} else {
+		memset(b.isnew, 0, b.n);
+	}
+	stage_route(&b);
+	stage_l2(&b);
+
 	if (unlikely(ctx->mon_on))
 		kdp_monitor_end(ctx->mon, out->tx, out->n_tx, out->punt, out->n_punt);
-	if (d.n > 0)
-		rte_pktmbuf_free_bulk(d.m, d.n);
+	if (b.n_drop > 0)
+		rte_pktmbuf_free_bulk(b.drop, b.n_drop);
 	return n;
 }

@@ -5,16 +5,12 @@
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
+#include "common/kdp_lpm.h"
 #include "kdp_route.h"
 
 struct kdp_route_table *kdp_route_create(const char *name, uint32_t max_routes,
 					 int socket)
 {
-	struct rte_lpm_config cfg = {
-		.max_rules = max_routes,
-		.number_tbl8s = max_routes < 256 ? 256 : max_routes,
-		.flags = 0,
-	};
 	struct kdp_route_table *rt;
 
 	if (max_routes == 0 || max_routes > (1u << 24)) {
@@ -34,7 +30,7 @@ struct kdp_route_table *kdp_route_create(const char *name, uint32_t max_routes,
 					socket);
 	if (rt->nh == NULL || rt->routes == NULL)
 		goto nomem;
-	rt->lpm = rte_lpm_create(name, socket, &cfg);
+	rt->lpm = kdp_lpm_create(name, max_routes, socket);
 	if (rt->lpm == NULL) {
 		int err = rte_errno;
 		kdp_route_free(rt);
@@ -67,8 +63,7 @@ int kdp_route_add(struct kdp_route_table *rt, uint32_t prefix, uint8_t depth,
 
 	if (depth > 32)
 		return -EINVAL;
-	if (depth < 32)
-		prefix &= depth == 0 ? 0 : ~0u << (32 - depth);
+	prefix = kdp_lpm_mask(prefix, depth);
 	for (uint32_t i = 0; i < rt->n_routes; i++)
 		if (rt->routes[i].prefix == prefix &&
 		    rt->routes[i].depth == depth)

@@ -38,48 +38,48 @@ static void test_retire(void)
 	kdp_dp_publish(k, snap(rt), NULL, 0);
 	rte_rcu_qsbr_quiescent(k->qsbr, 0);
 	kdp_dp_reclaim(k, false);
-	CU_ASSERT_EQUAL(k->n_retired, 0);
+	CU_ASSERT_EQUAL(k->pub.n_retired, 0);
 
 	/* The worker has not passed a quiescent state since the swap: the
 	 * old snapshot stays, however often the control thread looks. */
 	kdp_dp_publish(k, snap(rt), closing, 1);
-	CU_ASSERT_EQUAL(k->n_retired, 1);
+	CU_ASSERT_EQUAL(k->pub.n_retired, 1);
 	CU_ASSERT_EQUAL(rt->refs, 2);
 	CU_ASSERT(kdp_dp_closing_ports(k));
 	for (int i = 0; i < 3; i++)
 		kdp_dp_reclaim(k, false);
-	CU_ASSERT_EQUAL(k->n_retired, 1);
+	CU_ASSERT_EQUAL(k->pub.n_retired, 1);
 	CU_ASSERT_EQUAL(rt->refs, 2);
 
 	/* Once it has, the old one goes (its port closed with it). */
 	rte_rcu_qsbr_quiescent(k->qsbr, 0);
 	kdp_dp_reclaim(k, false);
-	CU_ASSERT_EQUAL(k->n_retired, 0);
+	CU_ASSERT_EQUAL(k->pub.n_retired, 0);
 	CU_ASSERT_EQUAL(rt->refs, 1);
 	CU_ASSERT(!kdp_dp_closing_ports(k));
 
 	/* Several retired, oldest first; an offline worker holds nothing. */
 	kdp_dp_publish(k, snap(rt), NULL, 0);
 	kdp_dp_publish(k, snap(rt), NULL, 0);
-	CU_ASSERT_EQUAL(k->n_retired, 2);
+	CU_ASSERT_EQUAL(k->pub.n_retired, 2);
 	CU_ASSERT_EQUAL(rt->refs, 3);
 	rte_rcu_qsbr_thread_offline(k->qsbr, 0);
 	kdp_dp_reclaim(k, false);
-	CU_ASSERT_EQUAL(k->n_retired, 0);
+	CU_ASSERT_EQUAL(k->pub.n_retired, 0);
 	CU_ASSERT_EQUAL(rt->refs, 1);
 
 	/* A full queue waits for the oldest instead of growing. */
 	rte_rcu_qsbr_thread_online(k->qsbr, 0);
 	for (unsigned int i = 0; i < KDP_MAX_RETIRED; i++)
 		kdp_dp_publish(k, snap(rt), NULL, 0);
-	CU_ASSERT_EQUAL(k->n_retired, KDP_MAX_RETIRED);
+	CU_ASSERT_EQUAL(k->pub.n_retired, KDP_MAX_RETIRED);
 	rte_rcu_qsbr_thread_offline(k->qsbr, 0);
 	kdp_dp_publish(k, snap(rt), NULL, 0);
-	CU_ASSERT_EQUAL(k->n_retired, 0);
+	CU_ASSERT_EQUAL(k->pub.n_retired, 0);
 	CU_ASSERT_EQUAL(rt->refs, 1);
 
 	rte_rcu_qsbr_thread_unregister(k->qsbr, 0);
-	kdp_dp_free(atomic_exchange(&k->snap, NULL));
+	kdp_dp_free(atomic_exchange(&k->pub.snap, NULL));
 	rte_free(k->qsbr);
 	free(k);
 }

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Snapshots (what workers read) and the worker loop. */
+/* The control thread's side of the dataplane: building a snapshot (routes,
+ * service frontends, the non-masquerade set, port roles, which worker polls
+ * which queue) from the desired state, publishing it with RCU, and freeing
+ * retired ones (and closing their removed ports) after the grace period. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include <stdlib.h>
-
-#include <rte_cycles.h>
 #include <rte_jhash.h>
-#include <rte_lcore.h>
 #include <rte_malloc.h>
 
 #include "common/kdp_addr.h"
@@ -125,8 +126,8 @@ static bool local_ip(const struct kdp_state *st, uint32_t ip)
 /* Stable id of a frontend: kept from the previous build, else new. */
 static uint32_t fe_id(struct fe_build *b, const char *key)
 {
-	json_t *old = json_object_get(b->k->fe_ids, key);
-	uint32_t id = old ? (uint32_t)json_integer_value(old) : ++b->k->next_fe_id;
+	json_t *old = json_object_get(b->k->pub.fe_ids, key);
+	uint32_t id = old ? (uint32_t)json_integer_value(old) : ++b->k->pub.next_fe_id;
 
 	json_object_set_new(b->ids, key, json_integer(id));
 	return id;
@@ -331,7 +332,7 @@ static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_stat
 		b.count += st->lrps[i].address ? st->lrps[i].n_fports : 0;
 	snprintf(name, sizeof(name), "kdp_svc_%" PRIu64, gen);
 	/* Ids only grow; the by-id array covers every id handed out. */
-	b.t = kdp_svc_table_create(name, b.count, k->next_fe_id + b.count, (int)rte_socket_id());
+	b.t = kdp_svc_table_create(name, b.count, k->pub.next_fe_id + b.count, (int)rte_socket_id());
 	if (b.t == NULL) {
 		snprintf(err, KDP_ERR_LEN, "cannot create the service table: %s",
 			 rte_strerror(rte_errno));
@@ -350,8 +351,8 @@ static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_stat
 		json_decref(b.ids);
 		return NULL;
 	}
-	json_decref(k->fe_ids);
-	k->fe_ids = b.ids;
+	json_decref(k->pub.fe_ids);
+	k->pub.fe_ids = b.ids;
 	return b.t;
 }
 
@@ -386,7 +387,7 @@ static uint64_t masq_sig(const struct kdp *k, const struct kdp_state *st)
 static struct kdp_masq_set *build_masq(struct kdp *k, const struct kdp_state *st,
 				       uint64_t gen, char *err)
 {
-	const struct kdp_snapshot *cur = atomic_load(&k->snap);
+	const struct kdp_snapshot *cur = atomic_load(&k->pub.snap);
 	uint64_t sig = masq_sig(k, st);
 	uint32_t *ips = NULL;
 	struct kdp_masq_set *m;
@@ -438,7 +439,7 @@ static void masq_put(const struct kdp_masq_set *c)
 struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 				  char *err)
 {
-	const struct kdp_snapshot *cur = atomic_load(&k->snap);
+	const struct kdp_snapshot *cur = atomic_load(&k->pub.snap);
 	uint64_t sig = route_sig(k, st);
 	struct kdp_snapshot *s = rte_zmalloc("kdp_snapshot", sizeof(*s), 0);
 	char name[32];
@@ -447,7 +448,7 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		snprintf(err, KDP_ERR_LEN, "out of memory for a snapshot");
 		return NULL;
 	}
-	s->gen = ++k->gen;
+	s->gen = ++k->pub.gen;
 	s->dp.node_ip = k->cfg.node_ip;
 	s->dp.mac = k->mac;
 	s->dp.uplink_port = k->uplink;
@@ -519,8 +520,8 @@ void kdp_dp_reclaim(struct kdp *k, bool wait)
 {
 	unsigned int done = 0;
 
-	while (done < k->n_retired) {
-		struct kdp_retired *r = &k->retired[done];
+	while (done < k->pub.n_retired) {
+		struct kdp_retired *r = &k->pub.retired[done];
 
 		if (rte_rcu_qsbr_check(k->qsbr, r->token, wait) != 1)
 			break;
@@ -529,14 +530,14 @@ void kdp_dp_reclaim(struct kdp *k, bool wait)
 			kdp_port_close(k, r->close[i]);
 		done++;
 	}
-	memmove(k->retired, k->retired + done, sizeof(*k->retired) * (k->n_retired - done));
-	k->n_retired -= done;
+	memmove(k->pub.retired, k->pub.retired + done, sizeof(*k->pub.retired) * (k->pub.n_retired - done));
+	k->pub.n_retired -= done;
 }
 
 bool kdp_dp_closing_ports(const struct kdp *k)
 {
-	for (unsigned int i = 0; i < k->n_retired; i++)
-		if (k->retired[i].n_close > 0)
+	for (unsigned int i = 0; i < k->pub.n_retired; i++)
+		if (k->pub.retired[i].n_close > 0)
 			return true;
 	return false;
 }
@@ -546,181 +547,16 @@ void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s, const uint16_t *close
 {
 	struct kdp_retired *r;
 
-	if (k->n_retired == KDP_MAX_RETIRED)
+	if (k->pub.n_retired == KDP_MAX_RETIRED)
 		kdp_dp_reclaim(k, true);
-	r = &k->retired[k->n_retired++];
+	r = &k->pub.retired[k->pub.n_retired++];
 	/* Readers that saw the old pointer are the ones the token waits for:
 	 * take it after the swap. An update no longer waits for the workers
 	 * (a preempted worker used to hold the API for milliseconds). */
-	r->s = atomic_exchange(&k->snap, s);
+	r->s = atomic_exchange(&k->pub.snap, s);
 	r->token = rte_rcu_qsbr_start(k->qsbr);
 	r->n_close = (uint16_t)n_close;
 	if (n_close > 0)
 		memcpy(r->close, close, sizeof(*close) * n_close);
 	kdp_dp_reclaim(k, false);
-}
-
-/* Per-worker TX staging: packets grouped by egress port. */
-struct txq {
-	uint16_t n[RTE_MAX_ETHPORTS];
-	uint16_t touched[RTE_MAX_ETHPORTS];
-	uint16_t n_touched;
-	struct rte_mbuf *m[RTE_MAX_ETHPORTS][2 * KDP_BURST];
-};
-
-static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *st,
-		     struct rte_mbuf **pkts, uint16_t n)
-{
-	for (uint16_t i = 0; i < n; i++) {
-		uint16_t p = kdp_meta(pkts[i])->out_port;
-
-		if (unlikely(p >= RTE_MAX_ETHPORTS ||
-			     dp->ports[p].role == KDP_PORT_NONE)) {
-			kdp_stats_drop(st, KDP_DROP_PORT_GONE);
-			rte_pktmbuf_free(pkts[i]);
-			continue;
-		}
-		kdp_csum_tx_prep(pkts[i], dp->ports[p].tx_csum);
-		if (t->n[p] == 0)
-			t->touched[t->n_touched++] = p;
-		t->m[p][t->n[p]++] = pkts[i];
-	}
-}
-
-static void tx_flush(struct txq *t, struct kdp_stats *st, uint16_t queue)
-{
-	for (uint16_t i = 0; i < t->n_touched; i++) {
-		uint16_t p = t->touched[i], n = t->n[p], sent;
-
-		sent = rte_eth_tx_burst(p, queue, t->m[p], n);
-		for (uint16_t j = 0; j < sent; j++)
-			st->tx_bytes += t->m[p][j]->pkt_len;
-		st->tx_pkts += sent;
-		if (unlikely(sent < n)) {
-			st->drop[KDP_DROP_TX_FULL] += n - sent;
-			rte_pktmbuf_free_bulk(&t->m[p][sent], n - sent);
-		}
-		t->n[p] = 0;
-	}
-	t->n_touched = 0;
-}
-
-static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
-		 uint16_t n)
-{
-	unsigned int done = rte_ring_mp_enqueue_burst(k->punt, (void **)pkts, n,
-						      NULL);
-	st->punted += done;
-	if (unlikely(done < n)) {
-		st->drop[KDP_DROP_PUNT_FULL] += n - done;
-		rte_pktmbuf_free_bulk(&pkts[done], n - done);
-	}
-}
-
-/* Sleeps while idle, offline for RCU so updates never wait on a sleeper. */
-static void idle_sleep(struct kdp *k, unsigned int id, unsigned int idle)
-{
-	if (idle < 256)
-		return;
-	rte_rcu_qsbr_thread_offline(k->qsbr, id);
-	rte_delay_us_sleep(idle < 4096 ? 50 : 300);
-	rte_rcu_qsbr_thread_online(k->qsbr, id);
-}
-
-
-int kdp_worker_main(void *arg)
-{
-	struct kdp *k = arg;
-	unsigned int id = UINT32_MAX;
-	struct kdp_pipeline_ctx ctx;
-	struct kdp_pipeline_out out;
-	struct rte_mbuf *pkts[KDP_BURST];
-	struct kdp_stats *st;
-	unsigned int idle = 0;
-	uint64_t last = rte_rdtsc();
-	struct txq *t;
-
-	for (unsigned int i = 0; i < k->cfg.workers; i++)
-		if (k->workers[i].lcore == rte_lcore_id())
-			id = i;
-	if (id == UINT32_MAX)
-		return -EINVAL;
-	st = k->workers[id].st;
-	t = rte_zmalloc("kdp_txq", sizeof(*t), RTE_CACHE_LINE_SIZE);
-	if (t == NULL)
-		return -ENOMEM;
-	{
-		/* Each worker owns a slice of the SNAT port range. */
-		uint32_t span = ((uint32_t)k->cfg.nat_hi - k->cfg.nat_lo + 1) / k->cfg.workers;
-		uint16_t lo = (uint16_t)(k->cfg.nat_lo + id * span);
-		uint16_t hi = id + 1 == k->cfg.workers ? k->cfg.nat_hi
-						       : (uint16_t)(lo + span - 1);
-		kdp_pipeline_ctx_init(&ctx, st, k->nt, k->ct, 0, lo, hi);
-		ctx.aff = k->aff;
-		ctx.mon = &k->mon->w[id];
-	}
-	rte_rcu_qsbr_thread_register(k->qsbr, id);
-	rte_rcu_qsbr_thread_online(k->qsbr, id);
-
-	while (!atomic_load_explicit(&k->quit, memory_order_relaxed)) {
-		uint64_t t0 = rte_rdtsc(), t1;
-		const struct kdp_snapshot *s =
-			atomic_load_explicit(&k->snap, memory_order_acquire);
-		unsigned int got = 0;
-
-		for (uint16_t i = 0; i < s->n_rxq[id]; i++) {
-			const struct kdp_rxq *q = &s->rxq[id][i];
-			uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts,
-						      KDP_BURST);
-			if (n == 0)
-				continue;
-			got += n;
-			st->rx_pkts += n;
-			for (uint16_t j = 0; j < n; j++)
-				st->rx_bytes += pkts[j]->pkt_len;
-			kdp_pipeline_run(&ctx, &s->dp, q->port, pkts, n, &out);
-			tx_stage(t, &s->dp, st, out.tx, out.n_tx);
-			tx_flush(t, st, (uint16_t)id);
-			if (out.n_punt > 0)
-				punt(k, st, out.punt, out.n_punt);
-		}
-		if (id == 0) {
-			/* Packets the control thread hands back to run again
-			 * (one at a time: they may come from different ports). */
-			struct rte_mbuf *rm;
-			while (rte_ring_sc_dequeue(k->renew, (void **)&rm) == 0) {
-				kdp_pipeline_run(&ctx, &s->dp, kdp_meta(rm)->in_port, &rm, 1,
-						 &out);
-				tx_stage(t, &s->dp, st, out.tx, out.n_tx);
-				tx_flush(t, st, 0);
-				if (out.n_punt > 0)
-					punt(k, st, out.punt, out.n_punt);
-				got++;
-			}
-		}
-		if (id == 0) {
-			unsigned int n = rte_ring_sc_dequeue_burst(
-				k->inject, (void **)pkts, KDP_BURST, NULL);
-			if (n > 0) {
-				got += n;
-				tx_stage(t, &s->dp, st, pkts, (uint16_t)n);
-				tx_flush(t, st, 0);
-			}
-		}
-		rte_rcu_qsbr_quiescent(k->qsbr, id);
-		t1 = rte_rdtsc();
-		/* Total includes the time asleep, so busy/total is the load. */
-		st->total_cycles += t1 - last;
-		last = t1;
-		if (got > 0) {
-			st->busy_cycles += t1 - t0;
-			idle = 0;
-		} else if (k->cfg.poll_mode == KDP_POLL_ADAPTIVE) {
-			idle_sleep(k, id, ++idle);
-		}
-	}
-	rte_rcu_qsbr_thread_offline(k->qsbr, id);
-	rte_rcu_qsbr_thread_unregister(k->qsbr, id);
-	rte_free(t);
-	return 0;
 }

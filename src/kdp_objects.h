@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The object collections of the desired state (nodes, endpoints, services,
+ * local redirect policies): how each is named, found, parsed into a state
+ * and removed, and the journal line of an update. The API's object handlers
+ * and the restore of the state file both use it, so a journal line always
+ * means what the API that wrote it meant. Control thread only.
+ */
+#ifndef KDP_OBJECTS_H
+#define KDP_OBJECTS_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+#include "kdp_config.h"
+#include "kdp_state.h"
+
+/** One collection, served at /v1/<path>/{name} or /{namespace}/{name}. */
+struct kdp_objects_kind {
+	const char *kind;   /**< "endpoint" (for messages) */
+	const char *path;   /**< "/v1/endpoints" (also the journal's "kind") */
+	bool namespaced;    /**< named {namespace}/{name} rather than {name} */
+	/** Index of object @p id ([name] or [namespace, name]) in @p st, or -1. */
+	int (*find)(const struct kdp_state *st, char **id);
+	/** Parses @p body as object @p id and puts it into @p st (replacing one
+	 *  of the same name). 0, -EINVAL (with @p err) or -ENOMEM. */
+	int (*put)(const struct kdp_config *cfg, struct kdp_state *st, const json_t *body,
+		   char **id, char *err);
+	/** Removes object @p i of @p st. */
+	void (*del)(struct kdp_state *st, int i);
+};
+
+extern const struct kdp_objects_kind kdp_objects_nodes;
+extern const struct kdp_objects_kind kdp_objects_endpoints;
+extern const struct kdp_objects_kind kdp_objects_services;
+extern const struct kdp_objects_kind kdp_objects_lrps;
+
+/**
+ * The journal line of an update of object @p id of @p c: compact JSON
+ * {"kind": path, "id": [...], "body": {...}}, no body for a delete.
+ * @return a malloc'ed string, or NULL when out of memory.
+ */
+char *kdp_objects_op(const struct kdp_objects_kind *c, char **id, const json_t *body);
+
+/** Redoes on @p st one update that kdp_objects_op() wrote. 0 or -EINVAL. */
+int kdp_objects_replay(const struct kdp_config *cfg, struct kdp_state *st, const json_t *op,
+		       char *err);
+
+#endif

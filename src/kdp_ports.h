@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Ports: every port is a DPDK vdev (or a NIC) opened from a devargs string,
+ * at start-up (uplink, host tap) or at run time (endpoints, by hot-plug).
+ * Control thread only.
+ */
+#ifndef KDP_PORTS_H
+#define KDP_PORTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+
+#include "pipeline/kdp_pipeline.h"
+#include "kdp_config.h"
+
+struct kdp;
+
+#define KDP_NO_PORT UINT16_MAX
+
+/** TX offloads a port must have for kdp to hand it partial checksums. */
+#define KDP_PORT_TX_CSUM (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)
+
+/** A DPDK port kdp opened. */
+struct kdp_port {
+	bool used;
+	uint8_t role; /**< enum kdp_port_role */
+	uint16_t nrxq;
+	uint16_t ntxq;
+	char name[RTE_DEV_NAME_MAX_LEN];
+	char devargs[KDP_DEVARGS_LEN];
+	struct rte_ether_addr mac; /**< the device's own MAC */
+	bool down;                 /**< last seen down (kdp_port_watch) */
+	bool tx_csum;              /**< finishes TCP/UDP checksums on transmit */
+};
+
+/**
+ * Probes @p devargs as a new port for @p role, configures one RX queue per
+ * worker (as many as the device has) and one TX queue per worker, starts
+ * it. Bare driver names get a unique suffix. @return port id, or -errno
+ * with @p err saying why.
+ */
+int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
+		  char *err);
+/** Stops, closes and unplugs a port opened by kdp_port_open. */
+void kdp_port_close(struct kdp *k, uint16_t port);
+/** True when the port's link is up and its kernel interface (iface=) exists. */
+bool kdp_port_is_up(const struct kdp *k, uint16_t port);
+/** Control thread: logs ports going down or coming back (call about 1/s). */
+void kdp_port_watch(struct kdp *k);
+/**
+ * Calls @p fn with each counter of @p port's driver beyond ethdev's generic
+ * ones (for net_kdp_afp: partial checksums, super-frames cut, drops by
+ * reason). Control thread. @return 0 or -errno.
+ */
+int kdp_port_driver_counters(uint16_t port,
+			     void (*fn)(void *arg, const char *name, uint64_t value),
+			     void *arg);
+/** "uplink", "host", "endpoint" (enum kdp_port_role), as listings show it. */
+const char *kdp_port_role_name(uint8_t role);
+/** Largest number of endpoint ports that can still be opened in total. */
+unsigned int kdp_port_max_endpoints(const struct kdp *k);
+
+#endif
