@@ -60,6 +60,8 @@ for b in build build-asan; do
 	counted "offloaded frames through net_kdp_afp ($b)" /usr/bin/python3 tests/func/test_offload.py "$b/src/kdp"
 done
 counted "kdpctl CLI (help, exit codes, metrics, completion)" env KDP_BUILD=build tests/cli/test_kdpctl_cli.sh
+counted "kdp-cni (as kubelet runs it, host-local, pings through kdp)" env KDP_BUILD=build tests/cni/test_cni.sh
+counted "deploy manifests (kubectl 1.20 client dry run)" env KDP_BUILD=build tests/deploy/test_manifests.sh
 counted "benchmark smoke (no thresholds)" env KDP_BUILD=build tools/bench/smoke.sh
 counted "fuzz (libFuzzer, ${FUZZ_SECONDS:-60}s per target)" tools/fuzz.sh
 for t in tests/e2e/test_*.sh; do

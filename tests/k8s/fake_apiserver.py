@@ -279,6 +279,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
         if path in ("/version", "/api", "/apis") or path in DISCOVERY:
             return self.discovery(path)
+        m = path.split("/")
+        if len(m) == 5 and path.startswith("/api/v1/namespaces/"):
+            if m[4] in ("default", "kube-system", "kube-public"):
+                return self.send_json(200, {"kind": "Namespace", "apiVersion": "v1",
+                                            "metadata": {"name": m[4]}, "status": {"phase": "Active"}})
+            return self.send_json(404, status(404, "NotFound", 'namespaces "%s" not found' % m[4]))
         parts = path.strip("/").split("/")
         # /api/v1/... or /apis/<group>/<version>/...
         n = 2 if parts[0] == "api" else 3
