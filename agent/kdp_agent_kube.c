@@ -11,6 +11,7 @@
  * (objects gone meanwhile are reported removed), so nothing stale survives.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,71 @@ static const char *obj_rv(const json_t *obj)
 		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 }
 
+/* Removes @p key of object @p o when it is there. */
+static void drop_key(json_t *o, const char *key)
+{
+	if (json_is_object(o))
+		json_object_del(o, key);
+}
+
+/* Keeps of @p o only the keys listed (NULL-terminated). */
+static void keep_only(json_t *o, const char *const *keys)
+{
+	const char *k;
+	json_t *v, *tmp;
+
+	if (!json_is_object(o))
+		return;
+	json_object_foreach_safe(o, tmp, k, v) {
+		bool keep = false;
+		for (const char *const *x = keys; *x != NULL; x++)
+			keep |= strcmp(*x, k) == 0;
+		if (!keep)
+			json_object_del(o, k);
+	}
+}
+
+/*
+ * Trims an object to what the agent reads before it is stored, as the API's
+ * other clients do: a real Node carries its image list and conditions, every
+ * object its managedFields; none of it matters here, and with thousands of
+ * objects it is most of the memory.
+ */
+static void trim(enum kdp_agent_kind kind, json_t *obj)
+{
+	static const char *const md_keys[] = {"name", "namespace", "labels", "resourceVersion", NULL};
+	static const char *const node_status[] = {"addresses", NULL};
+	static const char *const node_spec[] = {"podCIDR", "podCIDRs", NULL};
+	static const char *const pod_status[] = {"podIP", "podIPs", NULL};
+	static const char *const svc_status[] = {"loadBalancer", NULL};
+	static const char *const ep_keys[] = {"addresses", "conditions", "nodeName", NULL};
+	json_t *eps, *ep;
+	size_t i;
+
+	keep_only(json_object_get(obj, "metadata"), md_keys);
+	switch (kind) {
+	case KDP_AGENT_NODE:
+		keep_only(json_object_get(obj, "spec"), node_spec);
+		keep_only(json_object_get(obj, "status"), node_status);
+		break;
+	case KDP_AGENT_POD:
+		drop_key(obj, "spec");
+		keep_only(json_object_get(obj, "status"), pod_status);
+		break;
+	case KDP_AGENT_SERVICE:
+		keep_only(json_object_get(obj, "status"), svc_status);
+		drop_key(json_object_get(obj, "spec"), "selector");
+		break;
+	case KDP_AGENT_SLICE:
+		eps = json_object_get(obj, "endpoints");
+		json_array_foreach(eps, i, ep)
+			keep_only(ep, ep_keys);
+		break;
+	default:
+		break;
+	}
+}
+
 /* Stores @p obj (NULL: removes @p key) and reports the change. Takes no
  * reference. */
 static void store_set(struct informer *inf, const char *key, json_t *obj, double t)
@@ -100,8 +166,10 @@ static void store_set(struct informer *inf, const char *key, json_t *obj, double
 	json_t *old = json_object_get(inf->store, key);
 
 	json_incref(old);
-	if (obj != NULL)
+	if (obj != NULL) {
+		trim(inf->kind, obj);
 		json_object_set(inf->store, key, obj);
+	}
 	else
 		json_object_del(inf->store, key);
 	if (old != NULL || obj != NULL)
@@ -413,6 +481,7 @@ static void list_done(struct informer *inf, CURLcode res, double now)
 	json_array_foreach(items, i, v) {
 		char key[512];
 		obj_key(v, key, sizeof(key));
+		trim(inf->kind, v);
 		if (key[0] != '\0')
 			json_object_set(inf->listed, key, v);
 	}
@@ -437,6 +506,7 @@ static void list_done(struct informer *inf, CURLcode res, double now)
 	store_replace(inf, inf->listed, now);
 	json_decref(inf->listed);
 	inf->listed = NULL;
+	malloc_trim(0); /* the list's text and pages: give them back */
 	inf->synced = true;
 	inf->want_list = false;
 	inf->backoff = 0;

@@ -20,6 +20,7 @@
  * the lock file exclusively (kdp-cni holds it shared).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -611,6 +612,7 @@ static int apply_bulk(struct kdp_agent_sync *s, struct change *ch, size_t n, con
 	json_decref(ans);
 	for (int c = 0; c < C__MAX; c++)
 		json_decref(next[c]);
+	malloc_trim(0); /* the state's text: megabytes */
 	return ret;
 }
 

@@ -466,6 +466,11 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     request_queue_size = 128
 
 
+def bench_ip(k):
+    """The k-th backend address of the benchmark objects (172.16.0.1 on)."""
+    return "172.%d.%d.%d" % (16 + k // 62500, (k // 250) % 250, 1 + k % 250)
+
+
 def bench_objects(n_svc, n_ep):
     """n_svc ClusterIP services of n_ep endpoints each, in namespace bench."""
     out = []
@@ -476,7 +481,7 @@ def bench_objects(n_svc, n_ep):
                     "spec": {"type": "ClusterIP", "clusterIP": cip, "clusterIPs": [cip],
                              "ports": [{"name": "http", "protocol": "TCP", "port": 80,
                                         "targetPort": 8080}]}})
-        eps = [{"addresses": ["172.20.%d.%d" % (100 + (i * n_ep + j) // 250, 1 + (i * n_ep + j) % 250)],
+        eps = [{"addresses": [bench_ip(i * n_ep + j)],
                 "conditions": {"ready": True, "serving": True, "terminating": False},
                 "nodeName": "k8s-w1"} for j in range(n_ep)]
         out.append({"kind": "EndpointSlice",
