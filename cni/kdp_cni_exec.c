@@ -73,9 +73,20 @@ int kdp_cni_exec_plugin(const char *type, const char *command, const char *conf,
 	if (pid == 0) {
 		char *argv[] = {path, NULL};
 
+		const char *args = getenv("CNI_ARGS");
+
 		dup2(in[0], 0);
 		dup2(outp[1], 1);
 		setenv("CNI_COMMAND", cmd, 1);
+		/* K8S_POD_* are for kdp-cni: the IPAM plugin must not refuse
+		 * them (kubelet always sends IgnoreUnknown=1; others may not) */
+		if (args != NULL && args[0] != '\0' && strstr(args, "IgnoreUnknown=") == NULL) {
+			char *more = malloc(strlen(args) + 20);
+			if (more != NULL) {
+				sprintf(more, "IgnoreUnknown=1;%s", args);
+				setenv("CNI_ARGS", more, 1);
+			}
+		}
 		execve(path, argv, environ);
 		_exit(127);
 	}
