@@ -145,8 +145,16 @@ double kdp_agent_kube_step(struct kdp_agent_kube *k);
 /** Every kind has been listed once. */
 bool kdp_agent_kube_synced(const struct kdp_agent_kube *k);
 
-/** The store of a kind: an object "namespace/name" (or "name") -> object. */
+/**
+ * The store of a kind: an object "namespace/name" (or "name") -> the
+ * object's compact JSON text, for its keys and size; kdp_agent_kube_get()
+ * gives the object.
+ */
 json_t *kdp_agent_kube_store(const struct kdp_agent_kube *k, enum kdp_agent_kind kind);
+
+/** Object @p key of a kind (a new reference), or NULL. */
+json_t *kdp_agent_kube_get(const struct kdp_agent_kube *k, enum kdp_agent_kind kind,
+			   const char *key);
 
 /* ---- translation (kdp_agent_translate.c) ---- */
 

@@ -193,45 +193,47 @@ static json_t *want(struct kdp_agent_sync *s, enum coll c, const char *key)
 
 	switch (c) {
 	case C_NODE:
-		obj = json_object_get(kdp_agent_kube_store(s->kube, KDP_AGENT_NODE), key);
+		obj = kdp_agent_kube_get(s->kube, KDP_AGENT_NODE, key);
 		if (obj == NULL)
 			return NULL;
 		body = kdp_agent_node_body(obj, why);
+		json_decref(obj);
 		warn_once(s, KDP_AGENT_WARN, "node", key, body ? "" : why);
 		return body;
 	case C_SVC: {
 		struct kdp_agent_svc_opts so = {s->fields, s->o.algorithm};
 		json_t *slices, *set = json_object_get(s->svc_slices, key), *v;
-		json_t *store = kdp_agent_kube_store(s->kube, KDP_AGENT_SLICE);
 		const char *sk;
 		const char *type;
+		bool normal;
 
-		obj = json_object_get(kdp_agent_kube_store(s->kube, KDP_AGENT_SERVICE), key);
+		obj = kdp_agent_kube_get(s->kube, KDP_AGENT_SERVICE, key);
 		if (obj == NULL)
 			return NULL;
 		slices = json_array();
 		json_object_foreach(set, sk, v) {
-			json_t *sl = json_object_get(store, sk);
+			json_t *sl = kdp_agent_kube_get(s->kube, KDP_AGENT_SLICE, sk);
 			if (sl != NULL)
-				json_array_append(slices, sl);
+				json_array_append_new(slices, sl);
 		}
 		body = kdp_agent_service_body(obj, slices, &so, why, warn);
 		json_decref(slices);
 		type = json_string_value(json_object_get(json_object_get(obj, "spec"), "type"));
+		/* headless and ExternalName services are normal */
+		normal = strstr(why, "headless") || (type && strcmp(type, "ExternalName") == 0);
+		json_decref(obj);
 		if (body == NULL)
-			/* headless and ExternalName services are normal */
-			warn_once(s, strstr(why, "headless") || (type && strcmp(type, "ExternalName") == 0)
-					     ? KDP_AGENT_DEBUG : KDP_AGENT_WARN,
-				  "service", key, why);
+			warn_once(s, normal ? KDP_AGENT_DEBUG : KDP_AGENT_WARN, "service", key, why);
 		else
 			warn_once(s, KDP_AGENT_WARN, "service", key, warn);
 		return body;
 	}
 	case C_LRP:
-		obj = json_object_get(kdp_agent_kube_store(s->kube, KDP_AGENT_LRP), key);
+		obj = kdp_agent_kube_get(s->kube, KDP_AGENT_LRP, key);
 		if (obj == NULL)
 			return NULL;
 		body = kdp_agent_lrp_body(obj, why);
+		json_decref(obj);
 		warn_once(s, KDP_AGENT_WARN, "local redirect policy", key, body ? "" : why);
 		return body;
 	default:
@@ -428,7 +430,7 @@ static json_t *kdp_get(struct kdp_agent_sync *s, const char *path)
  * of their pods where the pod is known. */
 static json_t *endpoints_for_state(struct kdp_agent_sync *s, json_t *eps)
 {
-	json_t *pods = kdp_agent_kube_store(s->kube, KDP_AGENT_POD), *out = json_array(), *e;
+	json_t *out = json_array(), *e;
 	size_t i;
 
 	json_array_foreach(eps, i, e) {
@@ -439,9 +441,10 @@ static json_t *endpoints_for_state(struct kdp_agent_sync *s, json_t *eps)
 		snprintf(key, sizeof(key), "%s/%s",
 			 json_string_value(json_object_get(e, "namespace")),
 			 json_string_value(json_object_get(e, "name")));
-		pod = json_object_get(pods, key);
+		pod = kdp_agent_kube_get(s->kube, KDP_AGENT_POD, key);
 		if (pod != NULL)
 			json_object_set_new(o, "labels", kdp_agent_pod_labels(pod));
+		json_decref(pod);
 		json_array_append_new(out, o);
 	}
 	return out;
@@ -449,11 +452,17 @@ static json_t *endpoints_for_state(struct kdp_agent_sync *s, json_t *eps)
 
 /* The config the ip-masq-agent ConfigMap wants (the store holds that one
  * ConfigMap at most), or NULL. */
-static const char *ipmasq_want(struct kdp_agent_sync *s)
+static char *ipmasq_want(struct kdp_agent_sync *s)
 {
 	void *it = json_object_iter(kdp_agent_kube_store(s->kube, KDP_AGENT_CONFIGMAP));
+	json_t *cm = it ? json_loads(json_string_value(json_object_iter_value(it)), 0, NULL) : NULL;
+	const char *t = kdp_agent_ipmasq_text(cm);
+	char *out = t ? strdup(t) : NULL;
 
-	return it ? kdp_agent_ipmasq_text(json_object_iter_value(it)) : NULL;
+	if (t != NULL && out == NULL)
+		kdp_agent_oom();
+	json_decref(cm);
+	return out;
 }
 
 static bool ipmasq_same(struct kdp_agent_sync *s, const char *w)
@@ -636,7 +645,7 @@ static void flush(struct kdp_agent_sync *s)
 {
 	struct change *ch = NULL;
 	size_t n = 0, cap = 0, done;
-	const char *ipm = NULL;
+	char *ipm = NULL;
 	bool ipm_change = false;
 
 	for (int c = 0; c < C__MAX; c++) {
@@ -668,6 +677,7 @@ static void flush(struct kdp_agent_sync *s)
 	}
 	if (n + ipm_change == 0) {
 		free(ch);
+		free(ipm);
 		return;
 	}
 	if (go_bulk(s, n + ipm_change)) {
@@ -696,6 +706,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		json_decref(ch[i].want);
 	free(ch);
+	free(ipm);
 }
 
 /* ---- endpoints: labels and collection ---- */
@@ -703,7 +714,7 @@ out:
 /* Gives endpoint @p key the labels of its pod (GET and PUT under the lock). */
 static void relabel(struct kdp_agent_sync *s, const char *key, double t)
 {
-	json_t *pod = json_object_get(kdp_agent_kube_store(s->kube, KDP_AGENT_POD), key);
+	json_t *pod = kdp_agent_kube_get(s->kube, KDP_AGENT_POD, key);
 	json_t *labels, *ep = NULL, *body, *ans = NULL;
 	char path[400], err[KDP_AGENT_ERR_LEN], *text;
 	long code;
@@ -711,6 +722,7 @@ static void relabel(struct kdp_agent_sync *s, const char *key, double t)
 	if (pod == NULL)
 		return;
 	labels = kdp_agent_pod_labels(pod);
+	json_decref(pod);
 	snprintf(path, sizeof(path), "/v1/endpoints/%s", key);
 	kdp_agent_kdp_lock(s->o.kdp, true);
 	if (kdp_agent_kdp_call(s->o.kdp, "GET", path, NULL, 0, &code, &ep, err) != 0) {
@@ -778,14 +790,13 @@ static void collect(struct kdp_agent_sync *s, const char *key, const char *devar
 /* Compares kdp's endpoints with the pods: labels to set, orphans to collect. */
 static void check_endpoints(struct kdp_agent_sync *s, double now)
 {
-	json_t *eps = kdp_get(s, "/v1/endpoints"), *pods, *e, *seen;
+	json_t *eps = kdp_get(s, "/v1/endpoints"), *e, *seen;
 	const char *k;
 	json_t *v, *tmp;
 	size_t i;
 
 	if (eps == NULL)
 		return;
-	pods = kdp_agent_kube_store(s->kube, KDP_AGENT_POD);
 	seen = json_object();
 	json_array_foreach(eps, i, e) {
 		char key[300];
@@ -794,10 +805,11 @@ static void check_endpoints(struct kdp_agent_sync *s, double now)
 		snprintf(key, sizeof(key), "%s/%s", json_string_value(json_object_get(e, "namespace")),
 			 json_string_value(json_object_get(e, "name")));
 		json_object_set_new(seen, key, json_true());
-		pod = json_object_get(pods, key);
+		pod = kdp_agent_kube_get(s->kube, KDP_AGENT_POD, key);
 		if (pod != NULL) {
 			json_object_del(s->orphans, key);
 			labels = kdp_agent_pod_labels(pod);
+			json_decref(pod);
 			if (!json_equal(labels, json_object_get(e, "labels")))
 				mark(s->labels_dirty, key, -1);
 			json_decref(labels);

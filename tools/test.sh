@@ -51,6 +51,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1
 for b in build build-asan; do
 	counted "unit ($b)" "$b/tests/unit/kdp-unit-tests"
+	counted "kdp-agent translation, unit ($b)" "$b/tests/agent/kdp-agent-unit-tests"
 	counted "functional pcap ($b)" /usr/bin/python3 tests/func/test_pcap.py "$b/src/kdp"
 	counted "bad packets ($b)" /usr/bin/python3 tests/func/test_badpkts.py "$b/src/kdp"
 	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
