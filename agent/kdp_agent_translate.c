@@ -271,6 +271,8 @@ static size_t sort_unique(struct be *bes, size_t n)
 {
 	size_t out = 0;
 
+	if (n == 0)
+		return 0; /* bes may be NULL: qsort must not see it */
 	qsort(bes, n, sizeof(*bes), be_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (out > 0 && bes[out - 1].ip == bes[i].ip && bes[out - 1].port == bes[i].port) {
