@@ -51,6 +51,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1
 for b in build build-asan; do
 	counted "unit ($b)" "$b/tests/unit/kdp-unit-tests"
+	counted "kdp-agent translation, unit ($b)" "$b/tests/agent/kdp-agent-unit-tests"
 	counted "functional pcap ($b)" /usr/bin/python3 tests/func/test_pcap.py "$b/src/kdp"
 	counted "bad packets ($b)" /usr/bin/python3 tests/func/test_badpkts.py "$b/src/kdp"
 	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
@@ -60,6 +61,8 @@ for b in build build-asan; do
 	counted "offloaded frames through net_kdp_afp ($b)" /usr/bin/python3 tests/func/test_offload.py "$b/src/kdp"
 done
 counted "kdpctl CLI (help, exit codes, metrics, completion)" env KDP_BUILD=build tests/cli/test_kdpctl_cli.sh
+counted "kdp-cni (as kubelet runs it, host-local, pings through kdp)" env KDP_BUILD=build tests/cni/test_cni.sh
+counted "deploy manifests (kubectl 1.20 client dry run)" env KDP_BUILD=build tests/deploy/test_manifests.sh
 counted "benchmark smoke (no thresholds)" env KDP_BUILD=build tools/bench/smoke.sh
 counted "fuzz (libFuzzer, ${FUZZ_SECONDS:-60}s per target)" tools/fuzz.sh
 for t in tests/e2e/test_*.sh; do
