@@ -13,6 +13,7 @@
  *   kdp_persist.h   journal: the state file
  *   kdp_apply.h     applying and restoring a desired state
  *   kdp_slowpath.h  ARP, unresolved next hops, conntrack GC
+ *   kdp_flows.h     flows: the flow state file under ct and aff
  *   kdp_ctl.h       the control thread
  */
 #ifndef KDP_H
@@ -35,6 +36,7 @@
 #include "svc/kdp_affinity.h"
 #include "kdp_apply.h"
 #include "kdp_config.h"
+#include "kdp_flows.h"
 #include "kdp_persist.h"
 #include "kdp_ports.h"
 #include "kdp_slowpath.h"
@@ -51,6 +53,7 @@ struct kdp {
 	struct kdp_neigh *nt;
 	struct kdp_ct *ct;
 	struct kdp_affinity *aff;
+	struct kdp_flows flows;        /**< the flow state file the two live in */
 	struct kdp_monitor *mon;       /**< flow monitor: workers produce, control consumes */
 	struct kdp_stats *stats;       /**< workers', then the control thread's */
 	struct kdp_worker workers[KDP_MAX_WORKERS];
@@ -64,7 +67,7 @@ struct kdp {
 	unsigned int port_seq;
 	/* Control thread. */
 	struct kdp_journal journal;
-	uint64_t ct_mem_bytes;         /**< heap taken by the conntrack table at start */
+	uint64_t ct_mem_bytes;         /**< memory of the conntrack table (heap and slots) */
 	json_t *api_counts;            /**< "route|method|code" -> requests */
 	uint64_t gc_last_ms;           /**< when the last GC slice ran */
 	uint64_t port_watch_ms;        /**< when ports were last checked */

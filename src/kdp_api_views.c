@@ -4,6 +4,7 @@
  * state. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -12,6 +13,7 @@
 #include <rte_ethdev.h>
 
 #include "common/kdp_addr.h"
+#include "common/kdp_clock.h"
 #include "kdp_api_priv.h"
 #include "kdp_flowmon.h"
 #include "kdp_metrics.h"
@@ -206,7 +208,7 @@ static int ct_one(const struct kdp_ct_entry *e, void *arg)
 
 void kdp_api_ct(struct kdp_api_req *r)
 {
-	struct ct_list l = {json_array(), rte_rdtsc() / (rte_get_tsc_hz() / 1000), 100000};
+	struct ct_list l = {json_array(), kdp_clock_now_ms(), 100000};
 
 	kdp_ct_foreach(r->k->ct, ct_one, &l);
 	kdp_api_reply_json(r, HTTP_OK,
@@ -258,7 +260,7 @@ static int nat_one(const struct kdp_ct_entry *e, void *arg)
 
 void kdp_api_nat(struct kdp_api_req *r)
 {
-	struct ct_list l = {json_array(), rte_rdtsc() / (rte_get_tsc_hz() / 1000), 200000};
+	struct ct_list l = {json_array(), kdp_clock_now_ms(), 200000};
 
 	kdp_ct_foreach(r->k->ct, nat_one, &l);
 	kdp_api_reply_json(r, HTTP_OK, l.a);
@@ -442,9 +444,9 @@ void kdp_api_status(struct kdp_api_req *r)
 	kdp_addr_fmt_ip(k->cfg.pod_gw, pgw, sizeof(pgw));
 	kdp_addr_fmt_prefix(k->cfg.node_ip, k->cfg.node_plen, ip, sizeof(ip));
 	kdp_api_reply_json(r, HTTP_OK,
-		   json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
-			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}}",
-			     "node", k->cfg.name, "version", KDP_VERSION,
+		   json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
+			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}, s:o}",
+			     "node", k->cfg.name, "version", KDP_VERSION, "pid", (int)getpid(),
 			     "uptimeSeconds", (json_int_t)(time(NULL) - k->started),
 			     "nodeIP", ip, "gateway", gw, "podGateway", pgw, "mac", mac,
 			     "nativeRoutingCIDR", nat, "workers", k->cfg.workers,
@@ -455,7 +457,7 @@ void kdp_api_status(struct kdp_api_req *r)
 			     "services", k->state.n_svcs, "conntrack",
 			     (json_int_t)kdp_ct_count(k->ct), "conntrackCapacity",
 			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
-			     (json_int_t)k->ct_mem_bytes));
+			     (json_int_t)k->ct_mem_bytes, "flowState", kdp_flows_status_json(k)));
 }
 
 /* Splits the decoded path into segments; 0 or -1 for a bad path. */

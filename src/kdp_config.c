@@ -11,7 +11,7 @@
 static const char *const top_keys[] = {
 	"name", "nodeIP", "gateway", "podGateway", "uplink", "hostTap",
 	"nativeRoutingCIDR", "workers", "pollMode", "mtu", "tables",
-	"neighbourReachableSeconds", "controlSocket", "stateFile",
+	"neighbourReachableSeconds", "controlSocket", "stateFile", "flowStateFile",
 	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
 	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig", "masquerade",
 	"controlSocketGroup", "memifSocketDir", "memifAbstractSockets",
@@ -341,6 +341,14 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	    (ret = kdp_json_str(root, "stateFile", false, cfg->state_path,
 				sizeof(cfg->state_path), "", err)) < 0)
 		return ret;
+	/* Flows outlive the process in a file on tmpfs: one per node. */
+	snprintf(cfg->flow_path, sizeof(cfg->flow_path), "/dev/shm/kdp-%s.flows", cfg->name);
+	if ((ret = kdp_json_str(root, "flowStateFile", false, cfg->flow_path,
+				sizeof(cfg->flow_path), "", err)) < 0)
+		return ret;
+	if (cfg->flow_path[0] != '\0' && cfg->flow_path[0] != '/')
+		return kdp_json_err(err, "flowStateFile",
+				    "must be an absolute path, or \"\" to keep flows in process memory");
 	if ((ret = kdp_json_bool(root, "masquerade", false, &cfg->masquerade, "", err)) < 0)
 		return ret;
 	if ((ret = kdp_json_str(root, "ipMasqAgentConfig", false, cfg->ipmasq_file,

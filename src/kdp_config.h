@@ -54,6 +54,7 @@ struct kdp_config {
 	uint32_t monitor_rate; /**< flow monitor events per second and worker [20000] */
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char state_path[PATH_MAX];
+	char flow_path[PATH_MAX]; /**< flow state file [/dev/shm/kdp-<name>.flows], "": none */
 	char socket_group[64]; /**< group owning the control socket, or "" */
 	bool masquerade;            /**< SNAT pod traffic leaving the cluster [true] */
 	char ipmasq_file[PATH_MAX]; /**< ip-masq-agent config file to watch, or "" */

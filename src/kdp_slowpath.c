@@ -8,16 +8,14 @@
 #include <rte_cycles.h>
 #include <rte_tcp.h>
 
+#include "common/kdp_clock.h"
 #include "kdp.h"
 
 #define POLL_MAX 256
 
 uint64_t kdp_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return kdp_clock_mono_ms();
 }
 
 static void ctl_drop(struct kdp *k, struct rte_mbuf *m, enum kdp_drop reason)
@@ -163,6 +161,7 @@ void kdp_slowpath_poll(struct kdp *k)
 	if (now - k->port_watch_ms >= 1000) {
 		k->port_watch_ms = now;
 		kdp_port_watch(k);
+		kdp_clock_sync();
 	}
 }
 
@@ -171,12 +170,12 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 	/* A whole pass over the key slots every 5 s, whatever the tick rate:
 	 * the budget follows the time since the last slice. */
 	uint32_t slots = (uint32_t)rte_hash_max_key_id(k->ct->h) + 1;
-	uint32_t aslots = (uint32_t)rte_hash_max_key_id(k->aff->h) + 1;
+	uint32_t aslots = (k->aff->mask + 1) * KDP_AFFINITY_WAYS;
 	uint64_t elapsed = k->gc_last_ms ? now - k->gc_last_ms : 1;
 	uint64_t budget = (uint64_t)slots * elapsed / 5000 + 1;
 	uint64_t abudget = (uint64_t)aslots * elapsed / 5000 + 1;
-	/* The workers' clock: TSC milliseconds, not CLOCK_MONOTONIC. */
-	uint64_t tsc_ms = rte_rdtsc() / (rte_get_tsc_hz() / 1000);
+	/* The workers' clock (the flow clock), which entries hold. */
+	uint64_t tsc_ms = kdp_clock_now_ms();
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 
 	k->gc_last_ms = now;

@@ -99,6 +99,7 @@ struct fe_build {
 	const struct kdp_state *st;
 	struct kdp_svc_table *t;
 	json_t *ids; /* the id map of this build */
+	bool new_ids; /* ids handed out by this build */
 	uint32_t count;
 	int ret;
 	char *err;
@@ -128,6 +129,8 @@ static uint32_t fe_id(struct fe_build *b, const char *key)
 {
 	json_t *old = json_object_get(b->k->pub.fe_ids, key);
 	uint32_t id = old ? (uint32_t)json_integer_value(old) : ++b->k->pub.next_fe_id;
+
+	b->new_ids |= old == NULL;
 
 	json_object_set_new(b->ids, key, json_integer(id));
 	return id;
@@ -323,6 +326,7 @@ static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_stat
 {
 	struct fe_build b = {.k = k, .st = st, .ids = json_object(), .err = err};
 	char name[32];
+	bool changed;
 
 	if (b.ids == NULL)
 		return NULL;
@@ -351,8 +355,13 @@ static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_stat
 		json_decref(b.ids);
 		return NULL;
 	}
+	/* Flows and affinity pins hold frontend ids: the map in force is
+	 * saved with them (before any flow can use a new id). */
+	changed = b.new_ids || json_object_size(b.ids) != json_object_size(k->pub.fe_ids);
 	json_decref(k->pub.fe_ids);
 	k->pub.fe_ids = b.ids;
+	if (changed)
+		kdp_flows_save_fe(k);
 	return b.t;
 }
 

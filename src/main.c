@@ -19,6 +19,7 @@
 #include "kdp.h"
 #include "kdp_ctl.h"
 #include "kdp_telemetry.h"
+#include "common/kdp_clock.h"
 #include "common/kdp_eal.h"
 
 #define RING_SIZE 4096
@@ -111,54 +112,23 @@ static void mod_neigh_fini(struct kdp *k)
 	kdp_neigh_free(k->nt);
 }
 
-static void ct_entry_freed(void *arg, struct kdp_ct_entry *e)
+/* The flow state file, the conntrack and affinity tables over it. Its
+ * flows are tracked again here, before any worker runs. */
+static int mod_flows_init(struct kdp *k, char *err)
 {
-	/* SNAT ports live in the conntrack tuple itself: nothing to release. */
-}
+	int ret = kdp_flows_open(k, 0, err);
 
-static int mod_ct_init(struct kdp *k, char *err)
-{
-	struct kdp_ct_params p = {
-		.max_flows = k->cfg.ct_max,
-		.socket = (int)rte_socket_id(),
-		.qsbr = k->qsbr,
-		.timeouts = {
-			.tcp_syn_ms = k->cfg.ct_syn_s * 1000,
-			.tcp_est_ms = k->cfg.ct_est_s * 1000,
-			.tcp_close_ms = k->cfg.ct_close_s * 1000,
-			.other_ms = k->cfg.ct_other_s * 1000,
-		},
-		.on_free = ct_entry_freed,
-		.on_free_arg = k,
-	};
-
-	struct rte_malloc_socket_stats before, after;
-
-	rte_malloc_get_socket_stats(p.socket, &before);
-	k->ct = kdp_ct_create("kdp_ct", &p);
-	rte_malloc_get_socket_stats(p.socket, &after);
-	k->ct_mem_bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
-	if (k->ct == NULL) {
-		snprintf(err, KDP_ERR_LEN, "conntrack.maxFlows %u: %s (raise EAL -m)",
-			 k->cfg.ct_max, rte_strerror(rte_errno));
-		return -rte_errno;
-	}
-	k->aff = kdp_affinity_create("kdp_affinity", k->cfg.ct_max / 4,
-				     (int)rte_socket_id(), k->qsbr);
-	if (k->aff == NULL) {
-		snprintf(err, KDP_ERR_LEN, "session affinity table: %s",
-			 rte_strerror(rte_errno));
-		return -rte_errno;
-	}
-	k->pub.fe_ids = json_object();
+	if (ret != 0)
+		return ret;
 	k->api_counts = json_object();
-	return k->pub.fe_ids && k->api_counts ? 0 : -ENOMEM;
+	if (k->api_counts == NULL)
+		return -ENOMEM;
+	return kdp_flows_import(k, err);
 }
 
-static void mod_ct_fini(struct kdp *k)
+static void mod_flows_fini(struct kdp *k)
 {
-	kdp_ct_free(k->ct);
-	kdp_affinity_free(k->aff);
+	kdp_flows_close(k);
 	json_decref(k->pub.fe_ids);
 	json_decref(k->api_counts);
 }
@@ -260,7 +230,7 @@ static const struct kdp_module {
 	{"mbuf pool", mod_pool_init, mod_pool_fini},
 	{"rcu, counters, rings", mod_core_init, mod_core_fini},
 	{"neighbours", mod_neigh_init, mod_neigh_fini},
-	{"conntrack", mod_ct_init, mod_ct_fini},
+	{"flow state", mod_flows_init, mod_flows_fini},
 	{"ports", mod_ports_init, mod_ports_fini},
 	{"state", mod_state_init, mod_state_fini},
 	{"control", kdp_ctl_init, kdp_ctl_fini},
@@ -399,6 +369,7 @@ int main(int argc, char **argv)
 		kdp_config_free(&k.cfg);
 		return 1;
 	}
+	kdp_clock_init();
 	k.started = time(NULL);
 	k.uplink = KDP_NO_PORT;
 	k.host = KDP_NO_PORT;

@@ -8,6 +8,7 @@
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <netinet/in.h>
 
 #include "kdp_ct.h"
 
@@ -17,6 +18,45 @@ void kdp_ct_timeouts_default(struct kdp_ct_timeouts *t)
 	t->tcp_est_ms = 8000 * 1000;
 	t->tcp_close_ms = 10 * 1000;
 	t->other_ms = 60 * 1000;
+}
+
+uint16_t kdp_ct_entry_check(const struct kdp_ct_entry *e)
+{
+	uint32_t c = kdp_hash_crc(e->key, sizeof(e->key), 0x6b6470);
+
+	c = rte_hash_crc_4byte(e->svc_id, c);
+	return (uint16_t)(c ^ (c >> 16));
+}
+
+/* A free slot, from this lcore's cache (refilled from the ring in bursts);
+ * NULL when none is left. */
+static struct kdp_ct_entry *slot_get(struct kdp_ct *ct)
+{
+	unsigned int lc = rte_lcore_id();
+	uint32_t idx;
+
+	if (lc < RTE_MAX_LCORE) {
+		struct kdp_ct_cache *c = &ct->cache[lc];
+
+		if (c->n == 0)
+			c->n = rte_ring_mc_dequeue_burst_elem(ct->free, c->idx, sizeof(uint32_t),
+							      RTE_DIM(c->idx) / 2, NULL);
+		if (c->n == 0)
+			return NULL;
+		idx = c->idx[--c->n];
+	} else if (rte_ring_mc_dequeue_elem(ct->free, &idx, sizeof(idx)) != 0) {
+		return NULL;
+	}
+	return &ct->slots[idx];
+}
+
+/* Gives slot @p e back: free in the file first, then reusable. */
+static void slot_put(struct kdp_ct *ct, struct kdp_ct_entry *e)
+{
+	uint32_t idx = (uint32_t)(e - ct->slots);
+
+	__atomic_store_n(&e->slot, KDP_CT_SLOT_FREE, __ATOMIC_RELEASE);
+	rte_ring_mp_enqueue_elem(ct->free, &idx, sizeof(idx));
 }
 
 /* Called by the hash's RCU defer queue once no reader can see a deleted
@@ -30,7 +70,7 @@ static void free_key_data(void *p, void *key_data)
 		return;
 	if (ct->p.on_free)
 		ct->p.on_free(ct->p.on_free_arg, (struct kdp_ct_entry *)d);
-	rte_mempool_put(ct->pool, (void *)d);
+	slot_put(ct, (struct kdp_ct_entry *)d);
 }
 
 /* Key slots rte_hash adds for its per-lcore free-slot caches (64 each). */
@@ -76,17 +116,21 @@ struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 	ct->h = rte_hash_create(&hp);
 	if (ct->h == NULL)
 		goto fail;
-	snprintf(n, sizeof(n), "%s_e", name);
-	/* The hash has per-lcore key caches, so the pool may run dry a little
-	 * before the hash: both limits end in a ct_full drop. */
-	/* Entries are packed (96 bytes, no cache-line padding or channel
-	 * spreading): an entry spans two lines either way, and 1M flows fit
-	 * in ~100 MiB instead of ~210. */
-	ct->pool = rte_mempool_create(n, p->max_flows, sizeof(struct kdp_ct_entry),
-				      p->max_flows >= 4096 ? 256 : 0, 0, NULL, NULL,
-				      NULL, NULL, p->socket,
-				      RTE_MEMPOOL_F_NO_SPREAD | RTE_MEMPOOL_F_NO_CACHE_ALIGN);
-	if (ct->pool == NULL)
+	/* Entries are packed (96 bytes): an entry spans two cache lines
+	 * either way, and 1M flows take 96 MiB. The free ring holds 4-byte
+	 * indexes, so it costs 8 MiB per 1M flows (a power of two above). */
+	ct->slots = p->slots;
+	if (ct->slots == NULL) {
+		ct->slots = rte_zmalloc_socket("kdp_ct_slots",
+					       sizeof(*ct->slots) * p->max_flows, 0, p->socket);
+		ct->own_slots = true;
+	}
+	snprintf(n, sizeof(n), "%s_f", name);
+	ct->free = rte_ring_create_elem(n, sizeof(uint32_t), rte_align32pow2(p->max_flows + 1),
+					p->socket, 0);
+	ct->cache = rte_zmalloc_socket("kdp_ct_cache", sizeof(*ct->cache) * RTE_MAX_LCORE,
+				       RTE_CACHE_LINE_SIZE, p->socket);
+	if (ct->slots == NULL || ct->free == NULL || ct->cache == NULL)
 		goto fail;
 	if (p->qsbr != NULL) {
 		struct rte_hash_rcu_config rc = {
@@ -103,6 +147,8 @@ struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 		if (rte_hash_rcu_qsbr_add(ct->h, &rc) != 0)
 			goto fail;
 	}
+	if (ct->own_slots && kdp_ct_import(ct, 0, NULL) != 0)
+		goto fail;
 	return ct;
 fail: {
 	int err = rte_errno ? rte_errno : ENOMEM;
@@ -116,10 +162,126 @@ void kdp_ct_free(struct kdp_ct *ct)
 {
 	if (ct == NULL)
 		return;
-	/* Entries live in the pool; freeing the pool frees them all. */
 	rte_hash_free(ct->h);
-	rte_mempool_free(ct->pool);
+	rte_ring_free(ct->free);
+	rte_free(ct->cache);
+	if (ct->own_slots)
+		rte_free(ct->slots);
 	rte_free(ct);
+}
+
+/* A live entry whose fields make sense. */
+static bool entry_intact(const struct kdp_ct_entry *e)
+{
+	uint8_t pr = e->key[0].proto;
+
+	return e->check == kdp_ct_entry_check(e) && pr == e->key[1].proto &&
+	       (pr == IPPROTO_TCP || pr == IPPROTO_UDP || pr == IPPROTO_ICMP) &&
+	       (e->flags & ~KDP_CT_F_ALL) == 0 && e->tcp_state <= KDP_CT_TCP_CLOSING &&
+	       (pr == IPPROTO_TCP || e->tcp_state == KDP_CT_TCP_NONE) && e->fin <= 3;
+}
+
+/* Indexes both tuples of live entry @p e; 0, or -EEXIST / -ENOSPC. */
+static int index_entry(struct kdp_ct *ct, struct kdp_ct_entry *e)
+{
+	int ret;
+
+	if (rte_hash_lookup(ct->h, &e->key[0]) >= 0 || rte_hash_lookup(ct->h, &e->key[1]) >= 0)
+		return -EEXIST;
+	ret = rte_hash_add_key_data(ct->h, &e->key[0], e);
+	if (ret != 0)
+		return ret;
+	ret = rte_hash_add_key_data(ct->h, &e->key[1], (void *)((uintptr_t)e | 1));
+	if (ret != 0) {
+		rte_hash_del_key(ct->h, &e->key[0]);
+		return ret;
+	}
+	ct->count++;
+	return 0;
+}
+
+int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats *st)
+{
+	struct kdp_ct_import_stats dummy;
+	uint32_t batch[256], nb = 0;
+	uint64_t t0 = rte_rdtsc();
+
+	if (st == NULL)
+		st = &dummy;
+	memset(st, 0, sizeof(*st));
+	for (uint32_t i = 0; i < ct->p.max_flows; i++) {
+		struct kdp_ct_entry *e = &ct->slots[i];
+		int ret = -1;
+
+		if (e->slot == KDP_CT_SLOT_LIVE) {
+			st->live++;
+			if (!entry_intact(e))
+				st->invalid++;
+			else if (e->expires_ms <= now_ms)
+				st->expired++;
+			else if ((ret = index_entry(ct, e)) == -EEXIST)
+				st->clashes++;
+			else if (ret != 0)
+				st->no_room++;
+			else
+				st->imported++;
+		}
+		if (ret == 0)
+			continue;
+		e->slot = KDP_CT_SLOT_FREE;
+		batch[nb++] = i;
+		if (nb == RTE_DIM(batch) || i + 1 == ct->p.max_flows) {
+			if (rte_ring_enqueue_bulk_elem(ct->free, batch, sizeof(uint32_t), nb,
+						       NULL) != nb)
+				return -ENOMEM;
+			nb = 0;
+		}
+	}
+	if (nb > 0 && rte_ring_enqueue_bulk_elem(ct->free, batch, sizeof(uint32_t), nb, NULL) != nb)
+		return -ENOMEM;
+	st->ns = (rte_rdtsc() - t0) * 1000000000ull / rte_get_tsc_hz();
+	return 0;
+}
+
+void kdp_ct_import_from(struct kdp_ct *ct, const struct kdp_ct_entry *src, uint32_t n,
+			uint64_t now_ms, struct kdp_ct_import_stats *st)
+{
+	uint64_t t0 = rte_rdtsc();
+
+	for (uint32_t i = 0; i < n; i++) {
+		const struct kdp_ct_entry *s = &src[i];
+		struct kdp_ct_entry *e;
+		int ret;
+
+		if (s->slot != KDP_CT_SLOT_LIVE)
+			continue;
+		st->live++;
+		if (!entry_intact(s)) {
+			st->invalid++;
+			continue;
+		}
+		if (s->expires_ms <= now_ms) {
+			st->expired++;
+			continue;
+		}
+		e = kdp_ct_count(ct) < ct->p.max_flows ? slot_get(ct) : NULL;
+		if (e == NULL) {
+			st->no_room++;
+			continue;
+		}
+		*e = *s;
+		ret = index_entry(ct, e);
+		if (ret == 0) {
+			st->imported++;
+			continue;
+		}
+		if (ret == -EEXIST)
+			st->clashes++;
+		else
+			st->no_room++;
+		slot_put(ct, e);
+	}
+	st->ns += (rte_rdtsc() - t0) * 1000000000ull / rte_get_tsc_hz();
 }
 
 int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
@@ -139,10 +301,13 @@ int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
 		*out = found;
 		return -EALREADY;
 	}
-	if (kdp_ct_count(ct) >= ct->p.max_flows ||
-	    rte_mempool_get(ct->pool, (void **)&e) != 0)
+	if (kdp_ct_count(ct) >= ct->p.max_flows || (e = slot_get(ct)) == NULL)
 		return -ENOSPC;
-	memset(e, 0, sizeof(*e));
+	if (rte_hash_lookup(ct->h, reply) >= 0) {
+		slot_put(ct, e);
+		return -EEXIST;
+	}
+	memset(e, 0, offsetof(struct kdp_ct_entry, slot));
 	e->key[0] = *orig;
 	e->key[1] = *reply;
 	e->flags = flags;
@@ -152,14 +317,13 @@ int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
 	e->expires_ms = now_ms + ct->p.timeouts.other_ms;
 	e->tcp_state = orig->proto == 6 ? KDP_CT_TCP_SYN : KDP_CT_TCP_NONE;
 	e->nat_port_owner = (uint8_t)rte_lcore_id();
-	if (rte_hash_lookup(ct->h, reply) >= 0) {
-		rte_mempool_put(ct->pool, e);
-		return -EEXIST;
-	}
-	/* The entry is complete before a reader can find it. */
+	e->pad = 0;
+	e->check = kdp_ct_entry_check(e);
+	/* Whole before it is live in the file, and before a reader finds it. */
+	__atomic_store_n(&e->slot, KDP_CT_SLOT_LIVE, __ATOMIC_RELEASE);
 	ret = rte_hash_add_key_data(ct->h, orig, e);
 	if (ret != 0) {
-		rte_mempool_put(ct->pool, e);
+		slot_put(ct, e);
 		return ret == -ENOSPC ? -ENOSPC : -EEXIST;
 	}
 	__atomic_fetch_add(&ct->count, 1, __ATOMIC_RELAXED);
@@ -178,6 +342,9 @@ void kdp_ct_delete(struct kdp_ct *ct, struct kdp_ct_entry *e)
 {
 	struct kdp_ct_key k0 = e->key[0], k1 = e->key[1];
 
+	/* Not live in the file any more: a kdp started after a crash must not
+	 * track it again (a SYN renewal may make the same tuple anew). */
+	__atomic_store_n(&e->slot, KDP_CT_SLOT_DELETED, __ATOMIC_RELEASE);
 	/* Reply first: the original tuple's deferred free returns the entry,
 	 * after a grace period that began after both keys were gone. */
 	rte_hash_del_key(ct->h, &k1);
@@ -186,7 +353,7 @@ void kdp_ct_delete(struct kdp_ct *ct, struct kdp_ct_entry *e)
 	if (ct->p.qsbr == NULL) {
 		if (ct->p.on_free)
 			ct->p.on_free(ct->p.on_free_arg, e);
-		rte_mempool_put(ct->pool, e);
+		slot_put(ct, e);
 	}
 }
 

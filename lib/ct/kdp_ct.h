@@ -10,9 +10,16 @@
  * Translation needs no other state: a packet matching one tuple is rewritten
  * into the reverse of the other tuple.
  *
- * Workers look up in bulk and create entries (an rte_mempool with per-lcore
- * caches, so no allocation call per flow); the control thread is the only one
- * that deletes (incremental GC). Deleted keys and entries are reclaimed
+ * Entries live in an array of slots that may be a section of the flow state
+ * file (lib/flowstore), so they outlive the process: the hash is this
+ * process's index over them, rebuilt by kdp_ct_import() when a kdp starts.
+ * A slot says where its entry is in its life (free, live, deleted) and a
+ * check of its tuples, so an import takes exactly the flows that were live
+ * and intact. Free slots are handed out from a ring of their indexes with a
+ * small per-lcore cache, so no allocation call per flow.
+ *
+ * Workers look up in bulk and create entries; the control thread is the only
+ * one that deletes (incremental GC). Deleted keys and slots are reclaimed
  * through RCU (the readers' rte_rcu_qsbr), so a worker holding an entry
  * pointer in its burst is always safe. Per-entry fields are written without
  * locks by the workers that see the flow; a lost counter update between two
@@ -25,8 +32,8 @@
 #include <stdint.h>
 #include <rte_common.h>
 #include <rte_hash.h>
-#include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "common/kdp_drop.h"
 
@@ -52,6 +59,12 @@ enum kdp_ct_dir {
 #define KDP_CT_F_SEEN_REPLY 0x04 /**< a packet went the reply way */
 #define KDP_CT_F_HAIRPIN 0x08    /**< client and backend are the same pod */
 #define KDP_CT_F_DEAD 0x10       /**< backend gone: reject, then expire */
+#define KDP_CT_F_ALL 0x1f
+
+/* Where a slot's entry is in its life (kdp_ct_entry.slot). */
+#define KDP_CT_SLOT_FREE 0     /**< no flow (a fresh slot is all zeros) */
+#define KDP_CT_SLOT_LIVE 0xa5  /**< a tracked flow, complete */
+#define KDP_CT_SLOT_DELETED 0x5a /**< deleted, waiting for the readers' grace period */
 
 enum kdp_ct_tcp_state {
 	KDP_CT_TCP_NONE = 0, /**< not TCP */
@@ -72,7 +85,10 @@ struct kdp_ct_entry {
 	uint8_t tcp_state; /**< enum kdp_ct_tcp_state */
 	uint8_t fin;       /**< bit per direction that sent FIN */
 	uint8_t nat_port_owner; /**< lcore that owns the NAT port (SNAT) */
-}; /* 96 bytes, packed in the pool (see kdp_ct_create) */
+	uint8_t slot;      /**< KDP_CT_SLOT_*, written last when it becomes live */
+	uint8_t pad;
+	uint16_t check;    /**< kdp_ct_entry_check(): tuples and svc_id */
+}; /* 96 bytes, packed: the flow state file's layout (KDP_FLOWSTORE_VERSION) */
 
 /** Lifetimes in milliseconds [Cilium's defaults]. */
 struct kdp_ct_timeouts {
@@ -89,11 +105,25 @@ struct kdp_ct_params {
 	struct kdp_ct_timeouts timeouts;
 	void (*on_free)(void *arg, struct kdp_ct_entry *e); /**< before reuse (NAT port release) */
 	void *on_free_arg;
+	/** max_flows entry slots that outlive the process (a flow state file
+	 *  section), taken by kdp_ct_import(); NULL: the table's own memory. */
+	struct kdp_ct_entry *slots;
 };
+
+/** Free slot indexes an lcore keeps at hand. */
+#define KDP_CT_CACHE 64
+
+struct kdp_ct_cache {
+	uint32_t n;
+	uint32_t idx[KDP_CT_CACHE - 1];
+} __rte_cache_aligned;
 
 struct kdp_ct {
 	struct rte_hash *h;
-	struct rte_mempool *pool;
+	struct kdp_ct_entry *slots;  /**< p.max_flows of them */
+	bool own_slots;
+	struct rte_ring *free;       /**< indexes of free slots (MP/MC) */
+	struct kdp_ct_cache *cache;  /**< per lcore: RTE_MAX_LCORE */
 	struct kdp_ct_params p;
 	uint32_t gc_cursor;
 	uint64_t count;     /**< live entries (atomic adds) */
@@ -101,14 +131,45 @@ struct kdp_ct {
 	uint64_t gc_removed;/**< entries removed by GC */
 };
 
+/** What kdp_ct_import() found in the slots. */
+struct kdp_ct_import_stats {
+	uint32_t live;     /**< slots marked live */
+	uint32_t imported; /**< flows tracked again */
+	uint32_t expired;  /**< live but past their lifetime (freed) */
+	uint32_t invalid;  /**< failed the entry checks: damaged (freed) */
+	uint32_t clashes;  /**< a tuple already tracked by another entry (freed) */
+	uint32_t no_room;  /**< no room left in this table (a smaller one) */
+	uint64_t ns;       /**< time it took */
+};
+
 /**
  * Creates a table for @p p->max_flows flows; @p name prefixes its memzones.
+ * With @p p->slots, the table is empty until kdp_ct_import() takes the
+ * flows those slots hold.
  * @return it, or NULL with rte_errno set (EINVAL, ENOMEM, EEXIST).
  */
 struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p);
 
-/** Frees the table and every entry. No reader may use it any more. */
+/**
+ * Takes the live, intact, unexpired entries of the table's slots (as a
+ * previous kdp left them) into the hash, and frees every other slot. Call
+ * once, before any worker uses the table. @return 0, or -ENOMEM.
+ */
+int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats *st);
+
+/**
+ * Copies the live, intact, unexpired entries of another table's @p n slots
+ * @p src (a flow state file of other sizes) into this one, after
+ * kdp_ct_import(). Stats are added to @p st.
+ */
+void kdp_ct_import_from(struct kdp_ct *ct, const struct kdp_ct_entry *src, uint32_t n,
+			uint64_t now_ms, struct kdp_ct_import_stats *st);
+
+/** Frees the table (its own slots too). No reader may use it any more. */
 void kdp_ct_free(struct kdp_ct *ct);
+
+/** The check a live entry carries: a CRC of its tuples and svc_id. */
+uint16_t kdp_ct_entry_check(const struct kdp_ct_entry *e);
 
 /** Default lifetimes. */
 void kdp_ct_timeouts_default(struct kdp_ct_timeouts *t);

@@ -5,6 +5,7 @@
 #include <rte_prefetch.h>
 
 #include "common/kdp_addr.h"
+#include "common/kdp_clock.h"
 #include "common/kdp_csum.h"
 #include "icmp/kdp_icmp.h"
 #include "maglev/kdp_maglev.h"
@@ -30,10 +31,7 @@ void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
 	ctx->nat_hi = nat_hi < nat_lo ? nat_lo : nat_hi;
 	ctx->rnd = (uint32_t)rte_rdtsc() | 1;
 	ctx->nat_retries = 0;
-	ctx->tsc_per_ms = rte_get_tsc_hz() / 1000;
-	if (ctx->tsc_per_ms == 0)
-		ctx->tsc_per_ms = 1;
-	ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
+	ctx->now_ms = kdp_clock_now_ms();
 	ctx->icmp_burst = icmp_per_sec / 10 + 1;
 	ctx->icmp_tokens = ctx->icmp_burst;
 	ctx->icmp_tsc_per_token = rte_get_tsc_hz() / icmp_per_sec;
@@ -794,7 +792,7 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 	if (unlikely(ctx->mon_on))
 		kdp_monitor_pre(ctx->mon, b.m, b.n);
 	if (b.n > 0 && ctx->ct != NULL) {
-		ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
+		ctx->now_ms = kdp_clock_now_ms();
 		stage_ct(&b);
 	} else {
 		memset(b.isnew, 0, b.n);

@@ -68,8 +68,7 @@ struct kdp_pipeline_ctx {
 	struct kdp_affinity *aff; /**< ClientIP pins (NULL: none) */
 	struct kdp_monitor_worker *mon; /**< flow monitor (NULL: none) */
 	bool mon_on;          /**< someone listens: set per burst */
-	uint64_t now_ms;      /**< set per burst from the TSC */
-	uint64_t tsc_per_ms;
+	uint64_t now_ms;      /**< set per burst: kdp_clock_now_ms() */
 	uint16_t nat_lo;      /**< this lcore's slice of the SNAT port range */
 	uint16_t nat_hi;
 	uint32_t rnd;         /**< xorshift state for SNAT port picks */

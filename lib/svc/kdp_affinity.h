@@ -2,45 +2,66 @@
 /**
  * @file
  * Session affinity (sessionAffinity: ClientIP): which backend a client was
- * given by a frontend, and when it last opened a flow. An rte_hash with
- * lock-free reads and multi-writer adds; the data word packs the backend
- * address and the last-use second, so it is read and replaced atomically.
- * Workers read and refresh it once per new flow (never per packet); the
- * control thread expires entries in slices.
+ * given by a frontend, and when it last opened a flow.
+ *
+ * A set-associative table of 16-byte slots, four to a bucket (one cache
+ * line), in memory that may be a section of the flow state file
+ * (lib/flowstore): it needs no index of its own, so a kdp that starts finds
+ * the pins as they were (its hash seed is kept with it). A slot is a key
+ * word (frontend id, client) and a value word (backend address, last-use
+ * second). Readers are lock-free: they read key, value, key again. A writer
+ * claims a slot by swapping its key for a busy mark (one compare-and-swap,
+ * never waited on: a pin another worker is writing at that instant is
+ * simply not refreshed), writes the value, then the key. A full bucket
+ * gives up its least recently used pin. Workers read and refresh it once per
+ * new flow (never per packet); the control thread expires pins in slices.
  */
 #ifndef KDP_AFFINITY_H
 #define KDP_AFFINITY_H
 
+#include <stdbool.h>
 #include <stdint.h>
-#include <rte_hash.h>
-#include <rte_rcu_qsbr.h>
 
 #include "kdp_svc.h"
 
-struct kdp_affinity_key {
-	uint32_t fe_id;
-	uint32_t client; /**< network order */
+/** Slots per bucket. */
+#define KDP_AFFINITY_WAYS 4
+
+/** One pin (the flow state file's layout). */
+struct kdp_affinity_slot {
+	uint64_t key; /**< fe_id << 32 | client (network order); 0: empty */
+	uint64_t val; /**< backend (network order) << 32 | last-use second */
 };
 
 struct kdp_affinity {
-	struct rte_hash *h;
-	uint32_t cursor;
+	struct kdp_affinity_slot *slot;
+	uint32_t mask;     /**< buckets - 1 */
+	uint32_t seed;
+	bool own;
+	uint32_t cursor;   /**< GC position (slot index) */
+	uint64_t evicted;  /**< pins given up for room */
 };
 
-/** Creates a table for @p size clients. NULL with rte_errno on error. */
-struct kdp_affinity *kdp_affinity_create(const char *name, uint32_t size, int socket,
-					 struct rte_rcu_qsbr *qsbr);
+/** Slots of a table for about @p clients pins (a power of two). */
+uint32_t kdp_affinity_slots(uint32_t clients);
+
+/**
+ * A table of @p n_slots (kdp_affinity_slots()) over @p mem, which holds the
+ * pins a previous kdp left there with hash seed @p seed, or over zeroed
+ * memory of its own when @p mem is NULL. NULL with rte_errno on error.
+ */
+struct kdp_affinity *kdp_affinity_create(uint32_t n_slots, void *mem, uint32_t seed);
 void kdp_affinity_free(struct kdp_affinity *a);
 
 /**
  * Backend index in @p fe that @p client is pinned to, or -1 when it has none,
  * its pin expired (older than the frontend's timeout), or that backend may
- * not take new flows any more.
+ * not take new flows any more. Any worker.
  */
 int kdp_affinity_get(const struct kdp_affinity *a, const struct kdp_svc_fe *fe,
 		     uint32_t client, uint32_t now_s);
 
-/** Pins @p client to backend @p b of @p fe as of @p now_s. */
+/** Pins @p client to backend @p b of @p fe as of @p now_s. Any worker. */
 void kdp_affinity_set(struct kdp_affinity *a, const struct kdp_svc_fe *fe,
 		      uint32_t client, int b, uint32_t now_s);
 
@@ -51,5 +72,15 @@ void kdp_affinity_set(struct kdp_affinity *a, const struct kdp_svc_fe *fe,
  */
 uint32_t kdp_affinity_gc(struct kdp_affinity *a, const struct kdp_svc_table *t,
 			 uint32_t now_s, uint32_t budget);
+
+/** Pins in the table (a walk: control thread, for status). */
+uint32_t kdp_affinity_count(const struct kdp_affinity *a);
+
+/**
+ * Copies the pins of another table's @p n slots @p src (a flow state file of
+ * other sizes) into this one. @return pins copied.
+ */
+uint32_t kdp_affinity_import(struct kdp_affinity *a, const struct kdp_affinity_slot *src,
+			     uint32_t n);
 
 #endif

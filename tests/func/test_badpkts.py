@@ -110,7 +110,7 @@ def main():
                       "mac": KDP_MAC},
            "nativeRoutingCIDR": "172.20.0.0/16",
         "allowedDrivers": ["net_pcap", "net_null"], "serviceCIDR": "10.96.0.0/16", "workers": 1,
-           "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
+           "controlSocket": p("kdp.sock"), "stateFile": p("state.json"), "flowStateFile": "",
            "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-bad-{os.getpid()}",
                    "--no-telemetry", "--log-level=lib.*:error"]}
     state = {"nodes": [{"name": "k8s-ctr", "ip": "192.168.10.100", "podCIDRs": ["172.20.1.0/24"]},

@@ -103,7 +103,7 @@ def main():
     sock, state_file = os.path.join(d, "kdp.sock"), os.path.join(d, "state.json")
     cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
            "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
-           "controlSocket": sock, "stateFile": state_file,
+           "controlSocket": sock, "stateFile": state_file, "flowStateFile": "",
            "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-crash-{os.getpid()}",
                    "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}
     json.dump(cfg, open(os.path.join(d, "kdp.json"), "w"))

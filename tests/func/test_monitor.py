@@ -55,7 +55,7 @@ def main():
                    "mac": KDP_MAC},
         "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
         "allowedDrivers": ["net_pcap"], "workers": 1, "pollMode": "adaptive",
-        "controlSocket": sock, "stateFile": p("state.json"),
+        "controlSocket": sock, "stateFile": p("state.json"), "flowStateFile": "",
         "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-func-mon-{os.getpid()}",
                 "--log-level=lib.*:error", "--no-telemetry"],
     }

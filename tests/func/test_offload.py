@@ -204,7 +204,7 @@ def main():
                        "mac": KDP_MAC},
             "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
             "allowedDrivers": ["net_pcap", "net_kdp_afp"], "workers": 1, "pollMode": "adaptive",
-            "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
+            "controlSocket": p("kdp.sock"), "stateFile": p("state.json"), "flowStateFile": "",
             "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix={NS}", "--no-shconf",
                     "--no-telemetry", "--log-level=lib.*:error"],
         }

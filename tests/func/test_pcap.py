@@ -208,6 +208,7 @@ def main():
         "nativeRoutingCIDR": "172.20.0.0/16",
         "allowedDrivers": ["net_pcap", "net_null"], "workers": 1, "pollMode": "adaptive",
         "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
+        "flowStateFile": p("flows"),
         "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-func-{os.getpid()}",
                 "--log-level=lib.*:error"],
     }

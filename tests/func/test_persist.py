@@ -78,7 +78,7 @@ def main():
     cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
            "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
            "serviceCIDR": "10.96.0.0/16", "controlSocket": os.path.join(d, "kdp.sock"),
-           "stateFile": state,
+           "stateFile": state, "flowStateFile": "",
            "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-persist-{os.getpid()}",
                    "--no-telemetry", "--log-level=lib.*:error"]}
     with open(os.path.join(d, "kdp.json"), "w") as f:

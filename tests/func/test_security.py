@@ -47,6 +47,7 @@ def main():
     cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
            "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
            "controlSocket": sock, "controlSocketGroup": "daemon", "stateFile": os.path.join(d, "state.json"),
+           "flowStateFile": "",
            "maxBodyBytes": 4096, "memifSocketDir": os.path.join(d, "memif"),
            "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-sec-{os.getpid()}",
                    "--no-telemetry", "--log-level=lib.*:error"]}

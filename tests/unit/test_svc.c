@@ -104,7 +104,7 @@ static void test_table_and_affinity(void)
 	struct kdp_svc_fe fe = make_fe(3, st, 3, KDP_SVC_RANDOM), dup;
 	struct kdp_svc_key keys[2];
 	struct kdp_svc_fe *out[2];
-	struct kdp_affinity *aff = kdp_affinity_create("test_aff", 64, 0, NULL);
+	struct kdp_affinity *aff = kdp_affinity_create(kdp_affinity_slots(64), NULL, 7);
 	uint32_t client = rte_cpu_to_be_32(IP4(172, 20, 1, 236));
 	const struct kdp_svc_fe *f;
 	int b;

@@ -221,6 +221,8 @@ lab_cfg() { printf '%s/%s.json\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
 lab_pidfile() { printf '%s/%s.pid\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
 lab_logfile() { printf '%s/%s.log\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
 lab_statefile() { printf '%s/%s.state.json\n' "$KDP_LAB_DIR" "${1#kdp-}"; }
+# lab_flowfile NODE: the node's flow state file (tmpfs, as on a node).
+lab_flowfile() { printf '/dev/shm/kdp-lab-%s.flows\n' "${1#kdp-}"; }
 
 _lab_mkdir() {
 	mkdir -p "$KDP_LAB_DIR" || {
@@ -502,10 +504,10 @@ lab_kdp_config() {
 	python3 - "$cfg" "$node" "${f[1]}/$LAB_LAN_PREFIX" "$LAB_ROUTER_IP" \
 		"$LAB_POD_GATEWAY" "$LAB_HOST_TAP" "$LAB_NATIVE_CIDR" \
 		"${KDP_LAB_WORKERS:-2}" "$(lab_sock "$node")" "$(lab_statefile "$node")" \
-		"${KDP_LAB_IPMASQ_FILE:-}" "${KDP_LAB_CONFIG_EXTRA:-}" <<'PY'
+		"${KDP_LAB_IPMASQ_FILE:-}" "${KDP_LAB_CONFIG_EXTRA:-}" "$(lab_flowfile "$node")" <<'PY'
 import json, os, sys
 (cfg, name, node_ip, gw, pod_gw, tap, native, workers, sock,
- state, ipmasq_file, extra) = sys.argv[1:13]
+ state, ipmasq_file, extra, flows) = sys.argv[1:14]
 conf = {
     "name": name,
     "nodeIP": node_ip,
@@ -519,6 +521,7 @@ conf = {
     "pollMode": "adaptive",
     "controlSocket": sock,
     "stateFile": state,
+    "flowStateFile": flows,
     "allowedDrivers": ["net_kdp_afp", "net_tap", "net_memif", "net_null",
                        "net_ring"],
     "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix",
@@ -1310,7 +1313,8 @@ lab_down() {
 	rm -rf "$KDP_LAB_DIR/www" 2>/dev/null || true
 	for node in "${nodes[@]}"; do
 		rm -f "$(lab_sock "$node")" "$(lab_pidfile "$node")" "$(lab_statefile "$node")" \
-			"$(lab_statefile "$node").tmp" 2>/dev/null || true
+			"$(lab_statefile "$node").tmp" "$(lab_flowfile "$node")"{,.new,.rejected} \
+			2>/dev/null || true
 		# DPDK runtime files of the --file-prefix we gave this node.
 		rm -rf "/var/run/dpdk/kdp-lab-$node" 2>/dev/null || true
 	done

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Flow state that outlives the process: conntrack (with the SNAT ports its
+ * reply tuples hold), the ClientIP affinity pins and the frontend ids both
+ * refer to, in the flow state file (lib/flowstore, `flowStateFile`). A kdp
+ * that starts after a crash or a restart, or takes over from a running one
+ * (kdp_handover.h), finds the flows as they were: same backend, same SNAT
+ * port. Control thread only.
+ */
+#ifndef KDP_FLOWS_H
+#define KDP_FLOWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "ct/kdp_ct.h"
+#include "flowstore/kdp_flowstore.h"
+
+struct kdp;
+
+/** Frontend ids the file keeps (more are used, but not kept). */
+#define KDP_FLOWS_FE_CAP 65536
+
+/** The flow state of this kdp (k->flows). */
+struct kdp_flows {
+	struct kdp_flowstore *fs;
+	bool imported;                 /**< kdp_flows_import() ran */
+	struct kdp_ct_import_stats ct; /**< what it found */
+	uint32_t pins;                 /**< affinity pins found */
+	uint32_t fe_ids;               /**< frontend ids found */
+	uint32_t fe_unsaved;           /**< ids beyond the file's room, last save */
+	uint64_t import_ms;            /**< flow clock when imported */
+};
+
+/**
+ * Opens the flow state file (KDP_FLOWSTORE_* @p flags), creates the
+ * conntrack and affinity tables over it and takes its frontend ids into
+ * the publisher, so the state restored next gives every frontend the id its
+ * flows and pins know. The flows are not tracked until kdp_flows_import().
+ * @return 0 or -errno with @p err set.
+ */
+int kdp_flows_open(struct kdp *k, unsigned int flags, char *err);
+
+/**
+ * Tracks the flows the file holds (before any worker runs; after a
+ * hand-over's freeze), and logs one line saying what was found.
+ * @return 0 or -errno with @p err set.
+ */
+int kdp_flows_import(struct kdp *k, char *err);
+
+/** Saves the publisher's frontend-id map into the file (when it changed). */
+void kdp_flows_save_fe(struct kdp *k);
+
+/** Frees the tables and unmaps the file (which stays). */
+void kdp_flows_close(struct kdp *k);
+
+/** GET /v1/status "flowState": the file, what the start found. */
+json_t *kdp_flows_status_json(const struct kdp *k);
+
+#endif
