@@ -14,6 +14,7 @@
  *   kdp_apply.h     applying and restoring a desired state
  *   kdp_slowpath.h  ARP, unresolved next hops, conntrack GC
  *   kdp_flows.h     flows: the flow state file under ct and aff
+ *   kdp_handover.h  ho: a hand-over between two kdps (kdpctl upgrade)
  *   kdp_ctl.h       the control thread
  */
 #ifndef KDP_H
@@ -37,6 +38,7 @@
 #include "kdp_apply.h"
 #include "kdp_config.h"
 #include "kdp_flows.h"
+#include "kdp_handover.h"
 #include "kdp_persist.h"
 #include "kdp_ports.h"
 #include "kdp_slowpath.h"
@@ -67,6 +69,7 @@ struct kdp {
 	unsigned int port_seq;
 	/* Control thread. */
 	struct kdp_journal journal;
+	struct kdp_handover ho;        /**< a hand-over to or from another kdp */
 	uint64_t ct_mem_bytes;         /**< memory of the conntrack table (heap and slots) */
 	json_t *api_counts;            /**< "route|method|code" -> requests */
 	uint64_t gc_last_ms;           /**< when the last GC slice ran */

@@ -124,7 +124,8 @@ static const struct route routes_v1[] = {
 	{"stats", kdp_api_stats, true},        {"services", kdp_api_services, false},
 	{"ct", kdp_api_ct, true},              {"ipmasq", kdp_api_ipmasq, false},
 	{"nat", kdp_api_nat, true},            {"lrp", kdp_api_lrps, false},
-	{"monitor", kdp_api_monitor, true},
+	{"monitor", kdp_api_monitor, true},    {"upgrade", kdp_api_upgrade, false},
+	{"handover", kdp_api_handover, false},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)
@@ -167,5 +168,9 @@ void kdp_api_handle(struct evhttp_request *req, void *arg)
 		return kdp_api_reply_error(&r, HTTP_NOTFOUND, "no such path %s", r.path);
 	if (rt->get_only && r.method != EVHTTP_REQ_GET)
 		return kdp_api_reply_error(&r, 405, "only GET on %s", r.path);
+	/* While a new kdp takes over, the state is about to be its own. */
+	if (r.method != EVHTTP_REQ_GET && rt->fn != kdp_api_handover && kdp_handover_busy(r.k))
+		return kdp_api_reply_error(&r, 503, "kdp is handing over to a new kdp (pid %d): "
+					   "updates wait for it; retry in a moment", (int)r.k->ho.peer);
 	rt->fn(&r);
 }

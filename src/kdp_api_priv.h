@@ -69,4 +69,8 @@ void kdp_api_lrps(struct kdp_api_req *r);
 void kdp_api_state(struct kdp_api_req *r);
 void kdp_api_ipmasq(struct kdp_api_req *r);
 
+/* kdp_api_handover.c: upgrades. */
+void kdp_api_upgrade(struct kdp_api_req *r);
+void kdp_api_handover(struct kdp_api_req *r);
+
 #endif

@@ -445,7 +445,7 @@ void kdp_api_status(struct kdp_api_req *r)
 	kdp_addr_fmt_prefix(k->cfg.node_ip, k->cfg.node_plen, ip, sizeof(ip));
 	kdp_api_reply_json(r, HTTP_OK,
 		   json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
-			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}, s:o}",
+			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}, s:o, s:o}",
 			     "node", k->cfg.name, "version", KDP_VERSION, "pid", (int)getpid(),
 			     "uptimeSeconds", (json_int_t)(time(NULL) - k->started),
 			     "nodeIP", ip, "gateway", gw, "podGateway", pgw, "mac", mac,
@@ -457,7 +457,8 @@ void kdp_api_status(struct kdp_api_req *r)
 			     "services", k->state.n_svcs, "conntrack",
 			     (json_int_t)kdp_ct_count(k->ct), "conntrackCapacity",
 			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
-			     (json_int_t)k->ct_mem_bytes, "flowState", kdp_flows_status_json(k)));
+			     (json_int_t)k->ct_mem_bytes, "flowState", kdp_flows_status_json(k),
+			     "handover", kdp_handover_status_json(k)));
 }
 
 /* Splits the decoded path into segments; 0 or -1 for a bad path. */

@@ -23,6 +23,7 @@
 #include "kdp_api.h"
 #include "kdp_ctl.h"
 #include "kdp_flowmon.h"
+#include "kdp_handover.h"
 
 #define SLOWPATH_PERIOD_US 1000
 #define HTTP_TIMEOUT_S 10
@@ -37,6 +38,7 @@ struct kdp_ctl {
 	struct event *sigint;
 	struct event *sigterm;
 	int fd;
+	ino_t sock_ino; /* the socket file we bound (a hand-over may replace it) */
 };
 
 static int mkdir_parent(const char *path)
@@ -63,8 +65,9 @@ static int mkdir_parent(const char *path)
 }
 
 /* Binds the API socket (mode 0660, group @p group when given), refusing to
- * steal a live one. */
-static int listen_unix(const char *path, const char *group, char *err)
+ * steal a live one unless @p replace (a hand-over: the old kdp serves it
+ * until it exits, and its clients get to us from now on). */
+static int listen_unix(const char *path, const char *group, bool replace, char *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, ret;
@@ -79,7 +82,7 @@ static int listen_unix(const char *path, const char *group, char *err)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+	if (!replace && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(fd);
 		snprintf(err, KDP_ERR_LEN,
 			 "controlSocket: another process already serves %s", path);
@@ -115,8 +118,40 @@ static int listen_unix(const char *path, const char *group, char *err)
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	kdp_handover_tick(arg);
 	kdp_slowpath_poll(arg);
 	kdp_dp_reclaim(arg, false);
+}
+
+/* Serves @p fd, and remembers which socket file it is. */
+static int serve(struct kdp *k, struct kdp_ctl *c, int fd, char *err)
+{
+	struct stat st;
+
+	if (evhttp_accept_socket(c->http, fd) != 0) {
+		snprintf(err, KDP_ERR_LEN, "cannot serve %s", k->cfg.socket_path);
+		close(fd);
+		return -EIO;
+	}
+	c->fd = fd;
+	c->sock_ino = stat(k->cfg.socket_path, &st) == 0 ? st.st_ino : 0;
+	return 0;
+}
+
+void kdp_ctl_rebind(struct kdp *k)
+{
+	struct kdp_ctl *c = k->ctl;
+	char err[KDP_ERR_LEN];
+	struct stat st;
+	int fd;
+
+	if (c == NULL || (stat(k->cfg.socket_path, &st) == 0 && st.st_ino == c->sock_ino))
+		return;
+	fd = listen_unix(k->cfg.socket_path, k->cfg.socket_group, true, err);
+	if (fd < 0 || serve(k, c, fd, err) != 0)
+		RTE_LOG(ERR, USER1, "cannot serve %s again: %s\n", k->cfg.socket_path, err);
+	else
+		RTE_LOG(NOTICE, USER1, "serving %s again\n", k->cfg.socket_path);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -186,6 +221,15 @@ int kdp_ipmasq_file_reload(struct kdp *k)
 
 static void on_reload(evutil_socket_t fd, short what, void *arg)
 {
+	struct kdp *k = arg;
+	struct kdp_ctl *c = k->ctl;
+	struct timeval later = {1, 0};
+
+	/* During a hand-over the state is the new kdp's to change. */
+	if (kdp_handover_busy(k)) {
+		event_add(c->reload, &later);
+		return;
+	}
 	kdp_ipmasq_file_reload(arg);
 }
 
@@ -254,12 +298,12 @@ int kdp_ctl_init(struct kdp *k, char *err)
 						    EVHTTP_REQ_DELETE | EVHTTP_REQ_POST |
 						    EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(c->http, kdp_api_handle, k);
-	c->fd = listen_unix(k->cfg.socket_path, k->cfg.socket_group, err);
-	if (c->fd < 0)
-		return c->fd;
-	if (evhttp_accept_socket(c->http, c->fd) != 0) {
-		snprintf(err, KDP_ERR_LEN, "cannot serve %s", k->cfg.socket_path);
-		return -EIO;
+	{
+		int fd = listen_unix(k->cfg.socket_path, k->cfg.socket_group, k->ho.takeover, err);
+		int ret = fd < 0 ? fd : serve(k, c, fd, err);
+
+		if (ret != 0)
+			return ret;
 	}
 	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, k);
 	c->sigint = evsignal_new(c->base, SIGINT, on_signal, k);
@@ -290,6 +334,7 @@ int kdp_ctl_run(struct kdp *k)
 
 	RTE_LOG(NOTICE, USER1, "kdp %s: node %s serving %s\n", KDP_VERSION,
 		k->cfg.name, k->cfg.socket_path);
+	kdp_handover_notify("READY=1");
 	return event_base_dispatch(c->base) < 0 ? -EIO : 0;
 }
 
@@ -315,8 +360,13 @@ void kdp_ctl_fini(struct kdp *k)
 		evhttp_free(c->http); /* closes the bound socket */
 	else if (c->fd >= 0)
 		close(c->fd);
-	if (c->fd >= 0)
-		unlink(k->cfg.socket_path);
+	if (c->fd >= 0) {
+		struct stat st;
+
+		/* Ours only: after a hand-over given up, it may be another's. */
+		if (stat(k->cfg.socket_path, &st) == 0 && st.st_ino == c->sock_ino)
+			unlink(k->cfg.socket_path);
+	}
 	kdp_flowmon_fini(k); /* after the server: closing streams calls into it */
 	if (c->base)
 		event_base_free(c->base);

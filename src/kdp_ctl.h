@@ -16,6 +16,9 @@ void kdp_ctl_fini(struct kdp *k);
  * ipmasq_file_err) and the set in force stays. @return 0 or -errno.
  */
 int kdp_ipmasq_file_reload(struct kdp *k);
+/** Binds the control socket again if its file is not ours any more (a
+ *  hand-over given up after the new kdp bound it). */
+void kdp_ctl_rebind(struct kdp *k);
 /** Runs the control thread until SIGINT/SIGTERM. */
 int kdp_ctl_run(struct kdp *k);
 

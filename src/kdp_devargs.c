@@ -258,3 +258,22 @@ int kdp_devargs_check(const struct kdp_config *cfg, const char *devargs,
 	}
 	return 0;
 }
+
+bool kdp_devargs_iface(const char *devargs, char *out, size_t len)
+{
+	const char *v = devargs;
+	size_t n;
+
+	/* A key starts the string after the device name or follows a comma. */
+	while ((v = strstr(v, "iface=")) != NULL && v != devargs && v[-1] != ',')
+		v++;
+	if (v == NULL)
+		return false;
+	v += 6;
+	n = strcspn(v, ",");
+	if (n == 0 || n >= len)
+		return false;
+	memcpy(out, v, n);
+	out[n] = '\0';
+	return true;
+}

@@ -8,6 +8,9 @@
 #ifndef KDP_DEVARGS_H
 #define KDP_DEVARGS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "kdp_config.h"
 
 /**
@@ -24,5 +27,9 @@
  */
 int kdp_devargs_check(const struct kdp_config *cfg, const char *devargs,
 		      const char *path, char *err);
+
+/** The kernel interface @p devargs names (its iface= value) into @p out.
+ *  @return false when it names none (or it does not fit). */
+bool kdp_devargs_iface(const char *devargs, char *out, size_t len);
 
 #endif

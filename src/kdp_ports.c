@@ -11,8 +11,16 @@
 #include <rte_ethdev.h>
 #include <rte_log.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
+#include "common/kdp_addr.h"
+#include "kdp_devargs.h"
 #include "kdp.h"
 
 #define RX_DESC_UPLINK 1024
@@ -47,6 +55,31 @@ static int make_devargs(struct kdp *k, const char *devargs, char *out,
 	return w >= (int)len ? -ENAMETOOLONG : 0;
 }
 
+/* A host tap that already exists (another kdp has it: a hand-over) keeps
+ * its MAC: net_tap would give it a random one, and the node's stack would
+ * drop what the other kdp still sends it. */
+static void keep_tap_mac(const char *devargs, char *args, size_t len)
+{
+	char iface[IF_NAMESIZE + 1], mac[KDP_MAC_STRLEN];
+	struct ifreq ifr;
+	size_t used = strlen(args);
+	int s;
+
+	if (strncmp(devargs, "net_tap", 7) != 0 || strstr(devargs, "mac=") != NULL ||
+	    !kdp_devargs_iface(devargs, iface, sizeof(iface)) || if_nametoindex(iface) == 0)
+		return;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	if (s >= 0 && ioctl(s, SIOCGIFHWADDR, &ifr) == 0) {
+		kdp_addr_fmt_mac((const struct rte_ether_addr *)ifr.ifr_hwaddr.sa_data, mac,
+				 sizeof(mac));
+		snprintf(args + used, len - used, ",mac=%s", mac);
+	}
+	if (s >= 0)
+		close(s);
+}
+
 static void unplug(const char *name)
 {
 	rte_eal_hotplug_remove("vdev", name);
@@ -67,6 +100,8 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 		snprintf(err, KDP_ERR_LEN, "devargs: '%s' is too long", devargs);
 		return ret;
 	}
+	if (role == KDP_PORT_HOST)
+		keep_tap_mac(devargs, args, sizeof(args));
 	if (rte_eth_dev_get_port_by_name(name, &pid) == 0) {
 		snprintf(err, KDP_ERR_LEN, "devargs: a port named '%s' is already open",
 			 name);
@@ -170,22 +205,14 @@ unsigned int kdp_port_max_endpoints(const struct kdp *k)
 bool kdp_port_is_up(const struct kdp *k, uint16_t port)
 {
 	const struct kdp_port *p = &k->ports[port];
-	const char *iface = strstr(p->devargs, "iface=");
+	char name[IF_NAMESIZE + 1];
 	struct rte_eth_link link;
 
 	/* af_packet and tap report their link as always up: look at the
 	 * kernel interface they sit on, which may have been deleted. */
-	if (iface != NULL) {
-		char name[IF_NAMESIZE + 1];
-		size_t n = strcspn(iface + 6, ",");
-
-		if (n == 0 || n > IF_NAMESIZE)
-			return false;
-		memcpy(name, iface + 6, n);
-		name[n] = '\0';
-		if (if_nametoindex(name) == 0)
-			return false;
-	}
+	if (strstr(p->devargs, "iface=") != NULL &&
+	    (!kdp_devargs_iface(p->devargs, name, sizeof(name)) || if_nametoindex(name) == 0))
+		return false;
 	if (rte_eth_link_get_nowait(port, &link) != 0)
 		return false;
 	return link.link_status == RTE_ETH_LINK_UP;
@@ -261,5 +288,54 @@ const char *kdp_port_role_name(uint8_t role)
 		return "endpoint";
 	default:
 		return "none";
+	}
+}
+
+int kdp_port_tap_detach(const struct kdp *k, uint16_t port, int *fds, unsigned int max)
+{
+	char iface[IF_NAMESIZE + 1], link[64], path[64];
+	unsigned int n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (!kdp_devargs_iface(k->ports[port].devargs, iface, sizeof(iface)))
+		return 0;
+	d = opendir("/proc/self/fd");
+	if (d == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL && n < max) {
+		struct ifreq ifr;
+		int fd = atoi(de->d_name);
+		ssize_t l;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		l = readlink(path, link, sizeof(link) - 1);
+		if (l <= 0 || fd <= 2)
+			continue;
+		link[l] = '\0';
+		memset(&ifr, 0, sizeof(ifr));
+		/* A queue fd of our tap (a detached one, such as net_tap's
+		 * keep-alive fd, answers TUNGETIFF with an error). */
+		if (strcmp(link, "/dev/net/tun") != 0 || ioctl(fd, TUNGETIFF, &ifr) != 0 ||
+		    strncmp(ifr.ifr_name, iface, IF_NAMESIZE) != 0)
+			continue;
+		ifr.ifr_flags = IFF_DETACH_QUEUE;
+		if (ioctl(fd, TUNSETQUEUE, &ifr) == 0)
+			fds[n++] = fd;
+	}
+	closedir(d);
+	return (int)n;
+}
+
+void kdp_port_tap_attach(const int *fds, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct ifreq ifr;
+
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_ATTACH_QUEUE;
+		if (ioctl(fds[i], TUNSETQUEUE, &ifr) != 0)
+			RTE_LOG(WARNING, USER1, "host tap: cannot attach queue fd %d again: %s\n",
+				fds[i], strerror(errno));
 	}
 }

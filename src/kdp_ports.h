@@ -59,6 +59,15 @@ void kdp_port_watch(struct kdp *k);
 int kdp_port_driver_counters(uint16_t port,
 			     void (*fn)(void *arg, const char *name, uint64_t value),
 			     void *arg);
+/**
+ * A hand-over: detaches, in the kernel, the queues this process holds of
+ * the tap under @p port (net_tap's fds, found in /proc/self/fd), so the
+ * node's stack sends its frames to another process's queues of the same
+ * tap. Up to @p max fds go to @p fds. @return how many, or -errno.
+ */
+int kdp_port_tap_detach(const struct kdp *k, uint16_t port, int *fds, unsigned int max);
+/** Attaches queues kdp_port_tap_detach() detached again (a hand-over given up). */
+void kdp_port_tap_attach(const int *fds, unsigned int n);
 /** "uplink", "host", "endpoint" (enum kdp_port_role), as listings show it. */
 const char *kdp_port_role_name(uint8_t role);
 /** Largest number of endpoint ports that can still be opened in total. */

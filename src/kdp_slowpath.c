@@ -141,6 +141,9 @@ void kdp_slowpath_poll(struct kdp *k)
 	uint64_t now = kdp_now_ms();
 	unsigned int total = 0, n;
 
+	/* Handed over (workers parked): the tables are the new kdp's now. */
+	if (k->ho.phase >= KDP_HO_FROZEN)
+		return;
 	do {
 		n = rte_ring_sc_dequeue_burst(k->rings.punt, (void **)pkts, 32, NULL);
 		for (unsigned int i = 0; i < n; i++) {

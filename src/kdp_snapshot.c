@@ -445,6 +445,18 @@ static void masq_put(const struct kdp_masq_set *c)
 		kdp_masq_set_free(m);
 }
 
+/* Port @p p belongs to state @p st: the uplink, the host tap, or one of its
+ * endpoints' ports. */
+static bool port_in(const struct kdp *k, const struct kdp_state *st, uint16_t p)
+{
+	if (p == k->uplink || p == k->host)
+		return true;
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (st->eps[i].port == p)
+			return true;
+	return false;
+}
+
 struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 				  char *err)
 {
@@ -474,10 +486,13 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		rte_free(s);
 		return NULL;
 	}
+	/* The ports of this state only: an endpoint's port that goes with it
+	 * stays open until the snapshots that poll it are retired, but never
+	 * again in a new one (its close waits for exactly that). */
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
 		const struct kdp_port *kp = &k->ports[p];
 
-		if (!kp->used)
+		if (!kp->used || !port_in(k, st, p))
 			continue;
 		s->dp.ports[p].role = kp->role;
 		s->dp.ports[p].mtu = k->cfg.mtu;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 
 #include <rte_common.h>
 
@@ -274,6 +275,50 @@ fail:
 	return ret;
 }
 
+/* Refuses an endpoint that cannot be a pod of this node: its IP outside
+ * the cluster pool, in the service range or in another node's podCIDR; its
+ * port on the uplink's or the host tap's own interface. 0 or -EINVAL. */
+static int ep_check_place(const struct kdp_state *st, const struct kdp_config *cfg,
+			  const struct kdp_endpoint *e, const char *p, char *err)
+{
+	char a[KDP_ADDR_STRLEN], b[KDP_ADDR_STRLEN], mine[IF_NAMESIZE + 1], other[IF_NAMESIZE + 1];
+
+	kdp_addr_fmt_ip(e->ip, a, sizeof(a));
+	if (!kdp_addr_in(e->ip, cfg->native_cidr, cfg->native_plen))
+		return kdp_json_err(err, p, "ip: %s is outside the native routing CIDR %s (the pods' "
+				    "addresses)", a,
+				    kdp_addr_fmt_prefix(cfg->native_cidr, cfg->native_plen, b,
+							sizeof(b)));
+	if (cfg->svc_plen != 0 && kdp_addr_in(e->ip, cfg->svc_cidr, cfg->svc_plen))
+		return kdp_json_err(err, p, "ip: %s is inside the service CIDR %s", a,
+				    kdp_addr_fmt_prefix(cfg->svc_cidr, cfg->svc_plen, b, sizeof(b)));
+	for (unsigned int i = 0; i < st->n_nodes; i++) {
+		const struct kdp_node *n = &st->nodes[i];
+
+		if (strcmp(n->name, cfg->name) == 0)
+			continue;
+		for (unsigned int j = 0; j < n->n_cidrs; j++)
+			if (kdp_addr_in(e->ip, n->cidr[j], n->plen[j]))
+				return kdp_json_err(err, p,
+						    "ip: %s is inside podCIDR %s of node %s, not this "
+						    "node's", a,
+						    kdp_addr_fmt_prefix(n->cidr[j], n->plen[j], b,
+									sizeof(b)),
+						    n->name);
+	}
+	if (!kdp_devargs_iface(e->devargs, mine, sizeof(mine)))
+		return 0;
+	if (kdp_devargs_iface(cfg->uplink_devargs, other, sizeof(other)) &&
+	    strcmp(mine, other) == 0)
+		return kdp_json_err(err, p, "devargs: iface %s is the uplink's interface, not a pod's",
+				    mine);
+	if (cfg->host_devargs[0] != '\0' &&
+	    kdp_devargs_iface(cfg->host_devargs, other, sizeof(other)) && strcmp(mine, other) == 0)
+		return kdp_json_err(err, p, "devargs: iface %s is the host tap's interface, not a pod's",
+				    mine);
+	return 0;
+}
+
 int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 		       unsigned int max_endpoints, char *err)
 {
@@ -351,6 +396,8 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 			return kdp_json_err(err, p,
 					    "ip: %s is the node, its gateway or the pods' gateway",
 					    kdp_addr_fmt_ip(e->ip, a, sizeof(a)));
+		if (ep_check_place(st, cfg, e, p, err) != 0)
+			return -EINVAL;
 		for (unsigned int j = 0; j < i; j++) {
 			const struct kdp_endpoint *o = &st->eps[j];
 			if (o->ip == e->ip)

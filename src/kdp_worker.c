@@ -82,6 +82,57 @@ static void idle_sleep(struct kdp *k, unsigned int id, unsigned int idle)
 }
 
 
+/* Parked for a hand-over: touches nothing until resumed (or told to quit). */
+static void park(struct kdp *k, unsigned int id)
+{
+	rte_rcu_qsbr_thread_offline(k->qsbr, id);
+	atomic_fetch_add(&k->rings.parked, 1);
+	while (atomic_load(&k->rings.pause) && !atomic_load(&k->quit))
+		rte_delay_us_sleep(100);
+	atomic_fetch_sub(&k->rings.parked, 1);
+	rte_rcu_qsbr_thread_online(k->qsbr, id);
+}
+
+int kdp_worker_pause(struct kdp *k, unsigned int timeout_ms)
+{
+	atomic_store(&k->rings.pause, true);
+	for (unsigned int waited = 0; atomic_load(&k->rings.parked) < k->cfg.workers; waited++) {
+		if (waited >= timeout_ms * 10)
+			return -ETIMEDOUT;
+		rte_delay_us_sleep(100);
+	}
+	return 0;
+}
+
+void kdp_worker_resume(struct kdp *k)
+{
+	atomic_store(&k->rings.pause, false);
+}
+
+/*
+ * A kdp taking over, before the old one is frozen: every frame its ports
+ * receive is a copy of one the old kdp forwards, so it is dropped here
+ * (never the host tap's: the kernel gives those to one process only, so
+ * they wait in the tap). @return frames dropped.
+ */
+static unsigned int discard(const struct kdp_snapshot *s, unsigned int id,
+			    struct rte_mbuf **pkts)
+{
+	unsigned int n = 0;
+
+	for (uint16_t i = 0; i < s->n_rxq[id]; i++) {
+		const struct kdp_rxq *q = &s->rxq[id][i];
+		uint16_t got;
+
+		if (s->dp.ports[q->port].role == KDP_PORT_HOST)
+			continue;
+		got = rte_eth_rx_burst(q->port, q->queue, pkts, KDP_BURST);
+		rte_pktmbuf_free_bulk(pkts, got);
+		n += got;
+	}
+	return n;
+}
+
 int kdp_worker_main(void *arg)
 {
 	struct kdp *k = arg;
@@ -91,7 +142,7 @@ int kdp_worker_main(void *arg)
 	struct rte_mbuf *pkts[KDP_BURST];
 	struct kdp_stats *st;
 	unsigned int idle = 0;
-	uint64_t last = rte_rdtsc();
+	uint64_t last = rte_rdtsc(), drain_until = 0;
 	struct txq *t;
 
 	for (unsigned int i = 0; i < k->cfg.workers; i++)
@@ -121,6 +172,18 @@ int kdp_worker_main(void *arg)
 		const struct kdp_snapshot *s =
 			atomic_load_explicit(&k->pub.snap, memory_order_acquire);
 		unsigned int got = 0;
+
+		if (unlikely(atomic_load_explicit(&k->rings.discard, memory_order_relaxed))) {
+			got = discard(s, id, pkts);
+			atomic_fetch_add_explicit(&k->rings.discarded, got, memory_order_relaxed);
+			rte_rcu_qsbr_quiescent(k->qsbr, id);
+			if (atomic_load(&k->rings.pause))
+				park(k, id); /* hold from here: the old kdp is still running */
+			else if (got == 0 && k->cfg.poll_mode == KDP_POLL_ADAPTIVE)
+				rte_delay_us_sleep(20);
+			last = rte_rdtsc();
+			continue;
+		}
 
 		for (uint16_t i = 0; i < s->n_rxq[id]; i++) {
 			const struct kdp_rxq *q = &s->rxq[id][i];
@@ -163,6 +226,18 @@ int kdp_worker_main(void *arg)
 		}
 		rte_rcu_qsbr_quiescent(k->qsbr, id);
 		t1 = rte_rdtsc();
+		if (unlikely(atomic_load_explicit(&k->rings.pause, memory_order_relaxed))) {
+			/* A hand-over: what arrived before the new kdp opened
+			 * its ports is only in our queues, so empty them first. */
+			if (drain_until == 0)
+				drain_until = t1 + rte_get_tsc_hz() / 50;
+			if (got == 0 || t1 > drain_until) {
+				park(k, id);
+				drain_until = 0;
+				last = rte_rdtsc();
+				continue;
+			}
+		}
 		/* Total includes the time asleep, so busy/total is the load. */
 		st->total_cycles += t1 - last;
 		last = t1;

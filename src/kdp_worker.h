@@ -7,6 +7,8 @@
 #ifndef KDP_WORKER_H
 #define KDP_WORKER_H
 
+#include <stdatomic.h>
+
 #include <rte_ring.h>
 
 #include "common/kdp_stats.h"
@@ -22,9 +24,26 @@ struct kdp_rings {
 	struct rte_ring *punt;   /**< workers -> control (MP/SC): ARP, unresolved */
 	struct rte_ring *inject; /**< control -> worker 0 (SP/SC), ready to send */
 	struct rte_ring *renew;  /**< control -> worker 0 (SP/SC), to run again */
+	atomic_bool pause;       /**< control -> workers: drain, then park */
+	atomic_uint parked;      /**< workers parked (offline for RCU, touching nothing) */
+	atomic_bool discard;     /**< a kdp taking over: drop what arrives (copies) */
+	atomic_ulong discarded;  /**< ... how many */
 };
+
+struct kdp;
 
 /** Worker main loop (rte_eal_remote_launch; the argument is the struct kdp). */
 int kdp_worker_main(void *arg);
+
+/**
+ * Control thread: asks every worker to stop after its queues were found
+ * empty once (at most 20 ms of draining) and waits until all are parked:
+ * then no worker receives, sends or touches a table. Waits up to
+ * @p timeout_ms. @return 0, or -ETIMEDOUT (the workers stay asked).
+ */
+int kdp_worker_pause(struct kdp *k, unsigned int timeout_ms);
+
+/** Control thread: lets parked workers go on. */
+void kdp_worker_resume(struct kdp *k);
 
 #endif

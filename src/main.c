@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -112,18 +113,37 @@ static void mod_neigh_fini(struct kdp *k)
 	kdp_neigh_free(k->nt);
 }
 
+/* kdp --takeover: the running kdp stops taking updates (kdp_handover.h). */
+static int mod_prepare_init(struct kdp *k, char *err)
+{
+	return k->ho.takeover ? kdp_handover_prepare(k, err) : 0;
+}
+
+static void mod_prepare_fini(struct kdp *k)
+{
+	kdp_handover_close(k);
+}
+
 /* The flow state file, the conntrack and affinity tables over it. Its
- * flows are tracked again here, before any worker runs. */
+ * flows are tracked again here, before any worker runs (in a hand-over,
+ * once the running kdp is frozen). */
 static int mod_flows_init(struct kdp *k, char *err)
 {
-	int ret = kdp_flows_open(k, 0, err);
+	unsigned int flags = 0;
+	int ret;
 
+	if (k->ho.takeover)
+		flags = KDP_FLOWSTORE_SHARED | (k->ho.force ? 0 : KDP_FLOWSTORE_NO_REFUSE);
+	ret = kdp_flows_open(k, flags, err);
+	if (ret == -EPROTO)
+		snprintf(err + strlen(err), KDP_ERR_LEN - strlen(err),
+			 ": the running kdp's flows would be lost (--takeover=force to go on)");
 	if (ret != 0)
 		return ret;
 	k->api_counts = json_object();
 	if (k->api_counts == NULL)
 		return -ENOMEM;
-	return kdp_flows_import(k, err);
+	return k->ho.takeover ? 0 : kdp_flows_import(k, err);
 }
 
 static void mod_flows_fini(struct kdp *k)
@@ -140,6 +160,8 @@ static int mod_ports_init(struct kdp *k, char *err)
 
 	k->uplink = KDP_NO_PORT;
 	k->host = KDP_NO_PORT;
+	/* In a hand-over, frames queue for us from here on. */
+	k->ho.t_ports = kdp_clock_mono_ms();
 	p = kdp_port_open(k, k->cfg.uplink_devargs, KDP_PORT_UPLINK, perr);
 	if (p < 0) {
 		snprintf(err, KDP_ERR_LEN, "uplink.%s", perr);
@@ -193,6 +215,48 @@ static void mod_state_fini(struct kdp *k)
 	kdp_state_free(&k->state);
 }
 
+/* kdp --takeover, our workers running (dropping the copies of what the
+ * running kdp forwards): they park and hold what arrives from now on, the
+ * running kdp parks its workers, we track the flows it left in the flow
+ * state file, it exits, and our workers take the frames held
+ * (kdp_handover.h). */
+static int mod_takeover_init(struct kdp *k, char *err)
+{
+	struct kdp_handover *h = &k->ho;
+	int ret;
+
+	if (!h->takeover)
+		return 0;
+	ret = kdp_worker_pause(k, 1000);
+	if (ret != 0) {
+		snprintf(err, KDP_ERR_LEN, "our workers did not stop dropping within 1 s");
+		return ret;
+	}
+	h->t_hold = kdp_clock_mono_ms();
+	ret = kdp_handover_freeze(k, err);
+	if (ret == 0)
+		ret = kdp_flows_import(k, err);
+	if (ret == 0)
+		ret = kdp_handover_commit(k, err);
+	if (ret != 0)
+		return ret;
+	atomic_store(&k->rings.discard, false);
+	kdp_worker_resume(k);
+	h->t_running = kdp_clock_mono_ms();
+	h->done = true;
+	h->discarded = atomic_load(&k->rings.discarded);
+	kdp_handover_lock(k);
+	RTE_LOG(NOTICE, USER1,
+		"took over from kdp %s (pid %d): %u flows, %u affinity pins, %u neighbours; "
+		"forwarding paused %llu ms (frames held in the ports' queues for %llu ms; %llu "
+		"copies dropped before), updates refused %llu ms\n",
+		h->from_version, (int)h->from, k->flows.ct.imported, k->flows.pins, h->neighbours,
+		(unsigned long long)(h->t_running - h->t_frozen),
+		(unsigned long long)(h->t_running - h->t_hold), (unsigned long long)h->discarded,
+		(unsigned long long)(h->t_committed - h->t_prepare));
+	return 0;
+}
+
 static int mod_workers_init(struct kdp *k, char *err)
 {
 	unsigned int lcore, n = 0;
@@ -211,6 +275,8 @@ static int mod_workers_init(struct kdp *k, char *err)
 			 k->cfg.workers, n);
 		return -EINVAL;
 	}
+	/* Taking over: first drop what arrives (kdp_handover.h). */
+	atomic_store(&k->rings.discard, k->ho.takeover);
 	for (unsigned int i = 0; i < n; i++)
 		rte_eal_remote_launch(kdp_worker_main, k, k->workers[i].lcore);
 	return 0;
@@ -230,20 +296,25 @@ static const struct kdp_module {
 	{"mbuf pool", mod_pool_init, mod_pool_fini},
 	{"rcu, counters, rings", mod_core_init, mod_core_fini},
 	{"neighbours", mod_neigh_init, mod_neigh_fini},
+	{"hand-over", mod_prepare_init, mod_prepare_fini},
 	{"flow state", mod_flows_init, mod_flows_fini},
 	{"ports", mod_ports_init, mod_ports_fini},
 	{"state", mod_state_init, mod_state_fini},
 	{"control", kdp_ctl_init, kdp_ctl_fini},
 	{"telemetry", kdp_telemetry_init, NULL},
 	{"workers", mod_workers_init, mod_workers_fini},
+	{"takeover", mod_takeover_init, NULL},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: kdp --config FILE [--check] [-- EAL options...]\n"
+		"usage: kdp --config FILE [--check] [--takeover[=force]] [-- EAL options...]\n"
 		"  -c, --config FILE  node config (JSON), see conf/\n"
 		"      --check        validate the config and exit\n"
+		"      --takeover     take over from the kdp serving the config's control socket\n"
+		"                     (an upgrade without losing flows; kdpctl upgrade runs it);\n"
+		"                     =force: even if its flows cannot be kept\n"
 		"  -V, --version      print the version\n"
 		"EAL options come from the config's \"eal\" array, then after --.\n"
 		"kdp adds --no-pci unless an allow-list (-a) is given, and spreads\n"
@@ -279,12 +350,13 @@ static char *lcores_arg(unsigned int workers)
 
 /* Builds the EAL argv: argv0, config "eal", command-line extras, safety. */
 static char **eal_args(const struct kdp_config *cfg, int extra_c, char **extra_v,
-		       const char *argv0, int *argc_out, char **lc)
+		       const char *argv0, bool takeover, int *argc_out, char **lc)
 {
 	static const char *const allow[] = {"-a", "--allow", "--no-pci", "-b",
 					    "--block", NULL};
 	static const char *const lcore[] = {"-l", "--lcores", "-c", NULL};
-	int n = 0, cap = cfg->eal_argc + extra_c + 4;
+	static const char *const shconf[] = {"--no-shconf", NULL};
+	int n = 0, cap = cfg->eal_argc + extra_c + 5;
 	char **v = calloc((size_t)cap + 1, sizeof(char *));
 
 	if (v == NULL)
@@ -296,6 +368,10 @@ static char **eal_args(const struct kdp_config *cfg, int extra_c, char **extra_v
 		v[n++] = extra_v[i];
 	if (!has_arg(v + 1, n - 1, allow))
 		v[n++] = (char *)"--no-pci";
+	/* The kdp we take over is the primary process of its file prefix
+	 * (same config, same prefix) until it exits: share nothing with it. */
+	if (takeover && !has_arg(v + 1, n - 1, shconf))
+		v[n++] = (char *)"--no-shconf";
 	*lc = NULL;
 	if (!has_arg(v + 1, n - 1, lcore)) {
 		*lc = lcores_arg(cfg->workers);
@@ -311,6 +387,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check", no_argument, NULL, 'k'},
+		{"takeover", optional_argument, NULL, 't'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -335,6 +412,14 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			check = true;
+			break;
+		case 't':
+			if (optarg != NULL && strcmp(optarg, "force") != 0) {
+				fprintf(stderr, "kdp: --takeover=%s: only --takeover=force\n", optarg);
+				return 2;
+			}
+			k.ho.takeover = true;
+			k.ho.force = optarg != NULL;
 			break;
 		case 'V':
 			printf("kdp %s\n", KDP_VERSION);
@@ -361,7 +446,8 @@ int main(int argc, char **argv)
 		kdp_config_free(&k.cfg);
 		return 0;
 	}
-	ev = eal_args(&k.cfg, argc - optind, argv + optind, argv[0], &ec, &lc);
+	kdp_handover_init(&k, file, argc - optind, argv + optind);
+	ev = eal_args(&k.cfg, argc - optind, argv + optind, argv[0], k.ho.takeover, &ec, &lc);
 	if (ev == NULL || rte_eal_init(ec, ev) < 0) {
 		fprintf(stderr, "kdp: EAL init failed: %s\n", rte_strerror(rte_errno));
 		free(ev);
@@ -380,6 +466,14 @@ int main(int argc, char **argv)
 				err[0] ? err : rte_strerror(-ret));
 			break;
 		}
+	}
+	if (ret != 0 && k.ho.takeover && k.ho.t_committed == 0) {
+		/* The running kdp goes on with its ports, tap and socket: leave
+		 * them as they are (closing ours would bring the tap down). */
+		kdp_handover_close(&k);
+		fprintf(stderr, "kdp: takeover given up; the running kdp goes on\n");
+		fflush(NULL);
+		_exit(1);
 	}
 	if (inited == RTE_DIM(modules))
 		ret = kdp_ctl_run(&k);

@@ -228,7 +228,9 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
 		}
 		if (ret == 0)
 			continue;
-		e->slot = KDP_CT_SLOT_FREE;
+		/* Free for this table, but left as it is in the file until
+		 * reused: the import writes nothing, so a kdp that hands over
+		 * can go on if the new one gives up. */
 		batch[nb++] = i;
 		if (nb == RTE_DIM(batch) || i + 1 == ct->p.max_flows) {
 			if (rte_ring_enqueue_bulk_elem(ct->free, batch, sizeof(uint32_t), nb,
@@ -269,6 +271,7 @@ void kdp_ct_import_from(struct kdp_ct *ct, const struct kdp_ct_entry *src, uint3
 			st->no_room++;
 			continue;
 		}
+		e->slot = KDP_CT_SLOT_FREE;
 		*e = *s;
 		ret = index_entry(ct, e);
 		if (ret == 0) {
@@ -307,6 +310,8 @@ int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
 		slot_put(ct, e);
 		return -EEXIST;
 	}
+	/* The slot may still say what it was (the import leaves them). */
+	__atomic_store_n(&e->slot, KDP_CT_SLOT_FREE, __ATOMIC_RELAXED);
 	memset(e, 0, offsetof(struct kdp_ct_entry, slot));
 	e->key[0] = *orig;
 	e->key[1] = *reply;

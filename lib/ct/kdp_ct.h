@@ -152,8 +152,10 @@ struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p);
 
 /**
  * Takes the live, intact, unexpired entries of the table's slots (as a
- * previous kdp left them) into the hash, and frees every other slot. Call
- * once, before any worker uses the table. @return 0, or -ENOMEM.
+ * previous kdp left them) into the hash, and makes every other slot free
+ * for this table. It writes nothing into the slots (a slot is marked free
+ * when reused). Call once, before any worker uses the table.
+ * @return 0, or -ENOMEM.
  */
 int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats *st);
 

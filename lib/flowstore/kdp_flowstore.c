@@ -299,6 +299,14 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 		return ret;
 	}
 	fs->locked = flock(fs->fd, LOCK_EX | LOCK_NB) == 0;
+	/* A kdp killed a moment ago holds the lock until its last thread is
+	 * gone (after its main thread already shows as exited). */
+	for (int i = 0; !fs->locked && !(flags & KDP_FLOWSTORE_SHARED) && i < 300; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+		fs->locked = flock(fs->fd, LOCK_EX | LOCK_NB) == 0;
+	}
 	if (!fs->locked && !(flags & KDP_FLOWSTORE_SHARED)) {
 		snprintf(err, KDP_FLOWSTORE_MSG_LEN,
 			 "flowStateFile: %s is in use by another kdp (pid %u): two kdps must not "

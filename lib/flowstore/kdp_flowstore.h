@@ -114,7 +114,7 @@ struct kdp_flowstore {
  * store are zero. *@p out gets the store; its origin and msg say what was
  * found.
  * @return 0; -EBUSY when another kdp holds the file (without
- * KDP_FLOWSTORE_SHARED); -EPROTO (KDP_FLOWSTORE_NO_REFUSE) when it would be
+ * KDP_FLOWSTORE_SHARED; after waiting 3 s for a dying one); -EPROTO (KDP_FLOWSTORE_NO_REFUSE) when it would be
  * refused; -errno when the file cannot be made. @p err says why.
  */
 int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,

@@ -29,6 +29,7 @@ _kdpctl_options() {
 		"monitor "*) echo "$common --pod --ip --protocol --verdict -n" ;;
 		*" put" | "apply "*) echo "$common -f --file" ;;
 		"raw "*) echo "$common -f --file" ;;
+		"upgrade "*) echo "$common --force" ;;
 		*) echo "$common" ;;
 	esac
 }
@@ -44,7 +45,7 @@ _kdpctl() {
 		cword=$COMP_CWORD
 	fi
 
-	local commands="status node endpoint service route neigh ct nat ipmasq lrp stats metrics monitor apply raw"
+	local commands="status node endpoint service route neigh ct nat ipmasq lrp stats metrics monitor apply upgrade raw"
 
 	case $prev in
 		-s | --socket | -f | --file)

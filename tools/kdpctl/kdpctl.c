@@ -25,6 +25,7 @@ enum kdpctl_cmd_opt {
 	KDPCTL_OPT_ALL = 1 << 0,       /* --all */
 	KDPCTL_OPT_WIDE = 1 << 1,      /* -o wide */
 	KDPCTL_OPT_CT_FILTER = 1 << 2, /* --proto, --ip */
+	KDPCTL_OPT_FORCE = 1 << 3,     /* --force */
 };
 
 struct kdpctl_command {
@@ -136,6 +137,16 @@ static const struct kdpctl_command kdpctl_commands[] = {
 	  "Replace the whole desired state", "PUT /v1/state", cmd_apply, NULL },
 	{ "monitor", "[FILTERS] [-n N]", 0, KDPCTL_FILE_NO, 0,
 	  "Stream flow events (hubble observe)", "GET /v1/monitor", kdpctl_monitor_cmd, NULL },
+	{ "upgrade", NULL, 0, KDPCTL_FILE_NO, KDPCTL_OPT_FORCE,
+	  "Replace the running kdp by the binary now at its path, keeping every flow",
+	  "POST /v1/upgrade", cmd_upgrade,
+	  "The running kdp starts the kdp binary at the path it was started from (install\n"
+	  "the new version there first) with the same config and options and --takeover;\n"
+	  "the new kdp opens its ports, the old one parks its workers and exits, and the\n"
+	  "new one goes on with the same conntrack, SNAT ports and affinity pins (the\n"
+	  "flow state file). Waits until the new kdp answers (60 s at most) and prints\n"
+	  "what it took over. Updates are refused (HTTP 503) meanwhile. If the new kdp\n"
+	  "fails, the running one goes on and kdpctl says why (exit status 1).\n" },
 	{ "raw", "METHOD PATH", 2, KDPCTL_FILE_OPTIONAL, 0,
 	  "Send any request and print the response body", "METHOD PATH", cmd_raw, NULL },
 };
@@ -148,6 +159,8 @@ static const char kdpctl_common_options[] =
 /* Help lines of the options only some commands take. */
 static const char kdpctl_all_help[] =
 	"      --all           also list drop reasons with no packets\n";
+static const char kdpctl_force_help[] =
+	"      --force         upgrade even if the new kdp cannot keep the flows\n";
 static const char kdpctl_ct_filter_help[] =
 	"      --proto PROTO   only flows of protocol PROTO: tcp, udp or icmp\n"
 	"      --ip ADDR       only flows with IPv4 address ADDR (in either direction)\n";
@@ -182,6 +195,8 @@ static void kdpctl_synopsis(struct kdpctl_buf *b, const struct kdpctl_command *c
 		kdpctl_buf_puts(b, " [-o wide]");
 	if (c->opts & KDPCTL_OPT_CT_FILTER)
 		kdpctl_buf_puts(b, " [--proto P] [--ip IP]");
+	if (c->opts & KDPCTL_OPT_FORCE)
+		kdpctl_buf_puts(b, " [--force]");
 }
 
 /* Length of the first word of a command name ("service" of "service list"). */
@@ -250,8 +265,8 @@ static void kdpctl_usage(FILE *out)
 	for (size_t i = 0, n = 0; i < ARRAY_SIZE(kdpctl_commands); i++)
 		if (kdpctl_commands[i].opts & KDPCTL_OPT_WIDE)
 			fprintf(out, "%s%s", n++ ? ", " : "", kdpctl_commands[i].name);
-	fprintf(out, ")\n%s%s%s\n%s", kdpctl_ct_filter_help, kdpctl_all_help, kdpctl_monitor_help,
-		kdpctl_exit_help);
+	fprintf(out, ")\n%s%s%s%s\n%s", kdpctl_ct_filter_help, kdpctl_all_help, kdpctl_force_help,
+		kdpctl_monitor_help, kdpctl_exit_help);
 }
 
 /* Help of a group of commands ("kdpctl service --help"). */
@@ -281,6 +296,8 @@ static void kdpctl_command_usage(FILE *out, const struct kdpctl_command *c)
 		fprintf(out, "  -o, --output wide   %s\n", c->wide ? c->wide : "show more columns");
 	if (c->opts & KDPCTL_OPT_CT_FILTER)
 		fputs(kdpctl_ct_filter_help, out);
+	if (c->opts & KDPCTL_OPT_FORCE)
+		fputs(kdpctl_force_help, out);
 	fputs(kdpctl_common_options, out);
 	fprintf(out, "\n%s", kdpctl_exit_help);
 	free(b.data);
@@ -361,6 +378,8 @@ static void kdpctl_parse_args(int argc, char **argv, struct kdpctl_opts *o, char
 			o->json = true;
 		} else if (strcmp(a, "--all") == 0) {
 			o->all = true;
+		} else if (strcmp(a, "--force") == 0) {
+			o->force = true;
 		} else if (strncmp(a, "-o", 2) == 0 && a[2] != '\0' && a[2] != '-') {
 			o->output = a + 2; /* -owide */
 		} else if ((r = kdpctl_opt_value(argc, argv, &i, "-s", "--socket", &o->socket)) != 0 ||
@@ -434,6 +453,8 @@ static int kdpctl_check_command(struct kdpctl_opts *o, char **pos, size_t npos,
 		return kdpctl_usage_error(o, "'%s' does not take -f", o->cmd->name);
 	if (!(o->cmd->opts & KDPCTL_OPT_ALL) && o->all)
 		return kdpctl_usage_error(o, "'%s' does not take --all", o->cmd->name);
+	if (!(o->cmd->opts & KDPCTL_OPT_FORCE) && o->force)
+		return kdpctl_usage_error(o, "'%s' does not take --force", o->cmd->name);
 	if (!(o->cmd->opts & KDPCTL_OPT_WIDE) && o->output != NULL)
 		return kdpctl_usage_error(o, "'%s' does not take -o", o->cmd->name);
 	if (o->output != NULL && strcmp(o->output, "wide") != 0)

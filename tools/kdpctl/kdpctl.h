@@ -12,6 +12,7 @@
  *   kdpctl_flows.c    ct and nat listings
  *   kdpctl_metrics.c  the metrics listing (Prometheus text read as a table)
  *   kdpctl_change.c   commands that change the state (put, delete, apply, raw)
+ *   kdpctl_upgrade.c  upgrade: a new kdp takes over from the running one
  * Commands get the parsed options and print through kdpctl_fmt.c; none of
  * them speaks HTTP or formats a cell by hand.
  */
@@ -78,6 +79,7 @@ struct kdpctl_opts {
 	struct in_addr ip_addr; /* ... and parsed */
 	bool json;
 	bool all;
+	bool force;		/* upgrade --force */
 	bool wide;		/* -o wide */
 	bool help;
 	char **args; /* positional arguments after the command words */
@@ -114,6 +116,8 @@ int kdpctl_call(const struct kdpctl_opts *o, const char *method, const char *pat
  * given type. 0 or the exit code.
  */
 int kdpctl_get(const struct kdpctl_opts *o, const char *path, json_type type, json_t **out);
+/* GETs path quietly: its JSON answer of a 200, else NULL (nothing printed). */
+json_t *kdpctl_try_get(const struct kdpctl_opts *o, const char *path);
 /* Builds PREFIX + NS/NAME (escaped) from the first argument; 0 or exit code 2. */
 int kdpctl_nsname_path(const struct kdpctl_opts *o, const char *prefix, const char *what,
 		       struct kdpctl_buf *path);
@@ -228,5 +232,6 @@ int cmd_ipmasq_delete(const struct kdpctl_opts *o);
 int cmd_lrp_put(const struct kdpctl_opts *o);
 int cmd_lrp_delete(const struct kdpctl_opts *o);
 int cmd_raw(const struct kdpctl_opts *o);
+int cmd_upgrade(const struct kdpctl_opts *o);
 
 #endif /* KDPCTL_H */

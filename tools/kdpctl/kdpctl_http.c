@@ -302,7 +302,7 @@ static void kdpctl_connect_error(const char *path, int err)
 	}
 }
 
-static int kdpctl_connect(const char *path)
+static int kdpctl_connect(const char *path, bool quiet)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = KDPCTL_TIMEOUT_SEC };
@@ -319,7 +319,8 @@ static int kdpctl_connect(const char *path)
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		kdpctl_connect_error(path, errno);
+		if (!quiet)
+			kdpctl_connect_error(path, errno);
 		close(fd);
 		return -1;
 	}
@@ -350,14 +351,15 @@ static int kdpctl_send_all(int fd, const char *p, size_t n)
  * (cannot connect) or KDPCTL_EXIT_BAD_ANSWER (no complete HTTP answer).
  */
 static int kdpctl_http_request(const char *sock_path, const char *method, const char *path,
-			       const char *body, size_t body_len, struct kdpctl_response *resp)
+			       const char *body, size_t body_len, bool quiet,
+			       struct kdpctl_response *resp)
 {
 	struct kdpctl_http_parser p = { .head_request = strcmp(method, "HEAD") == 0 };
 	struct kdpctl_buf req = { 0 };
 	const char *err = NULL;
 	int fd, send_errno = 0, r;
 
-	fd = kdpctl_connect(sock_path);
+	fd = kdpctl_connect(sock_path, quiet);
 	if (fd < 0)
 		return KDPCTL_EXIT_UNREACHABLE;
 
@@ -401,7 +403,7 @@ static int kdpctl_http_request(const char *sock_path, const char *method, const 
 
 	if (r > 0)
 		kdpctl_http_finish(&p, resp);
-	else
+	else if (!quiet)
 		fprintf(stderr, "kdpctl: bad answer from kdp at %s: %s\n", sock_path, err);
 	free(p.in.data);
 	free(p.body.data);
@@ -450,7 +452,7 @@ static void kdpctl_print_error(const struct kdpctl_response *resp)
 int kdpctl_call(const struct kdpctl_opts *o, const char *method, const char *path,
 		const char *body, size_t body_len, struct kdpctl_response *resp)
 {
-	int rc = kdpctl_http_request(o->socket, method, path, body, body_len, resp);
+	int rc = kdpctl_http_request(o->socket, method, path, body, body_len, false, resp);
 
 	if (rc != KDPCTL_EXIT_OK)
 		return rc;
@@ -459,6 +461,19 @@ int kdpctl_call(const struct kdpctl_opts *o, const char *method, const char *pat
 	kdpctl_print_error(resp);
 	kdpctl_response_free(resp);
 	return KDPCTL_EXIT_API;
+}
+
+json_t *kdpctl_try_get(const struct kdpctl_opts *o, const char *path)
+{
+	struct kdpctl_response resp;
+	json_t *v = NULL;
+
+	if (kdpctl_http_request(o->socket, "GET", path, NULL, 0, true, &resp) != KDPCTL_EXIT_OK)
+		return NULL;
+	if (resp.status == 200)
+		v = kdpctl_parse_body(&resp);
+	kdpctl_response_free(&resp);
+	return v;
 }
 
 int kdpctl_get(const struct kdpctl_opts *o, const char *path, json_type type, json_t **out)

@@ -675,6 +675,22 @@ lab_kdp_stop() {
 	rm -f "$(lab_pidfile "$node")" "$(lab_sock "$node")"
 }
 
+# lab_kdp_upgrade NODE [--force]: `kdpctl upgrade` on NODE: the kdp binary
+# now at the running one's path (LAB_KDP_BIN) takes over, keeping every flow;
+# the pid file follows the new kdp. Prints kdpctl's output; fails as it does.
+lab_kdp_upgrade() {
+	local node=${1#kdp-} out pid
+	shift
+	out=$(lab_kdpctl "$node" upgrade "$@" 2>&1) || {
+		printf '%s\n' "$out"
+		return 1
+	}
+	printf '%s\n' "$out"
+	pid=$(lab_api "$node" GET /v1/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])') ||
+		return 1
+	printf '%s\n' "$pid" >"$(lab_pidfile "$node")"
+}
+
 # lab_host_tap_setup NODE: give kdp's host tap (kdp-host, created by kdp in the
 # node namespace) the node IP and the default route. Waits up to 5 s for it.
 lab_host_tap_setup() {
