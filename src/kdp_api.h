@@ -14,4 +14,11 @@
 /** evhttp generic callback; @p arg is the struct kdp. */
 void kdp_api_handle(struct evhttp_request *req, void *arg);
 
+/**
+ * Makes the answers libevent gives itself (a body over *@p max_body bytes:
+ * 413; a malformed request: 400) JSON {"error": ...} like kdp's own
+ * (kdp_api_guard.c). @p max_body must outlive @p http.
+ */
+void kdp_api_guard_install(struct evhttp *http, const uint32_t *max_body);
+
 #endif

@@ -293,10 +293,11 @@ int kdp_ctl_init(struct kdp *k, char *err)
 	evhttp_set_max_body_size(c->http, k->cfg.max_body);
 	evhttp_set_max_headers_size(c->http, 16384);
 	evhttp_set_timeout(c->http, HTTP_TIMEOUT_S);
-	/* Other methods reach the router too, so they get a JSON 405. */
-	evhttp_set_allowed_methods(c->http, EVHTTP_REQ_GET | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_POST |
-						    EVHTTP_REQ_PATCH);
+	/* Every method reaches the router, so others get a JSON 405 (not
+	 * libevent's 501), and libevent's own error answers (413 for a body
+	 * over maxBodyBytes) are JSON too. */
+	evhttp_set_allowed_methods(c->http, 0xffff);
+	kdp_api_guard_install(c->http, &k->cfg.max_body);
 	evhttp_set_gencb(c->http, kdp_api_handle, k);
 	{
 		int fd = listen_unix(k->cfg.socket_path, k->cfg.socket_group, k->ho.takeover, err);

@@ -491,13 +491,13 @@ json_t *kdp_handover_status_json(const struct kdp *k)
 	const struct kdp_handover *h = &k->ho;
 
 	if (h->done)
-		return json_pack("{s:{s:i, s:s}, s:i, s:I, s:I, s:I, s:I}", "tookOverFrom", "pid",
+		return json_pack("{s:{s:i, s:s}, s:i, s:I, s:I, s:I, s:I, s:I}", "tookOverFrom", "pid",
 				 (int)h->from, "version", h->from_version, "neighbours",
 				 (int)h->neighbours, "updatesRefusedMs",
 				 (json_int_t)(h->t_committed - h->t_prepare), "forwardingPausedMs",
 				 (json_int_t)(h->t_running - h->t_frozen), "framesHeldMs",
-				 (json_int_t)(h->t_running - h->t_hold), "copiesDropped",
-				 (json_int_t)h->discarded);
+				 (json_int_t)(h->t_running - h->t_hold), "heldFramesLost",
+				 (json_int_t)h->held_lost, "copiesDropped", (json_int_t)h->discarded);
 	return json_pack("{s:s, s:s?}", "phase",
 			 h->phase == KDP_HO_NONE    ? "none" :
 			 h->phase == KDP_HO_CONTROL ? "prepared" :

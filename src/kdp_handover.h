@@ -82,6 +82,7 @@ struct kdp_handover {
 	uint64_t t_ports;              /**< first port opened */
 	uint64_t t_hold;               /**< our workers stopped dropping: frames held */
 	uint64_t discarded;            /**< copies dropped before that */
+	uint64_t held_lost;            /**< frames the ports dropped while held (full) */
 	bool done;                     /**< this process took over */
 };
 

@@ -339,3 +339,16 @@ void kdp_port_tap_attach(const int *fds, unsigned int n)
 				fds[i], strerror(errno));
 	}
 }
+
+uint64_t kdp_port_missed(const struct kdp *k)
+{
+	uint64_t n = 0;
+
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
+		struct rte_eth_stats es;
+
+		if (k->ports[p].used && rte_eth_stats_get(p, &es) == 0)
+			n += es.imissed;
+	}
+	return n;
+}

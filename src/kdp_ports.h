@@ -68,6 +68,9 @@ int kdp_port_driver_counters(uint16_t port,
 int kdp_port_tap_detach(const struct kdp *k, uint16_t port, int *fds, unsigned int max);
 /** Attaches queues kdp_port_tap_detach() detached again (a hand-over given up). */
 void kdp_port_tap_attach(const int *fds, unsigned int n);
+/** Frames the ports' devices dropped for want of room (rte_eth_stats
+ *  imissed: net_kdp_afp's full rings), all ports together. Control thread. */
+uint64_t kdp_port_missed(const struct kdp *k);
 /** "uplink", "host", "endpoint" (enum kdp_port_role), as listings show it. */
 const char *kdp_port_role_name(uint8_t role);
 /** Largest number of endpoint ports that can still be opened in total. */

@@ -171,7 +171,10 @@ int kdp_worker_main(void *arg)
 		uint64_t t0 = rte_rdtsc(), t1;
 		const struct kdp_snapshot *s =
 			atomic_load_explicit(&k->pub.snap, memory_order_acquire);
-		unsigned int got = 0;
+		/* Asked to park before this pass: it parks once the pass found
+		 * each queue emptied (fewer frames than a burst). */
+		bool pausing = atomic_load_explicit(&k->rings.pause, memory_order_relaxed);
+		unsigned int got = 0, full = 0;
 
 		if (unlikely(atomic_load_explicit(&k->rings.discard, memory_order_relaxed))) {
 			got = discard(s, id, pkts);
@@ -191,6 +194,7 @@ int kdp_worker_main(void *arg)
 						      KDP_BURST);
 			if (n == 0)
 				continue;
+			full += n == KDP_BURST;
 			got += n;
 			st->rx_pkts += n;
 			for (uint16_t j = 0; j < n; j++)
@@ -226,12 +230,13 @@ int kdp_worker_main(void *arg)
 		}
 		rte_rcu_qsbr_quiescent(k->qsbr, id);
 		t1 = rte_rdtsc();
-		if (unlikely(atomic_load_explicit(&k->rings.pause, memory_order_relaxed))) {
-			/* A hand-over: what arrived before the new kdp opened
-			 * its ports is only in our queues, so empty them first. */
+		if (unlikely(pausing)) {
+			/* A hand-over: what arrived before the new kdp held its
+			 * queues is only in ours. A pass that emptied each queue
+			 * took all of that (later frames are in both). */
 			if (drain_until == 0)
 				drain_until = t1 + rte_get_tsc_hz() / 50;
-			if (got == 0 || t1 > drain_until) {
+			if (full == 0 || t1 > drain_until) {
 				park(k, id);
 				drain_until = 0;
 				last = rte_rdtsc();

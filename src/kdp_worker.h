@@ -36,8 +36,9 @@ struct kdp;
 int kdp_worker_main(void *arg);
 
 /**
- * Control thread: asks every worker to stop after its queues were found
- * empty once (at most 20 ms of draining) and waits until all are parked:
+ * Control thread: asks every worker to stop after a pass over its queues
+ * that emptied each (fewer frames than a burst in each; at most 20 ms of
+ * draining) and waits until all are parked:
  * then no worker receives, sends or touches a table. Waits up to
  * @p timeout_ms. @return 0, or -ETIMEDOUT (the workers stay asked).
  */

@@ -233,6 +233,7 @@ static int mod_takeover_init(struct kdp *k, char *err)
 		return ret;
 	}
 	h->t_hold = kdp_clock_mono_ms();
+	h->held_lost = kdp_port_missed(k);
 	ret = kdp_handover_freeze(k, err);
 	if (ret == 0)
 		ret = kdp_flows_import(k, err);
@@ -240,6 +241,8 @@ static int mod_takeover_init(struct kdp *k, char *err)
 		ret = kdp_handover_commit(k, err);
 	if (ret != 0)
 		return ret;
+	/* What the ports could not hold meanwhile: the frames lost. */
+	h->held_lost = kdp_port_missed(k) - h->held_lost;
 	atomic_store(&k->rings.discard, false);
 	kdp_worker_resume(k);
 	h->t_running = kdp_clock_mono_ms();
@@ -248,12 +251,12 @@ static int mod_takeover_init(struct kdp *k, char *err)
 	kdp_handover_lock(k);
 	RTE_LOG(NOTICE, USER1,
 		"took over from kdp %s (pid %d): %u flows, %u affinity pins, %u neighbours; "
-		"forwarding paused %llu ms (frames held in the ports' queues for %llu ms; %llu "
-		"copies dropped before), updates refused %llu ms\n",
+		"forwarding paused %llu ms (frames held in the ports' queues for %llu ms, %llu of "
+		"them lost to full queues; %llu copies dropped before), updates refused %llu ms\n",
 		h->from_version, (int)h->from, k->flows.ct.imported, k->flows.pins, h->neighbours,
 		(unsigned long long)(h->t_running - h->t_frozen),
-		(unsigned long long)(h->t_running - h->t_hold), (unsigned long long)h->discarded,
-		(unsigned long long)(h->t_committed - h->t_prepare));
+		(unsigned long long)(h->t_running - h->t_hold), (unsigned long long)h->held_lost,
+		(unsigned long long)h->discarded, (unsigned long long)(h->t_committed - h->t_prepare));
 	return 0;
 }
 

@@ -57,6 +57,7 @@ for b in build build-asan; do
 	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
 	counted "state file and journal ($b)" /usr/bin/python3 tests/func/test_persist.py "$b/src/kdp"
 	counted "state file under kill -9 ($b)" /usr/bin/python3 tests/func/test_crash_save.py "$b/src/kdp"
+	counted "flow state across restarts ($b)" /usr/bin/python3 tests/func/test_flowstate.py "$b/src/kdp"
 	counted "flow monitor ($b)" /usr/bin/python3 tests/func/test_monitor.py "$b/src/kdp"
 	counted "offloaded frames through net_kdp_afp ($b)" /usr/bin/python3 tests/func/test_offload.py "$b/src/kdp"
 done

@@ -244,6 +244,26 @@ static uint32_t owner_of(int fd)
 	return h.owner_pid;
 }
 
+/* True when process @p pid runs (neither gone nor a zombie). */
+static bool alive(uint32_t pid)
+{
+	char p[64], st[256];
+	const char *r;
+	FILE *f;
+	bool ok;
+
+	if (pid == 0)
+		return false;
+	snprintf(p, sizeof(p), "/proc/%u/stat", pid);
+	f = fopen(p, "re");
+	if (f == NULL)
+		return false;
+	ok = fgets(st, sizeof(st), f) != NULL;
+	fclose(f);
+	r = ok ? strrchr(st, ')') : NULL;
+	return r != NULL && r[1] == ' ' && r[2] != 'Z' && r[2] != 'X';
+}
+
 static int open_memory(struct kdp_flowstore *fs, const struct kdp_flowstore_geom *g)
 {
 	struct kdp_flowstore_hdr l;
@@ -300,8 +320,10 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 	}
 	fs->locked = flock(fs->fd, LOCK_EX | LOCK_NB) == 0;
 	/* A kdp killed a moment ago holds the lock until its last thread is
-	 * gone (after its main thread already shows as exited). */
-	for (int i = 0; !fs->locked && !(flags & KDP_FLOWSTORE_SHARED) && i < 300; i++) {
+	 * gone (its main thread already shows as exited): wait for that one,
+	 * not for a live one. */
+	for (int i = 0; !fs->locked && !(flags & KDP_FLOWSTORE_SHARED) &&
+			!alive(owner_of(fs->fd)) && i < 300; i++) {
 		struct timespec ts = {0, 10 * 1000 * 1000};
 
 		nanosleep(&ts, NULL);

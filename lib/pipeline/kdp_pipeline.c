@@ -192,13 +192,25 @@ static void drop_answer(struct burst *b, struct rte_mbuf *m, enum kdp_drop reaso
 		b->drop[b->n_drop++] = m;
 }
 
-/* TTL and MTU rules of a forwarded packet; 0 when it goes on. */
+/* TTL and MTU rules of a forwarded packet; 0 when it goes on. What the
+ * node's own stack sends (from the host tap) is not forwarded but sent:
+ * its TTL is the stack's, as on a NIC. */
 static inline int forward_checks(struct burst *b, struct rte_mbuf *m, uint16_t out_port)
 {
 	struct rte_ipv4_hdr *ip = kdp_parse_ip(m);
 	uint16_t mtu = b->dp->ports[out_port].mtu;
 	uint16_t old;
 
+	if (unlikely(b->in_role == KDP_PORT_HOST)) {
+		if (unlikely(rte_be_to_cpu_16(ip->total_length) > mtu)) {
+			if (!(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)))
+				drop(b, m, KDP_DROP_MTU_EXCEEDED);
+			else
+				drop_answer(b, m, KDP_DROP_FRAG_NEEDED, ANSWER_FRAG_NEEDED, mtu);
+			return -1;
+		}
+		return 0;
+	}
 	if (unlikely(ip->time_to_live <= 1)) {
 		drop_answer(b, m, KDP_DROP_TTL_EXCEEDED, ANSWER_TIME_EXCEEDED, 0);
 		return -1;

@@ -202,8 +202,6 @@ check_b_upgrade() {
 	lost=$("$LAB_PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(sum(v["lost"] for v in d.values()))' "$rep")
 	verdict "$([[ $lost == 0 ]]; echo $?)" "b. not one probe lost during the upgrade (ICMP routed, DNS to a ClusterIP, UDP masqueraded)" \
 		"$(probes "$t0" "$t1")"
-	out=$(lab_api k8s-ctr GET /metrics | grep -E '^kdp_port_driver_total\{.*counter="rx_kernel_drops"' | awk '{s += $2} END {print s + 0}')
-	echo "b. frames the kernel dropped for a full ring in the new kdp's ports: $out"
 }
 
 # patch_flowfile OFFSET HEX: writes bytes at OFFSET of k8s-ctr's flow state

@@ -16,6 +16,7 @@ OTHER_POD=172.20.0.130 # webpod on k8s-w1
 SAME_POD=172.20.1.40   # webpod on k8s-ctr
 CLIENT_IP=172.20.1.236 # curl-pod on k8s-ctr
 SPOOF_IP=172.20.1.99
+NODE_IP=192.168.10.100 # k8s-ctr
 
 
 
@@ -34,8 +35,22 @@ setup() {
 # ------------------------------------------------------------------ checks
 
 check_a_ping() {
+	local ns out ttl
 	ping_check "a1. curl-pod -> $OTHER_POD (webpod on the other node)" curl-pod "$OTHER_POD"
 	ping_check "a2. curl-pod -> $SAME_POD (webpod on the same node)" curl-pod "$SAME_POD"
+	# The node's own stack (behind the host tap) answers without a hop:
+	# what it sends is not routed by kdp, so its TTL stays 64.
+	for ns in kdp-curl-pod kdp-router; do
+		if [[ $ns == kdp-router ]]; then
+			out=$(ip netns exec "$ns" ping -n -c3 -i0.2 -W1 "$NODE_IP" 2>&1)
+		else
+			out=$(lab_ping curl-pod "$NODE_IP" 2>&1)
+		fi
+		ttl=$(grep -m1 -o 'ttl=[0-9]*' <<<"$out")
+		verdict "$([[ $ttl == ttl=64 ]]; echo $?)" \
+			"a3. ${ns#kdp-} -> $NODE_IP (k8s-ctr's own stack, through the host tap): ttl=64, not decremented" \
+			"${ttl:-no reply}; $(lab_ping_summary <<<"$out")"
+	done
 }
 
 check_b_native() {
@@ -159,7 +174,20 @@ check_g_bad_input() {
 	verdict "$ok" "g2. PUT /v1/nodes/bad with a podCIDR inside k8s-w1's -> 4xx naming podCIDRs" \
 		"HTTP $CODE: $BODY"
 
+	# An endpoint whose interface does not exist: kdpctl says so.
+	out=$(printf '{"ip":"172.20.1.77","mac":"02:00:00:00:00:77","devargs":"net_kdp_afp,iface=lxc-nope"}' |
+		lab_kdpctl k8s-ctr endpoint put default/nope -f - 2>&1)
+	rc=$?
+	[[ $rc == 1 && $out == *"endpoints[default/nope].devargs: DPDK could not open"*"No such device"* ]] && ok=0 || ok=1
+	verdict "$ok" "g4. an endpoint on an interface that does not exist: kdpctl exits 1 with 'No such device'" "$out"
+	rc=0
+	out=$(printf '{"ip":"172.20.0.77","mac":"02:00:00:00:00:77","devargs":"net_kdp_afp,iface=lxc-curl"}' |
+		lab_kdpctl k8s-ctr endpoint put default/other -f - 2>&1)
+	[[ $out == "Error: endpoints[default/other]: ip: 172.20.0.77 is inside podCIDR 172.20.0.0/24 of node k8s-w1, not this node's (HTTP 400)" ]] && ok=0 || ok=1
+	verdict "$ok" "g5. an endpoint with an address of another node's podCIDR: 400 naming ip" "$out"
+
 	after=$(lab_nodes_list k8s-ctr 2>&1)
+	rc=0
 	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
 	[[ -n $before && $before == "$after" && $rc == 0 ]] && ok=0 || ok=1
 	verdict "$ok" "g3. after the bad requests: GET /v1/nodes unchanged, routing works" \
@@ -190,6 +218,23 @@ check_h_port_gone() {
 		"ping after: $(lab_ping_summary <<<"$out")"
 }
 
+# i. Endpoints deleted: their ports leave the workers' polls before they are
+# closed (a worker polling a closed port logs "rx_pkt_burst for not ready
+# port"; under ASan it would read freed memory).
+check_i_delete() {
+	local log out rc=0 ok hits ep
+	log=$(lab_logfile k8s-ctr)
+	for ep in default/webpod-ctr kube-system/coredns-ctr kube-system/node-local-dns-ctr; do
+		lab_api k8s-ctr DELETE "/v1/endpoints/$ep" >/dev/null || rc=$?
+	done
+	sleep 1
+	hits=$(tail -c "+$((E2E_LOG_START[k8s-ctr] + 1))" "$log" | grep -c 'not ready port')
+	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
+	[[ $rc == 0 && $hits == 0 ]] && ok=0 || ok=1
+	verdict "$ok" "i. three endpoints deleted: no worker polls a closed port, routing goes on" \
+		"'not ready port' in kdp's log: $hits; ping: $(lab_ping_summary <<<"$out")"
+}
+
 if setup; then
 	check_a_ping
 	check_b_native
@@ -199,6 +244,7 @@ if setup; then
 	check_f_restart
 	check_g_bad_input
 	check_h_port_gone
+	check_i_delete
 fi
 FINISHED=1
 exit 0 # on_exit turns this into 1 if a check failed

@@ -39,6 +39,39 @@ def request(sock, method, path, body=b"", timeout=5, send_body=True):
     return status, data.partition(b"\r\n\r\n")[2]
 
 
+KDPCTL = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")),
+                      "..", "tools", "kdpctl", "kdpctl")
+
+
+def raw(sock, data, timeout=5):
+    """Sends @data as is; returns [(status, body)] of every answer read
+    until the daemon closes (or goes quiet)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock)
+    s.sendall(data)
+    buf = b""
+    try:
+        while True:
+            c = s.recv(65536)
+            if not c:
+                break
+            buf += c
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    out = []
+    while buf.startswith(b"HTTP/"):
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        n = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                n = int(line.split(b":")[1])
+        out.append((int(head.split(b" ", 2)[1]), rest[:n]))
+        buf = rest[n:]
+    return out
+
+
 def main():
     kdp = os.path.abspath(sys.argv[1])
     d = tempfile.mkdtemp(prefix="kdp-sec-")
@@ -86,7 +119,34 @@ def main():
 
         before = request(sock, "GET", "/v1/state")[1]
         code, body = request(sock, "PUT", "/v1/state", b"{" + b" " * 8000 + b"}", send_body=False)
-        check("a body over maxBodyBytes gets 413", code == 413, f"{code} {body[:80]!r}")
+        over = "body: larger than maxBodyBytes (4096 bytes)"
+        check("a body over maxBodyBytes gets 413 with a JSON error naming maxBodyBytes "
+              "(not libevent's HTML page), before the body is sent",
+              code == 413 and json.loads(body or b"{}").get("error") == over, f"{code} {body[:120]!r}")
+        chunk = b"1000\r\n" + b" " * 4096 + b"\r\n"
+        for name, req, want_code, want in [
+                ("the same, the body sent whole", b"PUT /v1/state HTTP/1.1\r\nHost: kdp\r\n"
+                 b"Content-Length: 6000\r\n\r\n" + b" " * 6000, 413, over),
+                ("a chunked body over maxBodyBytes", b"PUT /v1/state HTTP/1.1\r\nHost: kdp\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n" + chunk * 2 + b"0\r\n\r\n", 413, over),
+                ("a malformed request line", b"hello there\r\n\r\n", 400,
+                 "malformed request (request line, headers or chunked body)"),
+                ("a malformed header", b"GET /v1/status HTTP/1.1\r\n no colon here\r\n\r\n", 400,
+                 "malformed request (request line, headers or chunked body)"),
+                ("OPTIONS", b"OPTIONS /v1/status HTTP/1.1\r\nHost: kdp\r\nConnection: close\r\n\r\n", 405,
+                 "only GET on /v1/status")]:
+            answers = raw(sock, req)
+            got = answers[0] if answers else (0, b"")
+            check(f"{name} gets a JSON {want_code}: {want}",
+                  got[0] == want_code and json.loads(got[1] or b"{}").get("error") == want, repr(got))
+        big = os.path.join(d, "big.json")
+        with open(big, "w") as f:
+            json.dump({"nodes": [], "endpoints": [], "services": [], "pad": "x" * 6000}, f)
+        kc = subprocess.run([KDPCTL, "-s", sock, "apply", "-f", big], capture_output=True, text=True)
+        check("kdpctl prints the 413 as an error and exits 1",
+              kc.returncode == 1 and kc.stderr.strip()
+              == f"Error: {over} (HTTP 413)",
+              f"exit {kc.returncode}: {kc.stderr.strip()!r}")
         code, body = request(sock, "PUT", "/v1/nodes/k8s-w1", b'{"ip": "192.168.10.101", "podCIDRs": ["172.20.0.0/24"],')
         check("invalid JSON gets 400 naming the body", code == 400 and b"body: invalid JSON" in body, body[:120])
         code, body = request(sock, "PUT", "/v1/endpoints/default/x",
@@ -147,6 +207,38 @@ def main():
         code, body = request(sock, "POST", "/v1/nodes")
         check("other methods get a JSON 405", code == 405 and b"error" in body, f"{code} {body[:80]!r}")
         check("nothing changed after the bad requests", request(sock, "GET", "/v1/state")[1] == before)
+
+        # Endpoints that cannot be this node's pods.
+        code, _ = request(sock, "PUT", "/v1/nodes/k8s-w1", b'{"ip": "192.168.10.101", "podCIDRs": ["172.20.0.0/24"]}')
+        for ip, want in [("172.20.0.9", "ip: 172.20.0.9 is inside podCIDR 172.20.0.0/24 of node k8s-w1, not this node's"),
+                         ("10.1.2.3", "ip: 10.1.2.3 is outside the native routing CIDR 172.20.0.0/16 (the pods' addresses)")]:
+            c, ans = request(sock, "PUT", "/v1/endpoints/default/x", json.dumps(
+                {"ip": ip, "mac": "02:00:00:00:00:01", "devargs": "net_null,no-rx=1"}).encode())
+            got = json.loads(ans or b"{}").get("error")
+            check(f"an endpoint at {ip} -> 400 {want}",
+                  code == 200 and c == 400 and got == f"endpoints[default/x]: {want}"
+                  and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", f"{c} {got}")
+        request(sock, "DELETE", "/v1/nodes/k8s-w1")
+
+        # An endpoint's port leaves the workers' polls before it is closed.
+        ok, first = True, None
+        for rnd in range(3):
+            for i in range(6):
+                c, ans = request(sock, "PUT", f"/v1/endpoints/default/p{i}", json.dumps(
+                    {"ip": f"172.20.1.{10 + i}", "mac": f"02:00:00:00:01:{i:02x}",
+                     "devargs": f"net_null,no-rx=1,size={64 + i}"}).encode())
+                ok = ok and c == 200
+                first = first or (None if c == 200 else ans[:160])
+            for i in range(6):
+                c, ans = request(sock, "DELETE", f"/v1/endpoints/default/p{i}")
+                ok = ok and c == 200
+        time.sleep(0.5)
+        log.flush()
+        text = open(os.path.join(d, "kdp.log")).read()
+        check("18 endpoints opened and deleted: no worker polls a closed port "
+              "('rx_pkt_burst for not ready port' never logged)",
+              ok and "not ready port" not in text and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]",
+              f"ok={ok} {first!r} {[ln for ln in text.splitlines() if 'not ready' in ln][:2]}")
 
         # A slow client that never finishes its request does not block others.
         slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

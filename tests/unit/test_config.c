@@ -335,11 +335,35 @@ static void test_state_rules(void)
 		 "ip: 169.254.1.1 is the node, its gateway or the pods' gateway"},
 		{"{\"nodes\":{}}", "nodes: expected an array"},
 		{"{\"policies\":[]}", "policies: unknown field"},
+		/* Endpoints that cannot be pods of this node (issue #16). */
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"10.1.1.5\","
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
+		 "endpoints[default/a]: ip: 10.1.1.5 is outside the native routing CIDR 172.20.0.0/16 "
+		 "(the pods' addresses)"},
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.200.5\","
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
+		 "endpoints[default/a]: ip: 172.20.200.5 is inside the service CIDR 172.20.200.0/24"},
+		{"{\"nodes\":[{\"name\":\"k8s-ctr\",\"ip\":\"192.168.10.100\",\"podCIDRs\":[\"172.20.1.0/24\"]},"
+		 "{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.101\",\"podCIDRs\":[\"172.20.0.0/24\"]}],"
+		 "\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.0.7\","
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
+		 "endpoints[default/a]: ip: 172.20.0.7 is inside podCIDR 172.20.0.0/24 of node k8s-w1, "
+		 "not this node's"},
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.5\","
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_kdp_afp,iface=eth1\"}]}",
+		 "endpoints[default/a]: devargs: iface eth1 is the uplink's interface, not a pod's"},
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.5\","
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=kdp-host\"}]}",
+		 "endpoints[default/a]: devargs: iface kdp-host is the host tap's interface, not a pod's"},
 	};
 	struct kdp_config c;
 	char err[KDP_ERR_LEN] = "";
 
 	CU_ASSERT_EQUAL_FATAL(cfg_with("workers", "1", &c, err), 0);
+	/* A service range inside the pool, and a host tap, for the cases above. */
+	c.svc_cidr = IP4(172, 20, 200, 0);
+	c.svc_plen = 24;
+	snprintf(c.host_devargs, sizeof(c.host_devargs), "net_tap0,iface=kdp-host");
 	for (size_t i = 0; i < RTE_DIM(t); i++) {
 		json_t *j = json_loads(t[i].body, 0, NULL);
 		struct kdp_state st;

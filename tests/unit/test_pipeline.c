@@ -260,6 +260,23 @@ static void test_local_pod_and_host(void)
 	CU_ASSERT(rte_is_same_ether_addr(&eth_of(m)->dst_addr, &host_mac));
 	CU_ASSERT_EQUAL(ip_of(m)->time_to_live, 64);
 	rte_pktmbuf_free(m);
+	/* The node's stack answering a pod (from the host tap): sent, not
+	 * forwarded, so its TTL stays 64 (a ping to the node IP sees 64). */
+	p = (struct test_pkt){.src_mac = host_mac, .dst_mac = kdp_mac, .src = NODE_IP,
+			      .dst = CURL, .proto = IPPROTO_ICMP, .icmp_type = 0, .sport = 7};
+	m = run1(test_pkt_make(&p), 3, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 1);
+	CU_ASSERT_EQUAL(ip_of(m)->time_to_live, 64);
+	CU_ASSERT(test_ip_csum_ok(m));
+	rte_pktmbuf_free(m);
+	/* ... even with TTL 1 (a traceroute from the node): no time exceeded. */
+	p.ttl = 1;
+	m = run1(test_pkt_make(&p), 3, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 1);
+	CU_ASSERT_EQUAL(ip_of(m)->time_to_live, 1);
+	rte_pktmbuf_free(m);
 }
 
 static void test_drops(void)

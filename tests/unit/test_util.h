@@ -49,5 +49,6 @@ void test_register_svc(void);
 void test_register_dataplane(void);
 void test_register_monitor(void);
 void test_register_offload(void);
+void test_register_flowstore(void);
 
 #endif

@@ -71,11 +71,11 @@ int cmd_upgrade(const struct kdpctl_opts *o)
 				       old_pid, str(st, "version"), pid);
 				printf("kept: %lld flows, %lld affinity pins, %lld neighbours\n",
 				       num(rs, "imported"), num(fs, "affinityPins"), num(ho, "neighbours"));
-				printf("forwarding paused %lld ms (frames held in the new kdp's port "
-				       "queues for %lld ms; %lld copies of what the old kdp forwarded "
-				       "dropped before), updates refused %lld ms\n",
+				printf("forwarding paused %lld ms; frames held in the new kdp's port "
+				       "queues for %lld ms, %lld lost to full queues; updates refused "
+				       "%lld ms\n",
 				       num(ho, "forwardingPausedMs"), num(ho, "framesHeldMs"),
-				       num(ho, "copiesDropped"), num(ho, "updatesRefusedMs"));
+				       num(ho, "heldFramesLost"), num(ho, "updatesRefusedMs"));
 			}
 			json_decref(st);
 			return KDPCTL_EXIT_OK;

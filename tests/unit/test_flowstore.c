@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The flow state file: a new file, the same file again, damaged, foreign
+ * and resized files, the frontend-id map's two copies; and the tables over
+ * it as a restart finds them: conntrack entries imported (or not: deleted,
+ * expired, damaged), affinity pins, a table of other sizes imported. */
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_byteorder.h>
+
+#include "ct/kdp_ct.h"
+#include "flowstore/kdp_flowstore.h"
+#include "svc/kdp_affinity.h"
+#include "test_util.h"
+
+static char path[64];
+
+static struct kdp_flowstore_geom geom(uint32_t flows)
+{
+	struct kdp_flowstore_geom g = {
+		.ct_slots = flows,
+		.ct_slot_size = sizeof(struct kdp_ct_entry),
+		.aff_slots = kdp_affinity_slots(flows / 4),
+		.aff_slot_size = sizeof(struct kdp_affinity_slot),
+		.fe_cap = 16,
+	};
+	return g;
+}
+
+static void cleanup(void)
+{
+	char p[80];
+
+	unlink(path);
+	snprintf(p, sizeof(p), "%s.rejected", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.new", path);
+	unlink(p);
+}
+
+static struct kdp_flowstore *open_ok(uint32_t flows, enum kdp_flowstore_origin want)
+{
+	struct kdp_flowstore_geom g = geom(flows);
+	struct kdp_flowstore *fs = NULL;
+	char err[KDP_FLOWSTORE_MSG_LEN] = "";
+
+	CU_ASSERT_EQUAL(kdp_flowstore_open(path, &g, 0, &fs, err), 0);
+	CU_ASSERT_FATAL(fs != NULL);
+	if (fs->origin != want)
+		fprintf(stderr, "origin %d, want %d: %s\n", fs->origin, want, fs->msg);
+	CU_ASSERT_EQUAL(fs->origin, want);
+	return fs;
+}
+
+static void fe_collect(void *arg, const char *key, uint32_t id)
+{
+	char *out = arg;
+
+	snprintf(out + strlen(out), 256 - strlen(out), "%s=%u;", key, id);
+}
+
+static void test_file(void)
+{
+	struct kdp_flowstore_fe recs[3] = {{"10.96.0.10:53/UDP", 1}, {"10.96.0.10:53/TCP", 2},
+					   {"10.96.152.212:80/TCP", 7}};
+	struct kdp_flowstore *fs, *other = NULL;
+	struct kdp_flowstore_geom g = geom(1024);
+	char got[256] = "", err[KDP_FLOWSTORE_MSG_LEN];
+	uint32_t next = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/shm/kdp-unit-flows-%d", (int)getpid());
+	cleanup();
+	fs = open_ok(1024, KDP_FLOWSTORE_NEW);
+	CU_ASSERT_EQUAL(fs->hdr->geom.ct_slots, 1024);
+	/* A second kdp on the same file is refused (after waiting for a dying one). */
+	CU_ASSERT_EQUAL(kdp_flowstore_open(path, &g, 0, &other, err), -EBUSY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "is in use by another kdp"));
+	/* ... unless it takes over (no lock until the other exits). */
+	CU_ASSERT_EQUAL(kdp_flowstore_open(path, &g, KDP_FLOWSTORE_SHARED, &other, err), 0);
+	CU_ASSERT_FATAL(other != NULL);
+	CU_ASSERT_EQUAL(other->origin, KDP_FLOWSTORE_REUSED);
+	CU_ASSERT_FALSE(other->locked);
+	kdp_flowstore_close(other);
+	/* Frontend ids: two saves, the current copy wins; a damaged current
+	 * copy falls back to the other. */
+	CU_ASSERT_EQUAL(kdp_flowstore_fe_save(fs, recs, 2, 2), 0);
+	CU_ASSERT_EQUAL(kdp_flowstore_fe_save(fs, recs, 3, 9), 0);
+	CU_ASSERT_EQUAL(kdp_flowstore_fe_load(fs, fe_collect, got, &next), 0);
+	CU_ASSERT_STRING_EQUAL(got, "10.96.0.10:53/UDP=1;10.96.0.10:53/TCP=2;10.96.152.212:80/TCP=7;");
+	CU_ASSERT_EQUAL(next, 9);
+	((uint8_t *)fs->base)[fs->hdr->fe_off + (fs->hdr->fe_active & 1) * fs->hdr->fe_size + 40] ^= 1;
+	got[0] = '\0';
+	CU_ASSERT_EQUAL(kdp_flowstore_fe_load(fs, fe_collect, got, &next), 0);
+	CU_ASSERT_STRING_EQUAL(got, "10.96.0.10:53/UDP=1;10.96.0.10:53/TCP=2;");
+	CU_ASSERT_EQUAL(next, 2);
+	CU_ASSERT_EQUAL(kdp_flowstore_fe_save(fs, recs, 3, 9), 0);
+	/* Too many for the file: the rest are counted. */
+	{
+		struct kdp_flowstore_fe many[20];
+
+		memset(many, 0, sizeof(many));
+		CU_ASSERT_EQUAL(kdp_flowstore_fe_save(fs, many, 20, 20), 4);
+		CU_ASSERT_EQUAL(kdp_flowstore_fe_save(fs, recs, 3, 9), 0);
+	}
+	kdp_flowstore_close(fs);
+	/* The same file again. */
+	fs = open_ok(1024, KDP_FLOWSTORE_REUSED);
+	got[0] = '\0';
+	CU_ASSERT_EQUAL(kdp_flowstore_fe_load(fs, fe_collect, got, &next), 0);
+	CU_ASSERT_EQUAL(next, 9);
+	kdp_flowstore_close(fs);
+	/* Damaged: one header byte flipped. */
+	fd = open(path, O_RDWR);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL(pwrite(fd, "\xff", 1, 70), 1);
+	close(fd);
+	fs = open_ok(1024, KDP_FLOWSTORE_REFUSED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fs->msg, "refused: header checksum mismatch: the file is damaged; "
+					       "starting with empty tables (the file is kept as"));
+	CU_ASSERT_EQUAL(access(fs->path, F_OK), 0);
+	kdp_flowstore_close(fs);
+	/* Foreign: another layout version, CRC right. */
+	fs = open_ok(1024, KDP_FLOWSTORE_REUSED);
+	fs->hdr->version = 99;
+	fs->hdr->crc = kdp_flowstore_hdr_crc(fs->hdr);
+	kdp_flowstore_close(fs);
+	fs = open_ok(1024, KDP_FLOWSTORE_REFUSED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fs->msg, "layout version 99, this kdp reads version 1"));
+	kdp_flowstore_close(fs);
+	/* Not a flow state file at all. */
+	fd = open(path, O_RDWR | O_TRUNC);
+	CU_ASSERT_EQUAL(write(fd, "hello", 5), 5);
+	close(fd);
+	fs = open_ok(1024, KDP_FLOWSTORE_REFUSED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fs->msg, "the file is 5 bytes, shorter than its header"));
+	kdp_flowstore_close(fs);
+	/* Without refusing (a hand-over decides): -EPROTO, the file untouched. */
+	fs = open_ok(1024, KDP_FLOWSTORE_REUSED);
+	fs->hdr->version = 2;
+	fs->hdr->crc = kdp_flowstore_hdr_crc(fs->hdr);
+	kdp_flowstore_close(fs);
+	CU_ASSERT_EQUAL(kdp_flowstore_open(path, &g, KDP_FLOWSTORE_NO_REFUSE, &other, err), -EPROTO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "layout version 2"));
+	fs = open_ok(1024, KDP_FLOWSTORE_REFUSED);
+	kdp_flowstore_close(fs);
+	/* In memory: no file. */
+	CU_ASSERT_EQUAL(kdp_flowstore_open("", &g, 0, &fs, err), 0);
+	CU_ASSERT_EQUAL(fs->origin, KDP_FLOWSTORE_MEMORY);
+	CU_ASSERT_EQUAL(fs->fd, -1);
+	kdp_flowstore_close(fs);
+	cleanup();
+}
+
+static struct kdp_ct_key tuple(uint32_t src, uint32_t dst, uint16_t sp, uint16_t dp, uint8_t proto)
+{
+	struct kdp_ct_key k = {rte_cpu_to_be_32(src), rte_cpu_to_be_32(dst),
+			       rte_cpu_to_be_16(sp), rte_cpu_to_be_16(dp), proto, {0}};
+	return k;
+}
+
+static struct kdp_ct *ct_over(struct kdp_flowstore *fs, uint32_t flows, const char *name)
+{
+	struct kdp_ct_params p = {.max_flows = flows, .slots = fs->ct};
+
+	kdp_ct_timeouts_default(&p.timeouts);
+	return kdp_ct_create(name, &p);
+}
+
+static struct kdp_ct_entry *find(struct kdp_ct *ct, const struct kdp_ct_key *k, uint8_t *dir)
+{
+	struct kdp_ct_entry *e;
+
+	kdp_ct_lookup_bulk(ct, k, 1, &e, dir);
+	return e;
+}
+
+/* A kdp's tables, then another kdp's over the same file. */
+static void test_restart(void)
+{
+	struct kdp_ct_key o[6], r[6];
+	struct kdp_ct_import_stats st;
+	struct kdp_flowstore *fs;
+	struct kdp_ct_entry *e[6];
+	struct kdp_affinity *aff;
+	struct kdp_svc_fe fe;
+	struct kdp_svc_backend be[2] = {{.ip = rte_cpu_to_be_32(IP4(172, 20, 1, 40))},
+					{.ip = rte_cpu_to_be_32(IP4(172, 20, 0, 130))}};
+	struct kdp_ct *ct;
+	uint64_t t = 5000000;
+	uint8_t dir;
+
+	snprintf(path, sizeof(path), "/dev/shm/kdp-unit-flows-%d", (int)getpid());
+	cleanup();
+	fs = open_ok(1024, KDP_FLOWSTORE_NEW);
+	ct = ct_over(fs, 1024, "test_fs_ct1");
+	CU_ASSERT_FATAL(ct != NULL);
+	CU_ASSERT_EQUAL(kdp_ct_import(ct, t, &st), 0);
+	CU_ASSERT_EQUAL(st.live, 0);
+	for (int i = 0; i < 6; i++) {
+		o[i] = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 152, 212), (uint16_t)(40000 + i), 80, 6);
+		r[i] = tuple(IP4(172, 20, 0, 130), IP4(172, 20, 1, 236), 80, (uint16_t)(40000 + i), 6);
+		CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &o[i], &r[i], KDP_CT_F_DNAT, 3, 1, t, &e[i]), 0);
+		kdp_ct_update(ct, e[i], KDP_CT_ORIG, 0x02, 60, t);
+	}
+	kdp_ct_update(ct, e[0], KDP_CT_REPLY, 0x12, 60, t + 1);
+	kdp_ct_update(ct, e[0], KDP_CT_ORIG, 0x10, 60, t + 2); /* established */
+	kdp_ct_delete(ct, e[1]);                              /* deleted: not again */
+	e[2]->expires_ms = t - 1;                             /* expired */
+	e[3]->key[1].sport ^= 1;                              /* damaged */
+	/* Affinity: one pin. */
+	memset(&fe, 0, sizeof(fe));
+	fe.id = 3;
+	fe.be = be;
+	fe.n_be = 2;
+	fe.affinity = 1;
+	fe.affinity_timeout_s = 100;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	aff = kdp_affinity_create(fs->hdr->geom.aff_slots, fs->aff, fs->hdr->aff_seed);
+	CU_ASSERT_FATAL(aff != NULL);
+	kdp_affinity_set(aff, &fe, rte_cpu_to_be_32(IP4(172, 20, 1, 236)), 1, 5000);
+	kdp_affinity_free(aff);
+	kdp_ct_free(ct);
+	kdp_flowstore_close(fs);
+
+	/* The next kdp: the flows that were live and intact, both ways. */
+	fs = open_ok(1024, KDP_FLOWSTORE_REUSED);
+	ct = ct_over(fs, 1024, "test_fs_ct2");
+	CU_ASSERT_FATAL(ct != NULL);
+	CU_ASSERT_EQUAL(kdp_ct_import(ct, t + 10, &st), 0);
+	CU_ASSERT_EQUAL(st.live, 5);
+	CU_ASSERT_EQUAL(st.imported, 3);
+	CU_ASSERT_EQUAL(st.expired, 1);
+	CU_ASSERT_EQUAL(st.invalid, 1);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 3);
+	for (int i = 0; i < 6; i++) {
+		struct kdp_ct_entry *got = find(ct, &o[i], &dir);
+
+		CU_ASSERT_EQUAL(got != NULL, i == 0 || i == 4 || i == 5);
+		if (got == NULL)
+			continue;
+		CU_ASSERT_EQUAL(dir, KDP_CT_ORIG);
+		CU_ASSERT_PTR_EQUAL(find(ct, &r[i], &dir), got);
+		CU_ASSERT_EQUAL(dir, KDP_CT_REPLY);
+		CU_ASSERT_EQUAL(got->svc_id, 3);
+		CU_ASSERT_EQUAL(got->tcp_state, i == 0 ? KDP_CT_TCP_EST : KDP_CT_TCP_SYN);
+	}
+	/* Every other slot is free again: the table fills up to its size. */
+	{
+		unsigned int n = 0;
+		struct kdp_ct_entry *x;
+
+		for (uint32_t i = 0; i < 2000; i++) {
+			struct kdp_ct_key a = tuple(IP4(10, 0, 0, 1), IP4(10, 0, 1, 1), (uint16_t)i, 7, 17);
+			struct kdp_ct_key b = kdp_ct_key_reverse(&a);
+
+			n += kdp_ct_insert(ct, &a, &b, 0, 0, 0, t, &x) == 0;
+		}
+		CU_ASSERT_EQUAL(n, 1024 - 3);
+	}
+	aff = kdp_affinity_create(fs->hdr->geom.aff_slots, fs->aff, fs->hdr->aff_seed);
+	CU_ASSERT_EQUAL(kdp_affinity_count(aff), 1);
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, rte_cpu_to_be_32(IP4(172, 20, 1, 236)), 5050), 1);
+	kdp_affinity_free(aff);
+	kdp_ct_free(ct);
+	kdp_flowstore_close(fs);
+
+	/* Another maxFlows: the tables are imported into a new file. */
+	fs = open_ok(2048, KDP_FLOWSTORE_RESIZED);
+	CU_ASSERT_PTR_NOT_NULL(fs->src);
+	ct = ct_over(fs, 2048, "test_fs_ct3");
+	CU_ASSERT_EQUAL(kdp_ct_import(ct, t + 20, &st), 0);
+	kdp_ct_import_from(ct, fs->src->ct, fs->src->hdr->geom.ct_slots, t + 20, &st);
+	CU_ASSERT_EQUAL(st.imported, 1024);
+	CU_ASSERT_PTR_NOT_NULL(find(ct, &o[0], &dir));
+	aff = kdp_affinity_create(fs->hdr->geom.aff_slots, fs->aff, fs->hdr->aff_seed);
+	CU_ASSERT_EQUAL(kdp_affinity_import(aff, fs->src->aff, fs->src->hdr->geom.aff_slots), 1);
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, rte_cpu_to_be_32(IP4(172, 20, 1, 236)), 5050), 1);
+	CU_ASSERT_EQUAL(kdp_flowstore_commit(fs), 0);
+	kdp_affinity_free(aff);
+	kdp_ct_free(ct);
+	kdp_flowstore_close(fs);
+	fs = open_ok(2048, KDP_FLOWSTORE_REUSED);
+	CU_ASSERT_EQUAL(fs->hdr->geom.ct_slots, 2048);
+	kdp_flowstore_close(fs);
+	free(fe.sel);
+	free(fe.maglev);
+	cleanup();
+}
+
+/* A full bucket gives up its least recently used pin. */
+static void test_affinity_eviction(void)
+{
+	struct kdp_affinity *aff = kdp_affinity_create(4, NULL, 1); /* one bucket */
+	struct kdp_svc_backend be[1] = {{.ip = rte_cpu_to_be_32(IP4(172, 20, 1, 40))}};
+	struct kdp_svc_fe fe;
+
+	CU_ASSERT_FATAL(aff != NULL);
+	memset(&fe, 0, sizeof(fe));
+	fe.id = 1;
+	fe.be = be;
+	fe.n_be = 1;
+	fe.affinity = 1;
+	fe.affinity_timeout_s = 1000;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	for (uint32_t c = 1; c <= 4; c++)
+		kdp_affinity_set(aff, &fe, c, 0, 100 + c);
+	CU_ASSERT_EQUAL(kdp_affinity_count(aff), 4);
+	kdp_affinity_set(aff, &fe, 1, 0, 200); /* client 1 used again */
+	kdp_affinity_set(aff, &fe, 5, 0, 201); /* evicts client 2, the oldest */
+	CU_ASSERT_EQUAL(aff->evicted, 1);
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, 1, 300), 0);
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, 2, 300), -1);
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, 5, 300), 0);
+	/* Expired and collected. */
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, 5, 2000), -1);
+	free(fe.sel);
+	free(fe.maglev);
+	kdp_affinity_free(aff);
+}
+
+void test_register_flowstore(void)
+{
+	CU_pSuite s = CU_add_suite("flowstore", NULL, NULL);
+	CU_add_test(s, "file: new, reused, damaged, foreign, short, locked, frontend ids",
+		    test_file);
+	CU_add_test(s, "tables over the file after a restart, and resized", test_restart);
+	CU_add_test(s, "affinity: a full bucket gives up its oldest pin", test_affinity_eviction);
+}
