@@ -498,9 +498,10 @@ json_t *kdp_handover_status_json(const struct kdp *k)
 				 (json_int_t)(h->t_running - h->t_frozen), "framesHeldMs",
 				 (json_int_t)(h->t_running - h->t_hold), "heldFramesLost",
 				 (json_int_t)h->held_lost, "copiesDropped", (json_int_t)h->discarded);
-	return json_pack("{s:s, s:s?}", "phase",
+	return json_pack("{s:s, s:s?, s:i}", "phase",
 			 h->phase == KDP_HO_NONE    ? "none" :
 			 h->phase == KDP_HO_CONTROL ? "prepared" :
 			 h->phase == KDP_HO_FROZEN  ? "frozen" : "exiting",
-			 "last", h->last[0] ? h->last : NULL);
+			 "last", h->last[0] ? h->last : NULL, "parkedWorkers",
+			 (int)atomic_load(&k->rings.parked));
 }

@@ -235,6 +235,9 @@ static int mod_takeover_init(struct kdp *k, char *err)
 	h->t_hold = kdp_clock_mono_ms();
 	h->held_lost = kdp_port_missed(k);
 	ret = kdp_handover_freeze(k, err);
+	/* Tests: a new kdp that dies once the old one froze (it must resume). */
+	if (ret == 0 && getenv("KDP_TEST_TAKEOVER_DIE") != NULL)
+		_exit(3);
 	if (ret == 0)
 		ret = kdp_flows_import(k, err);
 	if (ret == 0)

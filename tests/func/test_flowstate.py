@@ -14,6 +14,8 @@ log line and kdp starts with empty tables. net_pcap ports, one worker.
   run C  maxFlows 4096 instead of 2048: the file is resized, flows kept
   run D- the file damaged, of another layout, of another boot, short:
          refused, kdp starts empty
+  then a hand-over: kdp --takeover given up at the prepare step and after
+         the freeze (the running kdp goes on), and kdpctl upgrade
 Usage: test_flowstate.py <kdp>   (as root)"""
 import json
 import os
@@ -29,6 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
 from test_pcap import check, finish, api, ip_csum_ok, l4_csum_ok  # noqa: E402
 from test_security import request  # noqa: E402
+
+KDPCTL = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")),
+                      "..", "tools", "kdpctl", "kdpctl")
 
 KDP_MAC, ROUTER_MAC = "02:00:00:00:00:64", "02:00:00:00:00:c8"
 CURL_MAC, WEB1_MAC, WEB2_MAC = "02:00:ac:14:01:ec", "02:00:ac:14:01:28", "02:00:ac:14:01:29"
@@ -312,12 +317,123 @@ def main():
                   and fs.get("origin") == "refused" and ct and ct["entries"] == 0 and rc == 0
                   and os.path.exists(flows + ".rejected"),
                   f"log: {refused!r} status: {fs and fs.get('origin')} ct: {ct} rc {rc}")
+        handover(kdp, d)
         return finish(d)
     finally:
         for r in runs:
             if getattr(r, "proc", None) is not None and r.proc.poll() is None:
                 r.proc.kill()
                 r.proc.wait()
+        for f in (flows, flows + ".new", flows + ".rejected"):
+            if os.path.exists(f):
+                os.unlink(f)
+
+
+def alive(pid):
+    """The process runs (not gone, not a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def handover(kdp, d):
+    """kdp --takeover given up at each step leaves the running kdp going on;
+    kdpctl upgrade replaces it (net_null uplink: no traffic needed)."""
+    flows = f"/dev/shm/kdp-func-handover-{os.getpid()}.flows"
+    sock = os.path.join(d, "ho.sock")
+    cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": ROUTER,
+           "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
+           "workers": 2, "controlSocket": sock, "stateFile": os.path.join(d, "ho-state.json"),
+           "flowStateFile": flows,
+           "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-handover-{os.getpid()}",
+                   "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}
+    cpath = os.path.join(d, "ho.json")
+    log = open(os.path.join(d, "ho.log"), "w")
+    procs, pids = [], []
+
+    def write(c):
+        with open(cpath, "w") as f:
+            json.dump(c, f)
+
+    def status():
+        return json.loads(request(sock, "GET", "/v1/status")[1])
+
+    def takeover(env=None, c=None):
+        write(c or cfg)
+        p = subprocess.run([kdp, "--config", cpath, "--takeover"], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, **(env or {})))
+        write(cfg)
+        return p
+
+    try:
+        write(cfg)
+        a = subprocess.Popen([kdp, "--config", cpath], stdout=log, stderr=subprocess.STDOUT)
+        procs.append(a)
+        for _ in range(200):
+            time.sleep(0.05)
+            try:
+                if request(sock, "GET", "/v1/status")[0] == 200:
+                    break
+            except OSError:
+                pass
+        node = json.dumps({"ip": W1_IP, "podCIDRs": ["172.20.0.0/24"]}).encode()
+        check("hand-over: kdp A runs", request(sock, "PUT", "/v1/nodes/k8s-w1", node)[0] == 200)
+        before = request(sock, "GET", "/v1/state")[1]
+
+        # 1. a new kdp whose flows would be lost gives up at the prepare step
+        p = takeover(c=dict(cfg, flowStateFile=""))
+        st = status()
+        code, _ = request(sock, "PUT", "/v1/nodes/k8s-w2", json.dumps(
+            {"ip": "192.168.10.102", "podCIDRs": ["172.20.2.0/24"]}).encode())
+        check("hand-over: a new kdp that would lose the flows gives up (exit 1, says why); "
+              "kdp A takes updates again",
+              p.returncode == 1 and "would be lost" in p.stderr and st["pid"] == a.pid
+              and st["handover"]["phase"] == "none" and "abandoned" in (st["handover"]["last"] or "")
+              and code == 200, f"exit {p.returncode}: {p.stderr.strip()[-200:]!r} / {st['handover']} / PUT {code}")
+        request(sock, "DELETE", "/v1/nodes/k8s-w2")
+
+        # 2. a new kdp that dies once kdp A froze: A takes workers and socket back
+        p = takeover(env={"KDP_TEST_TAKEOVER_DIE": "1"})
+        time.sleep(0.3)
+        st = status()
+        code, _ = request(sock, "PUT", "/v1/nodes/k8s-w2", json.dumps(
+            {"ip": "192.168.10.102", "podCIDRs": ["172.20.2.0/24"]}).encode())
+        request(sock, "DELETE", "/v1/nodes/k8s-w2")
+        check("hand-over: a new kdp dead after the freeze: kdp A serves the socket again, its "
+              "workers unparked, updates taken",
+              p.returncode == 3 and st["pid"] == a.pid and st["handover"]["phase"] == "none"
+              and st["handover"]["parkedWorkers"] == 0 and code == 200
+              and "abandoned" in (st["handover"]["last"] or ""),
+              f"exit {p.returncode}; {st['handover']}; PUT {code}")
+        p = subprocess.run([kdp, "--config", cpath], capture_output=True, text=True, timeout=60)
+        check("hand-over: a second kdp on the same flow state file is refused",
+              p.returncode == 1 and "is in use by another kdp" in p.stderr, p.stderr.strip()[-200:])
+
+        # 3. kdpctl upgrade: a new kdp takes over, A exits
+        kc = subprocess.run([KDPCTL, "-s", sock, "upgrade"], capture_output=True, text=True, timeout=90)
+        rc = a.wait(timeout=10)
+        st = status()
+        pids.append(st["pid"])
+        check("hand-over: kdpctl upgrade: a new kdp serves, kdp A exited 0, the state is the same",
+              kc.returncode == 0 and "upgraded: kdp" in kc.stdout and rc == 0 and st["pid"] != a.pid
+              and st["handover"]["tookOverFrom"]["pid"] == a.pid
+              and request(sock, "GET", "/v1/state")[1] == before,
+              f"kdpctl exit {kc.returncode}: {kc.stdout.strip()!r} {kc.stderr.strip()!r}; A rc {rc}")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    if not alive(pid):
+                        break
+                    time.sleep(0.1)
+        log.close()
         for f in (flows, flows + ".new", flows + ".rejected"):
             if os.path.exists(f):
                 os.unlink(f)
