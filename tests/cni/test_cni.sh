@@ -179,7 +179,7 @@ SOCK=$DIR/kdp.sock
 cat >"$DIR/kdp.json" <<EOF
 {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
  "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
- "controlSocket": "$SOCK", "stateFile": "$DIR/state.json",
+ "controlSocket": "$SOCK", "stateFile": "$DIR/state.json", "flowStateFile": "",
  "allowedDrivers": ["net_null", "net_kdp_afp"],
  "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix=kdp-cni-test-$$", "--no-shconf",
          "--no-telemetry", "--log-level=lib.*:error"]}
