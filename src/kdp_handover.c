@@ -68,8 +68,8 @@ static int call(struct kdp *k, const char *path, json_t *body, json_t **out, int
 		char *err)
 {
 	uint64_t deadline = kdp_clock_mono_ms() + CALL_TIMEOUT_MS;
-	char *js = json_dumps(body, JSON_COMPACT), *req = NULL, buf[65536];
-	size_t len = 0, want = 0, head = 0;
+	char *js = json_dumps(body, JSON_COMPACT), *req = NULL, *buf = NULL;
+	size_t len = 0, want = 0, head = 0, cap = 0;
 	json_t *ans;
 	int n, ret;
 
@@ -99,13 +99,19 @@ static int call(struct kdp *k, const char *path, json_t *body, json_t **out, int
 
 		if (head != 0 && len >= head + want)
 			break;
-		if (len == sizeof(buf) - 1) {
-			ret = -EMSGSIZE;
-			goto io;
+		if (len + 1 >= cap) {
+			char *more = cap < (64u << 20) ? realloc(buf, cap ? 2 * cap : 65536) : NULL;
+
+			if (more == NULL) {
+				ret = -EMSGSIZE;
+				goto io;
+			}
+			buf = more;
+			cap = cap ? 2 * cap : 65536;
 		}
 		if ((ret = wait_fd(k->ho.fd, POLLIN, deadline)) != 0)
 			goto io;
-		r = recv(k->ho.fd, buf + len, sizeof(buf) - 1 - len, 0);
+		r = recv(k->ho.fd, buf + len, cap - 1 - len, 0);
 		if (r <= 0) {
 			ret = r == 0 ? -ECONNRESET : -errno;
 			goto io;
@@ -126,6 +132,7 @@ static int call(struct kdp *k, const char *path, json_t *body, json_t **out, int
 	free(req);
 	buf[head + want] = '\0';
 	ans = json_loads(buf + head, 0, NULL);
+	free(buf);
 	if (*code != 200) {
 		json_t *e = json_object_get(ans, "error");
 
@@ -138,6 +145,7 @@ static int call(struct kdp *k, const char *path, json_t *body, json_t **out, int
 	return 0;
 io:
 	free(req);
+	free(buf);
 	snprintf(err, KDP_ERR_LEN, "the running kdp did not answer %s: %s", path, strerror(-ret));
 	return ret;
 }
