@@ -210,6 +210,7 @@ int kdp_handover_freeze(struct kdp *k, char *err)
 	if (ret != 0)
 		return ret;
 	h->t_frozen = kdp_clock_mono_ms();
+	h->old_lost = (uint64_t)json_integer_value(json_object_get(a, "missedSincePrepare"));
 	json_array_foreach(json_object_get(a, "neighbours"), i, n) {
 		struct rte_ether_addr mac;
 		uint32_t ip;
@@ -387,6 +388,7 @@ json_t *kdp_handover_on_prepare(struct kdp *k, struct evhttp_request *req, pid_t
 	evhttp_connection_set_closecb(h->conn, on_peer_closed, k);
 	evhttp_connection_set_timeout(h->conn, CONTROL_LIMIT_MS / 1000 + 5);
 	h->peer = peer;
+	h->missed0 = kdp_port_missed(k);
 	h->phase = KDP_HO_CONTROL;
 	h->phase_ms = kdp_clock_mono_ms();
 	RTE_LOG(NOTICE, USER1, "hand-over to kdp pid %d: updates are refused until it takes "
@@ -444,8 +446,9 @@ json_t *kdp_handover_on_freeze(struct kdp *k, struct evhttp_request *req, int *c
 	RTE_LOG(NOTICE, USER1, "hand-over to kdp pid %d: workers parked after %llu ms, %u tap "
 		"queue(s) detached\n", (int)h->peer, (unsigned long long)(h->phase_ms - t0),
 		h->n_tap_fds);
-	return json_pack("{s:o, s:i, s:i}", "neighbours", nb, "parked",
-			 (int)atomic_load(&k->rings.parked), "tapQueuesDetached", (int)h->n_tap_fds);
+	return json_pack("{s:o, s:i, s:i, s:I}", "neighbours", nb, "parked",
+			 (int)atomic_load(&k->rings.parked), "tapQueuesDetached", (int)h->n_tap_fds,
+			 "missedSincePrepare", (json_int_t)(kdp_port_missed(k) - h->missed0));
 }
 
 static void on_commit_sent(struct evhttp_request *req, void *arg)
@@ -499,13 +502,14 @@ json_t *kdp_handover_status_json(const struct kdp *k)
 	const struct kdp_handover *h = &k->ho;
 
 	if (h->done)
-		return json_pack("{s:{s:i, s:s}, s:i, s:I, s:I, s:I, s:I, s:I}", "tookOverFrom", "pid",
+		return json_pack("{s:{s:i, s:s}, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "tookOverFrom", "pid",
 				 (int)h->from, "version", h->from_version, "neighbours",
 				 (int)h->neighbours, "updatesRefusedMs",
 				 (json_int_t)(h->t_committed - h->t_prepare), "forwardingPausedMs",
 				 (json_int_t)(h->t_running - h->t_frozen), "framesHeldMs",
 				 (json_int_t)(h->t_running - h->t_hold), "heldFramesLost",
-				 (json_int_t)h->held_lost, "copiesDropped", (json_int_t)h->discarded);
+				 (json_int_t)h->held_lost, "oldFramesLost", (json_int_t)h->old_lost,
+				 "copiesDropped", (json_int_t)h->discarded);
 	return json_pack("{s:s, s:s?, s:i}", "phase",
 			 h->phase == KDP_HO_NONE    ? "none" :
 			 h->phase == KDP_HO_CONTROL ? "prepared" :

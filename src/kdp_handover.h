@@ -68,6 +68,7 @@ struct kdp_handover {
 	pid_t peer;                    /**< the new kdp */
 	uint64_t phase_ms;             /**< when the phase began */
 	pid_t spawned;                 /**< started by POST /v1/upgrade, not reaped */
+	uint64_t missed0;              /**< our ports' drops when prepared */
 	char last[KDP_ERR_LEN];        /**< how the last hand-over ended */
 	int tap_fds[KDP_HO_MAX_TAP_FDS];
 	unsigned int n_tap_fds;
@@ -83,6 +84,8 @@ struct kdp_handover {
 	uint64_t t_hold;               /**< our workers stopped dropping: frames held */
 	uint64_t discarded;            /**< copies dropped before that */
 	uint64_t held_lost;            /**< frames the ports dropped while held (full) */
+	uint64_t old_lost;             /**< frames the old kdp's ports dropped meanwhile */
+	int nice0;                     /**< our priority before the hand-over */
 	bool done;                     /**< this process took over */
 };
 

@@ -6,6 +6,7 @@
  * thread injects. */
 #include <errno.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 
 #include <rte_cycles.h>
 #include <rte_lcore.h>
@@ -91,6 +92,9 @@ static void park(struct kdp *k, unsigned int id)
 		rte_delay_us_sleep(100);
 	atomic_fetch_sub(&k->rings.parked, 1);
 	rte_rcu_qsbr_thread_online(k->qsbr, id);
+	/* A kdp that took over ran at a lower priority until now. */
+	if (k->ho.takeover)
+		setpriority(PRIO_PROCESS, 0, k->ho.nice0);
 }
 
 int kdp_worker_pause(struct kdp *k, unsigned int timeout_ms)

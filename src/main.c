@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -246,6 +247,7 @@ static int mod_takeover_init(struct kdp *k, char *err)
 		return ret;
 	/* What the ports could not hold meanwhile: the frames lost. */
 	h->held_lost = kdp_port_missed(k) - h->held_lost;
+	setpriority(PRIO_PROCESS, 0, h->nice0); /* the workers do it as they resume */
 	atomic_store(&k->rings.discard, false);
 	kdp_worker_resume(k);
 	h->t_running = kdp_clock_mono_ms();
@@ -255,11 +257,13 @@ static int mod_takeover_init(struct kdp *k, char *err)
 	RTE_LOG(NOTICE, USER1,
 		"took over from kdp %s (pid %d): %u flows, %u affinity pins, %u neighbours; "
 		"forwarding paused %llu ms (frames held in the ports' queues for %llu ms, %llu of "
-		"them lost to full queues; %llu copies dropped before), updates refused %llu ms\n",
+		"them lost to full queues; %llu copies dropped before; the old kdp's queues dropped "
+		"%llu meanwhile), updates refused %llu ms\n",
 		h->from_version, (int)h->from, k->flows.ct.imported, k->flows.pins, h->neighbours,
 		(unsigned long long)(h->t_running - h->t_frozen),
 		(unsigned long long)(h->t_running - h->t_hold), (unsigned long long)h->held_lost,
-		(unsigned long long)h->discarded, (unsigned long long)(h->t_committed - h->t_prepare));
+		(unsigned long long)h->discarded, (unsigned long long)h->old_lost,
+		(unsigned long long)(h->t_committed - h->t_prepare));
 	return 0;
 }
 
@@ -453,6 +457,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	kdp_handover_init(&k, file, argc - optind, argv + optind);
+	if (k.ho.takeover) {
+		/* Until it takes over, this kdp's start (EAL memory, ports, the
+		 * state) must not take the CPU the running kdp forwards with:
+		 * a lower priority, the threads EAL makes included. */
+		errno = 0;
+		k.ho.nice0 = getpriority(PRIO_PROCESS, 0);
+		if (errno == 0)
+			setpriority(PRIO_PROCESS, 0, k.ho.nice0 + 10);
+	}
 	ev = eal_args(&k.cfg, argc - optind, argv + optind, argv[0], k.ho.takeover, &ec, &lc);
 	if (ev == NULL || rte_eal_init(ec, ev) < 0) {
 		fprintf(stderr, "kdp: EAL init failed: %s\n", rte_strerror(rte_errno));

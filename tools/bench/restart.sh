@@ -170,7 +170,7 @@ restart_round() {
 }
 
 upgrade_round() {
-	local n=$1 t0 t1 out st paused held heldlost lost dup gap src ms
+	local n=$1 t0 t1 out st paused held heldlost oldlost lost dup gap src ms
 	t0=$EPOCHREALTIME
 	if ! out=$(lab_kdp_upgrade k8s-ctr 2>&1); then
 		fail "upgrade $n: kdpctl upgrade" "$out"
@@ -179,12 +179,12 @@ upgrade_round() {
 	t1=$EPOCHREALTIME
 	ms=$(/usr/bin/python3 -c "print('%.0f' % (($t1 - $t0) * 1000))")
 	st=$(lab_api k8s-ctr GET /v1/status)
-	read -r paused held heldlost <<<"$("$LAB_PY" -c 'import json,sys; h=json.load(sys.stdin)["handover"]; print(h["forwardingPausedMs"], h["framesHeldMs"], h["heldFramesLost"])' <<<"$st")"
+	read -r paused held heldlost oldlost <<<"$("$LAB_PY" -c 'import json,sys; h=json.load(sys.stdin)["handover"]; print(h["forwardingPausedMs"], h["framesHeldMs"], h["heldFramesLost"], h["oldFramesLost"])' <<<"$st")"
 	sleep 0.5
 	read -r lost dup gap src <<<"$(summarize "$(probes "$t0" "$EPOCHREALTIME")")"
-	RESULTS+=("upgrade $ms $paused $held $heldlost $lost $dup $gap")
-	printf 'upgrade %d: kdpctl upgrade %s ms; forwarding paused %s ms, frames held %s ms (%s lost to full queues); probes lost %s, duplicated %s (icmp/dns/udp), longest gap %s ms, SNAT source %s\n' \
-		"$n" "$ms" "$paused" "$held" "$heldlost" "$lost" "$dup" "$gap" "$src"
+	RESULTS+=("upgrade $ms $paused $held $heldlost $lost $dup $gap $oldlost")
+	printf 'upgrade %d: kdpctl upgrade %s ms; forwarding paused %s ms, frames held %s ms (%s lost to full queues; the old kdp'"'"'s queues dropped %s meanwhile); probes lost %s, duplicated %s (icmp/dns/udp), longest gap %s ms, SNAT source %s\n' \
+		"$n" "$ms" "$paused" "$held" "$heldlost" "$oldlost" "$lost" "$dup" "$gap" "$src"
 	verdict "$([[ $lost == 0/0/0 ]]; echo $?)" "upgrade $n: no probe lost" "lost $lost, duplicated $dup"
 }
 
@@ -212,7 +212,8 @@ if u:
     line("upgrade: kdpctl upgrade (the whole command)", [x[1] for x in u])
     line("upgrade: forwarding paused", [x[2] for x in u])
     line("upgrade: frames held in the new kdp's queues", [x[3] for x in u])
-    line("upgrade: frames lost to full queues", [x[4] for x in u], "")
+    line("upgrade: frames lost to full queues (new kdp, held)", [x[4] for x in u], "")
+    line("upgrade: frames the old kdp's queues dropped meanwhile", [x[8] for x in u], "")
     line("upgrade: probes lost (all three flows)", lost([x[5] for x in u]), "")
     line("upgrade: probes duplicated", lost([x[6] for x in u]), "")
     line("upgrade: longest gap", [x[7] for x in u])

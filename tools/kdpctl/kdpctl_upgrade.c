@@ -72,10 +72,11 @@ int cmd_upgrade(const struct kdpctl_opts *o)
 				printf("kept: %lld flows, %lld affinity pins, %lld neighbours\n",
 				       num(rs, "imported"), num(fs, "affinityPins"), num(ho, "neighbours"));
 				printf("forwarding paused %lld ms; frames held in the new kdp's port "
-				       "queues for %lld ms, %lld lost to full queues; updates refused "
-				       "%lld ms\n",
+				       "queues for %lld ms, %lld lost to full queues; the old kdp's "
+				       "queues dropped %lld meanwhile; updates refused %lld ms\n",
 				       num(ho, "forwardingPausedMs"), num(ho, "framesHeldMs"),
-				       num(ho, "heldFramesLost"), num(ho, "updatesRefusedMs"));
+				       num(ho, "heldFramesLost"), num(ho, "oldFramesLost"),
+				       num(ho, "updatesRefusedMs"));
 			}
 			json_decref(st);
 			return KDPCTL_EXIT_OK;
