@@ -14,19 +14,60 @@
 #include "common/kdp_csum.h"
 #include "kdp.h"
 
-/* Per-worker TX staging: packets grouped by egress port. */
-struct txq {
-	uint16_t n[RTE_MAX_ETHPORTS];
-	uint16_t touched[RTE_MAX_ETHPORTS];
-	uint16_t n_touched;
-	struct rte_mbuf *m[RTE_MAX_ETHPORTS][2 * KDP_BURST];
+/* Per-worker TX staging: the packets of one burst grouped by egress port.
+ * Sized by the burst, not by RTE_MAX_ETHPORTS: a group per port the burst
+ * touches, found through a byte per port (0: none yet). */
+#define TX_GROUP (2 * KDP_BURST)
+struct txg {
+	uint16_t port;
+	uint16_t n;
+	struct rte_mbuf *m[TX_GROUP];
 };
+struct txq {
+	uint16_t n_groups;
+	uint16_t queue;                  /* this worker's TX queue */
+	uint8_t slot[RTE_MAX_ETHPORTS];  /* group index + 1 of a port */
+	struct txg g[KDP_BURST];
+};
+_Static_assert(KDP_BURST < UINT8_MAX, "a group index fits slot[]");
+
+static void tx_send(struct txg *g, struct kdp_stats *st, uint16_t queue)
+{
+	uint16_t sent = rte_eth_tx_burst(g->port, queue, g->m, g->n);
+
+	for (uint16_t j = 0; j < sent; j++)
+		st->tx_bytes += g->m[j]->pkt_len;
+	st->tx_pkts += sent;
+	if (unlikely(sent < g->n)) {
+		st->drop[KDP_DROP_TX_FULL] += g->n - sent;
+		rte_pktmbuf_free_bulk(&g->m[sent], g->n - sent);
+	}
+	g->n = 0;
+}
+
+/* The group of port @p p, opened when the burst has none yet; NULL when
+ * every group is taken (then the packet is sent at once, alone). */
+static inline struct txg *tx_group(struct txq *t, uint16_t p)
+{
+	struct txg *g;
+
+	if (likely(t->slot[p] != 0))
+		return &t->g[t->slot[p] - 1];
+	if (unlikely(t->n_groups == KDP_BURST))
+		return NULL;
+	g = &t->g[t->n_groups++];
+	t->slot[p] = (uint8_t)t->n_groups;
+	g->port = p;
+	g->n = 0;
+	return g;
+}
 
 static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *st,
 		     struct rte_mbuf **pkts, uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
 		uint16_t p = kdp_meta(pkts[i])->out_port;
+		struct txg *g;
 
 		if (unlikely(p >= RTE_MAX_ETHPORTS ||
 			     dp->ports[p].role == KDP_PORT_NONE)) {
@@ -35,28 +76,28 @@ static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *s
 			continue;
 		}
 		kdp_csum_tx_prep(pkts[i], dp->ports[p].tx_csum);
-		if (t->n[p] == 0)
-			t->touched[t->n_touched++] = p;
-		t->m[p][t->n[p]++] = pkts[i];
+		g = tx_group(t, p);
+		if (unlikely(g == NULL)) {
+			struct txg one = {.port = p, .n = 1, .m = {pkts[i]}};
+			tx_send(&one, st, t->queue);
+			continue;
+		}
+		if (unlikely(g->n == TX_GROUP))
+			tx_send(g, st, t->queue);
+		g->m[g->n++] = pkts[i];
 	}
 }
 
-static void tx_flush(struct txq *t, struct kdp_stats *st, uint16_t queue)
+static void tx_flush(struct txq *t, struct kdp_stats *st)
 {
-	for (uint16_t i = 0; i < t->n_touched; i++) {
-		uint16_t p = t->touched[i], n = t->n[p], sent;
+	for (uint16_t i = 0; i < t->n_groups; i++) {
+		struct txg *g = &t->g[i];
 
-		sent = rte_eth_tx_burst(p, queue, t->m[p], n);
-		for (uint16_t j = 0; j < sent; j++)
-			st->tx_bytes += t->m[p][j]->pkt_len;
-		st->tx_pkts += sent;
-		if (unlikely(sent < n)) {
-			st->drop[KDP_DROP_TX_FULL] += n - sent;
-			rte_pktmbuf_free_bulk(&t->m[p][sent], n - sent);
-		}
-		t->n[p] = 0;
+		if (g->n > 0)
+			tx_send(g, st, t->queue);
+		t->slot[g->port] = 0;
 	}
-	t->n_touched = 0;
+	t->n_groups = 0;
 }
 
 static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
@@ -103,6 +144,7 @@ int kdp_worker_main(void *arg)
 	t = rte_zmalloc("kdp_txq", sizeof(*t), RTE_CACHE_LINE_SIZE);
 	if (t == NULL)
 		return -ENOMEM;
+	t->queue = (uint16_t)id;
 	{
 		/* Each worker owns a slice of the SNAT port range. */
 		uint32_t span = ((uint32_t)k->cfg.nat_hi - k->cfg.nat_lo + 1) / k->cfg.workers;
@@ -134,7 +176,7 @@ int kdp_worker_main(void *arg)
 				st->rx_bytes += pkts[j]->pkt_len;
 			kdp_pipeline_run(&ctx, &s->dp, q->port, pkts, n, &out);
 			tx_stage(t, &s->dp, st, out.tx, out.n_tx);
-			tx_flush(t, st, (uint16_t)id);
+			tx_flush(t, st);
 			if (out.n_punt > 0)
 				punt(k, st, out.punt, out.n_punt);
 		}
@@ -146,7 +188,7 @@ int kdp_worker_main(void *arg)
 				kdp_pipeline_run(&ctx, &s->dp, kdp_meta(rm)->in_port, &rm, 1,
 						 &out);
 				tx_stage(t, &s->dp, st, out.tx, out.n_tx);
-				tx_flush(t, st, 0);
+				tx_flush(t, st);
 				if (out.n_punt > 0)
 					punt(k, st, out.punt, out.n_punt);
 				got++;
@@ -158,7 +200,7 @@ int kdp_worker_main(void *arg)
 			if (n > 0) {
 				got += n;
 				tx_stage(t, &s->dp, st, pkts, (uint16_t)n);
-				tx_flush(t, st, 0);
+				tx_flush(t, st);
 			}
 		}
 		rte_rcu_qsbr_quiescent(k->qsbr, id);
