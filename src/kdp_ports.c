@@ -58,6 +58,9 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	char args[KDP_DEVARGS_LEN + 32], name[RTE_DEV_NAME_MAX_LEN];
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
+	struct rte_eth_rxconf rxconf;
+	struct rte_mempool *pools[2] = {k->pool, k->pool_large};
+	bool lro = false;
 	uint16_t pid, nrxq, ntxq = (uint16_t)k->cfg.workers;
 	struct kdp_port *p;
 	int ret, sock;
@@ -101,6 +104,25 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	 * handed to a port that can finish them; kdp finishes them for others. */
 	if ((info.tx_offload_capa & KDP_PORT_TX_CSUM) == KDP_PORT_TX_CSUM)
 		conf.txmode.offloads |= KDP_PORT_TX_CSUM;
+	/* TCP super-frames kept whole from a kernel sender to a kernel
+	 * receiver: a port that delivers them in a second, large pool (LRO)
+	 * and takes them back whole (TSO). Only kdp's own driver for now: a
+	 * NIC's TSO wants another pseudo-header sum and was not tested. */
+	if (strcmp(info.driver_name, "net_kdp_afp") == 0 && k->pool_large != NULL &&
+	    (conf.txmode.offloads & KDP_PORT_TX_CSUM)) {
+		lro = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO) &&
+		      info.max_rx_mempools >= 2;
+		if (lro) {
+			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
+			conf.rxmode.max_lro_pkt_size = info.max_lro_pkt_size;
+		}
+		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO)
+			conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	}
+	memset(&rxconf, 0, sizeof(rxconf));
+	rxconf.offloads = conf.rxmode.offloads;
+	rxconf.rx_mempools = pools;
+	rxconf.rx_nmempool = 2;
 	sock = rte_eth_dev_socket_id(pid);
 	if (sock < 0)
 		sock = 0;
@@ -109,7 +131,8 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 		ret = rte_eth_rx_queue_setup(pid, q,
 					     role == KDP_PORT_UPLINK ? RX_DESC_UPLINK
 								     : RX_DESC_OTHER,
-					     (unsigned int)sock, NULL, k->pool);
+					     (unsigned int)sock, lro ? &rxconf : NULL,
+					     lro ? NULL : k->pool);
 	for (uint16_t q = 0; ret == 0 && q < ntxq; q++)
 		ret = rte_eth_tx_queue_setup(pid, q, TX_DESC, (unsigned int)sock,
 					     NULL);
@@ -132,6 +155,8 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	p->nrxq = nrxq;
 	p->ntxq = ntxq;
 	p->tx_csum = (conf.txmode.offloads & KDP_PORT_TX_CSUM) == KDP_PORT_TX_CSUM;
+	p->rx_lro = lro;
+	p->tx_tso = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->devargs, sizeof(p->devargs), "%s", devargs);
 	rte_eth_macaddr_get(pid, &p->mac);

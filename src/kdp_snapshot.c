@@ -487,6 +487,7 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		s->dp.ports[p].role = kp->role;
 		s->dp.ports[p].mtu = k->cfg.mtu;
 		s->dp.ports[p].tx_csum = kp->tx_csum;
+		s->dp.ports[p].tx_tso = kp->tx_tso;
 		for (uint16_t i = 0; i < kp->nrxq; i++) {
 			unsigned int w = (p + i) % k->cfg.workers;
 			q[w][s->n_rxq[w]].port = p;

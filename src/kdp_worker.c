@@ -12,6 +12,7 @@
 #include <rte_malloc.h>
 
 #include "common/kdp_csum.h"
+#include "common/kdp_gso.h"
 #include "kdp.h"
 
 /* Per-worker TX staging: the packets of one burst grouped by egress port.
@@ -26,6 +27,7 @@ struct txg {
 struct txq {
 	uint16_t n_groups;
 	uint16_t queue;                  /* this worker's TX queue */
+	struct rte_mempool *pool;        /* segments of super-frames cut here */
 	uint8_t slot[RTE_MAX_ETHPORTS];  /* group index + 1 of a port */
 	struct txg g[KDP_BURST];
 };
@@ -62,12 +64,57 @@ static inline struct txg *tx_group(struct txq *t, uint16_t p)
 	return g;
 }
 
+/* Adds @p m, ready to send, to its port's group. */
+static inline void tx_add(struct txq *t, struct kdp_stats *st, uint16_t p, struct rte_mbuf *m)
+{
+	struct txg *g = tx_group(t, p);
+
+	if (unlikely(g == NULL)) {
+		struct txg one = {.port = p, .n = 1, .m = {m}};
+		tx_send(&one, st, t->queue);
+		return;
+	}
+	if (unlikely(g->n == TX_GROUP))
+		tx_send(g, st, t->queue);
+	g->m[g->n++] = m;
+}
+
+/* A TCP super-frame for a port without TSO: cut here into segments (their
+ * checksums finished or offloaded like any partial one), then freed. */
+static void tx_segment(struct txq *t, struct kdp_stats *st, uint16_t p, bool port_csum,
+		       struct rte_mbuf *m)
+{
+	struct rte_mbuf *seg[KDP_BURST];
+	struct kdp_gso g;
+	uint16_t k;
+
+	if (kdp_gso_init(&g, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			 IPPROTO_TCP, m->tso_segsz,
+			 rte_pktmbuf_data_room_size(t->pool) - RTE_PKTMBUF_HEADROOM) != KDP_GSO_OK) {
+		kdp_stats_drop(st, KDP_DROP_TX_SEGMENT);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	while (!kdp_gso_done(&g)) {
+		k = kdp_gso_next(&g, t->pool, m->port, seg, KDP_BURST);
+		if (k == 0) {
+			kdp_stats_drop(st, KDP_DROP_TX_SEGMENT);
+			break;
+		}
+		for (uint16_t i = 0; i < k; i++) {
+			*kdp_meta(seg[i]) = *kdp_meta(m);
+			kdp_csum_tx_prep(seg[i], port_csum);
+			tx_add(t, st, p, seg[i]);
+		}
+	}
+	rte_pktmbuf_free(m);
+}
+
 static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *st,
 		     struct rte_mbuf **pkts, uint16_t n)
 {
 	for (uint16_t i = 0; i < n; i++) {
 		uint16_t p = kdp_meta(pkts[i])->out_port;
-		struct txg *g;
 
 		if (unlikely(p >= RTE_MAX_ETHPORTS ||
 			     dp->ports[p].role == KDP_PORT_NONE)) {
@@ -75,16 +122,16 @@ static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *s
 			rte_pktmbuf_free(pkts[i]);
 			continue;
 		}
-		kdp_csum_tx_prep(pkts[i], dp->ports[p].tx_csum);
-		g = tx_group(t, p);
-		if (unlikely(g == NULL)) {
-			struct txg one = {.port = p, .n = 1, .m = {pkts[i]}};
-			tx_send(&one, st, t->queue);
-			continue;
+		if (unlikely(pkts[i]->ol_flags & RTE_MBUF_F_RX_LRO)) {
+			if (!dp->ports[p].tx_tso) {
+				tx_segment(t, st, p, dp->ports[p].tx_csum, pkts[i]);
+				continue;
+			}
+			kdp_csum_tx_tso(pkts[i]);
+		} else {
+			kdp_csum_tx_prep(pkts[i], dp->ports[p].tx_csum);
 		}
-		if (unlikely(g->n == TX_GROUP))
-			tx_send(g, st, t->queue);
-		g->m[g->n++] = pkts[i];
+		tx_add(t, st, p, pkts[i]);
 	}
 }
 
@@ -145,6 +192,7 @@ int kdp_worker_main(void *arg)
 	if (t == NULL)
 		return -ENOMEM;
 	t->queue = (uint16_t)id;
+	t->pool = k->pool;
 	{
 		/* Each worker owns a slice of the SNAT port range. */
 		uint32_t span = ((uint32_t)k->cfg.nat_hi - k->cfg.nat_lo + 1) / k->cfg.workers;
