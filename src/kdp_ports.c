@@ -19,10 +19,12 @@
 #define RX_DESC_OTHER 256
 #define TX_DESC 512
 
-/* Writes the devargs kdp probes: a unique name for a bare driver name, and
- * one queue pair per worker for af_packet unless the caller chose. */
-static int make_devargs(struct kdp *k, const char *devargs, char *out,
-			size_t len, char *name, size_t nlen)
+/* Writes the devargs kdp probes: a unique name for a bare driver name, one
+ * queue pair per worker for af_packet unless the caller chose, and for a
+ * pod's net_kdp_afp port rings of tables.podRingFrames slots (each ring is
+ * framecnt x framesz of memory, two per queue pair: a pod is cheap). */
+static int make_devargs(struct kdp *k, const char *devargs, enum kdp_port_role role,
+			char *out, size_t len, char *name, size_t nlen)
 {
 	size_t n = strcspn(devargs, ",");
 	const char *rest = devargs + n;
@@ -44,6 +46,9 @@ static int make_devargs(struct kdp *k, const char *devargs, char *out,
 	    !strstr(rest, "qpairs="))
 		w = snprintf(out, len, "%s%s,qpairs=%u", name, rest,
 			     k->cfg.workers);
+	if (w < (int)len && role == KDP_PORT_POD && strncmp(name, "net_kdp_afp", 11) == 0 &&
+	    !strstr(rest, "framecnt="))
+		w += snprintf(out + w, len - (size_t)w, ",framecnt=%u", k->cfg.pod_ring_frames);
 	return w >= (int)len ? -ENAMETOOLONG : 0;
 }
 
@@ -65,7 +70,7 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	struct kdp_port *p;
 	int ret, sock;
 
-	ret = make_devargs(k, devargs, args, sizeof(args), name, sizeof(name));
+	ret = make_devargs(k, devargs, role, args, sizeof(args), name, sizeof(name));
 	if (ret != 0) {
 		snprintf(err, KDP_ERR_LEN, "devargs: '%s' is too long", devargs);
 		return ret;

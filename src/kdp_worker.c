@@ -147,6 +147,20 @@ static void tx_flush(struct txq *t, struct kdp_stats *st)
 	t->n_groups = 0;
 }
 
+/* How often an idle RX queue is polled while the worker is awake: after
+ * IDLE_AFTER empty polls in a row it is skipped for up to IDLE_SKIP_MAX
+ * loops, so a few hundred idle pod ports (or a tap, whose poll is a
+ * syscall) cost the busy ones little. A worker that sleeps between loops
+ * (adaptive mode, idle) polls every queue each time, so an idle node
+ * answers as soon as before. Per worker, by port (a worker polls at most
+ * one queue of a port). */
+#define IDLE_AFTER 4
+#define IDLE_SKIP_MAX 7
+struct rx_idle {
+	uint8_t empty; /* empty polls in a row (saturates) */
+	uint8_t skip;  /* busy loops still to skip */
+};
+
 static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
 		 uint16_t n)
 {
@@ -159,10 +173,13 @@ static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
 	}
 }
 
+/* Empty loops in a row before an adaptive worker starts sleeping. */
+#define IDLE_SLEEP_AFTER 256
+
 /* Sleeps while idle, offline for RCU so updates never wait on a sleeper. */
 static void idle_sleep(struct kdp *k, unsigned int id, unsigned int idle)
 {
-	if (idle < 256)
+	if (idle < IDLE_SLEEP_AFTER)
 		return;
 	rte_rcu_qsbr_thread_offline(k->qsbr, id);
 	rte_delay_us_sleep(idle < 4096 ? 50 : 300);
@@ -181,6 +198,7 @@ int kdp_worker_main(void *arg)
 	unsigned int idle = 0;
 	uint64_t last = rte_rdtsc();
 	struct txq *t;
+	struct rx_idle *ri;
 
 	for (unsigned int i = 0; i < k->cfg.workers; i++)
 		if (k->workers[i].lcore == rte_lcore_id())
@@ -191,6 +209,11 @@ int kdp_worker_main(void *arg)
 	t = rte_zmalloc("kdp_txq", sizeof(*t), RTE_CACHE_LINE_SIZE);
 	if (t == NULL)
 		return -ENOMEM;
+	ri = rte_zmalloc("kdp_rx_idle", sizeof(*ri) * RTE_MAX_ETHPORTS, RTE_CACHE_LINE_SIZE);
+	if (ri == NULL) {
+		rte_free(t);
+		return -ENOMEM;
+	}
 	t->queue = (uint16_t)id;
 	t->pool = k->pool;
 	{
@@ -214,10 +237,22 @@ int kdp_worker_main(void *arg)
 
 		for (uint16_t i = 0; i < s->n_rxq[id]; i++) {
 			const struct kdp_rxq *q = &s->rxq[id][i];
-			uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts,
-						      KDP_BURST);
-			if (n == 0)
+			struct rx_idle *r = &ri[q->port];
+			uint16_t n;
+
+			if (r->skip > 0 && idle < IDLE_SLEEP_AFTER) {
+				r->skip--;
 				continue;
+			}
+			n = rte_eth_rx_burst(q->port, q->queue, pkts, KDP_BURST);
+			if (n == 0) {
+				if (r->empty < UINT8_MAX)
+					r->empty++;
+				if (r->empty >= IDLE_AFTER)
+					r->skip = (uint8_t)RTE_MIN(r->empty - IDLE_AFTER + 1, IDLE_SKIP_MAX);
+				continue;
+			}
+			r->empty = 0;
 			got += n;
 			st->rx_pkts += n;
 			for (uint16_t j = 0; j < n; j++)
@@ -265,6 +300,7 @@ int kdp_worker_main(void *arg)
 	}
 	rte_rcu_qsbr_thread_offline(k->qsbr, id);
 	rte_rcu_qsbr_thread_unregister(k->qsbr, id);
+	rte_free(ri);
 	rte_free(t);
 	return 0;
 }

@@ -1,0 +1,122 @@
+#!/bin/bash
+# Pods per node: the time to attach one pod (PUT /v1/endpoints to the first
+# packet forwarded for it) with 10, 100 and 250 pods on k8s-ctr, and kdp's
+# memory per pod. On the reference lab; extra pods are made in bulk
+# (lab_pods_bulk_up).
+#
+#   flock /tmp/kdp-lab.lock tools/bench/pods_attach.sh [COUNTS] [ROUNDS]
+#
+# COUNTS "10 100 250" (pods on the node, the lab's 4 included, when the
+# measured one is attached), ROUNDS 3 per count. How one attach is timed:
+# the new pod already pings the webpod on k8s-w1 every 2 ms (its gateway's
+# MAC set statically, so no ARP retry timer is measured); the clock starts
+# just before the PUT and stops at the first echo reply the pod gets. Prints
+# one JSON line per count: {"pods", "attachMs" (median), "attachMsAll",
+# "putMs" (median), "rssMiB"}, then {"memoryPerPodKiB", "ringKiBPerPod"}:
+# kdp's RSS growth per pod from the smallest to the largest count, and what
+# its net_kdp_afp rings take (2 rings x queue pairs x framecnt x framesz).
+set -uo pipefail
+# shellcheck source=tools/lab/lib.sh
+source "$(dirname "$0")/../lab/lib.sh"
+
+COUNTS=${1:-10 100 250}
+ROUNDS=${2:-3}
+OTHER_POD=172.20.0.130
+ROWS=()
+trap 'lab_pods_bulk_down "${ROWS[@]}" >/dev/null 2>&1; lab_down >/dev/null 2>&1' EXIT
+
+die() {
+	echo "pods_attach: $*" >&2
+	exit 1
+}
+now_ms() { date +%s%3N; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$(lab_kdp_pid k8s-ctr)/status"; }
+
+lab_down >/dev/null 2>&1
+lab_topology_up >/dev/null || die "topology"
+for n in k8s-ctr k8s-w1; do
+	lab_kdp_config "$n" && lab_kdp_start "$n" && lab_apply "$n" >/dev/null || die "kdp on $n"
+done
+lab_ping curl-pod "$OTHER_POD" >/dev/null || die "no ping from curl-pod"
+KDP_MAC=$(lab_api k8s-ctr GET /v1/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["mac"])')
+WORKERS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("workers", 1))' "$(lab_cfg k8s-ctr)")
+mapfile -t IPS < <(for ((i = 1; i <= 254; i++)); do
+	case " 236 40 144 13 " in *" $i "*) ;; *) echo "172.20.1.$i" ;; esac
+done)
+have=4 # the lab's pods on k8s-ctr
+declare -A RSS=()
+
+# attach_one ROW: ms from the PUT to the first echo reply; "PUTMS ATTACHMS".
+attach_one() {
+	local row=$1 f path body t0 t1 t2 first log=$KDP_LAB_DIR/attach.ping pid
+	IFS='|' read -r -a f <<<"$row"
+	lab_pods_bulk_up "$row" || return 1
+	ip -n "${f[0]}" neigh replace "$LAB_POD_GATEWAY" lladdr "$KDP_MAC" dev eth0 nud permanent || return 1
+	ip netns exec "${f[0]}" ping -D -n -i 0.002 -c 2500 -W 1 "$OTHER_POD" >"$log" 2>&1 &
+	pid=$!
+	sleep 0.1
+	read -r path body < <(lab_pods_endpoints_json "$row")
+	t0=$(date +%s.%N)
+	lab_api k8s-ctr PUT "$path" "$body" >/dev/null || { kill "$pid"; return 1; }
+	t1=$(date +%s.%N)
+	for ((i = 0; i < 250; i++)); do
+		first=$(grep -m1 -o '^\[[0-9.]*\] 64 bytes' "$log" | tr -d '[]' | cut -d' ' -f1)
+		[[ -n $first ]] && break
+		sleep 0.02
+	done
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	[[ -n $first ]] || return 1
+	python3 -c 'import sys; t0, t1, t2 = map(float, sys.argv[1:]); print("%.1f %.1f" % ((t1 - t0) * 1e3, (t2 - t0) * 1e3))' \
+		"$t0" "$t1" "$first"
+}
+
+for count in $COUNTS; do
+	# grow to count - 1 pods, then time the attach of one more, ROUNDS times
+	add=()
+	while ((have + ${#add[@]} < count - 1)); do
+		i=$((${#ROWS[@]} + ${#add[@]}))
+		add+=("kdp-p$i|k8s-ctr|${IPS[i]}|lxc-p$i|default|pod-$i|app=many")
+	done
+	if ((${#add[@]} > 0)); then
+		lab_pods_bulk_up "${add[@]}" || die "bulk pods"
+		ROWS+=("${add[@]}")
+		while read -r path body; do
+			lab_api k8s-ctr PUT "$path" "$body" >/dev/null || die "PUT $path"
+		done < <(lab_pods_endpoints_json "${add[@]}")
+		have=$((have + ${#add[@]}))
+	fi
+	puts=() attaches=()
+	for ((r = 0; r < ROUNDS; r++)); do
+		i=${#ROWS[@]}
+		row="kdp-p$i|k8s-ctr|${IPS[i]}|lxc-p$i|default|pod-$i|app=many"
+		read -r put att < <(attach_one "$row") || die "attach at $count pods"
+		puts+=("$put") attaches+=("$att")
+		if ((r + 1 < ROUNDS)); then
+			lab_api k8s-ctr DELETE "/v1/endpoints/default/pod-$i" >/dev/null || die "DELETE"
+			lab_pods_bulk_down "$row"
+		else
+			ROWS+=("$row")
+			have=$((have + 1))
+		fi
+	done
+	sleep 1
+	RSS[$count]=$(rss_kib)
+	python3 -c '
+import json, statistics, sys
+n, rss = int(sys.argv[1]), int(sys.argv[2])
+puts = [float(x) for x in sys.argv[3].split()]
+att = [float(x) for x in sys.argv[4].split()]
+print(json.dumps({"pods": n, "attachMs": statistics.median(att), "attachMsAll": att,
+                  "putMs": statistics.median(puts), "rssMiB": round(rss / 1024, 1)}))' \
+		"$count" "${RSS[$count]}" "${puts[*]}" "${attaches[*]}"
+done
+set -- $COUNTS
+lo=$1
+hi=${!#}
+python3 -c '
+import json, sys
+lo, hi, rlo, rhi, workers = map(int, sys.argv[1:6])
+print(json.dumps({"memoryPerPodKiB": round((rhi - rlo) / (hi - lo)) if hi > lo else None,
+                  "ringKiBPerPod": 2 * workers * 128 * 2048 // 1024, "workers": workers}))' \
+	"$lo" "$hi" "${RSS[$lo]}" "${RSS[$hi]}" "$WORKERS"
