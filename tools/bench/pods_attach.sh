@@ -15,6 +15,8 @@
 # "putMs" (median), "rssMiB"}, then {"memoryPerPodKiB", "ringKiBPerPod"}:
 # kdp's RSS growth per pod from the smallest to the largest count, and what
 # its net_kdp_afp rings take (2 rings x queue pairs x framecnt x framesz).
+# "podTcpGbps": iperf3 (3 s, one stream) curl-pod -> webpod on k8s-w1 with
+# that many pods attached and idle: what polling them costs a busy port.
 set -uo pipefail
 # shellcheck source=tools/lab/lib.sh
 source "$(dirname "$0")/../lab/lib.sh"
@@ -38,6 +40,14 @@ for n in k8s-ctr k8s-w1; do
 	lab_kdp_config "$n" && lab_kdp_start "$n" && lab_apply "$n" >/dev/null || die "kdp on $n"
 done
 lab_ping curl-pod "$OTHER_POD" >/dev/null || die "no ping from curl-pod"
+command -v iperf3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iperf3 >/dev/null ||
+	die "iperf3 is missing"
+lab_pod_spawn kdp-webpod-w1 iperf iperf3 -s -B "$OTHER_POD" -p 5201 || die "iperf3 -s"
+_lab_wait_listening kdp-webpod-w1 tcp 5201 iperf || die "iperf3 -s"
+tcp_gbps() {
+	ip netns exec kdp-curl-pod iperf3 -c "$OTHER_POD" -p 5201 -t 3 -J 2>/dev/null |
+		python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9, 2))'
+}
 KDP_MAC=$(lab_api k8s-ctr GET /v1/status | python3 -c 'import json,sys; print(json.load(sys.stdin)["mac"])')
 WORKERS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("workers", 1))' "$(lab_cfg k8s-ctr)")
 mapfile -t IPS < <(for ((i = 1; i <= 254; i++)); do
@@ -102,14 +112,16 @@ for count in $COUNTS; do
 	done
 	sleep 1
 	RSS[$count]=$(rss_kib)
+	gbps=$(tcp_gbps) || gbps=0
 	python3 -c '
 import json, statistics, sys
-n, rss = int(sys.argv[1]), int(sys.argv[2])
+n, rss, gbps = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[5])
 puts = [float(x) for x in sys.argv[3].split()]
 att = [float(x) for x in sys.argv[4].split()]
 print(json.dumps({"pods": n, "attachMs": statistics.median(att), "attachMsAll": att,
-                  "putMs": statistics.median(puts), "rssMiB": round(rss / 1024, 1)}))' \
-		"$count" "${RSS[$count]}" "${puts[*]}" "${attaches[*]}"
+                  "putMs": statistics.median(puts), "rssMiB": round(rss / 1024, 1),
+                  "podTcpGbps": gbps}))' \
+		"$count" "${RSS[$count]}" "${puts[*]}" "${attaches[*]}" "$gbps"
 done
 set -- $COUNTS
 lo=$1
