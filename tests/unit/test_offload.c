@@ -170,6 +170,30 @@ static void test_gso_tcp(void)
 	rte_pktmbuf_free_bulk(seg, 3);
 }
 
+/* A TCP super-frame that may travel whole (LRO): TCPv4 with its checksum
+ * partial at the TCP header; UDP or a checksum elsewhere may not. */
+static void test_tso_whole(void)
+{
+	static uint8_t f[8192];
+	uint32_t len = partial_frame(f, IPPROTO_TCP, 4000, RTE_TCP_ACK_FLAG), hdr = 0;
+	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+				    .gso_size = 1448, .csum_start = 34, .csum_offset = 16};
+
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_OK);
+	CU_ASSERT_EQUAL(hdr, 54);
+	vh.csum_offset = 6;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
+	vh.csum_offset = 16;
+	vh.flags = 0;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
+	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_UNSUPPORTED);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, 40, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
+}
+
 /* UDP_SEGMENT: 3000 bytes at 1200 a datagram: 1200, 1200, 600, each with
  * its own UDP length. */
 static void test_gso_udp(void)
@@ -298,5 +322,6 @@ void test_register_offload(void)
 	CU_add_test(s, "TCP super-frame cut into MSS segments", test_gso_tcp);
 	CU_add_test(s, "UDP_SEGMENT super-frame cut into datagrams", test_gso_udp);
 	CU_add_test(s, "GSO types and frames refused", test_gso_refused);
+	CU_add_test(s, "a TCP super-frame that may travel whole", test_tso_whole);
 	CU_add_test(s, "partial sum through NAT, finished at transmit", test_partial_arith);
 }
