@@ -18,11 +18,14 @@
 #define RX_DESC_UPLINK 1024
 #define RX_DESC_OTHER 256
 #define TX_DESC 512
+#define KDP_POD_TX_FRAMES 128u
 
 /* Writes the devargs kdp probes: a unique name for a bare driver name, one
  * queue pair per worker for af_packet unless the caller chose, and for a
- * pod's net_kdp_afp port rings of tables.podRingFrames slots (each ring is
- * framecnt x framesz of memory, two per queue pair: a pod is cheap). */
+ * pod's net_kdp_afp port, unless its devargs say: one receiving queue (a
+ * pod's traffic is one worker's; the others only transmit to it), an RX ring
+ * of tables.podRingFrames slots and TX rings of KDP_POD_TX_FRAMES (kdp kicks
+ * the kernel after every burst). Each ring is frames x 2 KiB of memory. */
 static int make_devargs(struct kdp *k, const char *devargs, enum kdp_port_role role,
 			char *out, size_t len, char *name, size_t nlen)
 {
@@ -46,9 +49,14 @@ static int make_devargs(struct kdp *k, const char *devargs, enum kdp_port_role r
 	    !strstr(rest, "qpairs="))
 		w = snprintf(out, len, "%s%s,qpairs=%u", name, rest,
 			     k->cfg.workers);
-	if (w < (int)len && role == KDP_PORT_POD && strncmp(name, "net_kdp_afp", 11) == 0 &&
-	    !strstr(rest, "framecnt="))
-		w += snprintf(out + w, len - (size_t)w, ",framecnt=%u", k->cfg.pod_ring_frames);
+	if (role == KDP_PORT_POD && strncmp(name, "net_kdp_afp", 11) == 0) {
+		if (w < (int)len && !strstr(rest, ",rxqs="))
+			w += snprintf(out + w, len - (size_t)w, ",rxqs=1");
+		if (w < (int)len && !strstr(rest, ",framecnt="))
+			w += snprintf(out + w, len - (size_t)w, ",framecnt=%u,txframecnt=%u",
+				      k->cfg.pod_ring_frames,
+				      RTE_MIN(k->cfg.pod_ring_frames, KDP_POD_TX_FRAMES));
+	}
 	return w >= (int)len ? -ENAMETOOLONG : 0;
 }
 

@@ -17,6 +17,10 @@
  *
  * devargs: net_kdp_afp<N>,iface=<name>[,qpairs=<n>][,framesz=<bytes>]
  *          [,framecnt=<frames>][,blocksz=<bytes>][,qdisc_bypass=0|1]
+ *          [,rxqs=<n>][,txframecnt=<frames>]
+ * rxqs (default qpairs): how many of the queue pairs receive; the others
+ * only transmit (a socket with a TX ring alone): a pod needs one RX queue
+ * but a TX queue per worker. txframecnt (default framecnt): TX ring slots.
  * One socket per queue pair, in one PACKET_FANOUT_HASH group when there are
  * several (a flow stays on one queue; IP fragments are not reassembled). Frames too large for a ring slot
  * (super-frames) come through the socket's receive queue
@@ -138,11 +142,13 @@ struct afp_txq {
 struct afp_dev {
 	char iface[IF_NAMESIZE];
 	int ifindex;
-	unsigned int nq;
+	unsigned int nq;               /* queue pairs (TX queues) */
+	unsigned int nrxq;             /* the first nrxq of them also receive */
 	struct rte_ether_addr mac;
-	struct tpacket_req req;
+	struct tpacket_req req;        /* RX ring */
+	struct tpacket_req treq;       /* TX ring */
 	uint8_t *map[AFP_MAX_QUEUES];
-	size_t map_len;
+	size_t map_len[AFP_MAX_QUEUES];
 	int fd_large;
 	struct afp_rxq rxq[AFP_MAX_QUEUES];
 	struct afp_txq txq[AFP_MAX_QUEUES];
@@ -601,7 +607,7 @@ static int afp_info(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->if_index = (uint32_t)a->ifindex;
 	info->max_mac_addrs = 1;
 	info->max_rx_pktlen = a->req.tp_frame_size - TPACKET2_HDRLEN - AFP_VNET_LEN;
-	info->max_rx_queues = (uint16_t)a->nq;
+	info->max_rx_queues = (uint16_t)a->nrxq;
 	info->max_tx_queues = (uint16_t)a->nq;
 	info->min_rx_bufsize = 0;
 	/* LRO: TCP super-frames whole, in the larger of two pools. */
@@ -621,8 +627,10 @@ static int afp_start(struct rte_eth_dev *dev)
 
 	dev->data->dev_link.link_status = RTE_ETH_LINK_UP;
 	for (unsigned int i = 0; i < a->nq; i++) {
-		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
-		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+		if (i < dev->data->nb_rx_queues)
+			dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
+		if (i < dev->data->nb_tx_queues)
+			dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STARTED;
 	}
 	return 0;
 }
@@ -633,8 +641,10 @@ static int afp_stop(struct rte_eth_dev *dev)
 
 	dev->data->dev_link.link_status = RTE_ETH_LINK_DOWN;
 	for (unsigned int i = 0; i < a->nq; i++) {
-		dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
-		dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+		if (i < dev->data->nb_rx_queues)
+			dev->data->rx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
+		if (i < dev->data->nb_tx_queues)
+			dev->data->tx_queue_state[i] = RTE_ETH_QUEUE_STATE_STOPPED;
 	}
 	return 0;
 }
@@ -654,7 +664,7 @@ static void afp_free_queues(struct afp_dev *a)
 		a->rxq[i].fd = -1;
 		a->txq[i].fd = -1;
 		if (a->map[i] != NULL)
-			munmap(a->map[i], a->map_len);
+			munmap(a->map[i], a->map_len[i]);
 		a->map[i] = NULL;
 		free(a->rxq[i].ring.frame);
 		free(a->txq[i].ring.frame);
@@ -685,7 +695,7 @@ static int afp_rx_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
 	struct afp_rxq *q;
 	uint64_t off = dev->data->dev_conf.rxmode.offloads | (conf ? conf->offloads : 0);
 
-	if (qid >= a->nq)
+	if (qid >= a->nrxq)
 		return -EINVAL;
 	q = &a->rxq[qid];
 	q->mp_big = NULL;
@@ -914,7 +924,7 @@ static const struct eth_dev_ops afp_ops = {
 
 struct afp_args {
 	char iface[IF_NAMESIZE];
-	unsigned int qpairs, framesz, framecnt, blocksz, qdisc_bypass;
+	unsigned int qpairs, framesz, framecnt, blocksz, qdisc_bypass, rxqs, txframecnt;
 };
 
 static int arg_uint(const char *key, const char *value, void *out)
@@ -945,7 +955,7 @@ static int arg_iface(const char *key, const char *value, void *out)
 static int parse_args(const char *params, struct afp_args *a)
 {
 	static const char *const keys[] = {"iface", "qpairs", "framesz", "framecnt",
-					   "blocksz", "qdisc_bypass", NULL};
+					   "blocksz", "qdisc_bypass", "rxqs", "txframecnt", NULL};
 	struct rte_kvargs *kv = rte_kvargs_parse(params == NULL ? "" : params, keys);
 	int ret = 0;
 
@@ -954,7 +964,7 @@ static int parse_args(const char *params, struct afp_args *a)
 	a->framesz = AFP_DEFAULT_FRAMESZ;
 	a->framecnt = AFP_DEFAULT_FRAMECNT;
 	if (kv == NULL) {
-		AFP_LOG(ERR, "cannot parse '%s' (keys: iface qpairs framesz framecnt blocksz qdisc_bypass)",
+		AFP_LOG(ERR, "cannot parse '%s' (keys: iface qpairs framesz framecnt blocksz qdisc_bypass rxqs txframecnt)",
 			params);
 		return -EINVAL;
 	}
@@ -974,6 +984,10 @@ static int parse_args(const char *params, struct afp_args *a)
 		ret = rte_kvargs_process(kv, "blocksz", arg_uint, &a->blocksz);
 	if (ret == 0)
 		ret = rte_kvargs_process(kv, "qdisc_bypass", arg_uint, &a->qdisc_bypass);
+	if (ret == 0)
+		ret = rte_kvargs_process(kv, "rxqs", arg_uint, &a->rxqs);
+	if (ret == 0)
+		ret = rte_kvargs_process(kv, "txframecnt", arg_uint, &a->txframecnt);
 	rte_kvargs_free(kv);
 	if (ret != 0)
 		return ret;
@@ -996,6 +1010,19 @@ static int parse_args(const char *params, struct afp_args *a)
 	if (a->framecnt < 16 || a->framecnt % (a->blocksz / a->framesz)) {
 		AFP_LOG(ERR, "framecnt: %u must be at least 16 and fill whole blocks (%u frames)",
 			a->framecnt, a->blocksz / a->framesz);
+		return -EINVAL;
+	}
+	if (a->rxqs == 0)
+		a->rxqs = a->qpairs;
+	if (a->rxqs > a->qpairs) {
+		AFP_LOG(ERR, "rxqs: %u is not 1-%u (qpairs)", a->rxqs, a->qpairs);
+		return -EINVAL;
+	}
+	if (a->txframecnt == 0)
+		a->txframecnt = a->framecnt;
+	if (a->txframecnt < 16 || a->txframecnt % (a->blocksz / a->framesz)) {
+		AFP_LOG(ERR, "txframecnt: %u must be at least 16 and fill whole blocks (%u frames)",
+			a->txframecnt, a->blocksz / a->framesz);
 		return -EINVAL;
 	}
 	if (a->qdisc_bypass > 1) {
@@ -1034,6 +1061,8 @@ static int open_queue(struct afp_dev *a, unsigned int i, const struct afp_args *
 	struct afp_rxq *r = &a->rxq[i];
 	struct afp_txq *t = &a->txq[i];
 	struct sockaddr_ll sll;
+	size_t rx_len;
+	bool rx;
 	int fd, ret;
 
 	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0); /* receives nothing until bound */
@@ -1058,35 +1087,46 @@ static int open_queue(struct afp_dev *a, unsigned int i, const struct afp_args *
 	if (args->qdisc_bypass &&
 	    (ret = sockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS", a->iface)))
 		return ret;
-	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &a->req, sizeof(a->req)) < 0 ||
-	    setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &a->req, sizeof(a->req)) < 0) {
+	/* A queue pair past nrxq only transmits: a TX ring alone, bound with
+	 * protocol 0 so the kernel queues nothing for it. */
+	rx = i < a->nrxq;
+	if ((rx && setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &a->req, sizeof(a->req)) < 0) ||
+	    setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &a->treq, sizeof(a->treq)) < 0) {
 		ret = -errno;
-		AFP_LOG(ERR, "%s: cannot set up the rings (%u frames of %u bytes): %s", a->iface,
-			a->req.tp_frame_nr, a->req.tp_frame_size, strerror(errno));
+		AFP_LOG(ERR, "%s: cannot set up the rings (%u/%u frames of %u bytes): %s", a->iface,
+			a->req.tp_frame_nr, a->treq.tp_frame_nr, a->req.tp_frame_size,
+			strerror(errno));
 		return ret;
 	}
-	a->map[i] = mmap(NULL, a->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED,
+	rx_len = rx ? (size_t)a->req.tp_block_size * a->req.tp_block_nr : 0;
+	a->map_len[i] = rx_len + (size_t)a->treq.tp_block_size * a->treq.tp_block_nr;
+	a->map[i] = mmap(NULL, a->map_len[i], PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED,
 			 fd, 0);
 	if (a->map[i] == MAP_FAILED)
-		a->map[i] = mmap(NULL, a->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		a->map[i] = mmap(NULL, a->map_len[i], PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (a->map[i] == MAP_FAILED) {
 		ret = -errno;
 		a->map[i] = NULL;
 		AFP_LOG(ERR, "%s: cannot map the rings: %s", a->iface, strerror(errno));
 		return ret;
 	}
-	r->ring.frame = ring_slots(a->map[i], &a->req);
-	t->ring.frame = ring_slots(a->map[i] + a->map_len / 2, &a->req);
-	if (r->ring.frame == NULL || t->ring.frame == NULL) {
+	if (rx) {
+		r->ring.frame = ring_slots(a->map[i], &a->req);
+		r->ring.count = a->req.tp_frame_nr;
+		r->ring.size = a->req.tp_frame_size;
+		r->ring.next = 0;
+	}
+	t->ring.frame = ring_slots(a->map[i] + rx_len, &a->treq);
+	if ((rx && r->ring.frame == NULL) || t->ring.frame == NULL) {
 		AFP_LOG(ERR, "%s: out of memory", a->iface);
 		return -ENOMEM;
 	}
-	r->ring.count = t->ring.count = a->req.tp_frame_nr;
-	r->ring.size = t->ring.size = a->req.tp_frame_size;
-	r->ring.next = t->ring.next = 0;
+	t->ring.count = a->treq.tp_frame_nr;
+	t->ring.size = a->treq.tp_frame_size;
+	t->ring.next = 0;
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_protocol = rx ? htons(ETH_P_ALL) : 0;
 	sll.sll_ifindex = a->ifindex;
 	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		ret = -errno;
@@ -1096,7 +1136,7 @@ static int open_queue(struct afp_dev *a, unsigned int i, const struct afp_args *
 	/* No PACKET_FANOUT_FLAG_DEFRAG: it reassembles IP fragments before the
 	 * fanout, and a router forwards fragments as they are. Fragments hash
 	 * on their addresses alone, so one datagram's stay on one queue. */
-	if (a->nq > 1 &&
+	if (rx && a->nrxq > 1 &&
 	    (ret = sockopt(fd, SOL_PACKET, PACKET_FANOUT, fanout | (PACKET_FANOUT_HASH << 16),
 			   "PACKET_FANOUT", a->iface)))
 		return ret;
@@ -1159,6 +1199,7 @@ static int afp_probe(struct rte_vdev_device *vdev)
 	a->fd_large = -1;
 	snprintf(a->iface, sizeof(a->iface), "%s", args.iface);
 	a->nq = args.qpairs;
+	a->nrxq = args.rxqs;
 	a->ifindex = (int)if_nametoindex(args.iface);
 	if (a->ifindex == 0) {
 		ret = -errno;
@@ -1182,7 +1223,9 @@ static int afp_probe(struct rte_vdev_device *vdev)
 	a->req.tp_frame_size = args.framesz;
 	a->req.tp_frame_nr = args.framecnt;
 	a->req.tp_block_nr = args.framecnt / (args.blocksz / args.framesz);
-	a->map_len = 2 * (size_t)a->req.tp_block_size * a->req.tp_block_nr;
+	a->treq = a->req;
+	a->treq.tp_frame_nr = args.txframecnt;
+	a->treq.tp_block_nr = args.txframecnt / (args.blocksz / args.framesz);
 	for (unsigned int i = 0; i < a->nq; i++) {
 		ret = open_queue(a, i, &args, (int)((getpid() ^ a->ifindex) & 0xffff), numa);
 		if (ret != 0)
@@ -1198,8 +1241,9 @@ static int afp_probe(struct rte_vdev_device *vdev)
 	dev->data->dev_link.link_status = RTE_ETH_LINK_DOWN;
 	dev->data->dev_flags |= RTE_ETH_DEV_AUTOFILL_QUEUE_XSTATS;
 	rte_eth_dev_probing_finish(dev);
-	AFP_LOG(INFO, "%s on %s: %u queue pair(s), %u frames of %u bytes per ring", name,
-		a->iface, a->nq, a->req.tp_frame_nr, a->req.tp_frame_size);
+	AFP_LOG(INFO, "%s on %s: %u queue pair(s) (%u receive), %u RX and %u TX frames of %u bytes",
+		name, a->iface, a->nq, a->nrxq, a->req.tp_frame_nr, a->treq.tp_frame_nr,
+		a->req.tp_frame_size);
 	return 0;
 fail:
 	afp_free_queues(a);
@@ -1226,4 +1270,4 @@ static struct rte_vdev_driver afp_driver = {
 RTE_PMD_REGISTER_VDEV(AFP_DRIVER, afp_driver);
 RTE_PMD_REGISTER_PARAM_STRING(AFP_DRIVER,
 			      "iface=<string> qpairs=<int> framesz=<int> framecnt=<int> "
-			      "blocksz=<int> qdisc_bypass=<0|1>");
+			      "blocksz=<int> qdisc_bypass=<0|1> rxqs=<int> txframecnt=<int>");

@@ -17,6 +17,11 @@
 # its net_kdp_afp rings take (2 rings x queue pairs x framecnt x framesz).
 # "podTcpGbps": iperf3 (3 s, one stream) curl-pod -> webpod on k8s-w1 with
 # that many pods attached and idle: what polling them costs a busy port.
+# "cyclesPerPacket": the workers' busy cycles per packet while curl-pod
+# pings the other node 200 times per second: each packet wakes a sleeping
+# worker, which polls every queue it owns, so the growth from 10 to 250
+# pods over the pods added is what one idle pod costs a loop
+# ("idlePollCycles" in the last line).
 set -uo pipefail
 # shellcheck source=tools/lab/lib.sh
 source "$(dirname "$0")/../lab/lib.sh"
@@ -44,6 +49,18 @@ command -v iperf3 >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -
 	die "iperf3 is missing"
 lab_pod_spawn kdp-webpod-w1 iperf iperf3 -s -B "$OTHER_POD" -p 5201 || die "iperf3 -s"
 _lab_wait_listening kdp-webpod-w1 tcp 5201 iperf || die "iperf3 -s"
+loop_cycles() { # busy cycles per received packet of all workers during pings
+	local a b
+	a=$(lab_api k8s-ctr GET /v1/stats)
+	ip netns exec kdp-curl-pod ping -n -q -i 0.005 -c 200 "$OTHER_POD" >/dev/null 2>&1
+	b=$(lab_api k8s-ctr GET /v1/stats)
+	python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1])["workers"], json.loads(sys.argv[2])["workers"]
+busy = sum(y["busyCycles"] - x["busyCycles"] for x, y in zip(a, b))
+pk = sum(y["rxPackets"] - x["rxPackets"] for x, y in zip(a, b))
+print(round(busy / pk) if pk else 0)' "$a" "$b"
+}
 tcp_gbps() {
 	ip netns exec kdp-curl-pod iperf3 -c "$OTHER_POD" -p 5201 -t 3 -J 2>/dev/null |
 		python3 -c 'import json,sys; print(round(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9, 2))'
@@ -54,7 +71,7 @@ mapfile -t IPS < <(for ((i = 1; i <= 254; i++)); do
 	case " 236 40 144 13 " in *" $i "*) ;; *) echo "172.20.1.$i" ;; esac
 done)
 have=4 # the lab's pods on k8s-ctr
-declare -A RSS=()
+declare -A RSS=() CYC=()
 
 # attach_one ROW: ms from the PUT to the first echo reply; "PUTMS ATTACHMS".
 attach_one() {
@@ -113,22 +130,24 @@ for count in $COUNTS; do
 	sleep 1
 	RSS[$count]=$(rss_kib)
 	gbps=$(tcp_gbps) || gbps=0
+	CYC[$count]=$(loop_cycles) || CYC[$count]=0
 	python3 -c '
 import json, statistics, sys
-n, rss, gbps = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[5])
+n, rss, gbps, cyc = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[5]), int(sys.argv[6])
 puts = [float(x) for x in sys.argv[3].split()]
 att = [float(x) for x in sys.argv[4].split()]
 print(json.dumps({"pods": n, "attachMs": statistics.median(att), "attachMsAll": att,
                   "putMs": statistics.median(puts), "rssMiB": round(rss / 1024, 1),
-                  "podTcpGbps": gbps}))' \
-		"$count" "${RSS[$count]}" "${puts[*]}" "${attaches[*]}" "$gbps"
+                  "podTcpGbps": gbps, "cyclesPerPacket": cyc}))' \
+		"$count" "${RSS[$count]}" "${puts[*]}" "${attaches[*]}" "$gbps" "${CYC[$count]}"
 done
 set -- $COUNTS
 lo=$1
 hi=${!#}
 python3 -c '
 import json, sys
-lo, hi, rlo, rhi, workers = map(int, sys.argv[1:6])
+lo, hi, rlo, rhi, workers, clo, chi = map(int, sys.argv[1:8])
 print(json.dumps({"memoryPerPodKiB": round((rhi - rlo) / (hi - lo)) if hi > lo else None,
-                  "ringKiBPerPod": 2 * workers * 128 * 2048 // 1024, "workers": workers}))' \
-	"$lo" "$hi" "${RSS[$lo]}" "${RSS[$hi]}" "$WORKERS"
+                  "ringKiBPerPod": 2 * workers * 128 * 2048 // 1024, "workers": workers,
+                  "idlePollCycles": round((chi - clo) / (hi - lo), 1) if hi > lo else None}))' \
+	"$lo" "$hi" "${RSS[$lo]}" "${RSS[$hi]}" "$WORKERS" "${CYC[$lo]}" "${CYC[$hi]}"
