@@ -266,7 +266,7 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	cfg->max_neighbours = 1024;
 	cfg->mbufs = 16383;
 	cfg->large_mbufs = 255;
-	cfg->pod_ring_frames = 256;
+	cfg->pod_ring_frames = 512;
 	cfg->neigh_reachable_ms = 30000;
 	cfg->max_body = 1 << 20;
 	cfg->monitor_rate = KDP_MONITOR_DEFAULT_RATE;
