@@ -14,7 +14,8 @@
 # one JSON line per count: {"pods", "attachMs" (median), "attachMsAll",
 # "putMs" (median), "rssMiB"}, then {"memoryPerPodKiB", "ringKiBPerPod"}:
 # kdp's RSS growth per pod from the smallest to the largest count, and what
-# its net_kdp_afp rings take (2 rings x queue pairs x framecnt x framesz).
+# its net_kdp_afp rings take (one RX ring of 512 slots, a TX ring of 128 per
+# worker, 2 KiB slots: kdp's defaults for a pod).
 # "podTcpGbps": iperf3 (3 s, one stream) curl-pod -> webpod on k8s-w1 with
 # that many pods attached and idle: what polling them costs a busy port.
 # "cyclesPerPacket": the workers' busy cycles per packet while curl-pod
@@ -148,6 +149,6 @@ python3 -c '
 import json, sys
 lo, hi, rlo, rhi, workers, clo, chi = map(int, sys.argv[1:8])
 print(json.dumps({"memoryPerPodKiB": round((rhi - rlo) / (hi - lo)) if hi > lo else None,
-                  "ringKiBPerPod": 2 * workers * 128 * 2048 // 1024, "workers": workers,
+                  "ringKiBPerPod": (512 + workers * 128) * 2048 // 1024, "workers": workers,
                   "idlePollCycles": round((chi - clo) / (hi - lo), 1) if hi > lo else None}))' \
 	"$lo" "$hi" "${RSS[$lo]}" "${RSS[$hi]}" "$WORKERS" "${CYC[$lo]}" "${CYC[$hi]}"
