@@ -9,7 +9,9 @@
 # show that it did see partial checksums and super-frames (so the checks
 # cannot pass without them). Then, on purpose, offloads are turned off on the
 # pods and the router and the transfers run again (kdp must not depend on
-# them either way). Tears the lab down on exit.
+# them either way), and GRO is turned on on kdp's own side of a veth (the
+# kernel merges segments into super-frames before kdp reads them). Tears the
+# lab down on exit.
 #
 #   sudo tests/e2e/test_offloads.sh       (KDP_BUILD=<dir>, default build)
 set -uo pipefail
@@ -235,5 +237,16 @@ after="$(counter k8s-ctr default/curl-pod rx_csum_partial) $(counter k8s-ctr def
 verdict "$([[ $before == "$after" ]] && echo 0 || echo 1)" \
 	"f. with offloads off the pods' ports got no partial checksum or super-frame" \
 	"curl rx_csum_partial, webpod-ctr rx_gso_frames, webpod-w1 rx_gso_frames, webpod-ctr rx_csum_partial: before $before, after $after"
+
+# g. GRO on kdp's own side of webpod-ctr's veth (the webpod still sending
+# MSS-sized segments, offloads off): the kernel merges them into super-frames
+# before kdp reads them; kdp cuts them again and the data arrives intact.
+ip netns exec kdp-k8s-ctr ethtool -K lxc-web-ctr gro on >/dev/null 2>&1 ||
+	fail "g. ethtool -K lxc-web-ctr gro on in kdp-k8s-ctr"
+g0=$(counter k8s-ctr default/webpod-ctr rx_gso_frames)
+download "g. GRO on kdp's veth: ClusterIP $SVC_CTR -> webpod-ctr" kdp-curl-pod "http://$SVC_CTR/big"
+g1=$(counter k8s-ctr default/webpod-ctr rx_gso_frames)
+verdict "$((g1 > g0 ? 0 : 1))" "g. the GRO super-frames reached kdp and were cut" \
+	"webpod-ctr rx_gso_frames $g0 -> $g1"
 
 FINISHED=1

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* CUnit suite of kdp-agent's translation: Kubernetes objects -> kdp bodies. */
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+#include <jansson.h>
+
+#include "kdp_agent.h"
+
+static json_t *J(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (j == NULL)
+		fprintf(stderr, "bad test JSON: %s: %s\n", e.text, text);
+	return j;
+}
+
+/* The body of @p svc with @p slices (a JSON array text), compact and with
+ * sorted keys, into @p out ("NULL: <why>" when there is none). */
+static void svc(const char *svc_text, const char *slices_text, enum kdp_agent_fields f, char *out,
+		size_t len, char *warn)
+{
+	struct kdp_agent_svc_opts o = {f, "random"};
+	char why[KDP_AGENT_ERR_LEN] = "";
+	json_t *s = J(svc_text), *sl = J(slices_text);
+	json_t *b = kdp_agent_service_body(s, sl, &o, why, warn);
+	char *t = b ? json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	snprintf(out, len, "%s%s", t ? t : "NULL: ", t ? "" : why);
+	free(t);
+	json_decref(b);
+	json_decref(s);
+	json_decref(sl);
+}
+
+#define WEB "{\"metadata\":{\"namespace\":\"default\",\"name\":\"web\"},\"spec\":{\"type\":\"NodePort\"," \
+	    "\"clusterIP\":\"10.96.0.5\",\"clusterIPs\":[\"fd00::5\",\"10.96.0.5\"],\"ports\":[{\"name\":\"http\"," \
+	    "\"protocol\":\"TCP\",\"port\":80,\"targetPort\":\"web\",\"nodePort\":30080}]," \
+	    "\"externalTrafficPolicy\":\"Local\",\"healthCheckNodePort\":31000}}"
+
+static void test_states_and_ports(void)
+{
+	char out[4096], warn[KDP_AGENT_ERR_LEN];
+	/* two slices, the same address in both, named target port resolved
+	 * from the slices, one odd backend port, every condition */
+	const char *slices =
+		"[{\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":8080}],"
+		"\"endpoints\":[{\"addresses\":[\"172.20.0.2\"],\"conditions\":{\"ready\":true},\"nodeName\":\"a\"},"
+		"{\"addresses\":[\"172.20.0.10\"],\"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true},\"nodeName\":\"b\"},"
+		"{\"addresses\":[\"172.20.0.3\"],\"conditions\":{\"ready\":false,\"serving\":false,\"terminating\":true}},"
+		"{\"addresses\":[\"172.20.0.4\"],\"conditions\":{\"ready\":false}},"
+		"{\"addresses\":[\"172.20.0.5\"]}]},"
+		"{\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":9090}],"
+		"\"endpoints\":[{\"addresses\":[\"172.20.0.2\"],\"conditions\":{\"ready\":true}}]},"
+		"{\"addressType\":\"IPv6\",\"ports\":[{\"name\":\"http\",\"port\":8080}],"
+		"\"endpoints\":[{\"addresses\":[\"fd00::1\"]}]}]";
+
+	svc(WEB, slices, KDP_AGENT_FIELDS_BASIC, out, sizeof(out), warn);
+	CU_ASSERT_STRING_EQUAL(out,
+		"{\"algorithm\":\"random\",\"backends\":[{\"ip\":\"172.20.0.2\",\"state\":\"active\"},"
+		"{\"ip\":\"172.20.0.2\",\"port\":9090,\"state\":\"active\"},"
+		"{\"ip\":\"172.20.0.3\",\"state\":\"maintenance\"},{\"ip\":\"172.20.0.4\",\"state\":\"maintenance\"},"
+		"{\"ip\":\"172.20.0.5\",\"state\":\"active\"},{\"ip\":\"172.20.0.10\",\"state\":\"terminating\"}],"
+		"\"clusterIP\":\"10.96.0.5\",\"externalIPs\":[],\"loadBalancerIPs\":[],\"name\":\"web\","
+		"\"namespace\":\"default\",\"ports\":[{\"name\":\"http\",\"nodePort\":30080,\"port\":80,"
+		"\"protocol\":\"TCP\",\"targetPort\":8080}],\"sessionAffinity\":\"None\","
+		"\"sessionAffinityTimeoutSeconds\":10800,\"type\":\"NodePort\"}");
+	CU_ASSERT_PTR_NOT_NULL(strstr(warn, "externalTrafficPolicy Local not sent"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(warn, "healthCheckNodePort 31000"));
+
+	svc(WEB, slices, KDP_AGENT_FIELDS_EXTENDED, out, sizeof(out), warn);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"externalTrafficPolicy\":\"Local\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"internalTrafficPolicy\":\"Cluster\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"healthCheckNodePort\":31000"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"loadBalancerSourceRanges\":[]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "{\"ip\":\"172.20.0.10\",\"nodeName\":\"b\",\"state\":\"terminating\"}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "{\"ip\":\"172.20.0.3\",\"nodeName\":\"\",\"state\":\"maintenance\"}"));
+	CU_ASSERT_STRING_EQUAL(warn, "");
+}
+
+static void test_multiport_and_lb(void)
+{
+	char out[4096], warn[KDP_AGENT_ERR_LEN];
+	const char *s =
+		"{\"metadata\":{\"namespace\":\"kube-system\",\"name\":\"dns\"},\"spec\":{\"type\":\"LoadBalancer\","
+		"\"clusterIP\":\"10.96.0.10\",\"externalIPs\":[\"192.0.2.1\",\"2001:db8::1\"],"
+		"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":60}},"
+		"\"loadBalancerSourceRanges\":[\" 10.1.2.3/8 \"],"
+		"\"ports\":[{\"name\":\"dns\",\"protocol\":\"UDP\",\"port\":53,\"targetPort\":53,\"nodePort\":30053},"
+		"{\"name\":\"dns-tcp\",\"protocol\":\"TCP\",\"port\":53,\"targetPort\":\"dnst\",\"nodePort\":30054},"
+		"{\"name\":\"sctp\",\"protocol\":\"SCTP\",\"port\":9,\"nodePort\":30055}]},"
+		"\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"198.51.100.7\"},{\"hostname\":\"lb.example\"}]}}}";
+	const char *slices =
+		"[{\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"dns\",\"protocol\":\"UDP\",\"port\":5353},"
+		"{\"name\":\"dns-tcp\",\"protocol\":\"TCP\",\"port\":5354}],"
+		"\"endpoints\":[{\"addresses\":[\"172.20.1.144\"]},{\"addresses\":[\"172.20.0.186\"]}]}]";
+
+	svc(s, slices, KDP_AGENT_FIELDS_EXTENDED, out, sizeof(out), warn);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"backends\":[{\"ip\":\"172.20.0.186\",\"nodeName\":\"\",\"state\":\"active\"},"
+					   "{\"ip\":\"172.20.1.144\",\"nodeName\":\"\",\"state\":\"active\"}]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "{\"name\":\"dns\",\"nodePort\":30053,\"port\":53,\"protocol\":\"UDP\",\"targetPort\":5353}"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "{\"name\":\"dns-tcp\",\"nodePort\":30054,\"port\":53,\"protocol\":\"TCP\",\"targetPort\":5354}"));
+	CU_ASSERT_PTR_NULL(strstr(out, "sctp"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"externalIPs\":[\"192.0.2.1\"]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"loadBalancerIPs\":[\"198.51.100.7\"]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"loadBalancerSourceRanges\":[\"10.0.0.0/8\"]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"sessionAffinity\":\"ClientIP\",\"sessionAffinityTimeoutSeconds\":60"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(warn, "SCTP not supported"));
+}
+
+static void test_not_for_kdp(void)
+{
+	char out[1024], warn[KDP_AGENT_ERR_LEN];
+
+	svc("{\"metadata\":{\"namespace\":\"a\",\"name\":\"h\"},\"spec\":{\"clusterIP\":\"None\",\"ports\":[{\"port\":1}]}}",
+	    "[]", KDP_AGENT_FIELDS_BASIC, out, sizeof(out), warn);
+	CU_ASSERT_STRING_EQUAL(out, "NULL: headless (clusterIP None)");
+	svc("{\"metadata\":{\"namespace\":\"a\",\"name\":\"x\"},\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"x.example\"}}",
+	    "[]", KDP_AGENT_FIELDS_BASIC, out, sizeof(out), warn);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "NULL: type ExternalName"));
+	svc("{\"metadata\":{\"namespace\":\"a\",\"name\":\"v6\"},\"spec\":{\"clusterIP\":\"fd00::1\",\"clusterIPs\":[\"fd00::1\"],\"ports\":[{\"port\":1}]}}",
+	    "[]", KDP_AGENT_FIELDS_BASIC, out, sizeof(out), warn);
+	CU_ASSERT_STRING_EQUAL(out, "NULL: no IPv4 cluster IP (kdp is IPv4 only)");
+	svc("{\"metadata\":{\"namespace\":\"a\",\"name\":\"s\"},\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"protocol\":\"SCTP\",\"port\":1}]}}",
+	    "[]", KDP_AGENT_FIELDS_BASIC, out, sizeof(out), warn);
+	CU_ASSERT_STRING_EQUAL(out, "NULL: no TCP or UDP port");
+	/* no endpoints: a named target port falls back to the port */
+	svc("{\"metadata\":{\"namespace\":\"a\",\"name\":\"e\"},\"spec\":{\"clusterIP\":\"10.96.0.2\",\"ports\":[{\"port\":81,\"targetPort\":\"http\"}]}}",
+	    "[]", KDP_AGENT_FIELDS_BASIC, out, sizeof(out), warn);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"backends\":[]"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"targetPort\":81"));
+}
+
+static void test_node_lrp_ipmasq_labels(void)
+{
+	char why[KDP_AGENT_ERR_LEN];
+	json_t *n = J("{\"metadata\":{\"name\":\"k8s-w1\"},\"spec\":{\"podCIDR\":\"172.20.0.0/24\"},"
+		      "\"status\":{\"addresses\":[{\"type\":\"Hostname\",\"address\":\"k8s-w1\"},"
+		      "{\"type\":\"InternalIP\",\"address\":\"fd00::1\"},{\"type\":\"InternalIP\",\"address\":\"192.168.10.101\"}]}}");
+	json_t *b = kdp_agent_node_body(n, why);
+	char *t = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *l, *cm, *pod;
+
+	CU_ASSERT_STRING_EQUAL(t, "{\"ip\":\"192.168.10.101\",\"name\":\"k8s-w1\",\"podCIDRs\":[\"172.20.0.0/24\"]}");
+	free(t);
+	json_decref(b);
+	json_decref(n);
+	n = J("{\"metadata\":{\"name\":\"Bad_Name\"},\"status\":{}}");
+	CU_ASSERT_PTR_NULL(kdp_agent_node_body(n, why));
+	json_decref(n);
+
+	l = J("{\"metadata\":{\"namespace\":\"kube-system\",\"name\":\"nodelocaldns\"},\"spec\":{"
+	      "\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\"}},"
+	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"node-local-dns\"}},"
+	      "\"toPorts\":[{\"port\":\"53\",\"name\":\"dns\",\"protocol\":\"UDP\"},{\"port\":53,\"name\":\"dns-tcp\",\"protocol\":\"TCP\"}]}}}");
+	b = kdp_agent_lrp_body(l, why);
+	t = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+	CU_ASSERT_STRING_EQUAL(t,
+		"{\"description\":\"\",\"name\":\"nodelocaldns\",\"namespace\":\"kube-system\","
+		"\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"node-local-dns\"}},"
+		"\"toPorts\":[{\"name\":\"dns\",\"port\":\"53\",\"protocol\":\"UDP\"},{\"name\":\"dns-tcp\",\"port\":\"53\",\"protocol\":\"TCP\"}]},"
+		"\"redirectFrontend\":{\"serviceMatcher\":{\"namespace\":\"kube-system\",\"serviceName\":\"kube-dns\",\"toPorts\":[]}},"
+		"\"skipRedirectFromBackend\":false}");
+	free(t);
+	json_decref(b);
+	json_decref(l);
+	l = J("{\"metadata\":{\"namespace\":\"a\",\"name\":\"x\"},\"spec\":{\"redirectFrontend\":{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":\"53\"}]}},"
+	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\"}]},\"toPorts\":[{\"port\":\"53\"}]}}}");
+	CU_ASSERT_PTR_NULL(kdp_agent_lrp_body(l, why));
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "matchExpressions"));
+	json_decref(l);
+
+	cm = J("{\"data\":{\"config\":\"nonMasqueradeCIDRs: []\\n\"}}");
+	CU_ASSERT_STRING_EQUAL(kdp_agent_ipmasq_text(cm), "nonMasqueradeCIDRs: []\n");
+	json_decref(cm);
+	cm = J("{\"data\":{\"other\":\"x\"}}");
+	CU_ASSERT_PTR_NULL(kdp_agent_ipmasq_text(cm));
+	json_decref(cm);
+
+	pod = J("{\"metadata\":{\"labels\":{\"app\":\"web\",\"long\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}}}");
+	b = kdp_agent_pod_labels(pod);
+	t = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+	CU_ASSERT_STRING_EQUAL(t, "{\"app\":\"web\"}");
+	free(t);
+	json_decref(b);
+	json_decref(pod);
+	CU_ASSERT_TRUE(kdp_agent_name_ok("node-local-dns.x"));
+	CU_ASSERT_FALSE(kdp_agent_name_ok("-x"));
+	CU_ASSERT_FALSE(kdp_agent_name_ok("X"));
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("agent-translate", NULL, NULL);
+	CU_add_test(s, "service: endpoint states, named and odd target ports, slices merged", test_states_and_ports);
+	CU_add_test(s, "service: multi-port, LoadBalancer, externalIPs, affinity, source ranges, SCTP", test_multiport_and_lb);
+	CU_add_test(s, "service: headless, ExternalName, IPv6-only, no port, no endpoint", test_not_for_kdp);
+	CU_add_test(s, "node, local redirect policy, ip-masq-agent ConfigMap, pod labels", test_node_lrp_ipmasq_labels);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}

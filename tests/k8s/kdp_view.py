@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""What a kdp holds, one line per object, for tests to compare:
+
+  node k8s-w1 192.168.10.101 172.20.0.0/24
+  service default/webpod NodePort 10.96.152.212 http:TCP:80>80:30080 172.20.0.130=active,172.20.1.40=active
+  lrp kube-system/nodelocaldns active=True backends=172.20.1.13:53/UDP,...
+  ipmasq {"nonMasqueradeCIDRs": [...], "masqLinkLocal": false}
+  endpoint default/curl-pod 172.20.1.236 app=curl up
+
+Usage: kdp_view.py SOCKET
+"""
+import http.client
+import json
+import socket
+import sys
+
+
+class Conn(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("kdp", timeout=10)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(self.path)
+
+
+def get(sock, path):
+    c = Conn(sock)
+    c.request("GET", path)
+    r = c.getresponse()
+    return json.loads(r.read())
+
+
+def main():
+    s = sys.argv[1]
+    for n in get(s, "/v1/nodes"):
+        print("node", n["name"], n["ip"], ",".join(n["podCIDRs"]))
+    for v in get(s, "/v1/services"):
+        if v.get("kind"):
+            continue
+        ports = ",".join("%s:%s:%d>%d%s" % (p["name"], p["protocol"], p["port"], p["targetPort"],
+                                            ":%d" % p["nodePort"] if p.get("nodePort") else "")
+                         for p in v["ports"])
+        bes = ",".join("%s%s=%s" % (b["ip"], ":%d" % b["port"] if b.get("port") else "", b["state"])
+                       for b in v["backends"]) or "-"
+        print("service %s/%s %s %s %s %s" % (v["namespace"], v["name"], v["type"], v["clusterIP"], ports, bes))
+    for p in get(s, "/v1/lrp"):
+        print("lrp %s/%s active=%s backends=%s" % (p["namespace"], p["name"], p.get("active"),
+                                                   ",".join(b["address"] for b in p.get("backends", [])) or "-"))
+    print("ipmasq", json.dumps(get(s, "/v1/ipmasq").get("config"), sort_keys=True))
+    for e in get(s, "/v1/endpoints"):
+        lab = ",".join("%s=%s" % kv for kv in sorted(e["labels"].items())) or "-"
+        print("endpoint %s/%s %s %s %s" % (e["namespace"], e["name"], e["ip"], lab,
+                                           (e.get("port") or {}).get("state", "-")))
+
+
+if __name__ == "__main__":
+    main()
