@@ -22,7 +22,8 @@
 # pings the other node 200 times per second: each packet wakes a sleeping
 # worker, which polls every queue it owns, so the growth from 10 to 250
 # pods over the pods added is what one idle pod costs a loop
-# ("idlePollCycles" in the last line).
+# ("idlePollCycles" in the last line). KDP_BENCH_PERF=DIR records k8s-ctr's
+# kdp with perf during the attaches at the largest count (DIR/attach.data).
 set -uo pipefail
 # shellcheck source=tools/lab/lib.sh
 source "$(dirname "$0")/../lab/lib.sh"
@@ -114,7 +115,13 @@ for count in $COUNTS; do
 		done < <(lab_pods_endpoints_json "${add[@]}")
 		have=$((have + ${#add[@]}))
 	fi
-	puts=() attaches=()
+	puts=() attaches=() rec=
+	if [[ -n ${KDP_BENCH_PERF:-} && $count == "${COUNTS##* }" ]]; then
+		mkdir -p "$KDP_BENCH_PERF"
+		perf record -q -g -p "$(lab_kdp_pid k8s-ctr)" -o "$KDP_BENCH_PERF/attach.data" >/dev/null 2>&1 &
+		rec=$!
+		sleep 0.5
+	fi
 	for ((r = 0; r < ROUNDS; r++)); do
 		i=${#ROWS[@]}
 		row="kdp-p$i|k8s-ctr|${IPS[i]}|lxc-p$i|default|pod-$i|app=many"
@@ -128,6 +135,10 @@ for count in $COUNTS; do
 			have=$((have + 1))
 		fi
 	done
+	if [[ -n $rec ]]; then
+		kill -INT "$rec" 2>/dev/null
+		wait "$rec" 2>/dev/null
+	fi
 	sleep 1
 	RSS[$count]=$(rss_kib)
 	gbps=$(tcp_gbps) || gbps=0
