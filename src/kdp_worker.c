@@ -149,16 +149,19 @@ static void tx_flush(struct txq *t, struct kdp_stats *st)
 
 /* How often an idle RX queue is polled while the worker is awake: after
  * IDLE_AFTER empty polls in a row it is skipped for up to IDLE_SKIP_MAX
- * loops, so a few hundred idle pod ports (or a tap, whose poll is a
- * syscall) cost the busy ones little. A worker that sleeps between loops
- * (adaptive mode, idle) polls every queue each time, so an idle node
- * answers as soon as before. Per worker, by port (a worker polls at most
- * one queue of a port). */
+ * loops, but never longer than IDLE_WAIT_US, so a few hundred idle pod
+ * ports (or a tap, whose poll is a syscall) cost the busy ones little and
+ * an idle pod's next packet waits no longer than an adaptive worker's
+ * sleep. A worker that sleeps between loops (adaptive mode, idle) polls
+ * every queue each time. Per worker, by port (a worker polls at most one
+ * queue of a port). */
 #define IDLE_AFTER 4
-#define IDLE_SKIP_MAX 7
+#define IDLE_SKIP_MAX 31
+#define IDLE_WAIT_US 200
 struct rx_idle {
+	uint64_t last; /* TSC of the last poll */
 	uint8_t empty; /* empty polls in a row (saturates) */
-	uint8_t skip;  /* busy loops still to skip */
+	uint8_t skip;  /* loops still to skip */
 };
 
 static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
@@ -199,6 +202,7 @@ int kdp_worker_main(void *arg)
 	uint64_t last = rte_rdtsc();
 	struct txq *t;
 	struct rx_idle *ri;
+	const uint64_t idle_wait = rte_get_tsc_hz() / 1000000 * IDLE_WAIT_US;
 
 	for (unsigned int i = 0; i < k->cfg.workers; i++)
 		if (k->workers[i].lcore == rte_lcore_id())
@@ -240,10 +244,11 @@ int kdp_worker_main(void *arg)
 			struct rx_idle *r = &ri[q->port];
 			uint16_t n;
 
-			if (r->skip > 0 && idle < IDLE_SLEEP_AFTER) {
+			if (r->skip > 0 && idle < IDLE_SLEEP_AFTER && t0 - r->last < idle_wait) {
 				r->skip--;
 				continue;
 			}
+			r->last = t0;
 			n = rte_eth_rx_burst(q->port, q->queue, pkts, KDP_BURST);
 			if (n == 0) {
 				if (r->empty < UINT8_MAX)
