@@ -51,6 +51,7 @@ struct kdp {
 	struct kdp_state state;        /**< the desired state in force */
 	/* Shared with the workers. */
 	struct rte_mempool *pool;
+	struct rte_mempool *pool_large; /**< TCP super-frames kept whole (NULL: cut instead) */
 	struct rte_rcu_qsbr *qsbr;
 	struct kdp_neigh *nt;
 	struct kdp_ct *ct;

@@ -22,7 +22,7 @@ static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
 				      "otherSeconds", NULL};
 static const char *const port_keys[] = {"devargs", "mac", NULL};
 static const char *const table_keys[] = {"routes", "neighbours", "mbufs",
-					 NULL};
+					 "largeMbufs", "podRingFrames", NULL};
 
 /* net_pcap is left out on purpose: its rx_pcap/tx_pcap arguments read and
  * write any file, so only a node config may allow it (tests do). */
@@ -104,6 +104,16 @@ static int parse_tables(const json_t *root, struct kdp_config *cfg, char *err)
 		return ret;
 	if (ret == 0)
 		cfg->mbufs = (uint32_t)v;
+	if ((ret = kdp_json_uint(t, "largeMbufs", false, 0, 1 << 16, &v, "tables",
+				 err)) < 0)
+		return ret;
+	if (ret == 0)
+		cfg->large_mbufs = (uint32_t)v;
+	if ((ret = kdp_json_uint(t, "podRingFrames", false, 16, 1 << 16, &v, "tables",
+				 err)) < 0)
+		return ret;
+	if (ret == 0)
+		cfg->pod_ring_frames = (uint32_t)v;
 	return 0;
 }
 
@@ -255,6 +265,8 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	cfg->max_routes = 4096;
 	cfg->max_neighbours = 1024;
 	cfg->mbufs = 16383;
+	cfg->large_mbufs = 255;
+	cfg->pod_ring_frames = 512;
 	cfg->neigh_reachable_ms = 30000;
 	cfg->max_body = 1 << 20;
 	cfg->monitor_rate = KDP_MONITOR_DEFAULT_RATE;

@@ -42,6 +42,8 @@ struct kdp_config {
 	uint32_t max_routes;
 	uint32_t max_neighbours;
 	uint32_t mbufs;
+	uint32_t large_mbufs; /**< 64 KiB mbufs for TCP super-frames kept whole (0: none) */
+	uint32_t pod_ring_frames; /**< net_kdp_afp ring slots of a pod port (framecnt) */
 	uint32_t neigh_reachable_ms;
 	uint32_t svc_cidr; /**< host order; svc_plen 0 when not set */
 	uint8_t svc_plen;

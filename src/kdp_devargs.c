@@ -37,6 +37,10 @@ static const struct key_rule af_packet_keys[] = {
 	{"iface", V_IFNAME}, {"qpairs", V_UINT}, {"blocksz", V_UINT},
 	{"framesz", V_UINT}, {"framecnt", V_UINT}, {"qdisc_bypass", V_UINT},
 	{NULL, 0}};
+static const struct key_rule kdp_afp_keys[] = {
+	{"iface", V_IFNAME}, {"qpairs", V_UINT}, {"blocksz", V_UINT},
+	{"framesz", V_UINT}, {"framecnt", V_UINT}, {"qdisc_bypass", V_UINT},
+	{"rxqs", V_UINT}, {"txframecnt", V_UINT}, {NULL, 0}};
 /* net_tap's remote= (mirror another interface) and persist are left out. */
 static const struct key_rule tap_keys[] = {
 	{"iface", V_IFNAME}, {"mac", V_TAP_MAC}, {NULL, 0}};
@@ -53,7 +57,7 @@ static const struct key_rule pcap_keys[] = {
 	{"phy_mac", V_UINT}, {"infinite_rx", V_UINT}, {NULL, 0}};
 
 static const struct driver_rules drivers[] = {
-	{"net_kdp_afp", af_packet_keys},
+	{"net_kdp_afp", kdp_afp_keys},
 	{"net_af_packet", af_packet_keys}, {"net_tap", tap_keys},
 	{"net_memif", memif_keys},         {"net_null", null_keys},
 	{"net_pcap", pcap_keys},

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_ethdev.h>
@@ -114,23 +115,28 @@ static void render_ports(struct kdp *k, struct evbuffer *o, const struct kdp_sta
 		{"kdp_port_tx_errors_total", "Transmit errors.",
 		 offsetof(struct rte_eth_stats, oerrors)},
 	};
-	struct rte_eth_stats es[RTE_MAX_ETHPORTS];
+	/* The open ports' counters, read once (a few hundred ports: heap, not stack). */
+	uint16_t ids[RTE_MAX_ETHPORTS];
+	unsigned int n = 0;
+	struct rte_eth_stats *es;
 
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
-		if (k->ports[p].used && rte_eth_stats_get(p, &es[p]) != 0)
-			memset(&es[p], 0, sizeof(es[p]));
-	for (size_t m = 0; m < RTE_DIM(port_metrics); m++) {
+		if (k->ports[p].used)
+			ids[n++] = p;
+	es = calloc(n ? n : 1, sizeof(*es));
+	for (unsigned int i = 0; es != NULL && i < n; i++)
+		if (rte_eth_stats_get(ids[i], &es[i]) != 0)
+			memset(&es[i], 0, sizeof(es[i]));
+	for (size_t m = 0; es != NULL && m < RTE_DIM(port_metrics); m++) {
 		head(o, port_metrics[m].name, "counter", port_metrics[m].help);
-		for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++) {
-			if (!k->ports[p].used)
-				continue;
+		for (unsigned int i = 0; i < n; i++)
 			evbuffer_add_printf(o, "%s{port=\"%s\",role=\"%s\"} %" PRIu64 "\n",
-					    port_metrics[m].name, k->ports[p].name,
-					    kdp_port_role_name(k->ports[p].role),
-					    *(const uint64_t *)((const char *)&es[p] +
+					    port_metrics[m].name, k->ports[ids[i]].name,
+					    kdp_port_role_name(k->ports[ids[i]].role),
+					    *(const uint64_t *)((const char *)&es[i] +
 								port_metrics[m].off));
-		}
 	}
+	free(es);
 	head(o, "kdp_port_up", "gauge", "1 when the port and its interface are up.");
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
 		if (k->ports[p].used)

@@ -26,11 +26,16 @@
 #define RX_DESC_UPLINK 1024
 #define RX_DESC_OTHER 256
 #define TX_DESC 512
+#define KDP_POD_TX_FRAMES 128u
 
-/* Writes the devargs kdp probes: a unique name for a bare driver name, and
- * one queue pair per worker for af_packet unless the caller chose. */
-static int make_devargs(struct kdp *k, const char *devargs, char *out,
-			size_t len, char *name, size_t nlen)
+/* Writes the devargs kdp probes: a unique name for a bare driver name, one
+ * queue pair per worker for af_packet unless the caller chose, and for a
+ * pod's net_kdp_afp port, unless its devargs say: one receiving queue (a
+ * pod's traffic is one worker's; the others only transmit to it), an RX ring
+ * of tables.podRingFrames slots and TX rings of KDP_POD_TX_FRAMES (kdp kicks
+ * the kernel after every burst). Each ring is frames x 2 KiB of memory. */
+static int make_devargs(struct kdp *k, const char *devargs, enum kdp_port_role role,
+			char *out, size_t len, char *name, size_t nlen)
 {
 	size_t n = strcspn(devargs, ",");
 	const char *rest = devargs + n;
@@ -52,6 +57,14 @@ static int make_devargs(struct kdp *k, const char *devargs, char *out,
 	    !strstr(rest, "qpairs="))
 		w = snprintf(out, len, "%s%s,qpairs=%u", name, rest,
 			     k->cfg.workers);
+	if (role == KDP_PORT_POD && strncmp(name, "net_kdp_afp", 11) == 0) {
+		if (w < (int)len && !strstr(rest, ",rxqs="))
+			w += snprintf(out + w, len - (size_t)w, ",rxqs=1");
+		if (w < (int)len && !strstr(rest, ",framecnt="))
+			w += snprintf(out + w, len - (size_t)w, ",framecnt=%u,txframecnt=%u",
+				      k->cfg.pod_ring_frames,
+				      RTE_MIN(k->cfg.pod_ring_frames, KDP_POD_TX_FRAMES));
+	}
 	return w >= (int)len ? -ENAMETOOLONG : 0;
 }
 
@@ -91,11 +104,14 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	char args[KDP_DEVARGS_LEN + 32], name[RTE_DEV_NAME_MAX_LEN];
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
+	struct rte_eth_rxconf rxconf;
+	struct rte_mempool *pools[2] = {k->pool, k->pool_large};
+	bool lro = false;
 	uint16_t pid, nrxq, ntxq = (uint16_t)k->cfg.workers;
 	struct kdp_port *p;
 	int ret, sock;
 
-	ret = make_devargs(k, devargs, args, sizeof(args), name, sizeof(name));
+	ret = make_devargs(k, devargs, role, args, sizeof(args), name, sizeof(name));
 	if (ret != 0) {
 		snprintf(err, KDP_ERR_LEN, "devargs: '%s' is too long", devargs);
 		return ret;
@@ -136,6 +152,25 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	 * handed to a port that can finish them; kdp finishes them for others. */
 	if ((info.tx_offload_capa & KDP_PORT_TX_CSUM) == KDP_PORT_TX_CSUM)
 		conf.txmode.offloads |= KDP_PORT_TX_CSUM;
+	/* TCP super-frames kept whole from a kernel sender to a kernel
+	 * receiver: a port that delivers them in a second, large pool (LRO)
+	 * and takes them back whole (TSO). Only kdp's own driver for now: a
+	 * NIC's TSO wants another pseudo-header sum and was not tested. */
+	if (strcmp(info.driver_name, "net_kdp_afp") == 0 && k->pool_large != NULL &&
+	    (conf.txmode.offloads & KDP_PORT_TX_CSUM)) {
+		lro = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TCP_LRO) &&
+		      info.max_rx_mempools >= 2;
+		if (lro) {
+			conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_LRO;
+			conf.rxmode.max_lro_pkt_size = info.max_lro_pkt_size;
+		}
+		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO)
+			conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	}
+	memset(&rxconf, 0, sizeof(rxconf));
+	rxconf.offloads = conf.rxmode.offloads;
+	rxconf.rx_mempools = pools;
+	rxconf.rx_nmempool = 2;
 	sock = rte_eth_dev_socket_id(pid);
 	if (sock < 0)
 		sock = 0;
@@ -144,7 +179,8 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 		ret = rte_eth_rx_queue_setup(pid, q,
 					     role == KDP_PORT_UPLINK ? RX_DESC_UPLINK
 								     : RX_DESC_OTHER,
-					     (unsigned int)sock, NULL, k->pool);
+					     (unsigned int)sock, lro ? &rxconf : NULL,
+					     lro ? NULL : k->pool);
 	for (uint16_t q = 0; ret == 0 && q < ntxq; q++)
 		ret = rte_eth_tx_queue_setup(pid, q, TX_DESC, (unsigned int)sock,
 					     NULL);
@@ -167,6 +203,8 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	p->nrxq = nrxq;
 	p->ntxq = ntxq;
 	p->tx_csum = (conf.txmode.offloads & KDP_PORT_TX_CSUM) == KDP_PORT_TX_CSUM;
+	p->rx_lro = lro;
+	p->tx_tso = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->devargs, sizeof(p->devargs), "%s", devargs);
 	rte_eth_macaddr_get(pid, &p->mac);

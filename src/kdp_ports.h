@@ -35,6 +35,8 @@ struct kdp_port {
 	struct rte_ether_addr mac; /**< the device's own MAC */
 	bool down;                 /**< last seen down (kdp_port_watch) */
 	bool tx_csum;              /**< finishes TCP/UDP checksums on transmit */
+	bool rx_lro;               /**< delivers TCP super-frames whole (large pool) */
+	bool tx_tso;               /**< takes TCP super-frames whole (TSO) */
 };
 
 /**

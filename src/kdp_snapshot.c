@@ -462,12 +462,26 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 {
 	const struct kdp_snapshot *cur = atomic_load(&k->pub.snap);
 	uint64_t sig = route_sig(k, st);
-	struct kdp_snapshot *s = rte_zmalloc("kdp_snapshot", sizeof(*s), 0);
+	unsigned int nq = 0, per[KDP_MAX_WORKERS] = {0}, at = 0;
+	struct kdp_rxq *q[KDP_MAX_WORKERS];
+	struct kdp_snapshot *s;
 	char name[32];
 
+	/* RX queues spread over workers: worker (port + queue) % workers. */
+	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
+		for (uint16_t i = 0; k->ports[p].used && i < k->ports[p].nrxq; i++) {
+			per[(p + i) % k->cfg.workers]++;
+			nq++;
+		}
+	s = rte_zmalloc("kdp_snapshot", sizeof(*s) + nq * sizeof(s->q[0]), 0);
 	if (s == NULL) {
 		snprintf(err, KDP_ERR_LEN, "out of memory for a snapshot");
 		return NULL;
+	}
+	for (unsigned int w = 0; w < k->cfg.workers; w++) {
+		q[w] = &s->q[at];
+		s->rxq[w] = q[w];
+		at += per[w];
 	}
 	s->gen = ++k->pub.gen;
 	s->dp.node_ip = k->cfg.node_ip;
@@ -497,10 +511,11 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		s->dp.ports[p].role = kp->role;
 		s->dp.ports[p].mtu = k->cfg.mtu;
 		s->dp.ports[p].tx_csum = kp->tx_csum;
-		for (uint16_t q = 0; q < kp->nrxq; q++) {
-			unsigned int w = (p + q) % k->cfg.workers;
-			s->rxq[w][s->n_rxq[w]].port = p;
-			s->rxq[w][s->n_rxq[w]++].queue = q;
+		s->dp.ports[p].tx_tso = kp->tx_tso;
+		for (uint16_t i = 0; i < kp->nrxq; i++) {
+			unsigned int w = (p + i) % k->cfg.workers;
+			q[w][s->n_rxq[w]].port = p;
+			q[w][s->n_rxq[w]++].queue = i;
 		}
 	}
 	for (unsigned int i = 0; i < st->n_eps; i++)
@@ -552,6 +567,7 @@ void kdp_dp_reclaim(struct kdp *k, bool wait)
 		kdp_dp_free(r->s);
 		for (uint16_t i = 0; i < r->n_close; i++)
 			kdp_port_close(k, r->close[i]);
+		free(r->close);
 		done++;
 	}
 	memmove(k->pub.retired, k->pub.retired + done, sizeof(*k->pub.retired) * (k->pub.n_retired - done));
@@ -579,8 +595,19 @@ void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s, const uint16_t *close
 	 * (a preempted worker used to hold the API for milliseconds). */
 	r->s = atomic_exchange(&k->pub.snap, s);
 	r->token = rte_rcu_qsbr_start(k->qsbr);
-	r->n_close = (uint16_t)n_close;
-	if (n_close > 0)
-		memcpy(r->close, close, sizeof(*close) * n_close);
+	r->n_close = 0;
+	r->close = NULL;
+	if (n_close > 0) {
+		r->close = malloc(sizeof(*close) * n_close);
+		if (r->close != NULL) {
+			memcpy(r->close, close, sizeof(*close) * n_close);
+			r->n_close = (uint16_t)n_close;
+		} else {
+			/* No room to remember them: close them after waiting. */
+			kdp_dp_reclaim(k, true);
+			for (unsigned int i = 0; i < n_close; i++)
+				kdp_port_close(k, close[i]);
+		}
+	}
 	kdp_dp_reclaim(k, false);
 }

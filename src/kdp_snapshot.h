@@ -19,8 +19,6 @@
 
 struct kdp;
 
-/** RX queues one worker may own. */
-#define KDP_MAX_RXQ (RTE_MAX_ETHPORTS * 2)
 /** Snapshots waiting for their grace period at most (then updates wait). */
 #define KDP_MAX_RETIRED 64
 
@@ -35,7 +33,8 @@ struct kdp_snapshot {
 	struct kdp_dp dp;
 	uint64_t gen;
 	uint16_t n_rxq[KDP_MAX_WORKERS];
-	struct kdp_rxq rxq[KDP_MAX_WORKERS][KDP_MAX_RXQ];
+	const struct kdp_rxq *rxq[KDP_MAX_WORKERS]; /**< each worker's slice of q[] */
+	struct kdp_rxq q[];                         /**< every polled queue, by worker */
 };
 
 /** A replaced snapshot waiting for its grace period. */
@@ -43,7 +42,7 @@ struct kdp_retired {
 	struct kdp_snapshot *s;
 	uint64_t token; /**< rte_rcu_qsbr_start() after the swap */
 	uint16_t n_close;
-	uint16_t close[RTE_MAX_ETHPORTS]; /**< ports to close after it */
+	uint16_t *close; /**< ports to close after it (malloc'd, n_close) */
 };
 
 /** The publisher: the snapshot in force and those being retired. */

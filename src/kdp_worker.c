@@ -13,15 +13,103 @@
 #include <rte_malloc.h>
 
 #include "common/kdp_csum.h"
+#include "common/kdp_gso.h"
 #include "kdp.h"
 
-/* Per-worker TX staging: packets grouped by egress port. */
-struct txq {
-	uint16_t n[RTE_MAX_ETHPORTS];
-	uint16_t touched[RTE_MAX_ETHPORTS];
-	uint16_t n_touched;
-	struct rte_mbuf *m[RTE_MAX_ETHPORTS][2 * KDP_BURST];
+/* Per-worker TX staging: the packets of one burst grouped by egress port.
+ * Sized by the burst, not by RTE_MAX_ETHPORTS: a group per port the burst
+ * touches, found through a byte per port (0: none yet). */
+#define TX_GROUP (2 * KDP_BURST)
+struct txg {
+	uint16_t port;
+	uint16_t n;
+	struct rte_mbuf *m[TX_GROUP];
 };
+struct txq {
+	uint16_t n_groups;
+	uint16_t queue;                  /* this worker's TX queue */
+	struct rte_mempool *pool;        /* segments of super-frames cut here */
+	uint8_t slot[RTE_MAX_ETHPORTS];  /* group index + 1 of a port */
+	struct txg g[KDP_BURST];
+};
+_Static_assert(KDP_BURST < UINT8_MAX, "a group index fits slot[]");
+
+static void tx_send(struct txg *g, struct kdp_stats *st, uint16_t queue)
+{
+	uint16_t sent = rte_eth_tx_burst(g->port, queue, g->m, g->n);
+
+	for (uint16_t j = 0; j < sent; j++)
+		st->tx_bytes += g->m[j]->pkt_len;
+	st->tx_pkts += sent;
+	if (unlikely(sent < g->n)) {
+		st->drop[KDP_DROP_TX_FULL] += g->n - sent;
+		rte_pktmbuf_free_bulk(&g->m[sent], g->n - sent);
+	}
+	g->n = 0;
+}
+
+/* The group of port @p p, opened when the burst has none yet; NULL when
+ * every group is taken (then the packet is sent at once, alone). */
+static inline struct txg *tx_group(struct txq *t, uint16_t p)
+{
+	struct txg *g;
+
+	if (likely(t->slot[p] != 0))
+		return &t->g[t->slot[p] - 1];
+	if (unlikely(t->n_groups == KDP_BURST))
+		return NULL;
+	g = &t->g[t->n_groups++];
+	t->slot[p] = (uint8_t)t->n_groups;
+	g->port = p;
+	g->n = 0;
+	return g;
+}
+
+/* Adds @p m, ready to send, to its port's group. */
+static inline void tx_add(struct txq *t, struct kdp_stats *st, uint16_t p, struct rte_mbuf *m)
+{
+	struct txg *g = tx_group(t, p);
+
+	if (unlikely(g == NULL)) {
+		struct txg one = {.port = p, .n = 1, .m = {m}};
+		tx_send(&one, st, t->queue);
+		return;
+	}
+	if (unlikely(g->n == TX_GROUP))
+		tx_send(g, st, t->queue);
+	g->m[g->n++] = m;
+}
+
+/* A TCP super-frame for a port without TSO: cut here into segments (their
+ * checksums finished or offloaded like any partial one), then freed. */
+static void tx_segment(struct txq *t, struct kdp_stats *st, uint16_t p, bool port_csum,
+		       struct rte_mbuf *m)
+{
+	struct rte_mbuf *seg[KDP_BURST];
+	struct kdp_gso g;
+	uint16_t k;
+
+	if (kdp_gso_init(&g, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m),
+			 IPPROTO_TCP, m->tso_segsz,
+			 rte_pktmbuf_data_room_size(t->pool) - RTE_PKTMBUF_HEADROOM) != KDP_GSO_OK) {
+		kdp_stats_drop(st, KDP_DROP_TX_SEGMENT);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	while (!kdp_gso_done(&g)) {
+		k = kdp_gso_next(&g, t->pool, m->port, seg, KDP_BURST);
+		if (k == 0) {
+			kdp_stats_drop(st, KDP_DROP_TX_SEGMENT);
+			break;
+		}
+		for (uint16_t i = 0; i < k; i++) {
+			*kdp_meta(seg[i]) = *kdp_meta(m);
+			kdp_csum_tx_prep(seg[i], port_csum);
+			tx_add(t, st, p, seg[i]);
+		}
+	}
+	rte_pktmbuf_free(m);
+}
 
 static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *st,
 		     struct rte_mbuf **pkts, uint16_t n)
@@ -35,30 +123,47 @@ static void tx_stage(struct txq *t, const struct kdp_dp *dp, struct kdp_stats *s
 			rte_pktmbuf_free(pkts[i]);
 			continue;
 		}
-		kdp_csum_tx_prep(pkts[i], dp->ports[p].tx_csum);
-		if (t->n[p] == 0)
-			t->touched[t->n_touched++] = p;
-		t->m[p][t->n[p]++] = pkts[i];
-	}
-}
-
-static void tx_flush(struct txq *t, struct kdp_stats *st, uint16_t queue)
-{
-	for (uint16_t i = 0; i < t->n_touched; i++) {
-		uint16_t p = t->touched[i], n = t->n[p], sent;
-
-		sent = rte_eth_tx_burst(p, queue, t->m[p], n);
-		for (uint16_t j = 0; j < sent; j++)
-			st->tx_bytes += t->m[p][j]->pkt_len;
-		st->tx_pkts += sent;
-		if (unlikely(sent < n)) {
-			st->drop[KDP_DROP_TX_FULL] += n - sent;
-			rte_pktmbuf_free_bulk(&t->m[p][sent], n - sent);
+		if (unlikely(pkts[i]->ol_flags & RTE_MBUF_F_RX_LRO)) {
+			if (!dp->ports[p].tx_tso) {
+				tx_segment(t, st, p, dp->ports[p].tx_csum, pkts[i]);
+				continue;
+			}
+			kdp_csum_tx_tso(pkts[i]);
+		} else {
+			kdp_csum_tx_prep(pkts[i], dp->ports[p].tx_csum);
 		}
-		t->n[p] = 0;
+		tx_add(t, st, p, pkts[i]);
 	}
-	t->n_touched = 0;
 }
+
+static void tx_flush(struct txq *t, struct kdp_stats *st)
+{
+	for (uint16_t i = 0; i < t->n_groups; i++) {
+		struct txg *g = &t->g[i];
+
+		if (g->n > 0)
+			tx_send(g, st, t->queue);
+		t->slot[g->port] = 0;
+	}
+	t->n_groups = 0;
+}
+
+/* How often an idle RX queue is polled while the worker is awake: after
+ * IDLE_AFTER empty polls in a row it is skipped for up to IDLE_SKIP_MAX
+ * loops, but never longer than IDLE_WAIT_US, so a few hundred idle pod
+ * ports (or a tap, whose poll is a syscall) cost the busy ones little and
+ * an idle pod's next packet waits no longer than an adaptive worker's
+ * sleep. A worker that sleeps between loops (adaptive mode, idle) polls
+ * every queue each time. Per worker, by port (a worker polls at most one
+ * queue of a port). */
+#define IDLE_AFTER 4
+#define IDLE_SKIP_MAX 31
+#define IDLE_WAIT_US 200
+struct rx_idle {
+	uint64_t last; /* TSC of the last poll */
+	uint8_t empty; /* empty polls in a row (saturates) */
+	uint8_t skip;  /* loops still to skip */
+};
 
 static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
 		 uint16_t n)
@@ -72,10 +177,13 @@ static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
 	}
 }
 
+/* Empty loops in a row before an adaptive worker starts sleeping. */
+#define IDLE_SLEEP_AFTER 256
+
 /* Sleeps while idle, offline for RCU so updates never wait on a sleeper. */
 static void idle_sleep(struct kdp *k, unsigned int id, unsigned int idle)
 {
-	if (idle < 256)
+	if (idle < IDLE_SLEEP_AFTER)
 		return;
 	rte_rcu_qsbr_thread_offline(k->qsbr, id);
 	rte_delay_us_sleep(idle < 4096 ? 50 : 300);
@@ -148,6 +256,8 @@ int kdp_worker_main(void *arg)
 	unsigned int idle = 0;
 	uint64_t last = rte_rdtsc(), drain_until = 0;
 	struct txq *t;
+	struct rx_idle *ri;
+	const uint64_t idle_wait = rte_get_tsc_hz() / 1000000 * IDLE_WAIT_US;
 
 	for (unsigned int i = 0; i < k->cfg.workers; i++)
 		if (k->workers[i].lcore == rte_lcore_id())
@@ -158,6 +268,13 @@ int kdp_worker_main(void *arg)
 	t = rte_zmalloc("kdp_txq", sizeof(*t), RTE_CACHE_LINE_SIZE);
 	if (t == NULL)
 		return -ENOMEM;
+	ri = rte_zmalloc("kdp_rx_idle", sizeof(*ri) * RTE_MAX_ETHPORTS, RTE_CACHE_LINE_SIZE);
+	if (ri == NULL) {
+		rte_free(t);
+		return -ENOMEM;
+	}
+	t->queue = (uint16_t)id;
+	t->pool = k->pool;
 	{
 		/* Each worker owns a slice of the SNAT port range. */
 		uint32_t span = ((uint32_t)k->cfg.nat_hi - k->cfg.nat_lo + 1) / k->cfg.workers;
@@ -194,10 +311,23 @@ int kdp_worker_main(void *arg)
 
 		for (uint16_t i = 0; i < s->n_rxq[id]; i++) {
 			const struct kdp_rxq *q = &s->rxq[id][i];
-			uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts,
-						      KDP_BURST);
-			if (n == 0)
+			struct rx_idle *r = &ri[q->port];
+			uint16_t n;
+
+			if (r->skip > 0 && idle < IDLE_SLEEP_AFTER && t0 - r->last < idle_wait) {
+				r->skip--;
 				continue;
+			}
+			r->last = t0;
+			n = rte_eth_rx_burst(q->port, q->queue, pkts, KDP_BURST);
+			if (n == 0) {
+				if (r->empty < UINT8_MAX)
+					r->empty++;
+				if (r->empty >= IDLE_AFTER)
+					r->skip = (uint8_t)RTE_MIN(r->empty - IDLE_AFTER + 1, IDLE_SKIP_MAX);
+				continue;
+			}
+			r->empty = 0;
 			full += n == KDP_BURST;
 			got += n;
 			st->rx_pkts += n;
@@ -205,7 +335,7 @@ int kdp_worker_main(void *arg)
 				st->rx_bytes += pkts[j]->pkt_len;
 			kdp_pipeline_run(&ctx, &s->dp, q->port, pkts, n, &out);
 			tx_stage(t, &s->dp, st, out.tx, out.n_tx);
-			tx_flush(t, st, (uint16_t)id);
+			tx_flush(t, st);
 			if (out.n_punt > 0)
 				punt(k, st, out.punt, out.n_punt);
 		}
@@ -217,7 +347,7 @@ int kdp_worker_main(void *arg)
 				kdp_pipeline_run(&ctx, &s->dp, kdp_meta(rm)->in_port, &rm, 1,
 						 &out);
 				tx_stage(t, &s->dp, st, out.tx, out.n_tx);
-				tx_flush(t, st, 0);
+				tx_flush(t, st);
 				if (out.n_punt > 0)
 					punt(k, st, out.punt, out.n_punt);
 				got++;
@@ -229,7 +359,7 @@ int kdp_worker_main(void *arg)
 			if (n > 0) {
 				got += n;
 				tx_stage(t, &s->dp, st, pkts, (uint16_t)n);
-				tx_flush(t, st, 0);
+				tx_flush(t, st);
 			}
 		}
 		rte_rcu_qsbr_quiescent(k->qsbr, id);
@@ -259,6 +389,7 @@ int kdp_worker_main(void *arg)
 	}
 	rte_rcu_qsbr_thread_offline(k->qsbr, id);
 	rte_rcu_qsbr_thread_unregister(k->qsbr, id);
+	rte_free(ri);
 	rte_free(t);
 	return 0;
 }

@@ -37,11 +37,25 @@ static int mod_pool_init(struct kdp *k, char *err)
 			 k->cfg.mbufs, rte_strerror(rte_errno));
 		return -rte_errno;
 	}
+	/* Super-frames kept whole: the largest data room an mbuf has. */
+	if (k->cfg.large_mbufs > 0) {
+		k->pool_large = rte_pktmbuf_pool_create("kdp_mbuf_large", k->cfg.large_mbufs,
+							RTE_MIN(32u, k->cfg.large_mbufs / 4),
+							KDP_MBUF_PRIV_SIZE, UINT16_MAX,
+							(int)rte_socket_id());
+		if (k->pool_large == NULL) {
+			snprintf(err, KDP_ERR_LEN,
+				 "cannot create %u large mbufs (tables.largeMbufs): %s (raise EAL -m)",
+				 k->cfg.large_mbufs, rte_strerror(rte_errno));
+			return -rte_errno;
+		}
+	}
 	return 0;
 }
 
 static void mod_pool_fini(struct kdp *k)
 {
+	rte_mempool_free(k->pool_large);
 	rte_mempool_free(k->pool);
 }
 
@@ -412,6 +426,16 @@ int main(int argc, char **argv)
 	 * paying a page fault per 4 KiB: keep such blocks in the heap. */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	/* A pod port holds a socket per worker and one more: hundreds of
+	 * pods need more descriptors than the usual soft limit of 1024. */
+	{
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	size_t inited = 0;
 	int opt, ec, ret = 0;
 

@@ -24,7 +24,7 @@ cache=${KDP_DPDK_CACHE:-/var/cache/kdp/dpdk}
 drivers=${KDP_DPDK_DRIVERS:-bus/pci,bus/vdev,mempool/ring,common/iavf,net/af_packet,net/tap,net/memif,net/null,net/ring,net/pcap,net/ixgbe,net/i40e,net/ice,net/iavf,net/e1000,net/virtio,net/vmxnet3,net/ena}
 # Optional libraries kdp does not use (22.11 always builds the others).
 disable_libs=bitratestats,cfgfile,flow_classify,gpudev,gro,kni,jobstats,latencystats,metrics,node,pdump,pipeline,port,power,table,vhost
-max_ethports=${KDP_DPDK_MAX_ETHPORTS:-32}
+max_ethports=${KDP_DPDK_MAX_ETHPORTS:-1024}
 options=(-Denable_driver_sdk=true -Dtests=false
 	-Ddisable_apps='*' -Dexamples= -Dmax_ethports="$max_ethports"
 	-Denable_drivers="$drivers" -Ddisable_libs="$disable_libs"

@@ -66,96 +66,37 @@ enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *f, uint32_t len,
 	return KDP_AFP_OK;
 }
 
-enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_afp_gso *g, const uint8_t *pkt,
+enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_gso *g, const uint8_t *pkt,
 				     uint32_t len, const struct virtio_net_hdr *vh,
 				     uint32_t room)
 {
 	uint8_t type = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
-	uint8_t proto = 0;
-	uint32_t l4, hdr;
 
 	if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_UDP_L4)
 		return KDP_AFP_GSO_UNSUPPORTED;
-	l4 = ipv4_l4_off(pkt, len, &proto);
-	if (l4 == 0)
-		return KDP_AFP_GSO_MALFORMED;
-	if (type == VIRTIO_NET_HDR_GSO_TCPV4) {
-		if (proto != IPPROTO_TCP || l4 + sizeof(struct rte_tcp_hdr) > len)
-			return KDP_AFP_GSO_MALFORMED;
-		hdr = l4 + (uint32_t)(pkt[l4 + 12] >> 4) * 4;
-		if (hdr < l4 + sizeof(struct rte_tcp_hdr))
-			return KDP_AFP_GSO_MALFORMED;
-	} else {
-		if (proto != IPPROTO_UDP)
-			return KDP_AFP_GSO_MALFORMED;
-		hdr = l4 + (uint32_t)sizeof(struct rte_udp_hdr);
-	}
-	if (vh->gso_size == 0 || hdr >= len)
-		return KDP_AFP_GSO_MALFORMED;
-	if (hdr + RTE_MIN((uint32_t)vh->gso_size, len - hdr) > room)
+	switch (kdp_gso_init(g, pkt, len,
+			     type == VIRTIO_NET_HDR_GSO_TCPV4 ? IPPROTO_TCP : IPPROTO_UDP,
+			     vh->gso_size, room)) {
+	case KDP_GSO_OK:
+		return KDP_AFP_OK;
+	case KDP_GSO_TOO_BIG:
 		return KDP_AFP_GSO_TOO_BIG;
-	g->pkt = pkt;
-	g->len = len;
-	g->off = hdr;
-	g->hdr = (uint16_t)hdr;
-	g->l4 = (uint16_t)l4;
-	g->mss = vh->gso_size;
-	g->seg = 0;
-	g->proto = proto;
-	return KDP_AFP_OK;
+	default:
+		return KDP_AFP_GSO_MALFORMED;
+	}
 }
 
-uint16_t kdp_afp_gso_next(struct kdp_afp_gso *g, struct rte_mempool *mp,
-			  uint16_t port, struct rte_mbuf **out, uint16_t n)
+enum kdp_afp_refuse kdp_afp_tso_whole(const uint8_t *pkt, uint32_t len,
+				      const struct virtio_net_hdr *vh, uint32_t *hdr)
 {
-	const struct rte_ipv4_hdr *ip0 =
-		(const struct rte_ipv4_hdr *)(g->pkt + ETH_LEN);
-	uint16_t id0 = rte_be_to_cpu_16(ip0->packet_id), k = 0;
+	uint32_t l4 = 0;
 
-	while (k < n && g->off < g->len) {
-		uint32_t chunk = RTE_MIN((uint32_t)g->mss, g->len - g->off);
-		int last = g->off + chunk >= g->len;
-		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
-		struct rte_ipv4_hdr *ip;
-		uint8_t *d;
-
-		if (m == NULL)
-			break;
-		d = rte_pktmbuf_mtod(m, uint8_t *);
-		rte_memcpy(d, g->pkt, g->hdr);
-		rte_memcpy(d + g->hdr, g->pkt + g->off, chunk);
-		m->data_len = (uint16_t)(g->hdr + chunk);
-		m->pkt_len = m->data_len;
-		m->port = port;
-		ip = (struct rte_ipv4_hdr *)(d + ETH_LEN);
-		ip->total_length = rte_cpu_to_be_16((uint16_t)(g->hdr - ETH_LEN + chunk));
-		/* Each segment its own IP ID, as the kernel's segmentation. */
-		ip->packet_id = rte_cpu_to_be_16((uint16_t)(id0 + g->seg));
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		if (g->proto == IPPROTO_TCP) {
-			struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)(d + g->l4);
-			const struct rte_tcp_hdr *t0 =
-				(const struct rte_tcp_hdr *)(g->pkt + g->l4);
-
-			t->sent_seq = rte_cpu_to_be_32(rte_be_to_cpu_32(t0->sent_seq) +
-						       (g->off - g->hdr));
-			/* FIN and PSH on the last segment only, CWR on the first. */
-			if (!last)
-				t->tcp_flags &= (uint8_t)~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG);
-			if (g->seg > 0)
-				t->tcp_flags &= (uint8_t)~RTE_TCP_CWR_FLAG;
-			t->cksum = rte_ipv4_phdr_cksum(ip, 0);
-		} else {
-			struct rte_udp_hdr *u = (struct rte_udp_hdr *)(d + g->l4);
-
-			u->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*u) + chunk));
-			u->dgram_cksum = rte_ipv4_phdr_cksum(ip, 0);
-		}
-		m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
-		out[k++] = m;
-		g->off += chunk;
-		g->seg++;
-	}
-	return k;
+	if ((vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_TCPV4)
+		return KDP_AFP_GSO_UNSUPPORTED;
+	*hdr = kdp_gso_headers(pkt, len, IPPROTO_TCP, &l4);
+	if (*hdr == 0 || *hdr >= len || vh->gso_size == 0 ||
+	    !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || vh->csum_start != l4 ||
+	    vh->csum_offset != 16)
+		return KDP_AFP_GSO_MALFORMED;
+	return KDP_AFP_OK;
 }

@@ -11,11 +11,12 @@
  *   through NAT and completes it, or hands it to the egress port's offload,
  *   at transmit (kdp_csum_tx_prep). Any other partial checksum is completed
  *   here, in software, as the kernel's skb_checksum_help() would.
- * - a GSO/GRO super-frame (TCPv4, or UDP with UDP_SEGMENT) is cut into
- *   segments of gso_size bytes of payload, each a frame of its own with its
- *   headers fixed (IP total length, ID, checksum; TCP sequence and flags;
- *   UDP length) and a partial L4 checksum, flagged as above: kdp never sees a
- *   frame larger than the sender's MTU. Other GSO types are refused.
+ * - a TCPv4 TSO/GSO/GRO super-frame is delivered whole when the port has
+ *   TCP LRO on and a pool large enough (kdp_afp_tso_whole checks it): flagged
+ *   RTE_MBUF_F_RX_LRO with tso_segsz = gso_size, checksum partial as above.
+ *   Otherwise, and for UDP (UDP_SEGMENT), it is cut into segments of gso_size
+ *   bytes of payload (common/kdp_gso.h), each a frame of its own with its
+ *   headers fixed and a partial L4 checksum. Other GSO types are refused.
  *
  * Pure functions on memory and mbufs, no sockets: unit-tested on their own.
  */
@@ -26,6 +27,8 @@
 
 #include <linux/virtio_net.h>
 #include <rte_mbuf.h>
+
+#include "common/kdp_gso.h"
 
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* UDP_SEGMENT (USO); older uapi headers lack it */
@@ -50,40 +53,24 @@ enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *frame, uint32_t len,
 				    const struct virtio_net_hdr *vh, int keep_partial,
 				    uint64_t *ol_flags);
 
-/** A super-frame being cut into segments. */
-struct kdp_afp_gso {
-	const uint8_t *pkt; /**< the whole frame (stays valid until done) */
-	uint32_t len;
-	uint32_t off;       /**< offset of the next segment's payload */
-	uint16_t hdr;       /**< Ethernet + IPv4 + L4 header bytes */
-	uint16_t l4;        /**< offset of the L4 header */
-	uint16_t mss;       /**< payload bytes per segment */
-	uint16_t seg;       /**< segments made so far */
-	uint8_t proto;      /**< IPPROTO_TCP or IPPROTO_UDP */
-};
-
 /**
  * Starts cutting the @p len byte frame @p pkt that @p vh says is a GSO
- * super-frame into segments of at most @p room bytes (an mbuf's data room).
- * @return KDP_AFP_OK, or why it cannot be.
+ * super-frame into segments of at most @p room bytes (an mbuf's data room);
+ * kdp_gso_next() makes them. @return KDP_AFP_OK, or why it cannot be.
  */
-enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_afp_gso *g, const uint8_t *pkt,
+enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_gso *g, const uint8_t *pkt,
 				     uint32_t len, const struct virtio_net_hdr *vh,
 				     uint32_t room);
 
-/** True when every segment has been made. */
-static inline int kdp_afp_gso_done(const struct kdp_afp_gso *g)
-{
-	return g->off >= g->len;
-}
-
 /**
- * Makes up to @p n next segments of @p g into mbufs from @p mp, each with
- * RTE_MBUF_F_RX_L4_CKSUM_NONE and @p port. Stops early when @p mp is empty.
- * @return segments made.
+ * Checks that the super-frame @p pkt (@p len bytes, @p vh) can travel whole:
+ * TCP/IPv4 (VIRTIO_NET_HDR_GSO_TCPV4) with its checksum partial at the TCP
+ * header, headers that match. *@p hdr gets the header bytes (Ethernet + IP +
+ * TCP). @return KDP_AFP_OK, KDP_AFP_GSO_UNSUPPORTED (another GSO type) or
+ * KDP_AFP_GSO_MALFORMED.
  */
-uint16_t kdp_afp_gso_next(struct kdp_afp_gso *g, struct rte_mempool *mp,
-			  uint16_t port, struct rte_mbuf **out, uint16_t n);
+enum kdp_afp_refuse kdp_afp_tso_whole(const uint8_t *pkt, uint32_t len,
+				      const struct virtio_net_hdr *vh, uint32_t *hdr);
 
 /** Largest frame a segment may be: the pool's data room. */
 static inline uint32_t kdp_afp_room(struct rte_mempool *mp)

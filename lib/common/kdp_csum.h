@@ -153,6 +153,44 @@ static inline uint16_t kdp_csum_partial_update32(uint16_t psum, uint32_t old,
 }
 
 /**
+ * The largest IPv4 packet @p m (IPv4 header @p ip) puts on the wire: its
+ * total length, or for a TCP super-frame kept whole (RTE_MBUF_F_RX_LRO) the
+ * headers plus one segment of tso_segsz bytes, which the MTU rule checks.
+ */
+static inline uint32_t kdp_csum_seg_len(const struct rte_mbuf *m,
+					const struct rte_ipv4_hdr *ip)
+{
+	uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+
+	if (likely(!(m->ol_flags & RTE_MBUF_F_RX_LRO)))
+		return tot;
+	{
+		const struct kdp_meta *md = kdp_meta((struct rte_mbuf *)(uintptr_t)m);
+		const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, md->l4_off);
+		uint32_t hdr = md->l4_off - RTE_ETHER_HDR_LEN + (uint32_t)(l4[12] >> 4) * 4;
+
+		return RTE_MIN(tot, hdr + m->tso_segsz);
+	}
+}
+
+/**
+ * Readies a TCP super-frame kept whole (RTE_MBUF_F_RX_LRO, its checksum
+ * partial) for a port with TSO: the port cuts it into tso_segsz segments
+ * and finishes each checksum.
+ */
+static inline void kdp_csum_tx_tso(struct rte_mbuf *m)
+{
+	const struct kdp_meta *md = kdp_meta(m);
+	const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, md->l4_off);
+
+	m->ol_flags &= ~(RTE_MBUF_F_RX_L4_CKSUM_MASK | RTE_MBUF_F_RX_LRO);
+	m->l2_len = RTE_ETHER_HDR_LEN;
+	m->l3_len = (uint64_t)(md->l4_off - RTE_ETHER_HDR_LEN) & 0x1ff;
+	m->l4_len = (uint64_t)(l4[12] >> 4) * 4;
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
+}
+
+/**
  * Readies @p m (a parsed IPv4 frame) for a port: a partial TCP/UDP checksum
  * is handed to the port's offload when @p port_csum (RTE_MBUF_F_TX_*_CKSUM,
  * the field already holds the pseudo-header sum the device starts from), else

@@ -95,7 +95,9 @@
 /** TX stage. */
 #define KDP_TX_DROPS(_)                                                        \
 	_(TX_FULL, "tx_queue_full", "egress queue full")                       \
-	_(PORT_GONE, "port_gone", "egress port was removed")
+	_(PORT_GONE, "port_gone", "egress port was removed")                  \
+	_(TX_SEGMENT, "tx_segment_failed",                                     \
+	  "super-frame for a port without TSO not cut (no mbuf, bad headers)")
 
 /** Calls `_(STAGE_MACRO, "stage")` for each stage list, in pipeline order. */
 #define KDP_FOREACH_STAGE(_)                                                   \

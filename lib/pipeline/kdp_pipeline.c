@@ -215,7 +215,7 @@ static inline int forward_checks(struct burst *b, struct rte_mbuf *m, uint16_t o
 		drop_answer(b, m, KDP_DROP_TTL_EXCEEDED, ANSWER_TIME_EXCEEDED, 0);
 		return -1;
 	}
-	if (unlikely(rte_be_to_cpu_16(ip->total_length) > mtu)) {
+	if (unlikely(kdp_csum_seg_len(m, ip) > mtu)) {
 		if (!(ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG)))
 			drop(b, m, KDP_DROP_MTU_EXCEEDED);
 		else

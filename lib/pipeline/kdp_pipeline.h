@@ -44,6 +44,7 @@ struct kdp_dp_port {
 	uint16_t mtu;   /**< largest IPv4 packet it may send */
 	uint32_t pod_ip; /**< POD: the one source address allowed (host order) */
 	uint8_t tx_csum; /**< finishes partial TCP/UDP checksums itself (TX offload) */
+	uint8_t tx_tso;  /**< takes TCP super-frames whole (TSO); others get segments */
 };
 
 /** Forwarding configuration: built whole by the control thread. */

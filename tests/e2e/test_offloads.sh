@@ -212,14 +212,16 @@ all_ctr=$(counters k8s-ctr)
 all_w1=$(counters k8s-w1)
 p_ctr=$(counter k8s-ctr default/curl-pod rx_csum_partial)
 g_web=$(counter k8s-ctr default/webpod-ctr rx_gso_frames)
-s_web=$(counter k8s-ctr default/webpod-ctr rx_gso_segments)
+w_web=$(counter k8s-ctr default/webpod-ctr rx_gso_whole)
+s_curl=$(counter k8s-ctr default/curl-pod rx_gso_segments)
 g_w1=$(counter k8s-w1 default/webpod-w1 rx_gso_frames)
 g_curl=$(counter k8s-ctr default/curl-pod rx_gso_frames)
 o_curl=$(counter k8s-ctr default/curl-pod tx_csum_offload)
-verdict "$((p_ctr > 0 && g_web > 0 && s_web > g_web && g_w1 > 0 && g_curl > 0 && o_curl > 0 ? 0 : 1))" \
-	"e. kdp got partial checksums and super-frames, and handed checksums on" \
-	"k8s-ctr curl-pod: rx_csum_partial $p_ctr, rx_gso_frames $g_curl, tx_csum_offload $o_curl" \
-	"k8s-ctr webpod-ctr: rx_gso_frames $g_web cut into $s_web segments; k8s-w1 webpod-w1: rx_gso_frames $g_w1"
+t_curl=$(counter k8s-ctr default/curl-pod tx_tso)
+verdict "$((p_ctr > 0 && g_web > 0 && w_web > 0 && s_curl > 0 && g_w1 > 0 && g_curl > 0 && o_curl > 0 && t_curl > 0 ? 0 : 1))" \
+	"e. kdp got partial checksums and super-frames, kept TCP ones whole to the pod (TSO), and handed checksums on" \
+	"k8s-ctr curl-pod: rx_csum_partial $p_ctr, rx_gso_frames $g_curl (UDP_SEGMENT cut into $s_curl), tx_csum_offload $o_curl, tx_tso $t_curl" \
+	"k8s-ctr webpod-ctr: rx_gso_frames $g_web ($w_web TCP whole); k8s-w1 webpod-w1: rx_gso_frames $g_w1"
 drops=$(printf '%s\n%s\n' "$all_ctr" "$all_w1" | awk '$1 ~ /\|rx_drop_/ && $2 > 0')
 verdict "$([[ -z $drops ]] && echo 0 || echo 1)" "e. no frame refused by net_kdp_afp (rx_drop_*)" "${drops:-none}"
 

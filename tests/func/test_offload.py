@@ -10,8 +10,11 @@ In a network namespace of its own (removed at the end, even on failure):
   out0 <-> out0p  webpod's port: kdp writes out0; the test reads out0p with
                   PACKET_VNET_HDR, so it sees whether a checksum left partial
   uplink          net_pcap (rx: an ARP from the router, tx: uplink_out.pcap):
-                  a port without checksum offload, where kdp must finish
-                  every checksum itself
+                  a port without checksum offload or TSO, where kdp must
+                  finish every checksum itself and cut TCP super-frames
+A TCP super-frame travels whole from pod to pod (LRO in, TSO out: one frame
+with GSO_TCPV4 and the sender's MSS, as a kernel router forwards it) and is
+cut into exact segments for the uplink; a UDP_SEGMENT one is cut on receive.
 Usage (root): test_offload.py <path to kdp>
 """
 import ctypes
@@ -147,8 +150,8 @@ class Port:
             if addr[2] == PACKET_OUTGOING:
                 continue
             fl, gt, hl, gs, cs, co = struct.unpack("<BBHHHH", data[:10])
-            got.append(({"flags": fl, "gso_type": gt, "gso_size": gs, "csum_start": cs,
-                         "csum_offset": co}, data[10:]))
+            got.append(({"flags": fl, "gso_type": gt, "hdr_len": hl, "gso_size": gs,
+                         "csum_start": cs, "csum_offset": co}, data[10:]))
         return got
 
 
@@ -294,22 +297,24 @@ def main():
                       field == want, f"0x{field:04x}")
                 check(f"{name}: finished as the kernel does, the checksum is valid",
                       l4_valid(finish_partial(f, 34, 16)))
+        # The super-frame leaves whole, as a kernel router forwards one: one
+        # frame with GSO_TCPV4 at the sender's MSS for the receiving kernel.
         segs = sorted(s for s in by_seq if s >= 2125)
-        check("super-frame: 4 segments of 1448, 1448, 1448, 100 bytes",
-              [len(TCP(by_seq[s][1][34:]).payload) for s in segs] == [1448, 1448, 1448, 100],
-              str([len(TCP(by_seq[s][1][34:]).payload) for s in segs]))
-        check("super-frame: sequence numbers 2125 + k * 1448", segs == [2125, 3573, 5021, 6469],
-              str(segs))
-        check("super-frame: IP IDs 10, 11, 12, 13",
-              [IP(by_seq[s][1][14:]).id for s in segs] == [10, 11, 12, 13])
-        check("super-frame: PSH on the last segment only",
-              [TCP(by_seq[s][1][34:]).flags.value & 0x08 for s in segs] == [0, 0, 0, 8])
-        check("super-frame: every segment partial and valid once finished",
-              len(segs) == 4 and all(by_seq[s][0]["flags"] == NEEDS_CSUM and
-                                     l4_valid(finish_partial(by_seq[s][1], 34, 16)) for s in segs))
-        check("super-frame: the payload arrives in order, byte for byte",
-              b"".join(bytes(TCP(by_seq[s][1][34:]).payload) for s in segs) ==
-              bytes(i % 251 for i in range(4444)))
+        h, f = by_seq.get(2125, ({}, b""))
+        check("super-frame: leaves whole to the pod (one frame, 4444 bytes of payload)",
+              segs == [2125] and len(TCP(f[34:]).payload) == 4444 and IP(f[14:]).dst == WEB,
+              f"{segs} {len(f)}")
+        check("super-frame: TSO for the kernel (GSO_TCPV4, gso_size 1448, hdr_len 54)",
+              h.get("gso_type") == GSO_TCPV4 and h.get("gso_size") == 1448 and h.get("hdr_len") == 54,
+              str(h))
+        check("super-frame: partial (NEEDS_CSUM 34/16), the pseudo-header sum of the whole frame",
+              h.get("flags") == NEEDS_CSUM and h.get("csum_start") == 34 and h.get("csum_offset") == 16 and
+              int.from_bytes(f[50:52], "big") == pseudo_sum(CURL, WEB, 6, 20 + 4444), str(h))
+        check("super-frame: IP ID 10, PSH kept, valid once finished",
+              f != b"" and IP(f[14:]).id == 10 and TCP(f[34:]).flags.value & 0x08 and
+              l4_valid(finish_partial(f, 34, 16)))
+        check("super-frame: the payload arrives byte for byte",
+              bytes(TCP(f[34:]).payload) == bytes(i % 251 for i in range(4444)))
         udp_out = [(h, f) for h, f in got if f[23] == 17]
         check("UDP to the service: delivered to webpod:5353, partial, valid once finished",
               len(udp_out) == 1 and UDP(udp_out[0][1][34:]).dport == 5353 and
@@ -329,6 +334,12 @@ def main():
             sent_partial += 1
         raw, _ = partial(m3)
         inj.send(vnet(NEEDS_CSUM, GSO_UDP_L4, 42, 1200, 34, 6), raw)
+        # A TCP super-frame to the router: kept whole by the driver, cut by
+        # the worker for the uplink, which has no TSO (and no checksum offload).
+        m4 = e / IP(src=CURL, dst=ROUTER, id=30) / TCP(sport=40004, dport=80, flags="PA", seq=7000,
+                                                       ack=1) / Raw(bytes(i % 241 for i in range(4444)))
+        raw, _ = partial(m4)
+        inj.send(vnet(NEEDS_CSUM, GSO_TCPV4, 54, 1448, 34, 16), raw)
         # 6. A GSO type kdp does not cut (TCPv6): refused and counted.
         v6 = Ether(src=curl_mac, dst=KDP_MAC) / IPv6(src="fd00::1", dst="fd00::2") / \
             TCP(sport=1, dport=2, flags="A") / Raw(b"6" * 3000)
@@ -370,17 +381,34 @@ def main():
           len(uso) == 3 and all(x[IP].src == NODE_IP and l4_valid(bytes(x)) for x in uso))
     check("UDP_SEGMENT: the payload arrives in order",
           b"".join(bytes(x[UDP].payload) for x in uso) == bytes(range(250)) * 12)
+    tso = sorted((x for x in ip_out if x[IP].proto == 6 and x[TCP].sport != 40002), key=lambda x: x[TCP].seq)
+    check("TCP super-frame to a port without TSO: 4 segments of 1448, 1448, 1448, 100 bytes",
+          [len(x[TCP].payload) for x in tso] == [1448, 1448, 1448, 100], str([len(x[TCP].payload) for x in tso]))
+    check("TCP super-frame cut: sequence numbers 7000 + k * 1448, IP IDs 30-33, PSH on the last only",
+          [x[TCP].seq for x in tso] == [7000, 8448, 9896, 11344] and [x[IP].id for x in tso] == [30, 31, 32, 33]
+          and [x[TCP].flags.value & 0x08 for x in tso] == [0, 0, 0, 8])
+    exact = []
+    for x in tso:
+        w = IP(bytes(x[IP]))
+        del w.payload.chksum
+        exact.append(IP(bytes(w)).payload.chksum)
+    check("TCP super-frame cut: each segment masqueraded, checksum finished by kdp, exact",
+          len(tso) == 4 and all(x[IP].src == NODE_IP and x[TCP].chksum == c and l4_valid(bytes(x))
+                                for x, c in zip(tso, exact)), str([(x[IP].src, x[TCP].chksum) for x in tso]))
+    check("TCP super-frame cut: the payload arrives in order",
+          b"".join(bytes(x[TCP].payload) for x in tso) == bytes(i % 241 for i in range(4444)))
     curl = next((x for x in ports.values() if x["endpoint"] == "default/curl-pod"), {})
     web = next((x for x in ports.values() if x["endpoint"] == "default/webpod"), {})
     dc, wc = curl.get("driverCounters", {}), web.get("driverCounters", {})
-    check(f"curl-pod port counted {sent_partial} partial checksums",
-          dc.get("rx_csum_partial") == sent_partial, str(dc))
-    check("curl-pod port counted 3 super-frames (one refused), 7 segments cut",
-          dc.get("rx_gso_frames") == 3 and dc.get("rx_gso_segments") == 7, str(dc))
+    check(f"curl-pod port counted {sent_partial + 2} partial checksums (2 super-frames whole)",
+          dc.get("rx_csum_partial") == sent_partial + 2, str(dc))
+    check("curl-pod port counted 4 super-frames: 2 TCP whole, UDP cut in 3, TCPv6 refused",
+          dc.get("rx_gso_frames") == 4 and dc.get("rx_gso_whole") == 2 and
+          dc.get("rx_gso_segments") == 3, str(dc))
     check("curl-pod port refused the TCPv6 super-frame as rx_drop_gso_unsupported",
           dc.get("rx_drop_gso_unsupported") == 1, str(dc))
-    check("webpod port handed 7 partial checksums to the kernel (tx_csum_offload)",
-          wc.get("tx_csum_offload") == 7, str(wc))
+    check("webpod port handed 3 partial checksums and 1 super-frame (TSO) to the kernel",
+          wc.get("tx_csum_offload") == 3 and wc.get("tx_tso") == 1, str(wc))
     drops = {x["reason"]: x["packets"] for x in stats.get("drops", [])}
     check("no packet dropped by the pipeline", sum(drops.values()) == 0, str(drops))
     print(f"{results['passed']} passed, {results['failed']} failed")

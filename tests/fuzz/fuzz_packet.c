@@ -137,8 +137,37 @@ static void run(struct rte_mbuf **m, uint16_t n, uint16_t in_port, bool port_csu
 	struct kdp_pipeline_out out;
 
 	kdp_pipeline_run(&ctx, &dp, in_port, m, n, &out);
-	for (uint16_t i = 0; i < out.n_tx; i++)
-		kdp_csum_tx_prep(out.tx[i], port_csum);
+	for (uint16_t i = 0; i < out.n_tx; i++) {
+		struct rte_mbuf *x = out.tx[i];
+
+		if (!(x->ol_flags & RTE_MBUF_F_RX_LRO)) {
+			kdp_csum_tx_prep(x, port_csum);
+			continue;
+		}
+		/* A super-frame kept whole: to a TSO port, or cut as a worker
+		 * does for any other. */
+		if (port_csum) {
+			kdp_csum_tx_tso(x);
+		} else {
+			struct kdp_gso g;
+			struct rte_mbuf *seg[KDP_BURST];
+
+			if (kdp_gso_init(&g, rte_pktmbuf_mtod(x, const uint8_t *), x->data_len,
+					 IPPROTO_TCP, x->tso_segsz, kdp_afp_room(pool)) != KDP_GSO_OK)
+				continue;
+			while (!kdp_gso_done(&g)) {
+				uint16_t k = kdp_gso_next(&g, pool, x->port, seg, KDP_BURST);
+
+				if (k == 0)
+					abort();
+				for (uint16_t j = 0; j < k; j++) {
+					*kdp_meta(seg[j]) = *kdp_meta(x);
+					kdp_csum_tx_prep(seg[j], false);
+				}
+				rte_pktmbuf_free_bulk(seg, k);
+			}
+		}
+	}
 	if (out.n_tx)
 		rte_pktmbuf_free_bulk(out.tx, out.n_tx);
 	if (out.n_punt)
@@ -150,7 +179,8 @@ static void run(struct rte_mbuf **m, uint16_t n, uint16_t in_port, bool port_csu
  * partial, bit 6 the egress port finishes checksums, bit 5: the next 10
  * bytes are a virtio_net_hdr as the kernel puts before a frame for
  * net_kdp_afp (a pod can write any with a packet socket of its own): the
- * frame goes through the driver's checksum and GSO handling first.
+ * frame goes through the driver's checksum and GSO handling first; with bit
+ * 4 a TCP super-frame is kept whole (LRO) and cut or handed to TSO after.
  */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -169,13 +199,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&vh, data + 1, sizeof(vh));
 		memcpy(frame, data + 11, len);
 		if (vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
-			struct kdp_afp_gso g;
+			struct kdp_gso g;
 			struct rte_mbuf *seg[KDP_BURST];
+			uint32_t hdr;
 
+			/* Bit 4: kept whole (LRO), as net_kdp_afp delivers a TCP one. */
+			if ((data[0] & 0x10) && kdp_afp_tso_whole(frame, len, &vh, &hdr) == KDP_AFP_OK &&
+			    kdp_afp_rx_csum(frame, len, &vh, 1, &ol) == KDP_AFP_OK) {
+				m = rte_pktmbuf_alloc(pool);
+				if (m == NULL)
+					abort();
+				memcpy(rte_pktmbuf_append(m, (uint16_t)len), frame, len);
+				m->ol_flags = ol | RTE_MBUF_F_RX_LRO;
+				m->tso_segsz = vh.gso_size;
+				run(&m, 1, port, port_csum);
+				return 0;
+			}
 			if (kdp_afp_gso_init(&g, frame, len, &vh, kdp_afp_room(pool)) != KDP_AFP_OK)
 				return 0;
-			while (!kdp_afp_gso_done(&g)) {
-				uint16_t n = kdp_afp_gso_next(&g, pool, port, seg, KDP_BURST);
+			while (!kdp_gso_done(&g)) {
+				uint16_t n = kdp_gso_next(&g, pool, port, seg, KDP_BURST);
 				if (n == 0)
 					abort(); /* the pool cannot be empty here */
 				run(seg, n, port, port_csum);

@@ -128,16 +128,16 @@ static void test_gso_tcp(void)
 				    .gso_size = 1448, .csum_start = 34, .csum_offset = 16};
 	static const uint16_t sizes[] = {1448, 1448, 1104};
 	struct rte_mbuf *seg[8];
-	struct kdp_afp_gso g;
+	struct kdp_gso g;
 	uint16_t n;
 
 	CU_ASSERT_EQUAL_FATAL(kdp_afp_gso_init(&g, f, len, &vh, 2048), KDP_AFP_OK);
-	n = kdp_afp_gso_next(&g, test_pool, 7, seg, 2); /* the burst had room for 2 */
+	n = kdp_gso_next(&g, test_pool, 7, seg, 2); /* the burst had room for 2 */
 	CU_ASSERT_EQUAL(n, 2);
-	CU_ASSERT(!kdp_afp_gso_done(&g));
-	n = (uint16_t)(n + kdp_afp_gso_next(&g, test_pool, 7, seg + 2, 6));
+	CU_ASSERT(!kdp_gso_done(&g));
+	n = (uint16_t)(n + kdp_gso_next(&g, test_pool, 7, seg + 2, 6));
 	CU_ASSERT_EQUAL_FATAL(n, 3);
-	CU_ASSERT(kdp_afp_gso_done(&g));
+	CU_ASSERT(kdp_gso_done(&g));
 	for (unsigned int i = 0; i < 3; i++) {
 		uint8_t *d = rte_pktmbuf_mtod(seg[i], uint8_t *);
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + 14);
@@ -170,6 +170,30 @@ static void test_gso_tcp(void)
 	rte_pktmbuf_free_bulk(seg, 3);
 }
 
+/* A TCP super-frame that may travel whole (LRO): TCPv4 with its checksum
+ * partial at the TCP header; UDP or a checksum elsewhere may not. */
+static void test_tso_whole(void)
+{
+	static uint8_t f[8192];
+	uint32_t len = partial_frame(f, IPPROTO_TCP, 4000, RTE_TCP_ACK_FLAG), hdr = 0;
+	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+				    .gso_size = 1448, .csum_start = 34, .csum_offset = 16};
+
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_OK);
+	CU_ASSERT_EQUAL(hdr, 54);
+	vh.csum_offset = 6;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
+	vh.csum_offset = 16;
+	vh.flags = 0;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
+	vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_UNSUPPORTED);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, 40, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
+}
+
 /* UDP_SEGMENT: 3000 bytes at 1200 a datagram: 1200, 1200, 600, each with
  * its own UDP length. */
 static void test_gso_udp(void)
@@ -181,10 +205,10 @@ static void test_gso_udp(void)
 				    .csum_start = 34, .csum_offset = 6};
 	static const uint16_t sizes[] = {1200, 1200, 600};
 	struct rte_mbuf *seg[4];
-	struct kdp_afp_gso g;
+	struct kdp_gso g;
 
 	CU_ASSERT_EQUAL_FATAL(kdp_afp_gso_init(&g, f, len, &vh, 2048), KDP_AFP_OK);
-	CU_ASSERT_EQUAL_FATAL(kdp_afp_gso_next(&g, test_pool, 1, seg, 4), 3);
+	CU_ASSERT_EQUAL_FATAL(kdp_gso_next(&g, test_pool, 1, seg, 4), 3);
 	for (unsigned int i = 0; i < 3; i++) {
 		uint8_t *d = rte_pktmbuf_mtod(seg[i], uint8_t *);
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(d + 14);
@@ -209,7 +233,7 @@ static void test_gso_refused(void)
 	uint32_t len = partial_frame(f, IPPROTO_TCP, 4000, RTE_TCP_ACK_FLAG);
 	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
 				    .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 1448};
-	struct kdp_afp_gso g;
+	struct kdp_gso g;
 
 	CU_ASSERT_EQUAL(kdp_afp_gso_init(&g, f, len, &vh, 2048), KDP_AFP_GSO_UNSUPPORTED);
 	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP; /* UFO: IP fragments */
@@ -298,5 +322,6 @@ void test_register_offload(void)
 	CU_add_test(s, "TCP super-frame cut into MSS segments", test_gso_tcp);
 	CU_add_test(s, "UDP_SEGMENT super-frame cut into datagrams", test_gso_udp);
 	CU_add_test(s, "GSO types and frames refused", test_gso_refused);
+	CU_add_test(s, "a TCP super-frame that may travel whole", test_tso_whole);
 	CU_add_test(s, "partial sum through NAT, finished at transmit", test_partial_arith);
 }

@@ -364,6 +364,41 @@ static void test_mtu(void)
 	CU_ASSERT_EQUAL(st.drop[KDP_DROP_MTU_EXCEEDED], 1);
 }
 
+/* A TCP super-frame kept whole (RTE_MBUF_F_RX_LRO): the MTU rule looks at
+ * one segment (headers + tso_segsz), not at the frame. */
+static void test_lro_mtu(void)
+{
+	struct test_pkt p = from_curl(REMOTE_WEB);
+	struct rte_mbuf *m;
+	int punted;
+	uint64_t fn = st.drop[KDP_DROP_FRAG_NEEDED];
+
+	p.proto = IPPROTO_TCP;
+	p.sport = 40000;
+	p.dport = 80;
+	p.payload = 1800; /* IP total 1840 > 1500: two segments of 900 fit */
+	p.frag = RTE_IPV4_HDR_DF_FLAG;
+	m = test_pkt_make(&p);
+	m->ol_flags |= RTE_MBUF_F_RX_LRO;
+	m->tso_segsz = 900;
+	m = run1(m, 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(ip_of(m)->next_proto_id, IPPROTO_TCP); /* forwarded, not answered */
+	CU_ASSERT(m->ol_flags & RTE_MBUF_F_RX_LRO);
+	CU_ASSERT_EQUAL(m->tso_segsz, 900);
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_FRAG_NEEDED], fn);
+	rte_pktmbuf_free(m);
+	/* Segments of 1600 bytes do not fit a 1500 MTU. */
+	m = test_pkt_make(&p);
+	m->ol_flags |= RTE_MBUF_F_RX_LRO;
+	m->tso_segsz = 1600;
+	m = run1(m, 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(ip_of(m)->next_proto_id, IPPROTO_ICMP);
+	CU_ASSERT_EQUAL(st.drop[KDP_DROP_FRAG_NEEDED], fn + 1);
+	rte_pktmbuf_free(m);
+}
+
 static void test_echo_gateway(void)
 {
 	struct test_pkt p = from_curl(POD_GW);
@@ -1096,6 +1131,7 @@ void test_register_pipeline(void)
 	CU_add_test(s, "named drops", test_drops);
 	CU_add_test(s, "TTL expiry sends ICMP time exceeded", test_ttl_exceeded);
 	CU_add_test(s, "MTU: frag needed with DF, drop without", test_mtu);
+	CU_add_test(s, "a super-frame kept whole: the MTU rule on its segment size", test_lro_mtu);
 	CU_add_test(s, "echo reply from the pods' gateway", test_echo_gateway);
 	CU_add_test(s, "ARP goes to the slow path", test_arp_punted);
 	CU_add_test(s, "a mixed burst", test_mixed_burst);

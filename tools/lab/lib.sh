@@ -402,6 +402,125 @@ lab_topology_down() {
 	return 0
 }
 
+# ---------------------------------------------------------------- the kernel as the dataplane
+
+# lab_kernel_routing_up: instead of kdp, each node's own kernel routes the
+# same topology (the peer of the pod throughput benchmark): the node IP on
+# eth1 (ARP on), IP forwarding, a /32 to each local pod through its veth
+# with proxy ARP (the pods' gateway is answered as Calico does), each other
+# node's podCIDRs via that node, the default route via the router. Services
+# are DNAT rules as kube-proxy's iptables mode makes them, one per
+# LAB_KERNEL_DNAT entry "clusterIP:port/proto=backendIP:port" (random
+# choice among several backends is not modelled: one backend each). Call
+# after lab_topology_up, with no kdp running; lab_down undoes it.
+LAB_KERNEL_DNAT=()
+lab_kernel_routing_up() {
+	local row f ns me cidr prow pf dnat vip be proto
+	command -v iptables >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null ||
+		{ lab_err "iptables is missing"; return 1; }
+	for row in "${LAB_NODES[@]}"; do
+		IFS='|' read -r -a f <<<"$row"
+		me=${f[0]} ns=kdp-${f[0]}
+		ip -n "$ns" link set eth1 arp on || return 1
+		ip -n "$ns" addr replace "${f[1]}/$LAB_LAN_PREFIX" dev eth1 || return 1
+		ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+			net.ipv4.conf.eth1.rp_filter=0 >/dev/null || return 1
+		ip -n "$ns" route replace default via "$LAB_ROUTER_IP" dev eth1 || return 1
+		for prow in "${LAB_PODS[@]}"; do
+			IFS='|' read -r -a pf <<<"$prow"
+			[[ ${pf[1]} == "$me" ]] || continue
+			ip netns exec "$ns" sysctl -qw "net.ipv4.conf.${pf[3]}.proxy_arp=1" \
+				"net.ipv4.conf.${pf[3]}.rp_filter=0" >/dev/null || return 1
+			ip -n "$ns" link set "${pf[3]}" arp on || return 1
+			ip -n "$ns" route replace "${pf[2]}/32" dev "${pf[3]}" || return 1
+		done
+		for prow in "${LAB_NODES[@]}"; do
+			IFS='|' read -r -a pf <<<"$prow"
+			[[ ${pf[0]} != "$me" ]] || continue
+			for cidr in ${pf[2]//,/ }; do
+				ip -n "$ns" route replace "$cidr" via "${pf[1]}" dev eth1 || return 1
+			done
+		done
+		for dnat in "${LAB_KERNEL_DNAT[@]}"; do
+			vip=${dnat%%=*} be=${dnat#*=}
+			proto=${vip#*/} vip=${vip%/*}
+			ip netns exec "$ns" iptables -t nat -A PREROUTING -d "${vip%:*}" -p "$proto" \
+				--dport "${vip#*:}" -j DNAT --to-destination "$be" || return 1
+		done
+	done
+}
+
+# ---------------------------------------------------------------- many pods
+
+# lab_pod_mac_of IP: the MAC lab_pods_bulk_up gives a pod, 02:00 and the IP.
+lab_pod_mac_of() {
+	local a b c d
+	IFS=. read -r a b c d <<<"$1"
+	printf '02:00:%02x:%02x:%02x:%02x\n' "$a" "$b" "$c" "$d"
+}
+
+# lab_pods_bulk_up ROW...: the pods of LAB_PODS-style ROWs (netns|node|IP|
+# node-side iface|...), made with a few `ip -batch` runs instead of a dozen
+# commands each (250 pods in seconds): namespace, veth with the MAC of
+# lab_pod_mac_of, address, routes to the pod gateway, the node side left to
+# kdp (arp off, rp_filter). Offloads stay at the kernel's defaults. The rows
+# are not added to LAB_PODS: remove the pods with lab_pods_bulk_down.
+lab_pods_bulk_up() {
+	local row f node nodes=() rc=0
+	declare -A byn=()
+	for row; do
+		IFS='|' read -r -a f <<<"$row"
+		_lab_netns_exists "${f[0]}" || printf 'netns add %s\n' "${f[0]}"
+	done | ip -b - || { lab_err "ip netns add (batch) failed"; return 1; }
+	for row; do
+		IFS='|' read -r -a f <<<"$row"
+		node=kdp-${f[1]}
+		[[ -n ${byn[$node]:-} ]] || nodes+=("$node")
+		byn[$node]+="link add ${f[3]} type veth peer name eth0 address $(lab_pod_mac_of "${f[2]}") netns ${f[0]}"$'\n'
+		byn[$node]+="link set ${f[3]} arp off up"$'\n'
+	done
+	for node in "${nodes[@]}"; do
+		ip -n "$node" -b - <<<"${byn[$node]}" || { lab_err "$node: veths (batch) failed"; return 1; }
+		# rp_filter on each new node-side interface (see _lab_kdp_owned)
+		ip netns exec "$node" sh -c 'for i; do echo 1 >/proc/sys/net/ipv4/conf/$i/rp_filter; done' sh \
+			$(for row; do IFS='|' read -r -a f <<<"$row"; [[ kdp-${f[1]} == "$node" ]] && echo "${f[3]}"; done) ||
+			rc=1
+	done
+	for row; do
+		IFS='|' read -r -a f <<<"$row"
+		ip -n "${f[0]}" -b - <<EOB || { lab_err "${f[0]}: addresses (batch) failed"; return 1; }
+link set lo up
+link set eth0 up
+addr add ${f[2]}/32 dev eth0
+route add $LAB_POD_GATEWAY dev eth0 scope link
+route add default via $LAB_POD_GATEWAY dev eth0
+EOB
+	done
+	return "$rc"
+}
+
+# lab_pods_bulk_down ROW...: delete the namespaces of those pods (their veths
+# go with them). Never fails.
+lab_pods_bulk_down() {
+	local row
+	for row; do
+		_lab_netns_exists "${row%%|*}" && printf 'netns del %s\n' "${row%%|*}"
+	done | ip -b - 2>/dev/null
+	return 0
+}
+
+# lab_pods_endpoints_json ROW...: one line per pod, "PATH BODY", for
+# PUT /v1/endpoints (MACs as lab_pods_bulk_up sets them).
+lab_pods_endpoints_json() {
+	local row f
+	for row; do
+		IFS='|' read -r -a f <<<"$row"
+		printf '/v1/endpoints/%s/%s {"ip":"%s","mac":"%s","labels":{%s},"devargs":"net_kdp_afp,iface=%s"}\n' \
+			"${f[4]}" "${f[5]}" "${f[2]}" "$(lab_pod_mac_of "${f[2]}")" \
+			"$(sed -E 's/([^,=]+)=([^,]*)/"\1":"\2"/g' <<<"${f[6]:-}")" "${f[3]}"
+	done
+}
+
 # lab_router_pod_routes add|del: routes on the router to every node's
 # podCIDRs via that node's IP (off by default).
 lab_router_pod_routes() {
