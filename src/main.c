@@ -150,16 +150,14 @@ static int mod_ct_init(struct kdp *k, char *err)
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	k->pub.fe_ids = json_object();
 	k->api_counts = json_object();
-	return k->pub.fe_ids && k->api_counts ? 0 : -ENOMEM;
+	return k->api_counts ? 0 : -ENOMEM;
 }
 
 static void mod_ct_fini(struct kdp *k)
 {
 	kdp_ct_free(k->ct);
 	kdp_affinity_free(k->aff);
-	json_decref(k->pub.fe_ids);
 	json_decref(k->api_counts);
 }
 
@@ -217,8 +215,7 @@ static int mod_state_init(struct kdp *k, char *err)
 
 static void mod_state_fini(struct kdp *k)
 {
-	kdp_dp_reclaim(k, true);
-	kdp_dp_free(atomic_exchange(&k->pub.snap, NULL));
+	kdp_dp_shutdown(k);
 	kdp_persist_close(k);
 	kdp_state_free(&k->state);
 }

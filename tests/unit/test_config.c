@@ -373,7 +373,10 @@ static void test_state_roundtrip(void)
 		"\"clusterIP\":\"10.96.152.212\",\"externalIPs\":[],\"loadBalancerIPs\":[],"
 		"\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080,\"nodePort\":30080}],"
 		"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityTimeoutSeconds\":10800,\"algorithm\":\"maglev\","
-		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\"},{\"ip\":\"172.20.0.130\",\"state\":\"terminating\"}]}],"
+		"\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Cluster\",\"healthCheckNodePort\":30999,"
+		"\"loadBalancerSourceRanges\":[\"203.0.113.0/24\"],"
+		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\",\"nodeName\":\"k8s-ctr\"},"
+		"{\"ip\":\"172.20.0.130\",\"state\":\"terminating\",\"nodeName\":\"\"}]}],"
 		"\"localRedirectPolicies\":[{\"namespace\":\"kube-system\",\"name\":\"nodelocaldns\","
 		"\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\",\"toPorts\":[]}},"
 		"\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"node-local-dns\"}},"
@@ -399,6 +402,76 @@ static void test_state_roundtrip(void)
 	json_decref(out);
 	kdp_state_free(&st);
 	kdp_state_free(&copy);
+}
+
+/* A copy shares the services: what it replaces or deletes stays in the
+ * original until the copy is committed over it; freed either way once
+ * (ASan checks). */
+static void test_state_shared(void)
+{
+	const char *body =
+		"{\"services\":[{\"namespace\":\"b\",\"name\":\"s\",\"ports\":[{\"port\":80}]},"
+		"{\"namespace\":\"a\",\"name\":\"z\",\"ports\":[{\"port\":80}]},"
+		"{\"namespace\":\"a\",\"name\":\"c\",\"ports\":[{\"port\":80}]}],"
+		"\"ipMasqAgent\":\"nonMasqueradeCIDRs: [10.10.1.0/24]\\n\"}";
+	json_t *in = json_loads(body, 0, NULL), *one = json_loads("{\"ports\":[{\"port\":81}]}", 0, NULL);
+	json_t *out;
+	struct kdp_state st, next;
+	struct kdp_service *orig[3], *sv;
+	struct kdp_config c;
+	char err[KDP_ERR_LEN];
+	int ret;
+
+	CU_ASSERT_FATAL(in != NULL && one != NULL);
+	CU_ASSERT_EQUAL_FATAL(cfg_with("workers", "1", &c, err), 0);
+	CU_ASSERT_EQUAL_FATAL(kdp_state_parse(in, &c, &st, err), 0);
+	/* Sorted by namespace and name. */
+	CU_ASSERT_STRING_EQUAL(st.svcs[0]->name, "c");
+	CU_ASSERT_STRING_EQUAL(st.svcs[1]->name, "z");
+	CU_ASSERT_STRING_EQUAL(st.svcs[2]->ns, "b");
+	CU_ASSERT_EQUAL(kdp_state_svc_find(&st, "a", "z"), 1);
+	CU_ASSERT_EQUAL(kdp_state_svc_find(&st, "a", "y"), -1);
+	memcpy(orig, st.svcs, sizeof(orig));
+	/* The text of the ip-masq-agent config comes back as given. */
+	out = kdp_state_json(&st);
+	CU_ASSERT(json_equal(json_object_get(in, "ipMasqAgent"), json_object_get(out, "ipMasqAgent")));
+	json_decref(out);
+
+	/* A copy freed without commit: the original keeps all. */
+	CU_ASSERT_EQUAL_FATAL(kdp_state_copy(&next, &st), 0);
+	sv = kdp_service_new(one, "a", "c", "", &c, &ret, err);
+	CU_ASSERT_FATAL(sv != NULL);
+	CU_ASSERT_EQUAL(kdp_state_svc_put(&next, sv), 0);
+	kdp_state_svc_del(&next, kdp_state_svc_find(&next, "a", "z"));
+	CU_ASSERT_EQUAL(next.n_svcs, 2);
+	CU_ASSERT_EQUAL(next.n_dropped, 2);
+	CU_ASSERT_EQUAL(next.changed, KDP_STATE_CH_SVCS);
+	kdp_state_free(&next);
+	CU_ASSERT(memcmp(orig, st.svcs, sizeof(orig)) == 0);
+
+	/* A copy committed: replaced and deleted ones go, new ones stay. */
+	CU_ASSERT_EQUAL_FATAL(kdp_state_copy(&next, &st), 0);
+	sv = kdp_service_new(one, "a", "c", "", &c, &ret, err);
+	CU_ASSERT_EQUAL(kdp_state_svc_put(&next, sv), 0);
+	sv = kdp_service_new(one, "a", "d", "", &c, &ret, err);
+	CU_ASSERT_EQUAL(kdp_state_svc_put(&next, sv), 0);
+	/* Replaced again before the commit: the fresh one is freed at once. */
+	sv = kdp_service_new(one, "a", "d", "", &c, &ret, err);
+	CU_ASSERT_EQUAL(kdp_state_svc_put(&next, sv), 0);
+	CU_ASSERT_EQUAL(next.n_added, 2);
+	kdp_state_svc_del(&next, kdp_state_svc_find(&next, "b", "s"));
+	CU_ASSERT_EQUAL(next.n_dropped, 2);
+	kdp_state_commit(&st, &next);
+	CU_ASSERT(!st.derived);
+	CU_ASSERT_EQUAL(next.n_svcs, 0);
+	CU_ASSERT_EQUAL(st.n_svcs, 3);
+	CU_ASSERT_STRING_EQUAL(st.svcs[1]->name, "d");
+	CU_ASSERT_PTR_EQUAL(st.svcs[2], orig[1]);
+	CU_ASSERT(!st.svcs[0]->fresh && st.svcs[0]->ports[0].port == 81);
+	kdp_state_free(&st);
+	kdp_config_free(&c);
+	json_decref(in);
+	json_decref(one);
 }
 
 static void test_lrp_errors(void)
@@ -531,6 +604,7 @@ void test_register_config(void)
 	CU_add_test(s, "endpoint bodies", test_endpoint_errors);
 	CU_add_test(s, "state rules across objects", test_state_rules);
 	CU_add_test(s, "state JSON round trip", test_state_roundtrip);
+	CU_add_test(s, "states share their services", test_state_shared);
 	CU_add_test(s, "service bodies", test_service_errors);
 	CU_add_test(s, "local redirect policy bodies", test_lrp_errors);
 }
