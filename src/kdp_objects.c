@@ -144,8 +144,11 @@ static int apply_one(const struct kdp_config *cfg, struct kdp_state *st, const j
 		char e[KDP_ERR_LEN];
 
 		ret = c->put(cfg, st, body, id, e);
-		if (ret == -EINVAL)
-			return kdp_json_err(err, path, "(%s %s): %s", c->path, who, e);
+		if (ret == -EINVAL) {
+			snprintf(err, KDP_ERR_LEN, "%s%s(%s %s): %s", path, path[0] ? " " : "", c->path,
+				 who, e);
+			return ret;
+		}
 		if (ret != 0) {
 			snprintf(err, KDP_ERR_LEN, "out of memory");
 			return ret;
