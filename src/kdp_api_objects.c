@@ -177,6 +177,23 @@ void kdp_api_lrps(struct kdp_api_req *r) { collection(r, &lrps_l); }
 
 /* ---- ip-masq-agent ---- */
 
+/* Applies @p next's ip-masq-agent config, journaled as one line (a whole
+ * state serialized would cost 10,000 services' JSON). */
+static void apply_ipmasq(struct kdp_api_req *r, struct kdp_state *next, const char *msg)
+{
+	struct kdp_change how = {0};
+	char *line = kdp_objects_ipmasq_op(&next->ipmasq);
+
+	if (line == NULL) {
+		kdp_state_free(next);
+		return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+	}
+	how.op = line;
+	how.op_len = strlen(line);
+	apply_reply(r, next, msg, &how);
+	free(line);
+}
+
 void kdp_api_ipmasq(struct kdp_api_req *r)
 {
 	struct kdp *k = r->k;
@@ -215,7 +232,7 @@ void kdp_api_ipmasq(struct kdp_api_req *r)
 		if (kdp_state_copy(&next, &k->state) != 0)
 			return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
 		kdp_state_set_ipmasq(&next, &none);
-		return apply_reply(r, &next, "ip-masq-agent config removed", NULL);
+		return apply_ipmasq(r, &next, "ip-masq-agent config removed");
 	}
 	if (r->method != EVHTTP_REQ_PUT)
 		return kdp_api_reply_error(r, 405, "only GET, PUT and DELETE on /v1/ipmasq");
@@ -235,7 +252,7 @@ void kdp_api_ipmasq(struct kdp_api_req *r)
 		return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
 	}
 	kdp_state_set_ipmasq(&next, &cfg);
-	apply_reply(r, &next, "ip-masq-agent config applied", NULL);
+	apply_ipmasq(r, &next, "ip-masq-agent config applied");
 }
 
 /* ---- state ---- */

@@ -25,6 +25,7 @@
 #include "kdp_ctl.h"
 #include "kdp_flowmon.h"
 #include "kdp_healthcheck.h"
+#include "kdp_objects.h"
 
 #define SLOWPATH_PERIOD_US 1000
 #define HTTP_TIMEOUT_S 10
@@ -179,7 +180,13 @@ int kdp_ipmasq_file_reload(struct kdp *k)
 		return -ENOMEM;
 	}
 	kdp_state_set_ipmasq(&next, &cfg);
-	ret = kdp_apply(k, &next, KDP_APPLY_PERSIST, NULL, err);
+	{
+		char *line = kdp_objects_ipmasq_op(&next.ipmasq);
+		struct kdp_change how = {.op = line, .op_len = line ? strlen(line) : 0};
+
+		ret = kdp_apply(k, &next, KDP_APPLY_PERSIST, line ? &how : NULL, err);
+		free(line);
+	}
 	if (ret != 0) {
 		snprintf(k->ipmasq_file_err, KDP_ERR_LEN, "%s: %s", f, err);
 		RTE_LOG(ERR, USER1, "ip-masq-agent: %s\n", k->ipmasq_file_err);

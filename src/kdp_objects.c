@@ -104,6 +104,47 @@ char *kdp_objects_op(const struct kdp_objects_kind *c, char **id, const json_t *
 
 static const char *const op_keys[] = {"kind", "id", "body", NULL};
 
+char *kdp_objects_ipmasq_op(const struct kdp_ipmasq *cfg)
+{
+	json_t *op = json_pack("{s:s, s:[]}", "kind", "/v1/ipmasq", "id");
+	char *line;
+
+	if (op != NULL && cfg->present)
+		json_object_set_new(op, "body", cfg->text ? json_incref(cfg->text)
+							  : kdp_ipmasq_json(cfg));
+	line = op ? json_dumps(op, JSON_COMPACT) : NULL;
+	json_decref(op);
+	return line;
+}
+
+/* The ip-masq-agent config of a journal line or a batch: @p body as a
+ * state's ipMasqAgent (its text or its object), NULL to remove it. */
+static int ipmasq_op(struct kdp_state *st, const json_t *ids, const json_t *body,
+		     const char *path, const char **result, char *err)
+{
+	struct kdp_ipmasq cfg;
+	char p[96], e[KDP_ERR_LEN];
+
+	if (!json_is_array(ids) || json_array_size(ids) != 0)
+		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "id"),
+				    "expected [] (there is one config)");
+	memset(&cfg, 0, sizeof(cfg));
+	if (body != NULL && !json_is_null(body)) {
+		if (kdp_ipmasq_parse_json(body, "body", &cfg, e) != 0) {
+			snprintf(err, KDP_ERR_LEN, "%s%s(/v1/ipmasq): %s", path, path[0] ? " " : "",
+				 e);
+			return -EINVAL;
+		}
+		if (json_is_string(body))
+			cfg.text = json_incref((json_t *)(uintptr_t)body);
+	}
+	if (result)
+		*result = cfg.present ? (st->ipmasq.present ? "updated" : "created")
+				      : (st->ipmasq.present ? "deleted" : "absent");
+	kdp_state_set_ipmasq(st, &cfg);
+	return 0;
+}
+
 /* One update shaped as a journal line, on @p st. @p path names it in
  * errors; @p result (may be NULL) gets what it did. */
 static int apply_one(const struct kdp_config *cfg, struct kdp_state *st, const json_t *op,
@@ -121,12 +162,14 @@ static int apply_one(const struct kdp_config *cfg, struct kdp_state *st, const j
 	kind = json_string_value(json_object_get(op, "kind"));
 	ids = json_object_get(op, "id");
 	body = json_object_get(op, "body");
+	if (kind != NULL && strcmp(kind, "/v1/ipmasq") == 0)
+		return ipmasq_op(st, ids, body, path, result, err);
 	for (size_t i = 0; kind != NULL && i < RTE_DIM(kinds); i++)
 		if (strcmp(kind, kinds[i]->path) == 0)
 			c = kinds[i];
 	if (c == NULL)
 		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "kind"),
-				    "expected /v1/nodes, /v1/endpoints, /v1/services or /v1/lrp");
+				    "expected /v1/nodes, /v1/endpoints, /v1/services, /v1/lrp or /v1/ipmasq");
 	want = c->namespaced ? 2 : 1;
 	if (!json_is_array(ids) || json_array_size(ids) != want)
 		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "id"),

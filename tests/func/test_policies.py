@@ -381,9 +381,23 @@ def state_and_restart(kdp, p):
     check("PUT /v1/state?keep=nodes: 400 naming keep", code == 400 and ans.get("error", "").startswith("keep:"),
           str(ans))
     text = "nonMasqueradeCIDRs:\n  - 10.10.1.0/24\nmasqLinkLocal: false\n"
+    jlen = os.path.getsize(p("state.json.journal"))
     code, ans = call(kdp.sock, "PUT", "/v1/ipmasq", text.encode())
     check("GET /v1/ipmasq shows the text last applied",
           code == 200 and kdp.get("/v1/ipmasq").get("text") == text, str(kdp.get("/v1/ipmasq"))[:200])
+    lines = open(p("state.json.journal")).read()[jlen:].splitlines()
+    check("PUT /v1/ipmasq is one journal line (no whole state written)",
+          len(lines) == 1 and json.loads(lines[0]) == {"kind": "/v1/ipmasq", "id": [], "body": text},
+          str(lines)[:300])
+    code, ans = call(kdp.sock, "PATCH", "/v1/objects", {"objects": [
+        {"kind": "/v1/ipmasq", "id": []},
+        {"kind": "/v1/ipmasq", "id": [], "body": {"nonMasqueradeCIDRs": ["10.10.2.0/24"]}}]})
+    im = kdp.get("/v1/ipmasq")
+    check("a batch sets the ip-masq-agent config too (removed, then given as an object)",
+          code == 200 and [x["result"] for x in ans["results"]] == ["deleted", "created"]
+          and im.get("text") is None and im.get("config", {}).get("nonMasqueradeCIDRs") == ["10.10.2.0/24"],
+          json.dumps([ans, im])[:300])
+    code, ans = call(kdp.sock, "PUT", "/v1/ipmasq", text.encode())
     boot = kdp.get("/v1/status").get("bootId", "")
     before = kdp.get("/v1/state")
     rc = kdp.stop(signal.SIGKILL)
