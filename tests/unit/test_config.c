@@ -529,6 +529,87 @@ static void test_lrp_errors(void)
 	}
 }
 
+/* matchExpressions as Kubernetes label selectors mean them, ANDed with
+ * matchLabels; the bad ones named. */
+static void test_lrp_selector(void)
+{
+	static const char *pol =
+		"{\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\"}},"
+		"\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"dns\"},"
+		"\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"node\",\"edge\"]},"
+		"{\"key\":\"canary\",\"operator\":\"NotIn\",\"values\":[\"true\"]},"
+		"{\"key\":\"ready\",\"operator\":\"Exists\"},"
+		"{\"key\":\"draining\",\"operator\":\"DoesNotExist\",\"values\":[]}]},"
+		"\"toPorts\":[{\"port\":\"53\",\"protocol\":\"UDP\"}]}}";
+	static const struct {
+		const char *labels;
+		bool want;
+	} t[] = {
+		{"{\"k8s-app\":\"dns\",\"tier\":\"node\",\"ready\":\"\"}", true},
+		{"{\"k8s-app\":\"dns\",\"tier\":\"edge\",\"ready\":\"1\",\"canary\":\"false\"}", true},
+		{"{\"k8s-app\":\"dns\",\"tier\":\"core\",\"ready\":\"1\"}", false},  /* In */
+		{"{\"k8s-app\":\"dns\",\"ready\":\"1\"}", false},                      /* In: absent */
+		{"{\"k8s-app\":\"dns\",\"tier\":\"node\",\"ready\":\"1\",\"canary\":\"true\"}", false},
+		{"{\"k8s-app\":\"dns\",\"tier\":\"node\"}", false},                    /* Exists */
+		{"{\"k8s-app\":\"dns\",\"tier\":\"node\",\"ready\":\"1\",\"draining\":\"\"}", false},
+		{"{\"k8s-app\":\"web\",\"tier\":\"node\",\"ready\":\"1\"}", false}, /* matchLabels */
+	};
+	static const struct {
+		const char *expr, *want;
+	} bad[] = {
+		{"{\"key\":\"a\",\"operator\":\"Gt\",\"values\":[\"1\"]}", "operator: expected In, NotIn, Exists or DoesNotExist"},
+		{"{\"key\":\"a\",\"operator\":\"In\"}", "values: In needs at least one"},
+		{"{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[\"x\"]}", "values: must be empty for Exists"},
+		{"{\"operator\":\"Exists\"}", "matchExpressions[0].key: required field missing"},
+		{"{\"key\":\"a\",\"operator\":\"In\",\"values\":[1]}", "values[0]: expected a string"},
+	};
+	char err[KDP_ERR_LEN] = "";
+	json_t *j = json_loads(pol, 0, NULL), *out;
+	struct kdp_lrp l;
+
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT_EQUAL_FATAL(kdp_lrp_parse(j, "kube-system", "p", "", &l, err), 0);
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		json_t *lab = json_loads(t[i].labels, 0, NULL);
+
+		if (kdp_lrp_selects(&l, lab) != t[i].want) {
+			fprintf(stderr, "selector case %zu: got %d\n", i, !t[i].want);
+			CU_FAIL("wrong selection");
+		}
+		json_decref(lab);
+	}
+	/* Echoed in normal form: no values for Exists/DoesNotExist. */
+	out = kdp_lrp_json(&l);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(json_object_get(json_object_get(out,
+		"redirectBackend"), "localEndpointSelector"), "matchExpressions")), 4);
+	CU_ASSERT_PTR_NULL(json_object_get(json_array_get(json_object_get(json_object_get(
+		json_object_get(out, "redirectBackend"), "localEndpointSelector"), "matchExpressions"), 3),
+		"values"));
+	json_decref(out);
+	kdp_lrp_free(&l);
+	json_decref(j);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		char body[1024];
+		int ret;
+
+		snprintf(body, sizeof(body),
+			 "{\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"x\",\"namespace\":\"kube-system\"}},"
+			 "\"redirectBackend\":{\"localEndpointSelector\":{\"matchExpressions\":[%s]},"
+			 "\"toPorts\":[{\"port\":\"53\"}]}}", bad[i].expr);
+		j = json_loads(body, 0, NULL);
+		CU_ASSERT_FATAL(j != NULL);
+		err[0] = '\0';
+		ret = kdp_lrp_parse(j, "kube-system", "p", "", &l, err);
+		kdp_lrp_free(&l);
+		json_decref(j);
+		CU_ASSERT_EQUAL(ret, -EINVAL);
+		if (strstr(err, bad[i].want) == NULL) {
+			fprintf(stderr, "expression case %zu: got '%s', want '%s'\n", i, err, bad[i].want);
+			CU_FAIL("wrong expression error");
+		}
+	}
+}
+
 static void test_service_errors(void)
 {
 	static const struct {
@@ -549,16 +630,28 @@ static void test_service_errors(void)
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"draining\"}]}", "backends[0].state: expected active"},
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\"},{\"ip\":\"172.20.1.40\"}]}", "backends[1]: listed twice"},
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"weight\":3}", "weight: unknown field"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"externalTrafficPolicy\":\"Global\"}", "externalTrafficPolicy: expected \"Cluster\" or \"Local\""},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"internalTrafficPolicy\":1}", "internalTrafficPolicy: expected a string"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"healthCheckNodePort\":\"x\"}", "healthCheckNodePort: expected 0 (none) or a port"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"10.0.0.0/8\",\"10.0.0.0/8\"]}", "loadBalancerSourceRanges[1]: listed twice"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"2001:db8::/32\"]}", "loadBalancerSourceRanges[0]: not an IPv4 CIDR"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\",\"nodeName\":\"%s\"}]}", "backends[0].nodeName: longer than 253"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Local\",\"healthCheckNodePort\":31000,\"loadBalancerSourceRanges\":[\"0.0.0.0/0\"],\"backends\":[{\"ip\":\"172.20.1.40\",\"nodeName\":\"k8s-ctr\"}]}", NULL},
 	};
 	struct kdp_config c;
 	char err[KDP_ERR_LEN] = "";
 
 	CU_ASSERT_EQUAL_FATAL(cfg_with("serviceCIDR", "\"10.96.0.0/16\"", &c, err), 0);
 	for (size_t i = 0; i < RTE_DIM(t); i++) {
-		json_t *j = json_loads(t[i].body, 0, NULL);
+		char long_name[300], body[1024];
+		json_t *j;
 		struct kdp_service s;
 		int ret;
 
+		memset(long_name, 'a', 254);
+		long_name[254] = '\0';
+		snprintf(body, sizeof(body), t[i].body, long_name);
+		j = json_loads(body, 0, NULL);
 		CU_ASSERT_FATAL(j != NULL);
 		err[0] = '\0';
 		ret = kdp_service_parse(j, "default", "webpod", "", &c, &s, err);
@@ -607,4 +700,5 @@ void test_register_config(void)
 	CU_add_test(s, "states share their services", test_state_shared);
 	CU_add_test(s, "service bodies", test_service_errors);
 	CU_add_test(s, "local redirect policy bodies", test_lrp_errors);
+	CU_add_test(s, "local endpoint selector: matchLabels and matchExpressions", test_lrp_selector);
 }
