@@ -359,7 +359,7 @@ check_f_rolling() {
 	[[ $out =~ ^ok\ ([0-9]+)\ failed\ 0\  && ${BASH_REMATCH[1]} -gt 300 && $out == *webpod-new* && $out == *webpod-ctr* ]] || ok=1
 	lat=$(for n in k8s-ctr k8s-w1; do tail -c "+$((mark[$n] + 1))" "$API_DIR/agent-$n.log"; done |
 		grep 'applied service default/webpod' |
-		sed -E 's/.*\(([0-9.]+) ms; ([0-9.]+) ms after the change\)/\2/' | paste -sd, -)
+		sed -E 's/.*[(:] ?([0-9.]+) ms; ([0-9.]+) ms after the change\)/\2/' | paste -sd, -)
 	verdict "$ok" "f. rolling update of webpod (webpod-new added, webpod-ctr terminating, then gone) while curl-pod fetches $SVC_IP every 10 ms: no fetch fails" \
 		"client: ${out:-no output}" "ms from each EndpointSlice change to kdp's answer (both agents): $lat"
 }
