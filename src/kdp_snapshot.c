@@ -258,6 +258,14 @@ void kdp_dp_svc_frontends(const struct kdp_service *s,
 		fn(&g->fe[i], arg);
 }
 
+static int fe_id_cmp(const void *a, const void *b)
+{
+	uint32_t x = (*(const struct kdp_svc_fe *const *)a)->id;
+	uint32_t y = (*(const struct kdp_svc_fe *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
 void kdp_dp_hc_ports(const struct kdp *k,
 		     void (*fn)(uint16_t port, const struct kdp_service *s, void *arg),
 		     void *arg)
@@ -276,13 +284,26 @@ void kdp_dp_lrp_frontends(const struct kdp *k, const char *ns, const char *name,
 	const struct kdp_svc_table *t = s && s->fes ? s->fes->t : NULL;
 	char want[2 * KDP_NAME_LEN + 2];
 
+	const struct kdp_svc_fe **fes = NULL, **grown;
+	uint32_t n = 0;
+
 	snprintf(want, sizeof(want), "%s/%s", ns, name);
 	for (uint32_t i = 0; t != NULL && i <= t->mask; i++) {
 		const struct kdp_svc_fe *fe = t->slot[i].fe;
 
-		if (fe != NULL && fe->lrp != NULL && strcmp(fe->lrp, want) == 0)
-			fn(fe, arg);
+		if (fe == NULL || fe->lrp == NULL || strcmp(fe->lrp, want) != 0)
+			continue;
+		grown = realloc(fes, sizeof(*fes) * (n + 1));
+		if (grown == NULL)
+			break;
+		fes = grown;
+		fes[n++] = fe;
 	}
+	/* In id order (the order they were made in), not the table's. */
+	qsort(fes, n, sizeof(*fes), fe_id_cmp);
+	for (uint32_t i = 0; i < n; i++)
+		fn(fes[i], arg);
+	free(fes);
 }
 
 /* What a build needs besides the state. */
