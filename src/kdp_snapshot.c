@@ -300,7 +300,8 @@ void kdp_dp_lrp_frontends(const struct kdp *k, const char *ns, const char *name,
 		fes[n++] = fe;
 	}
 	/* In id order (the order they were made in), not the table's. */
-	qsort(fes, n, sizeof(*fes), fe_id_cmp);
+	if (n > 1)
+		qsort(fes, n, sizeof(*fes), fe_id_cmp);
 	for (uint32_t i = 0; i < n; i++)
 		fn(fes[i], arg);
 	free(fes);
