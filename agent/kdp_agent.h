@@ -256,6 +256,7 @@ struct kdp_agent_metrics {
 	uint64_t lat_count;
 	uint64_t resyncs[4];	 /**< start, kdp restarted, kdp back, periodic */
 	uint64_t bulk_applies;
+	uint64_t batch_applies;
 	uint64_t endpoints_relabelled;
 	uint64_t endpoints_collected;
 	bool kdp_up;

@@ -114,6 +114,9 @@ void kdp_agent_metrics_render(struct kdp_agent_buf *b)
 	head(b, "kdp_agent_whole_state_applies_total", "counter",
 	     "Changes sent as one PUT /v1/state (many at once)");
 	addf(b, "kdp_agent_whole_state_applies_total %lu\n", (unsigned long)m->bulk_applies);
+	head(b, "kdp_agent_batch_applies_total", "counter",
+	     "Changes sent together as one PATCH /v1/objects (one snapshot in kdp)");
+	addf(b, "kdp_agent_batch_applies_total %lu\n", (unsigned long)m->batch_applies);
 	head(b, "kdp_agent_endpoints_relabelled_total", "counter",
 	     "Endpoints given their pod's labels");
 	addf(b, "kdp_agent_endpoints_relabelled_total %lu\n", (unsigned long)m->endpoints_relabelled);

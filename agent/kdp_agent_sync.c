@@ -7,12 +7,16 @@
  * ip-masq-agent ConfigMap; a Pod: its endpoint's labels), with the time of
  * the change. A flush computes each dirty object's body, compares it with
  * what kdp was last told (or showed at the last resync) and sends only the
- * difference: one PUT or DELETE per object, or, when many objects changed
- * and single updates would cost more than one whole state (kdp rebuilds its
- * tables on every update), one PUT /v1/state with everything. A resync (at
- * start, when kdp comes back or restarted, and every --resync-interval)
- * reads what kdp holds and marks everything dirty, so the flush sends
- * exactly what differs and removes what the cluster no longer has.
+ * difference: all of it as one PATCH /v1/objects (kdp applies a batch as one
+ * snapshot and one journal line; a batch kdp refuses is sent again one
+ * update at a time, so one bad object holds back only itself), or, when
+ * very many objects changed (the first sync), one PUT /v1/state?keep=endpoints
+ * with everything. A kdp from before batches gets one PUT or DELETE per
+ * object, or a whole state when single updates would cost more (it rebuilt
+ * its tables on every update). A resync (at start, when kdp comes back or
+ * restarted: its bootId changed, and every --resync-interval) reads what kdp
+ * holds and marks everything dirty, so the flush sends exactly what differs
+ * and removes what the cluster no longer has.
  *
  * Endpoints belong to kdp-cni (it creates them); the agent only sets their
  * labels from the Pods (the redirect policies select by label) and removes
@@ -77,7 +81,14 @@ struct kdp_agent_sync {
 	double avg_put;	  /* seconds per single update (moving average) */
 	double avg_state; /* seconds per whole state */
 	double no_bulk_until;
+	bool batches;	  /* kdp takes PATCH /v1/objects and ?keep=endpoints */
+	char boot_id[48]; /* kdp's bootId, "" when it has none */
 };
+
+/* Changes per PATCH /v1/objects at most (kdp's maxBodyBytes is 1 MiB by
+ * default: a service body is a few hundred bytes). */
+#define BATCH_MAX 500
+#define BATCH_BYTES (512 * 1024)
 
 /* ---- the change callback ---- */
 
@@ -522,6 +533,143 @@ static int apply_ipmasq(struct kdp_agent_sync *s, const char *w)
 	return 1;
 }
 
+/* ---- batches ---- */
+
+/* "ns/name" or "name" as kdp's id array. */
+static json_t *id_of(enum coll c, const char *key)
+{
+	const char *slash = strchr(key, '/');
+
+	if (c == C_NODE || slash == NULL)
+		return json_pack("[s]", key);
+	return json_pack("[s#, s]", key, (int)(slash - key), slash + 1);
+}
+
+/* PATCH /v1/objects with @p n changes. 1: done; 0: try later; -1: refused
+ * (send them one by one); -2: this kdp has no batches. */
+static int apply_batch(struct kdp_agent_sync *s, struct change *ch, size_t n)
+{
+	json_t *objs = json_array(), *body, *ans = NULL;
+	char err[KDP_AGENT_ERR_LEN], *text;
+	double t0 = kdp_agent_now(), now;
+	long code;
+	int ret;
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *o = json_pack("{s:s, s:o}", "kind", coll_path[ch[i].c], "id",
+				      id_of(ch[i].c, ch[i].key));
+		if (o == NULL)
+			kdp_agent_oom();
+		if (ch[i].want != NULL)
+			json_object_set(o, "body", ch[i].want);
+		json_array_append_new(objs, o);
+	}
+	body = json_pack("{s:o}", "objects", objs);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL)
+		kdp_agent_oom();
+	ret = kdp_agent_kdp_call(s->o.kdp, "PATCH", "/v1/objects", text, strlen(text), &code, &ans,
+				 err);
+	free(text);
+	now = kdp_agent_now();
+	if (ret != 0) {
+		for (size_t i = 0; i < n; i++)
+			kdp_agent_m.applied[coll_obj[ch[i].c]][ch[i].want ? KDP_AGENT_OP_PUT
+									: KDP_AGENT_OP_DELETE]
+					   [KDP_AGENT_RES_FAILED]++;
+		kdp_lost(s, err);
+		return 0;
+	}
+	if (code == 404 || code == 405) {
+		kdp_agent_log(KDP_AGENT_INFO,
+			      "kdp has no PATCH /v1/objects (HTTP %ld): one update per object", code);
+		s->batches = false;
+		json_decref(ans);
+		return -2;
+	}
+	if (code == 200) {
+		kdp_agent_m.batch_applies++;
+		for (size_t i = 0; i < n; i++) {
+			char sum[300];
+
+			kdp_agent_m.applied[coll_obj[ch[i].c]][ch[i].want ? KDP_AGENT_OP_PUT
+									  : KDP_AGENT_OP_DELETE]
+					   [KDP_AGENT_RES_OK]++;
+			if (ch[i].want != NULL)
+				json_object_set(s->applied[ch[i].c], ch[i].key, ch[i].want);
+			else
+				json_object_del(s->applied[ch[i].c], ch[i].key);
+			summary(ch[i].c, ch[i].want, sum, sizeof(sum));
+			if (ch[i].t > 0)
+				kdp_agent_log(KDP_AGENT_INFO,
+					      "applied %s %s: %s %s (batch of %zu: %.1f ms; %.1f ms after the change)",
+					      coll_name[ch[i].c], ch[i].key, ch[i].want ? "PUT" : "DELETE", sum,
+					      n, (now - t0) * 1e3, (now - ch[i].t) * 1e3);
+			else
+				kdp_agent_log(KDP_AGENT_INFO, "applied %s %s: %s %s (batch of %zu: %.1f ms; resync)",
+					      coll_name[ch[i].c], ch[i].key, ch[i].want ? "PUT" : "DELETE", sum,
+					      n, (now - t0) * 1e3);
+			count_latency(ch[i].t, now);
+		}
+		s->backoff = 0;
+		json_decref(ans);
+		return 1;
+	}
+	if (code >= 500) {
+		kdp_agent_log(KDP_AGENT_WARN, "kdp failed a batch of %zu: HTTP %ld %s; trying again", n,
+			      code, kdp_agent_kdp_error(ans));
+		server_trouble(s, now);
+		json_decref(ans);
+		return 0;
+	}
+	if (fields_refused(s, code, ans)) {
+		json_decref(ans);
+		return 0;
+	}
+	kdp_agent_log(KDP_AGENT_WARN,
+		      "kdp refused a batch of %zu: HTTP %ld %s; sending its updates one by one", n, code,
+		      kdp_agent_kdp_error(ans));
+	json_decref(ans);
+	return -1;
+}
+
+/* Sends @p n changes in batches. Returns how many were applied (or refused
+ * one by one); stops early when kdp is gone, failed or has no batches. */
+static size_t apply_batches(struct kdp_agent_sync *s, struct change *ch, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n && s->kdp_up && s->batches && kdp_agent_now() >= s->retry_at) {
+		size_t m = 0, bytes = 0;
+		enum kdp_agent_fields f = s->fields;
+		int r;
+
+		while (done + m < n && m < BATCH_MAX && bytes < BATCH_BYTES) {
+			bytes += 200 + (ch[done + m].want ? 60 * json_object_size(ch[done + m].want) +
+								    80 * json_array_size(json_object_get(
+									    ch[done + m].want, "backends"))
+							  : 0);
+			m++;
+		}
+		r = apply_batch(s, &ch[done], m);
+		if (r == 1) {
+			for (size_t i = done; i < done + m; i++)
+				json_object_del(s->dirty[ch[i].c], ch[i].key);
+			done += m;
+			continue;
+		}
+		if (r != -1 || s->fields != f)
+			break;
+		/* Refused: one by one, so only the bad one stays behind. */
+		for (size_t i = done; i < done + m && s->kdp_up; i++)
+			if (apply_one(s, &ch[i]) == 1)
+				json_object_del(s->dirty[ch[i].c], ch[i].key);
+		done += m;
+	}
+	return done;
+}
+
 /* ---- whole state ---- */
 
 /* PUT /v1/state with what kdp holds plus @p ch. 1 done, 0 later, -1 refused. */
@@ -551,6 +699,13 @@ static int apply_bulk(struct kdp_agent_sync *s, struct change *ch, size_t n, con
 	}
 	if (!ipm_change)
 		ipm = s->ipm == IPM_TEXT ? s->ipm_text : NULL;
+	if (s->batches) {
+		/* kdp keeps its endpoints (kdp-cni's): nothing to read or lock. */
+		state = json_pack("{s:o, s:o, s:o, s:o}", "nodes", arr[C_NODE], "services",
+				  arr[C_SVC], "localRedirectPolicies", arr[C_LRP], "ipMasqAgent",
+				  ipm ? json_string(ipm) : json_null());
+		goto send;
+	}
 	kdp_agent_kdp_lock(s->o.kdp, true);
 	eps = kdp_get(s, "/v1/endpoints");
 	if (eps == NULL) {
@@ -566,12 +721,16 @@ static int apply_bulk(struct kdp_agent_sync *s, struct change *ch, size_t n, con
 			  "localRedirectPolicies", arr[C_LRP], "ipMasqAgent",
 			  ipm ? json_string(ipm) : json_null());
 	json_decref(eps);
+send:
 	body = json_dumps(state, JSON_COMPACT);
 	json_decref(state);
 	if (body == NULL)
 		kdp_agent_oom();
-	ret = kdp_agent_kdp_call(s->o.kdp, "PUT", "/v1/state", body, strlen(body), &code, &ans, err);
-	kdp_agent_kdp_lock(s->o.kdp, false);
+	ret = kdp_agent_kdp_call(s->o.kdp, "PUT",
+				 s->batches ? "/v1/state?keep=endpoints" : "/v1/state", body,
+				 strlen(body), &code, &ans, err);
+	if (!s->batches)
+		kdp_agent_kdp_lock(s->o.kdp, false);
 	now = kdp_agent_now();
 	if (ret != 0) {
 		kdp_agent_m.applied[KDP_AGENT_OBJ_STATE][KDP_AGENT_OP_PUT][KDP_AGENT_RES_FAILED]++;
@@ -633,6 +792,8 @@ static bool go_bulk(struct kdp_agent_sync *s, size_t n)
 		return false;
 	if (s->o.bulk_threshold > 0)
 		return n >= s->o.bulk_threshold;
+	if (s->batches)
+		return n >= 2000; /* batches cost what they change: only the first sync */
 	if (s->avg_put == 0)
 		return n > 100;
 	est = s->avg_state > 0 ? s->avg_state : 8 * s->avg_put;
@@ -692,7 +853,14 @@ static void flush(struct kdp_agent_sync *s)
 		}
 	}
 	/* Nodes first (routes to podCIDRs), then services, then policies. */
-	for (done = 0; done < n && s->kdp_up && kdp_agent_now() >= s->retry_at; done++) {
+	{
+		enum kdp_agent_fields f0 = s->fields;
+
+		done = s->batches ? apply_batches(s, ch, n) : 0;
+		if (s->fields != f0)
+			goto out; /* re-rendered in basic form at the next flush */
+	}
+	for (; done < n && s->kdp_up && kdp_agent_now() >= s->retry_at; done++) {
 		enum kdp_agent_fields f = s->fields;
 
 		if (apply_one(s, &ch[done]) == 1)
@@ -837,6 +1005,21 @@ static void check_endpoints(struct kdp_agent_sync *s, double now)
 
 /* ---- resync and polling ---- */
 
+/* A service as kdp shows it, without what the basic fields leave out (a
+ * kdp of phase 2 shows them always). */
+static void basic_only(json_t *svc)
+{
+	static const char *const ext[] = {"externalTrafficPolicy", "internalTrafficPolicy",
+					  "healthCheckNodePort", "loadBalancerSourceRanges"};
+	json_t *b;
+	size_t i;
+
+	for (size_t k = 0; k < sizeof(ext) / sizeof(ext[0]); k++)
+		json_object_del(svc, ext[k]);
+	json_array_foreach(json_object_get(svc, "backends"), i, b)
+		json_object_del(b, "nodeName");
+}
+
 /* Loads what kdp holds into applied[], keyed as the dirty sets are. */
 static bool load_kdp(struct kdp_agent_sync *s)
 {
@@ -870,6 +1053,9 @@ static bool load_kdp(struct kdp_agent_sync *s)
 			copy = json_copy(o);
 			for (int d = 0; drop[c][d] != NULL; d++)
 				json_object_del(copy, drop[c][d]);
+			json_object_del(copy, "healthCheck"); /* run-time */
+			if (c == C_SVC && s->fields == KDP_AGENT_FIELDS_BASIC)
+				basic_only(copy);
 			json_object_set_new(s->applied[c], key, copy);
 		}
 		json_decref(a);
@@ -878,9 +1064,12 @@ static bool load_kdp(struct kdp_agent_sync *s)
 	if (ipm == NULL)
 		return false;
 	ipmasq_set(s, NULL);
-	/* kdp shows its parsed form: unknown text, so it is sent again
-	 * unless kdp has none and none is wanted */
-	s->ipm = json_is_null(json_object_get(ipm, "config")) ? IPM_ABSENT : IPM_UNKNOWN;
+	/* kdp shows the text last applied (else only its parsed form: then
+	 * unknown, so it is sent again unless kdp has none and none is wanted) */
+	if (json_is_string(json_object_get(ipm, "text")))
+		ipmasq_set(s, json_string_value(json_object_get(ipm, "text")));
+	else
+		s->ipm = json_is_null(json_object_get(ipm, "config")) ? IPM_ABSENT : IPM_UNKNOWN;
 	json_decref(ipm);
 	return true;
 }
@@ -921,7 +1110,7 @@ static void poll_kdp(struct kdp_agent_sync *s, double now)
 {
 	json_t *st = kdp_get(s, "/v1/status");
 	double up;
-	const char *node;
+	const char *node, *boot;
 	json_int_t neps;
 
 	s->next_poll = now + s->o.poll_seconds;
@@ -929,6 +1118,7 @@ static void poll_kdp(struct kdp_agent_sync *s, double now)
 		return;
 	up = (double)json_integer_value(json_object_get(st, "uptimeSeconds"));
 	node = json_string_value(json_object_get(st, "node"));
+	boot = json_string_value(json_object_get(st, "bootId"));
 	neps = json_integer_value(json_object_get(json_object_get(st, "counts"), "endpoints"));
 	if (node != NULL && strcmp(node, s->o.node_name) != 0 && !s->ever_up)
 		kdp_agent_log(KDP_AGENT_WARN, "kdp says it is node %s, the agent watches pods of %s",
@@ -937,11 +1127,16 @@ static void poll_kdp(struct kdp_agent_sync *s, double now)
 		s->need_resync = true;
 		s->reason = s->ever_up ? R_KDP_BACK : R_START;
 		kdp_agent_log(KDP_AGENT_INFO, "kdp reachable (node %s, up %.0f s)", node ? node : "?", up);
-	} else if (up + 1 < s->uptime) {
+	} else if (boot != NULL ? strcmp(boot, s->boot_id) != 0 : up + 1 < s->uptime) {
 		s->need_resync = true;
 		s->reason = R_KDP_RESTART;
-		kdp_agent_log(KDP_AGENT_INFO, "kdp restarted (up %.0f s, was %.0f s)", up, s->uptime);
+		kdp_agent_log(KDP_AGENT_INFO, "kdp restarted (up %.0f s, was %.0f s%s%s)", up,
+			      s->uptime, boot ? "; bootId " : "", boot ? boot : "");
 	}
+	/* A kdp with a bootId takes batches and ?keep=endpoints (phase 2). */
+	if (!s->kdp_up || (boot != NULL && strcmp(boot, s->boot_id) != 0))
+		s->batches = boot != NULL;
+	snprintf(s->boot_id, sizeof(s->boot_id), "%s", boot ? boot : "");
 	if (neps != s->ep_count)
 		s->next_ep_check = now;
 	s->uptime = up;

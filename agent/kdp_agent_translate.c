@@ -15,6 +15,7 @@
 #define MAX_IPS 8	     /* kdp: externalIPs, loadBalancerIPs */
 #define MAX_PORTS 16	     /* kdp: ports of a service */
 #define MAX_BACKENDS 4096    /* kdp: backends of a service */
+#define MAX_RANGES 1024     /* kdp: loadBalancerSourceRanges of a service */
 #define MAX_POD_CIDRS 8	     /* kdp: podCIDRs of a node */
 #define MAX_LRP_PORTS 8	     /* kdp: toPorts of a policy */
 #define DESCRIPTION_LEN 127  /* kdp: description of a policy */
@@ -508,8 +509,24 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 
 		json_array_foreach(a, i, v) {
 			char c[32];
-			if (cidr4(json_string_value(v), c, sizeof(c)))
-				json_array_append_new(ranges, json_string(c));
+			const json_t *x;
+			size_t j;
+			bool dup = false;
+
+			/* IPv4 only, host bits cleared, each once (kdp refuses
+			 * a range listed twice), at most what kdp takes. */
+			if (!cidr4(json_string_value(v), c, sizeof(c)))
+				continue;
+			json_array_foreach(ranges, j, x)
+				dup |= strcmp(json_string_value(x), c) == 0;
+			if (dup)
+				continue;
+			if (json_array_size(ranges) == MAX_RANGES) {
+				warn_add(warn, "more than %d loadBalancerSourceRanges: the rest left out",
+					 MAX_RANGES);
+				break;
+			}
+			json_array_append_new(ranges, json_string(c));
 		}
 		v = json_object_get(spec, "healthCheckNodePort");
 		json_object_set_new(body, "externalTrafficPolicy", json_string(etp));
@@ -563,11 +580,43 @@ static json_t *lrp_ports(const json_t *a, const char *path, char *why)
 	return out;
 }
 
+/* matchExpressions in kdp's normal form ({"key", "operator"[, "values"]},
+ * values for In and NotIn only): a new array, or NULL with @p why. */
+static json_t *selector_exprs(const json_t *a, char *why)
+{
+	json_t *out = json_array(), *v;
+	size_t i;
+
+	if (out == NULL)
+		kdp_agent_oom();
+	json_array_foreach(a, i, v) {
+		const char *key = json_string_value(json_object_get(v, "key"));
+		const char *op = json_string_value(json_object_get(v, "operator"));
+		const json_t *vals = json_object_get(v, "values");
+		bool with = op && (strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0);
+		json_t *e;
+
+		if (key == NULL || op == NULL ||
+		    (!with && strcmp(op, "Exists") != 0 && strcmp(op, "DoesNotExist") != 0)) {
+			say(why, "localEndpointSelector.matchExpressions[%zu]: key and operator In, "
+				 "NotIn, Exists or DoesNotExist", i);
+			json_decref(out);
+			return NULL;
+		}
+		e = json_pack("{s:s, s:s}", "key", key, "operator", op);
+		if (with)
+			json_object_set_new(e, "values",
+					    json_is_array(vals) ? json_copy((json_t *)vals) : json_array());
+		json_array_append_new(out, e);
+	}
+	return out;
+}
+
 json_t *kdp_agent_lrp_body(const json_t *lrp, char *why)
 {
 	const char *ns = str_at(lrp, "metadata", "namespace"), *name = str_at(lrp, "metadata", "name");
 	const json_t *spec = json_object_get(lrp, "spec"), *fe, *be, *m, *sel;
-	json_t *jfe = NULL, *fports = NULL, *bports = NULL, *labels;
+	json_t *jfe = NULL, *fports = NULL, *bports = NULL, *labels, *exprs, *jsel;
 	const char *desc;
 	char d[DESCRIPTION_LEN + 1];
 
@@ -607,27 +656,35 @@ json_t *kdp_agent_lrp_body(const json_t *lrp, char *why)
 		return NULL;
 	}
 	sel = json_object_get(be, "localEndpointSelector");
-	if (json_array_size(json_object_get(sel, "matchExpressions")) > 0) {
+	exprs = selector_exprs(json_object_get(sel, "matchExpressions"), why);
+	if (exprs == NULL) {
 		json_decref(jfe);
-		say(why, "localEndpointSelector.matchExpressions: kdp matches matchLabels only");
 		return NULL;
 	}
 	labels = json_object_get(sel, "matchLabels");
-	if (!json_is_object(labels) || json_object_size(labels) == 0) {
+	if ((labels != NULL && !json_is_object(labels)) ||
+	    (json_object_size(labels) == 0 && json_array_size(exprs) == 0)) {
 		json_decref(jfe);
-		say(why, "localEndpointSelector.matchLabels: missing or empty");
+		json_decref(exprs);
+		say(why, "localEndpointSelector: neither matchLabels nor matchExpressions select anything");
 		return NULL;
 	}
 	bports = lrp_ports(json_object_get(be, "toPorts"), "redirectBackend.toPorts", why);
 	if (bports == NULL) {
 		json_decref(jfe);
+		json_decref(exprs);
 		return NULL;
 	}
 	desc = json_string_value(json_object_get(spec, "description"));
 	snprintf(d, sizeof(d), "%s", desc ? desc : "");
-	return json_pack("{s:s, s:s, s:o, s:{s:{s:O}, s:o}, s:b, s:s}", "namespace", ns, "name",
+	/* kdp's normal form: matchLabels always, matchExpressions when any. */
+	jsel = labels ? json_pack("{s:O}", "matchLabels", labels) : json_pack("{s:{}}", "matchLabels");
+	if (jsel != NULL && json_array_size(exprs) > 0)
+		json_object_set(jsel, "matchExpressions", exprs);
+	json_decref(exprs);
+	return json_pack("{s:s, s:s, s:o, s:{s:o, s:o}, s:b, s:s}", "namespace", ns, "name",
 			 name, "redirectFrontend", jfe, "redirectBackend", "localEndpointSelector",
-			 "matchLabels", labels, "toPorts", bports, "skipRedirectFromBackend",
+			 jsel, "toPorts", bports, "skipRedirectFromBackend",
 			 json_is_true(json_object_get(spec, "skipRedirectFromBackend")),
 			 "description", d);
 }

@@ -79,6 +79,8 @@ struct kdp {
 	time_t started;
 	void *ctl;                     /**< control-thread private data (kdp_ctl.c) */
 	void *flowmon;                 /**< GET /v1/monitor listeners (kdp_flowmon.c) */
+	void *hc;                      /**< health check node ports (kdp_healthcheck.c) */
+	char boot_id[37];              /**< random at start: a restart changes it */
 	char ipmasq_file_err[KDP_ERR_LEN]; /**< last problem with the watched file */
 };
 

@@ -85,13 +85,15 @@ static int split_path(struct kdp_api_req *r, const char *uri)
 {
 	struct evhttp_uri *u = evhttp_uri_parse(uri);
 	const char *p = u ? evhttp_uri_get_path(u) : NULL;
+	const char *q = u ? evhttp_uri_get_query(u) : NULL;
 	char *dec, *save = NULL, *tok;
 	size_t n;
 
-	if (p == NULL) {
+	if (p == NULL || (q != NULL && strlen(q) >= sizeof(r->query))) {
 		evhttp_uri_free(u);
 		return -1;
 	}
+	snprintf(r->query, sizeof(r->query), "%s", q ? q : "");
 	dec = evhttp_uridecode(p, 0, &n);
 	evhttp_uri_free(u);
 	if (dec == NULL || n >= sizeof(r->path) || strlen(dec) != n) {
@@ -117,6 +119,20 @@ struct route {
 	bool get_only;    /* GET of exactly /v1/<name> */
 };
 
+const char *kdp_api_query(const struct kdp_api_req *r, const char *key, char *buf, size_t len)
+{
+	struct evkeyvalq q;
+	const char *v;
+
+	if (r->query[0] == '\0' || evhttp_parse_query_str(r->query, &q) != 0)
+		return NULL;
+	v = evhttp_find_header(&q, key);
+	if (v != NULL)
+		snprintf(buf, len, "%s", v);
+	evhttp_clear_headers(&q);
+	return v ? buf : NULL;
+}
+
 static const struct route routes_v1[] = {
 	{"status", kdp_api_status, true},      {"nodes", kdp_api_nodes, false},
 	{"endpoints", kdp_api_endpoints, false}, {"state", kdp_api_state, false},
@@ -125,7 +141,7 @@ static const struct route routes_v1[] = {
 	{"ct", kdp_api_ct, true},              {"ipmasq", kdp_api_ipmasq, false},
 	{"nat", kdp_api_nat, true},            {"lrp", kdp_api_lrps, false},
 	{"monitor", kdp_api_monitor, true},    {"upgrade", kdp_api_upgrade, false},
-	{"handover", kdp_api_handover, false},
+	{"handover", kdp_api_handover, false}, {"objects", kdp_api_batch, false},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)
@@ -139,6 +155,8 @@ static const char *method_name(enum evhttp_cmd_type m)
 		return "DELETE";
 	case EVHTTP_REQ_POST:
 		return "POST";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
 	default:
 		return "OTHER";
 	}

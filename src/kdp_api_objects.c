@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "kdp_api_priv.h"
+#include "kdp_json.h"
 #include "kdp_objects.h"
 
 /* Applies @p next and answers: 200 with @p what, 400 or 500 with why.
@@ -62,7 +63,7 @@ static unsigned int svc_count(const struct kdp *k)
 static json_t *svc_show(const struct kdp *k, unsigned int i)
 {
 	if (i < k->state.n_svcs)
-		return kdp_api_svc_json(k, &k->state.svcs[i]);
+		return kdp_api_svc_json(k, k->state.svcs[i]);
 	i -= k->state.n_svcs;
 	for (unsigned int j = 0; j < k->state.n_lrps; j++)
 		if (k->state.lrps[j].address && i-- == 0)
@@ -176,6 +177,23 @@ void kdp_api_lrps(struct kdp_api_req *r) { collection(r, &lrps_l); }
 
 /* ---- ip-masq-agent ---- */
 
+/* Applies @p next's ip-masq-agent config, journaled as one line (a whole
+ * state serialized would cost 10,000 services' JSON). */
+static void apply_ipmasq(struct kdp_api_req *r, struct kdp_state *next, const char *msg)
+{
+	struct kdp_change how = {0};
+	char *line = kdp_objects_ipmasq_op(&next->ipmasq);
+
+	if (line == NULL) {
+		kdp_state_free(next);
+		return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+	}
+	how.op = line;
+	how.op_len = strlen(line);
+	apply_reply(r, next, msg, &how);
+	free(line);
+}
+
 void kdp_api_ipmasq(struct kdp_api_req *r)
 {
 	struct kdp *k = r->k;
@@ -200,18 +218,21 @@ void kdp_api_ipmasq(struct kdp_api_req *r)
 					  "reason", kdp_masq_reason_name(m->entries[i].reason)));
 		}
 		return kdp_api_reply_json(r, HTTP_OK,
-				  json_pack("{s:o, s:o, s:s?, s:s?}", "config",
-					    kdp_ipmasq_json(&k->state.ipmasq), "nonMasquerade",
-					    entries, "file",
+				  json_pack("{s:o, s:O?, s:o, s:s?, s:s?}", "config",
+					    kdp_ipmasq_json(&k->state.ipmasq), "text",
+					    k->state.ipmasq.present ? k->state.ipmasq.text : NULL,
+					    "nonMasquerade", entries, "file",
 					    k->cfg.ipmasq_file[0] ? k->cfg.ipmasq_file : NULL,
 					    "fileError",
 					    k->ipmasq_file_err[0] ? k->ipmasq_file_err : NULL));
 	}
 	if (r->method == EVHTTP_REQ_DELETE) {
+		struct kdp_ipmasq none = {.present = false};
+
 		if (kdp_state_copy(&next, &k->state) != 0)
 			return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
-		next.ipmasq.present = false;
-		return apply_reply(r, &next, "ip-masq-agent config removed", NULL);
+		kdp_state_set_ipmasq(&next, &none);
+		return apply_ipmasq(r, &next, "ip-masq-agent config removed");
 	}
 	if (r->method != EVHTTP_REQ_PUT)
 		return kdp_api_reply_error(r, 405, "only GET, PUT and DELETE on /v1/ipmasq");
@@ -220,22 +241,72 @@ void kdp_api_ipmasq(struct kdp_api_req *r)
 		size_t len = evbuffer_get_length(in);
 		const char *text = len ? (const char *)evbuffer_pullup(in, -1) : "";
 
-		/* The agent's file as it is: JSON or its YAML subset. */
+		/* The agent's file as it is: JSON or its YAML subset, kept as
+		 * text (GET shows it, so a client can compare). */
 		if (kdp_ipmasq_parse(text, len, &cfg, err) != 0)
 			return kdp_api_reply_error(r, HTTP_BADREQUEST, "%s", err);
+		cfg.text = json_stringn(text, len);
 	}
-	if (kdp_state_copy(&next, &k->state) != 0)
+	if (kdp_state_copy(&next, &k->state) != 0) {
+		json_decref(cfg.text);
 		return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
-	next.ipmasq = cfg;
-	apply_reply(r, &next, "ip-masq-agent config applied", NULL);
+	}
+	kdp_state_set_ipmasq(&next, &cfg);
+	apply_ipmasq(r, &next, "ip-masq-agent config applied");
 }
 
 /* ---- state ---- */
 
+/* The text of a state with the endpoints of @p st put in: @p body's object
+ * with "endpoints" as its first key (the body has none). NULL: no memory. */
+static char *with_endpoints(const char *body, size_t len, const struct kdp_state *st,
+			    size_t *out_len)
+{
+	json_t *eps = json_array();
+	const char *open = memchr(body, '{', len), *p;
+	char *text, *out = NULL;
+	size_t n;
+	bool empty;
+
+	for (unsigned int i = 0; eps != NULL && i < st->n_eps; i++)
+		json_array_append_new(eps, kdp_state_ep_json(&st->eps[i]));
+	text = eps ? json_dumps(eps, JSON_COMPACT) : NULL;
+	json_decref(eps);
+	if (text == NULL || open == NULL) {
+		free(text);
+		return NULL;
+	}
+	for (p = open + 1; p < body + len && strchr(" \t\r\n", *p) != NULL; p++)
+		;
+	empty = p < body + len && *p == '}';
+	n = strlen(text);
+	*out_len = (size_t)(open - body) + 1 + 13 + n + !empty + (len - (size_t)(open + 1 - body));
+	out = malloc(*out_len + 1);
+	if (out != NULL) {
+		char *w = out;
+
+		memcpy(w, body, (size_t)(open - body) + 1);
+		w += open - body + 1;
+		memcpy(w, "\"endpoints\":", 12);
+		w += 12;
+		memcpy(w, text, n);
+		w += n;
+		if (!empty)
+			*w++ = ',';
+		memcpy(w, open + 1, len - (size_t)(open + 1 - body));
+		w += len - (size_t)(open + 1 - body);
+		*w = '\0';
+		*out_len = (size_t)(w - out);
+	}
+	free(text);
+	return out;
+}
+
 void kdp_api_state(struct kdp_api_req *r)
 {
 	struct kdp_state next;
-	char err[KDP_ERR_LEN], msg[128];
+	char err[KDP_ERR_LEN], msg[160], keep[32];
+	bool keep_eps = false;
 	json_t *body;
 
 	if (r->nseg != 2)
@@ -244,21 +315,128 @@ void kdp_api_state(struct kdp_api_req *r)
 		return kdp_api_reply_json(r, HTTP_OK, kdp_state_json(&r->k->state));
 	if (r->method != EVHTTP_REQ_PUT)
 		return kdp_api_reply_error(r, 405, "only GET and PUT on /v1/state");
+	if (kdp_api_query(r, "keep", keep, sizeof(keep)) != NULL) {
+		/* Endpoints belong to kdp-cni: a whole state from elsewhere
+		 * (kdp-agent) leaves them as they are. */
+		if (strcmp(keep, "endpoints") != 0)
+			return kdp_api_reply_error(r, HTTP_BADREQUEST,
+						   "keep: expected \"endpoints\" (the only part kept)");
+		keep_eps = true;
+	}
 	body = kdp_api_body_json(r);
 	if (body == NULL)
 		return;
+	if (keep_eps && json_object_get(body, "endpoints") != NULL) {
+		json_decref(body);
+		return kdp_api_reply_error(r, HTTP_BADREQUEST,
+					   "endpoints: not with ?keep=endpoints (kdp keeps its own)");
+	}
 	if (kdp_state_parse(body, &r->k->cfg, &next, err) != 0) {
 		json_decref(body);
 		return kdp_api_reply_error(r, HTTP_BADREQUEST, "%s", err);
 	}
 	json_decref(body);
-	snprintf(msg, sizeof(msg), "state applied: %u node(s), %u endpoint(s)",
-		 next.n_nodes, next.n_eps);
+	if (keep_eps) {
+		const struct kdp_state *cur = &r->k->state;
+
+		next.eps = malloc(sizeof(*next.eps) * (cur->n_eps + 1));
+		if (next.eps == NULL) {
+			kdp_state_free(&next);
+			return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+		}
+		memcpy(next.eps, cur->eps, sizeof(*next.eps) * cur->n_eps);
+		next.n_eps = cur->n_eps;
+		for (unsigned int i = 0; i < next.n_eps; i++)
+			json_incref(next.eps[i].labels);
+	}
+	snprintf(msg, sizeof(msg), "state applied: %u node(s), %u endpoint(s)%s, %u service(s)",
+		 next.n_nodes, next.n_eps, keep_eps ? " (kept)" : "", next.n_svcs);
 	{
 		struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
 		struct kdp_change how = {.state = (const char *)evbuffer_pullup(in, -1),
 					 .state_len = evbuffer_get_length(in)};
+		char *text = NULL;
 
+		/* The base on disk is the body as sent, with the endpoints
+		 * kept put in. */
+		if (keep_eps) {
+			text = with_endpoints(how.state, how.state_len, &next, &how.state_len);
+			if (text == NULL) {
+				kdp_state_free(&next);
+				return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+			}
+			how.state = text;
+		}
 		apply_reply(r, &next, msg, &how);
+		free(text);
 	}
+}
+
+/* ---- batches ---- */
+
+/* PATCH /v1/objects {"objects": [update, ...]}: every update checked, then
+ * all applied as one snapshot and saved as one journal line (a restart
+ * replays it whole), or nothing. */
+void kdp_api_batch(struct kdp_api_req *r)
+{
+	static const char *const keys[] = {"objects", NULL};
+	struct kdp *k = r->k;
+	struct kdp_state next;
+	struct kdp_change how = {0};
+	char err[KDP_ERR_LEN], *line;
+	json_t *body, *results;
+	size_t bad = 0;
+	int ret;
+
+	if (r->nseg != 2)
+		return kdp_api_reply_error(r, HTTP_NOTFOUND, "no such path %s", r->path);
+	if (r->method != EVHTTP_REQ_PATCH)
+		return kdp_api_reply_error(r, 405, "only PATCH on /v1/objects");
+	body = kdp_api_body_json(r);
+	if (body == NULL)
+		return;
+	if ((ret = kdp_json_object(body, "", err)) != 0 ||
+	    (ret = kdp_json_only(body, keys, "", err)) != 0 ||
+	    (ret = json_object_get(body, "objects") == NULL
+			   ? kdp_json_err(err, "objects", "required field missing")
+			   : 0) != 0) {
+		json_decref(body);
+		return kdp_api_reply_error(r, HTTP_BADREQUEST, "%s", err);
+	}
+	results = json_array();
+	if (results == NULL || kdp_state_copy(&next, &k->state) != 0) {
+		json_decref(results);
+		json_decref(body);
+		return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+	}
+	ret = kdp_objects_batch(&k->cfg, &next, json_object_get(body, "objects"), results, &bad,
+				err);
+	if (ret != 0) {
+		kdp_state_free(&next);
+		json_decref(results);
+		json_decref(body);
+		if (ret == -ENOMEM)
+			return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+		return kdp_api_reply_json(r, HTTP_BADREQUEST,
+					  json_pack("{s:s, s:I}", "error", err, "index",
+						    (json_int_t)bad));
+	}
+	line = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (line == NULL) {
+		kdp_state_free(&next);
+		json_decref(results);
+		return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+	}
+	how.op = line;
+	how.op_len = strlen(line);
+	ret = kdp_apply(k, &next, KDP_APPLY_PERSIST, &how, err);
+	free(line);
+	if (ret != 0) {
+		json_decref(results);
+		return kdp_api_reply_error(r, ret == -EINVAL ? HTTP_BADREQUEST : HTTP_INTERNAL,
+					   "%s", err);
+	}
+	snprintf(err, sizeof(err), "%zu update(s) applied", json_array_size(results));
+	kdp_api_reply_json(r, HTTP_OK, json_pack("{s:s, s:o}", "message", err, "results", results));
 }

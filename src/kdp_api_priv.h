@@ -28,7 +28,11 @@ struct kdp_api_req {
 	char *seg[KDP_API_MAX_SEGS]; /**< the decoded path cut at '/' */
 	char path[512];
 	char segbuf[512];
+	char query[256];         /**< the decoded query string, "" when none */
 };
+
+/** Value of query parameter @p key (into @p buf), or NULL when absent. */
+const char *kdp_api_query(const struct kdp_api_req *r, const char *key, char *buf, size_t len);
 
 /** Answers @p code with @p body (taken; NULL: no body), counted. */
 void kdp_api_reply_json(struct kdp_api_req *r, int code, json_t *body);
@@ -68,6 +72,7 @@ void kdp_api_services(struct kdp_api_req *r);
 void kdp_api_lrps(struct kdp_api_req *r);
 void kdp_api_state(struct kdp_api_req *r);
 void kdp_api_ipmasq(struct kdp_api_req *r);
+void kdp_api_batch(struct kdp_api_req *r);
 
 /* kdp_api_handover.c: upgrades. */
 void kdp_api_upgrade(struct kdp_api_req *r);

@@ -16,6 +16,7 @@
 #include "common/kdp_clock.h"
 #include "kdp_api_priv.h"
 #include "kdp_flowmon.h"
+#include "kdp_healthcheck.h"
 #include "kdp_metrics.h"
 
 static const char *port_label(const struct kdp *k, int port, char *buf, size_t len)
@@ -51,10 +52,10 @@ json_t *kdp_api_ep_json(const struct kdp *k, const struct kdp_endpoint *e)
 
 /* ---- services ---- */
 
-static json_t *fe_json(const struct kdp_svc_fe *fe)
+static void fe_json(const struct kdp_svc_fe *fe, void *arg)
 {
 	char f[48], b[48];
-	json_t *bes = json_array();
+	json_t *bes = json_array(), *o;
 
 	kdp_service_fe_name(rte_be_to_cpu_32(fe->key.addr), rte_be_to_cpu_16(fe->key.port),
 			    fe->key.proto, f, sizeof(f));
@@ -66,22 +67,26 @@ static json_t *fe_json(const struct kdp_svc_fe *fe)
 						     kdp_be_state_name(fe->be[i].state),
 						     "local", fe->be[i].local));
 	}
-	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "id", (int)fe->id, "frontend", f,
-			 "type", kdp_svc_type_name(fe->type), "service", fe->name,
-			 "algorithm", fe->m ? "maglev" : "random", "backends", bes);
+	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "id", (int)fe->id, "frontend", f,
+		      "type", kdp_svc_type_name(fe->type), "service", fe->name ? fe->name : "",
+		      "algorithm", fe->algo == KDP_SVC_MAGLEV ? "maglev" : "random", "backends",
+		      bes);
+	/* What a Local policy and source ranges make of it. */
+	if (fe->local_only)
+		json_object_set_new(o, "trafficPolicy", json_string("Local"));
+	if (fe->n_ranges)
+		json_object_set_new(o, "sourceRanges", json_integer(fe->n_ranges));
+	json_array_append_new(arg, o);
 }
 
 json_t *kdp_api_svc_json(const struct kdp *k, const struct kdp_service *sv)
 {
-	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 	json_t *o = kdp_service_json(sv), *fes = json_array();
-	char name[2 * KDP_NAME_LEN + 2];
 
-	snprintf(name, sizeof(name), "%s/%s", sv->ns, sv->name);
-	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++)
-		if (strcmp(s->dp.svc->fe[i].name, name) == 0)
-			json_array_append_new(fes, fe_json(&s->dp.svc->fe[i]));
+	kdp_dp_svc_frontends(sv, fe_json, fes);
 	json_object_set_new(o, "frontends", fes);
+	if (sv->hc_port)
+		json_object_set_new(o, "healthCheck", kdp_hc_json(k, sv));
 	return o;
 }
 
@@ -97,13 +102,35 @@ static const char *ep_name_of(const struct kdp *k, uint32_t ip_be, char *buf, si
 	return NULL;
 }
 
+struct lrp_view {
+	const struct kdp *k;
+	json_t *fes, *bes;
+};
+
+static void lrp_fe(const struct kdp_svc_fe *f, void *arg)
+{
+	struct lrp_view *v = arg;
+	char fn[48];
+
+	kdp_service_fe_name(rte_be_to_cpu_32(f->key.addr), rte_be_to_cpu_16(f->key.port),
+			    f->key.proto, fn, sizeof(fn));
+	json_array_append_new(v->fes, json_string(fn));
+	for (uint16_t j = 0; j < f->n_be; j++) {
+		char bn[48], en[2 * KDP_NAME_LEN + 2];
+		kdp_service_fe_name(rte_be_to_cpu_32(f->be[j].ip), rte_be_to_cpu_16(f->be[j].port),
+				    f->key.proto, bn, sizeof(bn));
+		json_array_append_new(v->bes, json_pack("{s:s, s:s?}", "address", bn, "endpoint",
+						       ep_name_of(v->k, f->be[j].ip, en,
+								  sizeof(en))));
+	}
+}
+
 json_t *kdp_api_lrp_json(const struct kdp *k, const struct kdp_lrp *l)
 {
-	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
-	json_t *o = kdp_lrp_json(l), *fes = json_array(), *bes = json_array(), *fe;
-	char name[2 * KDP_NAME_LEN + 2], svc[2 * KDP_NAME_LEN + 2], ip[KDP_ADDR_STRLEN];
+	json_t *o = kdp_lrp_json(l), *fe;
+	struct lrp_view v = {k, json_array(), json_array()};
+	char svc[2 * KDP_NAME_LEN + 2], ip[KDP_ADDR_STRLEN];
 
-	snprintf(name, sizeof(name), "%s/%s", l->ns, l->name);
 	snprintf(svc, sizeof(svc), "%s/%s", l->svc_ns, l->svc_name);
 	fe = json_pack("{s:s, s:s?, s:s?, s:O}", "type",
 		       l->address ? "addressMatcher" : "serviceMatcher", "service",
@@ -112,43 +139,19 @@ json_t *kdp_api_lrp_json(const struct kdp *k, const struct kdp_lrp *l)
 		       json_object_get(json_object_get(json_object_get(o, "redirectFrontend"),
 						       l->address ? "addressMatcher" : "serviceMatcher"),
 				       "toPorts"));
-	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++) {
-		const struct kdp_svc_fe *f = &s->dp.svc->fe[i];
-		char fn[48];
-
-		if (strcmp(f->lrp, name) != 0)
-			continue;
-		kdp_service_fe_name(rte_be_to_cpu_32(f->key.addr), rte_be_to_cpu_16(f->key.port),
-				    f->key.proto, fn, sizeof(fn));
-		json_array_append_new(fes, json_string(fn));
-		for (uint16_t j = 0; j < f->n_be; j++) {
-			char bn[48], en[2 * KDP_NAME_LEN + 2];
-			kdp_service_fe_name(rte_be_to_cpu_32(f->be[j].ip),
-					    rte_be_to_cpu_16(f->be[j].port), f->key.proto, bn,
-					    sizeof(bn));
-			json_array_append_new(bes, json_pack("{s:s, s:s?}", "address", bn,
-							     "endpoint",
-							     ep_name_of(k, f->be[j].ip, en,
-									sizeof(en))));
-		}
-	}
+	kdp_dp_lrp_frontends(k, l->ns, l->name, lrp_fe, &v);
 	json_object_set_new(o, "frontend", fe);
-	json_object_set_new(o, "active", json_boolean(json_array_size(fes) > 0));
-	json_object_set_new(o, "frontends", fes);
-	json_object_set_new(o, "backends", bes);
+	json_object_set_new(o, "active", json_boolean(json_array_size(v.fes) > 0));
+	json_object_set_new(o, "frontends", v.fes);
+	json_object_set_new(o, "backends", v.bes);
 	return o;
 }
 
 json_t *kdp_api_lrp_frontends_json(const struct kdp *k, const struct kdp_lrp *l)
 {
-	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
-	char name[2 * KDP_NAME_LEN + 2];
 	json_t *fes = json_array();
 
-	snprintf(name, sizeof(name), "%s/%s", l->ns, l->name);
-	for (uint32_t j = 0; j < s->dp.svc->n_fe; j++)
-		if (strcmp(s->dp.svc->fe[j].name, name) == 0)
-			json_array_append_new(fes, fe_json(&s->dp.svc->fe[j]));
+	kdp_dp_lrp_frontends(k, l->ns, l->name, fe_json, fes);
 	return json_pack("{s:s, s:s, s:s, s:o}", "namespace", l->ns, "name", l->name,
 			 "kind", "LocalRedirectPolicy", "frontends", fes);
 }
@@ -402,6 +405,12 @@ static void add_counter(void *arg, const char *name, uint64_t v)
 		json_object_set_new(arg, name, json_integer((json_int_t)v));
 }
 
+static json_t *with_boot_id(const struct kdp *k, json_t *status)
+{
+	json_object_set_new(status, "bootId", json_string(k->boot_id));
+	return status;
+}
+
 void kdp_api_status(struct kdp_api_req *r)
 {
 	struct kdp *k = r->k;
@@ -443,7 +452,7 @@ void kdp_api_status(struct kdp_api_req *r)
 	kdp_addr_fmt_ip(k->cfg.gateway, gw, sizeof(gw));
 	kdp_addr_fmt_ip(k->cfg.pod_gw, pgw, sizeof(pgw));
 	kdp_addr_fmt_prefix(k->cfg.node_ip, k->cfg.node_plen, ip, sizeof(ip));
-	kdp_api_reply_json(r, HTTP_OK,
+	kdp_api_reply_json(r, HTTP_OK, with_boot_id(k,
 		   json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
 			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}, s:o, s:o}",
 			     "node", k->cfg.name, "version", KDP_VERSION, "pid", (int)getpid(),
@@ -458,7 +467,7 @@ void kdp_api_status(struct kdp_api_req *r)
 			     (json_int_t)kdp_ct_count(k->ct), "conntrackCapacity",
 			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
 			     (json_int_t)k->ct_mem_bytes, "flowState", kdp_flows_status_json(k),
-			     "handover", kdp_handover_status_json(k)));
+			     "handover", kdp_handover_status_json(k))));
 }
 
 /* Splits the decoded path into segments; 0 or -1 for a bad path. */

@@ -123,9 +123,7 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 			closing[n_closing++] = (uint16_t)p;
 	}
 	kdp_dp_publish(k, s, closing, n_closing);
-	kdp_state_free(&k->state);
-	k->state = *next;
-	memset(next, 0, sizeof(*next));
+	kdp_state_commit(&k->state, next);
 	if ((flags & KDP_APPLY_PERSIST) && kdp_persist_compaction_due(k) &&
 	    (ret = kdp_persist_state(k, &k->state)) != 0)
 		/* The journal still holds every update: nothing is lost. */

@@ -18,12 +18,15 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include <rte_cycles.h>
 #include <rte_log.h>
 
 #include "kdp_api.h"
 #include "kdp_ctl.h"
 #include "kdp_flowmon.h"
 #include "kdp_handover.h"
+#include "kdp_healthcheck.h"
+#include "kdp_objects.h"
 
 #define SLOWPATH_PERIOD_US 1000
 #define HTTP_TIMEOUT_S 10
@@ -121,6 +124,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	kdp_handover_tick(arg);
 	kdp_slowpath_poll(arg);
 	kdp_dp_reclaim(arg, false);
+	kdp_hc_poll(arg);
 }
 
 /* Serves @p fd, and remembers which socket file it is. */
@@ -194,6 +198,8 @@ int kdp_ipmasq_file_reload(struct kdp *k)
 			return -ENOMEM;
 		}
 		ret = kdp_ipmasq_parse(text, len, &cfg, err);
+		if (ret == 0)
+			cfg.text = json_stringn(text, len);
 		free(text);
 		if (ret != 0) {
 			snprintf(k->ipmasq_file_err, KDP_ERR_LEN, "%s: %s (previous config kept)",
@@ -202,12 +208,20 @@ int kdp_ipmasq_file_reload(struct kdp *k)
 			return ret;
 		}
 	} else {
-		cfg.present = false;
+		memset(&cfg, 0, sizeof(cfg));
 	}
-	if (kdp_state_copy(&next, &k->state) != 0)
+	if (kdp_state_copy(&next, &k->state) != 0) {
+		json_decref(cfg.text);
 		return -ENOMEM;
-	next.ipmasq = cfg;
-	ret = kdp_apply(k, &next, KDP_APPLY_PERSIST, NULL, err);
+	}
+	kdp_state_set_ipmasq(&next, &cfg);
+	{
+		char *line = kdp_objects_ipmasq_op(&next.ipmasq);
+		struct kdp_change how = {.op = line, .op_len = line ? strlen(line) : 0};
+
+		ret = kdp_apply(k, &next, KDP_APPLY_PERSIST, line ? &how : NULL, err);
+		free(line);
+	}
 	if (ret != 0) {
 		snprintf(k->ipmasq_file_err, KDP_ERR_LEN, "%s: %s", f, err);
 		RTE_LOG(ERR, USER1, "ip-masq-agent: %s\n", k->ipmasq_file_err);
@@ -272,11 +286,33 @@ static int watch_ipmasq(struct kdp *k, struct kdp_ctl *c, char *err)
 	return 0;
 }
 
+/* A random id of this run (a UUID), shown by GET /v1/status: a client
+ * tells a restart from it, however fast it was. */
+static void make_boot_id(struct kdp *k)
+{
+	uint8_t b[16] = {0};
+	FILE *f = fopen("/dev/urandom", "r");
+
+	if (f == NULL || fread(b, 1, sizeof(b), f) != sizeof(b)) {
+		uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ rte_rdtsc();
+		memcpy(b, &t, sizeof(t));
+	}
+	if (f != NULL)
+		fclose(f);
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(k->boot_id, sizeof(k->boot_id),
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+		 b[15]);
+}
+
 int kdp_ctl_init(struct kdp *k, char *err)
 {
 	struct timeval period = {0, SLOWPATH_PERIOD_US};
 	struct kdp_ctl *c = calloc(1, sizeof(*c));
 
+	make_boot_id(k);
 	/* After the state is restored: only saves the API asks for crash. */
 	kdp_test_crash_in_save = getenv("KDP_TEST_CRASH_IN_SAVE") != NULL;
 	if (c == NULL)
@@ -318,7 +354,7 @@ int kdp_ctl_init(struct kdp *k, char *err)
 		snprintf(err, KDP_ERR_LEN, "cannot set up control-thread events");
 		return -ENOMEM;
 	}
-	if (kdp_flowmon_init(k, c->base, err) != 0)
+	if (kdp_flowmon_init(k, c->base, err) != 0 || kdp_hc_init(k, c->base, err) != 0)
 		return -ENOMEM;
 	if (k->cfg.ipmasq_file[0] != '\0') {
 		int ret = watch_ipmasq(k, c, err);
@@ -357,6 +393,7 @@ void kdp_ctl_fini(struct kdp *k)
 		event_free(c->sigint);
 	if (c->sigterm)
 		event_free(c->sigterm);
+	kdp_hc_fini(k);
 	if (c->http)
 		evhttp_free(c->http); /* closes the bound socket */
 	else if (c->fd >= 0)

@@ -96,13 +96,13 @@ int kdp_flows_open(struct kdp *k, unsigned int flags, char *err)
 		return -rte_errno;
 	}
 	/* The frontend ids the flows and pins were made with. */
-	k->pub.fe_ids = json_object();
-	if (k->pub.fe_ids == NULL)
+	k->flows.restored = json_object();
+	if (k->flows.restored == NULL)
 		return -ENOMEM;
 	src = fs->src != NULL ? fs->src : fs;
-	if (kdp_flowstore_fe_load(src, add_fe_id, k->pub.fe_ids, &next) == 0) {
+	if (kdp_flowstore_fe_load(src, add_fe_id, k->flows.restored, &next) == 0) {
 		k->pub.next_fe_id = next;
-		k->flows.fe_ids = (uint32_t)json_object_size(k->pub.fe_ids);
+		k->flows.fe_ids = (uint32_t)json_object_size(k->flows.restored);
 	}
 	return 0;
 }
@@ -144,21 +144,40 @@ int kdp_flows_import(struct kdp *k, char *err)
 	return 0;
 }
 
-void kdp_flows_save_fe(struct kdp *k)
+/* The file's name of a frontend: "addr:port/proto". */
+static void fe_name(const struct kdp_svc_key *key, char *buf, size_t len)
 {
-	size_t n = json_object_size(k->pub.fe_ids), i = 0;
+	kdp_service_fe_name(rte_be_to_cpu_32(key->addr), rte_be_to_cpu_16(key->port), key->proto,
+			    buf, len);
+}
+
+uint32_t kdp_flows_restored_fe_id(const struct kdp *k, const struct kdp_svc_key *key)
+{
+	char name[KDP_FLOWSTORE_FE_KEY_LEN];
+
+	if (k->flows.restored == NULL || json_object_size(k->flows.restored) == 0)
+		return 0;
+	fe_name(key, name, sizeof(name));
+	return (uint32_t)json_integer_value(json_object_get(k->flows.restored, name));
+}
+
+void kdp_flows_save_fe(struct kdp *k, const struct kdp_svc_table *t)
+{
 	struct kdp_flowstore_fe *recs;
-	const char *key;
-	json_t *v;
+	size_t n = 0;
 
 	if (k->flows.fs == NULL)
 		return;
-	recs = calloc(n ? n : 1, sizeof(*recs));
+	recs = calloc(t->n_fe ? t->n_fe : 1, sizeof(*recs));
 	if (recs == NULL)
 		return;
-	json_object_foreach(k->pub.fe_ids, key, v) {
-		snprintf(recs[i].key, sizeof(recs[i].key), "%s", key);
-		recs[i++].id = (uint32_t)json_integer_value(v);
+	for (uint32_t i = 0; i <= t->mask && n < t->n_fe; i++) {
+		const struct kdp_svc_fe *fe = t->slot[i].fe;
+
+		if (fe == NULL)
+			continue;
+		fe_name(&fe->key, recs[n].key, sizeof(recs[n].key));
+		recs[n++].id = fe->id;
 	}
 	n = kdp_flowstore_fe_save(k->flows.fs, recs, (uint32_t)n, k->pub.next_fe_id);
 	if (n > 0 && k->flows.fe_unsaved == 0)
@@ -177,6 +196,8 @@ void kdp_flows_close(struct kdp *k)
 	k->aff = NULL;
 	kdp_flowstore_close(k->flows.fs);
 	k->flows.fs = NULL;
+	json_decref(k->flows.restored);
+	k->flows.restored = NULL;
 }
 
 json_t *kdp_flows_status_json(const struct kdp *k)

@@ -17,6 +17,7 @@
 
 #include "ct/kdp_ct.h"
 #include "flowstore/kdp_flowstore.h"
+#include "svc/kdp_svc.h"
 
 struct kdp;
 
@@ -30,14 +31,14 @@ struct kdp_flows {
 	struct kdp_ct_import_stats ct; /**< what it found */
 	uint32_t pins;                 /**< affinity pins found */
 	uint32_t fe_ids;               /**< frontend ids found */
+	json_t *restored;              /**< "addr:port/proto" -> the id the file had */
 	uint32_t fe_unsaved;           /**< ids beyond the file's room, last save */
 	uint64_t import_ms;            /**< flow clock when imported */
 };
 
 /**
  * Opens the flow state file (KDP_FLOWSTORE_* @p flags), creates the
- * conntrack and affinity tables over it and takes its frontend ids into
- * the publisher, so the state restored next gives every frontend the id its
+ * conntrack and affinity tables over it and keeps its frontend ids, so the state restored next gives every frontend the id its
  * flows and pins know. The flows are not tracked until kdp_flows_import().
  * @return 0 or -errno with @p err set.
  */
@@ -50,8 +51,12 @@ int kdp_flows_open(struct kdp *k, unsigned int flags, char *err);
  */
 int kdp_flows_import(struct kdp *k, char *err);
 
-/** Saves the publisher's frontend-id map into the file (when it changed). */
-void kdp_flows_save_fe(struct kdp *k);
+/** The id the flow state file had for the frontend @p key, or 0. */
+uint32_t kdp_flows_restored_fe_id(const struct kdp *k, const struct kdp_svc_key *key);
+
+/** Saves the frontend ids of table @p t (the one about to be published)
+ *  into the file. */
+void kdp_flows_save_fe(struct kdp *k, const struct kdp_svc_table *t);
 
 /** Frees the tables and unmaps the file (which stays). */
 void kdp_flows_close(struct kdp *k);

@@ -66,6 +66,10 @@ struct kdp_ipmasq {
 	uint8_t plen[KDP_IPMASQ_MAX];
 	bool masq_link_local;      /**< masqLinkLocal [false] */
 	bool masq_link_local_ipv6; /**< masqLinkLocalIPv6 [false]; no effect */
+	/** The text it was parsed from (a JSON string, referenced by the
+	 *  states holding it), or NULL when it came as an object. The parse
+	 *  functions leave it NULL; whoever keeps the config sets it. */
+	json_t *text;
 };
 
 /**

@@ -16,7 +16,67 @@ static const char *const fe_keys[] = {"serviceMatcher", "addressMatcher", NULL};
 static const char *const svcm_keys[] = {"serviceName", "namespace", "toPorts", NULL};
 static const char *const addrm_keys[] = {"ip", "toPorts", NULL};
 static const char *const be_keys[] = {"localEndpointSelector", "toPorts", NULL};
-static const char *const sel_keys[] = {"matchLabels", NULL};
+static const char *const sel_keys[] = {"matchLabels", "matchExpressions", NULL};
+static const char *const expr_keys[] = {"key", "operator", "values", NULL};
+
+/* matchExpressions, in normal form: {"key", "operator"[, "values"]}, values
+ * only for In and NotIn (where they are required). */
+static int parse_exprs(const json_t *a, const char *path, json_t **out, char *err)
+{
+	json_t *v;
+	size_t i;
+
+	*out = NULL;
+	if (a == NULL || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > 32)
+		return kdp_json_err(err, path, "expected an array of at most 32 requirements");
+	*out = json_array();
+	if (*out == NULL)
+		return -ENOMEM;
+	json_array_foreach(a, i, v) {
+		char q[200], key[254], op[16];
+		json_t *vals, *x, *norm;
+		bool with_values;
+		size_t j;
+		int ret;
+
+		snprintf(q, sizeof(q), "%s[%zu]", path, i);
+		if ((ret = kdp_json_object(v, q, err)) || (ret = kdp_json_only(v, expr_keys, q, err)) ||
+		    (ret = kdp_json_str(v, "key", true, key, sizeof(key), q, err)) ||
+		    (ret = kdp_json_str(v, "operator", true, op, sizeof(op), q, err)))
+			return ret;
+		if (key[0] == '\0')
+			return kdp_json_err(err, q, "key: must not be empty");
+		if (strcmp(op, "In") == 0 || strcmp(op, "NotIn") == 0)
+			with_values = true;
+		else if (strcmp(op, "Exists") == 0 || strcmp(op, "DoesNotExist") == 0)
+			with_values = false;
+		else
+			return kdp_json_err(err, q,
+					    "operator: expected In, NotIn, Exists or DoesNotExist");
+		vals = json_object_get(v, "values");
+		if (vals != NULL && !json_is_null(vals) && !json_is_array(vals))
+			return kdp_json_err(err, q, "values: expected an array of strings");
+		if (with_values && json_array_size(vals) == 0)
+			return kdp_json_err(err, q, "values: %s needs at least one", op);
+		if (!with_values && json_array_size(vals) != 0)
+			return kdp_json_err(err, q, "values: must be empty for %s", op);
+		json_array_foreach(vals, j, x)
+			if (!json_is_string(x) || json_string_length(x) > 63)
+				return kdp_json_err(err, q, "values[%zu]: expected a string of at most 63", j);
+		norm = json_pack("{s:s, s:s}", "key", key, "operator", op);
+		if (norm != NULL && with_values)
+			json_object_set(norm, "values", vals);
+		if (norm == NULL || json_array_append_new(*out, norm) != 0)
+			return -ENOMEM;
+	}
+	if (json_array_size(*out) == 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return 0;
+}
 static const char *const port_keys[] = {"port", "name", "protocol", NULL};
 
 /* toPorts: [{"port": "53", "name": "dns", "protocol": "UDP"}]; the CRD
@@ -166,10 +226,17 @@ int kdp_lrp_parse(const json_t *o, const char *ns, const char *name, const char 
 		return kdp_json_err(err, q, "required field missing");
 	if ((ret = kdp_json_object(sel, q, err)) || (ret = kdp_json_only(sel, sel_keys, q, err)))
 		return ret;
+	snprintf(q, sizeof(q), "%s.localEndpointSelector.matchExpressions", p);
+	if ((ret = parse_exprs(json_object_get(sel, "matchExpressions"), q, &l->match_exprs, err)))
+		return ret;
 	snprintf(q, sizeof(q), "%s.localEndpointSelector.matchLabels", p);
 	labels = json_object_get(sel, "matchLabels");
-	if (!json_is_object(labels) || json_object_size(labels) == 0)
-		return kdp_json_err(err, q, "expected a non-empty object of label: value");
+	if (labels != NULL && json_is_null(labels))
+		labels = NULL;
+	if ((labels != NULL && !json_is_object(labels)) ||
+	    (json_object_size(labels) == 0 && l->match_exprs == NULL))
+		return kdp_json_err(err, q,
+				    "expected a non-empty object of label: value (or matchExpressions)");
 	json_object_foreach(labels, key, v)
 		if (!json_is_string(v))
 			return kdp_json_err(err, q, "label '%s' must map to a string", key);
@@ -182,7 +249,7 @@ int kdp_lrp_parse(const json_t *o, const char *ns, const char *name, const char 
 		for (unsigned int i = 0; i < l->n_bports; i++)
 			if (l->bports[i].name[0] == '\0')
 				return kdp_json_err(err, q, "ports need names when there are several");
-	l->match_labels = json_deep_copy(labels);
+	l->match_labels = labels ? json_deep_copy(labels) : json_object();
 	return l->match_labels ? 0 : -ENOMEM;
 }
 
@@ -213,22 +280,62 @@ json_t *kdp_lrp_json(const struct kdp_lrp *l)
 		fe = json_pack("{s:{s:s, s:s, s:o}}", "serviceMatcher", "serviceName", l->svc_name,
 			       "namespace", l->svc_ns, "toPorts",
 			       ports_json(l->fports, l->n_fports));
-	return json_pack("{s:s, s:s, s:o, s:{s:{s:O}, s:o}, s:b, s:s}", "namespace", l->ns,
+	json_t *sel = json_pack("{s:O}", "matchLabels", l->match_labels);
+
+	if (sel != NULL && l->match_exprs != NULL)
+		json_object_set(sel, "matchExpressions", l->match_exprs);
+	return json_pack("{s:s, s:s, s:o, s:{s:o, s:o}, s:b, s:s}", "namespace", l->ns,
 			 "name", l->name, "redirectFrontend", fe, "redirectBackend",
-			 "localEndpointSelector", "matchLabels", l->match_labels, "toPorts",
+			 "localEndpointSelector", sel, "toPorts",
 			 ports_json(l->bports, l->n_bports), "skipRedirectFromBackend",
 			 l->skip_from_backend, "description", l->description);
+}
+
+static bool value_in(const json_t *values, const char *v)
+{
+	const json_t *x;
+	size_t i;
+
+	json_array_foreach(values, i, x)
+		if (strcmp(json_string_value(x), v) == 0)
+			return true;
+	return false;
 }
 
 bool kdp_lrp_selects(const struct kdp_lrp *l, const json_t *labels)
 {
 	const char *key;
 	json_t *v;
+	size_t i;
 
 	json_object_foreach(l->match_labels, key, v) {
 		json_t *have = json_object_get(labels, key);
 		if (!json_is_string(have) || strcmp(json_string_value(have), json_string_value(v)))
 			return false;
+	}
+	json_array_foreach(l->match_exprs, i, v) {
+		const char *op = json_string_value(json_object_get(v, "operator"));
+		const json_t *have = json_object_get(labels, json_string_value(json_object_get(v, "key")));
+		const json_t *vals = json_object_get(v, "values");
+
+		switch (op[0] == 'I' ? 0 : op[0] == 'N' ? 1 : op[0] == 'E' ? 2 : 3) {
+		case 0: /* In */
+			if (!json_is_string(have) || !value_in(vals, json_string_value(have)))
+				return false;
+			break;
+		case 1: /* NotIn: also when the label is absent */
+			if (json_is_string(have) && value_in(vals, json_string_value(have)))
+				return false;
+			break;
+		case 2: /* Exists */
+			if (have == NULL)
+				return false;
+			break;
+		default: /* DoesNotExist */
+			if (have != NULL)
+				return false;
+			break;
+		}
 	}
 	return true;
 }
@@ -255,11 +362,14 @@ int kdp_lrp_copy(struct kdp_lrp *dst, const struct kdp_lrp *src)
 {
 	*dst = *src;
 	json_incref(dst->match_labels);
+	json_incref(dst->match_exprs);
 	return 0;
 }
 
 void kdp_lrp_free(struct kdp_lrp *l)
 {
 	json_decref(l->match_labels);
+	json_decref(l->match_exprs);
 	l->match_labels = NULL;
+	l->match_exprs = NULL;
 }

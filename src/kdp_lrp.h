@@ -34,6 +34,8 @@ struct kdp_lrp {
 	unsigned int n_bports;      /**< backend toPorts */
 	struct kdp_lrp_port bports[KDP_LRP_MAX_PORTS];
 	json_t *match_labels;       /**< localEndpointSelector.matchLabels (owned) */
+	json_t *match_exprs;        /**< localEndpointSelector.matchExpressions (owned,
+				     *   normal form), or NULL when none */
 	bool skip_from_backend;     /**< skipRedirectFromBackend */
 	char description[128];
 };
@@ -45,7 +47,9 @@ int kdp_lrp_parse(const json_t *o, const char *ns, const char *name, const char 
 /** The spec as the API takes it, with namespace and name. */
 json_t *kdp_lrp_json(const struct kdp_lrp *l);
 
-/** True when every matchLabels pair is among @p labels. */
+/** True when every matchLabels pair is among @p labels and every
+ *  matchExpressions requirement (In, NotIn, Exists, DoesNotExist, as
+ *  Kubernetes label selectors mean them) holds. */
 bool kdp_lrp_selects(const struct kdp_lrp *l, const json_t *labels);
 
 /** Backend port for a frontend port named @p name / protocol @p proto,

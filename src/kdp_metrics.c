@@ -201,8 +201,9 @@ static void render_tables(struct kdp *k, struct evbuffer *o, const struct kdp_st
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 	uint32_t n_be = 0;
 
-	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++)
-		n_be += s->dp.svc->fe[i].n_be;
+	for (uint32_t i = 0; i <= s->dp.svc->mask; i++)
+		if (s->dp.svc->slot[i].fe != NULL)
+			n_be += s->dp.svc->slot[i].fe->n_be;
 	one(o, "kdp_services", "gauge", "Services in the desired state.", k->state.n_svcs);
 	one(o, "kdp_service_frontends", "gauge", "Service frontends in force.", s->dp.svc->n_fe);
 	one(o, "kdp_service_backends", "gauge", "Backends over all frontends.", n_be);

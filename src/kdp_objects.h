@@ -43,8 +43,30 @@ extern const struct kdp_objects_kind kdp_objects_lrps;
  */
 char *kdp_objects_op(const struct kdp_objects_kind *c, char **id, const json_t *body);
 
-/** Redoes on @p st one update that kdp_objects_op() wrote. 0 or -EINVAL. */
+/**
+ * The journal line of an ip-masq-agent config change: {"kind": "/v1/ipmasq",
+ * "id": [], "body": <the config as a state's ipMasqAgent: its text, or its
+ * object>}, no body when it is removed. NULL when out of memory.
+ */
+char *kdp_objects_ipmasq_op(const struct kdp_ipmasq *cfg);
+
+/** Redoes on @p st one journal line: an update kdp_objects_op() or
+ *  kdp_objects_ipmasq_op() wrote, or a batch ({"objects": [...]}).
+ *  0 or -EINVAL. */
 int kdp_objects_replay(const struct kdp_config *cfg, struct kdp_state *st, const json_t *op,
 		       char *err);
+
+/**
+ * Applies a batch to @p st: @p objects is an array of updates shaped as
+ * journal lines ({"kind": "/v1/services", "id": [ns, name], "body": {...}},
+ * no body: delete; a delete of what does not exist does nothing; kind
+ * "/v1/ipmasq" with id [] sets or removes the ip-masq-agent config), checked
+ * and applied in order. When @p results is an array, each update appends
+ * what it did ({"kind", "id", "result": "created|updated|deleted|absent"}).
+ * @return 0, or -EINVAL / -ENOMEM with @p err naming the update
+ * ("objects[3] (/v1/services default/x): ports: ...") and @p *bad its index.
+ */
+int kdp_objects_batch(const struct kdp_config *cfg, struct kdp_state *st, const json_t *objects,
+		      json_t *results, size_t *bad, char *err);
 
 #endif

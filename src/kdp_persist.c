@@ -125,7 +125,7 @@ int kdp_persist_base(struct kdp *k, const char *state, size_t len)
 int kdp_persist_state(struct kdp *k, const struct kdp_state *st)
 {
 	json_t *doc = kdp_state_json(st);
-	char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	int ret = text ? kdp_persist_base(k, text, strlen(text)) : -ENOMEM;
 
 	free(text);

@@ -13,10 +13,11 @@
 static const char *const svc_keys[] = {
 	"namespace", "name", "type", "clusterIP", "externalIPs", "loadBalancerIPs",
 	"ports", "sessionAffinity", "sessionAffinityTimeoutSeconds", "algorithm",
-	"backends", NULL};
+	"externalTrafficPolicy", "internalTrafficPolicy", "healthCheckNodePort",
+	"loadBalancerSourceRanges", "backends", NULL};
 static const char *const port_keys[] = {"name", "protocol", "port", "targetPort",
 					"nodePort", NULL};
-static const char *const be_keys[] = {"ip", "port", "state", NULL};
+static const char *const be_keys[] = {"ip", "port", "state", "nodeName", NULL};
 
 static int parse_ips(const json_t *o, const char *key, const char *path,
 		     uint32_t *out, unsigned int *n, char *err)
@@ -94,10 +95,33 @@ static int parse_port(const json_t *o, const char *path, uint8_t type,
 	return 0;
 }
 
-static int parse_backend(const json_t *o, const char *path, unsigned int n_ports,
+/* The index + 1 of node name @p n among @p s's, added when new; 0 for "".
+ * -ENOMEM, -ENOSPC. */
+static int node_index(struct kdp_service *s, const char *n)
+{
+	char **a;
+
+	if (n[0] == '\0')
+		return 0;
+	for (unsigned int i = 0; i < s->n_nodes; i++)
+		if (strcmp(s->nodes[i], n) == 0)
+			return (int)i + 1;
+	if (s->n_nodes == UINT16_MAX)
+		return -ENOSPC;
+	a = realloc(s->nodes, sizeof(*a) * (s->n_nodes + 1));
+	if (a == NULL)
+		return -ENOMEM;
+	s->nodes = a;
+	if ((a[s->n_nodes] = strdup(n)) == NULL)
+		return -ENOMEM;
+	return (int)++s->n_nodes;
+}
+
+static int parse_backend(const json_t *o, const char *path, struct kdp_service *s,
 			 struct kdp_svc_be_cfg *b, char *err)
 {
-	char state[16] = "active", p[160];
+	char state[16] = "active", p[160], node[KDP_SVC_NODE_NAME_MAX + 1] = "";
+	unsigned int n_ports = s->n_ports;
 	uint64_t v;
 	int ret;
 
@@ -130,6 +154,64 @@ static int parse_backend(const json_t *o, const char *path, unsigned int n_ports
 	else
 		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "state"),
 				    "expected active, terminating, maintenance or quarantined");
+	if ((ret = kdp_json_str(o, "nodeName", false, node, sizeof(node), path, err)) < 0)
+		return ret;
+	ret = node_index(s, node);
+	if (ret < 0)
+		return ret == -ENOMEM ? ret
+				      : kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "nodeName"),
+						     "too many distinct node names");
+	b->node = (uint16_t)ret;
+	return 0;
+}
+
+/* loadBalancerSourceRanges: canonical IPv4 CIDRs. */
+static int parse_ranges(const json_t *o, const char *path, struct kdp_service *s, char *err)
+{
+	json_t *a = json_object_get(o, "loadBalancerSourceRanges"), *v;
+	char p[128];
+	size_t i;
+
+	kdp_json_path(p, sizeof(p), path, "loadBalancerSourceRanges");
+	if (a == NULL || json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > KDP_SVC_MAX_RANGES)
+		return kdp_json_err(err, p, "expected an array of at most %d CIDRs",
+				    KDP_SVC_MAX_RANGES);
+	s->ranges = calloc(json_array_size(a) + 1, sizeof(*s->ranges));
+	if (s->ranges == NULL)
+		return -ENOMEM;
+	json_array_foreach(a, i, v) {
+		struct kdp_svc_range_cfg *r = &s->ranges[i];
+		char q[160];
+
+		snprintf(q, sizeof(q), "%s[%zu]", p, i);
+		if (!json_is_string(v) ||
+		    kdp_addr_parse_prefix(json_string_value(v), &r->net, &r->plen, true))
+			return kdp_json_err(err, q,
+					    "not an IPv4 CIDR (like 203.0.113.0/24, host bits zero)");
+		for (size_t j = 0; j < i; j++)
+			if (s->ranges[j].net == r->net && s->ranges[j].plen == r->plen)
+				return kdp_json_err(err, q, "listed twice");
+		s->n_ranges++;
+	}
+	return 0;
+}
+
+/* "Cluster" or "Local" of @p key into @p local. */
+static int parse_policy(const json_t *o, const char *key, const char *path, bool *local,
+			char *err)
+{
+	char v[16] = "Cluster", p[128];
+	int ret = kdp_json_str(o, key, false, v, sizeof(v), path, err);
+
+	if (ret < 0)
+		return ret;
+	if (strcmp(v, "Local") == 0)
+		*local = true;
+	else if (strcmp(v, "Cluster") != 0)
+		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, key),
+				    "expected \"Cluster\" or \"Local\"");
 	return 0;
 }
 
@@ -237,6 +319,22 @@ int kdp_service_parse(const json_t *o, const char *ns, const char *name,
 	else
 		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "algorithm"),
 				    "expected \"random\" or \"maglev\"");
+	if ((ret = parse_policy(o, "externalTrafficPolicy", path, &s->etp_local, err)) ||
+	    (ret = parse_policy(o, "internalTrafficPolicy", path, &s->itp_local, err)))
+		return ret;
+	kdp_json_path(p, sizeof(p), path, "healthCheckNodePort");
+	a = json_object_get(o, "healthCheckNodePort");
+	if (a != NULL && (!json_is_integer(a) ||
+			  (json_integer_value(a) != 0 && (json_integer_value(a) < 30000 ||
+							  json_integer_value(a) > 32767))))
+		return kdp_json_err(err, p, "expected 0 (none) or a port from 30000 to 32767");
+	s->hc_port = a ? (uint16_t)json_integer_value(a) : 0;
+	for (unsigned int j = 0; s->hc_port && j < s->n_ports; j++)
+		if (s->ports[j].node_port == s->hc_port && s->ports[j].proto == IPPROTO_TCP)
+			return kdp_json_err(err, p, "%u is also the nodePort of ports[%u]",
+					    s->hc_port, j);
+	if ((ret = parse_ranges(o, path, s, err)))
+		return ret;
 	kdp_json_path(p, sizeof(p), path, "backends");
 	a = json_object_get(o, "backends");
 	if (a != NULL && !json_is_null(a)) {
@@ -249,7 +347,7 @@ int kdp_service_parse(const json_t *o, const char *ns, const char *name,
 		json_array_foreach(a, i, v) {
 			char q[180];
 			snprintf(q, sizeof(q), "%s[%zu]", p, i);
-			if ((ret = parse_backend(v, q, s->n_ports, &s->be[i], err)))
+			if ((ret = parse_backend(v, q, s, &s->be[i], err)))
 				return ret;
 			for (size_t j = 0; j < i; j++)
 				if (s->be[j].ip == s->be[i].ip && s->be[j].port == s->be[i].port)
@@ -275,7 +373,7 @@ json_t *kdp_service_json(const struct kdp_service *s)
 	static const char *const types[] = {"ClusterIP", "NodePort", "ExternalIPs",
 					    "LoadBalancer"};
 	char b[KDP_ADDR_STRLEN];
-	json_t *ports = json_array(), *bes = json_array();
+	json_t *ports = json_array(), *bes = json_array(), *ranges = json_array();
 
 	for (unsigned int i = 0; i < s->n_ports; i++) {
 		const struct kdp_svc_port_cfg *pc = &s->ports[i];
@@ -292,9 +390,15 @@ json_t *kdp_service_json(const struct kdp_service *s)
 				      kdp_be_state_name(s->be[i].state));
 		if (s->be[i].port)
 			json_object_set_new(o, "port", json_integer(s->be[i].port));
+		json_object_set_new(o, "nodeName", json_string(kdp_service_be_node(s, i)));
 		json_array_append_new(bes, o);
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:i, s:s, s:o}",
+	for (unsigned int i = 0; i < s->n_ranges; i++)
+		json_array_append_new(ranges, json_string(kdp_addr_fmt_prefix(
+						      s->ranges[i].net, s->ranges[i].plen, b,
+						      sizeof(b))));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:i, s:s, s:s, s:s, s:i,"
+			 " s:o, s:o}",
 			 "namespace", s->ns, "name", s->name, "type", types[s->type],
 			 "clusterIP",
 			 s->cluster_ip ? kdp_addr_fmt_ip(s->cluster_ip, b, sizeof(b)) : "None",
@@ -302,27 +406,59 @@ json_t *kdp_service_json(const struct kdp_service *s)
 			 ip_array(s->lb, s->n_lb), "ports", ports, "sessionAffinity",
 			 s->affinity ? "ClientIP" : "None", "sessionAffinityTimeoutSeconds",
 			 (int)s->affinity_timeout_s, "algorithm",
-			 s->algo == KDP_SVC_MAGLEV ? "maglev" : "random", "backends", bes);
+			 s->algo == KDP_SVC_MAGLEV ? "maglev" : "random", "externalTrafficPolicy",
+			 s->etp_local ? "Local" : "Cluster", "internalTrafficPolicy",
+			 s->itp_local ? "Local" : "Cluster", "healthCheckNodePort", (int)s->hc_port,
+			 "loadBalancerSourceRanges", ranges, "backends", bes);
 }
 
-int kdp_service_copy(struct kdp_service *dst, const struct kdp_service *src)
+struct kdp_service *kdp_service_new(const json_t *o, const char *ns, const char *name,
+				    const char *path, const struct kdp_config *cfg,
+				    int *ret, char *err)
 {
-	*dst = *src;
-	dst->be = NULL;
-	if (src->n_be == 0)
-		return 0;
-	dst->be = malloc(sizeof(*dst->be) * src->n_be);
-	if (dst->be == NULL)
-		return -ENOMEM;
-	memcpy(dst->be, src->be, sizeof(*dst->be) * src->n_be);
-	return 0;
+	struct kdp_service *s = malloc(sizeof(*s));
+
+	if (s == NULL) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	*ret = kdp_service_parse(o, ns, name, path, cfg, s, err);
+	if (*ret != 0) {
+		kdp_service_delete(s);
+		return NULL;
+	}
+	return s;
 }
 
 void kdp_service_free(struct kdp_service *s)
 {
 	free(s->be);
+	free(s->ranges);
+	for (unsigned int i = 0; i < s->n_nodes; i++)
+		free(s->nodes[i]);
+	free(s->nodes);
 	s->be = NULL;
 	s->n_be = 0;
+	s->ranges = NULL;
+	s->n_ranges = 0;
+	s->nodes = NULL;
+	s->n_nodes = 0;
+}
+
+void kdp_service_delete(struct kdp_service *s)
+{
+	if (s == NULL)
+		return;
+	kdp_service_free(s);
+	free(s);
+}
+
+int kdp_service_cmp(const char *ns_a, const char *name_a, const char *ns_b,
+		    const char *name_b)
+{
+	int c = strcmp(ns_a, ns_b);
+
+	return c != 0 ? c : strcmp(name_a, name_b);
 }
 
 int kdp_service_foreach_frontend(const struct kdp_service *s, uint32_t node_ip,
@@ -353,40 +489,4 @@ void kdp_service_fe_name(uint32_t addr, uint16_t port, uint8_t proto, char *buf,
 
 	snprintf(buf, len, "%s:%u/%s", kdp_addr_fmt_ip(addr, b, sizeof(b)), port,
 		 proto == IPPROTO_TCP ? "TCP" : "UDP");
-}
-
-struct dup_check {
-	json_t *seen;
-	char *err;
-};
-
-static int check_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
-		    uint32_t addr, uint16_t port, uint8_t type, void *arg)
-{
-	struct dup_check *c = arg;
-	char key[48], who[2 * KDP_NAME_LEN + 2];
-	json_t *prev;
-
-	kdp_service_fe_name(addr, port, pc->proto, key, sizeof(key));
-	snprintf(who, sizeof(who), "%s/%s", s->ns, s->name);
-	prev = json_object_get(c->seen, key);
-	if (prev != NULL)
-		return kdp_json_err(c->err, "", "services[%s]: frontend %s is already %s's",
-				    who, key, json_string_value(prev));
-	json_object_set_new(c->seen, key, json_string(who));
-	return 0;
-}
-
-int kdp_services_validate(const struct kdp_service *svcs, unsigned int n,
-			  uint32_t node_ip, char *err)
-{
-	struct dup_check c = {json_object(), err};
-	int ret = 0;
-
-	if (c.seen == NULL)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < n && ret == 0; i++)
-		ret = kdp_service_foreach_frontend(&svcs[i], node_ip, check_fe, &c);
-	json_decref(c.seen);
-	return ret;
 }

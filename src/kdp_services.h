@@ -2,13 +2,18 @@
 /**
  * @file
  * Services in the desired state: the Kubernetes Service spec kdp needs
- * (type, clusterIP, externalIPs, loadBalancerIPs, ports, sessionAffinity)
- * plus kdp's `algorithm` and the backends (ip, port, state). Parsing,
- * validation and JSON; control thread only.
+ * (type, clusterIP, externalIPs, loadBalancerIPs, ports, sessionAffinity,
+ * externalTrafficPolicy, internalTrafficPolicy, healthCheckNodePort,
+ * loadBalancerSourceRanges) plus kdp's `algorithm` and the backends (ip,
+ * port, state, nodeName). Parsing, validation and JSON; control thread only.
+ *
+ * A parsed service is not changed any more: states share it (kdp_state.h),
+ * and a change is a new service replacing it.
  */
 #ifndef KDP_SERVICES_H
 #define KDP_SERVICES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -17,6 +22,9 @@
 #define KDP_SVC_MAX_PORTS 16
 #define KDP_SVC_MAX_IPS 8
 #define KDP_SVC_MAX_BACKENDS 4096
+#define KDP_SVC_MAX_RANGES 1024
+/** Longest nodeName of a backend (a DNS subdomain). */
+#define KDP_SVC_NODE_NAME_MAX 253
 
 struct kdp_svc_port_cfg {
 	char name[KDP_NAME_LEN];
@@ -28,6 +36,13 @@ struct kdp_svc_be_cfg {
 	uint32_t ip;   /**< host order */
 	uint16_t port; /**< 0: the port's targetPort */
 	uint8_t state; /**< enum kdp_be_state */
+	uint16_t node; /**< 1 + index into the service's nodes[]; 0: nodeName "" */
+};
+
+/** A loadBalancerSourceRanges entry (host order, host bits zero). */
+struct kdp_svc_range_cfg {
+	uint32_t net;
+	uint8_t plen;
 };
 
 struct kdp_service {
@@ -42,8 +57,25 @@ struct kdp_service {
 	uint8_t affinity;
 	uint32_t affinity_timeout_s;
 	uint8_t algo; /**< enum kdp_svc_algo */
+	bool etp_local;    /**< externalTrafficPolicy: Local */
+	bool itp_local;    /**< internalTrafficPolicy: Local */
+	uint16_t hc_port;  /**< healthCheckNodePort, 0: none */
+	unsigned int n_ranges;
+	struct kdp_svc_range_cfg *ranges; /**< malloc'ed, n_ranges entries */
 	struct kdp_svc_be_cfg *be; /**< malloc'ed, n_be entries */
+	unsigned int n_nodes;
+	char **nodes;      /**< the backends' distinct nodeNames, malloc'ed */
+	/* Kept by the states that share it (kdp_state.c). */
+	bool fresh;        /**< new in a derived state, not committed yet */
+	/* Run-time: its frontends in the snapshot in force (kdp_snapshot.c). */
+	const void *grp;
 };
+
+/** The nodeName of backend @p i of @p s ("" when not given). */
+static inline const char *kdp_service_be_node(const struct kdp_service *s, unsigned int i)
+{
+	return s->be[i].node ? s->nodes[s->be[i].node - 1] : "";
+}
 
 /** Parses a service object; @p ns/@p name from the URL, else the object. */
 int kdp_service_parse(const json_t *o, const char *ns, const char *name,
@@ -53,9 +85,16 @@ int kdp_service_parse(const json_t *o, const char *ns, const char *name,
 /** The service as the API takes it. */
 json_t *kdp_service_json(const struct kdp_service *s);
 
-/** Deep copy into @p dst. @return 0 or -ENOMEM. */
-int kdp_service_copy(struct kdp_service *dst, const struct kdp_service *src);
+/** A new service parsed from @p o (kdp_service_parse()), or NULL with the
+ *  error: -EINVAL (@p err says why) or -ENOMEM in @p ret. */
+struct kdp_service *kdp_service_new(const json_t *o, const char *ns, const char *name,
+				    const char *path, const struct kdp_config *cfg,
+				    int *ret, char *err);
+
+/** Frees what @p s owns (not @p s). */
 void kdp_service_free(struct kdp_service *s);
+/** kdp_service_free() and free() of a kdp_service_new() one (NULL is fine). */
+void kdp_service_delete(struct kdp_service *s);
 
 /** Called for each frontend of a service; non-zero stops the walk. */
 typedef int (*kdp_service_fe_fn)(const struct kdp_service *s,
@@ -73,11 +112,8 @@ int kdp_service_foreach_frontend(const struct kdp_service *s, uint32_t node_ip,
 void kdp_service_fe_name(uint32_t addr, uint16_t port, uint8_t proto, char *buf,
 			 size_t len);
 
-/**
- * Checks that no two services claim the same frontend (address, port,
- * protocol) or nodePort. @return 0 or -EINVAL with @p err naming both.
- */
-int kdp_services_validate(const struct kdp_service *svcs, unsigned int n,
-			  uint32_t node_ip, char *err);
+/** Orders services by namespace, then name (strcmp). */
+int kdp_service_cmp(const char *ns_a, const char *name_a, const char *ns_b,
+		    const char *name_b);
 
 #endif

@@ -5,11 +5,13 @@
  * retired ones (and closing their removed ports) after the grace period. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rte_jhash.h>
+#include <rte_log.h>
 #include <rte_malloc.h>
 
 #include "common/kdp_addr.h"
@@ -94,14 +96,226 @@ static int build_routes(struct kdp *k, const struct kdp_state *st,
 
 /* ---- services ---- */
 
+/*
+ * The frontends of one service (or of one addressMatcher policy) are built
+ * together, as a group, and shared by every table that holds them: a table
+ * is the one in force cloned, with the groups of what changed taken out and
+ * new ones put in. Who frees a group: the set (below) that built it until
+ * that set is published; then the published set, until a later set drops
+ * the group; then the older set, when it is freed after its grace period
+ * (its garbage). So a group lives exactly as long as a reader may see it.
+ */
+struct fe_group {
+	struct kdp_service *svc;  /* NULL: an addressMatcher policy's */
+	uint16_t local_active;    /* local active backends (the health check) */
+	uint32_t n_fe, cap;
+	char name[2 * KDP_NAME_LEN + 2];
+	char (*lrp)[2 * KDP_NAME_LEN + 2]; /* per frontend: the redirecting policy
+					    * (allocated for the first one) */
+	struct kdp_svc_fe fe[];
+};
+
+/* A healthCheckNodePort and the group whose service asks for it. */
+struct hc_port {
+	uint16_t port;
+	const struct fe_group *g;
+};
+
+/* The service table of a snapshot and the groups behind it. */
+struct kdp_fe_set {
+	struct kdp_svc_table *t;
+	unsigned int refs;          /* snapshots holding it */
+	bool committed;             /* published: it owns the groups it holds */
+	bool superseded;            /* a later set holds them: it frees its garbage */
+	const struct kdp_fe_set *base; /* cloned from (NULL: built whole) */
+	struct fe_group **created;  /* built by it (owned until committed) */
+	struct fe_group **dropped;  /* the base's, not kept */
+	struct fe_group **garbage;  /* superseded: what its successor dropped */
+	struct fe_group **lrps;     /* the addressMatcher policies' groups */
+	struct hc_port *hc;         /* health check ports in use */
+	uint32_t n_created, n_dropped, n_garbage, n_lrps, n_hc;
+};
+
+static void group_free(struct fe_group *g)
+{
+	if (g == NULL)
+		return;
+	for (uint32_t i = 0; i < g->n_fe; i++)
+		kdp_svc_fe_release(&g->fe[i]);
+	free(g->lrp);
+	free(g);
+}
+
+static int push_group(struct fe_group ***a, uint32_t *n, struct fe_group *g)
+{
+	struct fe_group **na = realloc(*a, sizeof(*na) * (*n + 1));
+
+	if (na == NULL)
+		return -ENOMEM;
+	na[(*n)++] = g;
+	*a = na;
+	return 0;
+}
+
+/* Every group a table holds, from its frontends (a group has at least
+ * one) plus the policies' groups. */
+static int collect_groups(const struct kdp_fe_set *fs, struct fe_group ***out, uint32_t *n)
+{
+	const struct kdp_svc_table *t = fs->t;
+
+	for (uint32_t i = 0; t != NULL && i <= t->mask; i++) {
+		const struct kdp_svc_fe *fe = t->slot[i].fe;
+		const struct fe_group *g = fe ? fe->owner : NULL;
+
+		if (g != NULL && fe == &g->fe[0] && g->svc != NULL &&
+		    push_group(out, n, (struct fe_group *)g) != 0)
+			return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < fs->n_lrps; i++)
+		if (push_group(out, n, fs->lrps[i]) != 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static void fe_set_free(struct kdp_fe_set *fs)
+{
+	struct fe_group **all = NULL;
+	uint32_t n = 0;
+
+	if (fs == NULL)
+		return;
+	if (fs->superseded) {
+		for (uint32_t i = 0; i < fs->n_garbage; i++)
+			group_free(fs->garbage[i]);
+	} else if (fs->committed) {
+		if (collect_groups(fs, &all, &n) != 0)
+			RTE_LOG(ERR, USER1, "out of memory freeing a service table: leaked\n");
+		for (uint32_t i = 0; i < n; i++)
+			group_free(all[i]);
+		free(all);
+	} else {
+		for (uint32_t i = 0; i < fs->n_created; i++)
+			group_free(fs->created[i]);
+	}
+	free(fs->created);
+	free(fs->dropped);
+	free(fs->garbage);
+	free(fs->lrps);
+	free(fs->hc);
+	kdp_svc_table_free(fs->t);
+	free(fs);
+}
+
+static void fe_set_put(struct kdp_fe_set *fs)
+{
+	if (fs != NULL && --fs->refs == 0)
+		fe_set_free(fs);
+}
+
+/* @p next is published over @p prev: it owns what it holds, @p prev only
+ * what @p next dropped; the services' groups point at the new ones. */
+static void fe_set_commit(struct kdp_fe_set *next, struct kdp_fe_set *prev)
+{
+	if (next == NULL || next == prev || next->committed)
+		return;
+	next->committed = true;
+	for (uint32_t i = 0; i < next->n_created; i++)
+		if (next->created[i]->svc != NULL)
+			next->created[i]->svc->grp = next->created[i];
+	free(next->created);
+	next->created = NULL;
+	next->n_created = 0;
+	if (prev != NULL) {
+		prev->superseded = true;
+		if (next->base == prev) {
+			prev->garbage = next->dropped;
+			prev->n_garbage = next->n_dropped;
+			next->dropped = NULL;
+			next->n_dropped = 0;
+		} else if (collect_groups(prev, &prev->garbage, &prev->n_garbage) != 0) {
+			RTE_LOG(ERR, USER1, "out of memory retiring a service table: leaked\n");
+		}
+	}
+	free(next->dropped);
+	next->dropped = NULL;
+	next->n_dropped = 0;
+	next->base = NULL;
+}
+
+unsigned int kdp_dp_svc_local_endpoints(const struct kdp_service *s)
+{
+	const struct fe_group *g = s->grp;
+
+	return g ? g->local_active : 0;
+}
+
+void kdp_dp_svc_frontends(const struct kdp_service *s,
+			  void (*fn)(const struct kdp_svc_fe *fe, void *arg), void *arg)
+{
+	const struct fe_group *g = s->grp;
+
+	for (uint32_t i = 0; g != NULL && i < g->n_fe; i++)
+		fn(&g->fe[i], arg);
+}
+
+static int fe_id_cmp(const void *a, const void *b)
+{
+	uint32_t x = (*(const struct kdp_svc_fe *const *)a)->id;
+	uint32_t y = (*(const struct kdp_svc_fe *const *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+void kdp_dp_hc_ports(const struct kdp *k,
+		     void (*fn)(uint16_t port, const struct kdp_service *s, void *arg),
+		     void *arg)
+{
+	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
+	const struct kdp_fe_set *fs = s ? s->fes : NULL;
+
+	for (uint32_t i = 0; fs != NULL && i < fs->n_hc; i++)
+		fn(fs->hc[i].port, fs->hc[i].g->svc, arg);
+}
+
+void kdp_dp_lrp_frontends(const struct kdp *k, const char *ns, const char *name,
+			  void (*fn)(const struct kdp_svc_fe *fe, void *arg), void *arg)
+{
+	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
+	const struct kdp_svc_table *t = s && s->fes ? s->fes->t : NULL;
+	char want[2 * KDP_NAME_LEN + 2];
+
+	const struct kdp_svc_fe **fes = NULL, **grown;
+	uint32_t n = 0;
+
+	snprintf(want, sizeof(want), "%s/%s", ns, name);
+	for (uint32_t i = 0; t != NULL && i <= t->mask; i++) {
+		const struct kdp_svc_fe *fe = t->slot[i].fe;
+
+		if (fe == NULL || fe->lrp == NULL || strcmp(fe->lrp, want) != 0)
+			continue;
+		grown = realloc(fes, sizeof(*fes) * (n + 1));
+		if (grown == NULL)
+			break;
+		fes = grown;
+		fes[n++] = fe;
+	}
+	/* In id order (the order they were made in), not the table's. */
+	if (n > 1)
+		qsort(fes, n, sizeof(*fes), fe_id_cmp);
+	for (uint32_t i = 0; i < n; i++)
+		fn(fes[i], arg);
+	free(fes);
+}
+
+/* What a build needs besides the state. */
 struct fe_build {
 	struct kdp *k;
 	const struct kdp_state *st;
-	struct kdp_svc_table *t;
-	json_t *ids; /* the id map of this build */
-	bool new_ids; /* ids handed out by this build */
-	uint32_t count;
-	int ret;
+	struct kdp_fe_set *fs;
+	const struct kdp_svc_table *ids;  /* frontends whose ids are kept, by key */
+	uint32_t *local;                  /* the local endpoints' IPs (port open), sorted */
+	unsigned int n_local;
+	bool new_ids;                     /* ids not from the table in force */
 	char *err;
 };
 
@@ -116,24 +330,44 @@ static int be_cmp(const void *a, const void *b)
 	return xp < yp ? -1 : xp > yp;
 }
 
-static bool local_ip(const struct kdp_state *st, uint32_t ip)
+static int u32_cmp(const void *a, const void *b)
 {
-	for (unsigned int i = 0; i < st->n_eps; i++)
-		if (st->eps[i].ip == ip && st->eps[i].port >= 0)
-			return true;
-	return false;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
-/* Stable id of a frontend: kept from the previous build, else new. */
-static uint32_t fe_id(struct fe_build *b, const char *key)
+/* The IPs of @p st's endpoints whose port is open, sorted. -ENOMEM. */
+static int local_ips(const struct kdp_state *st, uint32_t **out, unsigned int *n)
 {
-	json_t *old = json_object_get(b->k->pub.fe_ids, key);
-	uint32_t id = old ? (uint32_t)json_integer_value(old) : ++b->k->pub.next_fe_id;
+	*n = 0;
+	*out = malloc(sizeof(**out) * (st->n_eps + 1));
+	if (*out == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (st->eps[i].port >= 0)
+			(*out)[(*n)++] = st->eps[i].ip;
+	qsort(*out, *n, sizeof(**out), u32_cmp);
+	return 0;
+}
 
-	b->new_ids |= old == NULL;
+static bool in_sorted(const uint32_t *a, unsigned int n, uint32_t v)
+{
+	return bsearch(&v, a, n, sizeof(v), u32_cmp) != NULL;
+}
 
-	json_object_set_new(b->ids, key, json_integer(id));
-	return id;
+/* The id frontend @p key keeps (from the table in force, else the one the
+ * flow state file had for it), or a new one. */
+static uint32_t fe_id(struct fe_build *b, const struct kdp_svc_key *key)
+{
+	const struct kdp_svc_fe *old = b->ids ? kdp_svc_table_get(b->ids, key) : NULL;
+	uint32_t id;
+
+	if (old != NULL)
+		return old->id;
+	b->new_ids = true;
+	id = kdp_flows_restored_fe_id(b->k, key);
+	return id != 0 ? id : ++b->k->pub.next_fe_id;
 }
 
 /* The local endpoints policy @p l selects, as active local backends on
@@ -191,60 +425,120 @@ static const struct kdp_lrp *lrp_for(const struct kdp_state *st, const struct kd
 	return NULL;
 }
 
-static int count_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
-		    uint32_t addr, uint16_t port, uint8_t type, void *arg)
+static void copy_name(char *dst, size_t len, const char *ns, const char *name)
 {
-	((struct fe_build *)arg)->count++;
-	return 0;
+	size_t a = strnlen(ns, KDP_NAME_LEN), c = strnlen(name, KDP_NAME_LEN);
+
+	if (a + c + 2 > len)
+		a = c = 0;
+	memcpy(dst, ns, a);
+	dst[a] = '/';
+	memcpy(dst + a + 1, name, c);
+	dst[a + 1 + c] = '\0';
 }
 
-/* Sorts, hashes and prepares @p fe, then adds it to the table. */
-static int fe_finish(struct fe_build *b, struct kdp_svc_fe *fe)
+static void fe_key(struct kdp_svc_key *k, uint32_t addr, uint16_t port, uint8_t proto)
 {
-	int ret;
+	k->addr = rte_cpu_to_be_32(addr);
+	k->port = rte_cpu_to_be_16(port);
+	k->proto = proto;
+	k->pad = 0;
+}
 
-	/* Canonical order: Maglev then gives every node the same table. */
-	qsort(fe->be, fe->n_be, sizeof(*fe->be), be_cmp);
-	fe->gen = rte_jhash(fe->be, sizeof(*fe->be) * fe->n_be, fe->n_be) | 1;
-	ret = kdp_svc_fe_prepare(fe, b->k->cfg.maglev_m);
+/* Puts the prepared @p fe into the table; a clash names who holds it. */
+static int fe_insert(struct fe_build *b, struct kdp_svc_fe *fe, const char *what)
+{
+	char key[48];
+	int ret = kdp_svc_table_insert(b->fs->t, fe);
+
 	if (ret == 0)
-		return kdp_svc_table_add(b->t, fe);
-	free(fe->be);
-	free(fe->sel);
-	free(fe->maglev);
+		return 0;
+	kdp_service_fe_name(rte_be_to_cpu_32(fe->key.addr), rte_be_to_cpu_16(fe->key.port),
+			    fe->key.proto, key, sizeof(key));
+	if (ret == -EEXIST) {
+		const struct kdp_svc_fe *o = kdp_svc_table_get(b->fs->t, &fe->key);
+		return kdp_json_err(b->err, "", "%s: frontend %s is already %s's", what, key,
+				    o && o->name ? o->name : "another service");
+	}
+	snprintf(b->err, KDP_ERR_LEN, "%s: frontend %s: %s", what, key, strerror(-ret));
 	return ret;
 }
 
-static int add_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
-		  uint32_t addr, uint16_t port, uint8_t type, void *arg)
+/* Sorts, hashes and prepares @p fe (be[] filled). */
+static int fe_finish(struct fe_build *b, struct kdp_svc_fe *fe)
 {
-	struct fe_build *b = arg;
-	struct kdp_svc_fe fe;
-	char key[48];
+	/* Canonical order: Maglev then gives every node the same table. */
+	qsort(fe->be, fe->n_be, sizeof(*fe->be), be_cmp);
+	fe->gen = rte_jhash(fe->be, sizeof(*fe->be) * fe->n_be, fe->n_be) | 1;
+	return kdp_svc_fe_prepare(fe, b->k->cfg.maglev_m);
+}
+
+/* The frontends of service @p s, counted. */
+static int count_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
+		    uint32_t addr, uint16_t port, uint8_t type, void *arg)
+{
+	(*(uint32_t *)arg)++;
+	return 0;
+}
+
+struct fill {
+	struct fe_build *b;
+	struct fe_group *g;
+	const struct kdp_service *s;
+	int self_node; /* 1 + index of this node in s->nodes, 0: none */
+};
+
+static int fill_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
+		   uint32_t addr, uint16_t port, uint8_t type, void *arg)
+{
+	struct fill *f = arg;
+	struct fe_build *b = f->b;
+	struct fe_group *g = f->g;
+	struct kdp_svc_fe *fe = &g->fe[g->n_fe];
 	int ret;
 
-	memset(&fe, 0, sizeof(fe));
-	kdp_service_fe_name(addr, port, pc->proto, key, sizeof(key));
-	fe.id = fe_id(b, key);
-	fe.key.addr = rte_cpu_to_be_32(addr);
-	fe.key.port = rte_cpu_to_be_16(port);
-	fe.key.proto = pc->proto;
-	fe.type = type;
-	fe.algo = s->algo;
-	fe.affinity = s->affinity;
-	fe.affinity_timeout_s = s->affinity_timeout_s;
-	snprintf(fe.name, sizeof(fe.name), "%s/%s", s->ns, s->name);
-	snprintf(fe.port_name, sizeof(fe.port_name), "%s", pc->name);
-	fe.be = calloc(s->n_be ? s->n_be : 1, sizeof(*fe.be));
-	if (fe.be == NULL)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < s->n_be; i++) {
-		fe.be[i].ip = rte_cpu_to_be_32(s->be[i].ip);
-		fe.be[i].port = rte_cpu_to_be_16(s->be[i].port ? s->be[i].port : pc->target);
-		fe.be[i].state = s->be[i].state;
-		fe.be[i].local = local_ip(b->st, s->be[i].ip);
+	memset(fe, 0, sizeof(*fe));
+	fe_key(&fe->key, addr, port, pc->proto);
+	fe->id = fe_id(b, &fe->key);
+	fe->type = type;
+	fe->algo = s->algo;
+	fe->affinity = s->affinity;
+	fe->affinity_timeout_s = s->affinity_timeout_s;
+	fe->name = g->name;
+	fe->owner = g;
+	memcpy(fe->port_name, pc->name, strnlen(pc->name, sizeof(fe->port_name) - 1));
+	if (type == KDP_SVC_CLUSTER_IP && s->itp_local)
+		fe->local_only = KDP_SVC_LOCAL_INSIDE | KDP_SVC_LOCAL_OUTSIDE;
+	else if (type != KDP_SVC_CLUSTER_IP && s->etp_local)
+		fe->local_only = KDP_SVC_LOCAL_OUTSIDE;
+	if (s->n_ranges > 0 && s->type == KDP_SVC_LOAD_BALANCER &&
+	    (type == KDP_SVC_LOAD_BALANCER || type == KDP_SVC_NODE_PORT)) {
+		fe->ranges = malloc(sizeof(*fe->ranges) * s->n_ranges);
+		if (fe->ranges == NULL)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < s->n_ranges; i++) {
+			uint32_t mask = s->ranges[i].plen ? ~0u << (32 - s->ranges[i].plen) : 0;
+			fe->ranges[i].net = rte_cpu_to_be_32(s->ranges[i].net);
+			fe->ranges[i].mask = rte_cpu_to_be_32(mask);
+		}
+		fe->n_ranges = (uint16_t)s->n_ranges;
 	}
-	fe.n_be = (uint16_t)s->n_be;
+	fe->be = calloc(s->n_be ? s->n_be : 1, sizeof(*fe->be));
+	if (fe->be == NULL) {
+		kdp_svc_fe_release(fe);
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < s->n_be; i++) {
+		const struct kdp_svc_be_cfg *c = &s->be[i];
+
+		fe->be[i].ip = rte_cpu_to_be_32(c->ip);
+		fe->be[i].port = rte_cpu_to_be_16(c->port ? c->port : pc->target);
+		fe->be[i].state = c->state;
+		/* Local: nodeName is this node's; without one, a local pod. */
+		fe->be[i].local = c->node ? c->node == f->self_node
+					  : in_sorted(b->local, b->n_local, c->ip);
+	}
+	fe->n_be = (uint16_t)s->n_be;
 	if (type == KDP_SVC_CLUSTER_IP) {
 		/* A Local Redirect Policy replaces the backends by the local
 		 * endpoints it selects, while there is at least one. */
@@ -254,115 +548,409 @@ static int add_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc
 		int n = l ? lrp_backends(b->st, l, rte_cpu_to_be_16(bp->port), &local) : 0;
 
 		if (n < 0) {
-			free(fe.be);
+			kdp_svc_fe_release(fe);
 			return n;
 		}
+		if (n > 0 && g->lrp == NULL &&
+		    (g->lrp = calloc(g->cap, sizeof(*g->lrp))) == NULL) {
+			free(local);
+			kdp_svc_fe_release(fe);
+			return -ENOMEM;
+		}
 		if (n > 0) {
-			free(fe.be);
-			fe.be = local;
-			fe.n_be = (uint16_t)n;
-			fe.type = KDP_SVC_LOCAL_REDIRECT;
-			snprintf(fe.lrp, sizeof(fe.lrp), "%s/%s", l->ns, l->name);
+			free(fe->be);
+			fe->be = local;
+			fe->n_be = (uint16_t)n;
+			fe->type = KDP_SVC_LOCAL_REDIRECT;
+			fe->local_only = 0;
+			copy_name(g->lrp[g->n_fe], sizeof(g->lrp[0]), l->ns, l->name);
+			fe->lrp = g->lrp[g->n_fe];
 		} else {
 			free(local);
 		}
 	}
-	ret = fe_finish(b, &fe);
-	if (ret != 0)
-		snprintf(b->err, KDP_ERR_LEN, "services[%s/%s]: frontend %s: %s", s->ns,
-			 s->name, key, strerror(-ret));
-	return ret;
+	ret = fe_finish(b, fe);
+	if (ret != 0) {
+		char key[48];
+
+		kdp_service_fe_name(addr, port, pc->proto, key, sizeof(key));
+		snprintf(b->err, KDP_ERR_LEN, "services[%s]: frontend %s: %s", g->name, key,
+			 strerror(-ret));
+		kdp_svc_fe_release(fe);
+		return ret;
+	}
+	g->n_fe++;
+	return 0;
+}
+
+static struct fe_group *group_alloc(uint32_t n_fe)
+{
+	struct fe_group *g = calloc(1, sizeof(*g) + sizeof(g->fe[0]) * n_fe);
+
+	if (g != NULL)
+		g->cap = n_fe;
+	return g;
+}
+
+/* Builds the group of service @p s and puts it into the table. */
+static int add_service(struct fe_build *b, struct kdp_service *s)
+{
+	const char *self = b->k->cfg.name;
+	struct fill f = {.b = b, .s = s};
+	struct fe_group *g;
+	uint32_t n = 0;
+	int ret;
+
+	kdp_service_foreach_frontend(s, b->k->cfg.node_ip, count_fe, &n);
+	if (n == 0)
+		return 0; /* headless: nothing to look up */
+	g = group_alloc(n);
+	if (g == NULL)
+		return -ENOMEM;
+	g->svc = s;
+	copy_name(g->name, sizeof(g->name), s->ns, s->name);
+	for (unsigned int i = 0; i < s->n_nodes && f.self_node == 0; i++)
+		if (strcmp(s->nodes[i], self) == 0)
+			f.self_node = (int)i + 1;
+	for (unsigned int i = 0; i < s->n_be; i++)
+		g->local_active += s->be[i].state == KDP_BE_ACTIVE &&
+				   (s->be[i].node ? s->be[i].node == f.self_node
+						  : in_sorted(b->local, b->n_local, s->be[i].ip));
+	f.g = g;
+	ret = kdp_service_foreach_frontend(s, b->k->cfg.node_ip, fill_fe, &f);
+	if (ret != 0) {
+		if (ret == -ENOMEM)
+			snprintf(b->err, KDP_ERR_LEN, "out of memory for service frontends");
+		group_free(g);
+		return ret;
+	}
+	if (push_group(&b->fs->created, &b->fs->n_created, g) != 0) {
+		group_free(g);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < g->n_fe; i++) {
+		char what[2 * KDP_NAME_LEN + 16];
+
+		snprintf(what, sizeof(what), "services[%s]", g->name);
+		ret = fe_insert(b, &g->fe[i], what);
+		if (ret != 0)
+			return ret; /* the set is thrown away, the group with it */
+	}
+	return 0;
 }
 
 /* Frontends of addressMatcher policies that have local endpoints. */
-static int add_lrp_fes(struct fe_build *b)
+static int add_lrp_groups(struct fe_build *b)
 {
 	const struct kdp_state *st = b->st;
 
 	for (unsigned int i = 0; i < st->n_lrps; i++) {
 		const struct kdp_lrp *l = &st->lrps[i];
+		struct fe_group *g;
+		char what[2 * KDP_NAME_LEN + 32];
 
-		for (unsigned int j = 0; l->address && j < l->n_fports; j++) {
-			const struct kdp_lrp_port *f = &l->fports[j];
-			const struct kdp_lrp_port *bp = kdp_lrp_backend_port(l, f->name, f->proto);
-			struct kdp_svc_fe fe;
-			char key[48];
+		if (!l->address || l->n_fports == 0)
+			continue;
+		g = group_alloc(l->n_fports);
+		if (g == NULL || push_group(&b->fs->created, &b->fs->n_created, g) != 0) {
+			group_free(g);
+			return -ENOMEM;
+		}
+		if (push_group(&b->fs->lrps, &b->fs->n_lrps, g) != 0)
+			return -ENOMEM;
+		copy_name(g->name, sizeof(g->name), l->ns, l->name);
+		snprintf(what, sizeof(what), "localRedirectPolicies[%s]", g->name);
+		for (unsigned int j = 0; j < l->n_fports; j++) {
+			const struct kdp_lrp_port *fp = &l->fports[j];
+			const struct kdp_lrp_port *bp = kdp_lrp_backend_port(l, fp->name, fp->proto);
+			struct kdp_svc_fe *fe = &g->fe[g->n_fe];
 			int n, ret;
 
 			if (bp == NULL)
 				continue;
-			memset(&fe, 0, sizeof(fe));
-			n = lrp_backends(st, l, rte_cpu_to_be_16(bp->port), &fe.be);
+			memset(fe, 0, sizeof(*fe));
+			n = lrp_backends(st, l, rte_cpu_to_be_16(bp->port), &fe->be);
 			if (n <= 0) {
-				free(fe.be);
+				free(fe->be);
+				fe->be = NULL;
 				if (n < 0)
 					return n;
 				continue; /* no local endpoint: not redirected */
 			}
-			kdp_service_fe_name(l->ip, f->port, f->proto, key, sizeof(key));
-			fe.n_be = (uint16_t)n;
-			fe.id = fe_id(b, key);
-			fe.key.addr = rte_cpu_to_be_32(l->ip);
-			fe.key.port = rte_cpu_to_be_16(f->port);
-			fe.key.proto = f->proto;
-			fe.type = KDP_SVC_LOCAL_REDIRECT;
-			snprintf(fe.name, sizeof(fe.name), "%s/%s", l->ns, l->name);
-			snprintf(fe.port_name, sizeof(fe.port_name), "%s", f->name);
-			snprintf(fe.lrp, sizeof(fe.lrp), "%s/%s", l->ns, l->name);
-			ret = fe_finish(b, &fe);
+			fe->n_be = (uint16_t)n;
+			fe_key(&fe->key, l->ip, fp->port, fp->proto);
+			fe->id = fe_id(b, &fe->key);
+			fe->type = KDP_SVC_LOCAL_REDIRECT;
+			fe->name = g->name;
+			fe->lrp = g->name;
+			fe->owner = g;
+			memcpy(fe->port_name, fp->name, strnlen(fp->name, sizeof(fe->port_name) - 1));
+			ret = fe_finish(b, fe);
 			if (ret != 0) {
-				snprintf(b->err, KDP_ERR_LEN,
-					 "localRedirectPolicies[%s/%s]: frontend %s: %s", l->ns,
-					 l->name, key, strerror(-ret));
+				kdp_svc_fe_release(fe);
+				snprintf(b->err, KDP_ERR_LEN, "%s: cannot build a frontend: %s", what,
+					 strerror(-ret));
 				return ret;
 			}
+			g->n_fe++;
+			ret = fe_insert(b, fe, what);
+			if (ret != 0)
+				return ret;
 		}
 	}
 	return 0;
 }
 
-static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_state *st,
-					    uint64_t gen, char *err)
+/* The health check ports of the set: the kept ones, plus @p g's. A port is
+ * one service's, and never a TCP nodePort (the workers would take it). */
+static int add_hc(struct fe_build *b, const struct fe_group *g)
 {
-	struct fe_build b = {.k = k, .st = st, .ids = json_object(), .err = err};
-	char name[32];
-	bool changed;
+	struct kdp_fe_set *fs = b->fs;
+	const struct kdp_service *s = g->svc;
+	struct kdp_svc_key key;
+	struct hc_port *a;
 
-	if (b.ids == NULL)
-		return NULL;
-	for (unsigned int i = 0; i < st->n_svcs; i++)
-		kdp_service_foreach_frontend(&st->svcs[i], k->cfg.node_ip, count_fe, &b);
-	for (unsigned int i = 0; i < st->n_lrps; i++)
-		b.count += st->lrps[i].address ? st->lrps[i].n_fports : 0;
-	snprintf(name, sizeof(name), "kdp_svc_%" PRIu64, gen);
-	/* Ids only grow; the by-id array covers every id handed out. */
-	b.t = kdp_svc_table_create(name, b.count, k->pub.next_fe_id + b.count, (int)rte_socket_id());
-	if (b.t == NULL) {
-		snprintf(err, KDP_ERR_LEN, "cannot create the service table: %s",
-			 rte_strerror(rte_errno));
-		json_decref(b.ids);
-		return NULL;
+	/* Its nodePorts must not be someone's health check port... */
+	for (uint32_t i = 0; i < g->n_fe; i++) {
+		if (g->fe[i].type != KDP_SVC_NODE_PORT || g->fe[i].key.proto != IPPROTO_TCP)
+			continue;
+		for (uint32_t j = 0; j < fs->n_hc; j++)
+			if (fs->hc[j].port == rte_be_to_cpu_16(g->fe[i].key.port))
+				return kdp_json_err(b->err, "",
+						    "services[%s]: nodePort %u is service %s's healthCheckNodePort",
+						    g->name, fs->hc[j].port, fs->hc[j].g->name);
 	}
-	for (unsigned int i = 0; i < st->n_svcs; i++) {
-		if (kdp_service_foreach_frontend(&st->svcs[i], k->cfg.node_ip, add_fe, &b)) {
-			kdp_svc_table_free(b.t);
-			json_decref(b.ids);
-			return NULL;
+	if (s->hc_port == 0)
+		return 0;
+	/* ...and its own is neither another's nor a nodePort. */
+	for (uint32_t j = 0; j < fs->n_hc; j++)
+		if (fs->hc[j].port == s->hc_port)
+			return kdp_json_err(b->err, "",
+					    "services[%s]: healthCheckNodePort %u is already service %s's",
+					    g->name, s->hc_port, fs->hc[j].g->name);
+	fe_key(&key, b->k->cfg.node_ip, s->hc_port, IPPROTO_TCP);
+	if (kdp_svc_table_get(fs->t, &key) != NULL)
+		return kdp_json_err(b->err, "",
+				    "services[%s]: healthCheckNodePort %u is service %s's nodePort",
+				    g->name, s->hc_port, kdp_svc_table_get(fs->t, &key)->name);
+	a = realloc(fs->hc, sizeof(*a) * (fs->n_hc + 1));
+	if (a == NULL)
+		return -ENOMEM;
+	fs->hc = a;
+	a[fs->n_hc].port = s->hc_port;
+	a[fs->n_hc++].g = g;
+	return 0;
+}
+
+/* Takes group @p g (of the base) out of the new table. */
+static int drop_group(struct fe_build *b, struct fe_group *g)
+{
+	struct kdp_fe_set *fs = b->fs;
+
+	for (uint32_t i = 0; i < g->n_fe; i++)
+		kdp_svc_table_remove(fs->t, &g->fe[i].key);
+	for (uint32_t j = 0; j < fs->n_hc; j++)
+		if (fs->hc[j].g == g)
+			fs->hc[j--] = fs->hc[--fs->n_hc];
+	return push_group(&fs->dropped, &fs->n_dropped, g);
+}
+
+static int ptr_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The services an incremental build must make again besides the added
+ * ones: those with a backend whose locality changed (no nodeName, its IP a
+ * local endpoint before and not now or the other way), and those a
+ * serviceMatcher policy (before or now) names. -ENOMEM. */
+static int stale_services(struct fe_build *b, const struct kdp_state *old,
+			  struct kdp_service ***out, unsigned int *n)
+{
+	const struct kdp_state *st = b->st;
+	uint32_t *was = NULL, *changed = NULL;
+	unsigned int n_was = 0, n_changed = 0;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!(st->changed & (KDP_STATE_CH_EPS | KDP_STATE_CH_LRPS)))
+		return 0;
+	if ((ret = local_ips(old, &was, &n_was)) != 0)
+		return ret;
+	changed = malloc(sizeof(*changed) * (n_was + b->n_local + 1));
+	*out = malloc(sizeof(**out) * (st->n_lrps + old->n_lrps + 1));
+	if (changed == NULL || *out == NULL) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	for (unsigned int i = 0; i < n_was; i++)
+		if (!in_sorted(b->local, b->n_local, was[i]))
+			changed[n_changed++] = was[i];
+	for (unsigned int i = 0; i < b->n_local; i++)
+		if (!in_sorted(was, n_was, b->local[i]))
+			changed[n_changed++] = b->local[i];
+	qsort(changed, n_changed, sizeof(*changed), u32_cmp);
+	for (int pass = 0; pass < 2; pass++) {
+		const struct kdp_state *ls = pass ? old : st;
+
+		for (unsigned int i = 0; i < ls->n_lrps; i++) {
+			const struct kdp_lrp *l = &ls->lrps[i];
+			int at = l->address ? -1 : kdp_state_svc_find(st, l->svc_ns, l->svc_name);
+
+			if (at >= 0)
+				(*out)[(*n)++] = st->svcs[at];
 		}
 	}
-	if (add_lrp_fes(&b) != 0) {
-		kdp_svc_table_free(b.t);
-		json_decref(b.ids);
-		return NULL;
+	/* A walk over every backend, only when a local endpoint came or went. */
+	for (unsigned int i = 0; n_changed > 0 && i < st->n_svcs; i++) {
+		struct kdp_service *s = st->svcs[i];
+		struct kdp_service **grown;
+
+		for (unsigned int j = 0; j < s->n_be; j++) {
+			if (s->be[j].node != 0 || !in_sorted(changed, n_changed, s->be[j].ip))
+				continue;
+			grown = realloc(*out, sizeof(**out) * (*n + 1));
+			if (grown == NULL) {
+				ret = -ENOMEM;
+				goto done;
+			}
+			*out = grown;
+			(*out)[(*n)++] = s;
+			break;
+		}
 	}
-	/* Flows and affinity pins hold frontend ids: the map in force is
-	 * saved with them (before any flow can use a new id). */
-	changed = b.new_ids || json_object_size(b.ids) != json_object_size(k->pub.fe_ids);
-	json_decref(k->pub.fe_ids);
-	k->pub.fe_ids = b.ids;
-	if (changed)
-		kdp_flows_save_fe(k);
-	return b.t;
+	/* Each once, and not the added ones (built anyway). */
+	if (ret == 0 && *n > 1) {
+		unsigned int m = 0;
+
+		qsort(*out, *n, sizeof(**out), ptr_cmp);
+		for (unsigned int i = 0; i < *n; i++)
+			if (!(*out)[i]->fresh && (m == 0 || (*out)[m - 1] != (*out)[i]))
+				(*out)[m++] = (*out)[i];
+		*n = m;
+	} else if (*n == 1 && (*out)[0]->fresh) {
+		*n = 0;
+	}
+done:
+	free(was);
+	free(changed);
+	return ret;
+}
+
+/* A table for @p st: the one in force cloned, its groups of what changed
+ * replaced, when @p st derives from the state in force; else built whole. */
+static struct kdp_fe_set *build_services(struct kdp *k, const struct kdp_state *st,
+					 struct kdp_fe_set *cur, char *err)
+{
+	struct fe_build b = {.k = k, .st = st, .err = err};
+	bool incr = cur != NULL && st->derived;
+	struct kdp_service **stale = NULL;
+	struct fe_group **going = NULL;
+	unsigned int n_stale = 0;
+	struct kdp_svc_table *ids = NULL;
+	uint32_t n = 0, n_new = 0, n_going = 0, n_old = 0;
+	int ret = -ENOMEM;
+
+	if (incr && !(st->changed & (KDP_STATE_CH_SVCS | KDP_STATE_CH_EPS | KDP_STATE_CH_LRPS))) {
+		cur->refs++;
+		return cur; /* nothing it depends on changed */
+	}
+	b.fs = calloc(1, sizeof(*b.fs));
+	if (b.fs == NULL || local_ips(st, &b.local, &b.n_local) != 0)
+		goto nomem;
+	b.fs->refs = 1;
+	if (!incr) {
+		for (unsigned int i = 0; i < st->n_svcs; i++)
+			kdp_service_foreach_frontend(st->svcs[i], k->cfg.node_ip, count_fe, &n);
+		for (unsigned int i = 0; i < st->n_lrps; i++)
+			n += st->lrps[i].address ? st->lrps[i].n_fports : 0;
+		b.ids = cur ? cur->t : NULL;
+		b.fs->t = kdp_svc_table_create("", n, k->pub.next_fe_id + n, 0);
+		if (b.fs->t == NULL)
+			goto nomem;
+		for (unsigned int i = 0; i < st->n_svcs; i++)
+			if ((ret = add_service(&b, st->svcs[i])) != 0)
+				goto fail;
+	} else {
+		/* What goes: the groups of the services dropped, of those to
+		 * build again, and of the addressMatcher policies. */
+		if (stale_services(&b, &k->state, &stale, &n_stale) != 0)
+			goto nomem;
+		for (unsigned int i = 0; i < st->n_dropped; i++)
+			if (st->dropped[i]->grp != NULL &&
+			    push_group(&going, &n_going, (struct fe_group *)st->dropped[i]->grp))
+				goto nomem;
+		for (unsigned int i = 0; i < n_stale; i++)
+			if (stale[i]->grp != NULL &&
+			    push_group(&going, &n_going, (struct fe_group *)stale[i]->grp))
+				goto nomem;
+		for (unsigned int i = 0; i < cur->n_lrps; i++)
+			if (push_group(&going, &n_going, cur->lrps[i]))
+				goto nomem;
+		for (unsigned int i = 0; i < n_going; i++)
+			n_old += going[i]->n_fe;
+		for (unsigned int i = 0; i < st->n_added; i++)
+			kdp_service_foreach_frontend(st->added[i], k->cfg.node_ip, count_fe, &n_new);
+		for (unsigned int i = 0; i < n_stale; i++)
+			kdp_service_foreach_frontend(stale[i], k->cfg.node_ip, count_fe, &n_new);
+		for (unsigned int i = 0; i < st->n_lrps; i++)
+			n_new += st->lrps[i].address ? st->lrps[i].n_fports : 0;
+		b.fs->base = cur;
+		b.fs->t = kdp_svc_table_clone(cur->t, cur->t->n_fe + n_new,
+					      k->pub.next_fe_id + n_new);
+		/* The ids of what goes, by key: what comes back keeps them. */
+		ids = kdp_svc_table_create("", n_old, k->pub.next_fe_id, 0);
+		if (b.fs->t == NULL || ids == NULL)
+			goto nomem;
+		b.ids = ids;
+		if (cur->n_hc > 0) {
+			b.fs->hc = malloc(sizeof(*b.fs->hc) * cur->n_hc);
+			if (b.fs->hc == NULL)
+				goto nomem;
+			memcpy(b.fs->hc, cur->hc, sizeof(*b.fs->hc) * cur->n_hc);
+			b.fs->n_hc = cur->n_hc;
+		}
+		for (unsigned int i = 0; i < n_going; i++) {
+			for (uint32_t j = 0; j < going[i]->n_fe; j++)
+				kdp_svc_table_insert(ids, &going[i]->fe[j]);
+			if (drop_group(&b, going[i]) != 0)
+				goto nomem;
+		}
+		/* What comes: the added services, and the stale ones again. */
+		for (unsigned int i = 0; i < st->n_added; i++)
+			if ((ret = add_service(&b, st->added[i])) != 0)
+				goto fail;
+		for (unsigned int i = 0; i < n_stale; i++)
+			if ((ret = add_service(&b, stale[i])) != 0)
+				goto fail;
+	}
+	if ((ret = add_lrp_groups(&b)) != 0)
+		goto fail;
+	/* Health check ports, against the frontends and each other. */
+	for (uint32_t i = 0; i < b.fs->n_created; i++)
+		if (b.fs->created[i]->svc != NULL && (ret = add_hc(&b, b.fs->created[i])) != 0)
+			goto fail;
+	/* Flows and affinity pins hold frontend ids: the ids in force are
+	 * saved with them (before any flow can use a new one). */
+	if (b.new_ids || cur == NULL || b.fs->t->n_fe != cur->t->n_fe)
+		kdp_flows_save_fe(k, b.fs->t);
+	kdp_svc_table_free(ids);
+	free(going);
+	free(stale);
+	free(b.local);
+	return b.fs;
+nomem:
+	snprintf(err, KDP_ERR_LEN, "out of memory for the service table");
+fail:
+	kdp_svc_table_free(ids);
+	free(going);
+	free(stale);
+	free(b.local);
+	fe_set_free(b.fs);
+	return NULL;
 }
 
 /* What the routes depend on, hashed: a snapshot whose routes would not
@@ -384,11 +972,40 @@ static uint64_t route_sig(const struct kdp *k, const struct kdp_state *st)
 
 static uint64_t masq_sig(const struct kdp *k, const struct kdp_state *st)
 {
-	uint64_t h = rte_jhash(&st->ipmasq, sizeof(st->ipmasq), 7);
+	/* The config, not the text it came from. */
+	uint64_t h = rte_jhash(&st->ipmasq, offsetof(struct kdp_ipmasq, text), 7);
 
 	for (unsigned int i = 0; i < st->n_nodes; i++)
 		h = h * 31 + st->nodes[i].ip;
 	return (h << 1) | 1;
+}
+
+/* A set nobody holds: kept (emptied) for the next build, or freed. */
+static void masq_put(struct kdp_publisher *pub, const struct kdp_masq_set *c)
+{
+	struct kdp_masq_set *m = (struct kdp_masq_set *)c;
+
+	if (m == NULL || --m->refs != 0)
+		return;
+	if (pub != NULL && pub->spare_masq == NULL) {
+		kdp_masq_set_reset(m);
+		pub->spare_masq = m;
+		return;
+	}
+	kdp_masq_set_free(m);
+}
+
+/* Likewise for a route table. */
+static void route_put(struct kdp_publisher *pub, struct kdp_route_table *rt)
+{
+	if (rt == NULL || --rt->refs != 0)
+		return;
+	if (pub != NULL && pub->spare_rt == NULL) {
+		kdp_route_reset(rt);
+		pub->spare_rt = rt;
+		return;
+	}
+	kdp_route_free(rt);
 }
 
 /* The set of destinations never masqueraded; shared with the current
@@ -408,9 +1025,16 @@ static struct kdp_masq_set *build_masq(struct kdp *k, const struct kdp_state *st
 		m->refs++;
 		return m;
 	}
+	m = k->pub.spare_masq;
+	k->pub.spare_masq = NULL;
+	if (m != NULL && m->max_entries < kdp_ipmasq_set_size(&st->ipmasq, st->n_nodes)) {
+		kdp_masq_set_free(m); /* too small for this config */
+		m = NULL;
+	}
 	snprintf(name, sizeof(name), "kdp_masq_%" PRIu64, gen);
-	m = kdp_masq_set_create(name, kdp_ipmasq_set_size(&st->ipmasq, st->n_nodes),
-				(int)rte_socket_id());
+	if (m == NULL)
+		m = kdp_masq_set_create(name, kdp_ipmasq_set_size(&st->ipmasq, st->n_nodes),
+					(int)rte_socket_id());
 	if (m == NULL) {
 		snprintf(err, KDP_ERR_LEN, "cannot create the non-masquerade set: %s",
 			 rte_strerror(rte_errno));
@@ -419,7 +1043,7 @@ static struct kdp_masq_set *build_masq(struct kdp *k, const struct kdp_state *st
 	m->refs = 1;
 	ips = malloc(sizeof(*ips) * (st->n_nodes + 1));
 	if (ips == NULL) {
-		kdp_masq_set_free(m);
+		masq_put(&k->pub, m);
 		return NULL;
 	}
 	for (unsigned int i = 0; i < st->n_nodes; i++)
@@ -430,19 +1054,11 @@ static struct kdp_masq_set *build_masq(struct kdp *k, const struct kdp_state *st
 	if (ret != 0) {
 		snprintf(err, KDP_ERR_LEN, "ipMasqAgent: cannot build the set: %s",
 			 strerror(-ret));
-		kdp_masq_set_free(m);
+		masq_put(&k->pub, m);
 		return NULL;
 	}
 	m->sig = sig;
 	return m;
-}
-
-static void masq_put(const struct kdp_masq_set *c)
-{
-	struct kdp_masq_set *m = (struct kdp_masq_set *)c;
-
-	if (m != NULL && --m->refs == 0)
-		kdp_masq_set_free(m);
 }
 
 /* Port @p p belongs to state @p st: the uplink, the host tap, or one of its
@@ -488,9 +1104,14 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 	s->dp.mac = k->mac;
 	s->dp.uplink_port = k->uplink;
 	snprintf(name, sizeof(name), "kdp_rt_%" PRIu64, s->gen);
+	s->pub = &k->pub;
 	if (cur != NULL && cur->dp.rt->sig == sig) {
 		s->dp.rt = cur->dp.rt;
 		s->dp.rt->refs++;
+	} else if (k->pub.spare_rt != NULL) {
+		/* A table whose readers are gone, emptied: no 64 MiB to get. */
+		s->dp.rt = k->pub.spare_rt;
+		k->pub.spare_rt = NULL;
 	} else {
 		s->dp.rt = kdp_route_create(name, k->cfg.max_routes, (int)rte_socket_id());
 	}
@@ -531,11 +1152,12 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		}
 		s->dp.rt->sig = sig;
 	}
-	s->dp.svc = build_services(k, st, s->gen, err);
-	if (s->dp.svc == NULL) {
+	s->fes = build_services(k, st, cur ? cur->fes : NULL, err);
+	if (s->fes == NULL) {
 		kdp_dp_free(s);
 		return NULL;
 	}
+	s->dp.svc = s->fes->t;
 	s->dp.masq = k->cfg.masquerade ? build_masq(k, st, s->gen, err) : NULL;
 	if (k->cfg.masquerade && s->dp.masq == NULL) {
 		kdp_dp_free(s);
@@ -548,11 +1170,20 @@ void kdp_dp_free(struct kdp_snapshot *s)
 {
 	if (s == NULL)
 		return;
-	if (s->dp.rt != NULL && --s->dp.rt->refs == 0)
-		kdp_route_free(s->dp.rt);
-	kdp_svc_table_free((struct kdp_svc_table *)s->dp.svc);
-	masq_put(s->dp.masq);
+	route_put(s->pub, s->dp.rt);
+	fe_set_put(s->fes);
+	masq_put(s->pub, s->dp.masq);
 	rte_free(s);
+}
+
+void kdp_dp_shutdown(struct kdp *k)
+{
+	kdp_dp_reclaim(k, true);
+	kdp_dp_free(atomic_exchange(&k->pub.snap, NULL));
+	kdp_route_free(k->pub.spare_rt);
+	kdp_masq_set_free(k->pub.spare_masq);
+	k->pub.spare_rt = NULL;
+	k->pub.spare_masq = NULL;
 }
 
 void kdp_dp_reclaim(struct kdp *k, bool wait)
@@ -595,6 +1226,7 @@ void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s, const uint16_t *close
 	 * (a preempted worker used to hold the API for milliseconds). */
 	r->s = atomic_exchange(&k->pub.snap, s);
 	r->token = rte_rcu_qsbr_start(k->qsbr);
+	fe_set_commit(s->fes, r->s ? r->s->fes : NULL);
 	r->n_close = 0;
 	r->close = NULL;
 	if (n_close > 0) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "masq/kdp_masq.h"
 #include "pipeline/kdp_pipeline.h"
 #include "kdp_config.h"
 #include "kdp_state.h"
@@ -28,9 +29,13 @@ struct kdp_rxq {
 	uint16_t queue;
 };
 
+struct kdp_fe_set;
+
 /** What workers read, published whole through RCU. */
 struct kdp_snapshot {
 	struct kdp_dp dp;
+	struct kdp_fe_set *fes; /**< control thread: dp.svc and the groups behind it */
+	struct kdp_publisher *pub; /**< where freed tables go for reuse (NULL: freed) */
 	uint64_t gen;
 	uint16_t n_rxq[KDP_MAX_WORKERS];
 	const struct kdp_rxq *rxq[KDP_MAX_WORKERS]; /**< each worker's slice of q[] */
@@ -49,18 +54,49 @@ struct kdp_retired {
 struct kdp_publisher {
 	struct kdp_snapshot *_Atomic snap; /**< what workers read */
 	uint64_t gen;                      /**< generation of the last one built */
-	json_t *fe_ids;                    /**< "addr:port/proto" -> stable frontend id */
-	uint32_t next_fe_id;
+	uint32_t next_fe_id;               /**< last frontend id handed out */
+	struct kdp_route_table *spare_rt;  /**< a freed route table, kept for reuse */
+	struct kdp_masq_set *spare_masq;   /**< a freed non-masquerade set, likewise */
 	struct kdp_retired retired[KDP_MAX_RETIRED]; /**< oldest first */
 	unsigned int n_retired;
 };
 
 /**
- * Builds a snapshot from the config, @p st and the open ports.
+ * Builds a snapshot from the config, @p st and the open ports. Frontend ids
+ * are kept by key from the snapshot in force (at start, from the flow
+ * state file: kdp_flows.h), and saved in that file when new ones are
+ * handed out or frontends go. When @p st is derived from the
+ * state in force (kdp_state_copy()), only the frontends of what changed are
+ * built (the services it added, and those whose local endpoints or
+ * redirect policies changed): the rest, and the route table and the
+ * non-masquerade set when nothing they depend on changed, are shared with
+ * the snapshot in force. Two services claiming one frontend, or a
+ * healthCheckNodePort that is a nodePort, are errors here.
  * @return it, or NULL with @p err set.
  */
 struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 				  char *err);
+
+/**
+ * The local active backends of service @p s in the snapshot in force (what
+ * its health check reports), or 0 when it has no frontends there.
+ */
+unsigned int kdp_dp_svc_local_endpoints(const struct kdp_service *s);
+
+/** Calls @p fn for each frontend of service @p s in the snapshot in force. */
+void kdp_dp_svc_frontends(const struct kdp_service *s,
+			  void (*fn)(const struct kdp_svc_fe *fe, void *arg), void *arg);
+
+/** Calls @p fn for each healthCheckNodePort of the snapshot in force and
+ *  the service asking for it. */
+void kdp_dp_hc_ports(const struct kdp *k,
+		     void (*fn)(uint16_t port, const struct kdp_service *s, void *arg),
+		     void *arg);
+
+/** Calls @p fn for each frontend of the snapshot in force whose policy is
+ *  @p ns/@p name (redirected or addressMatcher frontends). */
+void kdp_dp_lrp_frontends(const struct kdp *k, const char *ns, const char *name,
+			  void (*fn)(const struct kdp_svc_fe *fe, void *arg), void *arg);
 /**
  * Publishes @p s and retires the old snapshot without waiting: it is freed,
  * and the @p n_close ports in @p close are closed, by kdp_dp_reclaim() once
@@ -77,5 +113,8 @@ void kdp_dp_reclaim(struct kdp *k, bool wait);
 bool kdp_dp_closing_ports(const struct kdp *k);
 /** Frees a snapshot that was never published or is retired. */
 void kdp_dp_free(struct kdp_snapshot *s);
+/** At shutdown: waits for the retired snapshots, frees them, the one in
+ *  force and the tables kept for reuse. */
+void kdp_dp_shutdown(struct kdp *k);
 
 #endif

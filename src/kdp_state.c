@@ -124,16 +124,12 @@ int kdp_state_ep_parse(const json_t *o, const char *ns, const char *name,
 	return ep->labels ? 0 : -ENOMEM;
 }
 
-/* False when @p ns/@p name is already in @p seen (else adds it). */
-static bool name_once(json_t *seen, const char *ns, const char *name)
+static int svc_ptr_cmp(const void *a, const void *b)
 {
-	char key[2 * KDP_NAME_LEN + 2];
+	const struct kdp_service *x = *(struct kdp_service *const *)a;
+	const struct kdp_service *y = *(struct kdp_service *const *)b;
 
-	snprintf(key, sizeof(key), "%s/%s", ns, name);
-	if (json_object_get(seen, key) != NULL)
-		return false;
-	json_object_set_new(seen, key, json_true());
-	return true;
+	return kdp_service_cmp(x->ns, x->name, y->ns, y->name);
 }
 
 /* Appends a service known to be new to an array that only svc_append has
@@ -141,39 +137,53 @@ static bool name_once(json_t *seen, const char *ns, const char *name)
 static int svc_append(struct kdp_state *st, struct kdp_service *s)
 {
 	if ((st->n_svcs & (st->n_svcs - 1)) == 0) { /* 0, 1, 2, 4, 8...: full */
-		struct kdp_service *a =
+		struct kdp_service **a =
 			realloc(st->svcs, sizeof(*a) * (st->n_svcs ? 2 * st->n_svcs : 1));
 		if (a == NULL)
 			return -ENOMEM;
 		st->svcs = a;
 	}
-	st->svcs[st->n_svcs++] = *s;
+	st->svcs[st->n_svcs++] = s;
 	return 0;
 }
 
-static int parse_all(const json_t *o, const struct kdp_config *cfg,
-		     struct kdp_state *st, json_t *seen, char *err);
+/* Sorts the services parsed in list order; a name listed twice is an error
+ * naming the second place it is listed at. */
+static int svc_sort(struct kdp_state *st, char *err)
+{
+	struct kdp_service **order;
+
+	if (st->n_svcs < 2)
+		return 0;
+	order = malloc(sizeof(*order) * st->n_svcs);
+	if (order == NULL)
+		return -ENOMEM;
+	memcpy(order, st->svcs, sizeof(*order) * st->n_svcs);
+	qsort(st->svcs, st->n_svcs, sizeof(*st->svcs), svc_ptr_cmp);
+	for (unsigned int i = 1; i < st->n_svcs; i++) {
+		const struct kdp_service *a = st->svcs[i - 1], *b = st->svcs[i];
+		unsigned int j, seen = 0;
+
+		if (kdp_service_cmp(a->ns, a->name, b->ns, b->name) != 0)
+			continue;
+		for (j = 0; j < st->n_svcs && seen < 2; j++)
+			seen += order[j] == a || order[j] == b;
+		free(order);
+		return kdp_json_err(err, "", "services[%u]: service '%s/%s' listed twice", j - 1,
+				    a->ns, a->name);
+	}
+	free(order);
+	return 0;
+}
 
 int kdp_state_parse(const json_t *o, const struct kdp_config *cfg,
 		    struct kdp_state *st, char *err)
-{
-	json_t *seen = NULL;
-	int ret = parse_all(o, cfg, st, seen = json_object(), err);
-
-	json_decref(seen);
-	return ret;
-}
-
-static int parse_all(const json_t *o, const struct kdp_config *cfg,
-		     struct kdp_state *st, json_t *seen, char *err)
 {
 	json_t *a, *v;
 	size_t i;
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	if (seen == NULL)
-		return -ENOMEM;
 	if ((ret = kdp_json_object(o, "", err)) ||
 	    (ret = kdp_json_only(o, state_keys, "", err)))
 		return ret;
@@ -223,25 +233,20 @@ static int parse_all(const json_t *o, const struct kdp_config *cfg,
 		goto fail;
 	}
 	json_array_foreach(a, i, v) {
-		struct kdp_service sv;
+		struct kdp_service *sv;
 		char p[32];
 		snprintf(p, sizeof(p), "services[%zu]", i);
-		if ((ret = kdp_service_parse(v, NULL, NULL, p, cfg, &sv, err))) {
-			kdp_service_free(&sv);
+		if ((sv = kdp_service_new(v, NULL, NULL, p, cfg, &ret, err)) == NULL)
 			goto fail;
-		}
-		/* Names seen so far in a hash: a linear find per service
-		 * would make 10,000 services cost 50 million compares. */
-		if (!name_once(seen, sv.ns, sv.name)) {
-			ret = kdp_json_err(err, p, "service '%s/%s' listed twice", sv.ns, sv.name);
-			kdp_service_free(&sv);
-			goto fail;
-		}
-		if ((ret = svc_append(st, &sv))) {
-			kdp_service_free(&sv);
+		if ((ret = svc_append(st, sv))) {
+			kdp_service_delete(sv);
 			goto fail;
 		}
 	}
+	/* Sorted once (names listed twice found there): a sorted insert, or
+	 * a linear find, per service would cost 10,000 services dearly. */
+	if ((ret = svc_sort(st, err)))
+		goto fail;
 	a = json_object_get(o, "localRedirectPolicies");
 	if (a != NULL && !json_is_array(a)) {
 		ret = kdp_json_err(err, "localRedirectPolicies", "expected an array");
@@ -269,6 +274,8 @@ static int parse_all(const json_t *o, const struct kdp_config *cfg,
 	if (v != NULL && !json_is_null(v) &&
 	    (ret = kdp_ipmasq_parse_json(v, "ipMasqAgent", &st->ipmasq, err)))
 		goto fail;
+	if (json_is_string(v))
+		st->ipmasq.text = json_incref(v);
 	return 0;
 fail:
 	kdp_state_free(st);
@@ -353,14 +360,14 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 							o->name);
 		}
 	}
-	if (kdp_services_validate(st->svcs, st->n_svcs, cfg->node_ip, err) != 0)
-		return -EINVAL;
+	/* Frontends claimed twice are found when the snapshot is built
+	 * (kdp_snapshot.c), where the frontends are. */
 	for (unsigned int i = 0; i < st->n_lrps; i++) {
 		const struct kdp_lrp *l = &st->lrps[i];
 		if (!l->address)
 			continue;
 		for (unsigned int j = 0; j < st->n_svcs; j++) {
-			const struct kdp_service *s = &st->svcs[j];
+			const struct kdp_service *s = st->svcs[j];
 			bool ip = s->cluster_ip == l->ip;
 			for (unsigned int x = 0; x < s->n_ext; x++)
 				ip |= s->ext[x] == l->ip;
@@ -451,18 +458,22 @@ json_t *kdp_state_json(const struct kdp_state *st)
 	for (unsigned int i = 0; i < st->n_eps; i++)
 		json_array_append_new(eps, kdp_state_ep_json(&st->eps[i]));
 	for (unsigned int i = 0; i < st->n_svcs; i++)
-		json_array_append_new(svcs, kdp_service_json(&st->svcs[i]));
+		json_array_append_new(svcs, kdp_service_json(st->svcs[i]));
 	for (unsigned int i = 0; i < st->n_lrps; i++)
 		json_array_append_new(lrps, kdp_lrp_json(&st->lrps[i]));
+	/* The ip-masq-agent config as it was given: its text, else its keys. */
 	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "nodes", nodes, "endpoints", eps,
 			 "services", svcs, "localRedirectPolicies", lrps, "ipMasqAgent",
-			 kdp_ipmasq_json(&st->ipmasq));
+			 st->ipmasq.present && st->ipmasq.text ? json_incref(st->ipmasq.text)
+							       : kdp_ipmasq_json(&st->ipmasq));
 }
 
 int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
 {
 	memset(dst, 0, sizeof(*dst));
+	dst->derived = true;
 	dst->ipmasq = src->ipmasq;
+	json_incref(dst->ipmasq.text);
 	if (src->n_nodes > 0) {
 		dst->nodes = malloc(sizeof(*dst->nodes) * src->n_nodes);
 		if (dst->nodes == NULL)
@@ -482,18 +493,13 @@ int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src)
 			json_incref(dst->eps[i].labels);
 	}
 	if (src->n_svcs > 0) {
-		dst->svcs = calloc(src->n_svcs, sizeof(*dst->svcs));
+		/* Shared: the copy borrows them (see struct kdp_state). */
+		dst->svcs = malloc(sizeof(*dst->svcs) * src->n_svcs);
 		if (dst->svcs == NULL) {
 			kdp_state_free(dst);
 			return -ENOMEM;
 		}
-		for (unsigned int i = 0; i < src->n_svcs; i++) {
-			if (kdp_service_copy(&dst->svcs[i], &src->svcs[i]) != 0) {
-				dst->n_svcs = i;
-				kdp_state_free(dst);
-				return -ENOMEM;
-			}
-		}
+		memcpy(dst->svcs, src->svcs, sizeof(*dst->svcs) * src->n_svcs);
 		dst->n_svcs = src->n_svcs;
 	}
 	if (src->n_lrps > 0) {
@@ -522,27 +528,27 @@ struct coll {
 	size_t name;  /* offset of the name in an object */
 	unsigned int max;
 	void (*release)(void *obj);
+	unsigned int bit; /* its KDP_STATE_CH_* */
 };
 
 static void release_ep(void *o) { json_decref(((struct kdp_endpoint *)o)->labels); }
-static void release_svc(void *o) { kdp_service_free(o); }
 static void release_lrp(void *o) { kdp_lrp_free(o); }
 
 static const struct coll nodes_c = {sizeof(struct kdp_node), offsetof(struct kdp_state, nodes),
 				    offsetof(struct kdp_state, n_nodes), SIZE_MAX,
-				    offsetof(struct kdp_node, name), KDP_MAX_NODES, NULL};
+				    offsetof(struct kdp_node, name), KDP_MAX_NODES, NULL,
+				    KDP_STATE_CH_NODES};
 static const struct coll eps_c = {sizeof(struct kdp_endpoint), offsetof(struct kdp_state, eps),
 				  offsetof(struct kdp_state, n_eps),
 				  offsetof(struct kdp_endpoint, ns),
-				  offsetof(struct kdp_endpoint, name), UINT_MAX, release_ep};
-static const struct coll svcs_c = {sizeof(struct kdp_service), offsetof(struct kdp_state, svcs),
-				   offsetof(struct kdp_state, n_svcs),
-				   offsetof(struct kdp_service, ns),
-				   offsetof(struct kdp_service, name), UINT_MAX, release_svc};
+				  offsetof(struct kdp_endpoint, name), UINT_MAX, release_ep,
+				  KDP_STATE_CH_EPS};
 static const struct coll lrps_c = {sizeof(struct kdp_lrp), offsetof(struct kdp_state, lrps),
 				   offsetof(struct kdp_state, n_lrps), offsetof(struct kdp_lrp, ns),
-				   offsetof(struct kdp_lrp, name), UINT_MAX, release_lrp};
-static const struct coll *const colls[] = {&nodes_c, &eps_c, &svcs_c, &lrps_c};
+				   offsetof(struct kdp_lrp, name), UINT_MAX, release_lrp,
+				   KDP_STATE_CH_LRPS};
+/* Services are not among them: shared and sorted (below). */
+static const struct coll *const colls[] = {&nodes_c, &eps_c, &lrps_c};
 
 static char **coll_arr(const struct kdp_state *st, const struct coll *c)
 {
@@ -582,6 +588,7 @@ static int coll_put(struct kdp_state *st, const struct coll *c, const void *obj)
 		if (c->release != NULL)
 			c->release(*a + (size_t)i * c->size);
 		memcpy(*a + (size_t)i * c->size, obj, c->size);
+		st->changed |= c->bit;
 		return 0;
 	}
 	if (*n >= c->max)
@@ -591,6 +598,7 @@ static int coll_put(struct kdp_state *st, const struct coll *c, const void *obj)
 		return -ENOMEM;
 	*a = na;
 	memcpy(na + (size_t)(*n)++ * c->size, obj, c->size);
+	st->changed |= c->bit;
 	return 0;
 }
 
@@ -604,9 +612,132 @@ static void coll_del(struct kdp_state *st, const struct coll *c, int i)
 	memmove(a + (size_t)i * c->size, a + (size_t)(i + 1) * c->size,
 		c->size * (*n - (unsigned int)i - 1));
 	(*n)--;
+	st->changed |= c->bit;
 }
 
-void kdp_state_free(struct kdp_state *st)
+/* ---- services: shared, sorted by namespace/name ---- */
+
+/* Index of @p ns/@p name, or -(insertion point) - 1. */
+static int svc_search(const struct kdp_state *st, const char *ns, const char *name)
+{
+	int lo = 0, hi = (int)st->n_svcs - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		const struct kdp_service *s = st->svcs[mid];
+		int c = kdp_service_cmp(s->ns, s->name, ns, name);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -lo - 1;
+}
+
+static int list_push(struct kdp_service ***a, unsigned int *n, struct kdp_service *s)
+{
+	struct kdp_service **na = realloc(*a, sizeof(*na) * (*n + 1));
+
+	if (na == NULL)
+		return -ENOMEM;
+	na[(*n)++] = s;
+	*a = na;
+	return 0;
+}
+
+static void list_remove(struct kdp_service **a, unsigned int *n, const struct kdp_service *s)
+{
+	for (unsigned int i = 0; i < *n; i++)
+		if (a[i] == s) {
+			a[i] = a[--(*n)];
+			return;
+		}
+}
+
+/* @p s leaves @p st: a derived state remembers a borrowed one (its source
+ * still lists it) and frees its own at once. Out of memory for the list,
+ * a borrowed one is only not freed at the commit (leaked, never freed
+ * while its source may list it). */
+static void svc_drop(struct kdp_state *st, struct kdp_service *s)
+{
+	if (st->derived && !s->fresh) {
+		list_push(&st->dropped, &st->n_dropped, s);
+		return;
+	}
+	if (st->derived)
+		list_remove(st->added, &st->n_added, s);
+	kdp_service_delete(s);
+}
+
+int kdp_state_svc_find(const struct kdp_state *st, const char *ns, const char *name)
+{
+	int i = svc_search(st, ns, name);
+
+	return i >= 0 ? i : -1;
+}
+
+int kdp_state_svc_put(struct kdp_state *st, struct kdp_service *s)
+{
+	int i = svc_search(st, s->ns, s->name);
+
+	if (st->derived) {
+		if (list_push(&st->added, &st->n_added, s) != 0) {
+			kdp_service_delete(s);
+			return -ENOMEM;
+		}
+		s->fresh = true;
+	}
+	if (i >= 0) {
+		svc_drop(st, st->svcs[i]);
+		st->svcs[i] = s;
+	} else {
+		struct kdp_service **a = realloc(st->svcs, sizeof(*a) * (st->n_svcs + 1));
+
+		if (a == NULL) {
+			svc_drop(st, s);
+			return -ENOMEM;
+		}
+		st->svcs = a;
+		i = -i - 1;
+		memmove(&a[i + 1], &a[i], sizeof(*a) * (st->n_svcs - (unsigned int)i));
+		a[i] = s;
+		st->n_svcs++;
+	}
+	st->changed |= KDP_STATE_CH_SVCS;
+	return 0;
+}
+
+void kdp_state_svc_del(struct kdp_state *st, int i)
+{
+	struct kdp_service *s = st->svcs[i];
+
+	memmove(&st->svcs[i], &st->svcs[i + 1], sizeof(*st->svcs) * (st->n_svcs - (unsigned int)i - 1));
+	st->n_svcs--;
+	st->changed |= KDP_STATE_CH_SVCS;
+	svc_drop(st, s);
+}
+
+/* The services a state owns: all of them, or a derived one's own. */
+static void svcs_free(struct kdp_state *st)
+{
+	if (st->derived) {
+		for (unsigned int i = 0; i < st->n_added; i++)
+			kdp_service_delete(st->added[i]);
+	} else {
+		for (unsigned int i = 0; i < st->n_svcs; i++)
+			kdp_service_delete(st->svcs[i]);
+	}
+	free(st->svcs);
+	free(st->added);
+	free(st->dropped);
+	st->svcs = st->added = st->dropped = NULL;
+	st->n_svcs = st->n_added = st->n_dropped = 0;
+}
+
+static void others_free(struct kdp_state *st)
 {
 	for (size_t k = 0; k < RTE_DIM(colls); k++) {
 		const struct coll *c = colls[k];
@@ -618,7 +749,47 @@ void kdp_state_free(struct kdp_state *st)
 		*a = NULL;
 		*coll_n(st, c) = 0;
 	}
+	json_decref(st->ipmasq.text);
+	st->ipmasq.text = NULL;
 	st->ipmasq.present = false;
+}
+
+void kdp_state_free(struct kdp_state *st)
+{
+	svcs_free(st);
+	others_free(st);
+	st->derived = false;
+	st->changed = 0;
+}
+
+void kdp_state_commit(struct kdp_state *cur, struct kdp_state *next)
+{
+	if (next->derived) {
+		/* @p cur's services are next's, but for those next dropped. */
+		for (unsigned int i = 0; i < next->n_dropped; i++)
+			kdp_service_delete(next->dropped[i]);
+		for (unsigned int i = 0; i < next->n_added; i++)
+			next->added[i]->fresh = false;
+		free(next->dropped);
+		free(next->added);
+		next->dropped = next->added = NULL;
+		next->n_dropped = next->n_added = 0;
+		next->derived = false;
+		free(cur->svcs);
+		cur->svcs = NULL;
+		cur->n_svcs = 0;
+	}
+	kdp_state_free(cur);
+	next->changed = 0;
+	*cur = *next;
+	memset(next, 0, sizeof(*next));
+}
+
+void kdp_state_set_ipmasq(struct kdp_state *st, const struct kdp_ipmasq *cfg)
+{
+	json_decref(st->ipmasq.text);
+	st->ipmasq = *cfg;
+	st->changed |= KDP_STATE_CH_IPMASQ;
 }
 
 int kdp_state_node_find(const struct kdp_state *st, const char *name)
@@ -629,11 +800,6 @@ int kdp_state_node_find(const struct kdp_state *st, const char *name)
 int kdp_state_ep_find(const struct kdp_state *st, const char *ns, const char *name)
 {
 	return coll_find(st, &eps_c, ns, name);
-}
-
-int kdp_state_svc_find(const struct kdp_state *st, const char *ns, const char *name)
-{
-	return coll_find(st, &svcs_c, ns, name);
 }
 
 int kdp_state_lrp_find(const struct kdp_state *st, const char *ns, const char *name)
@@ -651,11 +817,6 @@ int kdp_state_ep_put(struct kdp_state *st, struct kdp_endpoint *ep)
 	return coll_put(st, &eps_c, ep);
 }
 
-int kdp_state_svc_put(struct kdp_state *st, struct kdp_service *s)
-{
-	return coll_put(st, &svcs_c, s);
-}
-
 int kdp_state_lrp_put(struct kdp_state *st, struct kdp_lrp *l)
 {
 	return coll_put(st, &lrps_c, l);
@@ -669,11 +830,6 @@ void kdp_state_node_del(struct kdp_state *st, int i)
 void kdp_state_ep_del(struct kdp_state *st, int i)
 {
 	coll_del(st, &eps_c, i);
-}
-
-void kdp_state_svc_del(struct kdp_state *st, int i)
-{
-	coll_del(st, &svcs_c, i);
 }
 
 void kdp_state_lrp_del(struct kdp_state *st, int i)

@@ -41,16 +41,39 @@ struct kdp_endpoint {
 	int port; /**< DPDK port id, or -1 */
 };
 
+/** What a derived state changed since it was copied (kdp_state.changed). */
+#define KDP_STATE_CH_NODES 0x1
+#define KDP_STATE_CH_EPS 0x2
+#define KDP_STATE_CH_SVCS 0x4
+#define KDP_STATE_CH_LRPS 0x8
+#define KDP_STATE_CH_IPMASQ 0x10
+
+/**
+ * A desired state. Nodes, endpoints and policies are arrays of values;
+ * services are pointers, sorted by namespace and name, to parsed services
+ * that states share: a copy (kdp_state_copy()) is *derived* from its
+ * source and borrows its services, lists the ones it replaces or deletes
+ * (dropped) and owns the ones it adds (added, marked fresh) until it is
+ * committed over that source (kdp_state_commit()) or freed. So copying a
+ * state of 10,000 services copies 10,000 pointers, and a change costs what
+ * it changes.
+ */
 struct kdp_state {
 	unsigned int n_nodes;
 	unsigned int n_eps;
 	unsigned int n_svcs;
 	struct kdp_node *nodes;
 	struct kdp_endpoint *eps;
-	struct kdp_service *svcs;
+	struct kdp_service **svcs;
 	unsigned int n_lrps;
 	struct kdp_lrp *lrps;
 	struct kdp_ipmasq ipmasq; /**< present false: no ip-masq-agent config */
+	/* Derived states only. */
+	bool derived;
+	unsigned int changed;     /**< KDP_STATE_CH_* since the copy */
+	unsigned int n_dropped, n_added;
+	struct kdp_service **dropped; /**< borrowed services no longer listed */
+	struct kdp_service **added;   /**< its own services, not committed yet */
 };
 
 /** Parses a node object; @p name comes from the URL (or "name" in lists). */
@@ -79,9 +102,23 @@ json_t *kdp_state_ep_json(const struct kdp_endpoint *ep);
 /** The whole desired state, as PUT /v1/state takes it. */
 json_t *kdp_state_json(const struct kdp_state *st);
 
-/** Deep copy (labels referenced). @return 0 or -ENOMEM. */
+/**
+ * A derived copy of @p src (which must not be derived itself): nodes,
+ * endpoints, policies and the ip-masq-agent config copied (labels
+ * referenced), services shared. @return 0 or -ENOMEM.
+ */
 int kdp_state_copy(struct kdp_state *dst, const struct kdp_state *src);
+/** Frees a state; a derived one frees only what it owns. */
 void kdp_state_free(struct kdp_state *st);
+/**
+ * Makes @p next the state in place of @p cur: frees @p cur (a derived
+ * @p next keeps the services it shares with @p cur, and the ones it dropped
+ * go) and moves @p next into @p cur, no longer derived. @p next is left
+ * empty.
+ */
+void kdp_state_commit(struct kdp_state *cur, struct kdp_state *next);
+/** Replaces the ip-masq-agent config (taking @p cfg's text reference). */
+void kdp_state_set_ipmasq(struct kdp_state *st, const struct kdp_ipmasq *cfg);
 
 /** Index of node @p name, or -1. */
 int kdp_state_node_find(const struct kdp_state *st, const char *name);
@@ -93,9 +130,10 @@ int kdp_state_ep_find(const struct kdp_state *st, const char *ns,
 int kdp_state_node_put(struct kdp_state *st, const struct kdp_node *n);
 /** Inserts or replaces an endpoint; takes the labels reference. -ENOMEM. */
 int kdp_state_ep_put(struct kdp_state *st, struct kdp_endpoint *ep);
-/** Index of service @p ns/@p name, or -1. */
+/** Index of service @p ns/@p name (binary search), or -1. */
 int kdp_state_svc_find(const struct kdp_state *st, const char *ns, const char *name);
-/** Inserts or replaces a service; takes ownership of its backends. -ENOMEM. */
+/** Inserts or replaces a service (from kdp_service_new()), which the state
+ *  takes even on error. 0 or -ENOMEM. */
 int kdp_state_svc_put(struct kdp_state *st, struct kdp_service *s);
 void kdp_state_svc_del(struct kdp_state *st, int i);
 /** Index of policy @p ns/@p name, or -1. */

@@ -164,7 +164,6 @@ static int mod_flows_init(struct kdp *k, char *err)
 static void mod_flows_fini(struct kdp *k)
 {
 	kdp_flows_close(k);
-	json_decref(k->pub.fe_ids);
 	json_decref(k->api_counts);
 }
 
@@ -224,8 +223,7 @@ static int mod_state_init(struct kdp *k, char *err)
 
 static void mod_state_fini(struct kdp *k)
 {
-	kdp_dp_reclaim(k, true);
-	kdp_dp_free(atomic_exchange(&k->pub.snap, NULL));
+	kdp_dp_shutdown(k);
 	kdp_persist_close(k);
 	kdp_state_free(&k->state);
 }

@@ -60,6 +60,7 @@ for b in build build-asan; do
 	counted "flow state across restarts ($b)" /usr/bin/python3 tests/func/test_flowstate.py "$b/src/kdp"
 	counted "flow monitor ($b)" /usr/bin/python3 tests/func/test_monitor.py "$b/src/kdp"
 	counted "offloaded frames through net_kdp_afp ($b)" /usr/bin/python3 tests/func/test_offload.py "$b/src/kdp"
+	counted "traffic policies, health checks, batches ($b)" /usr/bin/python3 tests/func/test_policies.py "$b/src/kdp"
 done
 counted "kdpctl CLI (help, exit codes, metrics, completion)" env KDP_BUILD=build tests/cli/test_kdpctl_cli.sh
 counted "kdp-cni (as kubelet runs it, host-local, pings through kdp)" env KDP_BUILD=build tests/cni/test_cni.sh

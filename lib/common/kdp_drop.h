@@ -56,7 +56,9 @@
 	_(SVC_BACKEND_GONE, "svc_backend_gone",                                \
 	  "established flow whose backend was removed")                       \
 	_(SVC_UNKNOWN, "svc_unknown",                                          \
-	  "to the service CIDR but no such service port")
+	  "to the service CIDR but no such service port")                       \
+	_(SVC_SOURCE_RANGE, "svc_source_range",                                \
+	  "new flow from outside the service's loadBalancerSourceRanges")
 
 /** NAT stage: source translation (masquerade, NodePort to another node). */
 #define KDP_NAT_DROPS(_)                                                       \

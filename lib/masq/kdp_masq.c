@@ -50,6 +50,17 @@ void kdp_masq_set_free(struct kdp_masq_set *s)
 	rte_free(s);
 }
 
+void kdp_masq_set_reset(struct kdp_masq_set *s)
+{
+	for (uint32_t i = 0; i < s->n_entries; i++)
+		if (s->entries[i].depth > 0)
+			rte_lpm_delete(s->lpm, s->entries[i].prefix, s->entries[i].depth);
+	s->n_entries = 0;
+	s->all = false;
+	s->refs = 1;
+	s->sig = 0;
+}
+
 int kdp_masq_set_add(struct kdp_masq_set *s, uint32_t prefix, uint8_t depth,
 		     enum kdp_masq_reason why)
 {

@@ -56,6 +56,10 @@ struct kdp_masq_set {
 struct kdp_masq_set *kdp_masq_set_create(const char *name,
 					 uint32_t max_prefixes, int socket);
 
+/** Empties a set no reader uses any more, for reuse (prefixes deleted one by
+ *  one: cheaper than a new 64 MiB table). refs becomes 1, sig 0. */
+void kdp_masq_set_reset(struct kdp_masq_set *s);
+
 /** Frees a set (NULL is fine). Only once no reader can still use it. */
 void kdp_masq_set_free(struct kdp_masq_set *s);
 

@@ -375,7 +375,9 @@ static enum kdp_drop masq_new_flow(struct kdp_pipeline_ctx *ctx, const struct kd
 
 /*
  * A new flow to service frontend @p fe: picks a backend, tracks the flow
- * and translates the packet. Returns KDP_DROP_NONE when it goes on; for
+ * and translates the packet. Flows from the uplink pick among the local
+ * backends under a Local traffic policy; sources outside the frontend's
+ * ranges are refused. Returns KDP_DROP_NONE when it goes on; for
  * KDP_DROP_SVC_NO_BACKEND the caller rejects it.
  */
 static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
@@ -385,6 +387,7 @@ static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp
 {
 	uint32_t h = kdp_maglev_flow_hash(k->src, k->dst, k->sport, k->dport, k->proto);
 	uint32_t now_s = (uint32_t)(ctx->now_ms / 1000);
+	bool outside = dp->ports[in_port].role == KDP_PORT_UPLINK;
 	int b = -1;
 	const struct kdp_svc_backend *be;
 	struct kdp_ct_key reply;
@@ -392,10 +395,12 @@ static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp
 	uint8_t flags = KDP_CT_F_DNAT;
 	int ret;
 
+	if (unlikely(fe->n_ranges != 0) && !kdp_svc_source_allowed(fe, k->src))
+		return KDP_DROP_SVC_SOURCE_RANGE;
 	if (fe->affinity && ctx->aff != NULL)
 		b = kdp_affinity_get(ctx->aff, fe, k->src, now_s);
 	if (b < 0)
-		b = kdp_svc_select(fe, h);
+		b = kdp_svc_select(fe, h, outside);
 	if (b < 0)
 		return KDP_DROP_SVC_NO_BACKEND;
 	if (fe->affinity && ctx->aff != NULL)
@@ -413,9 +418,11 @@ static enum kdp_drop svc_new_flow(struct kdp_pipeline_ctx *ctx, const struct kdp
 		flags |= KDP_CT_F_SNAT | KDP_CT_F_HAIRPIN;
 		ret = kdp_ct_insert(ctx->ct, k, &reply, flags, fe->id, fe->gen,
 				    ctx->now_ms, &e);
-	} else if (dp->ports[in_port].role == KDP_PORT_UPLINK && !be->local) {
+	} else if (outside && !be->local) {
 		/* From outside to another node's pod: SNAT to the node IP so
-		 * the reply comes back through this node. */
+		 * the reply comes back through this node. (Under a Local
+		 * policy outside flows only get local backends: the client's
+		 * source is kept.) */
 		reply.dst = rte_cpu_to_be_32(dp->node_ip);
 		flags |= KDP_CT_F_SNAT;
 		ret = snat_insert(ctx, k, &reply, flags, fe->id, fe->gen, &e);

@@ -54,6 +54,17 @@ void kdp_route_free(struct kdp_route_table *rt)
 	rte_free(rt);
 }
 
+void kdp_route_reset(struct kdp_route_table *rt)
+{
+	for (uint32_t i = 0; i < rt->n_routes; i++)
+		if (rt->routes[i].depth > 0)
+			rte_lpm_delete(rt->lpm, rt->routes[i].prefix, rt->routes[i].depth);
+	rt->n_routes = 0;
+	rt->default_nh = KDP_ROUTE_MISS;
+	rt->refs = 1;
+	rt->sig = 0;
+}
+
 int kdp_route_add(struct kdp_route_table *rt, uint32_t prefix, uint8_t depth,
 		  enum kdp_route_kind kind, const struct kdp_nexthop *nh,
 		  const char *target)

@@ -74,6 +74,13 @@ struct kdp_route_table *kdp_route_create(const char *name, uint32_t max_routes,
 void kdp_route_free(struct kdp_route_table *rt);
 
 /**
+ * Empties a table no reader uses any more, for reuse: its routes are
+ * deleted one by one (a new table costs a 64 MiB allocation, and freeing
+ * one zeroes it). refs becomes 1, sig 0.
+ */
+void kdp_route_reset(struct kdp_route_table *rt);
+
+/**
  * Adds prefix/depth (host order) with next hop @p nh. A later route for the
  * same prefix replaces the earlier one. Control thread only.
  * @return 0, -ENOSPC when the table is full, -EINVAL for a bad depth.

@@ -6,15 +6,27 @@
  * backends; `maglev`: the flow hash into the frontend's Maglev table, so
  * every node picks the same backend for the same flow).
  *
- * A table is built whole by the control thread and only read by workers
- * while it is published through RCU (one more part of the snapshot).
+ * A frontend has two sets of backends new flows may take: every usable one
+ * (`all`) and, under a Local traffic policy, those on this node (`local`);
+ * which set a flow gets depends on where it comes from (KDP_SVC_LOCAL_*).
+ * A frontend may also admit new flows only from some source ranges
+ * (loadBalancerSourceRanges).
+ *
+ * The table is an open-addressed hash of frontend pointers. The control
+ * thread builds one per snapshot, whole or as a clone of the one in force
+ * with some frontends removed and added (the frontends themselves are
+ * shared between the tables that hold them, owned by the caller); workers
+ * only read a table while it is published through RCU.
  */
 #ifndef KDP_SVC_H
 #define KDP_SVC_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <rte_hash.h>
+#include <string.h>
+
+#include <rte_hash_crc.h>
+#include <rte_prefetch.h>
 
 enum kdp_svc_type {
 	KDP_SVC_CLUSTER_IP,
@@ -40,7 +52,7 @@ struct kdp_svc_backend {
 	uint32_t ip;   /**< network order */
 	uint16_t port; /**< network order */
 	uint8_t state; /**< enum kdp_be_state */
-	uint8_t local; /**< a pod on this node */
+	uint8_t local; /**< on this node (a local pod, or nodeName is this node) */
 };
 
 /** Key of a frontend, fields in network order. */
@@ -51,6 +63,33 @@ struct kdp_svc_key {
 	uint8_t pad;
 };
 
+/** The key as one word (hashing, comparing). */
+static inline uint64_t kdp_svc_key_word(const struct kdp_svc_key *k)
+{
+	uint64_t w;
+
+	memcpy(&w, k, sizeof(w));
+	return w;
+}
+
+/** Backends new flows may take, and how one is chosen among them. */
+struct kdp_svc_pick {
+	uint16_t n;       /**< how many (0: new flows are rejected) */
+	uint16_t *sel;    /**< indices into be[] */
+	uint32_t m;       /**< Maglev table size (0: random over sel) */
+	uint32_t *maglev; /**< m indices into be[] */
+};
+
+/** A source range, network order. */
+struct kdp_svc_range {
+	uint32_t net;
+	uint32_t mask;
+};
+
+/** Which new flows use the local pick (a Local traffic policy). */
+#define KDP_SVC_LOCAL_INSIDE 0x1  /**< from pods and the host: internalTrafficPolicy */
+#define KDP_SVC_LOCAL_OUTSIDE 0x2 /**< from the uplink: externalTrafficPolicy (or both) */
+
 /** One frontend: an address:port/protocol of a service. */
 struct kdp_svc_fe {
 	uint32_t id;       /**< stable across updates, 1-based */
@@ -58,17 +97,20 @@ struct kdp_svc_fe {
 	uint8_t type;      /**< enum kdp_svc_type */
 	uint8_t algo;      /**< enum kdp_svc_algo */
 	uint8_t affinity;  /**< ClientIP session affinity */
+	uint8_t local_only; /**< KDP_SVC_LOCAL_* */
 	uint32_t affinity_timeout_s;
 	uint32_t gen;      /**< changes when the backend set changes */
 	uint16_t n_be;
-	uint16_t n_sel;    /**< backends new flows may use */
+	uint16_t n_ranges; /**< 0: any source */
 	struct kdp_svc_backend *be;
-	uint16_t *sel;     /**< indices into be[] */
-	uint32_t m;        /**< Maglev table size (0: random) */
-	uint32_t *maglev;  /**< m indices into be[] */
-	char name[160];    /**< "namespace/name" */
+	struct kdp_svc_pick all;   /**< usable backends: active, else terminating */
+	struct kdp_svc_pick local; /**< the same among local ones (local_only != 0) */
+	struct kdp_svc_range *ranges;
+	/* Control thread only: what listings show. */
+	const char *name;  /**< "namespace/name", or NULL */
+	const char *lrp;   /**< "namespace/name" of the redirecting policy, or NULL */
+	const void *owner; /**< whoever built it (the snapshot's groups) */
 	char port_name[64];
-	char lrp[130];     /**< "namespace/name" of the redirecting policy, or "" */
 };
 
 /** Bits of the frontend-address filter (a one-hash Bloom filter, 8 KiB). */
@@ -80,38 +122,93 @@ static inline uint32_t kdp_svc_filter_bit(uint32_t addr)
 	return (addr * 0x9E3779B1u) >> 16;
 }
 
+/** A slot of the table: empty when fe is NULL. */
+struct kdp_svc_slot {
+	uint64_t key; /**< kdp_svc_key_word() of fe->key */
+	struct kdp_svc_fe *fe;
+};
+
 struct kdp_svc_table {
 	/** A set bit for every frontend address: a destination whose bit is
 	 *  clear is no frontend, and skips the hash lookup. */
 	uint64_t addr_bits[KDP_SVC_FILTER_BITS / 64];
-	struct rte_hash *h; /**< kdp_svc_key → struct kdp_svc_fe * */
+	struct kdp_svc_slot *slot; /**< mask + 1 slots, linear probing */
+	uint32_t mask;
+	uint32_t n_fe;
 	struct kdp_svc_fe **by_id; /**< [id] for established-flow checks */
 	uint32_t max_id;
-	uint32_t n_fe;
-	struct kdp_svc_fe *fe; /**< owned, with their arrays */
-	uint32_t cap;
+	/* Control thread only. */
+	uint16_t *addr_count;      /**< frontends per filter bit (saturating) */
+	struct kdp_svc_fe **owned; /**< frontends kdp_svc_table_add() copied */
+	uint32_t n_owned;
 };
 
+/** Slot index of a key word. */
+static inline uint32_t kdp_svc_slot_of(const struct kdp_svc_table *t, uint64_t w)
+{
+	return (uint32_t)rte_hash_crc_8byte(w, 0x5f3759df) & t->mask;
+}
+
 /**
- * Creates an empty table for @p cap frontends with ids up to @p max_id.
- * @return it, or NULL with rte_errno set.
+ * Creates an empty table for about @p cap frontends with ids up to
+ * @p max_id (@p name and @p socket are kept for callers; the table is in
+ * the plain heap). @return it, or NULL with rte_errno set.
  */
 struct kdp_svc_table *kdp_svc_table_create(const char *name, uint32_t cap,
 					   uint32_t max_id, int socket);
 
 /**
- * Adds a frontend; the table takes ownership of fe->be, fe->sel and
- * fe->maglev (malloc'ed) even on error. Control thread.
- * @return 0, -ENOSPC, -EEXIST (same key twice), -EINVAL (bad id).
+ * A copy of @p t with room for @p cap frontends and ids up to @p max_id,
+ * sharing its frontends (it owns none of them). Control thread.
+ * @return it, or NULL with rte_errno set.
+ */
+struct kdp_svc_table *kdp_svc_table_clone(const struct kdp_svc_table *t, uint32_t cap,
+					  uint32_t max_id);
+
+/**
+ * Puts frontend @p fe (owned by the caller, who keeps it alive while the
+ * table is) under its key and id. Control thread.
+ * @return 0, -EEXIST (another frontend has the key: see
+ * kdp_svc_table_get()), -EINVAL (id 0, above max_id or taken), -ENOSPC.
+ */
+int kdp_svc_table_insert(struct kdp_svc_table *t, struct kdp_svc_fe *fe);
+
+/** Takes out the frontend of @p key; @return it, or NULL when none. */
+struct kdp_svc_fe *kdp_svc_table_remove(struct kdp_svc_table *t, const struct kdp_svc_key *key);
+
+/** The frontend of @p key, or NULL. Any thread that may read @p t. */
+static inline struct kdp_svc_fe *kdp_svc_table_get(const struct kdp_svc_table *t,
+						   const struct kdp_svc_key *key)
+{
+	uint64_t w = kdp_svc_key_word(key);
+
+	for (uint32_t i = kdp_svc_slot_of(t, w);; i = (i + 1) & t->mask) {
+		const struct kdp_svc_slot *s = &t->slot[i];
+
+		if (s->fe == NULL)
+			return NULL;
+		if (s->key == w)
+			return s->fe;
+	}
+}
+
+/**
+ * Adds a copy of @p fe, which the table owns with its arrays (fe->be,
+ * fe->all, fe->local, fe->ranges) even on error: for callers that build a
+ * table once (tests, benchmarks). @return as kdp_svc_table_insert().
  */
 int kdp_svc_table_add(struct kdp_svc_table *t, struct kdp_svc_fe *fe);
 
-/** Frees the table and what it owns (NULL is fine). */
+/** Frees the table and the frontends it owns (NULL is fine). */
 void kdp_svc_table_free(struct kdp_svc_table *t);
 
+/** Frees what @p fe owns (be, picks, ranges), not @p fe itself. */
+void kdp_svc_fe_release(struct kdp_svc_fe *fe);
+
 /**
- * Fills fe->sel from fe->be by state (active; else terminating) and, for
- * maglev, fe->maglev of size @p m. @return 0, -ENOMEM, -EINVAL (bad m).
+ * Fills the picks from fe->be by state (active; else terminating), the
+ * local pick among local backends when fe->local_only is set, and for
+ * maglev their tables of size @p m. @return 0, -ENOMEM, -EINVAL (bad m).
  */
 int kdp_svc_fe_prepare(struct kdp_svc_fe *fe, uint32_t m);
 
@@ -120,37 +217,63 @@ static inline void kdp_svc_lookup_bulk(const struct kdp_svc_table *t,
 				       const struct kdp_svc_key *keys,
 				       unsigned int n, struct kdp_svc_fe **out)
 {
-	const void *kp[RTE_HASH_LOOKUP_BULK_MAX];
-	void *data[RTE_HASH_LOOKUP_BULK_MAX];
-	uint8_t at[RTE_HASH_LOOKUP_BULK_MAX];
-	uint64_t hits = 0;
+	uint64_t w[64];
+	uint32_t at[64];
+	uint8_t of[64];
 	unsigned int nc = 0;
 
-	for (unsigned int i = 0; i < n; i++) {
+	for (unsigned int i = 0; i < n && i < 64; i++) {
 		uint32_t b = kdp_svc_filter_bit(keys[i].addr);
 
 		out[i] = NULL;
 		if (t->addr_bits[b >> 6] & (1ull << (b & 63))) {
-			at[nc] = (uint8_t)i;
-			kp[nc++] = &keys[i];
+			w[nc] = kdp_svc_key_word(&keys[i]);
+			at[nc] = kdp_svc_slot_of(t, w[nc]);
+			rte_prefetch0(&t->slot[at[nc]]);
+			of[nc++] = (uint8_t)i;
 		}
 	}
-	if (nc == 0)
-		return;
-	rte_hash_lookup_bulk_data(t->h, kp, nc, &hits, data);
-	for (unsigned int c = 0; c < nc; c++)
-		if ((hits >> c) & 1)
-			out[at[c]] = data[c];
+	for (unsigned int c = 0; c < nc; c++) {
+		for (uint32_t i = at[c];; i = (i + 1) & t->mask) {
+			const struct kdp_svc_slot *s = &t->slot[i];
+
+			if (s->fe == NULL)
+				break;
+			if (s->key == w[c]) {
+				out[of[c]] = s->fe;
+				break;
+			}
+		}
+	}
+}
+
+/** The set a new flow from outside (@p outside: the uplink) or inside picks from. */
+static inline const struct kdp_svc_pick *kdp_svc_pick_for(const struct kdp_svc_fe *fe,
+							  bool outside)
+{
+	return fe->local_only & (outside ? KDP_SVC_LOCAL_OUTSIDE : KDP_SVC_LOCAL_INSIDE) ?
+		       &fe->local : &fe->all;
 }
 
 /** Backend index for a new flow with hash @p h, or -1 when none is usable. */
-static inline int kdp_svc_select(const struct kdp_svc_fe *fe, uint32_t h)
+static inline int kdp_svc_select(const struct kdp_svc_fe *fe, uint32_t h, bool outside)
 {
-	if (fe->n_sel == 0)
+	const struct kdp_svc_pick *p = kdp_svc_pick_for(fe, outside);
+
+	if (p->n == 0)
 		return -1;
-	if (fe->m != 0)
-		return (int)fe->maglev[h % fe->m];
-	return fe->sel[h % fe->n_sel];
+	if (p->m != 0)
+		return (int)p->maglev[h % p->m];
+	return p->sel[h % p->n];
+}
+
+/** True when a new flow from @p src (network order) may use @p fe. */
+static inline bool kdp_svc_source_allowed(const struct kdp_svc_fe *fe, uint32_t src)
+{
+	for (uint16_t i = 0; i < fe->n_ranges; i++)
+		if ((src & fe->ranges[i].mask) == fe->ranges[i].net)
+			return true;
+	return fe->n_ranges == 0;
 }
 
 /** Index of backend ip:port (network order) in @p fe, or -1. */
@@ -163,11 +286,14 @@ static inline int kdp_svc_find_backend(const struct kdp_svc_fe *fe, uint32_t ip,
 	return -1;
 }
 
-/** True when backend @p b of @p fe may take new flows. */
+/** True when backend @p b of @p fe may take new flows (from either side). */
 static inline int kdp_svc_selectable(const struct kdp_svc_fe *fe, int b)
 {
-	for (uint16_t i = 0; i < fe->n_sel; i++)
-		if (fe->sel[i] == b)
+	for (uint16_t i = 0; i < fe->all.n; i++)
+		if (fe->all.sel[i] == b)
+			return 1;
+	for (uint16_t i = 0; fe->local_only && i < fe->local.n; i++)
+		if (fe->local.sel[i] == b)
 			return 1;
 	return 0;
 }

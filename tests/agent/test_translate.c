@@ -88,7 +88,7 @@ static void test_multiport_and_lb(void)
 		"{\"metadata\":{\"namespace\":\"kube-system\",\"name\":\"dns\"},\"spec\":{\"type\":\"LoadBalancer\","
 		"\"clusterIP\":\"10.96.0.10\",\"externalIPs\":[\"192.0.2.1\",\"2001:db8::1\"],"
 		"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":60}},"
-		"\"loadBalancerSourceRanges\":[\" 10.1.2.3/8 \"],"
+		"\"loadBalancerSourceRanges\":[\" 10.1.2.3/8 \",\"10.9.9.9/8\",\"2001:db8::/32\"],"
 		"\"ports\":[{\"name\":\"dns\",\"protocol\":\"UDP\",\"port\":53,\"targetPort\":53,\"nodePort\":30053},"
 		"{\"name\":\"dns-tcp\",\"protocol\":\"TCP\",\"port\":53,\"targetPort\":\"dnst\",\"nodePort\":30054},"
 		"{\"name\":\"sctp\",\"protocol\":\"SCTP\",\"port\":9,\"nodePort\":30055}]},"
@@ -167,10 +167,23 @@ static void test_node_lrp_ipmasq_labels(void)
 	free(t);
 	json_decref(b);
 	json_decref(l);
+	/* matchExpressions in kdp's normal form (values only for In and NotIn). */
 	l = J("{\"metadata\":{\"namespace\":\"a\",\"name\":\"x\"},\"spec\":{\"redirectFrontend\":{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":\"53\"}]}},"
-	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\"}]},\"toPorts\":[{\"port\":\"53\"}]}}}");
+	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[]},"
+	      "{\"key\":\"k8s-app\",\"operator\":\"In\",\"values\":[\"node-local-dns\"]}]},\"toPorts\":[{\"port\":\"53\"}]}}}");
+	b = kdp_agent_lrp_body(l, why);
+	t = json_dumps(json_object_get(json_object_get(b, "redirectBackend"), "localEndpointSelector"),
+		       JSON_COMPACT | JSON_SORT_KEYS);
+	CU_ASSERT_STRING_EQUAL(t, "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\"},"
+			       "{\"key\":\"k8s-app\",\"operator\":\"In\",\"values\":[\"node-local-dns\"]}],"
+			       "\"matchLabels\":{}}");
+	free(t);
+	json_decref(b);
+	json_decref(l);
+	l = J("{\"metadata\":{\"namespace\":\"a\",\"name\":\"x\"},\"spec\":{\"redirectFrontend\":{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":\"53\"}]}},"
+	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Gt\"}]},\"toPorts\":[{\"port\":\"53\"}]}}}");
 	CU_ASSERT_PTR_NULL(kdp_agent_lrp_body(l, why));
-	CU_ASSERT_PTR_NOT_NULL(strstr(why, "matchExpressions"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "matchExpressions[0]"));
 	json_decref(l);
 
 	cm = J("{\"data\":{\"config\":\"nonMasqueradeCIDRs: []\\n\"}}");

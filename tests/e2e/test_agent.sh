@@ -24,6 +24,13 @@
 #      and converges
 #   j. the agent restarted: converges, and what kdp holds that the cluster
 #      has not is removed
+#   l. the service fields of phase 2, enforced by kdp as the agent gives
+#      them: externalTrafficPolicy=Local from the router (only the local
+#      webpod answers and sees the router's address; with Cluster a remote
+#      backend sees the node's), the healthCheckNodePort answering 200 on
+#      the node with an endpoint and 503 on the other, internalTrafficPolicy
+#      =Local, loadBalancerSourceRanges (the router refused and counted, then
+#      let in), and the agent sending batches (PATCH /v1/objects)
 #
 #   sudo tests/e2e/test_agent.sh          (KDP_BUILD=<dir>, default build)
 #
@@ -352,7 +359,7 @@ check_f_rolling() {
 	[[ $out =~ ^ok\ ([0-9]+)\ failed\ 0\  && ${BASH_REMATCH[1]} -gt 300 && $out == *webpod-new* && $out == *webpod-ctr* ]] || ok=1
 	lat=$(for n in k8s-ctr k8s-w1; do tail -c "+$((mark[$n] + 1))" "$API_DIR/agent-$n.log"; done |
 		grep 'applied service default/webpod' |
-		sed -E 's/.*\(([0-9.]+) ms; ([0-9.]+) ms after the change\)/\2/' | paste -sd, -)
+		sed -E 's/.*[(:] ?([0-9.]+) ms; ([0-9.]+) ms after the change\)/\2/' | paste -sd, -)
 	verdict "$ok" "f. rolling update of webpod (webpod-new added, webpod-ctr terminating, then gone) while curl-pod fetches $SVC_IP every 10 ms: no fetch fails" \
 		"client: ${out:-no output}" "ms from each EndpointSlice change to kdp's answer (both agents): $lat"
 }
@@ -434,6 +441,131 @@ print(json.dumps(l.service("default", "late2", "ClusterIP", "10.96.7.8", [("http
 		"$(grep -h 'resync (start)' "$API_DIR/agent-k8s-ctr.log" | tail -1 | cut -c29-)"
 }
 
+# router_get IP PORT [SRC]: the router fetches http://IP:PORT/ (from SRC);
+# prints the body, or "refused" / "timeout".
+router_get() {
+	local out rc
+	out=$(ip netns exec "$LAB_NS_ROUTER" curl -s -m 2 ${3:+--interface "$3"} "http://$1:$2/" 2>/dev/null)
+	rc=$?
+	case $rc in
+	0) echo "$out" ;;
+	7) echo refused ;;
+	28) echo timeout ;;
+	*) echo "error$rc" ;;
+	esac
+}
+
+# hc NODE_IP PORT: the router asks the health check port; prints "CODE BODY".
+hc() {
+	ip netns exec "$LAB_NS_ROUTER" curl -s -m 2 -w ' %{http_code}' "http://$1:$2/healthz" 2>/dev/null |
+		awk '{code = $NF; $NF = ""; sub(/ $/, ""); print code, $0}'
+}
+
+# a_log POD: the webpod's HTTP server log (clients as it saw them).
+a_log() { cat "$KDP_LAB_DIR/app-kdp-$1-http.log" 2>/dev/null; }
+
+check_l_policies() {
+	local ok out n ctr w1 line obj src drop0 drop1 b0 b1 a b c
+	b0=$(($(metric k8s-ctr kdp_agent_batch_applies_total) + $(metric k8s-w1 kdp_agent_batch_applies_total)))
+	# A LoadBalancer service of the webpods with externalTrafficPolicy
+	# Local and a health check port; a ClusterIP one with
+	# internalTrafficPolicy Local; a LoadBalancer one with source ranges.
+	obj=$(/usr/bin/python3 -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import lab_objects as l
+ports = [("http", "TCP", 80, 80, 30090)]
+eps = [l.endpoint("172.20.1.41", "k8s-ctr"), l.endpoint("172.20.0.130", "k8s-w1")]
+lb = l.service("default", "web-local", "LoadBalancer", "10.96.90.1", ports, {"app": "webpod"},
+               externalTrafficPolicy="Local", healthCheckNodePort=32000)
+lb["status"] = {"loadBalancer": {"ingress": [{"ip": "192.168.10.250"}]}}
+rng = l.service("default", "web-ranges", "LoadBalancer", "10.96.90.2", [("http", "TCP", 80, 80, 30091)],
+                {"app": "webpod"}, loadBalancerSourceRanges=["10.10.1.0/24"])
+itp = l.service("default", "web-itp", "ClusterIP", "10.96.90.3", [("http", "TCP", 80, 80)], {"app": "webpod"},
+                internalTrafficPolicy="Local")
+out = [lb, rng, itp]
+for s in ("web-local", "web-ranges", "web-itp"):
+    pp = ports if s != "web-itp" else [("http", "TCP", 80, 80)]
+    out.append(l.endpoint_slice("default", s, s + "-x1", eps, pp))
+print(json.dumps(out))' "$K8S")
+	kctl apply "$obj"
+	ok=0
+	for n in k8s-ctr k8s-w1; do
+		wait_view "$n" 15 '^policy default/web-local etp=Local itp=Cluster hc=32000 ranges=- local=1 nodes=172\.20\.0\.130@k8s-w1,172\.20\.1\.41@k8s-ctr$' \
+			'^policy default/web-ranges etp=Cluster itp=Cluster hc=0 ranges=10\.10\.1\.0/24 ' \
+			'^policy default/web-itp etp=Cluster itp=Local ' || ok=1
+		line+="$n: $(grep '^policy' <<<"$VIEW" | paste -sd';' -) "
+	done
+	verdict "$ok" "l1. both kdps hold the fields of phase 2 as the agent read them (traffic policies, health check port, source ranges, backends' nodeName)" "$line"
+
+	# externalTrafficPolicy Local: each node's NodePort only to its own webpod.
+	b1=$(a_log webpod-new | wc -l)
+	ctr=$(for _ in $(seq 8); do router_get 192.168.10.100 30090; done | sort | uniq -c | tr -s ' \n' ' ')
+	w1=$(for _ in $(seq 8); do router_get 192.168.10.101 30090; done | sort | uniq -c | tr -s ' \n' ' ')
+	src=$(a_log webpod-new | tail -n "+$((b1 + 1))" | awk '{print $1}' | sort | uniq -c | tr -s ' \n' ' ')
+	[[ $ctr == " 8 webpod-new " && $w1 == " 8 webpod-w1 " ]]
+	verdict $? "l2. externalTrafficPolicy Local from the router: NodePort 30090 on k8s-ctr only reaches webpod-new, on k8s-w1 only webpod-w1" \
+		"k8s-ctr:${ctr}; k8s-w1:${w1}"
+	[[ $src == " 8 192.168.10.200 " ]]
+	verdict $? "l3. ... and webpod-new sees the router's address (no SNAT)" "clients in webpod-new's log:${src:-none}"
+	# The same with Cluster (webpod's NodePort 30080, backend webpod-w1 only
+	# since check i) on k8s-ctr: SNAT, webpod-w1 sees the node.
+	b1=$(a_log webpod-w1 | wc -l)
+	out=$(router_get 192.168.10.100 30080)
+	src=$(a_log webpod-w1 | tail -n "+$((b1 + 1))" | awk '{print $1}' | paste -sd, -)
+	[[ $out == webpod-w1 && $src == 192.168.10.100 ]]
+	verdict $? "l4. with externalTrafficPolicy Cluster the other node's backend sees k8s-ctr's address (SNAT)" \
+		"answer $out, webpod-w1 saw ${src:-nothing}"
+
+	# Health check: both nodes have a local endpoint.
+	ctr=$(hc 192.168.10.100 32000)
+	w1=$(hc 192.168.10.101 32000)
+	[[ $ctr == '200 {"service":{"namespace":"default","name":"web-local"},"localEndpoints":1}' &&
+		$w1 == '200 {"service":{"namespace":"default","name":"web-local"},"localEndpoints":1}' ]]
+	verdict $? "l5. healthCheckNodePort 32000: 200 with localEndpoints 1 on both nodes" "k8s-ctr: $ctr; k8s-w1: $w1"
+	# webpod-new leaves the service: k8s-ctr has no local endpoint any more.
+	kctl slice default web-local web-local-x1 http:TCP:80 172.20.0.130:k8s-w1:ready
+	wait_view k8s-ctr 10 '^policy default/web-local .* local=0 ' || true
+	ctr=$(hc 192.168.10.100 32000)
+	w1=$(hc 192.168.10.101 32000)
+	out=$(router_get 192.168.10.100 30090)
+	[[ $ctr == '503 {"service":{"namespace":"default","name":"web-local"},"localEndpoints":0}' &&
+		$w1 == '200 {"service":{"namespace":"default","name":"web-local"},"localEndpoints":1}' &&
+		$out == refused ]]
+	verdict $? "l6. the only endpoint on k8s-w1: the health check answers 503 (localEndpoints 0) on k8s-ctr and 200 on k8s-w1, and k8s-ctr's NodePort refuses (RST) instead of crossing to k8s-w1" \
+		"k8s-ctr: $ctr; k8s-w1: $w1; router -> 192.168.10.100:30090: $out"
+
+	# internalTrafficPolicy Local: curl-pod (on k8s-ctr) only reaches webpod-new.
+	out=$(for _ in $(seq 8); do ip netns exec kdp-curl-pod curl -s -m 2 http://10.96.90.3/; done | sort | uniq -c | tr -s ' \n' ' ')
+	[[ $out == " 8 webpod-new " ]]
+	verdict $? "l7. internalTrafficPolicy Local: 8 fetches of 10.96.90.3 from curl-pod all reach webpod-new, on its node" "$out"
+
+	# loadBalancerSourceRanges 10.10.1.0/24: the router's LAN address is
+	# refused (dropped, counted), its 10.10.1.200 let in; then the agent
+	# adds the LAN address.
+	drop0=$(lab_api k8s-ctr GET /v1/stats | "$LAB_PY" -c 'import json,sys; print(next(d["packets"] for d in json.load(sys.stdin)["drops"] if d["reason"] == "svc_source_range"))')
+	a=$(router_get 192.168.10.100 30091)
+	b=$(router_get 192.168.10.100 30091 10.10.1.200)
+	drop1=$(lab_api k8s-ctr GET /v1/stats | "$LAB_PY" -c 'import json,sys; print(next(d["packets"] for d in json.load(sys.stdin)["drops"] if d["reason"] == "svc_source_range"))')
+	kctl apply "$(/usr/bin/python3 -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import lab_objects as l
+print(json.dumps(l.service("default", "web-ranges", "LoadBalancer", "10.96.90.2", [("http", "TCP", 80, 80, 30091)],
+                           {"app": "webpod"}, loadBalancerSourceRanges=["10.10.1.0/24", "192.168.10.200/32"])))' "$K8S")"
+	wait_view k8s-ctr 10 '^policy default/web-ranges .*ranges=10\.10\.1\.0/24,192\.168\.10\.200/32 ' || true
+	c=$(router_get 192.168.10.100 30091)
+	[[ $a == timeout && $b == webpod-* && $((drop1 - drop0)) -ge 1 && $c == webpod-* ]]
+	verdict $? "l8. loadBalancerSourceRanges [10.10.1.0/24]: the router from 192.168.10.200 is dropped (svc_source_range), from 10.10.1.200 let in; with 192.168.10.200/32 added by the agent, let in" \
+		"from 192.168.10.200: $a; from 10.10.1.200: $b; svc_source_range $drop0 -> $drop1; after the change: $c"
+
+	b1=$(($(metric k8s-ctr kdp_agent_batch_applies_total) + $(metric k8s-w1 kdp_agent_batch_applies_total)))
+	line=$(grep -h 'batch of' "$API_DIR"/agent-k8s-ctr.log | tail -1 | cut -c29-)
+	((b1 > b0))
+	verdict $? "l9. the agents sent these changes as batches (PATCH /v1/objects)" \
+		"kdp_agent_batch_applies_total (both): $b0 -> $b1; ${line:-no batch line}"
+}
+
 check_k_clean() {
 	local errs
 	errs=$(grep -hE ' (error|warn) ' "$API_DIR"/agent-*.log | grep -vE 'watch from resourceVersion .* ended|kdp unreachable|extended service fields|HTTP 503|injected' | head -5)
@@ -453,6 +585,7 @@ if setup; then
 	check_h_relist
 	check_i_kdp_restart
 	check_j_agent_restart
+	check_l_policies
 	check_k_clean
 fi
 FINISHED=1

@@ -4,6 +4,7 @@
   node k8s-w1 192.168.10.101 172.20.0.0/24
   service default/webpod NodePort 10.96.152.212 http:TCP:80>80:30080 172.20.0.130=active,172.20.1.40=active
   lrp kube-system/nodelocaldns active=True backends=172.20.1.13:53/UDP,...
+  policy default/web-local etp=Local itp=Cluster hc=32000 ranges=- local=1 nodes=172.20.1.41@k8s-ctr,...
   ipmasq {"nonMasqueradeCIDRs": [...], "masqLinkLocal": false}
   endpoint default/curl-pod 172.20.1.236 app=curl up
 
@@ -46,6 +47,15 @@ def main():
         bes = ",".join("%s%s=%s" % (b["ip"], ":%d" % b["port"] if b.get("port") else "", b["state"])
                        for b in v["backends"]) or "-"
         print("service %s/%s %s %s %s %s" % (v["namespace"], v["name"], v["type"], v["clusterIP"], ports, bes))
+        # The fields of phase 2, on a line of their own when not the defaults.
+        pol = (v.get("externalTrafficPolicy", "Cluster"), v.get("internalTrafficPolicy", "Cluster"),
+               v.get("healthCheckNodePort", 0), v.get("loadBalancerSourceRanges") or [])
+        if pol != ("Cluster", "Cluster", 0, []):
+            hc = v.get("healthCheck") or {}
+            print("policy %s/%s etp=%s itp=%s hc=%s ranges=%s local=%s nodes=%s" % (
+                v["namespace"], v["name"], pol[0], pol[1], pol[2], ",".join(pol[3]) or "-",
+                hc.get("localEndpoints", "-"),
+                ",".join("%s@%s" % (b["ip"], b.get("nodeName") or "-") for b in v["backends"]) or "-"))
     for p in get(s, "/v1/lrp"):
         print("lrp %s/%s active=%s backends=%s" % (p["namespace"], p["name"], p.get("active"),
                                                    ",".join(b["address"] for b in p.get("backends", [])) or "-"))

@@ -397,7 +397,10 @@ static void test_state_roundtrip(void)
 		"\"clusterIP\":\"10.96.152.212\",\"externalIPs\":[],\"loadBalancerIPs\":[],"
 		"\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080,\"nodePort\":30080}],"
 		"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityTimeoutSeconds\":10800,\"algorithm\":\"maglev\","
-		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\"},{\"ip\":\"172.20.0.130\",\"state\":\"terminating\"}]}],"
+		"\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Cluster\",\"healthCheckNodePort\":30999,"
+		"\"loadBalancerSourceRanges\":[\"203.0.113.0/24\"],"
+		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\",\"nodeName\":\"k8s-ctr\"},"
+		"{\"ip\":\"172.20.0.130\",\"state\":\"terminating\",\"nodeName\":\"\"}]}],"
 		"\"localRedirectPolicies\":[{\"namespace\":\"kube-system\",\"name\":\"nodelocaldns\","
 		"\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\",\"toPorts\":[]}},"
 		"\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"node-local-dns\"}},"
@@ -423,6 +426,76 @@ static void test_state_roundtrip(void)
 	json_decref(out);
 	kdp_state_free(&st);
 	kdp_state_free(&copy);
+}
+
+/* A copy shares the services: what it replaces or deletes stays in the
+ * original until the copy is committed over it; freed either way once
+ * (ASan checks). */
+static void test_state_shared(void)
+{
+	const char *body =
+		"{\"services\":[{\"namespace\":\"b\",\"name\":\"s\",\"ports\":[{\"port\":80}]},"
+		"{\"namespace\":\"a\",\"name\":\"z\",\"ports\":[{\"port\":80}]},"
+		"{\"namespace\":\"a\",\"name\":\"c\",\"ports\":[{\"port\":80}]}],"
+		"\"ipMasqAgent\":\"nonMasqueradeCIDRs: [10.10.1.0/24]\\n\"}";
+	json_t *in = json_loads(body, 0, NULL), *one = json_loads("{\"ports\":[{\"port\":81}]}", 0, NULL);
+	json_t *out;
+	struct kdp_state st, next;
+	struct kdp_service *orig[3], *sv;
+	struct kdp_config c;
+	char err[KDP_ERR_LEN];
+	int ret;
+
+	CU_ASSERT_FATAL(in != NULL && one != NULL);
+	CU_ASSERT_EQUAL_FATAL(cfg_with("workers", "1", &c, err), 0);
+	CU_ASSERT_EQUAL_FATAL(kdp_state_parse(in, &c, &st, err), 0);
+	/* Sorted by namespace and name. */
+	CU_ASSERT_STRING_EQUAL(st.svcs[0]->name, "c");
+	CU_ASSERT_STRING_EQUAL(st.svcs[1]->name, "z");
+	CU_ASSERT_STRING_EQUAL(st.svcs[2]->ns, "b");
+	CU_ASSERT_EQUAL(kdp_state_svc_find(&st, "a", "z"), 1);
+	CU_ASSERT_EQUAL(kdp_state_svc_find(&st, "a", "y"), -1);
+	memcpy(orig, st.svcs, sizeof(orig));
+	/* The text of the ip-masq-agent config comes back as given. */
+	out = kdp_state_json(&st);
+	CU_ASSERT(json_equal(json_object_get(in, "ipMasqAgent"), json_object_get(out, "ipMasqAgent")));
+	json_decref(out);
+
+	/* A copy freed without commit: the original keeps all. */
+	CU_ASSERT_EQUAL_FATAL(kdp_state_copy(&next, &st), 0);
+	sv = kdp_service_new(one, "a", "c", "", &c, &ret, err);
+	CU_ASSERT_FATAL(sv != NULL);
+	CU_ASSERT_EQUAL(kdp_state_svc_put(&next, sv), 0);
+	kdp_state_svc_del(&next, kdp_state_svc_find(&next, "a", "z"));
+	CU_ASSERT_EQUAL(next.n_svcs, 2);
+	CU_ASSERT_EQUAL(next.n_dropped, 2);
+	CU_ASSERT_EQUAL(next.changed, KDP_STATE_CH_SVCS);
+	kdp_state_free(&next);
+	CU_ASSERT(memcmp(orig, st.svcs, sizeof(orig)) == 0);
+
+	/* A copy committed: replaced and deleted ones go, new ones stay. */
+	CU_ASSERT_EQUAL_FATAL(kdp_state_copy(&next, &st), 0);
+	sv = kdp_service_new(one, "a", "c", "", &c, &ret, err);
+	CU_ASSERT_EQUAL(kdp_state_svc_put(&next, sv), 0);
+	sv = kdp_service_new(one, "a", "d", "", &c, &ret, err);
+	CU_ASSERT_EQUAL(kdp_state_svc_put(&next, sv), 0);
+	/* Replaced again before the commit: the fresh one is freed at once. */
+	sv = kdp_service_new(one, "a", "d", "", &c, &ret, err);
+	CU_ASSERT_EQUAL(kdp_state_svc_put(&next, sv), 0);
+	CU_ASSERT_EQUAL(next.n_added, 2);
+	kdp_state_svc_del(&next, kdp_state_svc_find(&next, "b", "s"));
+	CU_ASSERT_EQUAL(next.n_dropped, 2);
+	kdp_state_commit(&st, &next);
+	CU_ASSERT(!st.derived);
+	CU_ASSERT_EQUAL(next.n_svcs, 0);
+	CU_ASSERT_EQUAL(st.n_svcs, 3);
+	CU_ASSERT_STRING_EQUAL(st.svcs[1]->name, "d");
+	CU_ASSERT_PTR_EQUAL(st.svcs[2], orig[1]);
+	CU_ASSERT(!st.svcs[0]->fresh && st.svcs[0]->ports[0].port == 81);
+	kdp_state_free(&st);
+	kdp_config_free(&c);
+	json_decref(in);
+	json_decref(one);
 }
 
 static void test_lrp_errors(void)
@@ -480,6 +553,87 @@ static void test_lrp_errors(void)
 	}
 }
 
+/* matchExpressions as Kubernetes label selectors mean them, ANDed with
+ * matchLabels; the bad ones named. */
+static void test_lrp_selector(void)
+{
+	static const char *pol =
+		"{\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\"}},"
+		"\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"dns\"},"
+		"\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"node\",\"edge\"]},"
+		"{\"key\":\"canary\",\"operator\":\"NotIn\",\"values\":[\"true\"]},"
+		"{\"key\":\"ready\",\"operator\":\"Exists\"},"
+		"{\"key\":\"draining\",\"operator\":\"DoesNotExist\",\"values\":[]}]},"
+		"\"toPorts\":[{\"port\":\"53\",\"protocol\":\"UDP\"}]}}";
+	static const struct {
+		const char *labels;
+		bool want;
+	} t[] = {
+		{"{\"k8s-app\":\"dns\",\"tier\":\"node\",\"ready\":\"\"}", true},
+		{"{\"k8s-app\":\"dns\",\"tier\":\"edge\",\"ready\":\"1\",\"canary\":\"false\"}", true},
+		{"{\"k8s-app\":\"dns\",\"tier\":\"core\",\"ready\":\"1\"}", false},  /* In */
+		{"{\"k8s-app\":\"dns\",\"ready\":\"1\"}", false},                      /* In: absent */
+		{"{\"k8s-app\":\"dns\",\"tier\":\"node\",\"ready\":\"1\",\"canary\":\"true\"}", false},
+		{"{\"k8s-app\":\"dns\",\"tier\":\"node\"}", false},                    /* Exists */
+		{"{\"k8s-app\":\"dns\",\"tier\":\"node\",\"ready\":\"1\",\"draining\":\"\"}", false},
+		{"{\"k8s-app\":\"web\",\"tier\":\"node\",\"ready\":\"1\"}", false}, /* matchLabels */
+	};
+	static const struct {
+		const char *expr, *want;
+	} bad[] = {
+		{"{\"key\":\"a\",\"operator\":\"Gt\",\"values\":[\"1\"]}", "operator: expected In, NotIn, Exists or DoesNotExist"},
+		{"{\"key\":\"a\",\"operator\":\"In\"}", "values: In needs at least one"},
+		{"{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[\"x\"]}", "values: must be empty for Exists"},
+		{"{\"operator\":\"Exists\"}", "matchExpressions[0].key: required field missing"},
+		{"{\"key\":\"a\",\"operator\":\"In\",\"values\":[1]}", "values[0]: expected a string"},
+	};
+	char err[KDP_ERR_LEN] = "";
+	json_t *j = json_loads(pol, 0, NULL), *out;
+	struct kdp_lrp l;
+
+	CU_ASSERT_FATAL(j != NULL);
+	CU_ASSERT_EQUAL_FATAL(kdp_lrp_parse(j, "kube-system", "p", "", &l, err), 0);
+	for (size_t i = 0; i < RTE_DIM(t); i++) {
+		json_t *lab = json_loads(t[i].labels, 0, NULL);
+
+		if (kdp_lrp_selects(&l, lab) != t[i].want) {
+			fprintf(stderr, "selector case %zu: got %d\n", i, !t[i].want);
+			CU_FAIL("wrong selection");
+		}
+		json_decref(lab);
+	}
+	/* Echoed in normal form: no values for Exists/DoesNotExist. */
+	out = kdp_lrp_json(&l);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(json_object_get(json_object_get(out,
+		"redirectBackend"), "localEndpointSelector"), "matchExpressions")), 4);
+	CU_ASSERT_PTR_NULL(json_object_get(json_array_get(json_object_get(json_object_get(
+		json_object_get(out, "redirectBackend"), "localEndpointSelector"), "matchExpressions"), 3),
+		"values"));
+	json_decref(out);
+	kdp_lrp_free(&l);
+	json_decref(j);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		char body[1024];
+		int ret;
+
+		snprintf(body, sizeof(body),
+			 "{\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"x\",\"namespace\":\"kube-system\"}},"
+			 "\"redirectBackend\":{\"localEndpointSelector\":{\"matchExpressions\":[%s]},"
+			 "\"toPorts\":[{\"port\":\"53\"}]}}", bad[i].expr);
+		j = json_loads(body, 0, NULL);
+		CU_ASSERT_FATAL(j != NULL);
+		err[0] = '\0';
+		ret = kdp_lrp_parse(j, "kube-system", "p", "", &l, err);
+		kdp_lrp_free(&l);
+		json_decref(j);
+		CU_ASSERT_EQUAL(ret, -EINVAL);
+		if (strstr(err, bad[i].want) == NULL) {
+			fprintf(stderr, "expression case %zu: got '%s', want '%s'\n", i, err, bad[i].want);
+			CU_FAIL("wrong expression error");
+		}
+	}
+}
+
 static void test_service_errors(void)
 {
 	static const struct {
@@ -500,16 +654,28 @@ static void test_service_errors(void)
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"draining\"}]}", "backends[0].state: expected active"},
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\"},{\"ip\":\"172.20.1.40\"}]}", "backends[1]: listed twice"},
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"weight\":3}", "weight: unknown field"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"externalTrafficPolicy\":\"Global\"}", "externalTrafficPolicy: expected \"Cluster\" or \"Local\""},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"internalTrafficPolicy\":1}", "internalTrafficPolicy: expected a string"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"healthCheckNodePort\":\"x\"}", "healthCheckNodePort: expected 0 (none) or a port"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"10.0.0.0/8\",\"10.0.0.0/8\"]}", "loadBalancerSourceRanges[1]: listed twice"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"2001:db8::/32\"]}", "loadBalancerSourceRanges[0]: not an IPv4 CIDR"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\",\"nodeName\":\"%s\"}]}", "backends[0].nodeName: longer than 253"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Local\",\"healthCheckNodePort\":31000,\"loadBalancerSourceRanges\":[\"0.0.0.0/0\"],\"backends\":[{\"ip\":\"172.20.1.40\",\"nodeName\":\"k8s-ctr\"}]}", NULL},
 	};
 	struct kdp_config c;
 	char err[KDP_ERR_LEN] = "";
 
 	CU_ASSERT_EQUAL_FATAL(cfg_with("serviceCIDR", "\"10.96.0.0/16\"", &c, err), 0);
 	for (size_t i = 0; i < RTE_DIM(t); i++) {
-		json_t *j = json_loads(t[i].body, 0, NULL);
+		char long_name[300], body[1024];
+		json_t *j;
 		struct kdp_service s;
 		int ret;
 
+		memset(long_name, 'a', 254);
+		long_name[254] = '\0';
+		snprintf(body, sizeof(body), t[i].body, long_name);
+		j = json_loads(body, 0, NULL);
 		CU_ASSERT_FATAL(j != NULL);
 		err[0] = '\0';
 		ret = kdp_service_parse(j, "default", "webpod", "", &c, &s, err);
@@ -555,6 +721,8 @@ void test_register_config(void)
 	CU_add_test(s, "endpoint bodies", test_endpoint_errors);
 	CU_add_test(s, "state rules across objects", test_state_rules);
 	CU_add_test(s, "state JSON round trip", test_state_roundtrip);
+	CU_add_test(s, "states share their services", test_state_shared);
 	CU_add_test(s, "service bodies", test_service_errors);
 	CU_add_test(s, "local redirect policy bodies", test_lrp_errors);
+	CU_add_test(s, "local endpoint selector: matchLabels and matchExpressions", test_lrp_selector);
 }

@@ -286,8 +286,8 @@ static void test_restart(void)
 	fs = open_ok(2048, KDP_FLOWSTORE_REUSED);
 	CU_ASSERT_EQUAL(fs->hdr->geom.ct_slots, 2048);
 	kdp_flowstore_close(fs);
-	free(fe.sel);
-	free(fe.maglev);
+	fe.be = NULL; /* on the stack */
+	kdp_svc_fe_release(&fe);
 	cleanup();
 }
 
@@ -317,8 +317,8 @@ static void test_affinity_eviction(void)
 	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, 5, 300), 0);
 	/* Expired and collected. */
 	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, 5, 2000), -1);
-	free(fe.sel);
-	free(fe.maglev);
+	fe.be = NULL; /* on the stack */
+	kdp_svc_fe_release(&fe);
 	kdp_affinity_free(aff);
 }
 

@@ -584,11 +584,11 @@ static void test_syn_reuses_closed_flow(void)
 	/* Closed again, and its backend went to maintenance: the SYN goes to
 	 * the control thread, which deletes the entry and runs it again. */
 	e->tcp_state = KDP_CT_TCP_CLOSING;
-	b = kdp_svc_find_backend(&t->fe[0], backend, rte_cpu_to_be_16(80));
+	b = kdp_svc_find_backend(t->by_id[1], backend, rte_cpu_to_be_16(80));
 	CU_ASSERT_FATAL(b >= 0);
-	t->fe[0].be[b].state = KDP_BE_MAINTENANCE;
-	t->fe[0].gen++;
-	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&t->fe[0], 0), 0);
+	t->by_id[1]->be[b].state = KDP_BE_MAINTENANCE;
+	t->by_id[1]->gen++;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(t->by_id[1], 0), 0);
 	m = run1(test_pkt_make(&p), 1, &punted);
 	CU_ASSERT_FATAL(m != NULL);
 	CU_ASSERT_EQUAL(punted, 1);
@@ -601,9 +601,9 @@ static void test_syn_reuses_closed_flow(void)
 	CU_ASSERT_FATAL(m != NULL);
 	CU_ASSERT_NOT_EQUAL(ip_of(m)->dst_addr, backend);
 	rte_pktmbuf_free(m);
-	t->fe[0].be[b].state = KDP_BE_ACTIVE;
-	t->fe[0].gen++;
-	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&t->fe[0], 0), 0);
+	t->by_id[1]->be[b].state = KDP_BE_ACTIVE;
+	t->by_id[1]->gen++;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(t->by_id[1], 0), 0);
 }
 
 static void test_reject_and_unknown(void)

@@ -34,9 +34,7 @@ static struct kdp_svc_fe make_fe(uint32_t id, const uint8_t *states, int n, int 
 
 static void free_fe(struct kdp_svc_fe *fe)
 {
-	free(fe->be);
-	free(fe->sel);
-	free(fe->maglev);
+	kdp_svc_fe_release(fe);
 }
 
 static void test_states(void)
@@ -49,24 +47,24 @@ static void test_states(void)
 	int seen[5] = {0};
 
 	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 0), 0);
-	CU_ASSERT_EQUAL(fe.n_sel, 2); /* only the active ones */
+	CU_ASSERT_EQUAL(fe.all.n, 2); /* only the active ones */
 	for (uint32_t h = 0; h < 1000; h++)
-		seen[kdp_svc_select(&fe, h * 2654435761u)]++;
+		seen[kdp_svc_select(&fe, h * 2654435761u, false)]++;
 	CU_ASSERT(seen[0] > 300 && seen[3] > 300);
 	CU_ASSERT_EQUAL(seen[1] + seen[2] + seen[4], 0);
 	free_fe(&fe);
 	/* No active backend: the terminating ones are used. */
 	fe = make_fe(1, term, 3, KDP_SVC_RANDOM);
 	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 0), 0);
-	CU_ASSERT_EQUAL(fe.n_sel, 2);
+	CU_ASSERT_EQUAL(fe.all.n, 2);
 	for (uint32_t h = 0; h < 100; h++)
-		CU_ASSERT_NOT_EQUAL(kdp_svc_select(&fe, h), 1);
+		CU_ASSERT_NOT_EQUAL(kdp_svc_select(&fe, h, true), 1);
 	free_fe(&fe);
 	/* Maintenance/quarantined only: nothing for new flows. */
 	fe = make_fe(1, none, 2, KDP_SVC_MAGLEV);
 	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 16381), 0);
-	CU_ASSERT_EQUAL(fe.n_sel, 0);
-	CU_ASSERT_EQUAL(kdp_svc_select(&fe, 12345), -1);
+	CU_ASSERT_EQUAL(fe.all.n, 0);
+	CU_ASSERT_EQUAL(kdp_svc_select(&fe, 12345, false), -1);
 	free_fe(&fe);
 }
 
@@ -79,7 +77,7 @@ static void test_maglev_select(void)
 
 	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&a, 16381), 0);
 	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&b, 16381), 0);
-	CU_ASSERT_EQUAL(a.m, 16381);
+	CU_ASSERT_EQUAL(a.all.m, 16381);
 	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&b, 16380), -EINVAL);
 	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&b, 16381), 0);
 	/* Same flow, same backend on two "nodes"; maintenance never chosen. */
@@ -87,8 +85,8 @@ static void test_maglev_select(void)
 		uint32_t h = kdp_maglev_flow_hash(rte_cpu_to_be_32(IP4(192, 168, 10, 200)),
 						  a.key.addr, rte_cpu_to_be_16((uint16_t)(30000 + i)),
 						  a.key.port, IPPROTO_TCP);
-		int x = kdp_svc_select(&a, h);
-		CU_ASSERT_EQUAL(x, kdp_svc_select(&b, h));
+		int x = kdp_svc_select(&a, h, false);
+		CU_ASSERT_EQUAL(x, kdp_svc_select(&b, h, false));
 		count[x]++;
 	}
 	CU_ASSERT_EQUAL(count[1], 0);
@@ -116,14 +114,14 @@ static void test_table_and_affinity(void)
 	dup = make_fe(4, st, 3, KDP_SVC_RANDOM);
 	CU_ASSERT_EQUAL(kdp_svc_table_add(t, &fe), 0);
 	CU_ASSERT_EQUAL(kdp_svc_table_add(t, &dup), -EEXIST); /* same key */
-	keys[0] = t->fe[0].key;
+	f = t->by_id[3];
+	CU_ASSERT_FATAL(f != NULL);
+	keys[0] = f->key;
 	keys[1] = keys[0];
 	keys[1].proto = IPPROTO_UDP;
 	kdp_svc_lookup_bulk(t, keys, 2, out);
-	CU_ASSERT_PTR_EQUAL(out[0], &t->fe[0]);
+	CU_ASSERT_PTR_EQUAL(out[0], f);
 	CU_ASSERT_PTR_NULL(out[1]);
-	CU_ASSERT_PTR_EQUAL(t->by_id[3], &t->fe[0]);
-	f = &t->fe[0];
 	/* Pin, keep, expire. */
 	CU_ASSERT_EQUAL(kdp_affinity_get(aff, f, client, 1000), -1);
 	kdp_affinity_set(aff, f, client, 2, 1000);
@@ -133,8 +131,8 @@ static void test_table_and_affinity(void)
 	{ CU_ASSERT_EQUAL(kdp_affinity_gc(aff, t, 1101, 100000), 1); }
 	/* A pinned backend that went to maintenance is not used. */
 	kdp_affinity_set(aff, f, client, 1, 2000);
-	t->fe[0].be[1].state = KDP_BE_MAINTENANCE;
-	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&t->fe[0], 0), 0);
+	t->by_id[3]->be[1].state = KDP_BE_MAINTENANCE;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(t->by_id[3], 0), 0);
 	b = kdp_affinity_get(aff, f, client, 2001);
 	CU_ASSERT_EQUAL(b, -1);
 	CU_ASSERT_EQUAL(kdp_svc_find_backend(f, f->be[2].ip, f->be[2].port), 2);
@@ -143,10 +141,131 @@ static void test_table_and_affinity(void)
 	kdp_svc_table_free(t);
 }
 
+/* Local picks: the local backends for the sources a Local policy covers,
+ * the terminating fallback within them, none left: no backend. */
+static void test_local_pick(void)
+{
+	const uint8_t st[] = {KDP_BE_ACTIVE, KDP_BE_ACTIVE, KDP_BE_TERMINATING, KDP_BE_ACTIVE};
+	struct kdp_svc_fe fe = make_fe(1, st, 4, KDP_SVC_RANDOM);
+
+	fe.be[1].local = 1; /* active and local */
+	fe.be[2].local = 1; /* terminating and local */
+	fe.local_only = KDP_SVC_LOCAL_OUTSIDE;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	CU_ASSERT_EQUAL(fe.all.n, 3);
+	CU_ASSERT_EQUAL(fe.local.n, 1);
+	for (uint32_t h = 0; h < 200; h++) {
+		CU_ASSERT_EQUAL(kdp_svc_select(&fe, h * 2654435761u, true), 1);
+		CU_ASSERT_NOT_EQUAL(kdp_svc_select(&fe, h * 2654435761u, false), 2);
+	}
+	/* The local active one goes: its terminating neighbour takes over. */
+	fe.be[1].state = KDP_BE_MAINTENANCE;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	CU_ASSERT_EQUAL(kdp_svc_select(&fe, 7, true), 2);
+	CU_ASSERT(kdp_svc_selectable(&fe, 2)); /* in the local pick only */
+	CU_ASSERT(!kdp_svc_selectable(&fe, 1));
+	/* No local backend at all: rejected from outside, fine from inside. */
+	fe.be[2].local = 0;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	CU_ASSERT_EQUAL(kdp_svc_select(&fe, 7, true), -1);
+	CU_ASSERT(kdp_svc_select(&fe, 7, false) >= 0);
+	/* internalTrafficPolicy: both sides. */
+	fe.local_only = KDP_SVC_LOCAL_INSIDE | KDP_SVC_LOCAL_OUTSIDE;
+	CU_ASSERT_EQUAL(kdp_svc_select(&fe, 7, false), -1);
+	/* Maglev over the local ones. */
+	fe.algo = KDP_SVC_MAGLEV;
+	fe.be[0].local = fe.be[3].local = 1;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc_fe_prepare(&fe, 16381), 0);
+	CU_ASSERT_EQUAL(fe.local.n, 2);
+	CU_ASSERT_EQUAL(fe.local.m, 16381);
+	for (uint32_t h = 0; h < 200; h++) {
+		int b = kdp_svc_select(&fe, h * 2654435761u, false);
+		CU_ASSERT(b == 0 || b == 3);
+	}
+	free_fe(&fe);
+}
+
+static void test_source_ranges(void)
+{
+	const uint8_t st[] = {KDP_BE_ACTIVE};
+	struct kdp_svc_fe fe = make_fe(1, st, 1, KDP_SVC_RANDOM);
+	struct kdp_svc_range r[2] = {
+		{rte_cpu_to_be_32(IP4(192, 168, 10, 0)), rte_cpu_to_be_32(0xffffff00)},
+		{rte_cpu_to_be_32(IP4(10, 10, 1, 200)), rte_cpu_to_be_32(0xffffffff)},
+	};
+
+	CU_ASSERT(kdp_svc_source_allowed(&fe, rte_cpu_to_be_32(IP4(1, 2, 3, 4)))); /* none: all */
+	fe.ranges = r;
+	fe.n_ranges = 2;
+	CU_ASSERT(kdp_svc_source_allowed(&fe, rte_cpu_to_be_32(IP4(192, 168, 10, 200))));
+	CU_ASSERT(kdp_svc_source_allowed(&fe, rte_cpu_to_be_32(IP4(10, 10, 1, 200))));
+	CU_ASSERT(!kdp_svc_source_allowed(&fe, rte_cpu_to_be_32(IP4(10, 10, 1, 201))));
+	CU_ASSERT(!kdp_svc_source_allowed(&fe, rte_cpu_to_be_32(IP4(192, 168, 11, 1))));
+	fe.ranges = NULL;
+	fe.n_ranges = 0;
+	free_fe(&fe);
+}
+
+/* Clones share frontends; removing keeps every other key reachable
+ * (backward-shift deletion) and clears the filter bit of an address that
+ * has no frontend left. */
+static void test_table_clone_remove(void)
+{
+	enum { N = 3000 };
+	struct kdp_svc_fe *fes = calloc(N, sizeof(*fes));
+	struct kdp_svc_table *a = kdp_svc_table_create("", 8, N, 0), *b, *c;
+	struct kdp_svc_key k;
+	uint32_t bit;
+
+	CU_ASSERT_FATAL(fes != NULL && a != NULL);
+	for (uint32_t i = 0; i < N; i++) {
+		fes[i].id = i + 1;
+		fes[i].key.addr = rte_cpu_to_be_32(IP4(10, 96, 0, 0) + i / 3);
+		fes[i].key.port = rte_cpu_to_be_16((uint16_t)(80 + i % 3));
+		fes[i].key.proto = IPPROTO_TCP;
+	}
+	/* Full at three quarters, then a clone with room. */
+	for (uint32_t i = 0; i < 12; i++)
+		CU_ASSERT_EQUAL(kdp_svc_table_insert(a, &fes[i]), 0);
+	CU_ASSERT_EQUAL(kdp_svc_table_insert(a, &fes[12]), -ENOSPC);
+	b = kdp_svc_table_clone(a, N, N);
+	CU_ASSERT_FATAL(b != NULL);
+	for (uint32_t i = 12; i < N; i++)
+		CU_ASSERT_EQUAL(kdp_svc_table_insert(b, &fes[i]), 0);
+	CU_ASSERT_EQUAL(kdp_svc_table_insert(b, &fes[5]), -EINVAL); /* id taken */
+	CU_ASSERT_EQUAL(a->n_fe, 12);
+	CU_ASSERT_EQUAL(b->n_fe, N);
+	c = kdp_svc_table_clone(b, N, N);
+	CU_ASSERT_FATAL(c != NULL);
+	/* Take out every other one from c; b is untouched. */
+	for (uint32_t i = 0; i < N; i += 2)
+		CU_ASSERT_PTR_EQUAL(kdp_svc_table_remove(c, &fes[i].key), &fes[i]);
+	CU_ASSERT_PTR_NULL(kdp_svc_table_remove(c, &fes[0].key));
+	for (uint32_t i = 0; i < N; i++) {
+		CU_ASSERT_PTR_EQUAL(kdp_svc_table_get(b, &fes[i].key), &fes[i]);
+		CU_ASSERT_PTR_EQUAL(kdp_svc_table_get(c, &fes[i].key), i % 2 ? &fes[i] : NULL);
+		CU_ASSERT_PTR_EQUAL(c->by_id[i + 1], i % 2 ? &fes[i] : NULL);
+	}
+	/* An address with no frontend left loses its filter bit. */
+	k = fes[N - 1].key;
+	for (uint32_t i = N - 3; i < N; i++)
+		kdp_svc_table_remove(c, &fes[i].key);
+	bit = kdp_svc_filter_bit(k.addr);
+	CU_ASSERT((c->addr_bits[bit >> 6] & (1ull << (bit & 63))) == 0 || c->addr_count[bit] > 0);
+	CU_ASSERT((b->addr_bits[bit >> 6] & (1ull << (bit & 63))) != 0);
+	kdp_svc_table_free(c);
+	kdp_svc_table_free(b);
+	kdp_svc_table_free(a);
+	free(fes);
+}
+
 void test_register_svc(void)
 {
 	CU_pSuite s = CU_add_suite("service", NULL, NULL);
 	CU_add_test(s, "backend states: active, terminating fallback, maintenance", test_states);
 	CU_add_test(s, "maglev: same flow same backend on two nodes", test_maglev_select);
 	CU_add_test(s, "frontend table and ClientIP affinity", test_table_and_affinity);
+	CU_add_test(s, "Local traffic policy: the local pick, its fallback, none", test_local_pick);
+	CU_add_test(s, "loadBalancerSourceRanges", test_source_ranges);
+	CU_add_test(s, "frontend table: clone, insert, remove", test_table_clone_remove);
 }

@@ -17,5 +17,6 @@ run "$b/pkt-gen/kdp-pktgen" generate --port net_null0,no-rx=1 --flows 10000 \
 	--src 172.20.1.1-172.20.1.100 --dst 10.96.152.212 --dport 80 --duration 1 -- \
 	--no-pci --no-huge -m 256 --no-telemetry -l 0 "--file-prefix=kdp-smoke-$$"
 rm -rf "/var/run/dpdk/kdp-smoke-$$" # kdp-pktgen leaves its EAL runtime directory
+run tools/bench/api-bench --build "$b" --services 300 --count 20 --batch 5
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

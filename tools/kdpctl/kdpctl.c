@@ -66,9 +66,14 @@ static const struct kdpctl_command kdpctl_commands[] = {
 	  "As cilium-dbg service list: one row per frontend, sorted by ID, with one line\n"
 	  "per backend (\"N => ADDRESS (state)\"); a redirected frontend has the type\n"
 	  "LocalRedirect and its local backends.\n",
-	  "also show each frontend's service and algorithm" },
-	{ "service get", "NS/NAME", 1, KDPCTL_FILE_NO, 0,
-	  "Show a service and its frontends", "GET /v1/services/NS/NAME", cmd_service_get, NULL },
+	  "also show each frontend's service, algorithm, traffic\n"
+	  "                      policy (Local: this node's backends only) and source\n"
+	  "                      ranges, and which backends are local" },
+	{ "service get", "NS/NAME", 1, KDPCTL_FILE_NO, KDPCTL_OPT_WIDE,
+	  "Show a service and its frontends", "GET /v1/services/NS/NAME", cmd_service_get,
+	  "The spec (traffic policies, health check port and its answer, source ranges,\n"
+	  "backends with their node), then its frontends as service list shows them.\n",
+	  "the frontends' columns of service list -o wide" },
 	{ "service put", "NS/NAME", 1, KDPCTL_FILE_REQUIRED, 0,
 	  "Create or replace a service", "PUT /v1/services/NS/NAME", cmd_service_put, NULL },
 	{ "service delete", "NS/NAME", 1, KDPCTL_FILE_NO, 0,

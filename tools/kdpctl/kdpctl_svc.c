@@ -59,14 +59,34 @@ static void kdpctl_print_frontends(json_t *services, bool wide)
 			kdpctl_table_add(&t, fe_cols[c].header);
 			t.ncols++;
 		}
+	if (wide) {
+		/* What the traffic policies and source ranges make of each. */
+		kdpctl_table_add(&t, "POLICY");
+		kdpctl_table_add(&t, "SOURCES");
+		t.ncols += 2;
+	}
 	kdpctl_table_add(&t, "BACKEND");
 	for (i = 0; i < nfes; i++) {
 		json_t *bes = json_object_get(fes[i], "backends");
+		json_t *policy = json_object_get(fes[i], "trafficPolicy");
+		json_t *ranges = json_object_get(fes[i], "sourceRanges");
 
 		for (c = 0; c < ARRAY_SIZE(fe_cols); c++)
 			if (wide || !fe_cols[c].wide)
 				kdpctl_table_add_json(&t, json_object_get(fes[i], fe_cols[c].key),
 						      fe_cols[c].fmt);
+		if (wide) {
+			struct kdpctl_buf b = { 0 };
+
+			kdpctl_table_add(&t, json_is_string(policy) ? json_string_value(policy)
+								     : "Cluster");
+			if (json_is_integer(ranges))
+				kdpctl_buf_printf(&b, "%" JSON_INTEGER_FORMAT " range(s)",
+						  json_integer_value(ranges));
+			else
+				kdpctl_buf_puts(&b, "any");
+			kdpctl_table_add_owned(&t, kdpctl_buf_take(&b));
+		}
 		if (json_array_size(bes) == 0)
 			kdpctl_table_add(&t, "");
 		json_array_foreach(bes, j, be) {
@@ -78,7 +98,9 @@ static void kdpctl_print_frontends(json_t *services, bool wide)
 			kdpctl_buf_printf(&b, "%zu => ", j + 1);
 			kdpctl_buf_value(&b, json_object_get(be, "address"));
 			if (state != NULL)
-				kdpctl_buf_printf(&b, " (%s)", state);
+				kdpctl_buf_printf(&b, " (%s%s)", state,
+						  wide && json_is_true(json_object_get(be, "local"))
+							  ? ", local" : "");
 			kdpctl_table_add_owned(&t, kdpctl_buf_take(&b));
 		}
 	}
@@ -129,11 +151,12 @@ static void kdpctl_format_service_port(struct kdpctl_buf *b, json_t *p)
 	}
 }
 
-/* "172.20.0.130[:8080] (active)" */
+/* "172.20.0.130[:8080] (active)[ on k8s-w1]" */
 static void kdpctl_format_service_backend(struct kdpctl_buf *b, json_t *be)
 {
 	json_t *port = json_object_get(be, "port");
 	const char *state = json_string_value(json_object_get(be, "state"));
+	const char *node = json_string_value(json_object_get(be, "nodeName"));
 
 	kdpctl_format_json(b, json_object_get(be, "ip"), KDPCTL_FMT_PLAIN);
 	if (port != NULL && !json_is_null(port)) {
@@ -142,6 +165,49 @@ static void kdpctl_format_service_backend(struct kdpctl_buf *b, json_t *be)
 	}
 	if (state != NULL)
 		kdpctl_buf_printf(b, " (%s)", state);
+	if (node != NULL && node[0] != '\0')
+		kdpctl_buf_printf(b, " on %s", node);
+}
+
+/* "203.0.113.0/24" */
+static void kdpctl_format_plain(struct kdpctl_buf *b, json_t *v)
+{
+	kdpctl_format_json(b, v, KDPCTL_FMT_PLAIN);
+}
+
+/* The traffic policies, the health check and the source ranges of @p svc,
+ * when any is not the default. */
+static void kdpctl_add_policies(struct kdpctl_table *t, json_t *svc)
+{
+	const char *etp = json_string_value(json_object_get(svc, "externalTrafficPolicy"));
+	const char *itp = json_string_value(json_object_get(svc, "internalTrafficPolicy"));
+	json_t *hc = json_object_get(svc, "healthCheck");
+	json_t *ranges = json_object_get(svc, "loadBalancerSourceRanges");
+
+	if (etp != NULL || itp != NULL) {
+		struct kdpctl_buf b = { 0 };
+
+		kdpctl_buf_printf(&b, "external %s, internal %s", etp ? etp : "Cluster",
+				  itp ? itp : "Cluster");
+		kdpctl_table_add(t, "Traffic policy:");
+		kdpctl_table_add_owned(t, kdpctl_buf_take(&b));
+	}
+	if (json_is_object(hc)) {
+		struct kdpctl_buf b = { 0 };
+		const char *err = json_string_value(json_object_get(hc, "error"));
+		json_int_t n = json_integer_value(json_object_get(hc, "localEndpoints"));
+
+		kdpctl_buf_printf(&b, "port %" JSON_INTEGER_FORMAT ": %s, %" JSON_INTEGER_FORMAT
+				  " local endpoint%s",
+				  json_integer_value(json_object_get(hc, "port")),
+				  n > 0 ? "200" : "503", n, n == 1 ? "" : "s");
+		if (!json_is_true(json_object_get(hc, "listening")))
+			kdpctl_buf_printf(&b, " (not listening%s%s)", err ? ": " : "", err ? err : "");
+		kdpctl_table_add(t, "Health check:");
+		kdpctl_table_add_owned(t, kdpctl_buf_take(&b));
+	}
+	if (json_array_size(ranges) > 0)
+		kdpctl_add_items(t, "Source ranges:", ranges, kdpctl_format_plain);
 }
 
 int cmd_service_get(const struct kdpctl_opts *o)
@@ -182,6 +248,7 @@ int cmd_service_get(const struct kdpctl_opts *o)
 	kdpctl_table_add_owned(&t, kdpctl_buf_take(&affinity));
 	kdpctl_table_add(&t, "Algorithm:");
 	kdpctl_table_add_json(&t, json_object_get(svc, "algorithm"), KDPCTL_FMT_PLAIN);
+	kdpctl_add_policies(&t, svc);
 	kdpctl_add_items(&t, "Backends:", json_object_get(svc, "backends"),
 			 kdpctl_format_service_backend);
 	kdpctl_table_print(&t);
@@ -189,7 +256,7 @@ int cmd_service_get(const struct kdpctl_opts *o)
 
 	putchar('\n');
 	one = json_pack("[O]", svc);
-	kdpctl_print_frontends(one, false);
+	kdpctl_print_frontends(one, o->wide);
 	json_decref(one);
 	json_decref(svc);
 	return KDPCTL_EXIT_OK;
