@@ -99,6 +99,14 @@ static struct kdp_neigh_entry *entry_find(struct kdp_neigh *nt, uint32_t ip)
 	return pos >= 0 ? &nt->e[pos] : NULL;
 }
 
+/* Sets @p e's next timer action, and the table's earliest one. */
+static void set_next(struct kdp_neigh *nt, struct kdp_neigh_entry *e, uint64_t at)
+{
+	e->next_ms = at;
+	if (at < nt->due_ms)
+		nt->due_ms = at;
+}
+
 static struct kdp_neigh_entry *entry_add(struct kdp_neigh *nt, uint32_t ip,
 					 uint16_t port, uint64_t data)
 {
@@ -147,7 +155,7 @@ void kdp_neigh_resolve(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
 			return;
 		}
 		e->state = KDP_NEIGH_INCOMPLETE;
-		e->next_ms = now_ms + nt->p.retrans_ms;
+		set_next(nt, e, now_ms + nt->p.retrans_ms);
 		e->probes = 1;
 		nt->ops.request(nt->ops.ctx, port, ip, NULL);
 	}
@@ -186,18 +194,28 @@ int kdp_neigh_learn(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
 	e->state = KDP_NEIGH_REACHABLE;
 	e->probes = 0;
 	e->confirmed_ms = now_ms;
-	e->next_ms = now_ms + nt->p.reachable_ms;
+	set_next(nt, e, now_ms + nt->p.reachable_ms);
 	entry_flush(nt, e);
 	return 0;
 }
 
 void kdp_neigh_tick(struct kdp_neigh *nt, uint64_t now_ms)
 {
+	uint64_t due = UINT64_MAX;
+
+	/* Called every millisecond: a pass over the table only when a timer
+	 * is due, and it finds the next due time. */
+	if (now_ms < nt->due_ms)
+		return;
 	for (int32_t i = 0; i <= rte_hash_max_key_id(nt->h); i++) {
 		struct kdp_neigh_entry *e = &nt->e[i];
 
-		if (e->state == KDP_NEIGH_FREE || now_ms < e->next_ms)
+		if (e->state == KDP_NEIGH_FREE)
 			continue;
+		if (now_ms < e->next_ms) {
+			due = RTE_MIN(due, e->next_ms);
+			continue;
+		}
 		if (e->state == KDP_NEIGH_REACHABLE) {
 			e->state = KDP_NEIGH_PROBE;
 			e->probes = 0;
@@ -208,9 +226,11 @@ void kdp_neigh_tick(struct kdp_neigh *nt, uint64_t now_ms)
 		}
 		e->probes++;
 		e->next_ms = now_ms + nt->p.retrans_ms;
+		due = RTE_MIN(due, e->next_ms);
 		nt->ops.request(nt->ops.ctx, e->port, e->ip,
 				e->state == KDP_NEIGH_PROBE ? &e->mac : NULL);
 	}
+	nt->due_ms = due;
 }
 
 void kdp_neigh_flush_port(struct kdp_neigh *nt, uint16_t port)

@@ -79,6 +79,7 @@ struct kdp_neigh {
 	struct kdp_neigh_params p;
 	struct kdp_neigh_ops ops;
 	uint32_t count;
+	uint64_t due_ms; /**< no entry's timer fires before (kdp_neigh_tick skips) */
 };
 
 /**
