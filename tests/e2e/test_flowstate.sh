@@ -259,7 +259,7 @@ check_c_refused() {
 
 # d. conntrack full on the lab
 check_d_ct_full() {
-	local out full0 full1 flood fs t0 i again ok before
+	local out full0 full1 flood fs t0 i again ok before entries
 	export KDP_LAB_CONFIG_EXTRA='{"conntrack":{"maxFlows":1024,"otherSeconds":4}}'
 	lab_kdp_stop k8s-ctr >/dev/null
 	if ! out=$(lab_kdp_config k8s-ctr 2>&1 && lab_kdp_start k8s-ctr 2>&1); then
@@ -284,6 +284,8 @@ for p in range(50000, 52000):
     s.setblocking(False)
     s.sendto(b"flood", (sys.argv[1], int(sys.argv[2])))
     socks.append(s)
+    if p % 100 == 99:
+        time.sleep(0.005)  # paced: the downloads fill the rings meanwhile
 time.sleep(1)
 n = 0
 for s in socks:
@@ -296,9 +298,15 @@ print(n)
 ' "$ROUTER" "$ECHO_PORT")
 	full1=$(lab_drop_count k8s-ctr ct_full)
 	ok=1
-	[[ $flood =~ ^[0-9]+$ && $full1 =~ ^[0-9]+$ ]] && ((flood < 1024 && full1 - full0 >= 900)) && ok=0
+	entries=$(lab_api k8s-ctr GET /v1/ct | "$LAB_PY" -c 'import json,sys; print(json.load(sys.stdin)["entries"])')
+	# About 1000 of the flood find no room; a loaded machine also loses
+	# some of the 2000 datagrams before kdp (rings full under the three
+	# downloads), so: fewer than 1024 answered, at least 700 counted
+	# ct_full, and the table (nearly) full.
+	[[ $flood =~ ^[0-9]+$ && $full1 =~ ^[0-9]+$ && $entries =~ ^[0-9]+$ ]] &&
+		((flood < 1024 && full1 - full0 >= 700 && entries >= 950)) && ok=0
 	verdict "$ok" "d. 2000 new flows on a table of 1024: the rest are dropped as ct_full" \
-		"answered: $flood of 2000; ct_full drops $full0 -> $full1; conntrack: $(lab_api k8s-ctr GET /v1/ct | "$LAB_PY" -c 'import json,sys; print(json.load(sys.stdin)["entries"])')"
+		"answered: $flood of 2000; ct_full drops $full0 -> $full1; conntrack: $entries"
 	check_downloads d 43000 "$before" "$(flows 43000)"
 	echo "d. the probes (flows tracked before the flood) during it:"
 	probes "$t0" "$EPOCHREALTIME" | sed 's/^/        /'
