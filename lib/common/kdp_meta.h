@@ -15,6 +15,8 @@
 enum kdp_pkt_kind {
 	KDP_PKT_IPV4 = 0,
 	KDP_PKT_ARP = 1,
+	KDP_PKT_IPV6 = 2,
+	KDP_PKT_ND = 3, /**< IPv6 neighbour solicitation or advertisement */
 };
 
 /** Why a packet goes to the control thread. */
@@ -22,20 +24,27 @@ enum kdp_punt {
 	KDP_PUNT_NONE = 0,
 	KDP_PUNT_ARP,   /**< ARP frame received on in_port */
 	KDP_PUNT_NEIGH, /**< ready to send on out_port, next hop nh_ip unresolved */
+	KDP_PUNT_ND,    /**< neighbour discovery message received on in_port */
+	KDP_PUNT_NEIGH6, /**< IPv6: ready to send on out_port, next hop nh_ip6 unresolved */
 	KDP_PUNT_CT_RENEW, /**< a SYN reusing a closed flow whose backend is gone:
 			    * the control thread deletes the entry, then the
 			    * packet runs through the pipeline again */
 };
 
-#define KDP_META_F_LATER_FRAG 0x01 /**< IPv4 fragment with offset > 0 */
+#define KDP_META_F_LATER_FRAG 0x01 /**< fragment with offset > 0 */
+#define KDP_META_F_FRAG6 0x02      /**< IPv6 with a fragment header (any offset) */
 
 struct kdp_meta {
-	uint32_t nh_ip;    /**< next hop to resolve, host order */
+	union {
+		uint32_t nh_ip;     /**< next hop to resolve, host order */
+		uint8_t nh_ip6[16]; /**< IPv6 next hop to resolve, network order */
+	};
 	uint16_t in_port;  /**< port the packet came in on */
 	uint16_t out_port; /**< port chosen by the route stage */
 	uint16_t l4_off;   /**< offset of the L4 header from the frame start */
 	uint8_t kind;      /**< enum kdp_pkt_kind */
-	uint8_t l4_proto;  /**< IPPROTO_* of the IPv4 payload */
+	uint8_t l4_proto;  /**< IPPROTO_* of the payload (IPv6: after the
+			    *   extension headers) */
 	uint8_t flags;     /**< KDP_META_F_* */
 	uint8_t punt;      /**< enum kdp_punt */
 	uint8_t mon_idx;   /**< flow monitor: index of its pre-rewrite tuple */

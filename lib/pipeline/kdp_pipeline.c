@@ -22,6 +22,7 @@ void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
 		icmp_per_sec = 1000;
 	ctx->st = st;
 	ctx->nt = nt;
+	ctx->nt6 = NULL;
 	ctx->ct = ct;
 	ctx->aff = NULL;
 	ctx->mon = NULL;
@@ -66,6 +67,13 @@ struct burst {
 	uint16_t n_need;
 	struct rte_mbuf *need[KDP_BURST];
 	uint32_t need_ip[KDP_BURST];
+	/* The IPv6 lane: what parse found to be IPv6, through its own stages. */
+	uint16_t n6;
+	struct rte_mbuf *m6[KDP_BURST];
+	struct kdp_in6 dst6[KDP_BURST];
+	uint16_t n_need6;
+	struct rte_mbuf *need6[KDP_BURST];
+	struct kdp_in6 need_ip6[KDP_BURST];
 	/* Dropped, to be freed in bulk. */
 	uint16_t n_drop;
 	struct rte_mbuf *drop[KDP_BURST];
@@ -129,9 +137,16 @@ static inline void need_neigh(struct burst *b, struct rte_mbuf *m, uint16_t port
  * bulk path on purpose. The packet that caused it is already counted as a
  * drop, so failing here only frees it.
  */
+static void send_generated6(struct burst *b, struct rte_mbuf *m);
+
 static void send_generated(struct burst *b, struct rte_mbuf *m)
 {
 	const struct kdp_dp *dp = b->dp;
+
+	if (kdp_meta(m)->kind == KDP_PKT_IPV6) {
+		send_generated6(b, m);
+		return;
+	}
 	uint32_t dst = rte_be_to_cpu_32(kdp_parse_ip(m)->dst_addr);
 	uint32_t i = kdp_route_lookup(dp->rt, dst);
 	const struct kdp_nexthop *nh =
@@ -164,6 +179,8 @@ enum answer {
  * and within the ICMP rate limit turns it into the answer (rewritten in
  * place) and sends that; else frees it.
  */
+static int answer6(struct burst *b, struct rte_mbuf *m, enum answer a, uint32_t arg);
+
 static void drop_answer(struct burst *b, struct rte_mbuf *m, enum kdp_drop reason,
 			enum answer a, uint32_t arg)
 {
@@ -171,7 +188,10 @@ static void drop_answer(struct burst *b, struct rte_mbuf *m, enum kdp_drop reaso
 	int made = -1;
 
 	count_drop(b->ctx, m, reason);
-	if (icmp_allowed(b->ctx)) {
+	if (kdp_meta(m)->kind == KDP_PKT_IPV6) {
+		if (icmp_allowed(b->ctx))
+			made = answer6(b, m, a, arg);
+	} else if (icmp_allowed(b->ctx)) {
 		switch (a) {
 		case ANSWER_TIME_EXCEEDED:
 			made = kdp_icmp_error(m, KDP_ICMP_TIME_EXCEEDED, 0, 0, node);
@@ -623,9 +643,12 @@ static inline enum kdp_drop ingress_check(const struct burst *b, struct rte_mbuf
 	}
 }
 
+static void parse6(struct burst *b, struct rte_mbuf *m);
+
 /*
- * Stage: parse and ingress checks. ARP goes to the control thread; broken,
- * spoofed and misaddressed frames are dropped; the rest fills b->m.
+ * Stage: parse and ingress checks. ARP and neighbour discovery go to the
+ * control thread; broken, spoofed and misaddressed frames are dropped; the
+ * rest fills b->m (IPv4) and b->m6 (IPv6).
  */
 static void stage_parse(struct burst *b, struct rte_mbuf **pkts, uint16_t n)
 {
@@ -645,8 +668,12 @@ static void stage_parse(struct burst *b, struct rte_mbuf **pkts, uint16_t n)
 			drop(b, m, r);
 			continue;
 		}
-		if (unlikely(md->kind == KDP_PKT_ARP)) {
-			md->punt = KDP_PUNT_ARP;
+		if (unlikely(md->kind != KDP_PKT_IPV4)) {
+			if (md->kind == KDP_PKT_IPV6) {
+				parse6(b, m);
+				continue;
+			}
+			md->punt = md->kind == KDP_PKT_ARP ? KDP_PUNT_ARP : KDP_PUNT_ND;
 			b->out->punt[b->out->n_punt++] = m;
 			continue;
 		}
@@ -771,6 +798,218 @@ static void stage_l2(struct burst *b)
 	}
 }
 
+/* ---- the IPv6 lane ---- */
+
+/* Ingress rules of an IPv6 packet: a pod sends from its own global address
+ * or from a link-local one (which only kdp itself may be sent: the route
+ * stage never forwards link-local). */
+static inline enum kdp_drop ingress_check6(const struct burst *b, struct rte_mbuf *m)
+{
+	const struct kdp_in6 *src = (const struct kdp_in6 *)kdp_parse_ip6(m)->src_addr;
+
+	if (b->in_role == KDP_PORT_POD) {
+		const struct kdp_in6 *own = &b->dp->ports[b->in_port].pod_ip6;
+
+		if (unlikely(!kdp_addr6_link_local(src) &&
+			     (kdp_addr6_is_zero(own) || !kdp_addr6_eq(src, own))))
+			return KDP_DROP_SPOOFED_SOURCE;
+		return KDP_DROP_NONE;
+	}
+	return ingress_check(b, m); /* uplink MAC, host, unknown port */
+}
+
+/* Parse stage, IPv6 part: ingress checks, then into the IPv6 lane. */
+static void parse6(struct burst *b, struct rte_mbuf *m)
+{
+	const struct kdp_in6 *dst = (const struct kdp_in6 *)kdp_parse_ip6(m)->dst_addr;
+	enum kdp_drop r = ingress_check6(b, m);
+
+	if (unlikely(r != KDP_DROP_NONE)) {
+		drop(b, m, r);
+		return;
+	}
+	if (unlikely(kdp_addr6_multicast(dst))) {
+		drop(b, m, KDP_DROP_DST_NOT_UNICAST);
+		return;
+	}
+	b->dst6[b->n6] = *dst;
+	b->m6[b->n6++] = m;
+}
+
+static inline void need_neigh6(struct burst *b, struct rte_mbuf *m, uint16_t port,
+			       const struct kdp_in6 *ip)
+{
+	kdp_meta(m)->out_port = port;
+	b->need_ip6[b->n_need6] = *ip;
+	b->need6[b->n_need6++] = m;
+}
+
+/* send_generated() for IPv6. */
+static void send_generated6(struct burst *b, struct rte_mbuf *m)
+{
+	const struct kdp_dp *dp = b->dp;
+	const struct kdp_in6 *dst = (const struct kdp_in6 *)kdp_parse_ip6(m)->dst_addr;
+	uint32_t i = dp->rt6 ? kdp_route6_lookup(dp->rt6, dst) : KDP_ROUTE_MISS;
+	const struct kdp_nexthop6 *nh = i == KDP_ROUTE_MISS ? NULL : &dp->rt6->nh[i];
+
+	if (nh == NULL || nh->type == KDP_NH_LOCAL || nh->type == KDP_NH_NO_ENDPOINT) {
+		b->drop[b->n_drop++] = m;
+		return;
+	}
+	b->ctx->st->icmp_sent++;
+	if (nh->type == KDP_NH_ENDPOINT || nh->type == KDP_NH_HOST) {
+		set_l2(m, &dp->mac, &nh->mac);
+		emit(b, m, nh->port);
+		return;
+	}
+	need_neigh6(b, m, nh->port, nh->type == KDP_NH_VIA ? &nh->gw : dst);
+}
+
+/* The answer of drop_answer() for an IPv6 packet; 0 when made. */
+static int answer6(struct burst *b, struct rte_mbuf *m, enum answer a, uint32_t arg)
+{
+	const struct kdp_in6 *node = &b->dp->node_ip6;
+
+	switch (a) {
+	case ANSWER_TIME_EXCEEDED:
+		return kdp_icmp6_error(m, KDP_ICMP6_TIME_EXCEEDED, 0, 0, node);
+	case ANSWER_FRAG_NEEDED:
+		return kdp_icmp6_error(m, KDP_ICMP6_PKT_TOO_BIG, 0, arg, node);
+	case ANSWER_REJECT:
+		return kdp_reject6(m, node);
+	case ANSWER_RESET:
+		return kdp_reject6_tcp_reset(m);
+	}
+	return -1;
+}
+
+/* Hop limit and MTU rules of a forwarded IPv6 packet (IPv6 never
+ * fragments in transit: anything too big gets a packet too big); 0 when
+ * it goes on. */
+static inline int forward_checks6(struct burst *b, struct rte_mbuf *m, uint16_t out_port)
+{
+	struct rte_ipv6_hdr *ip = kdp_parse_ip6(m);
+	uint16_t mtu = b->dp->ports[out_port].mtu;
+
+	if (unlikely(ip->hop_limits <= 1)) {
+		drop_answer(b, m, KDP_DROP_TTL_EXCEEDED, ANSWER_TIME_EXCEEDED, 0);
+		return -1;
+	}
+	if (unlikely(KDP_IP6_LEN + rte_be_to_cpu_16(ip->payload_len) > mtu)) {
+		drop_answer(b, m, KDP_DROP_PKT_TOO_BIG, ANSWER_FRAG_NEEDED, mtu);
+		return -1;
+	}
+	ip->hop_limits--; /* no header checksum in IPv6 */
+	return 0;
+}
+
+/* An echo request to kdp's own IPv6 address, answered on its port. */
+static void answer_echo6(struct burst *b, struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ether_addr peer = eth->src_addr;
+
+	if (kdp_icmp6_echo_reply(m) != 0) {
+		drop(b, m, KDP_DROP_LOCAL_UNSUPPORTED);
+		return;
+	}
+	b->ctx->st->icmp_sent++;
+	if (unlikely(b->ctx->mon_on))
+		kdp_monitor_forget(b->ctx->mon, m);
+	set_l2(m, &b->dp->mac, &peer);
+	emit(b, m, b->in_port);
+}
+
+/*
+ * Stage: IPv6 route. Bulk rte_lpm6 lookup, then as stage_route: a local
+ * pod or the host, the LAN or a gateway (L2 by neighbour discovery), kdp
+ * itself, or nothing. Link-local sources and destinations never leave
+ * their link (RFC 4291 §2.5.6): only kdp's own addresses answer them.
+ */
+static void stage_route6(struct burst *b)
+{
+	const struct kdp_dp *dp = b->dp;
+	uint32_t nhi[KDP_BURST];
+
+	if (dp->rt6 == NULL) {
+		for (uint16_t i = 0; i < b->n6; i++)
+			drop(b, b->m6[i], KDP_DROP_NO_ROUTE);
+		b->n6 = 0;
+		return;
+	}
+	kdp_route6_lookup_bulk(dp->rt6, b->dst6, nhi, b->n6);
+	for (uint16_t i = 0; i < b->n6; i++) {
+		struct rte_mbuf *m = b->m6[i];
+		const struct kdp_nexthop6 *nh;
+
+		if (unlikely(nhi[i] == KDP_ROUTE_MISS)) {
+			drop(b, m, KDP_DROP_NO_ROUTE);
+			continue;
+		}
+		nh = &dp->rt6->nh[nhi[i]];
+		if (nh->type == KDP_NH_LOCAL) {
+			answer_echo6(b, m);
+			continue;
+		}
+		if (unlikely(kdp_addr6_link_local(&b->dst6[i]) ||
+			     kdp_addr6_link_local((const struct kdp_in6 *)
+						  kdp_parse_ip6(m)->src_addr))) {
+			drop(b, m, KDP_DROP_LINK_LOCAL);
+			continue;
+		}
+		switch (nh->type) {
+		case KDP_NH_ENDPOINT:
+			if (forward_checks6(b, m, nh->port))
+				break;
+			set_l2(m, &dp->mac, &nh->mac);
+			emit(b, m, nh->port);
+			break;
+		case KDP_NH_VIA:
+		case KDP_NH_CONNECTED:
+			if (forward_checks6(b, m, nh->port))
+				break;
+			need_neigh6(b, m, nh->port, nh->type == KDP_NH_VIA ? &nh->gw : &b->dst6[i]);
+			break;
+		case KDP_NH_HOST:
+			set_l2(m, &dp->mac, &nh->mac);
+			emit(b, m, nh->port);
+			break;
+		default:
+			drop(b, m, KDP_DROP_NO_ENDPOINT);
+			break;
+		}
+	}
+	b->n6 = 0;
+}
+
+/* Stage: L2 of IPv6 next hops on the uplink, in bulk; misses go to the
+ * control thread, which resolves them by neighbour discovery. */
+static void stage_l2_6(struct burst *b)
+{
+	uint64_t macs[KDP_BURST];
+
+	if (b->ctx->nt6 != NULL)
+		kdp_neigh_lookup_bulk6(b->ctx->nt6, b->need_ip6, b->n_need6, macs);
+	else
+		memset(macs, 0, sizeof(macs[0]) * b->n_need6);
+	for (uint16_t i = 0; i < b->n_need6; i++) {
+		struct rte_mbuf *m = b->need6[i];
+		struct kdp_meta *md = kdp_meta(m);
+
+		if (likely(macs[i] != 0)) {
+			struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+
+			eth->src_addr = b->dp->mac;
+			kdp_neigh_unpack(macs[i], &eth->dst_addr);
+			b->out->tx[b->out->n_tx++] = m;
+		} else {
+			memcpy(md->nh_ip6, &b->need_ip6[i], 16);
+			md->punt = KDP_PUNT_NEIGH6;
+			b->out->punt[b->out->n_punt++] = m;
+		}
+	}
+}
+
 /*
  * The pipeline, stage by stage over one burst:
  *   parse -> conntrack/services (NAT) -> route (TTL/MTU, masquerade) -> L2.
@@ -787,12 +1026,15 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 	b.in_role = dp->ports[in_port].role;
 	b.out = out;
 	b.n = b.n_need = b.n_drop = 0;
+	b.n6 = b.n_need6 = 0;
 	out->n_tx = out->n_punt = 0;
 	ctx->mon_on = ctx->mon != NULL && kdp_monitor_begin(ctx->mon);
 
 	stage_parse(&b, pkts, n);
-	if (unlikely(ctx->mon_on))
+	if (unlikely(ctx->mon_on)) {
 		kdp_monitor_pre(ctx->mon, b.m, b.n);
+		kdp_monitor_pre(ctx->mon, b.m6, b.n6);
+	}
 	if (b.n > 0 && ctx->ct != NULL) {
 		ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
 		stage_ct(&b);
@@ -800,7 +1042,11 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 		memset(b.isnew, 0, b.n);
 	}
 	stage_route(&b);
+	if (unlikely(b.n6 > 0))
+		stage_route6(&b);
 	stage_l2(&b);
+	if (unlikely(b.n_need6 > 0))
+		stage_l2_6(&b);
 
 	if (unlikely(ctx->mon_on))
 		kdp_monitor_end(ctx->mon, out->tx, out->n_tx, out->punt, out->n_punt);
