@@ -49,6 +49,7 @@ struct kdp {
 	struct rte_mempool *pool;
 	struct rte_rcu_qsbr *qsbr;
 	struct kdp_neigh *nt;
+	struct kdp_neigh *nt6;         /**< IPv6 neighbours (NULL: no nodeIPv6) */
 	struct kdp_ct *ct;
 	struct kdp_affinity *aff;
 	struct kdp_monitor *mon;       /**< flow monitor: workers produce, control consumes */

@@ -277,6 +277,47 @@ static int route_cmp(const void *a, const void *b)
 	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
 }
 
+static int route6_cmp(const void *a, const void *b)
+{
+	const struct kdp_route6_entry *x = *(const struct kdp_route6_entry *const *)a;
+	const struct kdp_route6_entry *y = *(const struct kdp_route6_entry *const *)b;
+
+	if (x->depth != y->depth)
+		return x->depth > y->depth ? -1 : 1;
+	return memcmp(&x->prefix, &y->prefix, sizeof(x->prefix));
+}
+
+/* The IPv6 routes after the IPv4 ones, in the same shape. */
+static int routes6(struct kdp_api_req *r, const struct kdp_route6_table *rt, json_t *a)
+{
+	const struct kdp_route6_entry **sorted = malloc(sizeof(*sorted) * (rt->n_routes + 1));
+
+	if (sorted == NULL)
+		return -1;
+	for (uint32_t i = 0; i < rt->n_routes; i++)
+		sorted[i] = &rt->routes[i];
+	qsort(sorted, rt->n_routes, sizeof(*sorted), route6_cmp);
+	for (uint32_t i = 0; i < rt->n_routes; i++) {
+		const struct kdp_route6_entry *e = sorted[i];
+		const struct kdp_nexthop6 *nh = &rt->nh[e->nh];
+		char pfx[KDP_ADDR6_STRLEN], gw[KDP_ADDR6_STRLEN], pb[64];
+		const char *port = NULL;
+		json_t *nexthop = json_null();
+
+		if (nh->type == KDP_NH_VIA)
+			nexthop = json_string(kdp_addr6_fmt(&nh->gw, gw, sizeof(gw)));
+		if (nh->type != KDP_NH_LOCAL && nh->type != KDP_NH_NO_ENDPOINT)
+			port = port_label(r->k, nh->port, pb, sizeof(pb));
+		json_array_append_new(
+			a, json_pack("{s:s, s:s, s:o, s:s?, s:s?}", "prefix",
+				     kdp_addr6_fmt_prefix(&e->prefix, e->depth, pfx, sizeof(pfx)),
+				     "type", kdp_route_kind_name(e->kind), "nexthop", nexthop,
+				     "port", port, "target", e->target[0] ? e->target : NULL));
+	}
+	free(sorted);
+	return 0;
+}
+
 void kdp_api_routes(struct kdp_api_req *r)
 {
 	const struct kdp_snapshot *s = atomic_load(&r->k->pub.snap);
@@ -312,6 +353,10 @@ void kdp_api_routes(struct kdp_api_req *r)
 				     e->target[0] ? e->target : NULL));
 	}
 	free(sorted);
+	if (s->dp.rt6 != NULL && routes6(r, s->dp.rt6, a) != 0) {
+		json_decref(a);
+		return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+	}
 	kdp_api_reply_json(r, HTTP_OK, a);
 }
 
@@ -319,17 +364,20 @@ struct neigh_list {
 	struct kdp *k;
 	json_t *a;
 	uint64_t now;
+	bool v6;
 };
 
 static int neigh_one(const struct kdp_neigh_entry *e, void *arg)
 {
 	struct neigh_list *l = arg;
-	char ip[KDP_ADDR_STRLEN], mac[KDP_MAC_STRLEN], pb[64];
+	char ip[KDP_ADDR6_STRLEN], mac[KDP_MAC_STRLEN], pb[64];
 
 	kdp_addr_fmt_mac(&e->mac, mac, sizeof(mac));
 	json_array_append_new(
 		l->a, json_pack("{s:s, s:s?, s:s, s:s?, s:I}", "ip",
-				kdp_addr_fmt_ip(e->ip, ip, sizeof(ip)), "mac",
+				l->v6 ? kdp_addr6_fmt(&e->ip6, ip, sizeof(ip))
+				      : kdp_addr_fmt_ip(e->ip, ip, sizeof(ip)),
+				"mac",
 				e->state == KDP_NEIGH_INCOMPLETE ? NULL : mac, "state",
 				kdp_neigh_state_name(e->state), "port",
 				port_label(l->k, e->port, pb, sizeof(pb)), "ageSeconds",
@@ -340,9 +388,12 @@ static int neigh_one(const struct kdp_neigh_entry *e, void *arg)
 
 void kdp_api_neighbours(struct kdp_api_req *r)
 {
-	struct neigh_list l = {r->k, json_array(), kdp_now_ms()};
+	struct neigh_list l = {r->k, json_array(), kdp_now_ms(), false};
 
 	kdp_neigh_foreach(r->k->nt, neigh_one, &l);
+	l.v6 = true;
+	if (r->k->nt6 != NULL)
+		kdp_neigh_foreach(r->k->nt6, neigh_one, &l);
 	kdp_api_reply_json(r, HTTP_OK, l.a);
 }
 
@@ -441,7 +492,7 @@ void kdp_api_status(struct kdp_api_req *r)
 	kdp_addr_fmt_ip(k->cfg.gateway, gw, sizeof(gw));
 	kdp_addr_fmt_ip(k->cfg.pod_gw, pgw, sizeof(pgw));
 	kdp_addr_fmt_prefix(k->cfg.node_ip, k->cfg.node_plen, ip, sizeof(ip));
-	kdp_api_reply_json(r, HTTP_OK,
+	json_t *o =
 		   json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
 			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}}",
 			     "node", k->cfg.name, "version", KDP_VERSION,
@@ -455,7 +506,29 @@ void kdp_api_status(struct kdp_api_req *r)
 			     "services", k->state.n_svcs, "conntrack",
 			     (json_int_t)kdp_ct_count(k->ct), "conntrackCapacity",
 			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
-			     (json_int_t)k->ct_mem_bytes));
+			     (json_int_t)k->ct_mem_bytes);
+	if (k->cfg.has_ip6) {
+		/* The IPv6 side, beside each IPv4 field it matches. */
+		char ip6[KDP_ADDR6_STRLEN], gw6[KDP_ADDR6_STRLEN], pgw6[KDP_ADDR6_STRLEN],
+			nat6[KDP_ADDR6_STRLEN];
+		json_t *counts = json_object_get(o, "counts");
+
+		json_object_set_new(o, "nodeIPv6", json_string(kdp_addr6_fmt_prefix(
+						   &k->cfg.node_ip6, k->cfg.node_plen6, ip6,
+						   sizeof(ip6))));
+		json_object_set_new(o, "gatewayIPv6",
+				    json_string(kdp_addr6_fmt(&k->cfg.gateway6, gw6, sizeof(gw6))));
+		json_object_set_new(o, "podGatewayIPv6",
+				    json_string(kdp_addr6_fmt(&k->cfg.pod_gw6, pgw6, sizeof(pgw6))));
+		json_object_set_new(o, "nativeRoutingCIDRv6",
+				    json_string(kdp_addr6_fmt_prefix(&k->cfg.native_cidr6,
+								     k->cfg.native_plen6, nat6,
+								     sizeof(nat6))));
+		json_object_set_new(counts, "routesIPv6",
+				    json_integer(s->dp.rt6 ? s->dp.rt6->n_routes : 0));
+		json_object_set_new(counts, "neighboursIPv6", json_integer(k->nt6->count));
+	}
+	kdp_api_reply_json(r, HTTP_OK, o);
 }
 
 /* Splits the decoded path into segments; 0 or -1 for a bad path. */

@@ -15,7 +15,8 @@ static const char *const top_keys[] = {
 	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
 	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig", "masquerade",
 	"controlSocketGroup", "memifSocketDir", "memifAbstractSockets",
-	"monitorEventsPerSecond",
+	"monitorEventsPerSecond", "nodeIPv6", "gatewayIPv6", "podGatewayIPv6",
+	"nativeRoutingCIDRv6", "serviceCIDRv6", "serviceLoopbackIPv6",
 	NULL};
 static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
@@ -242,6 +243,59 @@ static int parse_eal(const json_t *root, struct kdp_config *cfg, char *err)
 	return 0;
 }
 
+/* The IPv6 keys: all optional, but nodeIPv6 makes gatewayIPv6 and
+ * nativeRoutingCIDRv6 required, and the others need nodeIPv6. */
+static int parse_ip6(const json_t *root, struct kdp_config *cfg, char *err)
+{
+	static const char *const needs[] = {"gatewayIPv6", "podGatewayIPv6",
+					     "nativeRoutingCIDRv6", "serviceCIDRv6",
+					     "serviceLoopbackIPv6", NULL};
+	int ret;
+
+	kdp_addr6_parse("fe80::1", &cfg->pod_gw6);
+	kdp_addr6_parse("fe80::a9fe:2a01", &cfg->loopback_ip6);
+	ret = kdp_json_prefix6(root, "nodeIPv6", false, false, &cfg->node_ip6,
+			       &cfg->node_plen6, "", err);
+	if (ret < 0)
+		return ret;
+	if (ret == 1) {
+		for (const char *const *k = needs; *k; k++)
+			if (json_object_get(root, *k) != NULL)
+				return kdp_json_err(err, *k, "needs nodeIPv6 (IPv6 is off without it)");
+		return 0;
+	}
+	cfg->has_ip6 = true;
+	if (cfg->node_plen6 == 0 || cfg->node_plen6 > 128 ||
+	    kdp_addr6_not_host(&cfg->node_ip6) || kdp_addr6_link_local(&cfg->node_ip6))
+		return kdp_json_err(err, "nodeIPv6",
+				    "expected the node's global IPv6 address and LAN prefix, like fd00:10::100/64");
+	if ((ret = kdp_json_ip6(root, "gatewayIPv6", true, &cfg->gateway6, "", err)) < 0)
+		return ret;
+	if (kdp_addr6_not_host(&cfg->gateway6) || kdp_addr6_eq(&cfg->gateway6, &cfg->node_ip6) ||
+	    (!kdp_addr6_link_local(&cfg->gateway6) &&
+	     !kdp_addr6_in(&cfg->gateway6, &cfg->node_ip6, cfg->node_plen6)))
+		return kdp_json_err(err, "gatewayIPv6",
+				    "must be another address on the node's IPv6 subnet, or link-local");
+	if ((ret = kdp_json_ip6(root, "podGatewayIPv6", false, &cfg->pod_gw6, "", err)) < 0)
+		return ret;
+	if (kdp_addr6_not_host(&cfg->pod_gw6))
+		return kdp_json_err(err, "podGatewayIPv6", "not a unicast address");
+	if ((ret = kdp_json_prefix6(root, "nativeRoutingCIDRv6", true, true, &cfg->native_cidr6,
+				    &cfg->native_plen6, "", err)) < 0)
+		return ret;
+	if ((ret = kdp_json_prefix6(root, "serviceCIDRv6", false, true, &cfg->svc_cidr6,
+				    &cfg->svc_plen6, "", err)) < 0)
+		return ret;
+	if (ret == 0 && cfg->svc_plen6 == 0)
+		return kdp_json_err(err, "serviceCIDRv6", "::/0 would swallow every address");
+	if ((ret = kdp_json_ip6(root, "serviceLoopbackIPv6", false, &cfg->loopback_ip6, "",
+				err)) < 0)
+		return ret;
+	if (kdp_addr6_not_host(&cfg->loopback_ip6))
+		return kdp_json_err(err, "serviceLoopbackIPv6", "not a unicast address");
+	return 0;
+}
+
 int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 {
 	char mode[16] = "adaptive";
@@ -374,6 +428,8 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 					    (unsigned long long)v);
 		cfg->maglev_m = (uint32_t)v;
 	}
+	if ((ret = parse_ip6(root, cfg, err)))
+		return ret;
 	if ((ret = parse_tables(root, cfg, err)) ||
 	    (ret = parse_ct(root, cfg, err)) ||
 	    (ret = parse_ports(root, cfg, err)) ||

@@ -33,6 +33,16 @@ static void one(struct evbuffer *o, const char *name, const char *type, const ch
 	evbuffer_add_printf(o, "%s %.17g\n", name, v);
 }
 
+/* A gauge with one sample per address family (IPv6 only when it is on). */
+static void by_family(struct evbuffer *o, const char *name, const char *help, double v4,
+		      bool has6, double v6)
+{
+	head(o, name, "gauge", help);
+	evbuffer_add_printf(o, "%s{family=\"ipv4\"} %.17g\n", name, v4);
+	if (has6)
+		evbuffer_add_printf(o, "%s{family=\"ipv6\"} %.17g\n", name, v6);
+}
+
 /* One line of kdp_port_driver_total. */
 struct driver_line {
 	struct evbuffer *o;
@@ -204,8 +214,10 @@ static void render_tables(struct kdp *k, struct evbuffer *o, const struct kdp_st
 	one(o, "kdp_nodes", "gauge", "Nodes known from IPAM.", k->state.n_nodes);
 	one(o, "kdp_local_redirect_policies", "gauge", "Local Redirect Policies.",
 	    k->state.n_lrps);
-	one(o, "kdp_routes", "gauge", "Routes in force.", s->dp.rt->n_routes);
-	one(o, "kdp_neighbours", "gauge", "Neighbour (ARP) entries.", k->nt->count);
+	by_family(o, "kdp_routes", "Routes in force, by address family.", s->dp.rt->n_routes,
+		  s->dp.rt6 != NULL, s->dp.rt6 ? s->dp.rt6->n_routes : 0);
+	by_family(o, "kdp_neighbours", "Neighbour entries (ARP, ND), by address family.",
+		  k->nt->count, k->nt6 != NULL, k->nt6 ? k->nt6->count : 0);
 }
 
 static void render_monitor(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)

@@ -92,6 +92,82 @@ static int build_routes(struct kdp *k, const struct kdp_state *st,
 	return add(rt, c->pod_gw, 32, KDP_RK_LOCAL, &nh, "pod-gateway", k, err);
 }
 
+static int add6(struct kdp_route6_table *rt, const struct kdp_in6 *prefix, uint8_t depth,
+		enum kdp_route_kind kind, const struct kdp_nexthop6 *nh, const char *target,
+		const struct kdp *k, char *err)
+{
+	int ret = kdp_route6_add(rt, prefix, depth, kind, nh, target);
+
+	if (ret != 0)
+		snprintf(err, KDP_ERR_LEN,
+			 "routes: cannot add another IPv6 route (tables.routes is %u): %s",
+			 k->cfg.max_routes, rte_strerror(-ret));
+	return ret;
+}
+
+/* The IPv6 routes: as the IPv4 ones, from the IPv6 half of each object. */
+static int build_routes6(struct kdp *k, const struct kdp_state *st,
+			 struct kdp_route6_table *rt, char *err)
+{
+	const struct kdp_config *c = &k->cfg;
+	static const struct kdp_in6 any;
+	struct kdp_nexthop6 nh;
+	int ret;
+
+	memset(&nh, 0, sizeof(nh));
+	nh.type = KDP_NH_VIA;
+	nh.port = k->uplink;
+	nh.gw = c->gateway6;
+	if ((ret = add6(rt, &any, 0, KDP_RK_GATEWAY, &nh, "", k, err)))
+		return ret;
+	nh.type = KDP_NH_CONNECTED;
+	if ((ret = add6(rt, &c->node_ip6, c->node_plen6, KDP_RK_CONNECTED, &nh, "", k, err)))
+		return ret;
+	for (unsigned int i = 0; i < st->n_nodes; i++) {
+		const struct kdp_node *n = &st->nodes[i];
+		bool local = strcmp(n->name, c->name) == 0;
+
+		memset(&nh, 0, sizeof(nh));
+		nh.type = local ? KDP_NH_NO_ENDPOINT : KDP_NH_VIA;
+		nh.port = k->uplink;
+		/* A node off the LAN is reached through the gateway. */
+		nh.gw = kdp_addr6_in(&n->ip6, &c->node_ip6, c->node_plen6) ? n->ip6 : c->gateway6;
+		for (unsigned int j = 0; j < n->n_cidrs6; j++)
+			if ((ret = add6(rt, &n->cidr6[j], n->plen6[j],
+					local ? KDP_RK_LOCAL_PODCIDR : KDP_RK_REMOTE_NODE, &nh,
+					n->name, k, err)))
+				return ret;
+	}
+	for (unsigned int i = 0; i < st->n_eps; i++) {
+		const struct kdp_endpoint *e = &st->eps[i];
+		char target[2 * KDP_NAME_LEN + 2];
+
+		if (e->port < 0 || !e->has_ip6)
+			continue;
+		memset(&nh, 0, sizeof(nh));
+		nh.type = KDP_NH_ENDPOINT;
+		nh.port = (uint16_t)e->port;
+		nh.mac = e->mac;
+		snprintf(target, sizeof(target), "%s/%s", e->ns, e->name);
+		if ((ret = add6(rt, &e->ip6, 128, KDP_RK_ENDPOINT, &nh, target, k, err)))
+			return ret;
+	}
+	memset(&nh, 0, sizeof(nh));
+	if (k->host != KDP_NO_PORT) {
+		nh.type = KDP_NH_HOST;
+		nh.port = k->host;
+		nh.mac = k->ports[k->host].mac;
+		ret = add6(rt, &c->node_ip6, 128, KDP_RK_HOST, &nh, c->name, k, err);
+	} else {
+		nh.type = KDP_NH_LOCAL;
+		ret = add6(rt, &c->node_ip6, 128, KDP_RK_LOCAL, &nh, c->name, k, err);
+	}
+	if (ret != 0)
+		return ret;
+	nh.type = KDP_NH_LOCAL;
+	return add6(rt, &c->pod_gw6, 128, KDP_RK_LOCAL, &nh, "pod-gateway", k, err);
+}
+
 /* ---- services ---- */
 
 struct fe_build {
@@ -367,6 +443,8 @@ static uint64_t route_sig(const struct kdp *k, const struct kdp_state *st)
 		h = h * 31 + rte_jhash_3words(e->ip, (uint32_t)e->port,
 					      rte_jhash(&e->mac, sizeof(e->mac), 0),
 					      (uint32_t)i);
+		if (e->has_ip6)
+			h = h * 31 + rte_jhash(&e->ip6, sizeof(e->ip6), (uint32_t)i);
 	}
 	return (h << 1) | 1;
 }
@@ -480,8 +558,33 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		}
 	}
 	for (unsigned int i = 0; i < st->n_eps; i++)
-		if (st->eps[i].port >= 0)
+		if (st->eps[i].port >= 0) {
 			s->dp.ports[st->eps[i].port].pod_ip = st->eps[i].ip;
+			if (st->eps[i].has_ip6)
+				s->dp.ports[st->eps[i].port].pod_ip6 = st->eps[i].ip6;
+		}
+	if (k->cfg.has_ip6) {
+		s->dp.node_ip6 = k->cfg.node_ip6;
+		s->dp.pod_gw6 = k->cfg.pod_gw6;
+		if (cur != NULL && cur->dp.rt6 != NULL && cur->dp.rt6->sig == sig) {
+			s->dp.rt6 = cur->dp.rt6;
+			s->dp.rt6->refs++;
+		} else {
+			snprintf(name, sizeof(name), "kdp_rt6_%" PRIu64, s->gen);
+			s->dp.rt6 = kdp_route6_create(name, k->cfg.max_routes, (int)rte_socket_id());
+			if (s->dp.rt6 == NULL) {
+				snprintf(err, KDP_ERR_LEN, "cannot create an IPv6 route table: %s",
+					 rte_strerror(rte_errno));
+				kdp_dp_free(s);
+				return NULL;
+			}
+			if (build_routes6(k, st, s->dp.rt6, err) != 0) {
+				kdp_dp_free(s);
+				return NULL;
+			}
+			s->dp.rt6->sig = sig;
+		}
+	}
 	s->dp.loopback_ip = k->cfg.loopback_ip;
 	s->dp.svc_cidr = k->cfg.svc_cidr;
 	s->dp.svc_plen = k->cfg.svc_plen;
@@ -511,6 +614,8 @@ void kdp_dp_free(struct kdp_snapshot *s)
 		return;
 	if (s->dp.rt != NULL && --s->dp.rt->refs == 0)
 		kdp_route_free(s->dp.rt);
+	if (s->dp.rt6 != NULL && --s->dp.rt6->refs == 0)
+		kdp_route6_free(s->dp.rt6);
 	kdp_svc_table_free((struct kdp_svc_table *)s->dp.svc);
 	masq_put(s->dp.masq);
 	rte_free(s);

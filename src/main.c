@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -103,11 +104,21 @@ static int mod_neigh_init(struct kdp *k, char *err)
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
+	if (k->cfg.has_ip6) {
+		p.family = AF_INET6;
+		k->nt6 = kdp_neigh_create("kdp_neigh6", &p, &ops);
+		if (k->nt6 == NULL) {
+			snprintf(err, KDP_ERR_LEN, "cannot create the IPv6 neighbour table: %s",
+				 rte_strerror(rte_errno));
+			return -rte_errno;
+		}
+	}
 	return 0;
 }
 
 static void mod_neigh_fini(struct kdp *k)
 {
+	kdp_neigh_free(k->nt6);
 	kdp_neigh_free(k->nt);
 }
 

@@ -144,8 +144,9 @@ static inline enum kdp_drop kdp_parse6(struct rte_mbuf *m, uint16_t len)
 	if (unlikely((p[KDP_ETH_LEN] >> 4) != 6))
 		return KDP_DROP_IP_BAD_VERSION;
 	pl = rte_be_to_cpu_16(ip->payload_len);
-	/* 0 is a jumbogram (RFC 2675): never on a link kdp serves. */
-	if (unlikely(pl == 0 || (uint32_t)off + pl > len))
+	/* 0 with Hop-by-Hop options is a jumbogram (RFC 2675): never on a
+	 * link kdp serves. */
+	if (unlikely((pl == 0 && ip->proto == IPPROTO_HOPOPTS) || (uint32_t)off + pl > len))
 		return KDP_DROP_IP6_BAD_PAYLOAD_LENGTH;
 	end = (uint16_t)(off + pl);
 	if (unlikely(end < len))

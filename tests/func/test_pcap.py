@@ -167,9 +167,9 @@ def main():
         Ether(src=W1_MAC, dst=KDP_MAC) / IP(src=REMOTE_WEB, dst=CURL, ttl=63) / ICMP(type=0, id=7, seq=1) / Raw(b"x" * 32),
         # Unicast for another host on the LAN.
         Ether(src=W1_MAC, dst=OTHER_MAC) / IP(src=W1_IP, dst=CURL) / ICMP(),
-        # Truncated IPv4 header, and an IPv6 frame.
+        # Truncated IPv4 header, and a VLAN-tagged frame.
         Ether(src=W1_MAC, dst=KDP_MAC, type=0x0800) / Raw(b"\x45\x00\x00"),
-        Ether(src=W1_MAC, dst=KDP_MAC, type=0x86DD) / Raw(b"\x60" + b"\0" * 39),
+        Ether(src=W1_MAC, dst=KDP_MAC, type=0x8100) / Raw(b"\x00\x64\x08\x00" + b"\0" * 40),
     ]
     curl_in = [
         Ether(src=CURL_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=CURL_MAC, psrc=CURL, pdst=POD_GW),

@@ -201,6 +201,7 @@ int main(void)
 	test_register_route();
 	test_register_neigh();
 	test_register_pipeline();
+	test_register_pipeline6();
 	test_register_config();
 	test_register_maglev();
 	test_register_masq();

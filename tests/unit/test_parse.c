@@ -246,6 +246,7 @@ static enum kdp_drop parse6_mutated(const struct test_pkt6 *p,
 static void m6_trunc(uint8_t *d, uint16_t *len) { *len = 14 + 30; }
 static void m6_version(uint8_t *d, uint16_t *len) { d[14] = 0x45; }
 static void m6_plen_zero(uint8_t *d, uint16_t *len) { d[18] = d[19] = 0; }
+static void m6_jumbo(uint8_t *d, uint16_t *len) { d[18] = d[19] = 0; d[20] = 0; }
 static void m6_plen_big(uint8_t *d, uint16_t *len) { d[18] = 0x05; }
 static void m6_src_mcast(uint8_t *d, uint16_t *len) { d[22] = 0xff; }
 static void m6_src_loop(uint8_t *d, uint16_t *len) { memset(d + 22, 0, 16); d[37] = 1; }
@@ -268,7 +269,8 @@ static void test6_drop_reasons(void)
 		{m6_pad, KDP_DROP_NONE},
 		{m6_trunc, KDP_DROP_IP6_TRUNCATED},
 		{m6_version, KDP_DROP_IP_BAD_VERSION},
-		{m6_plen_zero, KDP_DROP_IP6_BAD_PAYLOAD_LENGTH},
+		{m6_plen_zero, KDP_DROP_L4_TRUNCATED}, /* an empty payload: no UDP header */
+		{m6_jumbo, KDP_DROP_IP6_BAD_PAYLOAD_LENGTH},
 		{m6_plen_big, KDP_DROP_IP6_BAD_PAYLOAD_LENGTH},
 		{m6_src_mcast, KDP_DROP_IP6_BAD_SOURCE},
 		{m6_src_loop, KDP_DROP_IP6_BAD_SOURCE},

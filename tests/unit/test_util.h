@@ -67,6 +67,7 @@ void test_register_parse(void);
 void test_register_route(void);
 void test_register_neigh(void);
 void test_register_pipeline(void);
+void test_register_pipeline6(void);
 void test_register_config(void);
 void test_register_addr(void);
 void test_register_maglev(void);
