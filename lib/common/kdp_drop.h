@@ -115,7 +115,7 @@
 	_(ARP_IGNORED, "arp_ignored",                                          \
 	  "ARP not for kdp (consumed, not forwarded)")                        \
 	_(ND_IGNORED, "nd_ignored",                                            \
-	  "neighbour discovery not for kdp (consumed, not forwarded)")
+	  "neighbour or router discovery, MLD not for kdp (consumed)")
 
 /** TX stage. */
 #define KDP_TX_DROPS(_)                                                        \

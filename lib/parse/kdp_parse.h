@@ -50,6 +50,13 @@ static inline struct rte_ipv4_hdr *kdp_parse_ip(struct rte_mbuf *m)
 	return rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, KDP_ETH_LEN);
 }
 
+/** True for ICMPv6 messages that stay on their link: multicast listener
+ *  discovery (RFC 2710, RFC 3810) and neighbour discovery (RFC 4861). */
+static inline bool kdp_icmp6_is_link_msg(uint8_t type)
+{
+	return (type >= 130 && type <= 137) || type == 143;
+}
+
 /** IPv6 header of a parsed IPv6 frame. */
 static inline struct rte_ipv6_hdr *kdp_parse_ip6(struct rte_mbuf *m)
 {
@@ -232,12 +239,13 @@ upper:
 		if (unlikely(r != KDP_DROP_NONE))
 			return r;
 	}
-	if (nh == IPPROTO_ICMPV6 && unlikely(p[off] >= KDP_ICMP6_ROUTER_SOLICIT &&
-					     p[off] <= KDP_ICMP6_REDIRECT)) {
+	if (nh == IPPROTO_ICMPV6 && unlikely(kdp_icmp6_is_link_msg(p[off]))) {
 		enum kdp_drop r;
 
+		/* Router discovery, redirects and multicast listeners are
+		 * routers' business on a link; kdp routes statically. */
 		if (p[off] != KDP_ICMP6_NEIGH_SOLICIT && p[off] != KDP_ICMP6_NEIGH_ADVERT)
-			return KDP_DROP_ND_IGNORED; /* routers' business */
+			return KDP_DROP_ND_IGNORED;
 		if (md->flags & KDP_META_F_FRAG6)
 			return KDP_DROP_ND_MALFORMED;
 		r = kdp_parse_nd(ip, p + off, (uint16_t)(end - off));

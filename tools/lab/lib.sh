@@ -20,8 +20,15 @@
 #                                |
 #                               rtr
 #                                |
-#                    eth1 (kdp-router) 192.168.10.200/24
-#                    loop1 (empty bridge) 10.10.1.200/24, 10.10.2.200/24
+#                    eth1 (kdp-router) 192.168.10.200/24, fd00:10::200/64
+#                    loop1 (empty bridge) 10.10.1.200/24, 10.10.2.200/24,
+#                          fd00:10:1::200/64, fd00:10:2::200/64
+#
+# The lab is dual stack (KDP_LAB_IPV6=off makes it IPv4 only): every node,
+# pod and service has an address of each family, the IPv6 ones mirroring the
+# IPv4 ones (LAN fd00:10::/64, pool fd00:20::/48 with a /64 per node,
+# services fd00:96::/112); pods route IPv6 to fe80::1, kdp's link-local
+# gateway, as they route IPv4 to 169.254.1.1.
 #
 # The CoreDNS pods kdp-coredns-ctr and kdp-coredns-w1 and the node-local DNS
 # pods kdp-nodelocal-ctr and kdp-nodelocal-w1 hang off their nodes the same way
@@ -50,6 +57,8 @@
 #   KDP_LAB_OFFLOADS  on (default): every veth and the host tap keep the
 #                kernel's offloads (partial checksums, TSO/GSO super-frames);
 #                off: transmit checksum and segmentation offloads turned off.
+#   KDP_LAB_IPV6 on (default): the lab is dual stack; off: IPv4 only (the
+#                namespaces' IPv6 off, as before issue #17).
 #   LAB_WEB_BIG_MB   size of the sparse /big file the webpods serve (200).
 #   LAB_WRAP_<node with _ for ->  a command put before kdp on that node, e.g.
 #                LAB_WRAP_k8s_ctr="valgrind --log-file=/tmp/v.log" (split on
@@ -86,24 +95,32 @@ LAB_LAN_PREFIX=24
 LAB_POD_GATEWAY=169.254.1.1
 LAB_NATIVE_CIDR=172.20.0.0/16
 LAB_HOST_TAP=kdp-host
+# The IPv6 side (KDP_LAB_IPV6=on).
+LAB_ROUTER_IP6=fd00:10::200
+LAB_ROUTER_LOOP_IPS6=(fd00:10:1::200/64 fd00:10:2::200/64)
+LAB_LAN_PREFIX6=64
+LAB_POD_GATEWAY6=fe80::1
+LAB_NATIVE_CIDR6=fd00:20::/48
+LAB_SERVICE_CIDR6=fd00:96::/112
 
-# Nodes: name|node IP|podCIDRs (comma separated)|name of its port on br0.
+# Nodes: name|node IP|podCIDRs (comma separated; IPv6 ones only with
+# KDP_LAB_IPV6=on)|name of its port on br0|node IPv6 address.
 # The namespace of a node is kdp-<name>.
 LAB_NODES=(
-	"k8s-ctr|192.168.10.100|172.20.1.0/24|ctr"
-	"k8s-w1|192.168.10.101|172.20.0.0/24|w1"
+	"k8s-ctr|192.168.10.100|172.20.1.0/24,fd00:20:0:1::/64|ctr|fd00:10::100"
+	"k8s-w1|192.168.10.101|172.20.0.0/24,fd00:20::/64|w1|fd00:10::101"
 )
 
 # Pods: netns|node|IP|node-side iface (<=15 chars)|k8s namespace|k8s name|labels
-# (labels as k=v[,k=v...]). Add a row to add a pod.
+# (labels as k=v[,k=v...])|IPv6 address (optional). Add a row to add a pod.
 LAB_PODS=(
-	"kdp-curl-pod|k8s-ctr|172.20.1.236|lxc-curl|default|curl-pod|app=curl"
-	"kdp-webpod-ctr|k8s-ctr|172.20.1.40|lxc-web-ctr|default|webpod-ctr|app=webpod"
-	"kdp-webpod-w1|k8s-w1|172.20.0.130|lxc-web-w1|default|webpod-w1|app=webpod"
-	"kdp-coredns-ctr|k8s-ctr|172.20.1.144|lxc-dns-ctr|kube-system|coredns-ctr|k8s-app=kube-dns"
-	"kdp-coredns-w1|k8s-w1|172.20.0.186|lxc-dns-w1|kube-system|coredns-w1|k8s-app=kube-dns"
-	"kdp-nodelocal-ctr|k8s-ctr|172.20.1.13|lxc-nld-ctr|kube-system|node-local-dns-ctr|k8s-app=node-local-dns"
-	"kdp-nodelocal-w1|k8s-w1|172.20.0.13|lxc-nld-w1|kube-system|node-local-dns-w1|k8s-app=node-local-dns"
+	"kdp-curl-pod|k8s-ctr|172.20.1.236|lxc-curl|default|curl-pod|app=curl|fd00:20:0:1::236"
+	"kdp-webpod-ctr|k8s-ctr|172.20.1.40|lxc-web-ctr|default|webpod-ctr|app=webpod|fd00:20:0:1::40"
+	"kdp-webpod-w1|k8s-w1|172.20.0.130|lxc-web-w1|default|webpod-w1|app=webpod|fd00:20::130"
+	"kdp-coredns-ctr|k8s-ctr|172.20.1.144|lxc-dns-ctr|kube-system|coredns-ctr|k8s-app=kube-dns|fd00:20:0:1::144"
+	"kdp-coredns-w1|k8s-w1|172.20.0.186|lxc-dns-w1|kube-system|coredns-w1|k8s-app=kube-dns|fd00:20::186"
+	"kdp-nodelocal-ctr|k8s-ctr|172.20.1.13|lxc-nld-ctr|kube-system|node-local-dns-ctr|k8s-app=node-local-dns|fd00:20:0:1::13"
+	"kdp-nodelocal-w1|k8s-w1|172.20.0.13|lxc-nld-w1|kube-system|node-local-dns-w1|k8s-app=node-local-dns|fd00:20::13"
 )
 
 # Services of the lab (DESIGN.md section 1), PUT on every node by
@@ -176,6 +193,19 @@ lab_node_row() {
 lab_node_names() {
 	local row
 	for row in "${LAB_NODES[@]}"; do printf '%s\n' "${row%%|*}"; done
+}
+
+# lab_ipv6: true when the lab is dual stack (KDP_LAB_IPV6, default on).
+lab_ipv6() { [[ ${KDP_LAB_IPV6:-on} != off ]]; }
+
+# lab_node_ip6 NAME: the node's IPv6 address (empty with KDP_LAB_IPV6=off).
+lab_node_ip6() {
+	local row f
+	lab_ipv6 || return 0
+	row=$(lab_node_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	printf '%s
+' "${f[4]:-}"
 }
 
 # lab_node_ip NAME
@@ -262,18 +292,23 @@ lab_exec() {
 
 _lab_netns_exists() { [[ -e /run/netns/$1 ]]; }
 
-# _lab_netns_add NS: create NS (if missing) with IPv6 off and lo up.
+# _lab_netns_add NS [ipv6]: create NS (if missing) with lo up and IPv6 off,
+# or, with "ipv6" and a dual-stack lab, on without duplicate address
+# detection or router advertisements (every address is planned).
 _lab_netns_add() {
-	local ns=$1
+	local ns=$1 off=1
 	if ! _lab_netns_exists "$ns"; then
 		ip netns add "$ns" || {
 			lab_err "ip netns add $ns failed"
 			return 1
 		}
 	fi
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1 >/dev/null || {
-		lab_err "$ns: cannot disable IPv6"
+	[[ ${2:-} == ipv6 ]] && lab_ipv6 && off=0
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=$off \
+		net.ipv6.conf.default.disable_ipv6=$off net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_ra=0 \
+		net.ipv6.conf.default.accept_ra=0 >/dev/null || {
+		lab_err "$ns: cannot set IPv6 up"
 		return 1
 	}
 	ip -n "$ns" link set lo up || return 1
@@ -330,6 +365,8 @@ _lab_bridge() {
 _lab_kdp_owned() {
 	ip -n "$1" link set "$2" arp off || return 1
 	ip netns exec "$1" sysctl -qw "net.ipv4.conf.$2.rp_filter=1" >/dev/null || return 1
+	# No IPv6 of the node's own there either (no neighbour discovery).
+	ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" >/dev/null 2>&1 || true
 }
 
 _lab_lan_up() {
@@ -339,7 +376,7 @@ _lab_lan_up() {
 
 _lab_router_up() {
 	local ip
-	_lab_netns_add "$LAB_NS_ROUTER" || return 1
+	_lab_netns_add "$LAB_NS_ROUTER" ipv6 || return 1
 	_lab_veth "$LAB_NS_ROUTER" eth1 "$LAB_NS_LAN" rtr || return 1
 	ip -n "$LAB_NS_LAN" link set rtr master "$LAB_LAN_BRIDGE" || return 1
 	ip -n "$LAB_NS_ROUTER" addr replace "$LAB_ROUTER_IP/$LAB_ROUTER_PREFIX" dev eth1 || return 1
@@ -348,13 +385,22 @@ _lab_router_up() {
 		ip -n "$LAB_NS_ROUTER" addr replace "$ip" dev loop1 || return 1
 	done
 	ip netns exec "$LAB_NS_ROUTER" sysctl -qw net.ipv4.ip_forward=1 >/dev/null || return 1
+	if lab_ipv6; then
+		ip -n "$LAB_NS_ROUTER" addr replace "$LAB_ROUTER_IP6/$LAB_LAN_PREFIX6" dev eth1 nodad || return 1
+		for ip in "${LAB_ROUTER_LOOP_IPS6[@]}"; do
+			ip -n "$LAB_NS_ROUTER" addr replace "$ip" dev loop1 nodad || return 1
+		done
+		ip netns exec "$LAB_NS_ROUTER" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null || return 1
+	fi
 }
 
 _lab_node_up() {
 	local f ns
 	IFS='|' read -r -a f <<<"$1"
 	ns=kdp-${f[0]}
-	_lab_netns_add "$ns" || return 1
+	_lab_netns_add "$ns" ipv6 || return 1
+	# IPv6 only where it is asked for: the host tap (lab_host_tap_setup).
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null || return 1
 	_lab_veth "$ns" eth1 "$LAB_NS_LAN" "${f[3]}" || return 1
 	ip -n "$LAB_NS_LAN" link set "${f[3]}" master "$LAB_LAN_BRIDGE" || return 1
 	_lab_kdp_owned "$ns" eth1 || return 1
@@ -365,12 +411,17 @@ _lab_pod_up() {
 	local f ns node
 	IFS='|' read -r -a f <<<"$1"
 	ns=${f[0]} node=kdp-${f[1]}
-	_lab_netns_add "$ns" || return 1
+	_lab_netns_add "$ns" ipv6 || return 1
 	_lab_veth "$ns" eth0 "$node" "${f[3]}" || return 1
 	_lab_kdp_owned "$node" "${f[3]}" || return 1
 	ip -n "$ns" addr replace "${f[2]}/32" dev eth0 || return 1
 	ip -n "$ns" route replace "$LAB_POD_GATEWAY" dev eth0 scope link || return 1
 	ip -n "$ns" route replace default via "$LAB_POD_GATEWAY" dev eth0 || return 1
+	if lab_ipv6 && [[ -n ${f[7]:-} ]]; then
+		# The pods' IPv6 gateway is link-local: on-link by definition.
+		ip -n "$ns" addr replace "${f[7]}/128" dev eth0 nodad || return 1
+		ip -n "$ns" -6 route replace default via "$LAB_POD_GATEWAY6" dev eth0 || return 1
+	fi
 }
 
 # lab_topology_up: build (or complete) the whole lab topology. Idempotent.
@@ -407,6 +458,14 @@ lab_router_pod_routes() {
 	for row in "${LAB_NODES[@]}"; do
 		IFS='|' read -r -a f <<<"$row"
 		for cidr in ${f[2]//,/ }; do
+			if [[ $cidr == *:* ]]; then
+				lab_ipv6 || continue
+				case $1 in
+					add) ip -n "$LAB_NS_ROUTER" route replace "$cidr" via "${f[4]}" dev eth1 || rc=1 ;;
+					*) ip -n "$LAB_NS_ROUTER" route del "$cidr" 2>/dev/null || true ;;
+				esac
+				continue
+			fi
 			case $1 in
 				add) ip -n "$LAB_NS_ROUTER" route replace "$cidr" via "${f[1]}" dev eth1 || rc=1 ;;
 				del) ip -n "$LAB_NS_ROUTER" route del "$cidr" 2>/dev/null || true ;;
@@ -439,10 +498,11 @@ _lab_endpoint_obj() {
 	row=$(lab_pod_row "$1") || return 1
 	IFS='|' read -r -a f <<<"$row"
 	mac=$(lab_pod_mac "${f[0]}") || return 1
+	lab_ipv6 || f[7]=''
 	python3 - "$2" "${f[4]}" "${f[5]}" "${f[2]}" "$mac" "${f[6]}" \
-		"net_kdp_afp,iface=${f[3]}" <<'PY'
+		"net_kdp_afp,iface=${f[3]}" "${f[7]:-}" <<'PY'
 import json, sys
-mode, ns, name, ip, mac, labels, devargs = sys.argv[1:8]
+mode, ns, name, ip, mac, labels, devargs, ip6 = sys.argv[1:9]
 lab = {}
 for kv in filter(None, labels.split(",")):
     k, _, v = kv.partition("=")
@@ -450,7 +510,10 @@ for kv in filter(None, labels.split(",")):
 obj = {}
 if mode == "full":
     obj["namespace"], obj["name"] = ns, name
-obj.update({"ip": ip, "mac": mac, "labels": lab, "devargs": devargs})
+obj["ip"] = ip
+if ip6:
+    obj["ips"] = [ip, ip6]
+obj.update({"mac": mac, "labels": lab, "devargs": devargs})
 print(json.dumps(obj))
 PY
 }
@@ -478,14 +541,19 @@ lab_state_json() {
 		ep=$(_lab_endpoint_obj "${f[0]}" full) || return 1
 		eps+=("$ep")
 	done
-	python3 - "${#LAB_NODES[@]}" "${LAB_NODES[@]}" "${eps[@]}" <<'PY'
+	python3 - "${KDP_LAB_IPV6:-on}" "${#LAB_NODES[@]}" "${LAB_NODES[@]}" "${eps[@]}" <<'PY'
 import json, sys
-n = int(sys.argv[1])
+v6 = sys.argv[1] != "off"
+n = int(sys.argv[2])
+sys.argv = sys.argv[1:]
 nodes = []
 for row in sys.argv[2:2 + n]:
-    name, ip, cidrs, _port = row.split("|")
-    nodes.append({"name": name, "ip": ip,
-                  "podCIDRs": [c for c in cidrs.split(",") if c]})
+    name, ip, cidrs, _port, ip6 = (row.split("|") + [""])[:5]
+    node = {"name": name, "ip": ip}
+    if v6 and ip6:
+        node["ips"] = [ip, ip6]
+    node["podCIDRs"] = [c for c in cidrs.split(",") if c and (v6 or ":" not in c)]
+    nodes.append(node)
 eps = [json.loads(e) for e in sys.argv[2 + n:]]
 print(json.dumps({"nodes": nodes, "endpoints": eps}))
 PY
@@ -502,10 +570,13 @@ lab_kdp_config() {
 	python3 - "$cfg" "$node" "${f[1]}/$LAB_LAN_PREFIX" "$LAB_ROUTER_IP" \
 		"$LAB_POD_GATEWAY" "$LAB_HOST_TAP" "$LAB_NATIVE_CIDR" \
 		"${KDP_LAB_WORKERS:-2}" "$(lab_sock "$node")" "$(lab_statefile "$node")" \
-		"${KDP_LAB_IPMASQ_FILE:-}" "${KDP_LAB_CONFIG_EXTRA:-}" <<'PY'
+		"${KDP_LAB_IPMASQ_FILE:-}" "${KDP_LAB_CONFIG_EXTRA:-}" \
+		"$(lab_node_ip6 "$node")" "$LAB_LAN_PREFIX6" "$LAB_ROUTER_IP6" "$LAB_NATIVE_CIDR6" \
+		"$LAB_SERVICE_CIDR6" "$LAB_POD_GATEWAY6" <<'PY'
 import json, os, sys
 (cfg, name, node_ip, gw, pod_gw, tap, native, workers, sock,
  state, ipmasq_file, extra) = sys.argv[1:13]
+node_ip6, plen6, gw6, native6, svc6, pod_gw6 = sys.argv[13:19]
 conf = {
     "name": name,
     "nodeIP": node_ip,
@@ -524,8 +595,16 @@ conf = {
     "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix",
             "kdp-lab-" + name, "--no-shconf", "--no-telemetry"],
 }
+if node_ip6:
+    # An rte_lpm6 route table takes 68 MiB, and a route change builds the
+    # next one before the old one goes.
+    conf["eal"][3] = "1024"
 if ipmasq_file:
     conf["ipMasqAgentConfig"] = ipmasq_file
+if node_ip6:
+    conf.update({"nodeIPv6": node_ip6 + "/" + plen6, "gatewayIPv6": gw6,
+                 "podGatewayIPv6": pod_gw6, "nativeRoutingCIDRv6": native6,
+                 "serviceCIDRv6": svc6})
 def merge(dst, src):
     for k, v in src.items():
         if isinstance(v, dict) and isinstance(dst.get(k), dict):
@@ -692,6 +771,12 @@ lab_host_tap_setup() {
 	ip -n "$ns" addr replace "$ip/$LAB_LAN_PREFIX" dev "$LAB_HOST_TAP" || return 1
 	ip -n "$ns" link set "$LAB_HOST_TAP" up || return 1
 	ip -n "$ns" route replace default via "$LAB_ROUTER_IP" dev "$LAB_HOST_TAP" || return 1
+	ip=$(lab_node_ip6 "$node") || return 1
+	if [[ -n $ip ]]; then
+		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$LAB_HOST_TAP.disable_ipv6=0" >/dev/null || return 1
+		ip -n "$ns" addr replace "$ip/$LAB_LAN_PREFIX6" dev "$LAB_HOST_TAP" nodad || return 1
+		ip -n "$ns" -6 route replace default via "$LAB_ROUTER_IP6" dev "$LAB_HOST_TAP" || return 1
+	fi
 }
 
 # ---------------------------------------------------------------- API
@@ -947,6 +1032,16 @@ lab_pod_ip() {
 	row=$(lab_pod_row "$1") || return 1
 	IFS='|' read -r -a f <<<"$row"
 	printf '%s\n' "${f[2]}"
+}
+
+# lab_pod_ip6 POD: the IPv6 address of POD (empty when it has none or the
+# lab is IPv4 only).
+lab_pod_ip6() {
+	local row f
+	lab_ipv6 || return 0
+	row=$(lab_pod_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	printf '%s\n' "${f[7]:-}"
 }
 
 # lab_pods_with_label K=V: the netns of every pod whose labels include K=V.
