@@ -976,6 +976,35 @@ for seq in range(1, count + 1):
 PY
 }
 
+# lab_send_icmp6 POD SRC DST DSTMAC [COUNT]: lab_send_icmp for IPv6 (ICMPv6
+# echo requests with source SRC out of the pod's eth0).
+lab_send_icmp6() {
+	local ns
+	ns=$(lab_pod_ns "$1") || return 1
+	ip netns exec "$ns" python3 - eth0 "$2" "$3" "$4" "${5:-5}" <<'PY'
+import socket, struct, sys
+ifc, src, dst, dmac, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+smac = open("/sys/class/net/%s/address" % ifc).read().strip()
+mac = lambda m: bytes(int(x, 16) for x in m.split(":"))
+s6, d6 = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifc, 0))
+for seq in range(1, count + 1):
+    icmp = struct.pack("!BBHHH", 128, 0, 0, 0x4b44, seq) + b"kdp-lab-spoof".ljust(32, b".")
+    pseudo = s6 + d6 + struct.pack("!I3xB", len(icmp), 58)
+    icmp = icmp[:2] + struct.pack("!H", csum(pseudo + icmp)) + icmp[4:]
+    ip = struct.pack("!IHBB", 6 << 28, len(icmp), 58, 64) + s6 + d6
+    s.send(mac(dmac) + mac(smac) + b"\x86\xdd" + ip + icmp)
+PY
+}
+
 # lab_capture_start TAG NS IFACE FILTER...: tcpdump -nn -e in the background,
 # text to $KDP_LAB_DIR/cap-TAG.txt; returns once tcpdump listens.
 lab_capture_start() {
