@@ -194,7 +194,7 @@ def main():
            "nativeRoutingCIDRv6": "fd00:20::/48",
         "allowedDrivers": ["net_pcap", "net_null"], "serviceCIDR": "10.96.0.0/16", "workers": 1,
            "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
-           "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-bad-{os.getpid()}",
+           "eal": ["--no-pci", "--no-huge", "-m", "1024", f"--file-prefix=kdp-bad-{os.getpid()}",
                    "--no-telemetry", "--log-level=lib.*:error"]}
     state = {"nodes": [{"name": "k8s-ctr", "ip": "192.168.10.100", "ips": ["192.168.10.100", NODE6],
                         "podCIDRs": ["172.20.1.0/24", "fd00:20:0:1::/64"]},
