@@ -455,8 +455,11 @@ static uint64_t masq_sig(const struct kdp *k, const struct kdp_state *st)
 {
 	uint64_t h = rte_jhash(&st->ipmasq, sizeof(st->ipmasq), 7);
 
-	for (unsigned int i = 0; i < st->n_nodes; i++)
+	for (unsigned int i = 0; i < st->n_nodes; i++) {
 		h = h * 31 + st->nodes[i].ip;
+		if (st->nodes[i].has_ip6)
+			h = h * 31 + rte_jhash(&st->nodes[i].ip6, sizeof(st->nodes[i].ip6), 6);
+	}
 	return (h << 1) | 1;
 }
 
@@ -504,6 +507,55 @@ static struct kdp_masq_set *build_masq(struct kdp *k, const struct kdp_state *st
 	}
 	m->sig = sig;
 	return m;
+}
+
+/* The IPv6 non-masquerade set, shared as the IPv4 one (same signature). */
+static struct kdp_masq_set6 *build_masq6(struct kdp *k, const struct kdp_state *st, char *err)
+{
+	const struct kdp_snapshot *cur = atomic_load(&k->pub.snap);
+	uint64_t sig = masq_sig(k, st);
+	struct kdp_in6 *ips;
+	struct kdp_masq_set6 *m;
+	unsigned int n = 0;
+	int ret;
+
+	if (cur != NULL && cur->dp.masq6 != NULL && cur->dp.masq6->sig == sig) {
+		m = (struct kdp_masq_set6 *)cur->dp.masq6;
+		m->refs++;
+		return m;
+	}
+	m = kdp_masq_set6_create(kdp_ipmasq_set6_size(&st->ipmasq, st->n_nodes));
+	ips = malloc(sizeof(*ips) * (st->n_nodes + 1));
+	if (m == NULL || ips == NULL) {
+		snprintf(err, KDP_ERR_LEN, "cannot create the IPv6 non-masquerade set: %s",
+			 strerror(ENOMEM));
+		kdp_masq_set6_free(m);
+		free(ips);
+		return NULL;
+	}
+	m->refs = 1;
+	for (unsigned int i = 0; i < st->n_nodes; i++)
+		if (st->nodes[i].has_ip6)
+			ips[n++] = st->nodes[i].ip6;
+	ret = kdp_ipmasq_build6(&st->ipmasq, &k->cfg.native_cidr6, k->cfg.native_plen6, ips, n,
+				m);
+	free(ips);
+	if (ret != 0) {
+		snprintf(err, KDP_ERR_LEN, "ipMasqAgent: cannot build the IPv6 set: %s",
+			 strerror(-ret));
+		kdp_masq_set6_free(m);
+		return NULL;
+	}
+	m->sig = sig;
+	return m;
+}
+
+static void masq6_put(const struct kdp_masq_set6 *c)
+{
+	struct kdp_masq_set6 *m = (struct kdp_masq_set6 *)c;
+
+	if (m != NULL && --m->refs == 0)
+		kdp_masq_set6_free(m);
 }
 
 static void masq_put(const struct kdp_masq_set *c)
@@ -605,6 +657,13 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		kdp_dp_free(s);
 		return NULL;
 	}
+	if (k->cfg.masquerade && k->cfg.has_ip6) {
+		s->dp.masq6 = build_masq6(k, st, err);
+		if (s->dp.masq6 == NULL) {
+			kdp_dp_free(s);
+			return NULL;
+		}
+	}
 	return s;
 }
 
@@ -618,6 +677,7 @@ void kdp_dp_free(struct kdp_snapshot *s)
 		kdp_route6_free(s->dp.rt6);
 	kdp_svc_table_free((struct kdp_svc_table *)s->dp.svc);
 	masq_put(s->dp.masq);
+	masq6_put(s->dp.masq6);
 	rte_free(s);
 }
 

@@ -64,6 +64,7 @@ struct kdp_dp {
 	/* IPv6: rt6 NULL when the node has no IPv6 address (IPv6 is routed
 	 * nowhere then). */
 	struct kdp_route6_table *rt6;
+	const struct kdp_masq_set6 *masq6; /**< never masqueraded (NULL: off) */
 	struct kdp_in6 node_ip6;
 	struct kdp_in6 pod_gw6;    /**< the pods' IPv6 gateway (fe80::1) */
 	struct kdp_dp_port ports[RTE_MAX_ETHPORTS];
