@@ -7,7 +7,7 @@
  * and flow count. A benchmark, not a test: it asserts nothing.
  *
  *   kdp-bench-pipeline [-f N[,N...]] [-s SECONDS] [-M off|idle|on]
- *                      [-c full|partial|partial-sw] [-b BYTES]
+ *                      [-c full|partial|partial-sw] [-b BYTES] [-S routing|dnat|masq]
  *
  * -M attaches a flow monitor: idle (nobody listens: the cost kdp pays on
  * every node), on (a listener: events staged, rate-limited at the default
@@ -19,6 +19,8 @@
  * partial-sw (the same, the egress port cannot: kdp finishes them in
  * software). The transmit preparation (kdp_csum_tx_prep) runs in every mode.
  * -b: frame size with FCS (64-1518; default 64).
+ * -S: one scenario only (default: all three). Prints the packets of each
+ * window, for per-packet counts from `perf stat`.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -204,12 +206,13 @@ int main(int argc, char **argv)
 	double seconds = 2;
 	struct rte_mempool *pool;
 	int opt, mon_mode = 0; /* 0 off, 1 idle, 2 on */
+	int only = -1;         /* -S: one scenario */
 	struct kdp_monitor *mon = NULL;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kdp-bench-%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		return 1;
-	while ((opt = getopt(argc, argv, "f:s:M:c:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:s:M:c:b:S:")) != -1) {
 		if (opt == 'f') {
 			char *s = optarg, *tok;
 			n_counts = 0;
@@ -223,6 +226,13 @@ int main(int argc, char **argv)
 			csum_mode = strcmp(optarg, "partial") == 0      ? CSUM_PARTIAL
 				    : strcmp(optarg, "partial-sw") == 0 ? CSUM_PARTIAL_SW
 									: CSUM_FULL;
+		} else if (opt == 'S') {
+			only = strcmp(optarg, "routing") == 0 ? 0 : strcmp(optarg, "dnat") == 0 ? 1
+				: strcmp(optarg, "masq") == 0 ? 2 : -2;
+			if (only == -2) {
+				fprintf(stderr, "-S: routing, dnat or masq\n");
+				return 2;
+			}
 		} else if (opt == 'b') {
 			uint32_t b = (uint32_t)atoi(optarg);
 			if (b < 64 || b > 1518) {
@@ -258,6 +268,9 @@ int main(int argc, char **argv)
 			return 1;
 		for (int sc = 0; sc < 3; sc++) {
 			struct world w;
+
+			if (only >= 0 && sc != only)
+				continue;
 			uint64_t done = 0, t0, t1, hz = rte_get_tsc_hz();
 			uint32_t next = 0;
 
@@ -287,9 +300,9 @@ int main(int argc, char **argv)
 				}
 				t1 = rte_rdtsc();
 			} while ((double)(t1 - t0) < seconds * (double)hz);
-			printf("%-32s %10u %10.2f %12.1f\n", names[sc], flows,
+			printf("%-32s %10u %10.2f %12.1f %12" PRIu64 " packets\n", names[sc], flows,
 			       (double)done / ((double)(t1 - t0) / (double)hz) / 1e6,
-			       (double)(t1 - t0) / (double)done);
+			       (double)(t1 - t0) / (double)done, done);
 			fflush(stdout);
 			kdp_route_free(w.dp.rt);
 			kdp_svc_table_free((struct kdp_svc_table *)w.dp.svc);
