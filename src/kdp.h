@@ -52,6 +52,8 @@ struct kdp {
 	struct kdp_neigh *nt6;         /**< IPv6 neighbours (NULL: no nodeIPv6) */
 	struct kdp_ct *ct;
 	struct kdp_affinity *aff;
+	struct kdp_ct6 *ct6;           /**< IPv6 conntrack (NULL: no nodeIPv6) */
+	struct kdp_affinity6 *aff6;
 	struct kdp_monitor *mon;       /**< flow monitor: workers produce, control consumes */
 	struct kdp_stats *stats;       /**< workers', then the control thread's */
 	struct kdp_worker workers[KDP_MAX_WORKERS];
@@ -66,6 +68,7 @@ struct kdp {
 	/* Control thread. */
 	struct kdp_journal journal;
 	uint64_t ct_mem_bytes;         /**< heap taken by the conntrack table at start */
+	uint64_t ct6_mem_bytes;        /**< and by the IPv6 one */
 	json_t *api_counts;            /**< "route|method|code" -> requests */
 	uint64_t gc_last_ms;           /**< when the last GC slice ran */
 	uint64_t port_watch_ms;        /**< when ports were last checked */

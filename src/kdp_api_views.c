@@ -172,6 +172,99 @@ struct ct_list {
 	uint32_t max;
 };
 
+/* tuple_json() of an IPv6 tuple: "[addr]:port". */
+static json_t *tuple6_json(const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport)
+{
+	char a[KDP_ADDR6_STRLEN + 10], b[KDP_ADDR6_STRLEN + 10], x[KDP_ADDR6_STRLEN];
+	struct kdp_in6 s6, d6;
+
+	memcpy(&s6, src, 16);
+	memcpy(&d6, dst, 16);
+	snprintf(a, sizeof(a), "[%s]:%u", kdp_addr6_fmt(&s6, x, sizeof(x)), rte_be_to_cpu_16(sport));
+	snprintf(b, sizeof(b), "[%s]:%u", kdp_addr6_fmt(&d6, x, sizeof(x)), rte_be_to_cpu_16(dport));
+	return json_pack("{s:s, s:s}", "src", a, "dst", b);
+}
+
+static const char *ct6_proto(uint8_t p)
+{
+	return p == IPPROTO_TCP ? "TCP" : p == IPPROTO_UDP ? "UDP" : "ICMPv6";
+}
+
+static json_t *ct_flags_json(uint8_t f)
+{
+	json_t *flags = json_array();
+
+	if (f & KDP_CT_F_DNAT)
+		json_array_append_new(flags, json_string("dnat"));
+	if (f & KDP_CT_F_SNAT)
+		json_array_append_new(flags, json_string("snat"));
+	if (f & KDP_CT_F_SEEN_REPLY)
+		json_array_append_new(flags, json_string("seen-reply"));
+	if (f & KDP_CT_F_HAIRPIN)
+		json_array_append_new(flags, json_string("hairpin"));
+	if (f & KDP_CT_F_DEAD)
+		json_array_append_new(flags, json_string("backend-gone"));
+	return flags;
+}
+
+/* An IPv6 flow, in the shape of an IPv4 one. */
+static int ct6_one(const struct kdp_ct6_entry *e, void *arg)
+{
+	struct ct_list *l = arg;
+
+	if (json_array_size(l->a) >= l->max)
+		return 1;
+	json_array_append_new(
+		l->a,
+		json_pack("{s:s, s:o, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:i}", "protocol",
+			  ct6_proto(e->key[0].proto), "original",
+			  tuple6_json(e->key[0].src, e->key[0].sport, e->key[0].dst, e->key[0].dport),
+			  "reply",
+			  tuple6_json(e->key[1].src, e->key[1].sport, e->key[1].dst, e->key[1].dport),
+			  "state", kdp_ct_tcp_state_name(e->tcp_state), "expiresInSeconds",
+			  (json_int_t)(e->expires_ms > l->now ? (e->expires_ms - l->now) / 1000 : 0),
+			  "txPackets", (json_int_t)e->pkts[0], "txBytes", (json_int_t)e->bytes[0],
+			  "rxPackets", (json_int_t)e->pkts[1], "rxBytes", (json_int_t)e->bytes[1],
+			  "flags", ct_flags_json(e->flags), "serviceId", (int)e->svc_id));
+	return 0;
+}
+
+/* nat_one() of an IPv6 flow. */
+static int nat6_one(const struct kdp_ct6_entry *e, void *arg)
+{
+	struct ct_list *l = arg;
+	const struct kdp_ct6_key *o = &e->key[0], *r = &e->key[1];
+	const char *proto = ct6_proto(o->proto);
+	uint64_t age = l->now > e->created_ms ? (l->now - e->created_ms) / 1000 : 0;
+	json_t *ot, *rt, *a, *b;
+
+	if (!(e->flags & KDP_CT_F_SNAT))
+		return 0;
+	if (json_array_size(l->a) >= l->max)
+		return 1;
+	ot = tuple6_json(o->src, o->sport, o->dst, o->dport);
+	rt = tuple6_json(r->src, r->sport, r->dst, r->dport);
+	a = tuple6_json(r->dst, r->dport, r->dst, r->dport);
+	b = tuple6_json(o->src, o->sport, o->src, o->sport);
+	json_array_append_new(l->a, json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:I}", "protocol",
+					      proto, "direction", "OUT", "src",
+					      json_object_get(ot, "src"), "dst",
+					      json_object_get(ot, "dst"), "xlate", "XLATE_SRC",
+					      "to", json_object_get(a, "src"), "ageSeconds",
+					      (json_int_t)age));
+	json_array_append_new(l->a, json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:I}", "protocol",
+					      proto, "direction", "IN", "src",
+					      json_object_get(rt, "src"), "dst",
+					      json_object_get(rt, "dst"), "xlate", "XLATE_DST",
+					      "to", json_object_get(b, "src"), "ageSeconds",
+					      (json_int_t)age));
+	json_decref(ot);
+	json_decref(rt);
+	json_decref(a);
+	json_decref(b);
+	return 0;
+}
+
 static int ct_one(const struct kdp_ct_entry *e, void *arg)
 {
 	struct ct_list *l = arg;
@@ -208,12 +301,21 @@ void kdp_api_ct(struct kdp_api_req *r)
 {
 	struct ct_list l = {json_array(), rte_rdtsc() / (rte_get_tsc_hz() / 1000), 100000};
 
+	json_t *o;
+
 	kdp_ct_foreach(r->k->ct, ct_one, &l);
-	kdp_api_reply_json(r, HTTP_OK,
-		   json_pack("{s:I, s:I, s:I, s:I, s:o}", "entries",
-			     (json_int_t)kdp_ct_count(r->k->ct), "capacity",
-			     (json_int_t)r->k->cfg.ct_max, "gcRuns", (json_int_t)r->k->ct->gc_runs,
-			     "gcRemoved", (json_int_t)r->k->ct->gc_removed, "flows", l.a));
+	if (r->k->ct6 != NULL)
+		kdp_ct6_foreach(r->k->ct6, ct6_one, &l);
+	o = json_pack("{s:I, s:I, s:I, s:I, s:o}", "entries",
+		      (json_int_t)kdp_ct_count(r->k->ct), "capacity",
+		      (json_int_t)r->k->cfg.ct_max, "gcRuns", (json_int_t)r->k->ct->gc_runs,
+		      "gcRemoved", (json_int_t)r->k->ct->gc_removed, "flows", l.a);
+	if (r->k->ct6 != NULL) {
+		/* The IPv6 table beside the IPv4 one; its flows are in "flows". */
+		json_object_set_new(o, "entriesIPv6", json_integer((json_int_t)kdp_ct6_count(r->k->ct6)));
+		json_object_set_new(o, "capacityIPv6", json_integer((json_int_t)r->k->cfg.ct_max6));
+	}
+	kdp_api_reply_json(r, HTTP_OK, o);
 }
 
 /* ---- NAT (the SNAT side of conntrack) ---- */
@@ -261,6 +363,8 @@ void kdp_api_nat(struct kdp_api_req *r)
 	struct ct_list l = {json_array(), rte_rdtsc() / (rte_get_tsc_hz() / 1000), 200000};
 
 	kdp_ct_foreach(r->k->ct, nat_one, &l);
+	if (r->k->ct6 != NULL)
+		kdp_ct6_foreach(r->k->ct6, nat6_one, &l);
 	kdp_api_reply_json(r, HTTP_OK, l.a);
 }
 
@@ -527,6 +631,11 @@ void kdp_api_status(struct kdp_api_req *r)
 		json_object_set_new(counts, "routesIPv6",
 				    json_integer(s->dp.rt6 ? s->dp.rt6->n_routes : 0));
 		json_object_set_new(counts, "neighboursIPv6", json_integer(k->nt6->count));
+		json_object_set_new(counts, "conntrackIPv6",
+				    json_integer((json_int_t)kdp_ct6_count(k->ct6)));
+		json_object_set_new(counts, "conntrackCapacityIPv6", json_integer(k->cfg.ct_max6));
+		json_object_set_new(counts, "conntrackMemoryBytesIPv6",
+				    json_integer((json_int_t)k->ct6_mem_bytes));
 	}
 	kdp_api_reply_json(r, HTTP_OK, o);
 }

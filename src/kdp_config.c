@@ -18,7 +18,7 @@ static const char *const top_keys[] = {
 	"monitorEventsPerSecond", "nodeIPv6", "gatewayIPv6", "podGatewayIPv6",
 	"nativeRoutingCIDRv6", "serviceCIDRv6", "serviceLoopbackIPv6",
 	NULL};
-static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
+static const char *const ct_keys[] = {"maxFlows", "maxFlowsIPv6", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
 				      "otherSeconds", NULL};
 static const char *const port_keys[] = {"devargs", "mac", NULL};
@@ -117,6 +117,7 @@ static int parse_ct(const json_t *root, struct kdp_config *cfg, char *err)
 		uint32_t *out;
 	} f[] = {
 		{"maxFlows", 1024, 1 << 26, &cfg->ct_max},
+		{"maxFlowsIPv6", 1024, 1 << 24, &cfg->ct_max6},
 		{"tcpSynSeconds", 1, 86400, &cfg->ct_syn_s},
 		{"tcpEstablishedSeconds", 1, 7 * 86400, &cfg->ct_est_s},
 		{"tcpCloseSeconds", 1, 86400, &cfg->ct_close_s},
@@ -436,6 +437,8 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 	    (ret = parse_drivers(root, cfg, err)) ||
 	    (ret = parse_eal(root, cfg, err)))
 		return ret;
+	if (cfg->ct_max6 == 0)
+		cfg->ct_max6 = cfg->ct_max / 4 < 1024 ? 1024 : cfg->ct_max / 4;
 	if (!kdp_config_driver_allowed(cfg, cfg->uplink_devargs))
 		return kdp_json_err(err, "uplink.devargs",
 				    "driver not in allowedDrivers");

@@ -49,6 +49,7 @@ struct kdp_config {
 	uint32_t loopback_ip;  /**< hairpin source [169.254.42.1] */
 	uint32_t maglev_m;     /**< [16381] */
 	uint32_t ct_max;       /**< conntrack flows [262144] */
+	uint32_t ct_max6;      /**< IPv6 conntrack flows [ct_max / 4] (with nodeIPv6) */
 	uint32_t ct_syn_s, ct_est_s, ct_close_s, ct_other_s;
 	uint16_t nat_lo, nat_hi; /**< SNAT ports [32768-65535] */
 	uint32_t max_body;

@@ -158,13 +158,21 @@ static void render_ports(struct kdp *k, struct evbuffer *o, const struct kdp_sta
 
 static void render_conntrack(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
 {
-	one(o, "kdp_conntrack_entries", "gauge", "Tracked flows.", (double)kdp_ct_count(k->ct));
-	one(o, "kdp_conntrack_capacity", "gauge", "Flows the table holds at most.",
-	    (double)k->cfg.ct_max);
+	bool v6 = k->ct6 != NULL;
+
+	by_family(o, "kdp_conntrack_entries", "Tracked flows, by address family.",
+		  (double)kdp_ct_count(k->ct), v6, v6 ? (double)kdp_ct6_count(k->ct6) : 0);
+	by_family(o, "kdp_conntrack_capacity", "Flows the table of each family holds at most.",
+		  (double)k->cfg.ct_max, v6, (double)k->cfg.ct_max6);
 	one(o, "kdp_conntrack_gc_runs_total", "counter", "Garbage-collection slices run.",
 	    (double)k->ct->gc_runs);
-	one(o, "kdp_conntrack_gc_removed_total", "counter", "Entries removed by expiry.",
-	    (double)k->ct->gc_removed);
+	head(o, "kdp_conntrack_gc_removed_total", "counter",
+	     "Entries removed by expiry, by address family.");
+	evbuffer_add_printf(o, "kdp_conntrack_gc_removed_total{family=\"ipv4\"} %" PRIu64 "\n",
+			    k->ct->gc_removed);
+	if (v6)
+		evbuffer_add_printf(o, "kdp_conntrack_gc_removed_total{family=\"ipv6\"} %" PRIu64 "\n",
+				    k->ct6->gc_removed);
 }
 
 static void render_nat(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)

@@ -267,4 +267,14 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 	kdp_ct_gc(k->ct, tsc_ms, (uint32_t)RTE_MIN(budget, (uint64_t)slots));
 	kdp_affinity_gc(k->aff, s->dp.svc, (uint32_t)(tsc_ms / 1000),
 			(uint32_t)RTE_MIN(abudget, (uint64_t)aslots));
+	if (k->ct6 != NULL) {
+		uint32_t slots6 = (uint32_t)rte_hash_max_key_id(k->ct6->h) + 1;
+		uint32_t aslots6 = (uint32_t)rte_hash_max_key_id(k->aff6->h) + 1;
+
+		kdp_ct6_gc(k->ct6, tsc_ms,
+			   (uint32_t)RTE_MIN((uint64_t)slots6 * elapsed / 5000 + 1, (uint64_t)slots6));
+		kdp_affinity6_gc(k->aff6, s->dp.svc6, (uint32_t)(tsc_ms / 1000),
+				 (uint32_t)RTE_MIN((uint64_t)aslots6 * elapsed / 5000 + 1,
+						   (uint64_t)aslots6));
+	}
 }

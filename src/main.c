@@ -161,6 +161,24 @@ static int mod_ct_init(struct kdp *k, char *err)
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
+	if (k->cfg.has_ip6) {
+		rte_malloc_get_socket_stats(p.socket, &before);
+		k->ct6 = kdp_ct6_create("kdp_ct6", k->cfg.ct_max6, p.socket, &p.timeouts, k->qsbr);
+		rte_malloc_get_socket_stats(p.socket, &after);
+		k->ct6_mem_bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
+		if (k->ct6 == NULL) {
+			snprintf(err, KDP_ERR_LEN, "conntrack.maxFlowsIPv6 %u: %s (raise EAL -m)",
+				 k->cfg.ct_max6, rte_strerror(rte_errno));
+			return -rte_errno;
+		}
+		k->aff6 = kdp_affinity6_create("kdp_affinity6", k->cfg.ct_max6 / 4,
+					       (int)rte_socket_id(), k->qsbr);
+		if (k->aff6 == NULL) {
+			snprintf(err, KDP_ERR_LEN, "IPv6 session affinity table: %s",
+				 rte_strerror(rte_errno));
+			return -rte_errno;
+		}
+	}
 	k->pub.fe_ids = json_object();
 	k->api_counts = json_object();
 	return k->pub.fe_ids && k->api_counts ? 0 : -ENOMEM;
@@ -170,6 +188,8 @@ static void mod_ct_fini(struct kdp *k)
 {
 	kdp_ct_free(k->ct);
 	kdp_affinity_free(k->aff);
+	kdp_ct6_free(k->ct6);
+	kdp_affinity6_free(k->aff6);
 	json_decref(k->pub.fe_ids);
 	json_decref(k->api_counts);
 }

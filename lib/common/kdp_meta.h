@@ -50,7 +50,15 @@ struct kdp_meta {
 	uint8_t mon_idx;   /**< flow monitor: index of its pre-rewrite tuple */
 };
 
-#define KDP_MBUF_PRIV_SIZE RTE_ALIGN(sizeof(struct kdp_meta), RTE_MBUF_PRIV_ALIGN)
+/*
+ * The private area is a whole cache line: with the default headroom the
+ * frame then starts on a line of its own, so Ethernet, IP and UDP or TCP
+ * headers share one line (a 16-byte area, as before IPv6 made the metadata
+ * 28 bytes, started frames 16 bytes into a line; 32 would put the IPv4
+ * destination across two lines).
+ */
+#define KDP_MBUF_PRIV_SIZE RTE_CACHE_LINE_SIZE
+_Static_assert(sizeof(struct kdp_meta) <= KDP_MBUF_PRIV_SIZE, "kdp_meta fits the private area");
 
 /** The metadata block of @p m. */
 static inline struct kdp_meta *kdp_meta(struct rte_mbuf *m)

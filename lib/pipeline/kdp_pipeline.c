@@ -10,6 +10,7 @@
 #include "maglev/kdp_maglev.h"
 #include "nat/kdp_nat.h"
 #include "nat/kdp_nat_icmp.h"
+#include "nat/kdp_nat6.h"
 #include "parse/kdp_parse.h"
 #include "reject/kdp_reject.h"
 #include "kdp_pipeline.h"
@@ -25,6 +26,8 @@ void kdp_pipeline_ctx_init(struct kdp_pipeline_ctx *ctx, struct kdp_stats *st,
 	ctx->nt6 = NULL;
 	ctx->ct = ct;
 	ctx->aff = NULL;
+	ctx->ct6 = NULL;
+	ctx->aff6 = NULL;
 	ctx->mon = NULL;
 	ctx->mon_on = false;
 	ctx->nat_lo = nat_lo;
@@ -74,6 +77,12 @@ struct burst {
 	uint16_t n_need6;
 	struct rte_mbuf *need6[KDP_BURST];
 	struct kdp_in6 need_ip6[KDP_BURST];
+	/* IPv6 conntrack -> route: new untranslated flows (masquerade
+	 * candidates) and packets conntrack translated. */
+	uint8_t isnew6[KDP_BURST];
+	uint8_t xlat6[KDP_BURST];
+	uint8_t tcp_flags6[KDP_BURST];
+	struct kdp_ct6_key key6[KDP_BURST];
 	/* Dropped, to be freed in bulk. */
 	uint16_t n_drop;
 	struct rte_mbuf *drop[KDP_BURST];
@@ -920,6 +929,354 @@ static void answer_echo6(struct burst *b, struct rte_mbuf *m)
 	emit(b, m, b->in_port);
 }
 
+/* ---- IPv6 conntrack and services ---- */
+
+/* ct_key_of() for IPv6. */
+static inline int ct6_key_of(struct rte_mbuf *m, struct kdp_ct6_key *k, uint8_t *tcp_flags)
+{
+	const struct kdp_meta *md = kdp_meta(m);
+	const struct rte_ipv6_hdr *ip = kdp_parse_ip6(m);
+	const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, md->l4_off);
+
+	*tcp_flags = 0;
+	if (md->flags & KDP_META_F_LATER_FRAG)
+		return CT_NONE;
+	memcpy(k->src, ip->src_addr, 16);
+	memcpy(k->dst, ip->dst_addr, 16);
+	k->proto = md->l4_proto;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+	switch (md->l4_proto) {
+	case IPPROTO_TCP:
+		*tcp_flags = ((const struct rte_tcp_hdr *)l4)->tcp_flags;
+		/* fall through */
+	case IPPROTO_UDP:
+		k->sport = ((const struct rte_udp_hdr *)l4)->src_port;
+		k->dport = ((const struct rte_udp_hdr *)l4)->dst_port;
+		return CT_TUPLE;
+	case IPPROTO_ICMPV6: {
+		const struct rte_icmp_hdr *c = (const struct rte_icmp_hdr *)l4;
+
+		if (c->icmp_type == KDP_ICMP6_ECHO_REQUEST || c->icmp_type == KDP_ICMP6_ECHO_REPLY) {
+			k->sport = k->dport = c->icmp_ident;
+			return CT_TUPLE;
+		}
+		return kdp_nat6_icmp_is_error(c->icmp_type) ? CT_ICMP_ERR : CT_NONE;
+	}
+	default:
+		return CT_NONE;
+	}
+}
+
+/* snat_insert() for IPv6: the same port rules, the same lcore slice. */
+static int snat_insert6(struct kdp_pipeline_ctx *ctx, const struct kdp_ct6_key *orig,
+			struct kdp_ct6_key *reply, uint8_t flags, uint32_t svc_id,
+			uint32_t svc_gen, struct kdp_ct6_entry **e)
+{
+	uint32_t span = (uint32_t)ctx->nat_hi - ctx->nat_lo + 1;
+	uint32_t start = xorshift(&ctx->rnd) % span, tries = span < 64 ? span : 64;
+	uint16_t sport = rte_be_to_cpu_16(orig->sport);
+	int icmp = orig->proto == IPPROTO_ICMPV6, ret;
+	uint32_t extra = 0;
+
+	if (sport >= ctx->nat_lo && sport <= ctx->nat_hi) {
+		reply->dport = orig->sport;
+		if (icmp)
+			reply->sport = reply->dport;
+		ret = kdp_ct6_insert(ctx->ct6, orig, reply, flags, svc_id, svc_gen, ctx->now_ms, e);
+		if (ret == -EALREADY)
+			return ret;
+		if (ret != -EEXIST) {
+			count_retries(ctx->st, 0);
+			return ret;
+		}
+		extra++;
+	}
+	for (uint32_t i = 0; i < tries; i++) {
+		reply->dport = rte_cpu_to_be_16((uint16_t)(ctx->nat_lo + (start + i) % span));
+		if (icmp)
+			reply->sport = reply->dport;
+		ret = kdp_ct6_insert(ctx->ct6, orig, reply, flags, svc_id, svc_gen, ctx->now_ms, e);
+		if (ret == -EALREADY)
+			return ret;
+		if (ret != -EEXIST) {
+			ctx->nat_retries += extra;
+			count_retries(ctx->st, extra);
+			return ret;
+		}
+		extra++;
+	}
+	ctx->nat_retries += extra;
+	return -EADDRINUSE;
+}
+
+/* masq_new_flow() for IPv6: SNAT to the node's IPv6 address. */
+static enum kdp_drop masq_new_flow6(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
+				    struct rte_mbuf *m, const struct kdp_ct6_key *k,
+				    uint8_t tcp_flags)
+{
+	struct kdp_ct6_key reply;
+	struct kdp_ct6_entry *e;
+	int ret;
+
+	memcpy(reply.src, k->dst, 16);
+	memcpy(reply.dst, &dp->node_ip6, 16);
+	reply.sport = k->dport;
+	reply.dport = 0;
+	reply.proto = k->proto;
+	reply.pad[0] = reply.pad[1] = reply.pad[2] = 0;
+	ret = snat_insert6(ctx, k, &reply, KDP_CT_F_SNAT, 0, 0, &e);
+	if (ret != 0 && ret != -EALREADY)
+		return insert_drop(ret);
+	kdp_ct6_update(ctx->ct6, e, KDP_CT_ORIG, tcp_flags, m->pkt_len, ctx->now_ms);
+	kdp_nat6_apply(m, e, KDP_CT_ORIG);
+	if (ret == 0)
+		ctx->st->masq_flows++;
+	ctx->st->masq_pkts++;
+	return KDP_DROP_NONE;
+}
+
+/* svc_new_flow() for IPv6. */
+static enum kdp_drop svc_new_flow6(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
+				   const struct kdp_svc6_fe *fe, struct rte_mbuf *m,
+				   const struct kdp_ct6_key *k, uint8_t tcp_flags, uint16_t in_port)
+{
+	uint32_t h = kdp_maglev_flow_hash6(k->src, k->dst, k->sport, k->dport, k->proto);
+	uint32_t now_s = (uint32_t)(ctx->now_ms / 1000);
+	const struct kdp_svc6_backend *be;
+	struct kdp_ct6_key reply;
+	struct kdp_ct6_entry *e = NULL;
+	uint8_t flags = KDP_CT_F_DNAT;
+	int b = -1, ret;
+
+	if (fe->affinity && ctx->aff6 != NULL)
+		b = kdp_affinity6_get(ctx->aff6, fe, k->src, now_s);
+	if (b < 0)
+		b = kdp_svc6_select(fe, h);
+	if (b < 0)
+		return KDP_DROP_SVC_NO_BACKEND;
+	if (fe->affinity && ctx->aff6 != NULL)
+		kdp_affinity6_set(ctx->aff6, fe, k->src, b, now_s);
+	be = &fe->be[b];
+	memcpy(reply.src, be->ip, 16);
+	reply.sport = be->port;
+	memcpy(reply.dst, k->src, 16);
+	reply.dport = k->sport;
+	reply.proto = k->proto;
+	reply.pad[0] = reply.pad[1] = reply.pad[2] = 0;
+	if (memcmp(k->src, be->ip, 16) == 0) {
+		/* Hairpin: the pod reached itself. */
+		memcpy(reply.dst, &dp->loopback_ip6, 16);
+		flags |= KDP_CT_F_SNAT | KDP_CT_F_HAIRPIN;
+		ret = kdp_ct6_insert(ctx->ct6, k, &reply, flags, fe->id, fe->gen, ctx->now_ms, &e);
+	} else if (dp->ports[in_port].role == KDP_PORT_UPLINK && !be->local) {
+		/* From outside to another node's pod: SNAT to the node. */
+		memcpy(reply.dst, &dp->node_ip6, 16);
+		flags |= KDP_CT_F_SNAT;
+		ret = snat_insert6(ctx, k, &reply, flags, fe->id, fe->gen, &e);
+	} else {
+		ret = kdp_ct6_insert(ctx->ct6, k, &reply, flags, fe->id, fe->gen, ctx->now_ms, &e);
+	}
+	if (ret != 0 && ret != -EALREADY)
+		return insert_drop(ret);
+	kdp_ct6_update(ctx->ct6, e, KDP_CT_ORIG, tcp_flags, m->pkt_len, ctx->now_ms);
+	kdp_nat6_apply(m, e, KDP_CT_ORIG);
+	return KDP_DROP_NONE;
+}
+
+/* The frontend an IPv6 entry was made by, or NULL. */
+static inline const struct kdp_svc6_fe *fe6_of(const struct kdp_dp *dp,
+					       const struct kdp_ct6_entry *e)
+{
+	if (dp->svc6 == NULL || e->svc_id == 0 || e->svc_id > dp->svc6->max_id)
+		return NULL;
+	return dp->svc6->by_id[e->svc_id];
+}
+
+/* ct_reopen() for IPv6. */
+static int ct6_reopen(const struct kdp_dp *dp, struct kdp_ct6_entry *e)
+{
+	if (e->flags & KDP_CT_F_DNAT) {
+		const struct kdp_svc6_fe *fe = fe6_of(dp, e);
+		int b = fe ? kdp_svc6_find_backend(fe, e->key[1].src, e->key[1].sport) : -1;
+
+		if (b < 0 || !kdp_svc6_selectable(fe, b))
+			return 0;
+		e->svc_gen = fe->gen;
+	}
+	e->flags &= (uint8_t)~(KDP_CT_F_DEAD | KDP_CT_F_SEEN_REPLY);
+	e->tcp_state = KDP_CT_TCP_SYN;
+	e->fin = 0;
+	return 1;
+}
+
+/* svc_backend_alive() for IPv6. */
+static inline int svc6_backend_alive(const struct kdp_dp *dp, struct kdp_ct6_entry *e)
+{
+	const struct kdp_svc6_fe *fe = fe6_of(dp, e);
+
+	if (fe == NULL)
+		return 0;
+	if (likely(fe->gen == e->svc_gen))
+		return 1;
+	if (kdp_svc6_find_backend(fe, e->key[1].src, e->key[1].sport) < 0)
+		return 0;
+	e->svc_gen = fe->gen;
+	return 1;
+}
+
+/* A new IPv6 flow to a service without backends: RST, or port unreachable
+ * from the address the client tried (within the ICMP rate limit). */
+static void drop_reject6(struct burst *b, struct rte_mbuf *m, const uint8_t *vip)
+{
+	struct kdp_in6 from;
+
+	memcpy(&from, vip, 16);
+	count_drop(b->ctx, m, KDP_DROP_SVC_NO_BACKEND);
+	if (icmp_allowed(b->ctx) && kdp_reject6(m, &from) == 0)
+		send_generated6(b, m);
+	else
+		b->drop[b->n_drop++] = m;
+}
+
+static inline bool in_svc_cidr6(const struct kdp_dp *dp, const struct kdp_in6 *a)
+{
+	return dp->svc_plen6 != 0 && kdp_addr6_in(a, &dp->svc_cidr6, dp->svc_plen6);
+}
+
+/*
+ * Stage: IPv6 conntrack and services, as stage_ct: tracked flows
+ * translated, misses to an IPv6 frontend made new flows, ICMPv6 errors
+ * about tracked flows translated inside, untracked packets to the IPv6
+ * service range dropped. Leaves b->m6 for the IPv6 route stage, with new
+ * untranslated flows marked for masquerade.
+ */
+static void stage_ct6(struct burst *b)
+{
+	struct kdp_pipeline_ctx *ctx = b->ctx;
+	const struct kdp_dp *dp = b->dp;
+	struct kdp_ct6_key keys[KDP_BURST];
+	struct kdp_svc6_key skeys[KDP_BURST];
+	struct kdp_ct6_entry *ents[KDP_BURST];
+	struct kdp_svc6_fe *fes[KDP_BURST];
+	uint8_t dirs[KDP_BURST], tflags[KDP_BURST], tracked[KDP_BURST], xl[KDP_BURST];
+	uint16_t idx[KDP_BURST], miss[KDP_BURST];
+	int16_t keyof[KDP_BURST];
+	uint16_t nt = 0, nm = 0, k = 0;
+
+	for (uint16_t i = 0; i < b->n6; i++) {
+		keyof[i] = -1;
+		xl[i] = 0;
+		tracked[i] = (uint8_t)ct6_key_of(b->m6[i], &keys[nt], &tflags[nt]);
+		if (tracked[i] == CT_TUPLE) {
+			idx[nt++] = i;
+		} else if (tracked[i] == CT_NONE) {
+			if (unlikely(in_svc_cidr6(dp, &b->dst6[i]))) {
+				drop(b, b->m6[i], KDP_DROP_CT_UNTRACKABLE);
+				tracked[i] = CONSUMED;
+			}
+		} else {
+			int r = kdp_nat6_icmp_error(b->m6[i], ctx->ct6);
+
+			if (r < 0) {
+				drop(b, b->m6[i], KDP_DROP_ICMP_QUOTE_BAD);
+				tracked[i] = CONSUMED;
+			} else if (r > 0) {
+				memcpy(&b->dst6[i], kdp_parse_ip6(b->m6[i])->dst_addr, 16);
+				xl[i] = 1;
+			}
+		}
+	}
+	if (nt > 0)
+		kdp_ct6_lookup_bulk(ctx->ct6, keys, nt, ents, dirs);
+	for (uint16_t j = 0; j < nt; j++) {
+		uint16_t i = idx[j];
+		struct rte_mbuf *m = b->m6[i];
+		struct kdp_ct6_entry *e = ents[j];
+
+		if (e == NULL) {
+			memcpy(skeys[nm].addr, keys[j].dst, 16);
+			skeys[nm].port = keys[j].dport;
+			skeys[nm].proto = keys[j].proto;
+			skeys[nm].pad = 0;
+			miss[nm++] = j;
+			continue;
+		}
+		if (unlikely(dirs[j] == KDP_CT_ORIG &&
+			     (tflags[j] & (RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG)) == RTE_TCP_SYN_FLAG &&
+			     (e->tcp_state == KDP_CT_TCP_CLOSING || (e->flags & KDP_CT_F_DEAD)))) {
+			if (!ct6_reopen(dp, e)) {
+				/* The control thread renews IPv4 flows only: an
+				 * IPv6 one expires first (10 s closing). */
+				drop(b, m, KDP_DROP_SVC_BACKEND_GONE);
+				tracked[i] = CONSUMED;
+				continue;
+			}
+		}
+		if (dirs[j] == KDP_CT_ORIG && (e->flags & KDP_CT_F_DNAT) &&
+		    !(e->flags & KDP_CT_F_DEAD) && !svc6_backend_alive(dp, e)) {
+			e->flags |= KDP_CT_F_DEAD;
+			e->expires_ms = ctx->now_ms;
+		}
+		if (unlikely(e->flags & KDP_CT_F_DEAD)) {
+			if (dirs[j] == KDP_CT_ORIG && keys[j].proto == IPPROTO_TCP)
+				drop_answer(b, m, KDP_DROP_SVC_BACKEND_GONE, ANSWER_RESET, 0);
+			else
+				drop(b, m, KDP_DROP_SVC_BACKEND_GONE);
+			tracked[i] = CONSUMED;
+			continue;
+		}
+		kdp_ct6_update(ctx->ct6, e, dirs[j], tflags[j], m->pkt_len, ctx->now_ms);
+		if ((e->flags & (KDP_CT_F_DNAT | KDP_CT_F_SNAT)) == KDP_CT_F_SNAT)
+			ctx->st->masq_pkts++;
+		if (e->flags & (KDP_CT_F_DNAT | KDP_CT_F_SNAT)) {
+			kdp_nat6_apply(m, e, dirs[j]);
+			memcpy(&b->dst6[i], kdp_parse_ip6(m)->dst_addr, 16);
+			xl[i] = 1;
+		}
+	}
+	if (nm > 0 && dp->svc6 != NULL)
+		kdp_svc6_lookup_bulk(dp->svc6, skeys, nm, fes);
+	for (uint16_t s = 0; s < nm; s++) {
+		uint16_t j = miss[s], i = idx[j];
+		struct rte_mbuf *m = b->m6[i];
+		enum kdp_drop r;
+
+		if (dp->svc6 == NULL || fes[s] == NULL) {
+			if (in_svc_cidr6(dp, &b->dst6[i])) {
+				drop(b, m, KDP_DROP_SVC_UNKNOWN);
+				tracked[i] = CONSUMED;
+			} else {
+				keyof[i] = (int16_t)j;
+			}
+			continue;
+		}
+		r = svc_new_flow6(ctx, dp, fes[s], m, &keys[j], tflags[j], b->in_port);
+		if (r == KDP_DROP_NONE) {
+			memcpy(&b->dst6[i], kdp_parse_ip6(m)->dst_addr, 16);
+			xl[i] = 1;
+			continue;
+		}
+		tracked[i] = CONSUMED;
+		if (r == KDP_DROP_SVC_NO_BACKEND)
+			drop_reject6(b, m, keys[j].dst);
+		else
+			drop(b, m, r);
+	}
+	for (uint16_t i = 0; i < b->n6; i++) {
+		if (tracked[i] == CONSUMED)
+			continue;
+		b->isnew6[k] = keyof[i] >= 0;
+		b->xlat6[k] = xl[i];
+		if (keyof[i] >= 0) {
+			b->key6[k] = keys[keyof[i]];
+			b->tcp_flags6[k] = tflags[keyof[i]];
+		}
+		b->m6[k] = b->m6[i];
+		b->dst6[k++] = b->dst6[i];
+	}
+	b->n6 = k;
+}
+
 /*
  * Stage: IPv6 route. Bulk rte_lpm6 lookup, then as stage_route: a local
  * pod or the host, the LAN or a gateway (L2 by neighbour discovery), kdp
@@ -951,9 +1308,11 @@ static void stage_route6(struct burst *b)
 			answer_echo6(b, m);
 			continue;
 		}
+		/* kdp's own translations may use a link-local source (the
+		 * hairpin address), delivered on the pod's link. */
 		if (unlikely(kdp_addr6_link_local(&b->dst6[i]) ||
-			     kdp_addr6_link_local((const struct kdp_in6 *)
-						  kdp_parse_ip6(m)->src_addr))) {
+			     (!b->xlat6[i] && kdp_addr6_link_local((const struct kdp_in6 *)
+								    kdp_parse_ip6(m)->src_addr)))) {
 			drop(b, m, KDP_DROP_LINK_LOCAL);
 			continue;
 		}
@@ -968,6 +1327,19 @@ static void stage_route6(struct burst *b)
 		case KDP_NH_CONNECTED:
 			if (forward_checks6(b, m, nh->port))
 				break;
+			if (b->isnew6[i] && b->in_role == KDP_PORT_POD && dp->masq6 != NULL &&
+			    b->ctx->ct6 != NULL) {
+				if (kdp_masq_set6_contains(dp->masq6, &b->dst6[i])) {
+					b->ctx->st->masq_skipped++;
+				} else {
+					enum kdp_drop r = masq_new_flow6(b->ctx, dp, m, &b->key6[i],
+									 b->tcp_flags6[i]);
+					if (r != KDP_DROP_NONE) {
+						drop(b, m, r);
+						break;
+					}
+				}
+			}
 			need_neigh6(b, m, nh->port, nh->type == KDP_NH_VIA ? &nh->gw : &b->dst6[i]);
 			break;
 		case KDP_NH_HOST:
@@ -1042,8 +1414,16 @@ uint16_t kdp_pipeline_run(struct kdp_pipeline_ctx *ctx, const struct kdp_dp *dp,
 		memset(b.isnew, 0, b.n);
 	}
 	stage_route(&b);
-	if (unlikely(b.n6 > 0))
+	if (unlikely(b.n6 > 0)) {
+		if (ctx->ct6 != NULL) {
+			ctx->now_ms = rte_rdtsc() / ctx->tsc_per_ms;
+			stage_ct6(&b);
+		} else {
+			memset(b.isnew6, 0, b.n6);
+			memset(b.xlat6, 0, b.n6);
+		}
 		stage_route6(&b);
+	}
 	stage_l2(&b);
 	if (unlikely(b.n_need6 > 0))
 		stage_l2_6(&b);

@@ -23,12 +23,14 @@
 
 #include "common/kdp_stats.h"
 #include "ct/kdp_ct.h"
+#include "ct/kdp_ct6.h"
 #include "masq/kdp_masq.h"
 #include "monitor/kdp_monitor.h"
 #include "neigh/kdp_neigh.h"
 #include "route/kdp_route.h"
 #include "svc/kdp_affinity.h"
 #include "svc/kdp_svc.h"
+#include "svc/kdp_svc6.h"
 
 /** Packets per burst. */
 #define KDP_BURST 32
@@ -65,8 +67,12 @@ struct kdp_dp {
 	 * nowhere then). */
 	struct kdp_route6_table *rt6;
 	const struct kdp_masq_set6 *masq6; /**< never masqueraded (NULL: off) */
+	const struct kdp_svc6_table *svc6; /**< IPv6 frontends (NULL: none) */
 	struct kdp_in6 node_ip6;
 	struct kdp_in6 pod_gw6;    /**< the pods' IPv6 gateway (fe80::1) */
+	struct kdp_in6 loopback_ip6; /**< hairpin source */
+	struct kdp_in6 svc_cidr6;  /**< svc_plen6 0: none */
+	uint8_t svc_plen6;
 	struct kdp_dp_port ports[RTE_MAX_ETHPORTS];
 };
 
@@ -77,6 +83,8 @@ struct kdp_pipeline_ctx {
 	const struct kdp_neigh *nt6; /**< IPv6 neighbours (NULL: none) */
 	struct kdp_ct *ct;
 	struct kdp_affinity *aff; /**< ClientIP pins (NULL: none) */
+	struct kdp_ct6 *ct6;       /**< IPv6 conntrack (NULL: IPv6 untracked) */
+	struct kdp_affinity6 *aff6; /**< IPv6 ClientIP pins (NULL: none) */
 	struct kdp_monitor_worker *mon; /**< flow monitor (NULL: none) */
 	bool mon_on;          /**< someone listens: set per burst */
 	uint64_t now_ms;      /**< set per burst from the TSC */

@@ -294,7 +294,7 @@ def main():
           and samples.get(("kdp_service_frontends", ())) == 7,
           f"services={samples.get(('kdp_services', ()))} fe={samples.get(('kdp_service_frontends', ()))}")
     check("/metrics: conntrack holds the DNAT, redirect and masquerade flows (>= 4)",
-          (samples.get(("kdp_conntrack_entries", ())) or 0) >= 4, str(samples.get(("kdp_conntrack_entries", ()))))
+          (samples.get(("kdp_conntrack_entries", (("family", "ipv4"),))) or 0) >= 4, str(samples.get(("kdp_conntrack_entries", (("family", "ipv4"),)))))
     check("/metrics: one masqueraded flow",
           samples.get(("kdp_nat_masqueraded_flows_total", ())) == 1)
     check("/metrics: the API requests are counted",
@@ -304,7 +304,7 @@ def main():
     check("DPDK telemetry /kdp/stats: rx_packets and drop_spoofed_source match",
           ts.get("rx_packets") == want_rx and ts.get("drop_spoofed_source") == 1, str(ts)[:200])
     check("DPDK telemetry /kdp/ct: entries equal /metrics' kdp_conntrack_entries",
-          (telemetry.get("/kdp/ct") or {}).get("entries") == samples.get(("kdp_conntrack_entries", ())),
+          (telemetry.get("/kdp/ct") or {}).get("entries") == samples.get(("kdp_conntrack_entries", (("family", "ipv4"),))),
           str(telemetry.get("/kdp/ct")))
 
     up = rdpcap(p("uplink_out.pcap"))

@@ -98,6 +98,9 @@ def main():
         / UDP(sport=40002, dport=53) / Raw(b"query"),
         # A spoofed source.
         Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src="fd00:20:0:1::99", dst=REMOTE_WEB6) / UDP(),
+        # Masqueraded: to a LAN host that is no node (it waits for ND).
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst="fd00:10::77", fl=8)
+        / UDP(sport=40005, dport=53) / Raw(b"q"),
     ]
     web_in = [
         # The router's advertisement for its link-local address comes later
@@ -149,7 +152,8 @@ def main():
         body = json.dumps({"ip": "172.20.1.50", "ips": ["172.20.1.50", "fd00:20:0:1::50"],
                            "mac": "02:00:ac:14:01:32", "devargs": "net_null7"})
         out["put_ep"] = request(sock, "PUT", "/v1/endpoints/default/gw-feeder", body.encode())
-        for path in ("/v1/routes", "/v1/neighbours", "/v1/status", "/v1/nodes", "/v1/endpoints"):
+        for path in ("/v1/routes", "/v1/neighbours", "/v1/status", "/v1/nodes", "/v1/endpoints",
+                     "/v1/nat", "/v1/ct", "/v1/ipmasq"):
             out[path] = api(sock, path)
         out["metrics"] = request(sock, "GET", "/metrics")[1].decode()
         bad = {
@@ -289,14 +293,14 @@ def main():
         check(f"GET /v1/neighbours: {ip} reachable at {mac} on the uplink",
               n is not None and n["mac"] == mac and n["state"] == "reachable" and n["port"] == "uplink", str(n))
     n = neigh.get(GW6)
-    check("GET /v1/neighbours: the gateway fe80::c8 incomplete (solicited, no answer yet)",
+    check("GET /v1/neighbours: the gateway fe80::c8 incomplete (solicited, no answer yet; fd00:10::77 too)",
           n is not None and n["mac"] is None and n["state"] == "incomplete", str(n))
     st = got["/v1/status"]
     check("GET /v1/status: nodeIPv6, gatewayIPv6, podGatewayIPv6, nativeRoutingCIDRv6, IPv6 counts",
           st.get("nodeIPv6") == "fd00:10::100/64" and st.get("gatewayIPv6") == GW6
           and st.get("podGatewayIPv6") == POD_GW6 and st.get("nativeRoutingCIDRv6") == "fd00:20::/48"
           and st["counts"].get("routesIPv6") == len([r for r in routes if ":" in r])
-          and st["counts"].get("neighboursIPv6") == 3, json.dumps(st)[:400])
+          and st["counts"].get("neighboursIPv6") == 4, json.dumps(st)[:400])
     nodes = {n["name"]: n for n in got["/v1/nodes"]}
     check("GET /v1/nodes: ips and both families of podCIDRs as given",
           nodes["k8s-w1"].get("ips") == ["192.168.10.101", W1_6]
@@ -307,7 +311,7 @@ def main():
     m = got["metrics"]
     nr6 = len([r for r in routes if ":" in r])
     check("/metrics: kdp_routes and kdp_neighbours by family",
-          f'kdp_routes{{family="ipv6"}} {nr6}' in m and 'kdp_neighbours{family="ipv6"} 3' in m,
+          f'kdp_routes{{family="ipv6"}} {nr6}' in m and 'kdp_neighbours{family="ipv6"} 4' in m,
           [x for x in m.splitlines() if x.startswith(("kdp_routes", "kdp_neighbours"))])
     want_err = {
         "nodes ips: not an address": "ips[1]: not an IPv4 or IPv6 address",
@@ -329,6 +333,24 @@ def main():
             msg = body.decode(errors="replace")
         check(f"400 naming the field: {name}", status == 400 and msg.startswith(want_err[name]),
               f"{status} {msg}")
+    nat = got["/v1/nat"]
+    check("GET /v1/nat: the masqueraded IPv6 flow, out and in",
+          {"protocol": "UDP", "direction": "OUT", "src": f"[{CURL6}]:40005", "dst": "[fd00:10::77]:53",
+           "xlate": "XLATE_SRC", "to": f"[{NODE6}]:40005"} in [{k: v for k, v in x.items() if k != "ageSeconds"}
+                                                            for x in nat]
+          and any(x["direction"] == "IN" and x["src"] == "[fd00:10::77]:53" and x["to"] == f"[{CURL6}]:40005"
+                  for x in nat), json.dumps(nat))
+    ct = got["/v1/ct"]
+    check("GET /v1/ct: IPv6 entries counted and listed",
+          ct.get("entriesIPv6") == 2 and ct.get("capacityIPv6") == 65536
+          and any(f["original"]["src"] == f"[{CURL6}]:40005" and f["reply"]["dst"] == f"[{NODE6}]:40005"
+                  and "snat" in f["flags"] for f in ct["flows"]), json.dumps(ct)[:600])
+    pfx = {(x["prefix"], x["reason"]) for x in got["/v1/ipmasq"]["nonMasquerade"]}
+    check("GET /v1/ipmasq: the IPv6 non-masquerade prefixes (native CIDR, nodes)",
+          {("fd00:20::/48", "native-routing-cidr"), (f"{NODE6}/128", "node-ip"),
+           (f"{W1_6}/128", "node-ip")} <= pfx, str(pfx))
+    check("/metrics: conntrack entries by family",
+          'kdp_conntrack_entries{family="ipv6"} 2' in m, [x for x in m.splitlines() if "conntrack_entries" in x])
     check("refused updates changed nothing", [n["name"] for n in got["nodes_after"]] == ["k8s-ctr", "k8s-w1"])
     return finish(d)
 

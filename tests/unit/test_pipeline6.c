@@ -10,7 +10,9 @@
 #include <rte_udp.h>
 
 #include "common/kdp_csum.h"
+#include "kdp_ipmasq.h"
 #include "parse/kdp_parse.h"
+#include "nat/kdp_nat6.h"
 #include "pipeline/kdp_pipeline.h"
 #include "test_util.h"
 
@@ -30,6 +32,7 @@ static const struct rte_ether_addr w1_mac = {{0x02, 0x00, 0x00, 0x00, 0x00, 0x65
 static struct kdp_dp dp;
 static struct kdp_stats st;
 static struct kdp_neigh *nt, *nt6;
+static struct kdp_ct6 *ct6;
 static struct kdp_pipeline_ctx ctx;
 
 static void nop_req(void *c, uint16_t p, uint32_t ip, const struct rte_ether_addr *d) {}
@@ -104,9 +107,34 @@ static int setup(void)
 	if (nt == NULL || nt6 == NULL)
 		return -1;
 	kdp_neigh_learn6(nt6, &w1, 0, &w1_mac, true, 0);
+	{
+		struct kdp_in6 rtr = ip6("fd00:10::200");
+
+		kdp_neigh_learn6(nt6, &rtr, 0, &w1_mac, true, 0);
+	}
 	memset(&st, 0, sizeof(st));
-	kdp_pipeline_ctx_init(&ctx, &st, nt, NULL, 0, 32768, 65535);
+	kdp_pipeline_ctx_init(&ctx, &st, nt, NULL, 0, 40000, 40009);
 	ctx.nt6 = nt6;
+	ct6 = kdp_ct6_create("test_pl6_ct6", 1024, 0, NULL, NULL);
+	if (ct6 == NULL)
+		return -1;
+	ctx.ct6 = ct6;
+	{
+		/* Masquerade as the reference lab after PUT /v1/ipmasq. */
+		static const char conf[] = "nonMasqueradeCIDRs: [fd00:10:1::/64]\n";
+		struct kdp_in6 native = ip6("fd00:20::"), nodes[2] = {ip6(NODE6), ip6(W1_6)};
+		struct kdp_ipmasq *cfg = calloc(1, sizeof(*cfg));
+		struct kdp_masq_set6 *m;
+		char err[KDP_ERR_LEN];
+
+		if (cfg == NULL || kdp_ipmasq_parse(conf, sizeof(conf) - 1, cfg, err) != 0)
+			return -1;
+		m = kdp_masq_set6_create(kdp_ipmasq_set6_size(cfg, 2));
+		if (m == NULL || kdp_ipmasq_build6(cfg, &native, 48, nodes, 2, m) != 0)
+			return -1;
+		free(cfg);
+		dp.masq6 = m;
+	}
 	return 0;
 }
 
@@ -116,6 +144,8 @@ static int teardown(void)
 	kdp_route6_free(dp.rt6);
 	kdp_neigh_free(nt);
 	kdp_neigh_free(nt6);
+	kdp_ct6_free(ct6);
+	kdp_masq_set6_free((struct kdp_masq_set6 *)dp.masq6);
 	return 0;
 }
 
@@ -142,6 +172,12 @@ static struct rte_mbuf *run1(struct rte_mbuf *m, uint16_t in_port, int *punted)
 	if (out.n_punt == 1)
 		return out.punt[0];
 	return NULL;
+}
+
+/* The NAT rewrite, as a router past kdp sees the packet. */
+static void kdp_nat6_rewrite_for_test(struct rte_mbuf *m, const struct kdp_ct6_key *to)
+{
+	kdp_nat6_rewrite(m, to);
 }
 
 static struct rte_ipv6_hdr *ip6_of(struct rte_mbuf *m)
@@ -305,11 +341,13 @@ static void test6_hop_limit_and_mtu(void)
 	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 0);
 	CU_ASSERT_EQUAL(rte_be_to_cpu_16(ip6_of(m)->payload_len), 1460);
 	rte_pktmbuf_free(m);
-	/* No error about an error. */
+	/* No error about an error (this one quotes a packet of no flow). */
 	p = from_curl6(REMOTE_WEB6);
 	p.hop = 1;
 	p.icmp_type = 1;
-	CU_ASSERT_PTR_NULL(run1(test_pkt6_make(&p), 1, &punted));
+	m = test_pkt6_make(&p);
+	rte_pktmbuf_mtod(m, uint8_t *)[54 + 8] = 0x60;
+	CU_ASSERT_PTR_NULL(run1(m, 1, &punted));
 	CU_ASSERT_EQUAL(drops(KDP_DROP_TTL_EXCEEDED), 2);
 }
 
@@ -391,6 +429,146 @@ static void test6_mixed_burst(void)
 	}
 }
 
+static struct test_pkt6 udp6(const char *src, const char *dst, uint16_t sport, uint16_t dport)
+{
+	struct test_pkt6 p = {
+		.src_mac = curl_mac, .dst_mac = kdp_mac, .proto = IPPROTO_UDP,
+		.sport = sport, .dport = dport, .payload = 20,
+	};
+	p.src = test_ip6(src);
+	p.dst = test_ip6(dst);
+	return p;
+}
+
+static void test6_masquerade(void)
+{
+	struct test_pkt6 p = udp6(CURL6, "fd00:10::200", 45000, 53);
+	struct rte_mbuf *m;
+	struct rte_udp_hdr *u;
+	int punted;
+	uint64_t flows = st.masq_flows, skipped = st.masq_skipped, n = kdp_ct6_count(ct6);
+
+	/* To the router (outside the set): the node's IPv6, the pod's port. */
+	m = run1(test_pkt6_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT(addr_is(ip6_of(m)->src_addr, NODE6));
+	CU_ASSERT(addr_is(ip6_of(m)->dst_addr, "fd00:10::200"));
+	u = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 54);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(u->src_port), 45000 >= 40000 && 45000 <= 40009 ? 45000 :
+						       rte_be_to_cpu_16(u->src_port));
+	CU_ASSERT(rte_be_to_cpu_16(u->src_port) >= 40000 && rte_be_to_cpu_16(u->src_port) <= 40009);
+	CU_ASSERT(test_l4_csum6_ok(m));
+	CU_ASSERT_EQUAL(st.masq_flows, flows + 1);
+	CU_ASSERT_EQUAL(kdp_ct6_count(ct6), n + 1);
+	{
+		/* The answer comes back to the node's address and port and
+		 * reaches the pod as it sent it. */
+		struct test_pkt6 r = udp6("fd00:10::200", NODE6, 53, rte_be_to_cpu_16(u->src_port));
+		struct rte_mbuf *back;
+
+		r.src_mac = w1_mac;
+		rte_pktmbuf_free(m);
+		back = run1(test_pkt6_make(&r), 0, &punted);
+		CU_ASSERT_FATAL(back != NULL);
+		CU_ASSERT_EQUAL(kdp_meta(back)->out_port, 1);
+		CU_ASSERT(addr_is(ip6_of(back)->dst_addr, CURL6));
+		u = rte_pktmbuf_mtod_offset(back, struct rte_udp_hdr *, 54);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_16(u->dst_port), 45000);
+		CU_ASSERT(test_l4_csum6_ok(back));
+		rte_pktmbuf_free(back);
+	}
+	/* Inside the set (the config's CIDR, another pod): the pod's source. */
+	p = udp6(CURL6, "fd00:10:1::200", 45001, 53);
+	m = run1(test_pkt6_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT(addr_is(ip6_of(m)->src_addr, CURL6));
+	rte_pktmbuf_free(m);
+	p = udp6(CURL6, REMOTE_WEB6, 45002, 53);
+	m = run1(test_pkt6_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT(addr_is(ip6_of(m)->src_addr, CURL6));
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(st.masq_skipped, skipped + 2);
+}
+
+static void test6_masquerade_icmp(void)
+{
+	struct test_pkt6 p = from_curl6("2001:db8::8");
+	struct rte_mbuf *m, *err;
+	uint16_t id;
+	uint8_t *l4;
+	int punted;
+
+	/* An echo request: translated by identifier. */
+	p.sport = 4242;
+	m = run1(test_pkt6_make(&p), 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT(addr_is(ip6_of(m)->src_addr, NODE6));
+	l4 = rte_pktmbuf_mtod_offset(m, uint8_t *, 54);
+	memcpy(&id, l4 + 4, 2);
+	id = rte_be_to_cpu_16(id);
+	CU_ASSERT(id >= 40000 && id <= 40009);
+	CU_ASSERT(test_l4_csum6_ok(m));
+	rte_pktmbuf_free(m);
+	/* A router on the way answers with time exceeded quoting the packet
+	 * as it left: curl-pod gets it about its own packet. */
+	{
+		uint8_t frame[200];
+		struct test_pkt6 q = from_curl6("2001:db8::8");
+		struct rte_mbuf *orig;
+		struct rte_ipv6_hdr *in;
+		uint16_t c, qlen;
+
+		q.sport = 4242;
+		q.payload = 8;
+		orig = test_pkt6_make(&q);
+		/* The quote: the packet as translated. */
+		kdp_parse(orig);
+		in = rte_pktmbuf_mtod_offset(orig, struct rte_ipv6_hdr *, 14);
+		{
+			struct kdp_ct6_key to;
+			memcpy(to.src, &dp.node_ip6, 16);
+			memcpy(to.dst, in->dst_addr, 16);
+			to.sport = to.dport = rte_cpu_to_be_16(id);
+			to.proto = IPPROTO_ICMPV6;
+			kdp_nat6_rewrite_for_test(orig, &to);
+		}
+		qlen = (uint16_t)(rte_pktmbuf_data_len(orig) - 14);
+		memset(frame, 0, sizeof(frame));
+		memcpy(frame, &kdp_mac, 6);
+		memcpy(frame + 6, &w1_mac, 6);
+		frame[12] = 0x86;
+		frame[13] = 0xdd;
+		frame[14] = 0x60;
+		frame[18] = 0;
+		frame[19] = (uint8_t)(8 + qlen);
+		frame[20] = IPPROTO_ICMPV6;
+		frame[21] = 64;
+		{
+			struct kdp_in6 rs = test_ip6("fd00:10::200");
+			memcpy(frame + 22, &rs, 16);
+			memcpy(frame + 38, &dp.node_ip6, 16);
+		}
+		frame[54] = 3; /* time exceeded */
+		memcpy(frame + 62, rte_pktmbuf_mtod_offset(orig, uint8_t *, 14), qlen);
+		c = (uint16_t)~kdp_csum_add(kdp_csum_ipv6_pseudo(frame + 22, frame + 38, 8 + qlen, 58),
+					    kdp_csum_sum(frame + 54, 8 + qlen));
+		memcpy(frame + 56, &c, 2);
+		rte_pktmbuf_free(orig);
+		err = run1(test_pkt_raw(frame, (uint16_t)(62 + qlen)), 0, &punted);
+	}
+	CU_ASSERT_FATAL(err != NULL);
+	CU_ASSERT_EQUAL(kdp_meta(err)->out_port, 1);
+	CU_ASSERT(addr_is(ip6_of(err)->dst_addr, CURL6));
+	l4 = rte_pktmbuf_mtod_offset(err, uint8_t *, 54);
+	CU_ASSERT_EQUAL(l4[0], 3);
+	CU_ASSERT(addr_is(l4 + 8 + 8, CURL6)); /* the quote is the pod's own packet */
+	memcpy(&id, l4 + 8 + 40 + 4, 2);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(id), 4242);
+	CU_ASSERT(test_l4_csum6_ok(err));
+	rte_pktmbuf_free(err);
+}
+
 void test_register_pipeline6(void)
 {
 	CU_pSuite s = CU_add_suite("pipeline6", setup, teardown);
@@ -400,4 +578,7 @@ void test_register_pipeline6(void)
 	CU_add_test(s, "IPv6 hop limit and packet too big", test6_hop_limit_and_mtu);
 	CU_add_test(s, "IPv6 echo from the pods' gateway, ND to the slow path", test6_echo_and_nd);
 	CU_add_test(s, "IPv4 and IPv6 in one burst", test6_mixed_burst);
+	CU_add_test(s, "IPv6 masquerade: SNAT outside the set, pod address inside", test6_masquerade);
+	CU_add_test(s, "IPv6 masquerade: ICMPv6 echo by identifier, an error translated inside",
+		    test6_masquerade_icmp);
 }

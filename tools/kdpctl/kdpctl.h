@@ -75,7 +75,9 @@ struct kdpctl_opts {
 	const char *output;	/* -o FORMAT, as given */
 	const char *proto;	/* ct/nat list --proto, as given */
 	const char *ip;		/* ct/nat list --ip, as given */
-	struct in_addr ip_addr; /* ... and parsed */
+	struct in_addr ip_addr; /* ... and parsed (IPv4) */
+	struct in6_addr ip_addr6; /* ... or (IPv6) */
+	int ip_family;          /* AF_INET or AF_INET6 */
 	bool json;
 	bool all;
 	bool wide;		/* -o wide */
