@@ -25,10 +25,24 @@ struct kdp_svc_port_cfg {
 };
 
 struct kdp_svc_be_cfg {
-	uint32_t ip;   /**< host order */
+	uint32_t ip;   /**< host order (IPv4 backends) */
 	uint16_t port; /**< 0: the port's targetPort */
 	uint8_t state; /**< enum kdp_be_state */
+	uint8_t is6;   /**< an IPv6 backend: ip6, not ip */
+	struct kdp_in6 ip6;
 };
+
+/** ipFamilyPolicy. */
+enum kdp_svc_family_policy {
+	KDP_SVC_FP_UNSET = 0,
+	KDP_SVC_FP_SINGLE,       /**< SingleStack */
+	KDP_SVC_FP_PREFER_DUAL,  /**< PreferDualStack */
+	KDP_SVC_FP_REQUIRE_DUAL, /**< RequireDualStack */
+};
+
+/* kdp_service.families bits. */
+#define KDP_SVC_FAM_V4 0x01
+#define KDP_SVC_FAM_V6 0x02
 
 struct kdp_service {
 	char ns[KDP_NAME_LEN];
@@ -43,6 +57,16 @@ struct kdp_service {
 	uint32_t affinity_timeout_s;
 	uint8_t algo; /**< enum kdp_svc_algo */
 	struct kdp_svc_be_cfg *be; /**< malloc'ed, n_be entries */
+	/* Dual stack (Kubernetes' clusterIPs, ipFamilies, ipFamilyPolicy). */
+	bool has_cluster_ip6;
+	struct kdp_in6 cluster_ip6;
+	uint8_t families;      /**< KDP_SVC_FAM_*: the families of its frontends */
+	uint8_t primary6;      /**< ipFamilies[0] is IPv6 */
+	uint8_t family_policy; /**< enum kdp_svc_family_policy */
+	bool families_given;   /**< clusterIPs, ipFamilies or ipFamilyPolicy was given */
+	unsigned int n_ext6, n_lb6;
+	struct kdp_in6 ext6[KDP_SVC_MAX_IPS];
+	struct kdp_in6 lb6[KDP_SVC_MAX_IPS];
 };
 
 /** Parses a service object; @p ns/@p name from the URL, else the object. */
@@ -69,6 +93,23 @@ typedef int (*kdp_service_fe_fn)(const struct kdp_service *s,
 int kdp_service_foreach_frontend(const struct kdp_service *s, uint32_t node_ip,
 				 kdp_service_fe_fn fn, void *arg);
 
+/** kdp_service_fe_fn for IPv6 frontends. */
+typedef int (*kdp_service_fe6_fn)(const struct kdp_service *s,
+				  const struct kdp_svc_port_cfg *pc, const struct kdp_in6 *addr,
+				  uint16_t port, uint8_t type, void *arg);
+
+/**
+ * Walks the IPv6 frontends of @p s: its IPv6 ClusterIP, externalIPs and
+ * loadBalancerIPs on each port, and the nodePort on @p node_ip6 when the
+ * service has the IPv6 family and the node an IPv6 address (NULL: none).
+ */
+int kdp_service_foreach_frontend6(const struct kdp_service *s, const struct kdp_in6 *node_ip6,
+				  kdp_service_fe6_fn fn, void *arg);
+
+/** "[fd00:96::a]:53/UDP". */
+void kdp_service_fe_name6(const struct kdp_in6 *addr, uint16_t port, uint8_t proto, char *buf,
+			  size_t len);
+
 /** "10.96.0.10:53/UDP". */
 void kdp_service_fe_name(uint32_t addr, uint16_t port, uint8_t proto, char *buf,
 			 size_t len);
@@ -78,6 +119,6 @@ void kdp_service_fe_name(uint32_t addr, uint16_t port, uint8_t proto, char *buf,
  * protocol) or nodePort. @return 0 or -EINVAL with @p err naming both.
  */
 int kdp_services_validate(const struct kdp_service *svcs, unsigned int n,
-			  uint32_t node_ip, char *err);
+			  uint32_t node_ip, const struct kdp_in6 *node_ip6, char *err);
 
 #endif

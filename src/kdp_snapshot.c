@@ -174,6 +174,8 @@ struct fe_build {
 	struct kdp *k;
 	const struct kdp_state *st;
 	struct kdp_svc_table *t;
+	struct kdp_svc6_table *t6; /* the IPv6 frontends */
+	uint32_t count6;
 	json_t *ids; /* the id map of this build */
 	uint32_t count;
 	int ret;
@@ -189,6 +191,14 @@ static int be_cmp(const void *a, const void *b)
 	if (xi != yi)
 		return xi < yi ? -1 : 1;
 	return xp < yp ? -1 : xp > yp;
+}
+
+static bool local_ip6(const struct kdp_state *st, const struct kdp_in6 *ip)
+{
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (st->eps[i].has_ip6 && st->eps[i].port >= 0 && kdp_addr6_eq(&st->eps[i].ip6, ip))
+			return true;
+	return false;
 }
 
 static bool local_ip(const struct kdp_state *st, uint32_t ip)
@@ -312,12 +322,16 @@ static int add_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc
 	if (fe.be == NULL)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < s->n_be; i++) {
-		fe.be[i].ip = rte_cpu_to_be_32(s->be[i].ip);
-		fe.be[i].port = rte_cpu_to_be_16(s->be[i].port ? s->be[i].port : pc->target);
-		fe.be[i].state = s->be[i].state;
-		fe.be[i].local = local_ip(b->st, s->be[i].ip);
+		struct kdp_svc_backend *be = &fe.be[fe.n_be];
+
+		if (s->be[i].is6)
+			continue; /* an IPv4 frontend takes IPv4 backends */
+		be->ip = rte_cpu_to_be_32(s->be[i].ip);
+		be->port = rte_cpu_to_be_16(s->be[i].port ? s->be[i].port : pc->target);
+		be->state = s->be[i].state;
+		be->local = local_ip(b->st, s->be[i].ip);
+		fe.n_be++;
 	}
-	fe.n_be = (uint16_t)s->n_be;
 	if (type == KDP_SVC_CLUSTER_IP) {
 		/* A Local Redirect Policy replaces the backends by the local
 		 * endpoints it selects, while there is at least one. */
@@ -394,8 +408,151 @@ static int add_lrp_fes(struct fe_build *b)
 	return 0;
 }
 
+/* ---- IPv6 frontends ---- */
+
+static int be6_cmp(const void *a, const void *b)
+{
+	const struct kdp_svc6_backend *x = a, *y = b;
+	int r = memcmp(x->ip, y->ip, 16);
+
+	if (r != 0)
+		return r;
+	return rte_be_to_cpu_16(x->port) < rte_be_to_cpu_16(y->port) ? -1
+	       : rte_be_to_cpu_16(x->port) > rte_be_to_cpu_16(y->port);
+}
+
+/* lrp_backends() for IPv6: the selected local endpoints' IPv6 addresses. */
+static int lrp_backends6(const struct kdp_state *st, const struct kdp_lrp *l, uint16_t port,
+			 struct kdp_svc6_backend **out)
+{
+	struct kdp_svc6_backend *be = calloc(st->n_eps + 1, sizeof(*be));
+	int n = 0;
+
+	if (be == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < st->n_eps; i++) {
+		const struct kdp_endpoint *e = &st->eps[i];
+
+		if (e->port < 0 || !e->has_ip6 || !kdp_lrp_selects(l, e->labels))
+			continue;
+		memcpy(be[n].ip, &e->ip6, 16);
+		be[n].port = port;
+		be[n].state = KDP_BE_ACTIVE;
+		be[n].local = 1;
+		n++;
+	}
+	*out = be;
+	return n;
+}
+
+static int count_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
+		     const struct kdp_in6 *addr, uint16_t port, uint8_t type, void *arg)
+{
+	((struct fe_build *)arg)->count6++;
+	return 0;
+}
+
+static int fe6_finish(struct fe_build *b, struct kdp_svc6_fe *fe)
+{
+	int ret;
+
+	qsort(fe->be, fe->n_be, sizeof(*fe->be), be6_cmp);
+	fe->gen = rte_jhash(fe->be, sizeof(*fe->be) * fe->n_be, fe->n_be) | 1;
+	ret = kdp_svc6_fe_prepare(fe, b->k->cfg.maglev_m);
+	if (ret == 0)
+		return kdp_svc6_table_add(b->t6, fe);
+	free(fe->be);
+	free(fe->sel);
+	free(fe->maglev);
+	return ret;
+}
+
+static int add_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
+		   const struct kdp_in6 *addr, uint16_t port, uint8_t type, void *arg)
+{
+	struct fe_build *b = arg;
+	struct kdp_svc6_fe fe;
+	char key[64];
+	int ret;
+
+	memset(&fe, 0, sizeof(fe));
+	kdp_service_fe_name6(addr, port, pc->proto, key, sizeof(key));
+	fe.id = fe_id(b, key);
+	memcpy(fe.key.addr, addr, 16);
+	fe.key.port = rte_cpu_to_be_16(port);
+	fe.key.proto = pc->proto;
+	fe.type = type;
+	fe.algo = s->algo;
+	fe.affinity = s->affinity;
+	fe.affinity_timeout_s = s->affinity_timeout_s;
+	snprintf(fe.name, sizeof(fe.name), "%s/%s", s->ns, s->name);
+	snprintf(fe.port_name, sizeof(fe.port_name), "%s", pc->name);
+	fe.be = calloc(s->n_be ? s->n_be : 1, sizeof(*fe.be));
+	if (fe.be == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < s->n_be; i++) {
+		struct kdp_svc6_backend *be = &fe.be[fe.n_be];
+
+		if (!s->be[i].is6)
+			continue; /* an IPv6 frontend takes IPv6 backends */
+		memcpy(be->ip, &s->be[i].ip6, 16);
+		be->port = rte_cpu_to_be_16(s->be[i].port ? s->be[i].port : pc->target);
+		be->state = s->be[i].state;
+		be->local = local_ip6(b->st, &s->be[i].ip6);
+		fe.n_be++;
+	}
+	if (type == KDP_SVC_CLUSTER_IP) {
+		const struct kdp_lrp_port *bp = NULL;
+		const struct kdp_lrp *l = lrp_for(b->st, s, pc, &bp);
+		struct kdp_svc6_backend *local = NULL;
+		int n = l ? lrp_backends6(b->st, l, rte_cpu_to_be_16(bp->port), &local) : 0;
+
+		if (n < 0) {
+			free(fe.be);
+			return n;
+		}
+		if (n > 0) {
+			free(fe.be);
+			fe.be = local;
+			fe.n_be = (uint16_t)n;
+			fe.type = KDP_SVC_LOCAL_REDIRECT;
+			snprintf(fe.lrp, sizeof(fe.lrp), "%s/%s", l->ns, l->name);
+		} else {
+			free(local);
+		}
+	}
+	ret = fe6_finish(b, &fe);
+	if (ret != 0)
+		snprintf(b->err, KDP_ERR_LEN, "services[%s/%s]: frontend %s: %s", s->ns, s->name,
+			 key, strerror(-ret));
+	return ret;
+}
+
+/* The IPv6 frontend table of @p b's state (with IPv6 on). */
+static int build_services6(struct fe_build *b, uint64_t gen)
+{
+	const struct kdp_state *st = b->st;
+	const struct kdp_in6 *node6 = &b->k->cfg.node_ip6;
+	char name[32];
+
+	for (unsigned int i = 0; i < st->n_svcs; i++)
+		kdp_service_foreach_frontend6(&st->svcs[i], node6, count_fe6, b);
+	snprintf(name, sizeof(name), "kdp_svc6_%" PRIu64, gen);
+	b->t6 = kdp_svc6_table_create(name, b->count6, b->k->pub.next_fe_id + b->count6,
+				      (int)rte_socket_id());
+	if (b->t6 == NULL) {
+		snprintf(b->err, KDP_ERR_LEN, "cannot create the IPv6 service table: %s",
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < st->n_svcs; i++)
+		if (kdp_service_foreach_frontend6(&st->svcs[i], node6, add_fe6, b) != 0)
+			return -EINVAL;
+	return 0;
+}
+
 static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_state *st,
-					    uint64_t gen, char *err)
+					    uint64_t gen, struct kdp_svc6_table **t6, char *err)
 {
 	struct fe_build b = {.k = k, .st = st, .ids = json_object(), .err = err};
 	char name[32];
@@ -427,6 +584,13 @@ static struct kdp_svc_table *build_services(struct kdp *k, const struct kdp_stat
 		json_decref(b.ids);
 		return NULL;
 	}
+	if (k->cfg.has_ip6 && build_services6(&b, gen) != 0) {
+		kdp_svc_table_free(b.t);
+		kdp_svc6_table_free(b.t6);
+		json_decref(b.ids);
+		return NULL;
+	}
+	*t6 = b.t6;
 	json_decref(k->pub.fe_ids);
 	k->pub.fe_ids = b.ids;
 	return b.t;
@@ -647,7 +811,7 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		}
 		s->dp.rt->sig = sig;
 	}
-	s->dp.svc = build_services(k, st, s->gen, err);
+	s->dp.svc = build_services(k, st, s->gen, (struct kdp_svc6_table **)&s->dp.svc6, err);
 	if (s->dp.svc == NULL) {
 		kdp_dp_free(s);
 		return NULL;
@@ -676,6 +840,7 @@ void kdp_dp_free(struct kdp_snapshot *s)
 	if (s->dp.rt6 != NULL && --s->dp.rt6->refs == 0)
 		kdp_route6_free(s->dp.rt6);
 	kdp_svc_table_free((struct kdp_svc_table *)s->dp.svc);
+	kdp_svc6_table_free((struct kdp_svc6_table *)s->dp.svc6);
 	masq_put(s->dp.masq);
 	masq6_put(s->dp.masq6);
 	rte_free(s);

@@ -409,7 +409,8 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 							o->name);
 		}
 	}
-	if (kdp_services_validate(st->svcs, st->n_svcs, cfg->node_ip, err) != 0)
+	if (kdp_services_validate(st->svcs, st->n_svcs, cfg->node_ip,
+				  cfg->has_ip6 ? &cfg->node_ip6 : NULL, err) != 0)
 		return -EINVAL;
 	for (unsigned int i = 0; i < st->n_lrps; i++) {
 		const struct kdp_lrp *l = &st->lrps[i];

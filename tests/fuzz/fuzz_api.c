@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 3: {
 		struct kdp_service s;
 		if (kdp_service_parse(j, "default", "webpod", "", &cfg, &s, err) == 0) {
-			kdp_services_validate(&s, 1, cfg.node_ip, err);
+			kdp_services_validate(&s, 1, cfg.node_ip, &cfg.node_ip6, err);
 			out = kdp_service_json(&s);
 		}
 		kdp_service_free(&s);

@@ -1274,7 +1274,7 @@ lab_apps_start() {
 # "router" and serving /big (LAB_ROUTER_BIG_MB MiB, sparse). Its access log
 # (client addresses as the router sees them) is $KDP_LAB_DIR/app-kdp-router-http.log.
 lab_router_http_start() {
-	local dir=$KDP_LAB_DIR/www/$LAB_NS_ROUTER
+	local dir=$KDP_LAB_DIR/www/$LAB_NS_ROUTER i
 	mkdir -p "$dir" || return 1
 	printf 'router\n' >"$dir/index.html" || return 1
 	rm -f "$dir/big"
@@ -1289,22 +1289,53 @@ class Server(http.server.ThreadingHTTPServer):
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
 Server(("0.0.0.0", 80), handler).serve_forever()
 ' "$dir" || return 1
-	_lab_wait_listening "$LAB_NS_ROUTER" tcp 80 http
+	_lab_wait_listening "$LAB_NS_ROUTER" tcp 80 http || return 1
+	lab_ipv6 || return 0
+	# The same on its IPv6 addresses (a server of its own, IPv6 only).
+	lab_pod_spawn "$LAB_NS_ROUTER" http6 "$LAB_PY" -c '
+import functools, http.server, socket, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    address_family = socket.AF_INET6
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+Server(("::", 80), handler).serve_forever()
+' "$dir" || return 1
+	for ((i = 0; i < 50; i++)); do
+		[[ -n $(ip netns exec "$LAB_NS_ROUTER" ss -Hltn '( sport = :80 )' 2>/dev/null | grep -F '[::]') ]] &&
+			return 0
+		sleep 0.1
+	done
+	lab_err "router: no IPv6 HTTP server on port 80"
+	return 1
 }
 
 # lab_router_udp_echo_start [PORT]: a UDP server in the router on 0.0.0.0:PORT
+# (and [::]:PORT when the lab is dual stack)
 # (default 7007) answering each datagram with "<source ip>:<source port>
 # <payload>", i.e. the source address the router saw.
 lab_router_udp_echo_start() {
 	local port=${1:-7007}
 	lab_pod_spawn "$LAB_NS_ROUTER" "udp$port" "$LAB_PY" -c '
 import socket, sys
+import select
+socks = []
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", int(sys.argv[1])))
+socks.append(s)
+if sys.argv[2] != "off":
+    s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s6.bind(("::", int(sys.argv[1])))
+    socks.append(s6)
 while True:
-    data, peer = s.recvfrom(65535)
-    s.sendto(("%s:%d " % peer).encode() + data, peer)
-' "$port" || return 1
+    for r in select.select(socks, [], [])[0]:
+        data, peer = r.recvfrom(65535)
+        r.sendto(("%s:%d " % peer[:2]).encode() + data, peer)
+' "$port" "${KDP_LAB_IPV6:-on}" || return 1
 	_lab_wait_listening "$LAB_NS_ROUTER" udp "$port" "udp$port"
 }
 
