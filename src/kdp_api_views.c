@@ -69,6 +69,27 @@ static json_t *fe_json(const struct kdp_svc_fe *fe)
 			 "algorithm", fe->m ? "maglev" : "random", "backends", bes);
 }
 
+static json_t *fe6_json(const struct kdp_svc6_fe *fe)
+{
+	char f[64], b[64];
+	struct kdp_in6 a;
+	json_t *bes = json_array();
+
+	memcpy(&a, fe->key.addr, 16);
+	kdp_service_fe_name6(&a, rte_be_to_cpu_16(fe->key.port), fe->key.proto, f, sizeof(f));
+	for (uint16_t i = 0; i < fe->n_be; i++) {
+		memcpy(&a, fe->be[i].ip, 16);
+		kdp_service_fe_name6(&a, rte_be_to_cpu_16(fe->be[i].port), fe->key.proto, b,
+				     sizeof(b));
+		json_array_append_new(bes, json_pack("{s:s, s:s, s:b}", "address", b, "state",
+						     kdp_be_state_name(fe->be[i].state),
+						     "local", fe->be[i].local));
+	}
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "id", (int)fe->id, "frontend", f,
+			 "type", kdp_svc_type_name(fe->type), "service", fe->name,
+			 "algorithm", fe->m ? "maglev" : "random", "backends", bes);
+}
+
 json_t *kdp_api_svc_json(const struct kdp *k, const struct kdp_service *sv)
 {
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
@@ -79,11 +100,24 @@ json_t *kdp_api_svc_json(const struct kdp *k, const struct kdp_service *sv)
 	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++)
 		if (strcmp(s->dp.svc->fe[i].name, name) == 0)
 			json_array_append_new(fes, fe_json(&s->dp.svc->fe[i]));
+	for (uint32_t i = 0; s->dp.svc6 != NULL && i < s->dp.svc6->n_fe; i++)
+		if (strcmp(s->dp.svc6->fe[i].name, name) == 0)
+			json_array_append_new(fes, fe6_json(&s->dp.svc6->fe[i]));
 	json_object_set_new(o, "frontends", fes);
 	return o;
 }
 
 /* ---- local redirect policies ---- */
+
+static const char *ep6_name_of(const struct kdp *k, const uint8_t *ip, char *buf, size_t len)
+{
+	for (unsigned int i = 0; i < k->state.n_eps; i++)
+		if (k->state.eps[i].has_ip6 && memcmp(&k->state.eps[i].ip6, ip, 16) == 0) {
+			snprintf(buf, len, "%s/%s", k->state.eps[i].ns, k->state.eps[i].name);
+			return buf;
+		}
+	return NULL;
+}
 
 static const char *ep_name_of(const struct kdp *k, uint32_t ip_be, char *buf, size_t len)
 {
@@ -130,6 +164,27 @@ json_t *kdp_api_lrp_json(const struct kdp *k, const struct kdp_lrp *l)
 									sizeof(en))));
 		}
 	}
+	for (uint32_t i = 0; s->dp.svc6 != NULL && i < s->dp.svc6->n_fe; i++) {
+		const struct kdp_svc6_fe *f = &s->dp.svc6->fe[i];
+		struct kdp_in6 a;
+		char fn[64];
+
+		if (strcmp(f->lrp, name) != 0)
+			continue;
+		memcpy(&a, f->key.addr, 16);
+		kdp_service_fe_name6(&a, rte_be_to_cpu_16(f->key.port), f->key.proto, fn, sizeof(fn));
+		json_array_append_new(fes, json_string(fn));
+		for (uint16_t j = 0; j < f->n_be; j++) {
+			char bn[64], en[2 * KDP_NAME_LEN + 2];
+
+			memcpy(&a, f->be[j].ip, 16);
+			kdp_service_fe_name6(&a, rte_be_to_cpu_16(f->be[j].port), f->key.proto, bn,
+					     sizeof(bn));
+			json_array_append_new(bes, json_pack("{s:s, s:s?}", "address", bn, "endpoint",
+							     ep6_name_of(k, f->be[j].ip, en,
+									 sizeof(en))));
+		}
+	}
 	json_object_set_new(o, "frontend", fe);
 	json_object_set_new(o, "active", json_boolean(json_array_size(fes) > 0));
 	json_object_set_new(o, "frontends", fes);
@@ -147,6 +202,9 @@ json_t *kdp_api_lrp_frontends_json(const struct kdp *k, const struct kdp_lrp *l)
 	for (uint32_t j = 0; j < s->dp.svc->n_fe; j++)
 		if (strcmp(s->dp.svc->fe[j].name, name) == 0)
 			json_array_append_new(fes, fe_json(&s->dp.svc->fe[j]));
+	for (uint32_t j = 0; s->dp.svc6 != NULL && j < s->dp.svc6->n_fe; j++)
+		if (strcmp(s->dp.svc6->fe[j].name, name) == 0)
+			json_array_append_new(fes, fe6_json(&s->dp.svc6->fe[j]));
 	return json_pack("{s:s, s:s, s:s, s:o}", "namespace", l->ns, "name", l->name,
 			 "kind", "LocalRedirectPolicy", "frontends", fes);
 }

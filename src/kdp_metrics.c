@@ -211,13 +211,18 @@ static void render_nat(struct kdp *k, struct evbuffer *o, const struct kdp_stats
 static void render_tables(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
 {
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
-	uint32_t n_be = 0;
+	const struct kdp_svc6_table *t6 = s->dp.svc6;
+	uint32_t n_be = 0, n_be6 = 0;
 
 	for (uint32_t i = 0; i < s->dp.svc->n_fe; i++)
 		n_be += s->dp.svc->fe[i].n_be;
+	for (uint32_t i = 0; t6 != NULL && i < t6->n_fe; i++)
+		n_be6 += t6->fe[i].n_be;
 	one(o, "kdp_services", "gauge", "Services in the desired state.", k->state.n_svcs);
-	one(o, "kdp_service_frontends", "gauge", "Service frontends in force.", s->dp.svc->n_fe);
-	one(o, "kdp_service_backends", "gauge", "Backends over all frontends.", n_be);
+	by_family(o, "kdp_service_frontends", "Service frontends in force, by address family.",
+		  s->dp.svc->n_fe, t6 != NULL, t6 ? t6->n_fe : 0);
+	by_family(o, "kdp_service_backends", "Backends over all frontends, by address family.",
+		  n_be, t6 != NULL, n_be6);
 	one(o, "kdp_endpoints", "gauge", "Local endpoints.", k->state.n_eps);
 	one(o, "kdp_nodes", "gauge", "Nodes known from IPAM.", k->state.n_nodes);
 	one(o, "kdp_local_redirect_policies", "gauge", "Local Redirect Policies.",

@@ -782,6 +782,9 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 	if (k->cfg.has_ip6) {
 		s->dp.node_ip6 = k->cfg.node_ip6;
 		s->dp.pod_gw6 = k->cfg.pod_gw6;
+		s->dp.loopback_ip6 = k->cfg.loopback_ip6;
+		s->dp.svc_cidr6 = k->cfg.svc_cidr6;
+		s->dp.svc_plen6 = k->cfg.svc_plen6;
 		if (cur != NULL && cur->dp.rt6 != NULL && cur->dp.rt6->sig == sig) {
 			s->dp.rt6 = cur->dp.rt6;
 			s->dp.rt6->refs++;

@@ -291,8 +291,8 @@ def main():
           samples.get(("kdp_dropped_packets_total", (("reason", "spoofed_source"), ("stage", "ingress")))) == 1)
     check("/metrics: 3 services, 7 frontends (6 service ports + 1 addressMatcher), 3 endpoints",
           samples.get(("kdp_services", ())) == 3 and samples.get(("kdp_endpoints", ())) == 3
-          and samples.get(("kdp_service_frontends", ())) == 7,
-          f"services={samples.get(('kdp_services', ()))} fe={samples.get(('kdp_service_frontends', ()))}")
+          and samples.get(("kdp_service_frontends", (("family", "ipv4"),))) == 7,
+          f"services={samples.get(('kdp_services', ()))} fe={samples.get(('kdp_service_frontends', (('family', 'ipv4'),)))}")
     check("/metrics: conntrack holds the DNAT, redirect and masquerade flows (>= 4)",
           (samples.get(("kdp_conntrack_entries", (("family", "ipv4"),))) or 0) >= 4, str(samples.get(("kdp_conntrack_entries", (("family", "ipv4"),)))))
     check("/metrics: one masqueraded flow",

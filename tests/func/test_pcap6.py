@@ -19,7 +19,7 @@ from ipaddress import IPv6Address
 import sys
 import tempfile
 
-from scapy.all import Ether, Raw, UDP, rdpcap, wrpcap
+from scapy.all import TCP, Ether, Raw, UDP, rdpcap, wrpcap
 from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6EchoReply, ICMPv6EchoRequest,
                                 ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
                                 ICMPv6NDOptSrcLLAddr, ICMPv6PacketTooBig, ICMPv6TimeExceeded,
@@ -34,6 +34,8 @@ CURL_MAC, WEB_MAC = "02:00:ac:14:01:ec", "02:00:ac:14:01:28"
 NODE6, W1_6, GW6 = "fd00:10::100", "fd00:10::101", "fe80::c8"
 CURL6, WEB6, REMOTE_WEB6 = "fd00:20:0:1::236", "fd00:20:0:1::40", "fd00:20::130"
 CURL_LL, POD_GW6 = "fe80::1:236", "fe80::1"
+VIP6, EMPTY6, DNS6, NODELOCAL6 = "fd00:96::98d4", "fd00:96::99", "fd00:96::a", "fd00:20:0:1::13"
+NODELOCAL_MAC = "02:00:ac:14:01:0d"
 
 
 def sol_mcast(addr):
@@ -101,6 +103,22 @@ def main():
         # Masqueraded: to a LAN host that is no node (it waits for ND).
         Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst="fd00:10::77", fl=8)
         / UDP(sport=40005, dport=53) / Raw(b"q"),
+        # Services: a connection to the IPv6 ClusterIP (DNAT to webpod:8080).
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst=VIP6, fl=20)
+        / TCP(sport=41000, dport=80, flags="S", seq=1000),
+        # UDP to it: the backend answers with port unreachable (translated back).
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst=VIP6, fl=21)
+        / UDP(sport=47000, dport=5353) / Raw(b"u"),
+        # A service without backends: RST and port unreachable from its address.
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst=EMPTY6, fl=22)
+        / TCP(sport=48000, dport=80, flags="S", seq=777),
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst=EMPTY6, fl=23)
+        / UDP(sport=48001, dport=53) / Raw(b"q"),
+        # DNS to kube-dns over IPv6: redirected to the node-local pod.
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst=DNS6, fl=24)
+        / UDP(sport=45000, dport=53) / Raw(b"dnsq"),
+        # Unknown port of the IPv6 service range.
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst="fd00:96::1", fl=25) / UDP(dport=9),
     ]
     web_in = [
         # The router's advertisement for its link-local address comes later
@@ -108,10 +126,16 @@ def main():
         # (kdp hands it to the host tap when there is one; here there is none).
         Ether(src=WEB_MAC, dst=KDP_MAC) / IPv6(src=WEB6, dst=NODE6, fl=7)
         / ICMPv6EchoRequest(id=5, seq=2, data=b"node"),
+        # The backend answers the SYN, and refuses the datagram.
+        Ether(src=WEB_MAC, dst=KDP_MAC) / IPv6(src=WEB6, dst=CURL6, fl=30)
+        / TCP(sport=8080, dport=41000, flags="SA", seq=5000, ack=1001),
+        Ether(src=WEB_MAC, dst=KDP_MAC) / IPv6(src=WEB6, dst=CURL6, fl=31) / ICMPv6DestUnreach(code=4)
+        / IPv6(src=CURL6, dst=WEB6, fl=21, hlim=63) / UDP(sport=47000, dport=5353, len=9) / Raw(b"u"),
     ]
     wrpcap(p("uplink_in.pcap"), uplink_in)
     wrpcap(p("curl_in.pcap"), curl_in)
     wrpcap(p("web_in.pcap"), web_in)
+    wrpcap(p("nl_in.pcap"), [])
     cfg = {
         "name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
         "nodeIPv6": "fd00:10::100/64", "gatewayIPv6": GW6, "nativeRoutingCIDRv6": "fd00:20::/48",
@@ -136,6 +160,30 @@ def main():
             {"namespace": "default", "name": "webpod", "ip": "172.20.1.40", "ips": ["172.20.1.40", WEB6],
              "mac": WEB_MAC,
              "devargs": f"net_pcap,rx_pcap={p('web_in.pcap')},tx_pcap={p('web_out.pcap')}"},
+            {"namespace": "kube-system", "name": "node-local-dns-x", "ip": "172.20.1.13",
+             "ips": ["172.20.1.13", NODELOCAL6], "mac": NODELOCAL_MAC, "labels": {"k8s-app": "node-local-dns"},
+             "devargs": f"net_pcap,rx_pcap={p('nl_in.pcap')},tx_pcap={p('nl_out.pcap')}"},
+        ],
+        "services": [
+            {"namespace": "default", "name": "webpod", "type": "ClusterIP", "clusterIP": "10.96.152.212",
+             "clusterIPs": ["10.96.152.212", VIP6], "ipFamilies": ["IPv4", "IPv6"],
+             "ipFamilyPolicy": "RequireDualStack",
+             "ports": [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": 8080},
+                       {"name": "mdns", "protocol": "UDP", "port": 5353}],
+             "backends": [{"ip": "172.20.1.40"}, {"ip": WEB6}]},
+            {"namespace": "default", "name": "empty6", "clusterIP": EMPTY6, "ipFamilies": ["IPv6"],
+             "ports": [{"name": "http", "protocol": "TCP", "port": 80}, {"name": "dns", "protocol": "UDP", "port": 53}]},
+            {"namespace": "kube-system", "name": "kube-dns", "clusterIP": "10.96.0.10",
+             "clusterIPs": ["10.96.0.10", DNS6],
+             "ports": [{"name": "dns", "protocol": "UDP", "port": 53}, {"name": "dns-tcp", "protocol": "TCP", "port": 53}],
+             "backends": [{"ip": "172.20.0.186"}, {"ip": "fd00:20::186"}]},
+        ],
+        "localRedirectPolicies": [
+            {"namespace": "kube-system", "name": "nodelocaldns",
+             "redirectFrontend": {"serviceMatcher": {"serviceName": "kube-dns", "namespace": "kube-system"}},
+             "redirectBackend": {"localEndpointSelector": {"matchLabels": {"k8s-app": "node-local-dns"}},
+                                 "toPorts": [{"port": "53", "name": "dns", "protocol": "UDP"},
+                                             {"port": "53", "name": "dns-tcp", "protocol": "TCP"}]}},
         ],
     }
     with open(p("kdp.json"), "w") as f:
@@ -153,10 +201,26 @@ def main():
                            "mac": "02:00:ac:14:01:32", "devargs": "net_null7"})
         out["put_ep"] = request(sock, "PUT", "/v1/endpoints/default/gw-feeder", body.encode())
         for path in ("/v1/routes", "/v1/neighbours", "/v1/status", "/v1/nodes", "/v1/endpoints",
-                     "/v1/nat", "/v1/ct", "/v1/ipmasq"):
+                     "/v1/nat", "/v1/ct", "/v1/ipmasq", "/v1/services/default/webpod"):
             out[path] = api(sock, path)
         out["metrics"] = request(sock, "GET", "/metrics")[1].decode()
         bad = {
+            "services clusterIPs: two IPv4": ("/v1/services/default/x", {
+                "clusterIP": "10.96.0.5", "clusterIPs": ["10.96.0.5", "10.96.0.6"], "ports": [{"port": 80}]}),
+            "services clusterIPs: not clusterIP": ("/v1/services/default/x", {
+                "clusterIP": "10.96.0.5", "clusterIPs": ["fd00:96::5"], "ports": [{"port": 80}]}),
+            "services clusterIPs: outside serviceCIDRv6": ("/v1/services/default/x", {
+                "clusterIPs": ["fd00:97::5"], "ports": [{"port": 80}]}),
+            "services ipFamilies: mismatch": ("/v1/services/default/x", {
+                "clusterIPs": ["10.96.0.5", "fd00:96::5"], "ipFamilies": ["IPv6", "IPv4"], "ports": [{"port": 80}]}),
+            "services ipFamilyPolicy: SingleStack with two": ("/v1/services/default/x", {
+                "clusterIPs": ["10.96.0.5", "fd00:96::5"], "ipFamilyPolicy": "SingleStack", "ports": [{"port": 80}]}),
+            "services ipFamilyPolicy: RequireDualStack with one": ("/v1/services/default/x", {
+                "clusterIP": "fd00:96::5", "ipFamilyPolicy": "RequireDualStack", "ports": [{"port": 80}]}),
+            "services backends: bad IPv6": ("/v1/services/default/x", {
+                "clusterIP": "fd00:96::5", "ports": [{"port": 80}], "backends": [{"ip": "fd00:20::1::2"}]}),
+            "services: IPv6 frontend taken": ("/v1/services/default/x", {
+                "clusterIP": VIP6, "ports": [{"name": "http", "protocol": "TCP", "port": 80}]}),
             "nodes ips: not an address": ("/v1/nodes/k8s-w2", {"ip": "192.168.10.102",
                                                                "ips": ["192.168.10.102", "fd00:10::zz"],
                                                                "podCIDRs": []}),
@@ -325,6 +389,16 @@ def main():
         "nodes ips: this node's IPv6": "nodes[k8s-w2]: ips: fd00:10::100 is this node's IPv6",
         "endpoints ips: link-local": "ips[1]: not a global unicast IPv6 address",
         "endpoints ips: taken": "endpoints[default/x]: ips: fd00:20:0:1::236 already belongs to default/curl-pod",
+        "services clusterIPs: two IPv4": "clusterIPs[1]: a second IPv4 address (one per family)",
+        "services clusterIPs: not clusterIP": "clusterIPs[0]: 'fd00:96::5' is not clusterIP 10.96.0.5",
+        "services clusterIPs: outside serviceCIDRv6":
+            "clusterIPs[0]: fd00:97::5 is outside serviceCIDRv6 fd00:96::/112",
+        "services ipFamilies: mismatch": "ipFamilies[0]: IPv6 does not match the family of clusterIPs[0]",
+        "services ipFamilyPolicy: SingleStack with two": "ipFamilyPolicy: SingleStack with two families",
+        "services ipFamilyPolicy: RequireDualStack with one": "ipFamilyPolicy: RequireDualStack with one family",
+        "services backends: bad IPv6": "backends[0].ip: not a global unicast IPv6 address",
+        "services: IPv6 frontend taken":
+            "services[default/x]: frontend [fd00:96::98d4]:80/TCP is already default/webpod's",
     }
     for name, (status, body) in got["bad"].items():
         try:
@@ -342,7 +416,7 @@ def main():
                   for x in nat), json.dumps(nat))
     ct = got["/v1/ct"]
     check("GET /v1/ct: IPv6 entries counted and listed",
-          ct.get("entriesIPv6") == 2 and ct.get("capacityIPv6") == 65536
+          ct.get("entriesIPv6") == 5 and ct.get("capacityIPv6") == 65536
           and any(f["original"]["src"] == f"[{CURL6}]:40005" and f["reply"]["dst"] == f"[{NODE6}]:40005"
                   and "snat" in f["flags"] for f in ct["flows"]), json.dumps(ct)[:600])
     pfx = {(x["prefix"], x["reason"]) for x in got["/v1/ipmasq"]["nonMasquerade"]}
@@ -350,7 +424,47 @@ def main():
           {("fd00:20::/48", "native-routing-cidr"), (f"{NODE6}/128", "node-ip"),
            (f"{W1_6}/128", "node-ip")} <= pfx, str(pfx))
     check("/metrics: conntrack entries by family",
-          'kdp_conntrack_entries{family="ipv6"} 2' in m, [x for x in m.splitlines() if "conntrack_entries" in x])
+          'kdp_conntrack_entries{family="ipv6"} 5' in m, [x for x in m.splitlines() if "conntrack_entries" in x])
+    # Services over IPv6.
+    syn = [x for x in web if TCP in x and x[IPv6].fl == 20]
+    check("service: SYN to [fd00:96::98d4]:80 reaches webpod at [fd00:20:0:1::40]:8080, TCP checksum valid",
+          len(syn) == 1 and syn[0][IPv6].dst == WEB6 and syn[0][TCP].dport == 8080 and syn[0][IPv6].src == CURL6
+          and syn[0][TCP].sport == 41000 and syn[0][Ether].dst == WEB_MAC and icmp6_ok(syn[0]), repr(syn))
+    sa = [x for x in curl if TCP in x and x[IPv6].fl == 30]
+    check("service: the SYN-ACK reaches curl-pod from [fd00:96::98d4]:80 (reverse NAT), checksum valid",
+          len(sa) == 1 and sa[0][IPv6].src == VIP6 and sa[0][TCP].sport == 80 and sa[0][TCP].dport == 41000
+          and sa[0][TCP].ack == 1001 and icmp6_ok(sa[0]), repr(sa))
+    err = [x for x in curl if ICMPv6DestUnreach in x and x[IPv6].fl == 31]
+    check("ICMPv6 error from the backend about a DNATed flow: curl-pod sees it from the ClusterIP, "
+          "quoting its own datagram to [fd00:96::98d4]:5353, checksums valid",
+          len(err) == 1 and err[0][IPv6].src == VIP6 and err[0][IPv6].dst == CURL6
+          and err[0][IPerror6].src == CURL6 and err[0][IPerror6].dst == VIP6
+          and err[0][UDPerror].sport == 47000 and err[0][UDPerror].dport == 5353 and icmp6_ok(err[0]), repr(err))
+    rst = [x for x in curl if TCP in x and x[IPv6].src == EMPTY6]
+    check("reject: SYN to an IPv6 service without backends gets RST+ACK from [fd00:96::99]:80",
+          len(rst) == 1 and rst[0][TCP].flags == "RA" and rst[0][TCP].ack == 778 and icmp6_ok(rst[0]), repr(rst))
+    unr = [x for x in curl if ICMPv6DestUnreach in x and x[IPv6].src == EMPTY6]
+    check("reject: UDP to it gets ICMPv6 port unreachable from fd00:96::99 quoting the datagram",
+          len(unr) == 1 and unr[0][ICMPv6DestUnreach].code == 4 and unr[0][IPerror6].fl == 23
+          and icmp6_ok(unr[0]), repr(unr))
+    nl = rdpcap(p("nl_out.pcap"))
+    q = [x for x in nl if IPv6 in x and x[IPv6].fl == 24]
+    check("local redirect: DNS to [fd00:96::a]:53 goes to the node-local pod [fd00:20:0:1::13]:53",
+          len(q) == 1 and q[0][IPv6].dst == NODELOCAL6 and q[0][UDP].dport == 53
+          and q[0][Ether].dst == NODELOCAL_MAC and icmp6_ok(q[0]), repr(q))
+    check("local redirect: nothing to CoreDNS on the other node",
+          not [x for x in up if IPv6 in x and x[IPv6].fl == 24])
+    for reason, n in [("svc_no_backend", 2), ("svc_unknown", 1)]:
+        check(f"drop counter {reason} == {n}", drops.get(reason) == n, f"got {drops.get(reason)}")
+    sv = got["/v1/services/default/webpod"]
+    fes = {f["frontend"]: f for f in sv.get("frontends", [])}
+    check("GET /v1/services/default/webpod: clusterIPs, ipFamilies, ipFamilyPolicy, both backends, IPv6 frontends",
+          sv.get("clusterIPs") == ["10.96.152.212", VIP6] and sv.get("ipFamilies") == ["IPv4", "IPv6"]
+          and sv.get("ipFamilyPolicy") == "RequireDualStack"
+          and [b["ip"] for b in sv["backends"]] == ["172.20.1.40", WEB6]
+          and fes.get(f"[{VIP6}]:80/TCP", {}).get("backends", [{}])[0].get("address") == f"[{WEB6}]:8080/TCP"
+          and fes.get("10.96.152.212:80/TCP", {}).get("backends", [{}])[0].get("address") == "172.20.1.40:8080/TCP"
+          and len(fes) == 4, json.dumps(sv)[:800])
     check("refused updates changed nothing", [n["name"] for n in got["nodes_after"]] == ["k8s-ctr", "k8s-w1"])
     return finish(d)
 
