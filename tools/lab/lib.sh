@@ -124,13 +124,15 @@ LAB_PODS=(
 )
 
 # Services of the lab (DESIGN.md section 1), PUT on every node by
-# lab_services_apply: namespace/name|type|clusterIP|ports|selector. ports is
-# name:protocol:port:targetPort[:nodePort] (comma separated); the backends
-# are the pods whose labels contain the selector k=v.
+# lab_services_apply: namespace/name|type|clusterIP[,IPv6 clusterIP]|ports|
+# selector. ports is name:protocol:port:targetPort[:nodePort] (comma
+# separated); the backends are the pods whose labels contain the selector
+# k=v (both their addresses when the service is dual stack). The IPv6
+# ClusterIPs end with the low 16 bits of the IPv4 ones (152.212 = 0x98d4).
 LAB_SERVICES=(
-	"default/webpod|NodePort|10.96.152.212|http:TCP:80:80:30080|app=webpod"
-	"kube-system/kube-dns|ClusterIP|10.96.0.10|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
-	"kube-system/kube-dns-upstream|ClusterIP|10.96.31.170|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
+	"default/webpod|NodePort|10.96.152.212,fd00:96::98d4|http:TCP:80:80:30080|app=webpod"
+	"kube-system/kube-dns|ClusterIP|10.96.0.10,fd00:96::a|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
+	"kube-system/kube-dns-upstream|ClusterIP|10.96.31.170,fd00:96::1faa|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
 )
 # Where the node-local DNS pods forward every query (kube-dns-upstream).
 LAB_NODELOCAL_UPSTREAM=10.96.31.170
@@ -145,6 +147,8 @@ LAB_LRP_NODELOCAL='{"redirectFrontend":{"serviceMatcher":{"serviceName":"kube-dn
 LAB_DNS_RECORDS=(
 	"webpod.default.svc.cluster.local/10.96.152.212"
 	"kube-dns.kube-system.svc.cluster.local/10.96.0.10"
+	"webpod.default.svc.cluster.local/fd00:96::98d4"
+	"kube-dns.kube-system.svc.cluster.local/fd00:96::a"
 )
 # Size of the "big" file each webpod serves (sparse), in MiB.
 LAB_WEB_BIG_MB=${LAB_WEB_BIG_MB:-200}
@@ -1183,7 +1187,7 @@ _lab_wait_listening() {
 # lab_webpod_start POD: an HTTP server on POD's IP, port 80, answering "/"
 # with the pod's k8s name and serving /big (LAB_WEB_BIG_MB MiB, sparse).
 lab_webpod_start() {
-	local ns row f dir
+	local ns row f dir ip6 i
 	row=$(lab_pod_row "$1") || return 1
 	IFS='|' read -r -a f <<<"$row"
 	ns=${f[0]}
@@ -1204,19 +1208,43 @@ class Server(http.server.ThreadingHTTPServer):
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
 Server((sys.argv[1], 80), handler).serve_forever()
 ' "${f[2]}" "$dir" || return 1
-	_lab_wait_listening "$ns" tcp 80 http
+	_lab_wait_listening "$ns" tcp 80 http || return 1
+	ip6=$(lab_pod_ip6 "$ns") || return 1
+	[[ -n $ip6 ]] || return 0
+	# and on its IPv6 address
+	lab_pod_spawn "$ns" http6 "$LAB_PY" -c '
+import functools, http.server, socket, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    address_family = socket.AF_INET6
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+Server((sys.argv[1], 80), handler).serve_forever()
+' "$ip6" "$dir" || return 1
+	for ((i = 0; i < 50; i++)); do
+		[[ -n $(ip netns exec "$ns" ss -Hltn '( sport = :80 )' 2>/dev/null | grep -F "[$ip6]") ]] &&
+			return 0
+		sleep 0.1
+	done
+	lab_err "$ns: no IPv6 HTTP server on port 80"
+	return 1
 }
 
 # lab_coredns_start POD: dnsmasq on POD's IP, UDP and TCP 53, answering the
 # LAB_DNS_RECORDS names (and nothing else: no upstream, no /etc/hosts).
 # Queries are logged to $KDP_LAB_DIR/app-<netns>-dns.queries.
 lab_coredns_start() {
-	local ns ip base rec args=()
+	local ns ip base rec args=() ip6
 	ns=$(lab_pod_ns "$1") || return 1
 	ip=$(lab_pod_ip "$ns") || return 1
+	ip6=$(lab_pod_ip6 "$ns") || return 1
+	[[ -n $ip6 ]] && args+=("--listen-address=$ip6")
 	base=$(_lab_app_base "$ns" dns)
 	: >"$base.queries"
 	for rec in "${LAB_DNS_RECORDS[@]}"; do
+		[[ ${rec##*/} == *:* ]] && ! lab_ipv6 && continue
 		args+=("--address=/${rec%/*}/${rec##*/}")
 	done
 	lab_pod_spawn "$ns" dns dnsmasq --keep-in-foreground --conf-file=/dev/null \
@@ -1231,14 +1259,16 @@ lab_coredns_start() {
 # (LAB_NODELOCAL_UPSTREAM) with caching off, so that each query it gets is
 # also seen upstream. Queries are logged to $KDP_LAB_DIR/app-<netns>-dns.queries.
 lab_nodelocal_start() {
-	local ns ip base
+	local ns ip base ip6 args=()
 	ns=$(lab_pod_ns "$1") || return 1
 	ip=$(lab_pod_ip "$ns") || return 1
+	ip6=$(lab_pod_ip6 "$ns") || return 1
+	[[ -n $ip6 ]] && args+=("--listen-address=$ip6")
 	base=$(_lab_app_base "$ns" dns)
 	: >"$base.queries"
 	lab_pod_spawn "$ns" dns dnsmasq --keep-in-foreground --conf-file=/dev/null \
 		--pid-file="$base.dnsmasq-pid" --user=root --group=root --no-resolv --no-hosts \
-		--listen-address="$ip" --bind-interfaces --server="$LAB_NODELOCAL_UPSTREAM" \
+		--listen-address="$ip" "${args[@]}" --bind-interfaces --server="$LAB_NODELOCAL_UPSTREAM" \
 		--cache-size=0 --log-queries --log-facility="$base.queries" || return 1
 	_lab_wait_listening "$ns" udp 53 dns && _lab_wait_listening "$ns" tcp 53 dns
 }
@@ -1341,22 +1371,30 @@ while True:
 
 # ---------------------------------------------------------------- services
 
-# lab_service_json TYPE CLUSTERIP PORTS SELECTOR [KEY=JSON...]: a service body
-# for PUT /v1/services/{ns}/{name}. PORTS and SELECTOR as in LAB_SERVICES
+# lab_service_json TYPE CLUSTERIP[,CLUSTERIP6] PORTS SELECTOR [KEY=JSON...]: a
+# service body for PUT /v1/services/{ns}/{name} (dual stack with two
+# addresses and KDP_LAB_IPV6 on). PORTS and SELECTOR as in LAB_SERVICES
 # (SELECTOR may be empty: no backends); each KEY=JSON adds or replaces a
 # top-level field, e.g. 'sessionAffinity="ClientIP"' or
 # 'backends=[{"ip":"172.20.1.40","state":"terminating"}]'.
 lab_service_json() {
-	local ips=() ns
+	local ips=() ns cip=$2 ip6
+	lab_ipv6 || cip=${cip%%,*}
 	if [[ -n $4 ]]; then
 		for ns in $(lab_pods_with_label "$4"); do
 			ips+=("$(lab_pod_ip "$ns")") || return 1
+			# a dual-stack service has both addresses of each pod
+			if [[ $cip == *,* ]]; then
+				ip6=$(lab_pod_ip6 "$ns") || return 1
+				[[ -n $ip6 ]] && ips+=("$ip6")
+			fi
 		done
 	fi
-	python3 - "$1" "$2" "$3" "${#ips[@]}" "${ips[@]}" "${@:5}" <<'PY'
+	python3 - "$1" "$cip" "$3" "${#ips[@]}" "${ips[@]}" "${@:5}" <<'PY'
 import json, sys
 typ, cip, ports, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 ips, extra = sys.argv[5:5 + n], sys.argv[5 + n:]
+cips = cip.split(",")
 pl = []
 for p in filter(None, ports.split(",")):
     f = p.split(":")
@@ -1364,8 +1402,12 @@ for p in filter(None, ports.split(",")):
     if len(f) > 4 and f[4]:
         d["nodePort"] = int(f[4])
     pl.append(d)
-svc = {"type": typ, "clusterIP": cip, "ports": pl,
+svc = {"type": typ, "clusterIP": cips[0], "ports": pl,
        "backends": [{"ip": ip} for ip in ips]}
+if len(cips) > 1:
+    svc["clusterIPs"] = cips
+    svc["ipFamilies"] = ["IPv6" if ":" in c else "IPv4" for c in cips]
+    svc["ipFamilyPolicy"] = "PreferDualStack"
 for kv in extra:
     k, _, v = kv.partition("=")
     svc[k] = json.loads(v)
