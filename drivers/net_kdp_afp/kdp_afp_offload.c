@@ -35,6 +35,36 @@ static uint32_t ipv4_l4_off(const uint8_t *f, uint32_t len, uint8_t *proto)
 	return ETH_LEN + ihl;
 }
 
+/* Offset of the L4 header of an IPv6 frame whose next header is TCP or UDP
+ * (no extension headers: a frame with any is completed in software), or 0. */
+static uint32_t ipv6_l4_off(const uint8_t *f, uint32_t len, uint8_t *proto)
+{
+	const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(f + ETH_LEN);
+	uint16_t et;
+
+	if (len < ETH_LEN + sizeof(*ip))
+		return 0;
+	memcpy(&et, f + 12, sizeof(et));
+	if (et != RTE_BE16(RTE_ETHER_TYPE_IPV6) || (f[ETH_LEN] >> 4) != 6 ||
+	    (ip->proto != IPPROTO_TCP && ip->proto != IPPROTO_UDP))
+		return 0;
+	*proto = ip->proto;
+	return ETH_LEN + (uint32_t)sizeof(*ip);
+}
+
+/* The L4 offset of an IPv4 or (@p *v6 set) IPv6 frame, or 0. */
+static uint32_t l4_off(const uint8_t *f, uint32_t len, uint8_t *proto, int *v6)
+{
+	uint32_t l4 = ipv4_l4_off(f, len, proto);
+
+	*v6 = 0;
+	if (l4 == 0) {
+		l4 = ipv6_l4_off(f, len, proto);
+		*v6 = l4 != 0;
+	}
+	return l4;
+}
+
 enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *f, uint32_t len,
 				    const struct virtio_net_hdr *vh, int keep_partial,
 				    uint64_t *ol_flags)
@@ -48,9 +78,11 @@ enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *f, uint32_t len,
 			*ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 		return KDP_AFP_OK;
 	}
+	int v6;
+
 	if (start + off + 2 > len)
 		return KDP_AFP_CSUM_BAD_OFFSETS;
-	l4 = ipv4_l4_off(f, len, &proto);
+	l4 = l4_off(f, len, &proto, &v6);
 	if (keep_partial && l4 != 0 && l4 == start &&
 	    ((proto == IPPROTO_TCP && off == 16 && l4 + sizeof(struct rte_tcp_hdr) <= len) ||
 	     (proto == IPPROTO_UDP && off == 6 && l4 + sizeof(struct rte_udp_hdr) <= len))) {
@@ -73,13 +105,16 @@ enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_afp_gso *g, const uint8_t *pkt,
 	uint8_t type = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
 	uint8_t proto = 0;
 	uint32_t l4, hdr;
+	int v6;
 
-	if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_UDP_L4)
+	if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6 &&
+	    type != VIRTIO_NET_HDR_GSO_UDP_L4)
 		return KDP_AFP_GSO_UNSUPPORTED;
-	l4 = ipv4_l4_off(pkt, len, &proto);
-	if (l4 == 0)
+	l4 = l4_off(pkt, len, &proto, &v6);
+	if (l4 == 0 || (type == VIRTIO_NET_HDR_GSO_TCPV4 && v6) ||
+	    (type == VIRTIO_NET_HDR_GSO_TCPV6 && !v6))
 		return KDP_AFP_GSO_MALFORMED;
-	if (type == VIRTIO_NET_HDR_GSO_TCPV4) {
+	if (type != VIRTIO_NET_HDR_GSO_UDP_L4) {
 		if (proto != IPPROTO_TCP || l4 + sizeof(struct rte_tcp_hdr) > len)
 			return KDP_AFP_GSO_MALFORMED;
 		hdr = l4 + (uint32_t)(pkt[l4 + 12] >> 4) * 4;
@@ -102,7 +137,17 @@ enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_afp_gso *g, const uint8_t *pkt,
 	g->mss = vh->gso_size;
 	g->seg = 0;
 	g->proto = proto;
+	g->v6 = (uint8_t)v6;
 	return KDP_AFP_OK;
+}
+
+/* The IPv6 pseudo-header sum a segment's partial checksum holds. */
+static uint16_t pseudo6(const uint8_t *d, const struct kdp_afp_gso *g, uint32_t chunk)
+{
+	const struct rte_ipv6_hdr *ip6 = (const struct rte_ipv6_hdr *)(d + ETH_LEN);
+
+	return kdp_csum_ipv6_pseudo(ip6->src_addr, ip6->dst_addr, g->hdr - g->l4 + chunk,
+				    g->proto);
 }
 
 uint16_t kdp_afp_gso_next(struct kdp_afp_gso *g, struct rte_mempool *mp,
@@ -128,11 +173,19 @@ uint16_t kdp_afp_gso_next(struct kdp_afp_gso *g, struct rte_mempool *mp,
 		m->pkt_len = m->data_len;
 		m->port = port;
 		ip = (struct rte_ipv4_hdr *)(d + ETH_LEN);
-		ip->total_length = rte_cpu_to_be_16((uint16_t)(g->hdr - ETH_LEN + chunk));
-		/* Each segment its own IP ID, as the kernel's segmentation. */
-		ip->packet_id = rte_cpu_to_be_16((uint16_t)(id0 + g->seg));
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		if (g->v6) {
+			/* No ID, no header checksum: the payload length only. */
+			struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)ip;
+
+			ip6->payload_len = rte_cpu_to_be_16(
+				(uint16_t)(g->hdr - ETH_LEN - sizeof(*ip6) + chunk));
+		} else {
+			ip->total_length = rte_cpu_to_be_16((uint16_t)(g->hdr - ETH_LEN + chunk));
+			/* Each segment its own IP ID, as the kernel's segmentation. */
+			ip->packet_id = rte_cpu_to_be_16((uint16_t)(id0 + g->seg));
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		}
 		if (g->proto == IPPROTO_TCP) {
 			struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)(d + g->l4);
 			const struct rte_tcp_hdr *t0 =
@@ -145,12 +198,12 @@ uint16_t kdp_afp_gso_next(struct kdp_afp_gso *g, struct rte_mempool *mp,
 				t->tcp_flags &= (uint8_t)~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG);
 			if (g->seg > 0)
 				t->tcp_flags &= (uint8_t)~RTE_TCP_CWR_FLAG;
-			t->cksum = rte_ipv4_phdr_cksum(ip, 0);
+			t->cksum = g->v6 ? pseudo6(d, g, chunk) : rte_ipv4_phdr_cksum(ip, 0);
 		} else {
 			struct rte_udp_hdr *u = (struct rte_udp_hdr *)(d + g->l4);
 
 			u->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*u) + chunk));
-			u->dgram_cksum = rte_ipv4_phdr_cksum(ip, 0);
+			u->dgram_cksum = g->v6 ? pseudo6(d, g, chunk) : rte_ipv4_phdr_cksum(ip, 0);
 		}
 		m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
 		out[k++] = m;

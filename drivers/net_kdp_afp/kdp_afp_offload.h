@@ -5,16 +5,18 @@
  * frame (the virtio_net_hdr that PACKET_VNET_HDR puts before each frame):
  *
  * - a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM: the L4 checksum field
- *   holds only the pseudo-header sum) of IPv4 TCP/UDP is kept as it is and
+ *   holds only the pseudo-header sum) of IPv4 or IPv6 TCP/UDP (IPv6 without
+ *   extension headers) is kept as it is and
  *   flagged RTE_MBUF_F_RX_L4_CKSUM_NONE, DPDK's mark for "not correct in the
  *   data, integrity verified"; kdp keeps the field a pseudo-header sum
  *   through NAT and completes it, or hands it to the egress port's offload,
  *   at transmit (kdp_csum_tx_prep). Any other partial checksum is completed
  *   here, in software, as the kernel's skb_checksum_help() would.
- * - a GSO/GRO super-frame (TCPv4, or UDP with UDP_SEGMENT) is cut into
- *   segments of gso_size bytes of payload, each a frame of its own with its
- *   headers fixed (IP total length, ID, checksum; TCP sequence and flags;
- *   UDP length) and a partial L4 checksum, flagged as above: kdp never sees a
+ * - a GSO/GRO super-frame (TCPv4, TCPv6, or UDP with UDP_SEGMENT over
+ *   either) is cut into segments of gso_size bytes of payload, each a frame
+ *   of its own with its headers fixed (IPv4 total length, ID, checksum, or
+ *   IPv6 payload length; TCP sequence and flags; UDP length) and a partial L4
+ *   checksum over its own pseudo-header, flagged as above: kdp never sees a
  *   frame larger than the sender's MTU. Other GSO types are refused.
  *
  * Pure functions on memory and mbufs, no sockets: unit-tested on their own.
@@ -35,7 +37,7 @@
 enum kdp_afp_refuse {
 	KDP_AFP_OK = 0,
 	KDP_AFP_CSUM_BAD_OFFSETS,  /**< csum_start/csum_offset outside the frame */
-	KDP_AFP_GSO_UNSUPPORTED,   /**< a GSO type other than TCPv4 or UDP_L4 */
+	KDP_AFP_GSO_UNSUPPORTED,   /**< a GSO type other than TCPv4, TCPv6 or UDP_L4 */
 	KDP_AFP_GSO_MALFORMED,     /**< headers that do not match the GSO type */
 	KDP_AFP_GSO_TOO_BIG,       /**< one segment does not fit in an mbuf */
 };
@@ -55,11 +57,12 @@ struct kdp_afp_gso {
 	const uint8_t *pkt; /**< the whole frame (stays valid until done) */
 	uint32_t len;
 	uint32_t off;       /**< offset of the next segment's payload */
-	uint16_t hdr;       /**< Ethernet + IPv4 + L4 header bytes */
+	uint16_t hdr;       /**< Ethernet + IP + L4 header bytes */
 	uint16_t l4;        /**< offset of the L4 header */
 	uint16_t mss;       /**< payload bytes per segment */
 	uint16_t seg;       /**< segments made so far */
 	uint8_t proto;      /**< IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t v6;         /**< an IPv6 frame */
 };
 
 /**
