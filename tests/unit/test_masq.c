@@ -71,9 +71,12 @@ static void test_set6_trie(void)
 		/* Half near a prefix of the set, half anywhere in fd00::/8. */
 		for (int i = 0; i < 16; i++)
 			a.b[i] = (uint8_t)rand_r(&seed);
-		if (t % 2)
-			for (int i = 0; i < e->depth / 8 + (rand_r(&seed) % 2); i++)
+		if (t % 2) {
+			int n = e->depth / 8 + (int)(rand_r(&seed) % 2);
+
+			for (int i = 0; i < n && i < 16; i++)
 				a.b[i] = e->prefix.b[i];
+		}
 		a.b[0] = 0xfd;
 		want = linear6(m, &a);
 		hits += want;
