@@ -54,9 +54,12 @@ struct kdp {
 	struct rte_mempool *pool_large; /**< TCP super-frames kept whole (NULL: cut instead) */
 	struct rte_rcu_qsbr *qsbr;
 	struct kdp_neigh *nt;
+	struct kdp_neigh *nt6;         /**< IPv6 neighbours (NULL: no nodeIPv6) */
 	struct kdp_ct *ct;
 	struct kdp_affinity *aff;
 	struct kdp_flows flows;        /**< the flow state file the two live in */
+	struct kdp_ct6 *ct6;           /**< IPv6 conntrack (NULL: no nodeIPv6) */
+	struct kdp_affinity6 *aff6;
 	struct kdp_monitor *mon;       /**< flow monitor: workers produce, control consumes */
 	struct kdp_stats *stats;       /**< workers', then the control thread's */
 	struct kdp_worker workers[KDP_MAX_WORKERS];
@@ -72,6 +75,7 @@ struct kdp {
 	struct kdp_journal journal;
 	struct kdp_handover ho;        /**< a hand-over to or from another kdp */
 	uint64_t ct_mem_bytes;         /**< memory of the conntrack table (heap and slots) */
+	uint64_t ct6_mem_bytes;        /**< and of the IPv6 one (heap at start) */
 	json_t *api_counts;            /**< "route|method|code" -> requests */
 	uint64_t gc_last_ms;           /**< when the last GC slice ran */
 	uint64_t port_watch_ms;        /**< when ports were last checked */

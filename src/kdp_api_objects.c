@@ -217,6 +217,15 @@ void kdp_api_ipmasq(struct kdp_api_req *r)
 							      m->entries[i].depth, b, sizeof(b)),
 					  "reason", kdp_masq_reason_name(m->entries[i].reason)));
 		}
+		for (uint32_t i = 0; snap->dp.masq6 != NULL && i < snap->dp.masq6->n_entries; i++) {
+			const struct kdp_masq_entry6 *e = &snap->dp.masq6->entries[i];
+			char b[KDP_ADDR6_STRLEN];
+
+			json_array_append_new(
+				entries, json_pack("{s:s, s:s}", "prefix",
+						   kdp_addr6_fmt_prefix(&e->prefix, e->depth, b, sizeof(b)),
+						   "reason", kdp_masq_reason_name(e->reason)));
+		}
 		return kdp_api_reply_json(r, HTTP_OK,
 				  json_pack("{s:o, s:O?, s:o, s:s?, s:s?}", "config",
 					    kdp_ipmasq_json(&k->state.ipmasq), "text",

@@ -79,11 +79,34 @@ static void fe_json(const struct kdp_svc_fe *fe, void *arg)
 	json_array_append_new(arg, o);
 }
 
+static void fe6_json(const struct kdp_svc6_fe *fe, void *arg)
+{
+	char f[64], b[64];
+	struct kdp_in6 a;
+	json_t *bes = json_array();
+
+	memcpy(&a, fe->key.addr, 16);
+	kdp_service_fe_name6(&a, rte_be_to_cpu_16(fe->key.port), fe->key.proto, f, sizeof(f));
+	for (uint16_t i = 0; i < fe->n_be; i++) {
+		memcpy(&a, fe->be[i].ip, 16);
+		kdp_service_fe_name6(&a, rte_be_to_cpu_16(fe->be[i].port), fe->key.proto, b,
+				     sizeof(b));
+		json_array_append_new(bes, json_pack("{s:s, s:s, s:b}", "address", b, "state",
+						     kdp_be_state_name(fe->be[i].state),
+						     "local", fe->be[i].local));
+	}
+	json_array_append_new(arg, json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "id", (int)fe->id,
+					     "frontend", f, "type", kdp_svc_type_name(fe->type),
+					     "service", fe->name, "algorithm",
+					     fe->m ? "maglev" : "random", "backends", bes));
+}
+
 json_t *kdp_api_svc_json(const struct kdp *k, const struct kdp_service *sv)
 {
 	json_t *o = kdp_service_json(sv), *fes = json_array();
 
 	kdp_dp_svc_frontends(sv, fe_json, fes);
+	kdp_dp_svc6_frontends(k, sv->ns, sv->name, false, fe6_json, fes);
 	json_object_set_new(o, "frontends", fes);
 	if (sv->hc_port)
 		json_object_set_new(o, "healthCheck", kdp_hc_json(k, sv));
@@ -91,6 +114,16 @@ json_t *kdp_api_svc_json(const struct kdp *k, const struct kdp_service *sv)
 }
 
 /* ---- local redirect policies ---- */
+
+static const char *ep6_name_of(const struct kdp *k, const uint8_t *ip, char *buf, size_t len)
+{
+	for (unsigned int i = 0; i < k->state.n_eps; i++)
+		if (k->state.eps[i].has_ip6 && memcmp(&k->state.eps[i].ip6, ip, 16) == 0) {
+			snprintf(buf, len, "%s/%s", k->state.eps[i].ns, k->state.eps[i].name);
+			return buf;
+		}
+	return NULL;
+}
 
 static const char *ep_name_of(const struct kdp *k, uint32_t ip_be, char *buf, size_t len)
 {
@@ -125,6 +158,27 @@ static void lrp_fe(const struct kdp_svc_fe *f, void *arg)
 	}
 }
 
+static void lrp_fe6(const struct kdp_svc6_fe *f, void *arg)
+{
+	struct lrp_view *v = arg;
+	struct kdp_in6 a;
+	char fn[64];
+
+	memcpy(&a, f->key.addr, 16);
+	kdp_service_fe_name6(&a, rte_be_to_cpu_16(f->key.port), f->key.proto, fn, sizeof(fn));
+	json_array_append_new(v->fes, json_string(fn));
+	for (uint16_t j = 0; j < f->n_be; j++) {
+		char bn[64], en[2 * KDP_NAME_LEN + 2];
+
+		memcpy(&a, f->be[j].ip, 16);
+		kdp_service_fe_name6(&a, rte_be_to_cpu_16(f->be[j].port), f->key.proto, bn,
+				     sizeof(bn));
+		json_array_append_new(v->bes, json_pack("{s:s, s:s?}", "address", bn, "endpoint",
+						       ep6_name_of(v->k, f->be[j].ip, en,
+								   sizeof(en))));
+	}
+}
+
 json_t *kdp_api_lrp_json(const struct kdp *k, const struct kdp_lrp *l)
 {
 	json_t *o = kdp_lrp_json(l), *fe;
@@ -140,6 +194,7 @@ json_t *kdp_api_lrp_json(const struct kdp *k, const struct kdp_lrp *l)
 						       l->address ? "addressMatcher" : "serviceMatcher"),
 				       "toPorts"));
 	kdp_dp_lrp_frontends(k, l->ns, l->name, lrp_fe, &v);
+	kdp_dp_svc6_frontends(k, l->ns, l->name, true, lrp_fe6, &v);
 	json_object_set_new(o, "frontend", fe);
 	json_object_set_new(o, "active", json_boolean(json_array_size(v.fes) > 0));
 	json_object_set_new(o, "frontends", v.fes);
@@ -152,6 +207,7 @@ json_t *kdp_api_lrp_frontends_json(const struct kdp *k, const struct kdp_lrp *l)
 	json_t *fes = json_array();
 
 	kdp_dp_lrp_frontends(k, l->ns, l->name, fe_json, fes);
+	kdp_dp_svc6_frontends(k, l->ns, l->name, false, fe6_json, fes);
 	return json_pack("{s:s, s:s, s:s, s:o}", "namespace", l->ns, "name", l->name,
 			 "kind", "LocalRedirectPolicy", "frontends", fes);
 }
@@ -176,6 +232,99 @@ struct ct_list {
 	uint64_t now;
 	uint32_t max;
 };
+
+/* tuple_json() of an IPv6 tuple: "[addr]:port". */
+static json_t *tuple6_json(const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport)
+{
+	char a[KDP_ADDR6_STRLEN + 10], b[KDP_ADDR6_STRLEN + 10], x[KDP_ADDR6_STRLEN];
+	struct kdp_in6 s6, d6;
+
+	memcpy(&s6, src, 16);
+	memcpy(&d6, dst, 16);
+	snprintf(a, sizeof(a), "[%s]:%u", kdp_addr6_fmt(&s6, x, sizeof(x)), rte_be_to_cpu_16(sport));
+	snprintf(b, sizeof(b), "[%s]:%u", kdp_addr6_fmt(&d6, x, sizeof(x)), rte_be_to_cpu_16(dport));
+	return json_pack("{s:s, s:s}", "src", a, "dst", b);
+}
+
+static const char *ct6_proto(uint8_t p)
+{
+	return p == IPPROTO_TCP ? "TCP" : p == IPPROTO_UDP ? "UDP" : "ICMPv6";
+}
+
+static json_t *ct_flags_json(uint8_t f)
+{
+	json_t *flags = json_array();
+
+	if (f & KDP_CT_F_DNAT)
+		json_array_append_new(flags, json_string("dnat"));
+	if (f & KDP_CT_F_SNAT)
+		json_array_append_new(flags, json_string("snat"));
+	if (f & KDP_CT_F_SEEN_REPLY)
+		json_array_append_new(flags, json_string("seen-reply"));
+	if (f & KDP_CT_F_HAIRPIN)
+		json_array_append_new(flags, json_string("hairpin"));
+	if (f & KDP_CT_F_DEAD)
+		json_array_append_new(flags, json_string("backend-gone"));
+	return flags;
+}
+
+/* An IPv6 flow, in the shape of an IPv4 one. */
+static int ct6_one(const struct kdp_ct6_entry *e, void *arg)
+{
+	struct ct_list *l = arg;
+
+	if (json_array_size(l->a) >= l->max)
+		return 1;
+	json_array_append_new(
+		l->a,
+		json_pack("{s:s, s:o, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:i}", "protocol",
+			  ct6_proto(e->key[0].proto), "original",
+			  tuple6_json(e->key[0].src, e->key[0].sport, e->key[0].dst, e->key[0].dport),
+			  "reply",
+			  tuple6_json(e->key[1].src, e->key[1].sport, e->key[1].dst, e->key[1].dport),
+			  "state", kdp_ct_tcp_state_name(e->tcp_state), "expiresInSeconds",
+			  (json_int_t)(e->expires_ms > l->now ? (e->expires_ms - l->now) / 1000 : 0),
+			  "txPackets", (json_int_t)e->pkts[0], "txBytes", (json_int_t)e->bytes[0],
+			  "rxPackets", (json_int_t)e->pkts[1], "rxBytes", (json_int_t)e->bytes[1],
+			  "flags", ct_flags_json(e->flags), "serviceId", (int)e->svc_id));
+	return 0;
+}
+
+/* nat_one() of an IPv6 flow. */
+static int nat6_one(const struct kdp_ct6_entry *e, void *arg)
+{
+	struct ct_list *l = arg;
+	const struct kdp_ct6_key *o = &e->key[0], *r = &e->key[1];
+	const char *proto = ct6_proto(o->proto);
+	uint64_t age = l->now > e->created_ms ? (l->now - e->created_ms) / 1000 : 0;
+	json_t *ot, *rt, *a, *b;
+
+	if (!(e->flags & KDP_CT_F_SNAT))
+		return 0;
+	if (json_array_size(l->a) >= l->max)
+		return 1;
+	ot = tuple6_json(o->src, o->sport, o->dst, o->dport);
+	rt = tuple6_json(r->src, r->sport, r->dst, r->dport);
+	a = tuple6_json(r->dst, r->dport, r->dst, r->dport);
+	b = tuple6_json(o->src, o->sport, o->src, o->sport);
+	json_array_append_new(l->a, json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:I}", "protocol",
+					      proto, "direction", "OUT", "src",
+					      json_object_get(ot, "src"), "dst",
+					      json_object_get(ot, "dst"), "xlate", "XLATE_SRC",
+					      "to", json_object_get(a, "src"), "ageSeconds",
+					      (json_int_t)age));
+	json_array_append_new(l->a, json_pack("{s:s, s:s, s:O, s:O, s:s, s:O, s:I}", "protocol",
+					      proto, "direction", "IN", "src",
+					      json_object_get(rt, "src"), "dst",
+					      json_object_get(rt, "dst"), "xlate", "XLATE_DST",
+					      "to", json_object_get(b, "src"), "ageSeconds",
+					      (json_int_t)age));
+	json_decref(ot);
+	json_decref(rt);
+	json_decref(a);
+	json_decref(b);
+	return 0;
+}
 
 static int ct_one(const struct kdp_ct_entry *e, void *arg)
 {
@@ -213,12 +362,21 @@ void kdp_api_ct(struct kdp_api_req *r)
 {
 	struct ct_list l = {json_array(), kdp_clock_now_ms(), 100000};
 
+	json_t *o;
+
 	kdp_ct_foreach(r->k->ct, ct_one, &l);
-	kdp_api_reply_json(r, HTTP_OK,
-		   json_pack("{s:I, s:I, s:I, s:I, s:o}", "entries",
-			     (json_int_t)kdp_ct_count(r->k->ct), "capacity",
-			     (json_int_t)r->k->cfg.ct_max, "gcRuns", (json_int_t)r->k->ct->gc_runs,
-			     "gcRemoved", (json_int_t)r->k->ct->gc_removed, "flows", l.a));
+	if (r->k->ct6 != NULL)
+		kdp_ct6_foreach(r->k->ct6, ct6_one, &l);
+	o = json_pack("{s:I, s:I, s:I, s:I, s:o}", "entries",
+		      (json_int_t)kdp_ct_count(r->k->ct), "capacity",
+		      (json_int_t)r->k->cfg.ct_max, "gcRuns", (json_int_t)r->k->ct->gc_runs,
+		      "gcRemoved", (json_int_t)r->k->ct->gc_removed, "flows", l.a);
+	if (r->k->ct6 != NULL) {
+		/* The IPv6 table beside the IPv4 one; its flows are in "flows". */
+		json_object_set_new(o, "entriesIPv6", json_integer((json_int_t)kdp_ct6_count(r->k->ct6)));
+		json_object_set_new(o, "capacityIPv6", json_integer((json_int_t)r->k->cfg.ct_max6));
+	}
+	kdp_api_reply_json(r, HTTP_OK, o);
 }
 
 /* ---- NAT (the SNAT side of conntrack) ---- */
@@ -266,6 +424,8 @@ void kdp_api_nat(struct kdp_api_req *r)
 	struct ct_list l = {json_array(), kdp_clock_now_ms(), 200000};
 
 	kdp_ct_foreach(r->k->ct, nat_one, &l);
+	if (r->k->ct6 != NULL)
+		kdp_ct6_foreach(r->k->ct6, nat6_one, &l);
 	kdp_api_reply_json(r, HTTP_OK, l.a);
 }
 
@@ -280,6 +440,47 @@ static int route_cmp(const void *a, const void *b)
 	if (x->depth != y->depth)
 		return x->depth > y->depth ? -1 : 1;
 	return x->prefix < y->prefix ? -1 : x->prefix > y->prefix;
+}
+
+static int route6_cmp(const void *a, const void *b)
+{
+	const struct kdp_route6_entry *x = *(const struct kdp_route6_entry *const *)a;
+	const struct kdp_route6_entry *y = *(const struct kdp_route6_entry *const *)b;
+
+	if (x->depth != y->depth)
+		return x->depth > y->depth ? -1 : 1;
+	return memcmp(&x->prefix, &y->prefix, sizeof(x->prefix));
+}
+
+/* The IPv6 routes after the IPv4 ones, in the same shape. */
+static int routes6(struct kdp_api_req *r, const struct kdp_route6_table *rt, json_t *a)
+{
+	const struct kdp_route6_entry **sorted = malloc(sizeof(*sorted) * (rt->n_routes + 1));
+
+	if (sorted == NULL)
+		return -1;
+	for (uint32_t i = 0; i < rt->n_routes; i++)
+		sorted[i] = &rt->routes[i];
+	qsort(sorted, rt->n_routes, sizeof(*sorted), route6_cmp);
+	for (uint32_t i = 0; i < rt->n_routes; i++) {
+		const struct kdp_route6_entry *e = sorted[i];
+		const struct kdp_nexthop6 *nh = &rt->nh[e->nh];
+		char pfx[KDP_ADDR6_STRLEN], gw[KDP_ADDR6_STRLEN], pb[64];
+		const char *port = NULL;
+		json_t *nexthop = json_null();
+
+		if (nh->type == KDP_NH_VIA)
+			nexthop = json_string(kdp_addr6_fmt(&nh->gw, gw, sizeof(gw)));
+		if (nh->type != KDP_NH_LOCAL && nh->type != KDP_NH_NO_ENDPOINT)
+			port = port_label(r->k, nh->port, pb, sizeof(pb));
+		json_array_append_new(
+			a, json_pack("{s:s, s:s, s:o, s:s?, s:s?}", "prefix",
+				     kdp_addr6_fmt_prefix(&e->prefix, e->depth, pfx, sizeof(pfx)),
+				     "type", kdp_route_kind_name(e->kind), "nexthop", nexthop,
+				     "port", port, "target", e->target[0] ? e->target : NULL));
+	}
+	free(sorted);
+	return 0;
 }
 
 void kdp_api_routes(struct kdp_api_req *r)
@@ -317,6 +518,10 @@ void kdp_api_routes(struct kdp_api_req *r)
 				     e->target[0] ? e->target : NULL));
 	}
 	free(sorted);
+	if (s->dp.rt6 != NULL && routes6(r, s->dp.rt6, a) != 0) {
+		json_decref(a);
+		return kdp_api_reply_error(r, HTTP_INTERNAL, "out of memory");
+	}
 	kdp_api_reply_json(r, HTTP_OK, a);
 }
 
@@ -324,17 +529,20 @@ struct neigh_list {
 	struct kdp *k;
 	json_t *a;
 	uint64_t now;
+	bool v6;
 };
 
 static int neigh_one(const struct kdp_neigh_entry *e, void *arg)
 {
 	struct neigh_list *l = arg;
-	char ip[KDP_ADDR_STRLEN], mac[KDP_MAC_STRLEN], pb[64];
+	char ip[KDP_ADDR6_STRLEN], mac[KDP_MAC_STRLEN], pb[64];
 
 	kdp_addr_fmt_mac(&e->mac, mac, sizeof(mac));
 	json_array_append_new(
 		l->a, json_pack("{s:s, s:s?, s:s, s:s?, s:I}", "ip",
-				kdp_addr_fmt_ip(e->ip, ip, sizeof(ip)), "mac",
+				l->v6 ? kdp_addr6_fmt(&e->ip6, ip, sizeof(ip))
+				      : kdp_addr_fmt_ip(e->ip, ip, sizeof(ip)),
+				"mac",
 				e->state == KDP_NEIGH_INCOMPLETE ? NULL : mac, "state",
 				kdp_neigh_state_name(e->state), "port",
 				port_label(l->k, e->port, pb, sizeof(pb)), "ageSeconds",
@@ -345,9 +553,12 @@ static int neigh_one(const struct kdp_neigh_entry *e, void *arg)
 
 void kdp_api_neighbours(struct kdp_api_req *r)
 {
-	struct neigh_list l = {r->k, json_array(), kdp_now_ms()};
+	struct neigh_list l = {r->k, json_array(), kdp_now_ms(), false};
 
 	kdp_neigh_foreach(r->k->nt, neigh_one, &l);
+	l.v6 = true;
+	if (r->k->nt6 != NULL)
+		kdp_neigh_foreach(r->k->nt6, neigh_one, &l);
 	kdp_api_reply_json(r, HTTP_OK, l.a);
 }
 
@@ -452,7 +663,7 @@ void kdp_api_status(struct kdp_api_req *r)
 	kdp_addr_fmt_ip(k->cfg.gateway, gw, sizeof(gw));
 	kdp_addr_fmt_ip(k->cfg.pod_gw, pgw, sizeof(pgw));
 	kdp_addr_fmt_prefix(k->cfg.node_ip, k->cfg.node_plen, ip, sizeof(ip));
-	kdp_api_reply_json(r, HTTP_OK, with_boot_id(k,
+	json_t *o = with_boot_id(k,
 		   json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I,"
 			     " s:o, s:{s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:I}, s:o, s:o}",
 			     "node", k->cfg.name, "version", KDP_VERSION, "pid", (int)getpid(),
@@ -467,7 +678,34 @@ void kdp_api_status(struct kdp_api_req *r)
 			     (json_int_t)kdp_ct_count(k->ct), "conntrackCapacity",
 			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
 			     (json_int_t)k->ct_mem_bytes, "flowState", kdp_flows_status_json(k),
-			     "handover", kdp_handover_status_json(k))));
+			     "handover", kdp_handover_status_json(k)));
+	if (k->cfg.has_ip6) {
+		/* The IPv6 side, beside each IPv4 field it matches. */
+		char ip6[KDP_ADDR6_STRLEN], gw6[KDP_ADDR6_STRLEN], pgw6[KDP_ADDR6_STRLEN],
+			nat6[KDP_ADDR6_STRLEN];
+		json_t *counts = json_object_get(o, "counts");
+
+		json_object_set_new(o, "nodeIPv6", json_string(kdp_addr6_fmt_prefix(
+						   &k->cfg.node_ip6, k->cfg.node_plen6, ip6,
+						   sizeof(ip6))));
+		json_object_set_new(o, "gatewayIPv6",
+				    json_string(kdp_addr6_fmt(&k->cfg.gateway6, gw6, sizeof(gw6))));
+		json_object_set_new(o, "podGatewayIPv6",
+				    json_string(kdp_addr6_fmt(&k->cfg.pod_gw6, pgw6, sizeof(pgw6))));
+		json_object_set_new(o, "nativeRoutingCIDRv6",
+				    json_string(kdp_addr6_fmt_prefix(&k->cfg.native_cidr6,
+								     k->cfg.native_plen6, nat6,
+								     sizeof(nat6))));
+		json_object_set_new(counts, "routesIPv6",
+				    json_integer(s->dp.rt6 ? s->dp.rt6->n_routes : 0));
+		json_object_set_new(counts, "neighboursIPv6", json_integer(k->nt6->count));
+		json_object_set_new(counts, "conntrackIPv6",
+				    json_integer((json_int_t)kdp_ct6_count(k->ct6)));
+		json_object_set_new(counts, "conntrackCapacityIPv6", json_integer(k->cfg.ct_max6));
+		json_object_set_new(counts, "conntrackMemoryBytesIPv6",
+				    json_integer((json_int_t)k->ct6_mem_bytes));
+	}
+	kdp_api_reply_json(r, HTTP_OK, o);
 }
 
 /* Splits the decoded path into segments; 0 or -1 for a bad path. */

@@ -15,9 +15,10 @@ static const char *const top_keys[] = {
 	"maxBodyBytes", "allowedDrivers", "eal", "serviceCIDR",
 	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig", "masquerade",
 	"controlSocketGroup", "memifSocketDir", "memifAbstractSockets",
-	"monitorEventsPerSecond",
+	"monitorEventsPerSecond", "nodeIPv6", "gatewayIPv6", "podGatewayIPv6",
+	"nativeRoutingCIDRv6", "serviceCIDRv6", "serviceLoopbackIPv6",
 	NULL};
-static const char *const ct_keys[] = {"maxFlows", "tcpSynSeconds",
+static const char *const ct_keys[] = {"maxFlows", "maxFlowsIPv6", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
 				      "otherSeconds", NULL};
 static const char *const port_keys[] = {"devargs", "mac", NULL};
@@ -126,6 +127,7 @@ static int parse_ct(const json_t *root, struct kdp_config *cfg, char *err)
 		uint32_t *out;
 	} f[] = {
 		{"maxFlows", 1024, 1 << 26, &cfg->ct_max},
+		{"maxFlowsIPv6", 1024, 1 << 24, &cfg->ct_max6},
 		{"tcpSynSeconds", 1, 86400, &cfg->ct_syn_s},
 		{"tcpEstablishedSeconds", 1, 7 * 86400, &cfg->ct_est_s},
 		{"tcpCloseSeconds", 1, 86400, &cfg->ct_close_s},
@@ -249,6 +251,59 @@ static int parse_eal(const json_t *root, struct kdp_config *cfg, char *err)
 			return -ENOMEM;
 		cfg->eal_argc++;
 	}
+	return 0;
+}
+
+/* The IPv6 keys: all optional, but nodeIPv6 makes gatewayIPv6 and
+ * nativeRoutingCIDRv6 required, and the others need nodeIPv6. */
+static int parse_ip6(const json_t *root, struct kdp_config *cfg, char *err)
+{
+	static const char *const needs[] = {"gatewayIPv6", "podGatewayIPv6",
+					     "nativeRoutingCIDRv6", "serviceCIDRv6",
+					     "serviceLoopbackIPv6", NULL};
+	int ret;
+
+	kdp_addr6_parse("fe80::1", &cfg->pod_gw6);
+	kdp_addr6_parse("fe80::a9fe:2a01", &cfg->loopback_ip6);
+	ret = kdp_json_prefix6(root, "nodeIPv6", false, false, &cfg->node_ip6,
+			       &cfg->node_plen6, "", err);
+	if (ret < 0)
+		return ret;
+	if (ret == 1) {
+		for (const char *const *k = needs; *k; k++)
+			if (json_object_get(root, *k) != NULL)
+				return kdp_json_err(err, *k, "needs nodeIPv6 (IPv6 is off without it)");
+		return 0;
+	}
+	cfg->has_ip6 = true;
+	if (cfg->node_plen6 == 0 || cfg->node_plen6 > 128 ||
+	    kdp_addr6_not_host(&cfg->node_ip6) || kdp_addr6_link_local(&cfg->node_ip6))
+		return kdp_json_err(err, "nodeIPv6",
+				    "expected the node's global IPv6 address and LAN prefix, like fd00:10::100/64");
+	if ((ret = kdp_json_ip6(root, "gatewayIPv6", true, &cfg->gateway6, "", err)) < 0)
+		return ret;
+	if (kdp_addr6_not_host(&cfg->gateway6) || kdp_addr6_eq(&cfg->gateway6, &cfg->node_ip6) ||
+	    (!kdp_addr6_link_local(&cfg->gateway6) &&
+	     !kdp_addr6_in(&cfg->gateway6, &cfg->node_ip6, cfg->node_plen6)))
+		return kdp_json_err(err, "gatewayIPv6",
+				    "must be another address on the node's IPv6 subnet, or link-local");
+	if ((ret = kdp_json_ip6(root, "podGatewayIPv6", false, &cfg->pod_gw6, "", err)) < 0)
+		return ret;
+	if (kdp_addr6_not_host(&cfg->pod_gw6))
+		return kdp_json_err(err, "podGatewayIPv6", "not a unicast address");
+	if ((ret = kdp_json_prefix6(root, "nativeRoutingCIDRv6", true, true, &cfg->native_cidr6,
+				    &cfg->native_plen6, "", err)) < 0)
+		return ret;
+	if ((ret = kdp_json_prefix6(root, "serviceCIDRv6", false, true, &cfg->svc_cidr6,
+				    &cfg->svc_plen6, "", err)) < 0)
+		return ret;
+	if (ret == 0 && cfg->svc_plen6 == 0)
+		return kdp_json_err(err, "serviceCIDRv6", "::/0 would swallow every address");
+	if ((ret = kdp_json_ip6(root, "serviceLoopbackIPv6", false, &cfg->loopback_ip6, "",
+				err)) < 0)
+		return ret;
+	if (kdp_addr6_not_host(&cfg->loopback_ip6))
+		return kdp_json_err(err, "serviceLoopbackIPv6", "not a unicast address");
 	return 0;
 }
 
@@ -394,12 +449,16 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 					    (unsigned long long)v);
 		cfg->maglev_m = (uint32_t)v;
 	}
+	if ((ret = parse_ip6(root, cfg, err)))
+		return ret;
 	if ((ret = parse_tables(root, cfg, err)) ||
 	    (ret = parse_ct(root, cfg, err)) ||
 	    (ret = parse_ports(root, cfg, err)) ||
 	    (ret = parse_drivers(root, cfg, err)) ||
 	    (ret = parse_eal(root, cfg, err)))
 		return ret;
+	if (cfg->ct_max6 == 0)
+		cfg->ct_max6 = cfg->ct_max / 4 < 1024 ? 1024 : cfg->ct_max / 4;
 	if (!kdp_config_driver_allowed(cfg, cfg->uplink_devargs))
 		return kdp_json_err(err, "uplink.devargs",
 				    "driver not in allowedDrivers");

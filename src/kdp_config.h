@@ -12,6 +12,7 @@
 #include <sys/un.h>
 #include <rte_ether.h>
 
+#include "common/kdp_addr.h"
 #include "kdp_json.h"
 
 #define KDP_MAX_WORKERS 16
@@ -50,10 +51,22 @@ struct kdp_config {
 	uint32_t loopback_ip;  /**< hairpin source [169.254.42.1] */
 	uint32_t maglev_m;     /**< [16381] */
 	uint32_t ct_max;       /**< conntrack flows [262144] */
+	uint32_t ct_max6;      /**< IPv6 conntrack flows [ct_max / 4] (with nodeIPv6) */
 	uint32_t ct_syn_s, ct_est_s, ct_close_s, ct_other_s;
 	uint16_t nat_lo, nat_hi; /**< SNAT ports [32768-65535] */
 	uint32_t max_body;
 	uint32_t monitor_rate; /**< flow monitor events per second and worker [20000] */
+	/* IPv6: off unless nodeIPv6 is set (has_ip6). */
+	bool has_ip6;
+	struct kdp_in6 node_ip6;     /**< nodeIPv6 */
+	uint8_t node_plen6;
+	struct kdp_in6 gateway6;     /**< gatewayIPv6: on the node's IPv6 subnet or link-local */
+	struct kdp_in6 pod_gw6;      /**< podGatewayIPv6 [fe80::1] */
+	struct kdp_in6 native_cidr6; /**< nativeRoutingCIDRv6 */
+	uint8_t native_plen6;
+	struct kdp_in6 svc_cidr6;    /**< serviceCIDRv6; svc_plen6 0 when not set */
+	uint8_t svc_plen6;
+	struct kdp_in6 loopback_ip6; /**< serviceLoopbackIPv6 [fe80::a9fe:2a01] */
 	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char state_path[PATH_MAX];
 	char flow_path[PATH_MAX]; /**< flow state file [/dev/shm/kdp-<name>.flows], "": none */

@@ -34,7 +34,9 @@ struct listener {
 	char pod_ns[KDP_NAME_LEN]; /* "" : any namespace */
 	char pod[KDP_NAME_LEN];    /* "" : no pod filter; else a name prefix */
 	bool has_ip;
-	uint32_t ip; /* network order */
+	int ip_family;      /* 4 or 6 */
+	uint32_t ip;        /* network order */
+	struct kdp_in6 ip6;
 	int proto;   /* IPPROTO_*, or -1 */
 	int verdict; /* enum kdp_monitor_verdict, or -1 */
 	/* Lost events: the workers' counters when last reported, and this
@@ -58,11 +60,21 @@ struct flowmon {
 
 /* ---- formatting ---- */
 
-/* The local endpoint (pod) with address @p ip (network order), or NULL. */
-static const struct kdp_endpoint *pod_of(const struct kdp *k, uint32_t ip)
+/* The local endpoint (pod) with address @p ip (network order; IPv6 when
+ * @p family is 6), or NULL. */
+static const struct kdp_endpoint *pod_of(const struct kdp *k, int family,
+					 const struct kdp_in6 *ip)
 {
-	uint32_t h = rte_be_to_cpu_32(ip);
+	uint32_t h;
 
+	if (family == 6) {
+		for (unsigned int i = 0; i < k->state.n_eps; i++)
+			if (k->state.eps[i].has_ip6 && kdp_addr6_eq(&k->state.eps[i].ip6, ip))
+				return &k->state.eps[i];
+		return NULL;
+	}
+	memcpy(&h, ip, sizeof(h));
+	h = rte_be_to_cpu_32(h);
 	for (unsigned int i = 0; i < k->state.n_eps; i++)
 		if (k->state.eps[i].ip == h)
 			return &k->state.eps[i];
@@ -78,6 +90,8 @@ static const char *proto_name(uint8_t p, char *buf, size_t n)
 		return "udp";
 	case IPPROTO_ICMP:
 		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
 	default:
 		snprintf(buf, n, "%u", p);
 		return buf;
@@ -108,11 +122,18 @@ static void tcp_flags(uint8_t f, char *buf, size_t n)
 						names[i].name);
 }
 
-static json_t *peer_json(const struct kdp *k, uint32_t ip, uint16_t port, bool ports)
+static json_t *peer_json(const struct kdp *k, int family, const struct kdp_in6 *ip,
+			 uint16_t port, bool ports)
 {
-	const struct kdp_endpoint *ep = pod_of(k, ip);
-	char a[KDP_ADDR_STRLEN], pod[2 * KDP_NAME_LEN + 2];
-	json_t *o = json_pack("{s:s}", "ip", kdp_addr_fmt_ip(rte_be_to_cpu_32(ip), a, sizeof(a)));
+	const struct kdp_endpoint *ep = pod_of(k, family, ip);
+	char a[KDP_ADDR6_STRLEN], pod[2 * KDP_NAME_LEN + 2];
+	uint32_t v4;
+	json_t *o;
+
+	memcpy(&v4, ip, sizeof(v4));
+	o = json_pack("{s:s}", "ip",
+		      family == 6 ? kdp_addr6_fmt(ip, a, sizeof(a))
+				  : kdp_addr_fmt_ip(rte_be_to_cpu_32(v4), a, sizeof(a)));
 
 	if (ports)
 		json_object_set_new(o, "port", json_integer(rte_be_to_cpu_16(port)));
@@ -167,24 +188,28 @@ static char *event_line(const struct flowmon *fm, const struct kdp_monitor_event
 	o = json_pack("{s:s, s:s}", "time", t, "verdict", kdp_monitor_verdict_name(e->verdict));
 	if (e->verdict == KDP_MONITOR_DROPPED)
 		json_object_set_new(o, "dropReason", json_string(kdp_drop_name(e->reason)));
-	if (e->orig.src != 0 || e->orig.dst != 0) {
+	if (e->family != 0) {
 		json_object_set_new(o, "protocol", json_string(proto_name(e->proto, pb, sizeof(pb))));
-		json_object_set_new(o, "source", peer_json(k, e->orig.src, e->orig.sport, ports));
+		json_object_set_new(o, "source",
+				    peer_json(k, e->family, &e->orig.src6, e->orig.sport, ports));
 		json_object_set_new(o, "destination",
-				    peer_json(k, e->orig.dst, e->orig.dport, ports));
+				    peer_json(k, e->family, &e->orig.dst6, e->orig.dport, ports));
 	}
 	if (e->verdict == KDP_MONITOR_TRANSLATED)
 		json_object_set_new(
 			o, "translated",
 			json_pack("{s:o, s:o}", "source",
-				  peer_json(k, e->xlat.src, e->xlat.sport, ports), "destination",
-				  peer_json(k, e->xlat.dst, e->xlat.dport, ports)));
+				  peer_json(k, e->family, &e->xlat.src6, e->xlat.sport, ports),
+				  "destination",
+				  peer_json(k, e->family, &e->xlat.dst6, e->xlat.dport, ports)));
 	if (e->proto == IPPROTO_TCP) {
 		tcp_flags(e->tcp_flags, fl, sizeof(fl));
 		json_object_set_new(o, "tcpFlags", json_string(fl));
 	}
 	if (e->proto == IPPROTO_ICMP)
 		json_object_set_new(o, "icmpType", json_integer(e->icmp_type));
+	if (e->proto == IPPROTO_ICMPV6)
+		json_object_set_new(o, "icmpv6Type", json_integer(e->icmp_type));
 	if (port_name(k, e->in_port) != NULL)
 		json_object_set_new(o, "inPort", json_string(port_name(k, e->in_port)));
 	if (port_name(k, e->out_port) != NULL)
@@ -206,7 +231,8 @@ static bool pod_matches(const struct listener *l, const struct kdp_endpoint *ep)
 static bool matches(const struct listener *l, const struct kdp *k,
 		    const struct kdp_monitor_event *e)
 {
-	const uint32_t a[4] = {e->orig.src, e->orig.dst, e->xlat.src, e->xlat.dst};
+	const struct kdp_in6 *a[4] = {&e->orig.src6, &e->orig.dst6, &e->xlat.src6,
+				      &e->xlat.dst6};
 	bool hit;
 
 	if (l->verdict >= 0 && e->verdict != l->verdict)
@@ -215,15 +241,16 @@ static bool matches(const struct listener *l, const struct kdp *k,
 		return false;
 	if (l->has_ip) {
 		hit = false;
-		for (int i = 0; i < 4; i++)
-			hit = hit || a[i] == l->ip;
+		for (int i = 0; i < 4 && e->family == l->ip_family; i++)
+			hit = hit || (l->ip_family == 6 ? kdp_addr6_eq(a[i], &l->ip6)
+							: memcmp(a[i], &l->ip, 4) == 0);
 		if (!hit)
 			return false;
 	}
 	if (l->pod[0] != '\0') {
 		hit = false;
-		for (int i = 0; i < 4; i++)
-			hit = hit || pod_matches(l, pod_of(k, a[i]));
+		for (int i = 0; i < 4 && e->family != 0; i++)
+			hit = hit || pod_matches(l, pod_of(k, e->family, a[i]));
 		if (!hit)
 			return false;
 	}
@@ -417,20 +444,25 @@ static int parse_filters(struct evhttp_request *req, struct listener *l, char *e
 		} else if (i == 1) {
 			struct in_addr a;
 
-			if (inet_pton(AF_INET, p->value, &a) != 1) {
-				ret = bad(err, "ip: '%s' is not an IPv4 address (like 172.20.1.236)",
+			if (inet_pton(AF_INET, p->value, &a) == 1) {
+				l->ip_family = 4;
+				l->ip = a.s_addr;
+			} else if (kdp_addr6_parse(p->value, &l->ip6) == 0) {
+				l->ip_family = 6;
+			} else {
+				ret = bad(err, "ip: '%s' is not an IPv4 or IPv6 address (like 172.20.1.236 or fd00:20:0:1::236)",
 					  p->value);
 				break;
 			}
 			l->has_ip = true;
-			l->ip = a.s_addr;
 		} else if (i == 2) {
-			l->proto = strcasecmp(p->value, "tcp") == 0    ? IPPROTO_TCP
-				   : strcasecmp(p->value, "udp") == 0  ? IPPROTO_UDP
-				   : strcasecmp(p->value, "icmp") == 0 ? IPPROTO_ICMP
-								       : -1;
+			l->proto = strcasecmp(p->value, "tcp") == 0      ? IPPROTO_TCP
+				   : strcasecmp(p->value, "udp") == 0    ? IPPROTO_UDP
+				   : strcasecmp(p->value, "icmp") == 0   ? IPPROTO_ICMP
+				   : strcasecmp(p->value, "icmpv6") == 0 ? IPPROTO_ICMPV6
+									 : -1;
 			if (l->proto < 0) {
-				ret = bad(err, "proto: '%s' is not tcp, udp or icmp", p->value);
+				ret = bad(err, "proto: '%s' is not tcp, udp, icmp or icmpv6", p->value);
 				break;
 			}
 		} else {

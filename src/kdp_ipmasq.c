@@ -41,12 +41,18 @@ static int add_cidr(struct kdp_ipmasq *out, const char *s, const char *path,
 	uint32_t ip;
 	uint8_t depth;
 
-	if (out->n_cidrs == KDP_IPMASQ_MAX)
+	if (out->n_cidrs + out->n_cidrs6 == KDP_IPMASQ_MAX)
 		return kdp_json_err(err, path, "more than %d CIDRs", KDP_IPMASQ_MAX);
-	if (strchr(s, ':') != NULL)
-		return kdp_json_err(err, path,
-				    "IPv6 CIDRs are not supported (kdp is IPv4-only): \"%.48s\"",
-				    s);
+	if (strchr(s, ':') != NULL) {
+		if (out->n_cidrs6 == KDP_IPMASQ_MAX6)
+			return kdp_json_err(err, path, "more than %d IPv6 CIDRs", KDP_IPMASQ_MAX6);
+		if (kdp_addr6_parse_prefix(s, &out->cidr6[out->n_cidrs6], &depth, true) != 0)
+			return kdp_json_err(err, path,
+					    "not an IPv6 CIDR (like fd00:10:1::/64, host bits zero): \"%.48s\"",
+					    s);
+		out->plen6[out->n_cidrs6++] = depth;
+		return 0;
+	}
 	if (kdp_addr_parse_prefix(s, &ip, &depth, true) != 0)
 		return kdp_json_err(err, path,
 				    "not a CIDR (like 10.10.1.0/24, host bits zero): \"%.48s\"",
@@ -186,7 +192,7 @@ static int yaml_flow_list(char *v, struct kdp_ipmasq *out, unsigned int line,
 			*next++ = '\0';
 		item = trim(item);
 		snprintf(p, sizeof(p), "line %u: nonMasqueradeCIDRs[%u]", line,
-			 out->n_cidrs);
+			 out->n_cidrs + out->n_cidrs6);
 		if (*item == '\0')
 			return kdp_json_err(err, p, "empty list item");
 		if (unquote(&item))
@@ -304,7 +310,7 @@ static int parse_yaml(char *text, struct kdp_ipmasq *out, char *err)
 				return kdp_json_err(err, p,
 						    "list items must be indented alike, not left of their key");
 			snprintf(p, sizeof(p), "line %u: nonMasqueradeCIDRs[%u]", line,
-				 out->n_cidrs);
+				 out->n_cidrs + out->n_cidrs6);
 			if (*v == '\0')
 				return kdp_json_err(err, p, "empty list item");
 			if (unquote(&v))
@@ -427,6 +433,14 @@ json_t *kdp_ipmasq_json(const struct kdp_ipmasq *cfg)
 							     sizeof(buf)))))
 				goto nomem;
 		}
+		for (unsigned int i = 0; i < cfg->n_cidrs6; i++) {
+			char buf[KDP_ADDR6_STRLEN];
+
+			if (json_array_append_new(a, json_string(kdp_addr6_fmt_prefix(
+							     &cfg->cidr6[i], cfg->plen6[i], buf,
+							     sizeof(buf)))))
+				goto nomem;
+		}
 	}
 	if (json_object_set_new(o, "masqLinkLocal",
 				json_boolean(cfg->masq_link_local)))
@@ -474,5 +488,33 @@ int kdp_ipmasq_build(const struct kdp_ipmasq *cfg, uint32_t native_cidr,
 	}
 	if (ret == 0 && !cfg->masq_link_local)
 		ret = kdp_masq_set_add(out, LINK_LOCAL, 16, KDP_MASQ_R_LINK_LOCAL);
+	return ret;
+}
+
+uint32_t kdp_ipmasq_set6_size(const struct kdp_ipmasq *cfg, unsigned int n_nodes)
+{
+	uint32_t n = 1 + n_nodes;
+
+	if (cfg != NULL && cfg->present)
+		n += cfg->n_cidrs6 + (cfg->masq_link_local_ipv6 ? 0 : 1);
+	return n;
+}
+
+int kdp_ipmasq_build6(const struct kdp_ipmasq *cfg, const struct kdp_in6 *native_cidr,
+		      uint8_t native_plen, const struct kdp_in6 *node_ips, unsigned int n_nodes,
+		      struct kdp_masq_set6 *out)
+{
+	static const struct kdp_in6 link_local = {{0xfe, 0x80}};
+	int ret;
+
+	ret = kdp_masq_set6_add(out, native_cidr, native_plen, KDP_MASQ_R_NATIVE_CIDR);
+	for (unsigned int i = 0; ret == 0 && i < n_nodes; i++)
+		ret = kdp_masq_set6_add(out, &node_ips[i], 128, KDP_MASQ_R_NODE_IP);
+	if (ret != 0 || cfg == NULL || !cfg->present)
+		return ret;
+	for (unsigned int i = 0; ret == 0 && !cfg->empty && i < cfg->n_cidrs6; i++)
+		ret = kdp_masq_set6_add(out, &cfg->cidr6[i], cfg->plen6[i], KDP_MASQ_R_CONFIG);
+	if (ret == 0 && !cfg->masq_link_local_ipv6)
+		ret = kdp_masq_set6_add(out, &link_local, 10, KDP_MASQ_R_LINK_LOCAL);
 	return ret;
 }

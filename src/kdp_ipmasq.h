@@ -37,8 +37,13 @@
  * 169.254.0.0/16 unless masqLinkLocal. Where kdp is stricter than both
  * agents: unknown keys are errors; CIDRs must have no host bits (as the
  * Kubernetes agent); a text of only blanks and comments is "empty" (Cilium
- * only counts a zero-byte file). IPv6 CIDRs are rejected (kdp is IPv4-only);
- * masqLinkLocalIPv6 is accepted and kept but has no effect.
+ * only counts a zero-byte file).
+ *
+ * IPv6 (Cilium's pkg/ipmasq with IPv6 on): nonMasqueradeCIDRs may hold IPv6
+ * prefixes, which go to the IPv6 set; an empty config gives no IPv6
+ * reserved ranges; any config adds fe80::/10 unless masqLinkLocalIPv6. The
+ * IPv6 set always holds the IPv6 native routing CIDR and every node's IPv6
+ * address.
  */
 #ifndef KDP_IPMASQ_H
 #define KDP_IPMASQ_H
@@ -54,6 +59,9 @@
 /** Most nonMasqueradeCIDRs a config may list. */
 #define KDP_IPMASQ_MAX 4096
 
+/** Most IPv6 nonMasqueradeCIDRs a config may list. */
+#define KDP_IPMASQ_MAX6 1024
+
 /** Prefixes an empty config gives (the reserved ranges). */
 #define KDP_IPMASQ_N_DEFAULTS 11
 
@@ -64,8 +72,11 @@ struct kdp_ipmasq {
 	unsigned int n_cidrs;
 	uint32_t cidr[KDP_IPMASQ_MAX]; /**< host order, as given */
 	uint8_t plen[KDP_IPMASQ_MAX];
+	unsigned int n_cidrs6;     /**< IPv6 ones (n_cidrs + n_cidrs6 ≤ KDP_IPMASQ_MAX) */
+	struct kdp_in6 cidr6[KDP_IPMASQ_MAX6];
+	uint8_t plen6[KDP_IPMASQ_MAX6];
 	bool masq_link_local;      /**< masqLinkLocal [false] */
-	bool masq_link_local_ipv6; /**< masqLinkLocalIPv6 [false]; no effect */
+	bool masq_link_local_ipv6; /**< masqLinkLocalIPv6 [false] */
 	/** The text it was parsed from (a JSON string, referenced by the
 	 *  states holding it), or NULL when it came as an object. The parse
 	 *  functions leave it NULL; whoever keeps the config sets it. */
@@ -78,7 +89,7 @@ struct kdp_ipmasq {
  * the ConfigMap file uses: top-level "key: value" lines, a block list of
  * "- a.b.c.d/n" lines (any indentation) or a flow list "[a, b]" for
  * nonMasqueradeCIDRs, '#' comments, blank lines, optional quotes around
- * strings. Keys: nonMasqueradeCIDRs (strict IPv4 CIDRs), masqLinkLocal and
+ * strings. Keys: nonMasqueradeCIDRs (strict IPv4 or IPv6 CIDRs), masqLinkLocal and
  * masqLinkLocalIPv6 (true/false), resyncInterval (a string, ignored).
  * Empty text, or only blanks and comments, is an empty config.
  * On success @p out->present is true.
@@ -122,5 +133,19 @@ uint32_t kdp_ipmasq_set_size(const struct kdp_ipmasq *cfg, unsigned int n_nodes)
 int kdp_ipmasq_build(const struct kdp_ipmasq *cfg, uint32_t native_cidr,
 		     uint8_t native_plen, const uint32_t *node_ips,
 		     unsigned int n_nodes, struct kdp_masq_set *out);
+
+/** IPv6 prefixes kdp_ipmasq_build6 may add: size for kdp_masq_set6_create. */
+uint32_t kdp_ipmasq_set6_size(const struct kdp_ipmasq *cfg, unsigned int n_nodes);
+
+/**
+ * kdp_ipmasq_build() for the IPv6 set @p out: the IPv6 native routing CIDR,
+ * each of the @p n_nodes node addresses as a /128, then (config present)
+ * its IPv6 nonMasqueradeCIDRs and fe80::/10 unless masqLinkLocalIPv6. An
+ * empty config adds no IPv6 reserved range (as Cilium).
+ * @return 0, -ENOSPC, -ENOMEM or -EINVAL.
+ */
+int kdp_ipmasq_build6(const struct kdp_ipmasq *cfg, const struct kdp_in6 *native_cidr,
+		      uint8_t native_plen, const struct kdp_in6 *node_ips, unsigned int n_nodes,
+		      struct kdp_masq_set6 *out);
 
 #endif

@@ -167,6 +167,38 @@ int kdp_json_prefix(const json_t *obj, const char *key, bool required,
 	return 0;
 }
 
+int kdp_json_ip6(const json_t *obj, const char *key, bool required,
+		 struct kdp_in6 *out, const char *path, char *err)
+{
+	char p[128];
+	json_t *v;
+	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+
+	if (ret != 0)
+		return ret;
+	if (!json_is_string(v) || kdp_addr6_parse(json_string_value(v), out))
+		return kdp_json_err(err, p, "not an IPv6 address (like fd00:10::101)");
+	return 0;
+}
+
+int kdp_json_prefix6(const json_t *obj, const char *key, bool required,
+		     bool strict, struct kdp_in6 *ip, uint8_t *depth,
+		     const char *path, char *err)
+{
+	char p[128];
+	json_t *v;
+	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+
+	if (ret != 0)
+		return ret;
+	if (!json_is_string(v) ||
+	    kdp_addr6_parse_prefix(json_string_value(v), ip, depth, strict))
+		return kdp_json_err(err, p,
+				    strict ? "not an IPv6 CIDR (like fd00:20::/64, host bits zero)"
+					   : "not an IPv6 address/prefix (like fd00:10::100/64)");
+	return 0;
+}
+
 int kdp_json_mac(const json_t *obj, const char *key, bool required,
 		 struct rte_ether_addr *out, const char *path, char *err)
 {

@@ -56,6 +56,18 @@ int kdp_json_prefix(const json_t *obj, const char *key, bool required,
 		    bool strict, uint32_t *ip, uint8_t *depth,
 		    const char *path, char *err);
 
+struct kdp_in6;
+
+/** Reads an IPv6 address; missing: as kdp_json_str. */
+int kdp_json_ip6(const json_t *obj, const char *key, bool required,
+		 struct kdp_in6 *out, const char *path, char *err);
+
+/** Reads "addr/len" of IPv6 (strict: a network prefix); missing: as
+ *  kdp_json_str. */
+int kdp_json_prefix6(const json_t *obj, const char *key, bool required,
+		     bool strict, struct kdp_in6 *ip, uint8_t *depth,
+		     const char *path, char *err);
+
 /** Reads a MAC; missing: as kdp_json_str. */
 int kdp_json_mac(const json_t *obj, const char *key, bool required,
 		 struct rte_ether_addr *out, const char *path, char *err);

@@ -34,6 +34,16 @@ static void one(struct evbuffer *o, const char *name, const char *type, const ch
 	evbuffer_add_printf(o, "%s %.17g\n", name, v);
 }
 
+/* A gauge with one sample per address family (IPv6 only when it is on). */
+static void by_family(struct evbuffer *o, const char *name, const char *help, double v4,
+		      bool has6, double v6)
+{
+	head(o, name, "gauge", help);
+	evbuffer_add_printf(o, "%s{family=\"ipv4\"} %.17g\n", name, v4);
+	if (has6)
+		evbuffer_add_printf(o, "%s{family=\"ipv6\"} %.17g\n", name, v6);
+}
+
 /* One line of kdp_port_driver_total. */
 struct driver_line {
 	struct evbuffer *o;
@@ -154,13 +164,21 @@ static void render_ports(struct kdp *k, struct evbuffer *o, const struct kdp_sta
 
 static void render_conntrack(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
 {
-	one(o, "kdp_conntrack_entries", "gauge", "Tracked flows.", (double)kdp_ct_count(k->ct));
-	one(o, "kdp_conntrack_capacity", "gauge", "Flows the table holds at most.",
-	    (double)k->cfg.ct_max);
+	bool v6 = k->ct6 != NULL;
+
+	by_family(o, "kdp_conntrack_entries", "Tracked flows, by address family.",
+		  (double)kdp_ct_count(k->ct), v6, v6 ? (double)kdp_ct6_count(k->ct6) : 0);
+	by_family(o, "kdp_conntrack_capacity", "Flows the table of each family holds at most.",
+		  (double)k->cfg.ct_max, v6, (double)k->cfg.ct_max6);
 	one(o, "kdp_conntrack_gc_runs_total", "counter", "Garbage-collection slices run.",
 	    (double)k->ct->gc_runs);
-	one(o, "kdp_conntrack_gc_removed_total", "counter", "Entries removed by expiry.",
-	    (double)k->ct->gc_removed);
+	head(o, "kdp_conntrack_gc_removed_total", "counter",
+	     "Entries removed by expiry, by address family.");
+	evbuffer_add_printf(o, "kdp_conntrack_gc_removed_total{family=\"ipv4\"} %" PRIu64 "\n",
+			    k->ct->gc_removed);
+	if (v6)
+		evbuffer_add_printf(o, "kdp_conntrack_gc_removed_total{family=\"ipv6\"} %" PRIu64 "\n",
+				    k->ct6->gc_removed);
 }
 
 static void render_nat(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
@@ -199,20 +217,27 @@ static void render_nat(struct kdp *k, struct evbuffer *o, const struct kdp_stats
 static void render_tables(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
 {
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
-	uint32_t n_be = 0;
+	const struct kdp_svc6_table *t6 = s->dp.svc6;
+	uint32_t n_be = 0, n_be6 = 0;
 
 	for (uint32_t i = 0; i <= s->dp.svc->mask; i++)
 		if (s->dp.svc->slot[i].fe != NULL)
 			n_be += s->dp.svc->slot[i].fe->n_be;
+	for (uint32_t i = 0; t6 != NULL && i < t6->n_fe; i++)
+		n_be6 += t6->fe[i].n_be;
 	one(o, "kdp_services", "gauge", "Services in the desired state.", k->state.n_svcs);
-	one(o, "kdp_service_frontends", "gauge", "Service frontends in force.", s->dp.svc->n_fe);
-	one(o, "kdp_service_backends", "gauge", "Backends over all frontends.", n_be);
+	by_family(o, "kdp_service_frontends", "Service frontends in force, by address family.",
+		  s->dp.svc->n_fe, t6 != NULL, t6 ? t6->n_fe : 0);
+	by_family(o, "kdp_service_backends", "Backends over all frontends, by address family.",
+		  n_be, t6 != NULL, n_be6);
 	one(o, "kdp_endpoints", "gauge", "Local endpoints.", k->state.n_eps);
 	one(o, "kdp_nodes", "gauge", "Nodes known from IPAM.", k->state.n_nodes);
 	one(o, "kdp_local_redirect_policies", "gauge", "Local Redirect Policies.",
 	    k->state.n_lrps);
-	one(o, "kdp_routes", "gauge", "Routes in force.", s->dp.rt->n_routes);
-	one(o, "kdp_neighbours", "gauge", "Neighbour (ARP) entries.", k->nt->count);
+	by_family(o, "kdp_routes", "Routes in force, by address family.", s->dp.rt->n_routes,
+		  s->dp.rt6 != NULL, s->dp.rt6 ? s->dp.rt6->n_routes : 0);
+	by_family(o, "kdp_neighbours", "Neighbour entries (ARP, ND), by address family.",
+		  k->nt->count, k->nt6 != NULL, k->nt6 ? k->nt6->count : 0);
 }
 
 static void render_monitor(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)

@@ -14,19 +14,23 @@ static const char *const svc_keys[] = {
 	"namespace", "name", "type", "clusterIP", "externalIPs", "loadBalancerIPs",
 	"ports", "sessionAffinity", "sessionAffinityTimeoutSeconds", "algorithm",
 	"externalTrafficPolicy", "internalTrafficPolicy", "healthCheckNodePort",
-	"loadBalancerSourceRanges", "backends", NULL};
+	"loadBalancerSourceRanges", "backends", "clusterIPs", "ipFamilies", "ipFamilyPolicy",
+	NULL};
 static const char *const port_keys[] = {"name", "protocol", "port", "targetPort",
 					"nodePort", NULL};
 static const char *const be_keys[] = {"ip", "port", "state", "nodeName", NULL};
 
+/* Addresses of either family: IPv4 ones into @p out, IPv6 ones into
+ * @p out6. */
 static int parse_ips(const json_t *o, const char *key, const char *path,
-		     uint32_t *out, unsigned int *n, char *err)
+		     uint32_t *out, unsigned int *n, struct kdp_in6 *out6, unsigned int *n6,
+		     char *err)
 {
 	json_t *a = json_object_get(o, key), *v;
 	char p[128];
 	size_t i;
 
-	*n = 0;
+	*n = *n6 = 0;
 	kdp_json_path(p, sizeof(p), path, key);
 	if (a == NULL || json_is_null(a))
 		return 0;
@@ -34,13 +38,175 @@ static int parse_ips(const json_t *o, const char *key, const char *path,
 		return kdp_json_err(err, p, "expected an array of at most %d addresses",
 				    KDP_SVC_MAX_IPS);
 	json_array_foreach(a, i, v) {
+		const char *t = json_is_string(v) ? json_string_value(v) : "";
 		char q[160];
+
 		snprintf(q, sizeof(q), "%s[%zu]", p, i);
-		if (!json_is_string(v) || kdp_addr_parse_ip(json_string_value(v), &out[i]) ||
-		    kdp_addr_not_host(out[i]))
-			return kdp_json_err(err, q, "not a unicast IPv4 address");
+		if (kdp_addr_family(t) == 6) {
+			if (kdp_addr6_parse(t, &out6[*n6]) || kdp_addr6_not_host(&out6[*n6]) ||
+			    kdp_addr6_link_local(&out6[*n6]))
+				return kdp_json_err(err, q, "not a global unicast IPv6 address");
+			(*n6)++;
+			continue;
+		}
+		if (kdp_addr_parse_ip(t, &out[*n]) || kdp_addr_not_host(out[*n]))
+			return kdp_json_err(err, q, "not a unicast IPv4 or IPv6 address");
 		(*n)++;
 	}
+	return 0;
+}
+
+/* One clusterIP text into @p s (either family); @p path names it. */
+static int set_cluster_ip(const char *ip, const char *path, const struct kdp_config *cfg,
+			  struct kdp_service *s, char *err)
+{
+	char c[KDP_ADDR6_STRLEN];
+
+	if (kdp_addr_family(ip) == 6) {
+		if (s->has_cluster_ip6)
+			return kdp_json_err(err, path, "a second IPv6 address (one per family)");
+		if (kdp_addr6_parse(ip, &s->cluster_ip6) || kdp_addr6_not_host(&s->cluster_ip6) ||
+		    kdp_addr6_link_local(&s->cluster_ip6))
+			return kdp_json_err(err, path, "not a global unicast IPv6 address");
+		if (cfg->svc_plen6 != 0 &&
+		    !kdp_addr6_in(&s->cluster_ip6, &cfg->svc_cidr6, cfg->svc_plen6))
+			return kdp_json_err(err, path, "%s is outside serviceCIDRv6 %s", ip,
+					    kdp_addr6_fmt_prefix(&cfg->svc_cidr6, cfg->svc_plen6, c,
+								 sizeof(c)));
+		if (!cfg->has_ip6)
+			return kdp_json_err(err, path, "%s: this node has no nodeIPv6 (IPv6 is off)", ip);
+		s->has_cluster_ip6 = true;
+		return 0;
+	}
+	if (s->cluster_ip != 0)
+		return kdp_json_err(err, path, "a second IPv4 address (one per family)");
+	if (kdp_addr_parse_ip(ip, &s->cluster_ip) || kdp_addr_not_host(s->cluster_ip))
+		return kdp_json_err(err, path, "not a unicast IPv4 or IPv6 address (or \"None\")");
+	if (cfg->svc_plen != 0 && !kdp_addr_in(s->cluster_ip, cfg->svc_cidr, cfg->svc_plen))
+		return kdp_json_err(err, path, "%s is outside serviceCIDR %s", ip,
+				    kdp_addr_fmt_prefix(cfg->svc_cidr, cfg->svc_plen, c, sizeof(c)));
+	return 0;
+}
+
+/*
+ * clusterIP, clusterIPs, ipFamilies and ipFamilyPolicy, as Kubernetes
+ * validates them: clusterIPs has one address per family, the first equal to
+ * clusterIP; ipFamilies names the same families in the same order;
+ * SingleStack has one family, RequireDualStack two. The families of the
+ * frontends come from ipFamilies, else from the addresses (IPv4 for a
+ * headless service that says nothing).
+ */
+static int parse_cluster_ips(const json_t *o, const char *path, const struct kdp_config *cfg,
+			     struct kdp_service *s, char *err)
+{
+	char ip[KDP_ADDR6_STRLEN] = "", p[160], q[180], pol[24] = "";
+	json_t *ips = json_object_get(o, "clusterIPs"), *fams = json_object_get(o, "ipFamilies"), *v;
+	uint8_t order[2], n_order = 0, fam[2], n_fam = 0;
+	bool headless;
+	size_t i;
+	int ret;
+
+	if ((ret = kdp_json_str(o, "clusterIP", false, ip, sizeof(ip), path, err)) < 0 ||
+	    (ret = kdp_json_str(o, "ipFamilyPolicy", false, pol, sizeof(pol), path, err)) < 0)
+		return ret;
+	if (ips != NULL && json_is_null(ips))
+		ips = NULL;
+	if (fams != NULL && json_is_null(fams))
+		fams = NULL;
+	s->families_given = ips != NULL || fams != NULL || pol[0] != '\0';
+	headless = strcmp(ip, "None") == 0;
+	if (ips != NULL) {
+		kdp_json_path(p, sizeof(p), path, "clusterIPs");
+		if (!json_is_array(ips) || json_array_size(ips) == 0 || json_array_size(ips) > 2)
+			return kdp_json_err(err, p, "expected 1 or 2 addresses, one per family");
+		json_array_foreach(ips, i, v) {
+			const char *t = json_is_string(v) ? json_string_value(v) : "";
+
+			snprintf(q, sizeof(q), "%s[%zu]", p, i);
+			if (strcmp(t, "None") == 0) {
+				if (json_array_size(ips) != 1 || (ip[0] != '\0' && !headless))
+					return kdp_json_err(err, q,
+							    "\"None\" only alone, with clusterIP \"None\"");
+				headless = true;
+				continue;
+			}
+			if (headless)
+				return kdp_json_err(err, q,
+						    "an address for a headless service (clusterIP \"None\")");
+			if (i == 0 && ip[0] != '\0') {
+				struct kdp_in6 a6, b6;
+				uint32_t a4, b4;
+				bool same = kdp_addr_family(t) == 6 ?
+						    kdp_addr6_parse(t, &a6) == 0 &&
+							    kdp_addr6_parse(ip, &b6) == 0 &&
+							    kdp_addr6_eq(&a6, &b6) :
+						    kdp_addr_parse_ip(t, &a4) == 0 &&
+							    kdp_addr_parse_ip(ip, &b4) == 0 && a4 == b4;
+				if (!same)
+					return kdp_json_err(err, q, "'%s' is not clusterIP %s", t, ip);
+			}
+			if ((ret = set_cluster_ip(t, q, cfg, s, err)))
+				return ret;
+			order[n_order++] = kdp_addr_family(t) == 6 ? KDP_SVC_FAM_V6 : KDP_SVC_FAM_V4;
+		}
+	} else if (ip[0] != '\0' && !headless) {
+		kdp_json_path(p, sizeof(p), path, "clusterIP");
+		if ((ret = set_cluster_ip(ip, p, cfg, s, err)))
+			return ret;
+		order[n_order++] = kdp_addr_family(ip) == 6 ? KDP_SVC_FAM_V6 : KDP_SVC_FAM_V4;
+	}
+	if (fams != NULL) {
+		kdp_json_path(p, sizeof(p), path, "ipFamilies");
+		if (!json_is_array(fams) || json_array_size(fams) == 0 || json_array_size(fams) > 2)
+			return kdp_json_err(err, p, "expected [\"IPv4\"], [\"IPv6\"] or both");
+		json_array_foreach(fams, i, v) {
+			const char *t = json_is_string(v) ? json_string_value(v) : "";
+
+			snprintf(q, sizeof(q), "%s[%zu]", p, i);
+			if (strcmp(t, "IPv4") == 0)
+				fam[n_fam] = KDP_SVC_FAM_V4;
+			else if (strcmp(t, "IPv6") == 0)
+				fam[n_fam] = KDP_SVC_FAM_V6;
+			else
+				return kdp_json_err(err, q, "expected \"IPv4\" or \"IPv6\"");
+			if (n_fam == 1 && fam[0] == fam[1])
+				return kdp_json_err(err, q, "%s listed twice", t);
+			if (n_fam < n_order && fam[n_fam] != order[n_fam])
+				return kdp_json_err(err, q, "%s does not match the family of clusterIPs[%zu]",
+						    t, i);
+			n_fam++;
+		}
+		if (n_order != 0 && n_fam != n_order)
+			return kdp_json_err(err, p, "names %u families for %u cluster IPs", n_fam,
+					    n_order);
+	} else {
+		memcpy(fam, order, n_order);
+		n_fam = n_order;
+		if (n_fam == 0)
+			fam[n_fam++] = KDP_SVC_FAM_V4;
+	}
+	s->families = fam[0] | (n_fam > 1 ? fam[1] : 0);
+	s->primary6 = fam[0] == KDP_SVC_FAM_V6;
+	kdp_json_path(p, sizeof(p), path, "ipFamilyPolicy");
+	if (pol[0] == '\0') {
+		s->family_policy = KDP_SVC_FP_UNSET;
+	} else if (strcmp(pol, "SingleStack") == 0) {
+		s->family_policy = KDP_SVC_FP_SINGLE;
+		if (n_fam != 1)
+			return kdp_json_err(err, p, "SingleStack with two families");
+	} else if (strcmp(pol, "PreferDualStack") == 0) {
+		s->family_policy = KDP_SVC_FP_PREFER_DUAL;
+	} else if (strcmp(pol, "RequireDualStack") == 0) {
+		s->family_policy = KDP_SVC_FP_REQUIRE_DUAL;
+		if (n_fam != 2)
+			return kdp_json_err(err, p, "RequireDualStack with one family");
+	} else {
+		return kdp_json_err(err, p,
+				    "expected SingleStack, PreferDualStack or RequireDualStack");
+	}
+	if ((s->families & KDP_SVC_FAM_V6) && !cfg->has_ip6)
+		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ipFamilies"),
+				    "IPv6: this node has no nodeIPv6 (IPv6 is off)");
 	return 0;
 }
 
@@ -127,12 +293,23 @@ static int parse_backend(const json_t *o, const char *path, struct kdp_service *
 
 	memset(b, 0, sizeof(*b));
 	if ((ret = kdp_json_object(o, path, err)) ||
-	    (ret = kdp_json_only(o, be_keys, path, err)) ||
-	    (ret = kdp_json_ip(o, "ip", true, &b->ip, path, err)))
+	    (ret = kdp_json_only(o, be_keys, path, err)))
 		return ret;
-	if (kdp_addr_not_host(b->ip))
-		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ip"),
-				    "not a unicast address");
+	{
+		const char *t = json_string_value(json_object_get(o, "ip"));
+
+		kdp_json_path(p, sizeof(p), path, "ip");
+		if (t == NULL)
+			return kdp_json_err(err, p, "required field missing");
+		if (kdp_addr_family(t) == 6) {
+			if (kdp_addr6_parse(t, &b->ip6) || kdp_addr6_not_host(&b->ip6) ||
+			    kdp_addr6_link_local(&b->ip6))
+				return kdp_json_err(err, p, "not a global unicast IPv6 address");
+			b->is6 = 1;
+		} else if (kdp_addr_parse_ip(t, &b->ip) || kdp_addr_not_host(b->ip)) {
+			return kdp_json_err(err, p, "not a unicast IPv4 or IPv6 address");
+		}
+	}
 	if ((ret = kdp_json_uint(o, "port", false, 1, 65535, &v, path, err)) < 0)
 		return ret;
 	if (ret == 0) {
@@ -219,7 +396,7 @@ int kdp_service_parse(const json_t *o, const char *ns, const char *name,
 		      const char *path, const struct kdp_config *cfg,
 		      struct kdp_service *s, char *err)
 {
-	char type[16] = "ClusterIP", ip[20] = "", aff[16] = "None", algo[16] = "random";
+	char type[16] = "ClusterIP", aff[16] = "None", algo[16] = "random";
 	char p[160];
 	json_t *a, *v;
 	uint64_t t;
@@ -261,22 +438,17 @@ int kdp_service_parse(const json_t *o, const char *ns, const char *name,
 	else
 		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "type"),
 				    "expected ClusterIP, NodePort or LoadBalancer");
-	if ((ret = kdp_json_str(o, "clusterIP", false, ip, sizeof(ip), path, err)) < 0)
+	if ((ret = parse_cluster_ips(o, path, cfg, s, err)))
 		return ret;
-	if (ip[0] != '\0' && strcmp(ip, "None") != 0) {
-		kdp_json_path(p, sizeof(p), path, "clusterIP");
-		if (kdp_addr_parse_ip(ip, &s->cluster_ip) || kdp_addr_not_host(s->cluster_ip))
-			return kdp_json_err(err, p, "not a unicast IPv4 address (or \"None\")");
-		if (cfg->svc_plen != 0 && !kdp_addr_in(s->cluster_ip, cfg->svc_cidr, cfg->svc_plen)) {
-			char c[KDP_ADDR_STRLEN];
-			return kdp_json_err(err, p, "%s is outside serviceCIDR %s", ip,
-					    kdp_addr_fmt_prefix(cfg->svc_cidr, cfg->svc_plen, c, sizeof(c)));
-		}
-	}
-	if ((ret = parse_ips(o, "externalIPs", path, s->ext, &s->n_ext, err)) ||
-	    (ret = parse_ips(o, "loadBalancerIPs", path, s->lb, &s->n_lb, err)))
+	if ((ret = parse_ips(o, "externalIPs", path, s->ext, &s->n_ext, s->ext6, &s->n_ext6,
+			     err)) ||
+	    (ret = parse_ips(o, "loadBalancerIPs", path, s->lb, &s->n_lb, s->lb6, &s->n_lb6, err)))
 		return ret;
-	if (s->n_lb > 0 && s->type != KDP_SVC_LOAD_BALANCER)
+	if ((s->n_ext6 > 0 || s->n_lb6 > 0) && !cfg->has_ip6)
+		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path,
+						       s->n_ext6 ? "externalIPs" : "loadBalancerIPs"),
+				    "IPv6: this node has no nodeIPv6 (IPv6 is off)");
+	if (s->n_lb + s->n_lb6 > 0 && s->type != KDP_SVC_LOAD_BALANCER)
 		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "loadBalancerIPs"),
 				    "only for type LoadBalancer");
 	kdp_json_path(p, sizeof(p), path, "ports");
@@ -350,7 +522,9 @@ int kdp_service_parse(const json_t *o, const char *ns, const char *name,
 			if ((ret = parse_backend(v, q, s, &s->be[i], err)))
 				return ret;
 			for (size_t j = 0; j < i; j++)
-				if (s->be[j].ip == s->be[i].ip && s->be[j].port == s->be[i].port)
+				if (s->be[j].is6 == s->be[i].is6 && s->be[j].port == s->be[i].port &&
+				    (s->be[i].is6 ? kdp_addr6_eq(&s->be[j].ip6, &s->be[i].ip6)
+						  : s->be[j].ip == s->be[i].ip))
 					return kdp_json_err(err, q, "listed twice");
 			s->n_be++;
 		}
@@ -358,14 +532,60 @@ int kdp_service_parse(const json_t *o, const char *ns, const char *name,
 	return 0;
 }
 
-static json_t *ip_array(const uint32_t *ips, unsigned int n)
+static json_t *ip_array(const uint32_t *ips, unsigned int n, const struct kdp_in6 *ips6,
+			unsigned int n6)
 {
-	char b[KDP_ADDR_STRLEN];
+	char b[KDP_ADDR6_STRLEN];
 	json_t *a = json_array();
 
 	for (unsigned int i = 0; i < n; i++)
 		json_array_append_new(a, json_string(kdp_addr_fmt_ip(ips[i], b, sizeof(b))));
+	for (unsigned int i = 0; i < n6; i++)
+		json_array_append_new(a, json_string(kdp_addr6_fmt(&ips6[i], b, sizeof(b))));
 	return a;
+}
+
+/* The dual-stack fields, when the service was given them (an IPv4-only
+ * service reads as it always did). */
+static void families_json(const struct kdp_service *s, json_t *o)
+{
+	static const char *const pols[] = {NULL, "SingleStack", "PreferDualStack",
+					   "RequireDualStack"};
+	char a[KDP_ADDR_STRLEN], b[KDP_ADDR6_STRLEN];
+	const char *v4 = s->cluster_ip ? kdp_addr_fmt_ip(s->cluster_ip, a, sizeof(a)) : NULL;
+	const char *v6 = s->has_cluster_ip6 ? kdp_addr6_fmt(&s->cluster_ip6, b, sizeof(b)) : NULL;
+	json_t *ips = json_array(), *fams = json_array();
+
+	json_object_set_new(o, "clusterIP", json_string(s->primary6 ? (v6 ? v6 : "None")
+								    : (v4 ? v4 : "None")));
+	if (!s->families_given && !s->has_cluster_ip6 && !(s->families & KDP_SVC_FAM_V6)) {
+		json_decref(ips);
+		json_decref(fams);
+		return;
+	}
+	if (s->primary6) {
+		if (v6)
+			json_array_append_new(ips, json_string(v6));
+		if (v4)
+			json_array_append_new(ips, json_string(v4));
+	} else {
+		if (v4)
+			json_array_append_new(ips, json_string(v4));
+		if (v6)
+			json_array_append_new(ips, json_string(v6));
+	}
+	if (json_array_size(ips) == 0)
+		json_array_append_new(ips, json_string("None"));
+	if (s->primary6 || !(s->families & KDP_SVC_FAM_V4))
+		json_array_append_new(fams, json_string("IPv6"));
+	if (s->families & KDP_SVC_FAM_V4)
+		json_array_append_new(fams, json_string("IPv4"));
+	if (!s->primary6 && (s->families & KDP_SVC_FAM_V6))
+		json_array_append_new(fams, json_string("IPv6"));
+	json_object_set_new(o, "clusterIPs", ips);
+	json_object_set_new(o, "ipFamilies", fams);
+	if (s->family_policy != KDP_SVC_FP_UNSET)
+		json_object_set_new(o, "ipFamilyPolicy", json_string(pols[s->family_policy]));
 }
 
 json_t *kdp_service_json(const struct kdp_service *s)
@@ -385,9 +605,11 @@ json_t *kdp_service_json(const struct kdp_service *s)
 		json_array_append_new(ports, o);
 	}
 	for (unsigned int i = 0; i < s->n_be; i++) {
+		char b6[KDP_ADDR6_STRLEN];
 		json_t *o = json_pack("{s:s, s:s}", "ip",
-				      kdp_addr_fmt_ip(s->be[i].ip, b, sizeof(b)), "state",
-				      kdp_be_state_name(s->be[i].state));
+				      s->be[i].is6 ? kdp_addr6_fmt(&s->be[i].ip6, b6, sizeof(b6))
+						   : kdp_addr_fmt_ip(s->be[i].ip, b, sizeof(b)),
+				      "state", kdp_be_state_name(s->be[i].state));
 		if (s->be[i].port)
 			json_object_set_new(o, "port", json_integer(s->be[i].port));
 		json_object_set_new(o, "nodeName", json_string(kdp_service_be_node(s, i)));
@@ -397,19 +619,29 @@ json_t *kdp_service_json(const struct kdp_service *s)
 		json_array_append_new(ranges, json_string(kdp_addr_fmt_prefix(
 						      s->ranges[i].net, s->ranges[i].plen, b,
 						      sizeof(b))));
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:i, s:s, s:s, s:s, s:i,"
-			 " s:o, s:o}",
-			 "namespace", s->ns, "name", s->name, "type", types[s->type],
-			 "clusterIP",
-			 s->cluster_ip ? kdp_addr_fmt_ip(s->cluster_ip, b, sizeof(b)) : "None",
-			 "externalIPs", ip_array(s->ext, s->n_ext), "loadBalancerIPs",
-			 ip_array(s->lb, s->n_lb), "ports", ports, "sessionAffinity",
-			 s->affinity ? "ClientIP" : "None", "sessionAffinityTimeoutSeconds",
-			 (int)s->affinity_timeout_s, "algorithm",
-			 s->algo == KDP_SVC_MAGLEV ? "maglev" : "random", "externalTrafficPolicy",
-			 s->etp_local ? "Local" : "Cluster", "internalTrafficPolicy",
-			 s->itp_local ? "Local" : "Cluster", "healthCheckNodePort", (int)s->hc_port,
-			 "loadBalancerSourceRanges", ranges, "backends", bes);
+	{
+		json_t *o = json_pack("{s:s, s:s, s:s}", "namespace", s->ns, "name", s->name,
+				      "type", types[s->type]);
+
+		families_json(s, o);
+		json_object_set_new(o, "externalIPs", ip_array(s->ext, s->n_ext, s->ext6, s->n_ext6));
+		json_object_set_new(o, "loadBalancerIPs", ip_array(s->lb, s->n_lb, s->lb6, s->n_lb6));
+		json_object_set_new(o, "ports", ports);
+		json_object_set_new(o, "sessionAffinity",
+				    json_string(s->affinity ? "ClientIP" : "None"));
+		json_object_set_new(o, "sessionAffinityTimeoutSeconds",
+				    json_integer((int)s->affinity_timeout_s));
+		json_object_set_new(o, "algorithm",
+				    json_string(s->algo == KDP_SVC_MAGLEV ? "maglev" : "random"));
+		json_object_set_new(o, "externalTrafficPolicy",
+				    json_string(s->etp_local ? "Local" : "Cluster"));
+		json_object_set_new(o, "internalTrafficPolicy",
+				    json_string(s->itp_local ? "Local" : "Cluster"));
+		json_object_set_new(o, "healthCheckNodePort", json_integer((int)s->hc_port));
+		json_object_set_new(o, "loadBalancerSourceRanges", ranges);
+		json_object_set_new(o, "backends", bes);
+		return o;
+	}
 }
 
 struct kdp_service *kdp_service_new(const json_t *o, const char *ns, const char *name,
@@ -474,12 +706,42 @@ int kdp_service_foreach_frontend(const struct kdp_service *s, uint32_t node_ip,
 			ret = fn(s, pc, s->ext[x], pc->port, KDP_SVC_EXTERNAL_IP, arg);
 		for (unsigned int x = 0; ret == 0 && x < s->n_lb; x++)
 			ret = fn(s, pc, s->lb[x], pc->port, KDP_SVC_LOAD_BALANCER, arg);
-		if (ret == 0 && pc->node_port)
+		if (ret == 0 && pc->node_port && (s->families & KDP_SVC_FAM_V4))
 			ret = fn(s, pc, node_ip, pc->node_port, KDP_SVC_NODE_PORT, arg);
 		if (ret != 0)
 			return ret;
 	}
 	return 0;
+}
+
+int kdp_service_foreach_frontend6(const struct kdp_service *s, const struct kdp_in6 *node_ip6,
+				  kdp_service_fe6_fn fn, void *arg)
+{
+	for (unsigned int j = 0; j < s->n_ports; j++) {
+		const struct kdp_svc_port_cfg *pc = &s->ports[j];
+		int ret = 0;
+
+		if (s->has_cluster_ip6)
+			ret = fn(s, pc, &s->cluster_ip6, pc->port, KDP_SVC_CLUSTER_IP, arg);
+		for (unsigned int x = 0; ret == 0 && x < s->n_ext6; x++)
+			ret = fn(s, pc, &s->ext6[x], pc->port, KDP_SVC_EXTERNAL_IP, arg);
+		for (unsigned int x = 0; ret == 0 && x < s->n_lb6; x++)
+			ret = fn(s, pc, &s->lb6[x], pc->port, KDP_SVC_LOAD_BALANCER, arg);
+		if (ret == 0 && pc->node_port && node_ip6 != NULL && (s->families & KDP_SVC_FAM_V6))
+			ret = fn(s, pc, node_ip6, pc->node_port, KDP_SVC_NODE_PORT, arg);
+		if (ret != 0)
+			return ret;
+	}
+	return 0;
+}
+
+void kdp_service_fe_name6(const struct kdp_in6 *addr, uint16_t port, uint8_t proto, char *buf,
+			  size_t len)
+{
+	char b[KDP_ADDR6_STRLEN];
+
+	snprintf(buf, len, "[%s]:%u/%s", kdp_addr6_fmt(addr, b, sizeof(b)), port,
+		 proto == IPPROTO_TCP ? "TCP" : "UDP");
 }
 
 void kdp_service_fe_name(uint32_t addr, uint16_t port, uint8_t proto, char *buf,

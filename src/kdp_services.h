@@ -33,10 +33,12 @@ struct kdp_svc_port_cfg {
 };
 
 struct kdp_svc_be_cfg {
-	uint32_t ip;   /**< host order */
+	uint32_t ip;   /**< host order (IPv4 backends) */
 	uint16_t port; /**< 0: the port's targetPort */
 	uint8_t state; /**< enum kdp_be_state */
 	uint16_t node; /**< 1 + index into the service's nodes[]; 0: nodeName "" */
+	uint8_t is6;   /**< an IPv6 backend: ip6, not ip */
+	struct kdp_in6 ip6;
 };
 
 /** A loadBalancerSourceRanges entry (host order, host bits zero). */
@@ -44,6 +46,18 @@ struct kdp_svc_range_cfg {
 	uint32_t net;
 	uint8_t plen;
 };
+
+/** ipFamilyPolicy. */
+enum kdp_svc_family_policy {
+	KDP_SVC_FP_UNSET = 0,
+	KDP_SVC_FP_SINGLE,       /**< SingleStack */
+	KDP_SVC_FP_PREFER_DUAL,  /**< PreferDualStack */
+	KDP_SVC_FP_REQUIRE_DUAL, /**< RequireDualStack */
+};
+
+/* kdp_service.families bits. */
+#define KDP_SVC_FAM_V4 0x01
+#define KDP_SVC_FAM_V6 0x02
 
 struct kdp_service {
 	char ns[KDP_NAME_LEN];
@@ -69,6 +83,16 @@ struct kdp_service {
 	bool fresh;        /**< new in a derived state, not committed yet */
 	/* Run-time: its frontends in the snapshot in force (kdp_snapshot.c). */
 	const void *grp;
+	/* Dual stack (Kubernetes' clusterIPs, ipFamilies, ipFamilyPolicy). */
+	bool has_cluster_ip6;
+	struct kdp_in6 cluster_ip6;
+	uint8_t families;      /**< KDP_SVC_FAM_*: the families of its frontends */
+	uint8_t primary6;      /**< ipFamilies[0] is IPv6 */
+	uint8_t family_policy; /**< enum kdp_svc_family_policy */
+	bool families_given;   /**< clusterIPs, ipFamilies or ipFamilyPolicy was given */
+	unsigned int n_ext6, n_lb6;
+	struct kdp_in6 ext6[KDP_SVC_MAX_IPS];
+	struct kdp_in6 lb6[KDP_SVC_MAX_IPS];
 };
 
 /** The nodeName of backend @p i of @p s ("" when not given). */
@@ -107,6 +131,23 @@ typedef int (*kdp_service_fe_fn)(const struct kdp_service *s,
  */
 int kdp_service_foreach_frontend(const struct kdp_service *s, uint32_t node_ip,
 				 kdp_service_fe_fn fn, void *arg);
+
+/** kdp_service_fe_fn for IPv6 frontends. */
+typedef int (*kdp_service_fe6_fn)(const struct kdp_service *s,
+				  const struct kdp_svc_port_cfg *pc, const struct kdp_in6 *addr,
+				  uint16_t port, uint8_t type, void *arg);
+
+/**
+ * Walks the IPv6 frontends of @p s: its IPv6 ClusterIP, externalIPs and
+ * loadBalancerIPs on each port, and the nodePort on @p node_ip6 when the
+ * service has the IPv6 family and the node an IPv6 address (NULL: none).
+ */
+int kdp_service_foreach_frontend6(const struct kdp_service *s, const struct kdp_in6 *node_ip6,
+				  kdp_service_fe6_fn fn, void *arg);
+
+/** "[fd00:96::a]:53/UDP". */
+void kdp_service_fe_name6(const struct kdp_in6 *addr, uint16_t port, uint8_t proto, char *buf,
+			  size_t len);
 
 /** "10.96.0.10:53/UDP". */
 void kdp_service_fe_name(uint32_t addr, uint16_t port, uint8_t proto, char *buf,

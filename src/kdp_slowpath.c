@@ -47,6 +47,24 @@ static void neigh_request(void *ctx, uint16_t port, uint32_t ip,
 	inject(k, m, port);
 }
 
+/* A neighbour solicitation from the node's IPv6 address: multicast to the
+ * target's solicited-node address, or unicast to @p dst when probing. */
+static void neigh_request6(void *ctx, uint16_t port, const struct kdp_in6 *ip,
+			   const struct rte_ether_addr *dst)
+{
+	struct kdp *k = ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(k->pool);
+
+	if (m == NULL)
+		return;
+	if (kdp_neigh_nd_build_ns(m, &k->mac, &k->cfg.node_ip6, dst, ip) != 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	kdp_meta(m)->kind = KDP_PKT_ND;
+	inject(k, m, port);
+}
+
 static void neigh_send(void *ctx, struct rte_mbuf *m,
 		       const struct rte_ether_addr *mac)
 {
@@ -67,6 +85,7 @@ const struct kdp_neigh_ops kdp_slowpath_neigh_ops = {
 	.request = neigh_request,
 	.send = neigh_send,
 	.drop = neigh_drop,
+	.request6 = neigh_request6,
 };
 
 /*
@@ -112,6 +131,62 @@ static void handle_arp(struct kdp *k, const struct kdp_snapshot *s,
 	inject(k, m, md->in_port);
 }
 
+/*
+ * Neighbour discovery by port role, as ARP: on the uplink kdp answers
+ * solicitations for the node's IPv6 address and learns its neighbours from
+ * solicitations and advertisements; on a pod port it answers for every
+ * target but the pod's own (the pods' gateway fe80::1 first of all); on the
+ * host tap for everything but the node's IPv6. kdp routes, so its
+ * advertisements carry the router flag. Duplicate address detection (a
+ * solicitation from ::) is never answered: no address here is a duplicate.
+ */
+static void handle_nd(struct kdp *k, const struct kdp_snapshot *s, struct rte_mbuf *m,
+		      uint64_t now)
+{
+	struct kdp_meta *md = kdp_meta(m);
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	struct kdp_in6 target, src;
+	struct rte_ether_addr lla;
+	uint8_t type, flags;
+	bool has_lla, ns, answer = false, dad;
+
+	if (k->nt6 == NULL ||
+	    kdp_neigh_nd_read(m, &type, &target, &src, &lla, &has_lla, &flags) != 0) {
+		ctl_drop(k, m, k->nt6 == NULL ? KDP_DROP_ND_IGNORED : KDP_DROP_ND_MALFORMED);
+		return;
+	}
+	ns = type == KDP_ICMP6_NEIGH_SOLICIT;
+	dad = kdp_addr6_is_zero(&src);
+	switch (s->dp.ports[md->in_port].role) {
+	case KDP_PORT_UPLINK:
+		/* A solicitation aimed at us creates its sender's entry (it
+		 * is about to talk to us), any other one only refreshes. */
+		if (ns && !dad && has_lla)
+			kdp_neigh_learn6(k->nt6, &src, md->in_port, &lla,
+					 kdp_addr6_eq(&target, &k->cfg.node_ip6), now);
+		if (!ns)
+			kdp_neigh_learn6(k->nt6, &target, md->in_port,
+					 has_lla ? &lla : &eth->src_addr, false, now);
+		answer = ns && !dad && kdp_addr6_eq(&target, &k->cfg.node_ip6);
+		break;
+	case KDP_PORT_POD:
+		answer = ns && !dad && !kdp_addr6_eq(&target, &src) &&
+			 !kdp_addr6_eq(&target, &s->dp.ports[md->in_port].pod_ip6);
+		break;
+	case KDP_PORT_HOST:
+		answer = ns && !dad && !kdp_addr6_eq(&target, &src) &&
+			 !kdp_addr6_eq(&target, &k->cfg.node_ip6);
+		break;
+	default:
+		break;
+	}
+	if (!answer || kdp_neigh_nd_reply_in_place(m, &k->mac, true) != 0) {
+		ctl_drop(k, m, KDP_DROP_ND_IGNORED);
+		return;
+	}
+	inject(k, m, md->in_port);
+}
+
 /* A SYN reusing a closed flow whose backend is gone: delete the old entry
  * (workers never delete) and give the SYN back to worker 0 to run again. */
 static void ct_renew(struct kdp *k, struct rte_mbuf *m)
@@ -152,14 +227,23 @@ void kdp_slowpath_poll(struct kdp *k)
 			if (md->punt == KDP_PUNT_NEIGH)
 				kdp_neigh_resolve(k->nt, md->nh_ip, md->out_port,
 						  pkts[i], now);
+			else if (md->punt == KDP_PUNT_NEIGH6 && k->nt6 != NULL)
+				kdp_neigh_resolve6(k->nt6, (const struct kdp_in6 *)md->nh_ip6,
+						   md->out_port, pkts[i], now);
+			else if (md->punt == KDP_PUNT_NEIGH6)
+				ctl_drop(k, pkts[i], KDP_DROP_NEIGH_UNRESOLVED);
 			else if (md->punt == KDP_PUNT_CT_RENEW)
 				ct_renew(k, pkts[i]);
+			else if (md->punt == KDP_PUNT_ND)
+				handle_nd(k, s, pkts[i], now);
 			else
 				handle_arp(k, s, pkts[i], now);
 		}
 		total += n;
 	} while (n > 0 && total < POLL_MAX);
 	kdp_neigh_tick(k->nt, now);
+	if (k->nt6 != NULL)
+		kdp_neigh_tick(k->nt6, now);
 	kdp_slowpath_ct_gc(k, now);
 	if (now - k->port_watch_ms >= 1000) {
 		k->port_watch_ms = now;
@@ -185,4 +269,14 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 	kdp_ct_gc(k->ct, tsc_ms, (uint32_t)RTE_MIN(budget, (uint64_t)slots));
 	kdp_affinity_gc(k->aff, s->dp.svc, (uint32_t)(tsc_ms / 1000),
 			(uint32_t)RTE_MIN(abudget, (uint64_t)aslots));
+	if (k->ct6 != NULL) {
+		uint32_t slots6 = (uint32_t)rte_hash_max_key_id(k->ct6->h) + 1;
+		uint32_t aslots6 = (uint32_t)rte_hash_max_key_id(k->aff6->h) + 1;
+
+		kdp_ct6_gc(k->ct6, tsc_ms,
+			   (uint32_t)RTE_MIN((uint64_t)slots6 * elapsed / 5000 + 1, (uint64_t)slots6));
+		kdp_affinity6_gc(k->aff6, s->dp.svc6, (uint32_t)(tsc_ms / 1000),
+				 (uint32_t)RTE_MIN((uint64_t)aslots6 * elapsed / 5000 + 1,
+						   (uint64_t)aslots6));
+	}
 }

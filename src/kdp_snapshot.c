@@ -94,6 +94,82 @@ static int build_routes(struct kdp *k, const struct kdp_state *st,
 	return add(rt, c->pod_gw, 32, KDP_RK_LOCAL, &nh, "pod-gateway", k, err);
 }
 
+static int add6(struct kdp_route6_table *rt, const struct kdp_in6 *prefix, uint8_t depth,
+		enum kdp_route_kind kind, const struct kdp_nexthop6 *nh, const char *target,
+		const struct kdp *k, char *err)
+{
+	int ret = kdp_route6_add(rt, prefix, depth, kind, nh, target);
+
+	if (ret != 0)
+		snprintf(err, KDP_ERR_LEN,
+			 "routes: cannot add another IPv6 route (tables.routes is %u): %s",
+			 k->cfg.max_routes, rte_strerror(-ret));
+	return ret;
+}
+
+/* The IPv6 routes: as the IPv4 ones, from the IPv6 half of each object. */
+static int build_routes6(struct kdp *k, const struct kdp_state *st,
+			 struct kdp_route6_table *rt, char *err)
+{
+	const struct kdp_config *c = &k->cfg;
+	static const struct kdp_in6 any;
+	struct kdp_nexthop6 nh;
+	int ret;
+
+	memset(&nh, 0, sizeof(nh));
+	nh.type = KDP_NH_VIA;
+	nh.port = k->uplink;
+	nh.gw = c->gateway6;
+	if ((ret = add6(rt, &any, 0, KDP_RK_GATEWAY, &nh, "", k, err)))
+		return ret;
+	nh.type = KDP_NH_CONNECTED;
+	if ((ret = add6(rt, &c->node_ip6, c->node_plen6, KDP_RK_CONNECTED, &nh, "", k, err)))
+		return ret;
+	for (unsigned int i = 0; i < st->n_nodes; i++) {
+		const struct kdp_node *n = &st->nodes[i];
+		bool local = strcmp(n->name, c->name) == 0;
+
+		memset(&nh, 0, sizeof(nh));
+		nh.type = local ? KDP_NH_NO_ENDPOINT : KDP_NH_VIA;
+		nh.port = k->uplink;
+		/* A node off the LAN is reached through the gateway. */
+		nh.gw = kdp_addr6_in(&n->ip6, &c->node_ip6, c->node_plen6) ? n->ip6 : c->gateway6;
+		for (unsigned int j = 0; j < n->n_cidrs6; j++)
+			if ((ret = add6(rt, &n->cidr6[j], n->plen6[j],
+					local ? KDP_RK_LOCAL_PODCIDR : KDP_RK_REMOTE_NODE, &nh,
+					n->name, k, err)))
+				return ret;
+	}
+	for (unsigned int i = 0; i < st->n_eps; i++) {
+		const struct kdp_endpoint *e = &st->eps[i];
+		char target[2 * KDP_NAME_LEN + 2];
+
+		if (e->port < 0 || !e->has_ip6)
+			continue;
+		memset(&nh, 0, sizeof(nh));
+		nh.type = KDP_NH_ENDPOINT;
+		nh.port = (uint16_t)e->port;
+		nh.mac = e->mac;
+		snprintf(target, sizeof(target), "%s/%s", e->ns, e->name);
+		if ((ret = add6(rt, &e->ip6, 128, KDP_RK_ENDPOINT, &nh, target, k, err)))
+			return ret;
+	}
+	memset(&nh, 0, sizeof(nh));
+	if (k->host != KDP_NO_PORT) {
+		nh.type = KDP_NH_HOST;
+		nh.port = k->host;
+		nh.mac = k->ports[k->host].mac;
+		ret = add6(rt, &c->node_ip6, 128, KDP_RK_HOST, &nh, c->name, k, err);
+	} else {
+		nh.type = KDP_NH_LOCAL;
+		ret = add6(rt, &c->node_ip6, 128, KDP_RK_LOCAL, &nh, c->name, k, err);
+	}
+	if (ret != 0)
+		return ret;
+	nh.type = KDP_NH_LOCAL;
+	return add6(rt, &c->pod_gw6, 128, KDP_RK_LOCAL, &nh, "pod-gateway", k, err);
+}
+
 /* ---- services ---- */
 
 /*
@@ -356,6 +432,15 @@ static bool in_sorted(const uint32_t *a, unsigned int n, uint32_t v)
 	return bsearch(&v, a, n, sizeof(v), u32_cmp) != NULL;
 }
 
+/* An endpoint of @p st with its port open has IPv6 address @p ip. */
+static bool local_ip6(const struct kdp_state *st, const struct kdp_in6 *ip)
+{
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (st->eps[i].has_ip6 && st->eps[i].port >= 0 && kdp_addr6_eq(&st->eps[i].ip6, ip))
+			return true;
+	return false;
+}
+
 /* The id frontend @p key keeps (from the table in force, else the one the
  * flow state file had for it), or a new one. */
 static uint32_t fe_id(struct fe_build *b, const struct kdp_svc_key *key)
@@ -530,15 +615,18 @@ static int fill_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *p
 	}
 	for (unsigned int i = 0; i < s->n_be; i++) {
 		const struct kdp_svc_be_cfg *c = &s->be[i];
+		struct kdp_svc_backend *be = &fe->be[fe->n_be];
 
-		fe->be[i].ip = rte_cpu_to_be_32(c->ip);
-		fe->be[i].port = rte_cpu_to_be_16(c->port ? c->port : pc->target);
-		fe->be[i].state = c->state;
+		if (c->is6)
+			continue; /* an IPv4 frontend takes IPv4 backends */
+		be->ip = rte_cpu_to_be_32(c->ip);
+		be->port = rte_cpu_to_be_16(c->port ? c->port : pc->target);
+		be->state = c->state;
 		/* Local: nodeName is this node's; without one, a local pod. */
-		fe->be[i].local = c->node ? c->node == f->self_node
-					  : in_sorted(b->local, b->n_local, c->ip);
+		be->local = c->node ? c->node == f->self_node
+				    : in_sorted(b->local, b->n_local, c->ip);
+		fe->n_be++;
 	}
-	fe->n_be = (uint16_t)s->n_be;
 	if (type == KDP_SVC_CLUSTER_IP) {
 		/* A Local Redirect Policy replaces the backends by the local
 		 * endpoints it selects, while there is at least one. */
@@ -599,6 +687,7 @@ static int add_service(struct fe_build *b, struct kdp_service *s)
 	struct fill f = {.b = b, .s = s};
 	struct fe_group *g;
 	uint32_t n = 0;
+	bool v4 = false;
 	int ret;
 
 	kdp_service_foreach_frontend(s, b->k->cfg.node_ip, count_fe, &n);
@@ -612,10 +701,16 @@ static int add_service(struct fe_build *b, struct kdp_service *s)
 	for (unsigned int i = 0; i < s->n_nodes && f.self_node == 0; i++)
 		if (strcmp(s->nodes[i], self) == 0)
 			f.self_node = (int)i + 1;
+	/* The IPv4 backends (each pod once), or the IPv6 ones of an IPv6-only
+	 * service. */
+	for (unsigned int i = 0; i < s->n_be; i++)
+		v4 |= !s->be[i].is6;
 	for (unsigned int i = 0; i < s->n_be; i++)
 		g->local_active += s->be[i].state == KDP_BE_ACTIVE &&
+				   (v4 ? !s->be[i].is6 : s->be[i].is6) &&
 				   (s->be[i].node ? s->be[i].node == f.self_node
-						  : in_sorted(b->local, b->n_local, s->be[i].ip));
+				    : s->be[i].is6 ? local_ip6(b->st, &s->be[i].ip6)
+						   : in_sorted(b->local, b->n_local, s->be[i].ip));
 	f.g = g;
 	ret = kdp_service_foreach_frontend(s, b->k->cfg.node_ip, fill_fe, &f);
 	if (ret != 0) {
@@ -810,7 +905,8 @@ static int stale_services(struct fe_build *b, const struct kdp_state *old,
 		struct kdp_service **grown;
 
 		for (unsigned int j = 0; j < s->n_be; j++) {
-			if (s->be[j].node != 0 || !in_sorted(changed, n_changed, s->be[j].ip))
+			if (s->be[j].node != 0 || s->be[j].is6 ||
+			    !in_sorted(changed, n_changed, s->be[j].ip))
 				continue;
 			grown = realloc(*out, sizeof(**out) * (*n + 1));
 			if (grown == NULL) {
@@ -953,6 +1049,244 @@ fail:
 	return NULL;
 }
 
+/* ---- IPv6 frontends ----
+ *
+ * The IPv6 table is built whole with each snapshot, from every service. A
+ * frontend keeps its id from the IPv6 table in force (by key), else takes a
+ * new one from the id space it shares with the IPv4 frontends. Two services
+ * claiming one IPv6 frontend are found here, as the IPv4 ones are when
+ * they are put into their table.
+ */
+
+struct fe6_build {
+	struct kdp *k;
+	const struct kdp_state *st;
+	struct kdp_svc6_table *t;
+	const struct kdp_svc6_table *ids; /* the IPv6 table in force (NULL: none) */
+	struct kdp_in6 *local;            /* the local endpoints' IPv6 (port open), sorted */
+	unsigned int n_local;
+	int self_node;                    /* as struct fill's, for the service being added */
+	uint32_t count;
+	char *err;
+};
+
+static int in6_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct kdp_in6));
+}
+
+static int be6_cmp(const void *a, const void *b)
+{
+	const struct kdp_svc6_backend *x = a, *y = b;
+	int r = memcmp(x->ip, y->ip, 16);
+
+	if (r != 0)
+		return r;
+	return rte_be_to_cpu_16(x->port) < rte_be_to_cpu_16(y->port) ? -1
+	       : rte_be_to_cpu_16(x->port) > rte_be_to_cpu_16(y->port);
+}
+
+/* lrp_backends() for IPv6: the selected local endpoints' IPv6 addresses. */
+static int lrp_backends6(const struct kdp_state *st, const struct kdp_lrp *l, uint16_t port,
+			 struct kdp_svc6_backend **out)
+{
+	struct kdp_svc6_backend *be = calloc(st->n_eps + 1, sizeof(*be));
+	int n = 0;
+
+	if (be == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < st->n_eps; i++) {
+		const struct kdp_endpoint *e = &st->eps[i];
+
+		if (e->port < 0 || !e->has_ip6 || !kdp_lrp_selects(l, e->labels))
+			continue;
+		memcpy(be[n].ip, &e->ip6, 16);
+		be[n].port = port;
+		be[n].state = KDP_BE_ACTIVE;
+		be[n].local = 1;
+		n++;
+	}
+	*out = be;
+	return n;
+}
+
+static int count_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
+		     const struct kdp_in6 *addr, uint16_t port, uint8_t type, void *arg)
+{
+	((struct fe6_build *)arg)->count++;
+	return 0;
+}
+
+/* The id IPv6 frontend @p key keeps (from the IPv6 table in force), or a
+ * new one. */
+static uint32_t fe6_id(struct fe6_build *b, const struct kdp_svc6_key *key)
+{
+	struct kdp_svc6_fe *old = NULL;
+
+	if (b->ids != NULL)
+		kdp_svc6_lookup_bulk(b->ids, key, 1, &old);
+	return old != NULL ? old->id : ++b->k->pub.next_fe_id;
+}
+
+/* Sorts, hashes and prepares @p fe (be[] filled) and puts it into the
+ * table, which takes its arrays even on error; a clash names who holds it. */
+static int fe6_finish(struct fe6_build *b, struct kdp_svc6_fe *fe, const char *what)
+{
+	struct kdp_svc6_fe *o = NULL;
+	struct kdp_in6 a;
+	char key[64];
+	int ret;
+
+	memcpy(&a, fe->key.addr, 16);
+	kdp_service_fe_name6(&a, rte_be_to_cpu_16(fe->key.port), fe->key.proto, key, sizeof(key));
+	kdp_svc6_lookup_bulk(b->t, &fe->key, 1, &o);
+	if (o != NULL) {
+		free(fe->be);
+		return kdp_json_err(b->err, "", "%s: frontend %s is already %s's", what, key,
+				    o->name);
+	}
+	/* Canonical order: Maglev then gives every node the same table. */
+	qsort(fe->be, fe->n_be, sizeof(*fe->be), be6_cmp);
+	fe->gen = rte_jhash(fe->be, sizeof(*fe->be) * fe->n_be, fe->n_be) | 1;
+	ret = kdp_svc6_fe_prepare(fe, b->k->cfg.maglev_m);
+	if (ret == 0) {
+		ret = kdp_svc6_table_add(b->t, fe);
+	} else {
+		free(fe->be);
+		free(fe->sel);
+		free(fe->maglev);
+	}
+	if (ret != 0)
+		snprintf(b->err, KDP_ERR_LEN, "%s: frontend %s: %s", what, key, strerror(-ret));
+	return ret;
+}
+
+static int add_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *pc,
+		   const struct kdp_in6 *addr, uint16_t port, uint8_t type, void *arg)
+{
+	struct fe6_build *b = arg;
+	struct kdp_svc6_fe fe;
+	char what[2 * KDP_NAME_LEN + 16];
+
+	memset(&fe, 0, sizeof(fe));
+	memcpy(fe.key.addr, addr, 16);
+	fe.key.port = rte_cpu_to_be_16(port);
+	fe.key.proto = pc->proto;
+	fe.id = fe6_id(b, &fe.key);
+	fe.type = type;
+	fe.algo = s->algo;
+	fe.affinity = s->affinity;
+	fe.affinity_timeout_s = s->affinity_timeout_s;
+	copy_name(fe.name, sizeof(fe.name), s->ns, s->name);
+	snprintf(fe.port_name, sizeof(fe.port_name), "%s", pc->name);
+	snprintf(what, sizeof(what), "services[%s]", fe.name);
+	fe.be = calloc(s->n_be ? s->n_be : 1, sizeof(*fe.be));
+	if (fe.be == NULL) {
+		snprintf(b->err, KDP_ERR_LEN, "out of memory for service frontends");
+		return -ENOMEM;
+	}
+	for (unsigned int i = 0; i < s->n_be; i++) {
+		const struct kdp_svc_be_cfg *c = &s->be[i];
+		struct kdp_svc6_backend *be = &fe.be[fe.n_be];
+
+		if (!c->is6)
+			continue; /* an IPv6 frontend takes IPv6 backends */
+		memcpy(be->ip, &c->ip6, 16);
+		be->port = rte_cpu_to_be_16(c->port ? c->port : pc->target);
+		be->state = c->state;
+		/* Local: nodeName is this node's; without one, a local pod. */
+		be->local = c->node ? c->node == b->self_node
+				    : bsearch(&c->ip6, b->local, b->n_local, sizeof(*b->local),
+					      in6_cmp) != NULL;
+		fe.n_be++;
+	}
+	if (type == KDP_SVC_CLUSTER_IP) {
+		/* A Local Redirect Policy replaces the backends by the local
+		 * endpoints' IPv6 addresses, while there is at least one. */
+		const struct kdp_lrp_port *bp = NULL;
+		const struct kdp_lrp *l = lrp_for(b->st, s, pc, &bp);
+		struct kdp_svc6_backend *local = NULL;
+		int n = l ? lrp_backends6(b->st, l, rte_cpu_to_be_16(bp->port), &local) : 0;
+
+		if (n < 0) {
+			free(fe.be);
+			snprintf(b->err, KDP_ERR_LEN, "out of memory for service frontends");
+			return n;
+		}
+		if (n > 0) {
+			free(fe.be);
+			fe.be = local;
+			fe.n_be = (uint16_t)n;
+			fe.type = KDP_SVC_LOCAL_REDIRECT;
+			copy_name(fe.lrp, sizeof(fe.lrp), l->ns, l->name);
+		} else {
+			free(local);
+		}
+	}
+	return fe6_finish(b, &fe, what);
+}
+
+/* The IPv6 frontend table of @p st (with IPv6 on), built whole; ids kept
+ * from @p cur, the one in force. @return it, or NULL with @p err set. */
+static struct kdp_svc6_table *build_services6(struct kdp *k, const struct kdp_state *st,
+					      const struct kdp_svc6_table *cur, uint64_t gen,
+					      char *err)
+{
+	struct fe6_build b = {.k = k, .st = st, .ids = cur, .err = err};
+	const struct kdp_in6 *node6 = &k->cfg.node_ip6;
+	char name[32];
+	int ret = 0;
+
+	b.local = malloc(sizeof(*b.local) * (st->n_eps + 1));
+	if (b.local == NULL) {
+		snprintf(err, KDP_ERR_LEN, "out of memory for the IPv6 service table");
+		return NULL;
+	}
+	for (unsigned int i = 0; i < st->n_eps; i++)
+		if (st->eps[i].port >= 0 && st->eps[i].has_ip6)
+			b.local[b.n_local++] = st->eps[i].ip6;
+	qsort(b.local, b.n_local, sizeof(*b.local), in6_cmp);
+	for (unsigned int i = 0; i < st->n_svcs; i++)
+		kdp_service_foreach_frontend6(st->svcs[i], node6, count_fe6, &b);
+	snprintf(name, sizeof(name), "kdp_svc6_%" PRIu64, gen);
+	b.t = kdp_svc6_table_create(name, b.count, k->pub.next_fe_id + b.count,
+				    (int)rte_socket_id());
+	if (b.t == NULL) {
+		snprintf(err, KDP_ERR_LEN, "cannot create the IPv6 service table: %s",
+			 rte_strerror(rte_errno));
+		free(b.local);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < st->n_svcs && ret == 0; i++) {
+		const struct kdp_service *s = st->svcs[i];
+
+		b.self_node = 0;
+		for (unsigned int j = 0; j < s->n_nodes && b.self_node == 0; j++)
+			if (strcmp(s->nodes[j], k->cfg.name) == 0)
+				b.self_node = (int)j + 1;
+		ret = kdp_service_foreach_frontend6(s, node6, add_fe6, &b);
+	}
+	free(b.local);
+	if (ret != 0) {
+		kdp_svc6_table_free(b.t);
+		return NULL;
+	}
+	return b.t;
+}
+
+void kdp_dp_svc6_frontends(const struct kdp *k, const char *ns, const char *name, bool by_lrp,
+			   void (*fn)(const struct kdp_svc6_fe *fe, void *arg), void *arg)
+{
+	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
+	const struct kdp_svc6_table *t = s ? s->dp.svc6 : NULL;
+	char want[2 * KDP_NAME_LEN + 2];
+
+	copy_name(want, sizeof(want), ns, name);
+	for (uint32_t i = 0; t != NULL && i < t->n_fe; i++)
+		if (strcmp(by_lrp ? t->fe[i].lrp : t->fe[i].name, want) == 0)
+			fn(&t->fe[i], arg);
+}
+
 /* What the routes depend on, hashed: a snapshot whose routes would not
  * change shares the current route table (an rte_lpm is 64 MiB). */
 static uint64_t route_sig(const struct kdp *k, const struct kdp_state *st)
@@ -964,6 +1298,8 @@ static uint64_t route_sig(const struct kdp *k, const struct kdp_state *st)
 		h = h * 31 + rte_jhash_3words(e->ip, (uint32_t)e->port,
 					      rte_jhash(&e->mac, sizeof(e->mac), 0),
 					      (uint32_t)i);
+		if (e->has_ip6)
+			h = h * 31 + rte_jhash(&e->ip6, sizeof(e->ip6), (uint32_t)i);
 	}
 	return (h << 1) | 1;
 }
@@ -975,8 +1311,11 @@ static uint64_t masq_sig(const struct kdp *k, const struct kdp_state *st)
 	/* The config, not the text it came from. */
 	uint64_t h = rte_jhash(&st->ipmasq, offsetof(struct kdp_ipmasq, text), 7);
 
-	for (unsigned int i = 0; i < st->n_nodes; i++)
+	for (unsigned int i = 0; i < st->n_nodes; i++) {
 		h = h * 31 + st->nodes[i].ip;
+		if (st->nodes[i].has_ip6)
+			h = h * 31 + rte_jhash(&st->nodes[i].ip6, sizeof(st->nodes[i].ip6), 6);
+	}
 	return (h << 1) | 1;
 }
 
@@ -1061,6 +1400,55 @@ static struct kdp_masq_set *build_masq(struct kdp *k, const struct kdp_state *st
 	return m;
 }
 
+/* The IPv6 non-masquerade set, shared as the IPv4 one (same signature). */
+static struct kdp_masq_set6 *build_masq6(struct kdp *k, const struct kdp_state *st, char *err)
+{
+	const struct kdp_snapshot *cur = atomic_load(&k->pub.snap);
+	uint64_t sig = masq_sig(k, st);
+	struct kdp_in6 *ips;
+	struct kdp_masq_set6 *m;
+	unsigned int n = 0;
+	int ret;
+
+	if (cur != NULL && cur->dp.masq6 != NULL && cur->dp.masq6->sig == sig) {
+		m = (struct kdp_masq_set6 *)cur->dp.masq6;
+		m->refs++;
+		return m;
+	}
+	m = kdp_masq_set6_create(kdp_ipmasq_set6_size(&st->ipmasq, st->n_nodes));
+	ips = malloc(sizeof(*ips) * (st->n_nodes + 1));
+	if (m == NULL || ips == NULL) {
+		snprintf(err, KDP_ERR_LEN, "cannot create the IPv6 non-masquerade set: %s",
+			 strerror(ENOMEM));
+		kdp_masq_set6_free(m);
+		free(ips);
+		return NULL;
+	}
+	m->refs = 1;
+	for (unsigned int i = 0; i < st->n_nodes; i++)
+		if (st->nodes[i].has_ip6)
+			ips[n++] = st->nodes[i].ip6;
+	ret = kdp_ipmasq_build6(&st->ipmasq, &k->cfg.native_cidr6, k->cfg.native_plen6, ips, n,
+				m);
+	free(ips);
+	if (ret != 0) {
+		snprintf(err, KDP_ERR_LEN, "ipMasqAgent: cannot build the IPv6 set: %s",
+			 strerror(-ret));
+		kdp_masq_set6_free(m);
+		return NULL;
+	}
+	m->sig = sig;
+	return m;
+}
+
+static void masq6_put(const struct kdp_masq_set6 *c)
+{
+	struct kdp_masq_set6 *m = (struct kdp_masq_set6 *)c;
+
+	if (m != NULL && --m->refs == 0)
+		kdp_masq_set6_free(m);
+}
+
 /* Port @p p belongs to state @p st: the uplink, the host tap, or one of its
  * endpoints' ports. */
 static bool port_in(const struct kdp *k, const struct kdp_state *st, uint16_t p)
@@ -1140,8 +1528,36 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		}
 	}
 	for (unsigned int i = 0; i < st->n_eps; i++)
-		if (st->eps[i].port >= 0)
+		if (st->eps[i].port >= 0) {
 			s->dp.ports[st->eps[i].port].pod_ip = st->eps[i].ip;
+			if (st->eps[i].has_ip6)
+				s->dp.ports[st->eps[i].port].pod_ip6 = st->eps[i].ip6;
+		}
+	if (k->cfg.has_ip6) {
+		s->dp.node_ip6 = k->cfg.node_ip6;
+		s->dp.pod_gw6 = k->cfg.pod_gw6;
+		s->dp.loopback_ip6 = k->cfg.loopback_ip6;
+		s->dp.svc_cidr6 = k->cfg.svc_cidr6;
+		s->dp.svc_plen6 = k->cfg.svc_plen6;
+		if (cur != NULL && cur->dp.rt6 != NULL && cur->dp.rt6->sig == sig) {
+			s->dp.rt6 = cur->dp.rt6;
+			s->dp.rt6->refs++;
+		} else {
+			snprintf(name, sizeof(name), "kdp_rt6_%" PRIu64, s->gen);
+			s->dp.rt6 = kdp_route6_create(name, k->cfg.max_routes, (int)rte_socket_id());
+			if (s->dp.rt6 == NULL) {
+				snprintf(err, KDP_ERR_LEN, "cannot create an IPv6 route table: %s",
+					 rte_strerror(rte_errno));
+				kdp_dp_free(s);
+				return NULL;
+			}
+			if (build_routes6(k, st, s->dp.rt6, err) != 0) {
+				kdp_dp_free(s);
+				return NULL;
+			}
+			s->dp.rt6->sig = sig;
+		}
+	}
 	s->dp.loopback_ip = k->cfg.loopback_ip;
 	s->dp.svc_cidr = k->cfg.svc_cidr;
 	s->dp.svc_plen = k->cfg.svc_plen;
@@ -1158,10 +1574,24 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 		return NULL;
 	}
 	s->dp.svc = s->fes->t;
+	if (k->cfg.has_ip6) {
+		s->dp.svc6 = build_services6(k, st, cur ? cur->dp.svc6 : NULL, s->gen, err);
+		if (s->dp.svc6 == NULL) {
+			kdp_dp_free(s);
+			return NULL;
+		}
+	}
 	s->dp.masq = k->cfg.masquerade ? build_masq(k, st, s->gen, err) : NULL;
 	if (k->cfg.masquerade && s->dp.masq == NULL) {
 		kdp_dp_free(s);
 		return NULL;
+	}
+	if (k->cfg.masquerade && k->cfg.has_ip6) {
+		s->dp.masq6 = build_masq6(k, st, err);
+		if (s->dp.masq6 == NULL) {
+			kdp_dp_free(s);
+			return NULL;
+		}
 	}
 	return s;
 }
@@ -1171,8 +1601,12 @@ void kdp_dp_free(struct kdp_snapshot *s)
 	if (s == NULL)
 		return;
 	route_put(s->pub, s->dp.rt);
+	if (s->dp.rt6 != NULL && --s->dp.rt6->refs == 0)
+		kdp_route6_free(s->dp.rt6);
 	fe_set_put(s->fes);
+	kdp_svc6_table_free((struct kdp_svc6_table *)s->dp.svc6);
 	masq_put(s->pub, s->dp.masq);
+	masq6_put(s->dp.masq6);
 	rte_free(s);
 }
 

@@ -70,7 +70,10 @@ struct kdp_publisher {
  * built (the services it added, and those whose local endpoints or
  * redirect policies changed): the rest, and the route table and the
  * non-masquerade set when nothing they depend on changed, are shared with
- * the snapshot in force. Two services claiming one frontend, or a
+ * the snapshot in force. With IPv6 on, the IPv6 frontend table is built
+ * whole each time (its ids kept by key from the one in force), and the
+ * IPv6 routes and non-masquerade set are shared as the IPv4 ones. Two
+ * services claiming one frontend (of either family), or a
  * healthCheckNodePort that is a nodePort, are errors here.
  * @return it, or NULL with @p err set.
  */
@@ -97,6 +100,11 @@ void kdp_dp_hc_ports(const struct kdp *k,
  *  @p ns/@p name (redirected or addressMatcher frontends). */
 void kdp_dp_lrp_frontends(const struct kdp *k, const char *ns, const char *name,
 			  void (*fn)(const struct kdp_svc_fe *fe, void *arg), void *arg);
+
+/** Calls @p fn for each IPv6 frontend of the snapshot in force whose
+ *  service (with @p by_lrp: whose redirecting policy) is @p ns/@p name. */
+void kdp_dp_svc6_frontends(const struct kdp *k, const char *ns, const char *name, bool by_lrp,
+			   void (*fn)(const struct kdp_svc6_fe *fe, void *arg), void *arg);
 /**
  * Publishes @p s and retires the old snapshot without waiting: it is freed,
  * and the @p n_close ports in @p close are closed, by kdp_dp_reclaim() once

@@ -13,8 +13,8 @@
 #include "kdp_devargs.h"
 #include "kdp_state.h"
 
-static const char *const node_keys[] = {"name", "ip", "podCIDRs", NULL};
-static const char *const ep_keys[] = {"namespace", "name", "ip", "mac",
+static const char *const node_keys[] = {"name", "ip", "ips", "podCIDRs", NULL};
+static const char *const ep_keys[] = {"namespace", "name", "ip", "ips", "mac",
 				      "labels", "devargs", NULL};
 static const char *const state_keys[] = {"nodes", "endpoints", "services",
 					 "ipMasqAgent", "localRedirectPolicies", NULL};
@@ -39,9 +39,51 @@ static int name_field(const json_t *o, const char *key, const char *given,
 	return kdp_json_check_name(out, p, err);
 }
 
+int kdp_state_ips_parse(const json_t *o, uint32_t ip, struct kdp_in6 *ip6, bool *has_ip6,
+			const char *path, char *err)
+{
+	char p[128], q[160], a[KDP_ADDR_STRLEN];
+	json_t *arr = json_object_get(o, "ips"), *v;
+	bool has4 = false;
+	size_t i;
+
+	*has_ip6 = false;
+	memset(ip6, 0, sizeof(*ip6));
+	if (arr == NULL)
+		return 0;
+	kdp_json_path(p, sizeof(p), path, "ips");
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 2)
+		return kdp_json_err(err, p, "expected 1 or 2 addresses, one per family");
+	json_array_foreach(arr, i, v) {
+		const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+		uint32_t v4;
+
+		snprintf(q, sizeof(q), "%s[%zu]", p, i);
+		if (s != NULL && kdp_addr_parse_ip(s, &v4) == 0) {
+			if (has4)
+				return kdp_json_err(err, q, "a second IPv4 address (one per family)");
+			if (v4 != ip)
+				return kdp_json_err(err, q, "%s is not ip %s", s,
+						    kdp_addr_fmt_ip(ip, a, sizeof(a)));
+			has4 = true;
+		} else if (s != NULL && kdp_addr6_parse(s, ip6) == 0) {
+			if (*has_ip6)
+				return kdp_json_err(err, q, "a second IPv6 address (one per family)");
+			if (kdp_addr6_not_host(ip6) || kdp_addr6_link_local(ip6))
+				return kdp_json_err(err, q, "not a global unicast IPv6 address");
+			*has_ip6 = true;
+		} else {
+			return kdp_json_err(err, q,
+					    "not an IPv4 or IPv6 address (like 172.20.0.130 or fd00:20::130)");
+		}
+	}
+	return 0;
+}
+
 int kdp_state_node_parse(const json_t *o, const char *name, const char *path,
 			 struct kdp_node *n, char *err)
 {
+	size_t at4[KDP_MAX_POD_CIDRS]; /* JSON index of each IPv4 podCIDR */
 	char p[128];
 	json_t *a, *v;
 	size_t i;
@@ -56,6 +98,8 @@ int kdp_state_node_parse(const json_t *o, const char *name, const char *path,
 	if (kdp_addr_not_host(n->ip))
 		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ip"),
 				    "not a unicast address");
+	if ((ret = kdp_state_ips_parse(o, n->ip, &n->ip6, &n->has_ip6, path, err)))
+		return ret;
 	kdp_json_path(p, sizeof(p), path, "podCIDRs");
 	a = json_object_get(o, "podCIDRs");
 	if (a == NULL)
@@ -65,19 +109,41 @@ int kdp_state_node_parse(const json_t *o, const char *name, const char *path,
 				    KDP_MAX_POD_CIDRS);
 	json_array_foreach(a, i, v) {
 		char q[160];
+		const char *s = json_is_string(v) ? json_string_value(v) : "";
+		unsigned int c = n->n_cidrs, c6 = n->n_cidrs6;
+		char b6[KDP_ADDR6_STRLEN];
+
 		snprintf(q, sizeof(q), "%s[%zu]", p, i);
-		if (!json_is_string(v) ||
-		    kdp_addr_parse_prefix(json_string_value(v), &n->cidr[i],
-					  &n->plen[i], true))
+		if (kdp_addr_family(s) == 6) {
+			if (kdp_addr6_parse_prefix(s, &n->cidr6[c6], &n->plen6[c6], true))
+				return kdp_json_err(err, q,
+						    "not an IPv6 CIDR (like fd00:20::/64, host bits zero)");
+			if (n->plen6[c6] < 16)
+				return kdp_json_err(err, q, "prefix shorter than /16");
+			if (!n->has_ip6)
+				return kdp_json_err(err, q,
+						    "an IPv6 podCIDR needs the node's IPv6 address in ips");
+			for (unsigned int j = 0; j < c6; j++)
+				if (kdp_addr6_overlap(&n->cidr6[c6], n->plen6[c6], &n->cidr6[j],
+						      n->plen6[j]))
+					return kdp_json_err(err, q, "overlaps %s of the same node",
+							    kdp_addr6_fmt_prefix(&n->cidr6[j],
+										 n->plen6[j], b6,
+										 sizeof(b6)));
+			n->n_cidrs6++;
+			continue;
+		}
+		if (kdp_addr_parse_prefix(s, &n->cidr[c], &n->plen[c], true))
 			return kdp_json_err(err, q,
-					    "not a CIDR (like 172.20.0.0/24, host bits zero)");
-		if (n->plen[i] < 8)
+					    "not a CIDR (like 172.20.0.0/24 or fd00:20::/64, host bits zero)");
+		if (n->plen[c] < 8)
 			return kdp_json_err(err, q, "prefix shorter than /8");
-		for (size_t j = 0; j < i; j++)
-			if (kdp_addr_overlap(n->cidr[i], n->plen[i], n->cidr[j],
+		for (size_t j = 0; j < c; j++)
+			if (kdp_addr_overlap(n->cidr[c], n->plen[c], n->cidr[j],
 					     n->plen[j]))
 				return kdp_json_err(err, q,
-						    "overlaps %s[%zu] of the same node", p, j);
+						    "overlaps %s[%zu] of the same node", p, at4[j]);
+		at4[c] = i;
 		n->n_cidrs++;
 	}
 	return 0;
@@ -105,6 +171,8 @@ int kdp_state_ep_parse(const json_t *o, const char *ns, const char *name,
 	if (kdp_addr_not_host(ep->ip))
 		return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ip"),
 				    "not a unicast address");
+	if ((ret = kdp_state_ips_parse(o, ep->ip, &ep->ip6, &ep->has_ip6, path, err)))
+		return ret;
 	kdp_json_path(p, sizeof(p), path, "labels");
 	labels = json_object_get(o, "labels");
 	if (labels == NULL || json_is_null(labels)) {
@@ -342,8 +410,41 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 		if (strcmp(n->name, cfg->name) != 0 && n->ip == cfg->node_ip)
 			return kdp_json_err(err, p, "ip: %s is this node's IP",
 					    kdp_addr_fmt_ip(n->ip, a, sizeof(a)));
+		if (n->has_ip6) {
+			bool self = strcmp(n->name, cfg->name) == 0;
+			char a6[KDP_ADDR6_STRLEN], b6[KDP_ADDR6_STRLEN];
+
+			if (self && !cfg->has_ip6)
+				return kdp_json_err(err, p,
+						    "ips: %s: this node has no nodeIPv6 in the node config",
+						    kdp_addr6_fmt(&n->ip6, a6, sizeof(a6)));
+			if (self && !kdp_addr6_eq(&n->ip6, &cfg->node_ip6))
+				return kdp_json_err(err, p,
+						    "ips: %s is this node and its IPv6 is %s in the node config",
+						    kdp_addr6_fmt(&n->ip6, a6, sizeof(a6)),
+						    kdp_addr6_fmt(&cfg->node_ip6, b6, sizeof(b6)));
+			if (!self && cfg->has_ip6 && kdp_addr6_eq(&n->ip6, &cfg->node_ip6))
+				return kdp_json_err(err, p, "ips: %s is this node's IPv6",
+						    kdp_addr6_fmt(&n->ip6, a6, sizeof(a6)));
+		}
 		for (unsigned int j = 0; j < i; j++) {
 			const struct kdp_node *o = &st->nodes[j];
+			char a6[KDP_ADDR6_STRLEN], b6[KDP_ADDR6_STRLEN];
+
+			if (n->has_ip6 && o->has_ip6 && kdp_addr6_eq(&n->ip6, &o->ip6))
+				return kdp_json_err(err, p, "ips: %s already belongs to node %s",
+						    kdp_addr6_fmt(&n->ip6, a6, sizeof(a6)), o->name);
+			for (unsigned int x = 0; x < n->n_cidrs6; x++)
+				for (unsigned int y = 0; y < o->n_cidrs6; y++)
+					if (kdp_addr6_overlap(&n->cidr6[x], n->plen6[x],
+							      &o->cidr6[y], o->plen6[y]))
+						return kdp_json_err(
+							err, p, "podCIDRs: %s overlaps %s of node %s",
+							kdp_addr6_fmt_prefix(&n->cidr6[x], n->plen6[x], a6,
+									     sizeof(a6)),
+							kdp_addr6_fmt_prefix(&o->cidr6[y], o->plen6[y], b6,
+									     sizeof(b6)),
+							o->name);
 			if (o->ip == n->ip)
 				return kdp_json_err(err, p, "ip: %s already belongs to node %s",
 						    kdp_addr_fmt_ip(n->ip, a, sizeof(a)),
@@ -405,8 +506,29 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 					    kdp_addr_fmt_ip(e->ip, a, sizeof(a)));
 		if (ep_check_place(st, cfg, e, p, err) != 0)
 			return -EINVAL;
+		if (e->has_ip6) {
+			char a6[KDP_ADDR6_STRLEN];
+
+			if (!cfg->has_ip6)
+				return kdp_json_err(err, p,
+						    "ips: %s: this node has no nodeIPv6 in the node config",
+						    kdp_addr6_fmt(&e->ip6, a6, sizeof(a6)));
+			if (kdp_addr6_eq(&e->ip6, &cfg->node_ip6) ||
+			    kdp_addr6_eq(&e->ip6, &cfg->gateway6) ||
+			    kdp_addr6_eq(&e->ip6, &cfg->pod_gw6) ||
+			    kdp_addr6_eq(&e->ip6, &cfg->loopback_ip6))
+				return kdp_json_err(err, p,
+						    "ips: %s is the node, its gateway or the pods' gateway",
+						    kdp_addr6_fmt(&e->ip6, a6, sizeof(a6)));
+		}
 		for (unsigned int j = 0; j < i; j++) {
 			const struct kdp_endpoint *o = &st->eps[j];
+			char a6[KDP_ADDR6_STRLEN];
+
+			if (e->has_ip6 && o->has_ip6 && kdp_addr6_eq(&e->ip6, &o->ip6))
+				return kdp_json_err(err, p, "ips: %s already belongs to %s/%s",
+						    kdp_addr6_fmt(&e->ip6, a6, sizeof(a6)), o->ns,
+						    o->name);
 			if (o->ip == e->ip)
 				return kdp_json_err(err, p, "ip: %s already belongs to %s/%s",
 						    kdp_addr_fmt_ip(e->ip, a, sizeof(a)),
@@ -419,18 +541,44 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 	return 0;
 }
 
+/* "ips": [v4, v6], or NULL when there is no IPv6 (the field is left out). */
+static json_t *ips_json(uint32_t ip, bool has_ip6, const struct kdp_in6 *ip6)
+{
+	char a[KDP_ADDR_STRLEN], b[KDP_ADDR6_STRLEN];
+
+	if (!has_ip6)
+		return NULL;
+	return json_pack("[s, s]", kdp_addr_fmt_ip(ip, a, sizeof(a)),
+			 kdp_addr6_fmt(ip6, b, sizeof(b)));
+}
+
 json_t *kdp_state_node_json(const struct kdp_node *n, const char *local)
 {
-	char buf[KDP_ADDR_STRLEN];
-	json_t *cidrs = json_array();
+	char buf[KDP_ADDR6_STRLEN];
+	json_t *cidrs = json_array(), *ips;
 
 	for (unsigned int i = 0; i < n->n_cidrs; i++)
 		json_array_append_new(cidrs, json_string(kdp_addr_fmt_prefix(
 						     n->cidr[i], n->plen[i], buf,
 						     sizeof(buf))));
+	for (unsigned int i = 0; i < n->n_cidrs6; i++)
+		json_array_append_new(cidrs, json_string(kdp_addr6_fmt_prefix(
+						     &n->cidr6[i], n->plen6[i], buf,
+						     sizeof(buf))));
 	json_t *o = json_pack("{s:s, s:s, s:o}", "name", n->name, "ip",
 			      kdp_addr_fmt_ip(n->ip, buf, sizeof(buf)),
 			      "podCIDRs", cidrs);
+	ips = ips_json(n->ip, n->has_ip6, &n->ip6);
+	if (o != NULL && ips != NULL) {
+		/* Keys in the order of the request: name, ip, ips, podCIDRs. */
+		json_t *c = json_incref(json_object_get(o, "podCIDRs"));
+
+		json_object_del(o, "podCIDRs");
+		json_object_set_new(o, "ips", ips);
+		json_object_set_new(o, "podCIDRs", c);
+	} else {
+		json_decref(ips);
+	}
 	if (o != NULL && local != NULL)
 		json_object_set_new(o, "local",
 				    json_boolean(strcmp(local, n->name) == 0));
@@ -441,7 +589,14 @@ json_t *kdp_state_ep_json(const struct kdp_endpoint *ep)
 {
 	char ip[KDP_ADDR_STRLEN], mac[KDP_MAC_STRLEN];
 
+	json_t *ips = ips_json(ep->ip, ep->has_ip6, &ep->ip6);
+
 	kdp_addr_fmt_mac(&ep->mac, mac, sizeof(mac));
+	if (ips != NULL)
+		return json_pack("{s:s, s:s, s:s, s:o, s:s, s:O, s:s}", "namespace", ep->ns,
+				 "name", ep->name, "ip", kdp_addr_fmt_ip(ep->ip, ip, sizeof(ip)),
+				 "ips", ips, "mac", mac, "labels", ep->labels, "devargs",
+				 ep->devargs);
 	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:s}", "namespace", ep->ns,
 			 "name", ep->name, "ip",
 			 kdp_addr_fmt_ip(ep->ip, ip, sizeof(ip)), "mac", mac,

@@ -25,15 +25,22 @@
 struct kdp_node {
 	char name[KDP_NAME_LEN];
 	uint32_t ip; /**< host order */
+	bool has_ip6;
+	struct kdp_in6 ip6; /**< its IPv6 address ("ips"), when has_ip6 */
 	unsigned int n_cidrs;
 	uint32_t cidr[KDP_MAX_POD_CIDRS];
 	uint8_t plen[KDP_MAX_POD_CIDRS];
+	unsigned int n_cidrs6; /**< IPv6 podCIDRs (n_cidrs + n_cidrs6 ≤ KDP_MAX_POD_CIDRS) */
+	struct kdp_in6 cidr6[KDP_MAX_POD_CIDRS];
+	uint8_t plen6[KDP_MAX_POD_CIDRS];
 };
 
 struct kdp_endpoint {
 	char ns[KDP_NAME_LEN];
 	char name[KDP_NAME_LEN];
 	uint32_t ip;
+	bool has_ip6;
+	struct kdp_in6 ip6; /**< its IPv6 address ("ips"), when has_ip6 */
 	struct rte_ether_addr mac;
 	json_t *labels; /**< object of strings; owned reference */
 	char devargs[KDP_DEVARGS_LEN];
@@ -75,6 +82,14 @@ struct kdp_state {
 	struct kdp_service **dropped; /**< borrowed services no longer listed */
 	struct kdp_service **added;   /**< its own services, not committed yet */
 };
+
+/**
+ * Reads the optional "ips" of @p o (Kubernetes' podIPs: at most one address
+ * per family, the IPv4 one equal to @p ip) into @p ip6 / @p has_ip6.
+ * @return 0 or -EINVAL naming the field.
+ */
+int kdp_state_ips_parse(const json_t *o, uint32_t ip, struct kdp_in6 *ip6, bool *has_ip6,
+			const char *path, char *err);
 
 /** Parses a node object; @p name comes from the URL (or "name" in lists). */
 int kdp_state_node_parse(const json_t *o, const char *name, const char *path,

@@ -282,6 +282,9 @@ int kdp_worker_main(void *arg)
 		uint16_t hi = id + 1 == k->cfg.workers ? k->cfg.nat_hi
 						       : (uint16_t)(lo + span - 1);
 		kdp_pipeline_ctx_init(&ctx, st, k->nt, k->ct, 0, lo, hi);
+		ctx.nt6 = k->nt6;
+		ctx.ct6 = k->ct6;
+		ctx.aff6 = k->aff6;
 		ctx.aff = k->aff;
 		ctx.mon = &k->mon->w[id];
 	}

@@ -53,6 +53,7 @@ for b in build build-asan; do
 	counted "unit ($b)" "$b/tests/unit/kdp-unit-tests"
 	counted "kdp-agent translation, unit ($b)" "$b/tests/agent/kdp-agent-unit-tests"
 	counted "functional pcap ($b)" /usr/bin/python3 tests/func/test_pcap.py "$b/src/kdp"
+	counted "functional pcap, IPv6 ($b)" /usr/bin/python3 tests/func/test_pcap6.py "$b/src/kdp"
 	counted "bad packets ($b)" /usr/bin/python3 tests/func/test_badpkts.py "$b/src/kdp"
 	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
 	counted "state file and journal ($b)" /usr/bin/python3 tests/func/test_persist.py "$b/src/kdp"

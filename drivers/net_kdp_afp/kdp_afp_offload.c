@@ -35,6 +35,36 @@ static uint32_t ipv4_l4_off(const uint8_t *f, uint32_t len, uint8_t *proto)
 	return ETH_LEN + ihl;
 }
 
+/* Offset of the L4 header of an IPv6 frame whose next header is TCP or UDP
+ * (no extension headers: a frame with any is completed in software), or 0. */
+static uint32_t ipv6_l4_off(const uint8_t *f, uint32_t len, uint8_t *proto)
+{
+	const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(f + ETH_LEN);
+	uint16_t et;
+
+	if (len < ETH_LEN + sizeof(*ip))
+		return 0;
+	memcpy(&et, f + 12, sizeof(et));
+	if (et != RTE_BE16(RTE_ETHER_TYPE_IPV6) || (f[ETH_LEN] >> 4) != 6 ||
+	    (ip->proto != IPPROTO_TCP && ip->proto != IPPROTO_UDP))
+		return 0;
+	*proto = ip->proto;
+	return ETH_LEN + (uint32_t)sizeof(*ip);
+}
+
+/* The L4 offset of an IPv4 or (@p *v6 set) IPv6 frame, or 0. */
+static uint32_t l4_off(const uint8_t *f, uint32_t len, uint8_t *proto, int *v6)
+{
+	uint32_t l4 = ipv4_l4_off(f, len, proto);
+
+	*v6 = 0;
+	if (l4 == 0) {
+		l4 = ipv6_l4_off(f, len, proto);
+		*v6 = l4 != 0;
+	}
+	return l4;
+}
+
 enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *f, uint32_t len,
 				    const struct virtio_net_hdr *vh, int keep_partial,
 				    uint64_t *ol_flags)
@@ -42,6 +72,7 @@ enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *f, uint32_t len,
 	uint32_t start = vh->csum_start, off = vh->csum_offset, l4;
 	uint16_t c;
 	uint8_t proto = 0;
+	int v6;
 
 	if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
 		if (vh->flags & VIRTIO_NET_HDR_F_DATA_VALID)
@@ -50,7 +81,7 @@ enum kdp_afp_refuse kdp_afp_rx_csum(uint8_t *f, uint32_t len,
 	}
 	if (start + off + 2 > len)
 		return KDP_AFP_CSUM_BAD_OFFSETS;
-	l4 = ipv4_l4_off(f, len, &proto);
+	l4 = l4_off(f, len, &proto, &v6);
 	if (keep_partial && l4 != 0 && l4 == start &&
 	    ((proto == IPPROTO_TCP && off == 16 && l4 + sizeof(struct rte_tcp_hdr) <= len) ||
 	     (proto == IPPROTO_UDP && off == 6 && l4 + sizeof(struct rte_udp_hdr) <= len))) {
@@ -71,12 +102,18 @@ enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_gso *g, const uint8_t *pkt,
 				     uint32_t room)
 {
 	uint8_t type = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	uint8_t proto = type == VIRTIO_NET_HDR_GSO_UDP_L4 ? IPPROTO_UDP : IPPROTO_TCP;
+	uint32_t l4 = 0;
+	uint8_t v6 = 0;
 
-	if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_UDP_L4)
+	if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6 &&
+	    type != VIRTIO_NET_HDR_GSO_UDP_L4)
 		return KDP_AFP_GSO_UNSUPPORTED;
-	switch (kdp_gso_init(g, pkt, len,
-			     type == VIRTIO_NET_HDR_GSO_TCPV4 ? IPPROTO_TCP : IPPROTO_UDP,
-			     vh->gso_size, room)) {
+	/* The announced family must be the frame's (UDP_L4 is either). */
+	if (kdp_gso_headers(pkt, len, proto, &l4, &v6) == 0 ||
+	    (type == VIRTIO_NET_HDR_GSO_TCPV4 && v6) || (type == VIRTIO_NET_HDR_GSO_TCPV6 && !v6))
+		return KDP_AFP_GSO_MALFORMED;
+	switch (kdp_gso_init(g, pkt, len, proto, vh->gso_size, room)) {
 	case KDP_GSO_OK:
 		return KDP_AFP_OK;
 	case KDP_GSO_TOO_BIG:
@@ -90,11 +127,12 @@ enum kdp_afp_refuse kdp_afp_tso_whole(const uint8_t *pkt, uint32_t len,
 				      const struct virtio_net_hdr *vh, uint32_t *hdr)
 {
 	uint32_t l4 = 0;
+	uint8_t v6 = 0;
 
 	if ((vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_TCPV4)
 		return KDP_AFP_GSO_UNSUPPORTED;
-	*hdr = kdp_gso_headers(pkt, len, IPPROTO_TCP, &l4);
-	if (*hdr == 0 || *hdr >= len || vh->gso_size == 0 ||
+	*hdr = kdp_gso_headers(pkt, len, IPPROTO_TCP, &l4, &v6);
+	if (*hdr == 0 || v6 || *hdr >= len || vh->gso_size == 0 ||
 	    !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || vh->csum_start != l4 ||
 	    vh->csum_offset != 16)
 		return KDP_AFP_GSO_MALFORMED;

@@ -5,7 +5,8 @@
  * frame (the virtio_net_hdr that PACKET_VNET_HDR puts before each frame):
  *
  * - a partial checksum (VIRTIO_NET_HDR_F_NEEDS_CSUM: the L4 checksum field
- *   holds only the pseudo-header sum) of IPv4 TCP/UDP is kept as it is and
+ *   holds only the pseudo-header sum) of IPv4 or IPv6 TCP/UDP (IPv6 without
+ *   extension headers) is kept as it is and
  *   flagged RTE_MBUF_F_RX_L4_CKSUM_NONE, DPDK's mark for "not correct in the
  *   data, integrity verified"; kdp keeps the field a pseudo-header sum
  *   through NAT and completes it, or hands it to the egress port's offload,
@@ -14,9 +15,11 @@
  * - a TCPv4 TSO/GSO/GRO super-frame is delivered whole when the port has
  *   TCP LRO on and a pool large enough (kdp_afp_tso_whole checks it): flagged
  *   RTE_MBUF_F_RX_LRO with tso_segsz = gso_size, checksum partial as above.
- *   Otherwise, and for UDP (UDP_SEGMENT), it is cut into segments of gso_size
- *   bytes of payload (common/kdp_gso.h), each a frame of its own with its
- *   headers fixed and a partial L4 checksum. Other GSO types are refused.
+ *   Otherwise, and for TCPv6 and UDP (UDP_SEGMENT, over either family), it is
+ *   cut into segments of gso_size bytes of payload (common/kdp_gso.h), each a
+ *   frame of its own with its headers fixed (IPv4 total length, ID, checksum,
+ *   or IPv6 payload length; TCP sequence and flags; UDP length) and a partial
+ *   L4 checksum over its own pseudo-header. Other GSO types are refused.
  *
  * Pure functions on memory and mbufs, no sockets: unit-tested on their own.
  */
@@ -38,7 +41,7 @@
 enum kdp_afp_refuse {
 	KDP_AFP_OK = 0,
 	KDP_AFP_CSUM_BAD_OFFSETS,  /**< csum_start/csum_offset outside the frame */
-	KDP_AFP_GSO_UNSUPPORTED,   /**< a GSO type other than TCPv4 or UDP_L4 */
+	KDP_AFP_GSO_UNSUPPORTED,   /**< a GSO type other than TCPv4, TCPv6 or UDP_L4 */
 	KDP_AFP_GSO_MALFORMED,     /**< headers that do not match the GSO type */
 	KDP_AFP_GSO_TOO_BIG,       /**< one segment does not fit in an mbuf */
 };

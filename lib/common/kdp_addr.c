@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "kdp_addr.h"
 
@@ -120,4 +121,77 @@ char *kdp_addr_fmt_mac(const struct rte_ether_addr *mac, char *buf, size_t len)
 	snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3],
 		 b[4], b[5]);
 	return buf;
+}
+
+int kdp_addr6_parse(const char *s, struct kdp_in6 *a)
+{
+	struct kdp_in6 r;
+
+	if (s == NULL || strlen(s) >= INET6_ADDRSTRLEN ||
+	    inet_pton(AF_INET6, s, &r) != 1)
+		return -EINVAL;
+	*a = r;
+	return 0;
+}
+
+int kdp_addr6_parse_prefix(const char *s, struct kdp_in6 *a, uint8_t *depth,
+			   bool strict)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *slash;
+	struct kdp_in6 r, m;
+	unsigned int d = 0;
+	const char *p;
+
+	if (s == NULL || (slash = strchr(s, '/')) == NULL ||
+	    (size_t)(slash - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = '\0';
+	if (kdp_addr6_parse(buf, &r) != 0)
+		return -EINVAL;
+	p = slash + 1;
+	if (*p == '0' && p[1] != '\0')
+		return -EINVAL;
+	if (*p == '\0')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9' && d <= 128; p++)
+		d = d * 10 + (unsigned int)(*p - '0');
+	if (*p != '\0' || d > 128)
+		return -EINVAL;
+	m = r;
+	kdp_addr6_mask(&m, (uint8_t)d);
+	if (strict && !kdp_addr6_eq(&m, &r))
+		return -EINVAL;
+	*a = r;
+	*depth = (uint8_t)d;
+	return 0;
+}
+
+char *kdp_addr6_fmt(const struct kdp_in6 *a, char *buf, size_t len)
+{
+	char t[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(AF_INET6, a, t, sizeof(t)) == NULL)
+		t[0] = '\0';
+	snprintf(buf, len, "%s", t);
+	return buf;
+}
+
+char *kdp_addr6_fmt_prefix(const struct kdp_in6 *a, uint8_t depth, char *buf,
+			   size_t len)
+{
+	char t[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "%s/%u", kdp_addr6_fmt(a, t, sizeof(t)), depth);
+	return buf;
+}
+
+int kdp_addr_family(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	if (strchr(s, ':') != NULL)
+		return 6;
+	return strspn(s, "0123456789./") == strlen(s) ? 4 : 0;
 }

@@ -121,6 +121,64 @@ static inline uint16_t kdp_csum_update32(uint16_t csum, uint32_t old,
 	return (uint16_t)~kdp_csum_fold(s);
 }
 
+/**
+ * Ones'-complement sum (not complemented, folded) of the IPv6 pseudo-header
+ * (RFC 8200 §8.1): addresses @p src and @p dst (16 bytes each, network
+ * order), upper-layer length @p len and next header @p proto.
+ */
+static inline uint16_t kdp_csum_ipv6_pseudo(const uint8_t *src, const uint8_t *dst,
+					    uint32_t len, uint8_t proto)
+{
+	uint64_t s = 0;
+	uint32_t w;
+
+	for (int i = 0; i < 16; i += 4) {
+		memcpy(&w, src + i, 4);
+		s += w;
+		memcpy(&w, dst + i, 4);
+		s += w;
+	}
+	s += rte_cpu_to_be_32(len);
+	s += rte_cpu_to_be_32((uint32_t)proto);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return kdp_csum_fold((uint32_t)s);
+}
+
+/** Adds two folded ones'-complement sums. */
+static inline uint16_t kdp_csum_add(uint16_t a, uint16_t b)
+{
+	return kdp_csum_fold((uint32_t)a + b);
+}
+
+/**
+ * New checksum after a 128-bit field (an IPv6 address) changed from @p old
+ * to @p new (16 bytes each, as they sit in the packet).
+ */
+static inline uint16_t kdp_csum_update128(uint16_t csum, const uint8_t *old,
+					  const uint8_t *new)
+{
+	uint64_t s = (uint16_t)~csum;
+	uint32_t o, n;
+
+	for (int i = 0; i < 16; i += 4) {
+		memcpy(&o, old + i, 4);
+		memcpy(&n, new + i, 4);
+		s += (uint32_t)~o;
+		s += n;
+	}
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffffffff) + (s >> 32);
+	return (uint16_t)~kdp_csum_fold((uint32_t)s);
+}
+
+/** A partial (pseudo-header) sum after a 128-bit pseudo-header field changed. */
+static inline uint16_t kdp_csum_partial_update128(uint16_t psum, const uint8_t *old,
+						  const uint8_t *new)
+{
+	return (uint16_t)~kdp_csum_update128((uint16_t)~psum, old, new);
+}
+
 /*
  * Partial checksums. A kernel sender with checksum offload (a veth's default)
  * leaves in the TCP/UDP checksum field only the sum of the pseudo-header, not
@@ -191,7 +249,7 @@ static inline void kdp_csum_tx_tso(struct rte_mbuf *m)
 }
 
 /**
- * Readies @p m (a parsed IPv4 frame) for a port: a partial TCP/UDP checksum
+ * Readies @p m (a parsed IPv4 or IPv6 frame) for a port: a partial TCP/UDP checksum
  * is handed to the port's offload when @p port_csum (RTE_MBUF_F_TX_*_CKSUM,
  * the field already holds the pseudo-header sum the device starts from), else
  * finished here over the L4 bytes (a UDP result of 0 is sent as 0xffff).
@@ -211,7 +269,7 @@ static inline void kdp_csum_tx_prep(struct rte_mbuf *m, bool port_csum)
 	if (port_csum) {
 		m->l2_len = RTE_ETHER_HDR_LEN;
 		m->l3_len = (uint64_t)(md->l4_off - RTE_ETHER_HDR_LEN) & 0x1ff;
-		m->ol_flags |= RTE_MBUF_F_TX_IPV4 |
+		m->ol_flags |= (md->kind == KDP_PKT_IPV6 ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4) |
 			       (md->l4_proto == IPPROTO_TCP ? RTE_MBUF_F_TX_TCP_CKSUM
 							    : RTE_MBUF_F_TX_UDP_CKSUM);
 		return;

@@ -12,14 +12,15 @@
 
 #include <stdint.h>
 
-/** Parse stage: frames that are not well-formed Ethernet/ARP/IPv4/L4. */
+/** Parse stage: frames that are not well-formed Ethernet/ARP/IPv4/IPv6/L4. */
 #define KDP_PARSE_DROPS(_)                                                     \
 	_(ETH_TRUNCATED, "eth_truncated", "frame shorter than an Ethernet header") \
 	_(ETHERTYPE_UNSUPPORTED, "ethertype_unsupported",                      \
-	  "neither IPv4 nor ARP (IPv6, VLAN, LLDP...)")                        \
+	  "neither IPv4, IPv6 nor ARP (VLAN, LLDP...)")                        \
 	_(ARP_MALFORMED, "arp_malformed", "ARP that is not Ethernet/IPv4")      \
 	_(IP_TRUNCATED, "ip_truncated", "IPv4 header cut short")                \
-	_(IP_BAD_VERSION, "ip_bad_version", "IP version is not 4")             \
+	_(IP_BAD_VERSION, "ip_bad_version",                                    \
+	  "IP version does not match the ethertype")                          \
 	_(IP_BAD_IHL, "ip_bad_ihl", "IHL below 5 or beyond the frame")         \
 	_(IP_BAD_TOTAL_LENGTH, "ip_bad_total_length",                          \
 	  "total length below the header or beyond the frame")                 \
@@ -29,7 +30,24 @@
 	_(L4_TRUNCATED, "l4_truncated", "TCP/UDP/ICMP header cut short")      \
 	_(CSUM_PARTIAL_UNSUPPORTED, "csum_partial_unsupported",                \
 	  "partial L4 checksum on a packet that is not unfragmented TCP/UDP")   \
-	_(MULTISEG, "multi_segment", "chained mbufs are not supported")
+	_(MULTISEG, "multi_segment", "chained mbufs are not supported")         \
+	_(IP6_TRUNCATED, "ip6_truncated", "IPv6 header cut short")              \
+	_(IP6_BAD_PAYLOAD_LENGTH, "ip6_bad_payload_length",                    \
+	  "IPv6 payload length beyond the frame (or a jumbogram)")             \
+	_(IP6_BAD_SOURCE, "ip6_bad_source",                                    \
+	  "IPv6 source is ::, ::1, multicast or IPv4-mapped")                  \
+	_(IP6_EXT_TRUNCATED, "ip6_ext_truncated",                              \
+	  "an IPv6 extension header runs past the packet")                    \
+	_(IP6_EXT_CHAIN_TOO_LONG, "ip6_ext_chain_too_long",                    \
+	  "more than 8 IPv6 extension headers or 512 bytes of them")          \
+	_(IP6_HOP_BY_HOP_MISPLACED, "ip6_hop_by_hop_misplaced",                \
+	  "Hop-by-Hop options not right after the IPv6 header")               \
+	_(IP6_ROUTING_HEADER, "ip6_routing_header",                            \
+	  "IPv6 routing header with segments left (source routing)")           \
+	_(IP6_FRAG_BAD, "ip6_frag_bad",                                        \
+	  "IPv6 fragment not a multiple of 8 bytes, or past 65535")           \
+	_(ND_MALFORMED, "nd_malformed",                                        \
+	  "neighbour discovery message failing RFC 4861 checks")
 
 /** Ingress stage: checks tied to the port a packet came in on. */
 #define KDP_INGRESS_DROPS(_)                                                   \
@@ -65,24 +83,29 @@
 	_(NAT_PORT_EXHAUSTED, "nat_port_exhausted",                            \
 	  "no free SNAT port for a new flow")
 
-/** Route stage: longest-prefix match and IPv4 forwarding rules. */
+/** Route stage: longest-prefix match and IPv4/IPv6 forwarding rules. */
 #define KDP_ROUTE_DROPS(_)                                                     \
 	_(NO_ROUTE, "no_route", "no route to the destination")                 \
 	_(NO_ENDPOINT, "no_endpoint",                                          \
 	  "destination in this node's podCIDR but no such pod")                \
 	_(DST_NOT_UNICAST, "dst_not_unicast",                                  \
-	  "multicast or broadcast IPv4 destination")                          \
+	  "multicast or broadcast destination")                               \
+	_(LINK_LOCAL, "link_local_not_forwarded",                              \
+	  "IPv6 link-local source or destination (never routed)")            \
 	_(NO_HOST_PORT, "no_host_port",                                        \
 	  "for the node itself and no host tap configured")                   \
 	_(LOCAL_UNSUPPORTED, "local_unsupported",                              \
 	  "to kdp's own address and not an ICMP echo request")                 \
-	_(TTL_EXCEEDED, "ttl_exceeded", "TTL expired (ICMP time exceeded sent)") \
+	_(TTL_EXCEEDED, "ttl_exceeded",                                        \
+	  "TTL or hop limit expired (ICMP time exceeded sent)")               \
 	_(FRAG_NEEDED, "frag_needed",                                          \
 	  "larger than the egress MTU with DF (ICMP frag needed sent)")       \
 	_(MTU_EXCEEDED, "mtu_exceeded",                                        \
-	  "larger than the egress MTU without DF (kdp does not fragment)")
+	  "larger than the egress MTU without DF (kdp does not fragment)")    \
+	_(PKT_TOO_BIG, "pkt_too_big",                                          \
+	  "IPv6 larger than the egress MTU (ICMPv6 packet too big sent)")
 
-/** Neighbour stage: L2 resolution of next hops on the uplink. */
+/** Neighbour stage: L2 resolution of next hops on the uplink (ARP, ND). */
 #define KDP_NEIGH_DROPS(_)                                                     \
 	_(PUNT_FULL, "punt_queue_full",                                        \
 	  "slow-path ring to the control thread full")                       \
@@ -92,7 +115,9 @@
 	  "next hop did not answer ARP")                                      \
 	_(NEIGH_TABLE_FULL, "neigh_table_full", "neighbour table full")         \
 	_(ARP_IGNORED, "arp_ignored",                                          \
-	  "ARP not for kdp (consumed, not forwarded)")
+	  "ARP not for kdp (consumed, not forwarded)")                        \
+	_(ND_IGNORED, "nd_ignored",                                            \
+	  "neighbour or router discovery, MLD not for kdp (consumed)")
 
 /** TX stage. */
 #define KDP_TX_DROPS(_)                                                        \

@@ -9,27 +9,54 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "common/kdp_csum.h"
 #include "common/kdp_gso.h"
 
 #define ETH_LEN ((uint32_t)sizeof(struct rte_ether_hdr))
 
-uint32_t kdp_gso_headers(const uint8_t *pkt, uint32_t len, uint8_t proto, uint32_t *l4)
+/* The L4 offset of an unfragmented IPv4 frame carrying @p proto, or 0. */
+static uint32_t ipv4_l4(const uint8_t *pkt, uint32_t len, uint8_t proto)
 {
 	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(pkt + ETH_LEN);
-	uint32_t ihl, hdr;
-	uint16_t et, frag;
+	uint16_t frag = rte_be_to_cpu_16(ip->fragment_offset);
+	uint32_t ihl = (uint32_t)(ip->version_ihl & 0xf) * 4;
 
-	if (len < ETH_LEN + sizeof(*ip))
+	if (len < ETH_LEN + sizeof(*ip) || (ip->version_ihl >> 4) != 4 ||
+	    ip->next_proto_id != proto || ihl < sizeof(*ip) ||
+	    (frag & (RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)))
+		return 0;
+	return ETH_LEN + ihl;
+}
+
+/* The L4 offset of an IPv6 frame whose next header is @p proto (no
+ * extension headers), or 0. */
+static uint32_t ipv6_l4(const uint8_t *pkt, uint32_t len, uint8_t proto)
+{
+	const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(pkt + ETH_LEN);
+
+	if (len < ETH_LEN + sizeof(*ip) || (pkt[ETH_LEN] >> 4) != 6 || ip->proto != proto)
+		return 0;
+	return ETH_LEN + (uint32_t)sizeof(*ip);
+}
+
+uint32_t kdp_gso_headers(const uint8_t *pkt, uint32_t len, uint8_t proto, uint32_t *l4,
+			 uint8_t *v6)
+{
+	uint32_t hdr;
+	uint16_t et;
+
+	if (len < ETH_LEN)
 		return 0;
 	memcpy(&et, pkt + 12, sizeof(et));
-	if (et != RTE_BE16(RTE_ETHER_TYPE_IPV4) || (ip->version_ihl >> 4) != 4 ||
-	    ip->next_proto_id != proto)
+	*v6 = et == RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	if (*v6)
+		*l4 = ipv6_l4(pkt, len, proto);
+	else if (et == RTE_BE16(RTE_ETHER_TYPE_IPV4))
+		*l4 = ipv4_l4(pkt, len, proto);
+	else
 		return 0;
-	ihl = (uint32_t)(ip->version_ihl & 0xf) * 4;
-	frag = rte_be_to_cpu_16(ip->fragment_offset);
-	if (ihl < sizeof(*ip) || (frag & (RTE_IPV4_HDR_OFFSET_MASK | RTE_IPV4_HDR_MF_FLAG)))
+	if (*l4 == 0)
 		return 0;
-	*l4 = ETH_LEN + ihl;
 	if (proto == IPPROTO_TCP) {
 		if (*l4 + sizeof(struct rte_tcp_hdr) > len)
 			return 0;
@@ -47,7 +74,8 @@ uint32_t kdp_gso_headers(const uint8_t *pkt, uint32_t len, uint8_t proto, uint32
 enum kdp_gso_refuse kdp_gso_init(struct kdp_gso *g, const uint8_t *pkt, uint32_t len,
 				 uint8_t proto, uint16_t mss, uint32_t room)
 {
-	uint32_t l4 = 0, hdr = kdp_gso_headers(pkt, len, proto, &l4);
+	uint8_t v6 = 0;
+	uint32_t l4 = 0, hdr = kdp_gso_headers(pkt, len, proto, &l4, &v6);
 
 	if (hdr == 0 || mss == 0 || hdr >= len)
 		return KDP_GSO_MALFORMED;
@@ -61,7 +89,19 @@ enum kdp_gso_refuse kdp_gso_init(struct kdp_gso *g, const uint8_t *pkt, uint32_t
 	g->mss = mss;
 	g->seg = 0;
 	g->proto = proto;
+	g->v6 = v6;
 	return KDP_GSO_OK;
+}
+
+/* The pseudo-header sum a segment of @p chunk payload bytes starts from. */
+static uint16_t pseudo(const uint8_t *d, const struct kdp_gso *g, uint32_t chunk)
+{
+	const struct rte_ipv6_hdr *ip6 = (const struct rte_ipv6_hdr *)(d + ETH_LEN);
+
+	if (!g->v6)
+		return rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)(d + ETH_LEN), 0);
+	return kdp_csum_ipv6_pseudo(ip6->src_addr, ip6->dst_addr, g->hdr - g->l4 + chunk,
+				    g->proto);
 }
 
 uint16_t kdp_gso_next(struct kdp_gso *g, struct rte_mempool *mp, uint16_t port,
@@ -86,11 +126,19 @@ uint16_t kdp_gso_next(struct kdp_gso *g, struct rte_mempool *mp, uint16_t port,
 		m->pkt_len = m->data_len;
 		m->port = port;
 		ip = (struct rte_ipv4_hdr *)(d + ETH_LEN);
-		ip->total_length = rte_cpu_to_be_16((uint16_t)(g->hdr - ETH_LEN + chunk));
-		/* Each segment its own IP ID, as the kernel's segmentation. */
-		ip->packet_id = rte_cpu_to_be_16((uint16_t)(id0 + g->seg));
-		ip->hdr_checksum = 0;
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		if (g->v6) {
+			/* No ID, no header checksum: the payload length only. */
+			struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)ip;
+
+			ip6->payload_len = rte_cpu_to_be_16(
+				(uint16_t)(g->hdr - ETH_LEN - sizeof(*ip6) + chunk));
+		} else {
+			ip->total_length = rte_cpu_to_be_16((uint16_t)(g->hdr - ETH_LEN + chunk));
+			/* Each segment its own IP ID, as the kernel's segmentation. */
+			ip->packet_id = rte_cpu_to_be_16((uint16_t)(id0 + g->seg));
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		}
 		if (g->proto == IPPROTO_TCP) {
 			struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)(d + g->l4);
 			const struct rte_tcp_hdr *t0 = (const struct rte_tcp_hdr *)(g->pkt + g->l4);
@@ -102,12 +150,12 @@ uint16_t kdp_gso_next(struct kdp_gso *g, struct rte_mempool *mp, uint16_t port,
 				t->tcp_flags &= (uint8_t)~(RTE_TCP_FIN_FLAG | RTE_TCP_PSH_FLAG);
 			if (g->seg > 0)
 				t->tcp_flags &= (uint8_t)~RTE_TCP_CWR_FLAG;
-			t->cksum = rte_ipv4_phdr_cksum(ip, 0);
+			t->cksum = pseudo(d, g, chunk);
 		} else {
 			struct rte_udp_hdr *u = (struct rte_udp_hdr *)(d + g->l4);
 
 			u->dgram_len = rte_cpu_to_be_16((uint16_t)(sizeof(*u) + chunk));
-			u->dgram_cksum = rte_ipv4_phdr_cksum(ip, 0);
+			u->dgram_cksum = pseudo(d, g, chunk);
 		}
 		m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
 		out[k++] = m;

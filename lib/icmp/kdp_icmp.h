@@ -39,4 +39,32 @@ int kdp_icmp_error(struct rte_mbuf *m, uint8_t type, uint8_t code,
  */
 int kdp_icmp_echo_reply(struct rte_mbuf *m);
 
+/* ---- ICMPv6 (RFC 4443) ---- */
+
+struct kdp_in6;
+
+/* Codes kdp uses. */
+#define KDP_ICMP6_CODE_PORT_UNREACH 4 /**< destination unreachable: port */
+
+/**
+ * Rewrites parsed IPv6 packet @p m into an ICMPv6 error of @p type /
+ * @p code sent from @p src back to the packet's source, quoting as much of
+ * the packet as fits in the IPv6 minimum MTU (1280 bytes, RFC 4443 §2.4 c).
+ * @p param is the 32-bit field after the checksum (the MTU of a packet too
+ * big, the pointer of a parameter problem). The Ethernet header is kept
+ * for the caller to rewrite.
+ * @return 0, -EPERM when RFC 4443 §2.4 (e) forbids an error about this
+ * packet (an ICMPv6 error, a source that is not one unicast node), or
+ * -ENOSPC when the mbuf cannot hold it.
+ */
+int kdp_icmp6_error(struct rte_mbuf *m, uint8_t type, uint8_t code, uint32_t param,
+		    const struct kdp_in6 *src);
+
+/**
+ * Turns an ICMPv6 echo request (parsed) into its reply in place: addresses
+ * swapped, hop limit 64, checksum updated incrementally.
+ * @return 0, or -EINVAL if it is not an echo request.
+ */
+int kdp_icmp6_echo_reply(struct rte_mbuf *m);
+
 #endif

@@ -38,6 +38,10 @@ static int backend_cmp(const void *pa, const void *pb)
 {
 	const struct kdp_maglev_backend *a = pa, *b = pb;
 
+	if (a->is6 != b->is6)
+		return a->is6 < b->is6 ? -1 : 1;
+	if (a->is6 && memcmp(a->ip6, b->ip6, 16) != 0)
+		return memcmp(a->ip6, b->ip6, 16);
 	if (a->ip != b->ip)
 		return a->ip < b->ip ? -1 : 1;
 	if (a->port != b->port)
@@ -53,13 +57,23 @@ void kdp_maglev_sort(struct kdp_maglev_backend *b, uint32_t n)
 		qsort(b, n, sizeof(*b), backend_cmp);
 }
 
-/* h1/h2 of the paper: rte_jhash over ip, port in network order (6 bytes). */
+/* h1/h2 of the paper: rte_jhash over ip, port in network order (6 bytes;
+ * IPv6: 18). */
 static void perm_of(const struct kdp_maglev_backend *b, uint32_t m,
 		    uint32_t *offset, uint32_t *skip)
 {
 	uint32_t key[2] = {rte_cpu_to_be_32(b->ip), 0};
 	uint16_t port = rte_cpu_to_be_16(b->port);
 
+	if (b->is6) {
+		uint8_t k6[18];
+
+		memcpy(k6, b->ip6, 16);
+		memcpy(k6 + 16, &port, sizeof(port));
+		*offset = rte_jhash(k6, sizeof(k6), KDP_MAGLEV_SEED_OFFSET) % m;
+		*skip = rte_jhash(k6, sizeof(k6), KDP_MAGLEV_SEED_SKIP) % (m - 1) + 1;
+		return;
+	}
 	memcpy(&key[1], &port, sizeof(port));
 	*offset = rte_jhash(key, 6, KDP_MAGLEV_SEED_OFFSET) % m;
 	*skip = rte_jhash(key, 6, KDP_MAGLEV_SEED_SKIP) % (m - 1) + 1;

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <rte_jhash.h>
 
 /** Largest table size accepted: the largest prime below 2^16. A table of
@@ -36,25 +37,30 @@
 /** Seed of the flow hash kdp_maglev_flow_hash(). */
 #define KDP_MAGLEV_SEED_FLOW 0x6b647066u /* "kdpf" */
 
-/** One backend as Maglev sees it: its identity (IPv4 host order + port) and weight. */
+/** One backend as Maglev sees it: its identity (IPv4 host order, or IPv6,
+ *  and port) and weight. */
 struct kdp_maglev_backend {
-	uint32_t ip;     /**< host order */
+	uint32_t ip;     /**< host order (IPv4) */
 	uint16_t port;   /**< host order */
 	uint16_t weight; /**< relative share; 0 = not in the table */
+	uint8_t is6;     /**< the identity is ip6, not ip */
+	uint8_t ip6[16]; /**< network order (IPv6) */
 };
 
 /** True when @p m is a prime >= 3 and <= KDP_MAGLEV_MAX_M (65521). */
 bool kdp_maglev_valid_m(uint32_t m);
 
 /**
- * Sorts @p b[0..n-1] in the canonical order kdp_maglev_fill() expects: by ip,
- * then port, then weight (all ascending). Control thread only.
+ * Sorts @p b[0..n-1] in the canonical order kdp_maglev_fill() expects: IPv4
+ * before IPv6, by address, then port, then weight (all ascending). Control
+ * thread only.
  */
 void kdp_maglev_sort(struct kdp_maglev_backend *b, uint32_t n);
 
 /**
  * The permutation of backend @p b in a table of @p m slots, as in the paper:
- * the key is the 6 bytes ip, port in network order;
+ * the key is the 6 bytes ip, port in network order (IPv6: the 18 bytes
+ * ip6, port);
  * offset = rte_jhash(key, 6, KDP_MAGLEV_SEED_OFFSET) % m,
  * skip = rte_jhash(key, 6, KDP_MAGLEV_SEED_SKIP) % (m - 1) + 1, and the
  * backend's j-th preferred slot is (offset + j * skip) % m.
@@ -115,6 +121,22 @@ static inline uint32_t kdp_maglev_flow_hash(uint32_t src, uint32_t dst,
 			       ((uint32_t)sport << 16) | dport, proto};
 
 	return rte_jhash_32b(k, 4, KDP_MAGLEV_SEED_FLOW);
+}
+
+/**
+ * kdp_maglev_flow_hash() of an IPv6 5-tuple: rte_jhash over the 10 words
+ * src (4), dst (4), sport<<16|dport, proto, with the same fixed seed.
+ */
+static inline uint32_t kdp_maglev_flow_hash6(const uint8_t *src, const uint8_t *dst,
+					     uint16_t sport, uint16_t dport, uint8_t proto)
+{
+	uint32_t k[10];
+
+	memcpy(k, src, 16);
+	memcpy(k + 4, dst, 16);
+	k[8] = ((uint32_t)sport << 16) | dport;
+	k[9] = proto;
+	return rte_jhash_32b(k, 10, KDP_MAGLEV_SEED_FLOW);
 }
 
 /** The backend index (into the b[] the table was filled from) for @p hash. */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Masquerade stage: the non-masquerade set, the destinations a packet from a
- * local pod may reach with its own source address (Cilium's ipmasq map plus
+ * Masquerade stage: the non-masquerade sets (one per family), the destinations
+ * a packet from a local pod may reach with its own source address (Cilium's ipmasq map plus
  * the native routing CIDR and the node IPs). It is an IPv4 longest-prefix
  * match structure (rte_lpm, DIR-24-8), so a lookup costs one or two memory
  * reads however many prefixes the set holds: the same for 3 or 3,000.
@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <rte_lpm.h>
+
+#include "common/kdp_addr.h"
 
 /** Why a prefix is in the set, for listings ("cilium-dbg bpf ipmasq list"). */
 enum kdp_masq_reason {
@@ -120,6 +122,71 @@ static inline uint64_t kdp_masq_set_contains_bulk(const struct kdp_masq_set *s,
 	for (unsigned int i = 0; i < n; i++)
 		hit |= (uint64_t)((hop[i] & RTE_LPM_LOOKUP_SUCCESS) != 0) << i;
 	return hit;
+}
+
+/* ---- IPv6 ---- */
+
+/**
+ * The IPv6 non-masquerade set. Only "is any prefix covering this address?"
+ * is asked, so a multibit trie of stride 8 does, without rte_lpm6's 64 MiB
+ * first level: a node is 256 words, one per value of the next address
+ * byte, each with a "covered" bit (a prefix ends at or above it) and the
+ * index of the node below. A lookup stops at the first covered word, after
+ * at most 16 reads (a /64 prefix: 8), however many prefixes the set holds.
+ * Built whole by the control thread, then only read (RCU), like the IPv4
+ * set.
+ */
+#define KDP_MASQ6_COVERED 0x80000000u
+
+struct kdp_masq_entry6 {
+	struct kdp_in6 prefix; /**< host bits cleared */
+	uint8_t depth;         /**< 0..128 */
+	uint8_t reason;        /**< enum kdp_masq_reason */
+};
+
+struct kdp_masq_set6 {
+	uint32_t (*node)[256];   /**< node 0 is the root (byte 0) */
+	uint32_t n_nodes;
+	uint32_t cap_nodes;
+	bool all;                /**< ::/0 is in the set */
+	uint32_t n_entries;
+	uint32_t max_entries;
+	struct kdp_masq_entry6 *entries; /**< in insertion order */
+	uint32_t refs;
+	uint64_t sig;
+};
+
+/** An empty IPv6 set for up to @p max_prefixes prefixes. NULL with rte_errno. */
+struct kdp_masq_set6 *kdp_masq_set6_create(uint32_t max_prefixes);
+
+/** Frees an IPv6 set (NULL is fine). */
+void kdp_masq_set6_free(struct kdp_masq_set6 *s);
+
+/**
+ * kdp_masq_set_add() for IPv6: @p prefix / @p depth (0..128, host bits
+ * cleared). @return 0, -ENOSPC, -ENOMEM, -EINVAL.
+ */
+int kdp_masq_set6_add(struct kdp_masq_set6 *s, const struct kdp_in6 *prefix, uint8_t depth,
+		      enum kdp_masq_reason why);
+
+/** True when @p dst is in the set (must NOT be masqueraded). Lock-free. */
+static inline bool kdp_masq_set6_contains(const struct kdp_masq_set6 *s,
+					  const struct kdp_in6 *dst)
+{
+	uint32_t n = 0;
+
+	if (s->all)
+		return true;
+	for (unsigned int i = 0; i < 16; i++) {
+		uint32_t e = s->node[n][dst->b[i]];
+
+		if (e & KDP_MASQ6_COVERED)
+			return true;
+		if (e == 0)
+			return false;
+		n = e;
+	}
+	return false;
 }
 
 #endif

@@ -34,6 +34,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "common/kdp_addr.h"
 #include "common/kdp_drop.h"
 #include "common/kdp_meta.h"
 #include "parse/kdp_parse.h"
@@ -56,10 +57,17 @@ enum kdp_monitor_verdict {
 };
 
 /** Addresses and ports of a packet, network byte order. For ICMP echo both
- * ports are the identifier (as conntrack sees it); other ICMP has none. */
+ * ports are the identifier (as conntrack sees it); other ICMP has none.
+ * IPv4 addresses sit in the first 4 bytes of their 16, the rest zero. */
 struct kdp_monitor_tuple {
-	uint32_t src;
-	uint32_t dst;
+	union {
+		uint32_t src;
+		struct kdp_in6 src6;
+	};
+	union {
+		uint32_t dst;
+		struct kdp_in6 dst6;
+	};
 	uint16_t sport;
 	uint16_t dport;
 };
@@ -77,7 +85,8 @@ struct kdp_monitor_event {
 	uint8_t tcp_flags;
 	uint8_t icmp_type;
 	uint8_t worker;
-	uint16_t pad;
+	uint8_t family;                /**< 4 or 6; 0 when unknown (malformed) */
+	uint8_t pad;
 	uint32_t pad2;
 };
 
@@ -178,16 +187,25 @@ static inline bool kdp_monitor_begin(struct kdp_monitor_worker *w)
 	return true;
 }
 
-/* Reads the tuple of a parsed IPv4 packet. */
+/* Reads the tuple of a parsed IPv4 or IPv6 packet. */
 static inline void kdp_monitor_read(struct rte_mbuf *m, struct kdp_monitor_tuple *t,
 				    uint8_t *tcp_flags, uint8_t *icmp_type)
 {
 	const struct kdp_meta *md = kdp_meta(m);
-	const struct rte_ipv4_hdr *ip = kdp_parse_ip(m);
 	const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, md->l4_off);
 
-	t->src = ip->src_addr;
-	t->dst = ip->dst_addr;
+	if (md->kind == KDP_PKT_IPV6) {
+		const struct rte_ipv6_hdr *ip6 = kdp_parse_ip6(m);
+
+		memcpy(&t->src6, ip6->src_addr, 16);
+		memcpy(&t->dst6, ip6->dst_addr, 16);
+	} else {
+		const struct rte_ipv4_hdr *ip = kdp_parse_ip(m);
+
+		memset(t, 0, sizeof(*t));
+		t->src = ip->src_addr;
+		t->dst = ip->dst_addr;
+	}
 	t->sport = t->dport = 0;
 	*tcp_flags = 0;
 	*icmp_type = 0;
@@ -210,13 +228,21 @@ static inline void kdp_monitor_read(struct rte_mbuf *m, struct kdp_monitor_tuple
 			t->sport = t->dport = c->icmp_ident;
 		break;
 	}
+	case IPPROTO_ICMPV6: {
+		const struct rte_icmp_hdr *c = (const struct rte_icmp_hdr *)l4;
+
+		*icmp_type = c->icmp_type;
+		if (c->icmp_type == KDP_ICMP6_ECHO_REQUEST || c->icmp_type == KDP_ICMP6_ECHO_REPLY)
+			t->sport = t->dport = c->icmp_ident;
+		break;
+	}
 	default:
 		break;
 	}
 }
 
 /**
- * Records the tuples of @p n parsed IPv4 packets before any rewrite, so
+ * Records the tuples of @p n parsed IP packets before any rewrite, so
  * their events can show the translation.
  */
 static inline void kdp_monitor_pre(struct kdp_monitor_worker *w, struct rte_mbuf **m,
@@ -268,9 +294,16 @@ static inline void kdp_monitor_stage(struct kdp_monitor_worker *w, struct rte_mb
 	e->pad = 0;
 	e->pad2 = 0;
 	if (parsed) {
-		e->proto = kdp_parse_ip(m)->next_proto_id;
+		if (kdp_meta(m)->kind == KDP_PKT_IPV6) {
+			e->family = 6;
+			e->proto = kdp_meta(m)->l4_proto;
+		} else {
+			e->family = 4;
+			e->proto = kdp_parse_ip(m)->next_proto_id;
+		}
 		kdp_monitor_read(m, &e->xlat, &tcp_flags, &icmp_type);
 	} else {
+		e->family = 0;
 		e->proto = 0;
 		memset(&e->xlat, 0, sizeof(e->xlat));
 	}
@@ -301,8 +334,8 @@ static inline void kdp_monitor_drop(struct kdp_monitor_worker *w, struct rte_mbu
 		kdp_monitor_stage(w, m, kdp_monitor_pre_of(w, m), KDP_MONITOR_DROPPED,
 				  (uint8_t)reason, UINT16_MAX, true);
 	} else if (reason == KDP_DROP_IP_BAD_CHECKSUM || reason == KDP_DROP_IP_BAD_SOURCE ||
-		   reason == KDP_DROP_L4_TRUNCATED) {
-		/* The IPv4 header is whole, the L4 header may not be: addresses
+		   reason == KDP_DROP_L4_TRUNCATED || reason == KDP_DROP_IP6_BAD_SOURCE) {
+		/* The IP header is whole, the L4 header may not be: addresses
 		 * only (the packet is freed next, its metadata is ours). */
 		kdp_meta(m)->flags |= KDP_META_F_LATER_FRAG;
 		kdp_monitor_stage(w, m, NULL, KDP_MONITOR_DROPPED, (uint8_t)reason,

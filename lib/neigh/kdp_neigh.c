@@ -1,12 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+
+#include <rte_ip.h>
 
 #include "common/kdp_hash.h"
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
+#include "common/kdp_csum.h"
+#include "parse/kdp_parse.h"
 #include "kdp_neigh.h"
+
+static inline bool is6(const struct kdp_neigh *nt)
+{
+	return nt->p.family == AF_INET6;
+}
 
 struct kdp_neigh *kdp_neigh_create(const char *name,
 				   const struct kdp_neigh_params *p,
@@ -15,7 +25,7 @@ struct kdp_neigh *kdp_neigh_create(const char *name,
 	struct rte_hash_parameters hp = {
 		.name = name,
 		.entries = p->size < 8 ? 8 : p->size,
-		.key_len = sizeof(uint32_t),
+		.key_len = p->family == AF_INET6 ? sizeof(struct kdp_in6) : sizeof(uint32_t),
 		.hash_func = kdp_hash_crc,
 		.socket_id = p->socket,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
@@ -24,7 +34,9 @@ struct kdp_neigh *kdp_neigh_create(const char *name,
 	struct kdp_neigh *nt;
 
 	if (p->size == 0 || ops == NULL || ops->request == NULL ||
-	    ops->send == NULL || ops->drop == NULL) {
+	    ops->send == NULL || ops->drop == NULL ||
+	    (p->family != 0 && p->family != AF_INET && p->family != AF_INET6) ||
+	    (p->family == AF_INET6 && ops->request6 == NULL)) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -93,9 +105,15 @@ void kdp_neigh_free(struct kdp_neigh *nt)
 	rte_free(nt);
 }
 
-static struct kdp_neigh_entry *entry_find(struct kdp_neigh *nt, uint32_t ip)
+/* The hash key of entry @p e: its address, 4 or 16 bytes. */
+static const void *entry_key(const struct kdp_neigh *nt, const struct kdp_neigh_entry *e)
 {
-	int32_t pos = rte_hash_lookup(nt->h, &ip);
+	return is6(nt) ? (const void *)&e->ip6 : (const void *)&e->ip;
+}
+
+static struct kdp_neigh_entry *entry_find(struct kdp_neigh *nt, const void *key)
+{
+	int32_t pos = rte_hash_lookup(nt->h, key);
 	return pos >= 0 ? &nt->e[pos] : NULL;
 }
 
@@ -107,20 +125,23 @@ static void set_next(struct kdp_neigh *nt, struct kdp_neigh_entry *e, uint64_t a
 		nt->due_ms = at;
 }
 
-static struct kdp_neigh_entry *entry_add(struct kdp_neigh *nt, uint32_t ip,
+static struct kdp_neigh_entry *entry_add(struct kdp_neigh *nt, const void *key,
 					 uint16_t port, uint64_t data)
 {
 	struct kdp_neigh_entry *e;
 	int32_t pos;
 
-	if (rte_hash_add_key_data(nt->h, &ip, (void *)(uintptr_t)data) != 0)
+	if (rte_hash_add_key_data(nt->h, key, (void *)(uintptr_t)data) != 0)
 		return NULL;
-	pos = rte_hash_lookup(nt->h, &ip);
+	pos = rte_hash_lookup(nt->h, key);
 	if (pos < 0)
 		return NULL;
 	e = &nt->e[pos];
 	memset(e, 0, sizeof(*e));
-	e->ip = ip;
+	if (is6(nt))
+		memcpy(&e->ip6, key, sizeof(e->ip6));
+	else
+		memcpy(&e->ip, key, sizeof(e->ip));
 	e->port = port;
 	nt->count++;
 	return e;
@@ -128,12 +149,22 @@ static struct kdp_neigh_entry *entry_add(struct kdp_neigh *nt, uint32_t ip,
 
 static void entry_del(struct kdp_neigh *nt, struct kdp_neigh_entry *e)
 {
-	uint32_t ip = e->ip;
+	struct kdp_in6 key;
 
+	memcpy(&key, entry_key(nt, e), is6(nt) ? sizeof(key) : sizeof(uint32_t));
 	entry_drop_queue(nt, e, KDP_DROP_NEIGH_UNRESOLVED);
 	e->state = KDP_NEIGH_FREE;
-	rte_hash_del_key(nt->h, &ip);
+	rte_hash_del_key(nt->h, &key);
 	nt->count--;
+}
+
+static void entry_request(struct kdp_neigh *nt, const struct kdp_neigh_entry *e,
+			  const struct rte_ether_addr *dst)
+{
+	if (is6(nt))
+		nt->ops.request6(nt->ops.ctx, e->port, &e->ip6, dst);
+	else
+		nt->ops.request(nt->ops.ctx, e->port, e->ip, dst);
 }
 
 static void entry_flush(struct kdp_neigh *nt, struct kdp_neigh_entry *e)
@@ -143,13 +174,13 @@ static void entry_flush(struct kdp_neigh *nt, struct kdp_neigh_entry *e)
 	e->nq = 0;
 }
 
-void kdp_neigh_resolve(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
-		       struct rte_mbuf *m, uint64_t now_ms)
+static void resolve(struct kdp_neigh *nt, const void *key, uint16_t port,
+		    struct rte_mbuf *m, uint64_t now_ms)
 {
-	struct kdp_neigh_entry *e = entry_find(nt, ip);
+	struct kdp_neigh_entry *e = entry_find(nt, key);
 
 	if (e == NULL) {
-		e = entry_add(nt, ip, port, 0);
+		e = entry_add(nt, key, port, 0);
 		if (e == NULL) {
 			nt->ops.drop(nt->ops.ctx, m, KDP_DROP_NEIGH_TABLE_FULL);
 			return;
@@ -157,7 +188,7 @@ void kdp_neigh_resolve(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
 		e->state = KDP_NEIGH_INCOMPLETE;
 		set_next(nt, e, now_ms + nt->p.retrans_ms);
 		e->probes = 1;
-		nt->ops.request(nt->ops.ctx, port, ip, NULL);
+		entry_request(nt, e, NULL);
 	}
 	if (e->state != KDP_NEIGH_INCOMPLETE) {
 		/* Resolved between the worker's lookup and now. */
@@ -171,23 +202,34 @@ void kdp_neigh_resolve(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
 	e->q[e->nq++] = m;
 }
 
-int kdp_neigh_learn(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
-		    const struct rte_ether_addr *mac, bool create,
-		    uint64_t now_ms)
+void kdp_neigh_resolve(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
+		       struct rte_mbuf *m, uint64_t now_ms)
 {
-	struct kdp_neigh_entry *e = entry_find(nt, ip);
+	resolve(nt, &ip, port, m, now_ms);
+}
+
+void kdp_neigh_resolve6(struct kdp_neigh *nt, const struct kdp_in6 *ip, uint16_t port,
+			struct rte_mbuf *m, uint64_t now_ms)
+{
+	resolve(nt, ip, port, m, now_ms);
+}
+
+static int learn(struct kdp_neigh *nt, const void *key, uint16_t port,
+		 const struct rte_ether_addr *mac, bool create, uint64_t now_ms)
+{
+	struct kdp_neigh_entry *e = entry_find(nt, key);
 	uint64_t data = kdp_neigh_pack(mac);
 
 	if (e == NULL) {
 		if (!create)
 			return 0;
-		e = entry_add(nt, ip, port, data);
+		e = entry_add(nt, key, port, data);
 		if (e == NULL)
 			return -ENOSPC;
 	} else if (e->state == KDP_NEIGH_INCOMPLETE ||
 		   !rte_is_same_ether_addr(&e->mac, mac) || e->port != port) {
 		/* Replaces the data word atomically for readers. */
-		rte_hash_add_key_data(nt->h, &ip, (void *)(uintptr_t)data);
+		rte_hash_add_key_data(nt->h, key, (void *)(uintptr_t)data);
 	}
 	e->mac = *mac;
 	e->port = port;
@@ -197,6 +239,19 @@ int kdp_neigh_learn(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
 	set_next(nt, e, now_ms + nt->p.reachable_ms);
 	entry_flush(nt, e);
 	return 0;
+}
+
+int kdp_neigh_learn(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
+		    const struct rte_ether_addr *mac, bool create,
+		    uint64_t now_ms)
+{
+	return learn(nt, &ip, port, mac, create, now_ms);
+}
+
+int kdp_neigh_learn6(struct kdp_neigh *nt, const struct kdp_in6 *ip, uint16_t port,
+		     const struct rte_ether_addr *mac, bool create, uint64_t now_ms)
+{
+	return learn(nt, ip, port, mac, create, now_ms);
 }
 
 void kdp_neigh_tick(struct kdp_neigh *nt, uint64_t now_ms)
@@ -227,8 +282,7 @@ void kdp_neigh_tick(struct kdp_neigh *nt, uint64_t now_ms)
 		e->probes++;
 		e->next_ms = now_ms + nt->p.retrans_ms;
 		due = RTE_MIN(due, e->next_ms);
-		nt->ops.request(nt->ops.ctx, e->port, e->ip,
-				e->state == KDP_NEIGH_PROBE ? &e->mac : NULL);
+		entry_request(nt, e, e->state == KDP_NEIGH_PROBE ? &e->mac : NULL);
 	}
 	nt->due_ms = due;
 }
@@ -316,4 +370,154 @@ void kdp_neigh_arp_reply_in_place(struct rte_mbuf *m,
 	a->arp_data.arp_tip = a->arp_data.arp_sip;
 	a->arp_data.arp_sha = *mac;
 	a->arp_data.arp_sip = tip;
+}
+
+/* ---- neighbour discovery ---- */
+
+#define ND_OPT_SLLA 1 /* source link-layer address */
+#define ND_OPT_TLLA 2 /* target link-layer address */
+
+void kdp_neigh_nd_mcast_mac(const struct kdp_in6 *ip, struct rte_ether_addr *mac)
+{
+	mac->addr_bytes[0] = 0x33;
+	mac->addr_bytes[1] = 0x33;
+	memcpy(&mac->addr_bytes[2], &ip->b[12], 4);
+}
+
+void kdp_neigh_nd_solicited(const struct kdp_in6 *ip, struct kdp_in6 *out)
+{
+	static const uint8_t pfx[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+
+	memcpy(out->b, pfx, sizeof(pfx));
+	memcpy(&out->b[13], &ip->b[13], 3);
+}
+
+/* Fills the IPv6 header and the ICMPv6 checksum of an ND message of
+ * @p len bytes at l4. */
+static void nd_finish(struct rte_ipv6_hdr *ip, uint8_t *l4, uint16_t len)
+{
+	uint16_t c;
+
+	ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16(len);
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 255;
+	l4[2] = l4[3] = 0;
+	c = (uint16_t)~kdp_csum_add(kdp_csum_ipv6_pseudo(ip->src_addr, ip->dst_addr, len,
+							 IPPROTO_ICMPV6),
+				    kdp_csum_sum(l4, len));
+	memcpy(l4 + 2, &c, 2);
+}
+
+int kdp_neigh_nd_build_ns(struct rte_mbuf *m, const struct rte_ether_addr *sha,
+			  const struct kdp_in6 *sip, const struct rte_ether_addr *eth_dst,
+			  const struct kdp_in6 *target)
+{
+	const uint16_t len = 32; /* type..target (24), SLLA option (8) */
+	struct rte_ether_hdr *eth;
+	struct rte_ipv6_hdr *ip;
+	struct kdp_in6 dst;
+	uint8_t *l4;
+
+	rte_pktmbuf_reset(m);
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, KDP_ETH_LEN + KDP_IP6_LEN + len);
+	if (eth == NULL)
+		return -ENOSPC;
+	ip = (struct rte_ipv6_hdr *)(eth + 1);
+	l4 = (uint8_t *)(ip + 1);
+	if (eth_dst != NULL) {
+		eth->dst_addr = *eth_dst;
+		dst = *target;
+	} else {
+		kdp_neigh_nd_solicited(target, &dst);
+		kdp_neigh_nd_mcast_mac(&dst, &eth->dst_addr);
+	}
+	eth->src_addr = *sha;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	memcpy(ip->src_addr, sip, 16);
+	memcpy(ip->dst_addr, &dst, 16);
+	memset(l4, 0, len);
+	l4[0] = KDP_ICMP6_NEIGH_SOLICIT;
+	memcpy(l4 + 8, target, 16);
+	l4[24] = ND_OPT_SLLA;
+	l4[25] = 1;
+	memcpy(l4 + 26, sha, RTE_ETHER_ADDR_LEN);
+	nd_finish(ip, l4, len);
+	return 0;
+}
+
+int kdp_neigh_nd_read(const struct rte_mbuf *m, uint8_t *type, struct kdp_in6 *target,
+		      struct kdp_in6 *src, struct rte_ether_addr *lla, bool *has_lla,
+		      uint8_t *na_flags)
+{
+	const struct kdp_meta *md = kdp_meta((struct rte_mbuf *)(uintptr_t)m);
+	const struct rte_ipv6_hdr *ip =
+		rte_pktmbuf_mtod_offset(m, const struct rte_ipv6_hdr *, KDP_ETH_LEN);
+	const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, md->l4_off);
+	uint16_t len = (uint16_t)(rte_pktmbuf_data_len(m) - md->l4_off), off = 24;
+	uint8_t want;
+
+	if (len < 24)
+		return -EINVAL;
+	*type = l4[0];
+	*na_flags = l4[0] == KDP_ICMP6_NEIGH_ADVERT ? l4[4] : 0;
+	memcpy(target, l4 + 8, 16);
+	memcpy(src, ip->src_addr, 16);
+	*has_lla = false;
+	want = l4[0] == KDP_ICMP6_NEIGH_SOLICIT ? ND_OPT_SLLA : ND_OPT_TLLA;
+	while (off + 2 <= len) {
+		uint16_t olen = (uint16_t)(l4[off + 1] * 8);
+
+		if (olen == 0 || off + olen > len)
+			return -EINVAL;
+		if (l4[off] == want && olen >= 8) {
+			memcpy(lla, l4 + off + 2, RTE_ETHER_ADDR_LEN);
+			*has_lla = true;
+		}
+		off = (uint16_t)(off + olen);
+	}
+	return 0;
+}
+
+int kdp_neigh_nd_reply_in_place(struct rte_mbuf *m, const struct rte_ether_addr *mac,
+				bool router)
+{
+	const uint16_t len = 32; /* type..target (24), TLLA option (8) */
+	struct kdp_meta *md = kdp_meta(m);
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+	struct kdp_in6 target, src;
+	struct rte_ether_addr peer = eth->src_addr, lla;
+	uint8_t type, flags, *l4;
+	bool has;
+
+	if (kdp_neigh_nd_read(m, &type, &target, &src, &lla, &has, &flags) != 0 ||
+	    type != KDP_ICMP6_NEIGH_SOLICIT)
+		return -EINVAL;
+	if (has)
+		peer = lla;
+	if (rte_pktmbuf_data_len(m) < KDP_ETH_LEN + KDP_IP6_LEN + len &&
+	    rte_pktmbuf_append(m, (uint16_t)(KDP_ETH_LEN + KDP_IP6_LEN + len -
+					      rte_pktmbuf_data_len(m))) == NULL)
+		return -ENOSPC;
+	rte_pktmbuf_data_len(m) = (uint16_t)(KDP_ETH_LEN + KDP_IP6_LEN + len);
+	m->pkt_len = rte_pktmbuf_data_len(m);
+	eth->dst_addr = peer;
+	eth->src_addr = *mac;
+	memcpy(ip->src_addr, &target, 16);
+	memcpy(ip->dst_addr, &src, 16);
+	l4 = (uint8_t *)(ip + 1);
+	memset(l4, 0, len);
+	l4[0] = KDP_ICMP6_NEIGH_ADVERT;
+	l4[4] = (uint8_t)((router ? KDP_ND_NA_ROUTER : 0) | KDP_ND_NA_SOLICITED |
+			  KDP_ND_NA_OVERRIDE);
+	memcpy(l4 + 8, &target, 16);
+	l4[24] = ND_OPT_TLLA;
+	l4[25] = 1;
+	memcpy(l4 + 26, mac, RTE_ETHER_ADDR_LEN);
+	nd_finish(ip, l4, len);
+	md->l4_off = (uint16_t)(KDP_ETH_LEN + KDP_IP6_LEN);
+	md->l4_proto = IPPROTO_ICMPV6;
+	md->flags = 0;
+	return 0;
 }

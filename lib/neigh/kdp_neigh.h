@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Neighbour stage: IPv4 → MAC for next hops on the uplink, resolved by ARP.
+ * Neighbour stage: IPv4 → MAC for next hops on the uplink, resolved by ARP,
+ * and (a table of its own, family AF_INET6) IPv6 → MAC resolved by neighbour
+ * discovery (RFC 4861).
  *
  * Workers only read: kdp_neigh_lookup_bulk() on an rte_hash in lock-free
  * read/write concurrency mode whose data word holds the MAC itself, so a
@@ -25,6 +27,7 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include "common/kdp_addr.h"
 #include "common/kdp_drop.h"
 
 #define KDP_NEIGH_VALID (1ull << 63)
@@ -40,7 +43,10 @@ enum kdp_neigh_state {
 
 /** Control-thread view of one neighbour. */
 struct kdp_neigh_entry {
-	uint32_t ip; /**< host order */
+	union {
+		uint32_t ip;         /**< AF_INET: host order */
+		struct kdp_in6 ip6;  /**< AF_INET6: network order */
+	};
 	uint16_t port;
 	uint8_t state; /**< enum kdp_neigh_state */
 	uint8_t probes;
@@ -62,6 +68,10 @@ struct kdp_neigh_ops {
 	/** Free a packet that will not be sent, counting @p reason. */
 	void (*drop)(void *ctx, struct rte_mbuf *m, enum kdp_drop reason);
 	void *ctx;
+	/** AF_INET6 tables: send a neighbour solicitation for @p ip on @p port
+	 *  (to @p dst, or to its solicited-node multicast address). */
+	void (*request6)(void *ctx, uint16_t port, const struct kdp_in6 *ip,
+			 const struct rte_ether_addr *dst);
 };
 
 struct kdp_neigh_params {
@@ -71,6 +81,7 @@ struct kdp_neigh_params {
 	uint32_t max_probes;   /**< [3] */
 	int socket;
 	struct rte_rcu_qsbr *qsbr; /**< readers' RCU variable (NULL: no readers) */
+	int family;            /**< AF_INET [0 means AF_INET] or AF_INET6 */
 };
 
 struct kdp_neigh {
@@ -83,8 +94,9 @@ struct kdp_neigh {
 };
 
 /**
- * Creates a table. @return it, or NULL with rte_errno set (EINVAL, ENOMEM,
- * EEXIST for a name in use).
+ * Creates a table for p->family. An AF_INET6 table needs ops->request6.
+ * @return it, or NULL with rte_errno set (EINVAL, ENOMEM, EEXIST for a name
+ * in use).
  */
 struct kdp_neigh *kdp_neigh_create(const char *name,
 				   const struct kdp_neigh_params *p,
@@ -111,6 +123,29 @@ static inline void kdp_neigh_lookup_bulk(const struct kdp_neigh *nt,
 
 	for (unsigned int i = 0; i < n; i++) {
 		if (i == 0 || ips[i] != ips[i - 1])
+			keys[nu++] = &ips[i];
+		first[i] = (uint8_t)(nu - 1);
+	}
+	rte_hash_lookup_bulk_data(nt->h, keys, nu, &hits, data);
+	for (unsigned int i = 0; i < n; i++)
+		macs[i] = (hits >> first[i]) & 1 ? (uint64_t)(uintptr_t)data[first[i]] : 0;
+}
+
+/**
+ * kdp_neigh_lookup_bulk() of an AF_INET6 table: @p n (≤ 64) IPv6 next hops.
+ */
+static inline void kdp_neigh_lookup_bulk6(const struct kdp_neigh *nt,
+					  const struct kdp_in6 *ips, unsigned int n,
+					  uint64_t *macs)
+{
+	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint8_t first[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t hits = 0;
+	unsigned int nu = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (i == 0 || !kdp_addr6_eq(&ips[i], &ips[i - 1]))
 			keys[nu++] = &ips[i];
 		first[i] = (uint8_t)(nu - 1);
 	}
@@ -155,6 +190,15 @@ int kdp_neigh_learn(struct kdp_neigh *nt, uint32_t ip, uint16_t port,
 		    const struct rte_ether_addr *mac, bool create,
 		    uint64_t now_ms);
 
+/** kdp_neigh_resolve() of an AF_INET6 table. */
+void kdp_neigh_resolve6(struct kdp_neigh *nt, const struct kdp_in6 *ip, uint16_t port,
+			struct rte_mbuf *m, uint64_t now_ms);
+
+/** kdp_neigh_learn() of an AF_INET6 table (from a neighbour solicitation or
+ *  advertisement). */
+int kdp_neigh_learn6(struct kdp_neigh *nt, const struct kdp_in6 *ip, uint16_t port,
+		     const struct rte_ether_addr *mac, bool create, uint64_t now_ms);
+
 /** Control thread: runs due timers (retransmit, probe, expire). */
 void kdp_neigh_tick(struct kdp_neigh *nt, uint64_t now_ms);
 
@@ -182,5 +226,51 @@ int kdp_neigh_arp_build(struct rte_mbuf *m, uint16_t op,
 /** Turns a parsed ARP request into its reply, in place, answering @p mac. */
 void kdp_neigh_arp_reply_in_place(struct rte_mbuf *m,
 				  const struct rte_ether_addr *mac);
+
+/* ---- neighbour discovery messages (RFC 4861 §4.3, §4.4) ---- */
+
+/** Ethernet multicast of an IPv6 multicast address (RFC 2464 §7). */
+void kdp_neigh_nd_mcast_mac(const struct kdp_in6 *ip, struct rte_ether_addr *mac);
+
+/** Solicited-node multicast address of @p ip (ff02::1:ffXX:XXXX). */
+void kdp_neigh_nd_solicited(const struct kdp_in6 *ip, struct kdp_in6 *out);
+
+/**
+ * Writes a neighbour solicitation for @p target into @p m (reset first):
+ * from @p sip / @p sha (whose source link-layer option it carries) to
+ * @p eth_dst and the target itself (a unicast probe), or, with @p eth_dst
+ * NULL, to the target's solicited-node multicast address.
+ * @return 0 or -ENOSPC.
+ */
+int kdp_neigh_nd_build_ns(struct rte_mbuf *m, const struct rte_ether_addr *sha,
+			  const struct kdp_in6 *sip, const struct rte_ether_addr *eth_dst,
+			  const struct kdp_in6 *target);
+
+/**
+ * What a parsed neighbour solicitation or advertisement @p m says: its type
+ * (135 or 136), target, the IPv6 source, and the link-layer address of its
+ * source (NS) or target (NA) option in @p lla (@p has_lla false when it has
+ * none). For NA, @p na_flags gets the R/S/O bits. @return 0, or -EINVAL
+ * when an option is malformed (length 0 or past the end).
+ */
+int kdp_neigh_nd_read(const struct rte_mbuf *m, uint8_t *type, struct kdp_in6 *target,
+		      struct kdp_in6 *src, struct rte_ether_addr *lla, bool *has_lla,
+		      uint8_t *na_flags);
+
+/** NA flags (first byte of the reserved word). */
+#define KDP_ND_NA_ROUTER 0x80
+#define KDP_ND_NA_SOLICITED 0x40
+#define KDP_ND_NA_OVERRIDE 0x20
+
+/**
+ * Turns parsed neighbour solicitation @p m into the solicited advertisement
+ * that answers it, in place: target and source = the solicited target,
+ * sent to the solicitor (its address and MAC, the option's or the frame's),
+ * with @p mac as target link-layer address and the router flag when
+ * @p router. The solicitation must not come from :: (the caller ignores
+ * those). @return 0 or -ENOSPC.
+ */
+int kdp_neigh_nd_reply_in_place(struct rte_mbuf *m, const struct rte_ether_addr *mac,
+				bool router);
 
 #endif

@@ -4,8 +4,11 @@
  * The forwarding pipeline of one burst, independent of ports and queues:
  * parse → ingress checks → conntrack (bulk) → for new flows: service lookup
  * (bulk) and backend selection → NAT rewrite → route (bulk LPM) → TTL/MTU →
- * L2 (pod MAC, host MAC or bulk neighbour lookup). The worker loop feeds it received bursts;
- * tests, fuzzers and benchmarks feed it crafted mbufs.
+ * L2 (pod MAC, host MAC or bulk neighbour lookup). IPv6 packets leave the
+ * IPv4 stages at parse and take stages of their own (rte_lpm6 routes, hop
+ * limit and packet-too-big rules, neighbour discovery), rejoining at TX.
+ * The worker loop feeds it received bursts; tests, fuzzers and benchmarks
+ * feed it crafted mbufs.
  *
  * Reads a struct kdp_dp published by the control thread through RCU; the
  * caller holds it for the whole burst. Per-lcore context, no locks.
@@ -20,12 +23,14 @@
 
 #include "common/kdp_stats.h"
 #include "ct/kdp_ct.h"
+#include "ct/kdp_ct6.h"
 #include "masq/kdp_masq.h"
 #include "monitor/kdp_monitor.h"
 #include "neigh/kdp_neigh.h"
 #include "route/kdp_route.h"
 #include "svc/kdp_affinity.h"
 #include "svc/kdp_svc.h"
+#include "svc/kdp_svc6.h"
 
 /** Packets per burst. */
 #define KDP_BURST 32
@@ -41,10 +46,11 @@ enum kdp_port_role {
 /** What the pipeline knows of a port. */
 struct kdp_dp_port {
 	uint8_t role;   /**< enum kdp_port_role */
-	uint16_t mtu;   /**< largest IPv4 packet it may send */
+	uint16_t mtu;   /**< largest IP packet it may send */
 	uint32_t pod_ip; /**< POD: the one source address allowed (host order) */
 	uint8_t tx_csum; /**< finishes partial TCP/UDP checksums itself (TX offload) */
 	uint8_t tx_tso;  /**< takes TCP super-frames whole (TSO); others get segments */
+	struct kdp_in6 pod_ip6; /**< POD: the one global IPv6 source allowed (:: none) */
 };
 
 /** Forwarding configuration: built whole by the control thread. */
@@ -58,6 +64,16 @@ struct kdp_dp {
 	struct kdp_route_table *rt;
 	const struct kdp_svc_table *svc;
 	const struct kdp_masq_set *masq; /**< never masqueraded (NULL: masquerade off) */
+	/* IPv6: rt6 NULL when the node has no IPv6 address (IPv6 is routed
+	 * nowhere then). */
+	struct kdp_route6_table *rt6;
+	const struct kdp_masq_set6 *masq6; /**< never masqueraded (NULL: off) */
+	const struct kdp_svc6_table *svc6; /**< IPv6 frontends (NULL: none) */
+	struct kdp_in6 node_ip6;
+	struct kdp_in6 pod_gw6;    /**< the pods' IPv6 gateway (fe80::1) */
+	struct kdp_in6 loopback_ip6; /**< hairpin source */
+	struct kdp_in6 svc_cidr6;  /**< svc_plen6 0: none */
+	uint8_t svc_plen6;
 	struct kdp_dp_port ports[RTE_MAX_ETHPORTS];
 };
 
@@ -65,8 +81,11 @@ struct kdp_dp {
 struct kdp_pipeline_ctx {
 	struct kdp_stats *st;
 	const struct kdp_neigh *nt;
+	const struct kdp_neigh *nt6; /**< IPv6 neighbours (NULL: none) */
 	struct kdp_ct *ct;
 	struct kdp_affinity *aff; /**< ClientIP pins (NULL: none) */
+	struct kdp_ct6 *ct6;       /**< IPv6 conntrack (NULL: IPv6 untracked) */
+	struct kdp_affinity6 *aff6; /**< IPv6 ClientIP pins (NULL: none) */
 	struct kdp_monitor_worker *mon; /**< flow monitor (NULL: none) */
 	bool mon_on;          /**< someone listens: set per burst */
 	uint64_t now_ms;      /**< set per burst: kdp_clock_now_ms() */

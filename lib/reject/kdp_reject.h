@@ -26,4 +26,16 @@ int kdp_reject_tcp_reset(struct rte_mbuf *m);
  */
 int kdp_reject(struct rte_mbuf *m, uint32_t from);
 
+struct kdp_in6;
+
+/** kdp_reject_tcp_reset() for a parsed IPv6 TCP segment (extension
+ *  headers are left out of the RST). */
+int kdp_reject6_tcp_reset(struct rte_mbuf *m);
+
+/**
+ * Rejects parsed IPv6 packet @p m: RST for TCP, ICMPv6 port unreachable
+ * from @p from otherwise. @return as kdp_reject().
+ */
+int kdp_reject6(struct rte_mbuf *m, const struct kdp_in6 *from);
+
 #endif

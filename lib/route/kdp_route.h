@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Route stage: IPv4 longest-prefix match (rte_lpm) from destination to a
- * next hop. A table is built whole by the control thread and then only read:
- * workers look it up without locks while it is published through RCU.
+ * Route stage: IPv4 longest-prefix match (rte_lpm), and IPv6 in a table of
+ * its own (rte_lpm6), from destination to a next hop. A table is built whole
+ * by the control thread and then only read: workers look it up without
+ * locks while it is published through RCU.
  */
 #ifndef KDP_ROUTE_H
 #define KDP_ROUTE_H
@@ -11,6 +12,9 @@
 #include <stdint.h>
 #include <rte_ether.h>
 #include <rte_lpm.h>
+#include <rte_lpm6.h>
+
+#include "common/kdp_addr.h"
 
 /** What the forwarding code does with a packet that matches a route. */
 enum kdp_nh_type {
@@ -113,6 +117,71 @@ static inline uint32_t kdp_route_lookup(const struct kdp_route_table *rt,
 {
 	uint32_t hop;
 	return rte_lpm_lookup(rt->lpm, ip, &hop) == 0 ? hop : rt->default_nh;
+}
+
+/* ---- IPv6 ---- */
+
+struct kdp_nexthop6 {
+	uint8_t type;              /**< enum kdp_nh_type */
+	uint16_t port;             /**< egress port */
+	struct kdp_in6 gw;         /**< KDP_NH_VIA: gateway */
+	struct rte_ether_addr mac; /**< ENDPOINT/HOST: destination MAC */
+};
+
+struct kdp_route6_entry {
+	struct kdp_in6 prefix; /**< host bits cleared */
+	uint8_t depth;
+	uint8_t kind;          /**< enum kdp_route_kind */
+	uint32_t nh;           /**< index into the next-hop array */
+	char target[96];
+};
+
+struct kdp_route6_table {
+	struct rte_lpm6 *lpm;
+	struct kdp_nexthop6 *nh;
+	struct kdp_route6_entry *routes;
+	uint32_t n_routes;
+	uint32_t max_routes;
+	uint32_t default_nh; /**< next hop of ::/0 (rte_lpm6 takes depth ≥ 1) */
+	uint32_t refs;
+	uint64_t sig;
+};
+
+/** kdp_route_create() for IPv6 (an rte_lpm6 with @p max_routes tbl8 groups). */
+struct kdp_route6_table *kdp_route6_create(const char *name, uint32_t max_routes,
+					   int socket);
+
+/** Frees an IPv6 table (NULL is fine). */
+void kdp_route6_free(struct kdp_route6_table *rt);
+
+/**
+ * kdp_route_add() for IPv6: @p prefix / @p depth (0-128; host bits are
+ * cleared). @return 0, -ENOSPC (routes or tbl8 groups), -EINVAL.
+ */
+int kdp_route6_add(struct kdp_route6_table *rt, const struct kdp_in6 *prefix,
+		   uint8_t depth, enum kdp_route_kind kind, const struct kdp_nexthop6 *nh,
+		   const char *target);
+
+/** Looks up @p n IPv6 destinations at once, as kdp_route_lookup_bulk(). */
+static inline void kdp_route6_lookup_bulk(const struct kdp_route6_table *rt,
+					  const struct kdp_in6 *ips, uint32_t *nh_idx,
+					  unsigned int n)
+{
+	int32_t hop[64];
+
+	rte_lpm6_lookup_bulk_func(rt->lpm, (uint8_t(*)[RTE_LPM6_IPV6_ADDR_SIZE])(uintptr_t)ips,
+				  hop, n);
+	for (unsigned int i = 0; i < n; i++)
+		nh_idx[i] = hop[i] >= 0 ? (uint32_t)hop[i] : rt->default_nh;
+}
+
+/** Single IPv6 lookup; the next-hop index or KDP_ROUTE_MISS. */
+static inline uint32_t kdp_route6_lookup(const struct kdp_route6_table *rt,
+					 const struct kdp_in6 *ip)
+{
+	uint32_t hop;
+
+	return rte_lpm6_lookup(rt->lpm, ip->b, &hop) == 0 ? hop : rt->default_nh;
 }
 
 #endif

@@ -221,7 +221,7 @@ static int pick_fill(struct kdp_svc_fe *fe, struct kdp_svc_pick *p, bool local, 
 		return 0;
 	if (!kdp_maglev_valid_m(m))
 		return -EINVAL;
-	mb = malloc(sizeof(*mb) * n);
+	mb = calloc(n, sizeof(*mb)); /* zeroed: is6 and ip6 are part of the identity */
 	p->maglev = malloc(sizeof(*p->maglev) * m);
 	if (mb == NULL || p->maglev == NULL) {
 		free(mb);

@@ -99,7 +99,7 @@ expect "missing argument: exit 2" 2 stderr "'service get' takes NS/NAME" service
 expect "bad NS/NAME: exit 2" 2 stderr "must be NAMESPACE/NAME" service get webpod
 expect "unknown output format: exit 2" 2 stderr "unknown output format 'yaml'" service list -o yaml
 expect "-o on a command without wide columns: exit 2" 2 stderr "'lrp list' does not take -o" lrp list -o wide
-expect "bad --proto value: exit 2" 2 stderr "--proto must be tcp, udp or icmp" ct list --proto sctp
+expect "bad --proto value: exit 2" 2 stderr "--proto must be tcp, udp, icmp or icmpv6" ct list --proto sctp
 expect "a missing -f FILE: exit 2" 2 stderr "'apply' needs -f FILE" apply
 expect "an unreadable -f FILE: exit 2" 2 stderr "cannot open $TMP/none.json" -s "$TMP/none.sock" \
 	apply -f "$TMP/none.json"

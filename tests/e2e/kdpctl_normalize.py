@@ -32,6 +32,7 @@ TIME_KEYS = {"Uptime:"}
 COUNT_KEYS = {
     "RX packets:", "RX bytes:", "TX packets:", "TX bytes:", "Dropped:", "Punted:",
     "ICMP sent:", "Masqueraded packets:", "Left unmasqueraded:", "Neighbours:",
+    "IPv6 neighbours:",
 }
 # Metrics whose value depends on timing: all but these gauges of the state.
 STABLE_METRICS = {
@@ -44,7 +45,7 @@ STABLE_METRICS = {
 JSON_TIME_KEYS = {"ageSeconds", "expiresInSeconds", "uptimeSeconds"}
 JSON_COUNT_KEYS = {
     "rxPackets", "txPackets", "rxBytes", "txBytes", "rxMissed", "rxErrors", "txErrors",
-    "dropped", "busyRatio", "packets", "gcRuns", "gcRemoved", "neighbours",
+    "dropped", "busyRatio", "packets", "gcRuns", "gcRemoved", "neighbours", "neighboursIPv6",
 }
 CT_FOOTER = re.compile(r"^(\d+ of \d+ flows shown \(capacity \d+\)); GC: \d+ runs, \d+ removed$")
 

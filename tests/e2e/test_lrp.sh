@@ -26,6 +26,9 @@ NL_W1=172.20.0.13        # node-local DNS pod on k8s-w1
 CD_CTR=172.20.1.144      # CoreDNS pod on k8s-ctr
 CD_W1=172.20.0.186       # CoreDNS pod on k8s-w1
 DNS_IP=10.96.0.10        # kube-system/kube-dns
+DNS_IP6=fd00:96::a       # ... its IPv6 ClusterIP (the lab is dual stack)
+SVC_IP6=fd00:96::98d4    # default/webpod's IPv6 ClusterIP (the AAAA answer)
+CLIENT_IP6=fd00:20:0:1::236
 UPSTREAM_IP=10.96.31.170 # kube-system/kube-dns-upstream
 LINK_IP=169.254.20.10    # addressMatcher frontend
 LATE_IP=10.96.0.53       # kube-system/dns-late (created after its policy)
@@ -201,6 +204,32 @@ check_b_redirect() {
 		"$(lab_dns_queries coredns-ctr | grep -F "from $NL_CTR" | tail -n1 | sed 's/^.*dnsmasq/coredns-ctr: dnsmasq/')"
 }
 
+# b6. The policy redirects kube-dns's IPv6 ClusterIP to the node-local
+# pod's IPv6 address too (a dual-stack policy over a dual-stack service).
+check_b6_redirect() {
+	local proto f out ans srv nl cd ok
+	for proto in udp tcp; do
+		f=()
+		[[ $proto == tcp ]] && f=(+tcp)
+		nl=$(lab_dns_queries nodelocal-ctr | grep -cF "query[AAAA] $DNS_NAME from $CLIENT_IP6")
+		cd=$(($(lab_dns_queries coredns-ctr | grep -cF "query[AAAA] $DNS_NAME from $CLIENT_IP6") +
+			$(lab_dns_queries coredns-w1 | grep -cF "query[AAAA] $DNS_NAME from $CLIENT_IP6")))
+		out=$(ip netns exec kdp-curl-pod dig "${f[@]}" +tries=2 +timeout=2 "@$DNS_IP6" "$DNS_NAME" AAAA 2>&1)
+		ans=$(awk -v n="$DNS_NAME." '$1 == n && $4 == "AAAA" {print $5}' <<<"$out" | paste -sd, -)
+		srv=$(grep -m1 '^;; SERVER:' <<<"$out" | sed 's/^;; SERVER: //')
+		sleep 0.3
+		nl=$(($(lab_dns_queries nodelocal-ctr | grep -cF "query[AAAA] $DNS_NAME from $CLIENT_IP6") - nl))
+		cd=$(($(lab_dns_queries coredns-ctr | grep -cF "query[AAAA] $DNS_NAME from $CLIENT_IP6") +
+			$(lab_dns_queries coredns-w1 | grep -cF "query[AAAA] $DNS_NAME from $CLIENT_IP6") - cd))
+		ok=1
+		[[ $ans == "$SVC_IP6" && $srv == "$DNS_IP6#53($DNS_IP6) (${proto^^})" ]] && ((nl == 1 && cd == 0)) && ok=0
+		verdict "$ok" "b6-$proto. dig ${f[*]:+${f[*]} }@$DNS_IP6 AAAA from curl-pod over IPv6/${proto^^}: answered from $DNS_IP6 by node-local-dns-ctr" \
+			"answer: ${ans:-none}; server: ${srv:-none}" \
+			"queries from $CLIENT_IP6 logged: node-local k8s-ctr $nl, CoreDNS (both) $cd"
+		((ok == 0)) || printf '%s\n' "$out" | sed 's/^/          | /'
+	done
+}
+
 check_d_service_list() {
 	local udp tcp up w1udp ok=1
 	udp=$(svc_block k8s-ctr "$DNS_IP:53/UDP")
@@ -312,6 +341,7 @@ T_START=$(date +%s)
 if setup; then
 	check_a_policy
 	check_b_redirect
+	check_b6_redirect
 	check_d_service_list
 	check_e_lrp_list
 	check_f_address

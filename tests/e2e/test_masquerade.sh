@@ -33,6 +33,12 @@ IPMASQ_DIR=$KDP_LAB_DIR/ip-masq-agent # watched directory (check h)
 IPMASQ_FILE=$IPMASQ_DIR/config
 TINY_RANGE=40000-40003 # natPortRange of check f
 TINY_OTHER=3           # conntrack otherSeconds of check f
+# The IPv6 side (the lab is dual stack).
+CLIENT_IP6=fd00:20:0:1::236
+NODE_CTR6=fd00:10::100
+ROUTER6=$LAB_ROUTER_IP6 # fd00:10::200
+EXTRA1_6=fd00:10:1::200
+IPMASQ6='{"nonMasqueradeCIDRs":["10.10.1.0/24","10.10.2.0/24","fd00:10:1::/64"]}'
 
 
 
@@ -193,9 +199,34 @@ masq_case() {
 		"$(grep -m1 -E "> $(re "$dst")\.80: Flags \[S\]" <<<"$rcap" | sed 's/^.*, length [0-9]*: /router: /')"
 }
 
+# masq_case6 TAG DESC DST WANT_SRC: masq_case for IPv6 (ping -6, curl
+# http://[DST]/).
+masq_case6() {
+	local tag=$1 desc=$2 dst=$3 want=$4 pr body rcap ccap srcs back ok=1
+	lab_capture_start "$tag-r" "$LAB_NS_ROUTER" eth1 "icmp6 or tcp port 80" ||
+		{ fail "$desc" "tcpdump in the router did not start"; return; }
+	lab_capture_start "$tag-c" kdp-curl-pod eth0 "icmp6 or tcp port 80" ||
+		{ lab_capture_stop "$tag-r" >/dev/null; fail "$desc" "tcpdump in curl-pod did not start"; return; }
+	pr=$(ping_ok curl-pod "$dst")
+	body=$(http curl-pod "http://[$dst]/")
+	rcap=$(lab_capture_stop "$tag-r")
+	ccap=$(lab_capture_stop "$tag-c")
+	srcs=$(grep -E "> $dst(\.80)?: (ICMP6, echo request|Flags \[S\])" <<<"$rcap" |
+		grep -oE 'length [0-9]+: [0-9a-f:]+(\.[0-9]+)? > ' | sed -E 's/^length [0-9]+: ([0-9a-f:]+)(\.[0-9]+)? > $/\1/' |
+		sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')
+	back=$(grep -cE "$dst(\.80)? > $CLIENT_IP6(\.[0-9]+)?: (ICMP6, echo reply|Flags \[S\.\])" <<<"$ccap")
+	[[ $pr == ok* && $body == router && $srcs =~ ^$want\ x[0-9]+$ ]] && ((back >= 2)) && ok=0
+	verdict "$ok" "$desc" \
+		"ping: $pr; curl http://[$dst]/: $body" \
+		"tcpdump in the router (eth1): sources of echo requests and SYNs to $dst: ${srcs:-none}" \
+		"tcpdump in curl-pod: echo replies / SYN-ACKs from $dst to $CLIENT_IP6: $back"
+}
+
 check_a_router() {
 	masq_case a "a. curl-pod -> router $ROUTER (ping, curl): the router sees $NODE_CTR, the answers reach curl-pod" \
 		"$ROUTER" "$NODE_CTR"
+	masq_case6 a6 "a6. IPv6: curl-pod -> router $ROUTER6 (ping, curl): the router sees $NODE_CTR6, the answers reach curl-pod" \
+		"$ROUTER6" "$NODE_CTR6"
 }
 
 check_b_extra() {
@@ -208,24 +239,28 @@ check_b_extra() {
 check_c_ipmasq() {
 	local out node ok=0 list rc=0 want l missing=()
 	for node in k8s-ctr k8s-w1; do
-		api "$node" PUT /v1/ipmasq "$IPMASQ"
+		api "$node" PUT /v1/ipmasq "$IPMASQ6"
 		out+="$node: HTTP $CODE; "
 		[[ $CODE == 2?? ]] || { ok=1; out+="($BODY) "; }
 	done
 	lab_router_pod_routes add || ok=1
-	verdict "$ok" "c0. PUT /v1/ipmasq $IPMASQ on both nodes; routes to the pod CIDRs in the router" "$out"
+	verdict "$ok" "c0. PUT /v1/ipmasq $IPMASQ6 on both nodes; routes to the pod CIDRs in the router" "$out"
 	masq_case c1 "c1. with the config, curl-pod -> $EXTRA1 keeps the pod source $CLIENT_IP" "$EXTRA1" "$CLIENT_IP"
 	masq_case c2 "c2. with the config, curl-pod -> $EXTRA2 keeps the pod source $CLIENT_IP" "$EXTRA2" "$CLIENT_IP"
 	masq_case c3 "c3. with the config, curl-pod -> $ROUTER is still masqueraded to $NODE_CTR" "$ROUTER" "$NODE_CTR"
+	masq_case6 c6 "c6. IPv6: with the config (fd00:10:1::/64), curl-pod -> $EXTRA1_6 keeps the pod source $CLIENT_IP6" \
+		"$EXTRA1_6" "$CLIENT_IP6"
+	masq_case6 c7 "c7. IPv6: curl-pod -> $ROUTER6 is still masqueraded to $NODE_CTR6" "$ROUTER6" "$NODE_CTR6"
 
 	ok=0
 	list=$(lab_kdpctl k8s-ctr ipmasq list 2>&1) || rc=$?
-	for want in 10.10.1.0/24 10.10.2.0/24 172.20.0.0/16 169.254.0.0/16 "$NODE_CTR/32" "$NODE_W1/32"; do
+	for want in 10.10.1.0/24 10.10.2.0/24 172.20.0.0/16 169.254.0.0/16 "$NODE_CTR/32" "$NODE_W1/32" \
+		fd00:10:1::/64 fd00:20::/48 fe80::/10 "$NODE_CTR6/128" "fd00:10::101/128"; do
 		grep -qE "^$(re "$want")( |$)" <<<"$list" || missing+=("$want")
 	done
 	((rc == 0 && ${#missing[@]} == 0)) || ok=1
 	l=$(awk 'NR > 1 {print $1}' <<<"$list" | paste -sd, -)
-	verdict "$ok" "c4. kdpctl ipmasq list on k8s-ctr: 10.10.1.0/24, 10.10.2.0/24, 172.20.0.0/16, 169.254.0.0/16 and both node IPs" \
+	verdict "$ok" "c4. kdpctl ipmasq list on k8s-ctr: 10.10.1.0/24, 10.10.2.0/24, 172.20.0.0/16, 169.254.0.0/16, both node IPs; fd00:10:1::/64, fd00:20::/48, fe80::/10, both node IPv6 addresses" \
 		"listed: ${l:-nothing} (rc $rc)" "missing: ${missing[*]:-none}"
 	((ok == 0)) || printf '%s\n' "$list" | sed 's/^/          | /'
 	l=$(lab_kdpctl k8s-w1 ipmasq list -o wide 2>&1 | awk 'NR > 1 {print $1 "(" $2 ")"}' | paste -sd, -)
@@ -306,6 +341,36 @@ check_e_ports_i_natlist() {
 	((ok == 0)) || printf '%s\n' "$kn" | sed 's/^/          | /'
 }
 
+# g6. The same for IPv6: the kernel refuses the connected socket only if the
+# ICMPv6 error quotes its own packet (translated back, checksums right).
+check_g6_icmp_error() {
+	local res ok=1 sport=41998 nat
+	res=$(ip netns exec kdp-curl-pod "$LAB_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.settimeout(1.0)
+s.bind((sys.argv[1], int(sys.argv[3])))
+s.connect((sys.argv[2], int(sys.argv[4])))
+for _ in range(2):
+    try:
+        s.send(b"kdp-e2e")
+        s.recv(100)
+        print("ANSWERED")
+        break
+    except ConnectionRefusedError:
+        print("REFUSED")
+        break
+    except socket.timeout:
+        continue
+else:
+    print("NONE")
+' "$CLIENT_IP6" "$ROUTER6" "$sport" "$CLOSED_PORT" 2>&1)
+	nat=$(nat_rows k8s-ctr | grep -F "[$CLIENT_IP6]:$sport" | head -1)
+	[[ $res == REFUSED && -n $nat ]] && ok=0
+	verdict "$ok" "g6. IPv6: UDP from curl-pod to a closed port ([$ROUTER6]:$CLOSED_PORT): the ICMPv6 port unreachable reaches curl-pod's socket translated back (connection refused)" \
+		"socket in curl-pod ([$CLIENT_IP6]:$sport): ${res:-nothing}" "GET /v1/nat: ${nat:-no entry}"
+}
+
 check_g_icmp_error() {
 	local res ccap rcap line inner rinner ok=1 sport=41999
 	lab_capture_start g-c kdp-curl-pod eth0 -v icmp ||
@@ -344,7 +409,9 @@ check_h_file() {
 	body=$'nonMasqueradeCIDRs:\n  - 10.10.1.0/24\n  - 198.51.100.0/24\nmasqLinkLocal: true\n'
 	t0=$(date +%s%3N)
 	printf '%s' "$body" >"$IPMASQ_FILE.tmp" && mv "$IPMASQ_FILE.tmp" "$IPMASQ_FILE"
-	want="10.10.1.0/24,172.20.0.0/16,192.168.10.100/32,192.168.10.101/32,198.51.100.0/24"
+	# (and the IPv6 set: native CIDR, node addresses, fe80::/10 as
+	# masqLinkLocalIPv6 is not set)
+	want="10.10.1.0/24,172.20.0.0/16,192.168.10.100/32,192.168.10.101/32,198.51.100.0/24,fd00:10::100/128,fd00:10::101/128,fd00:20::/48,fe80::/10"
 	for ((i = 0; i < 40; i++)); do
 		after=$(nonmasq k8s-ctr)
 		[[ $after == "$want" ]] && break
@@ -446,6 +513,7 @@ if setup; then
 	check_d_cluster
 	check_e_ports_i_natlist
 	check_g_icmp_error
+	check_g6_icmp_error
 	check_h_file
 	check_f_exhaustion
 fi

@@ -157,6 +157,11 @@ transfers() {
 	download "$1 NodePort $NODE_CTR:30090 from the router -> webpod-w1 (SNAT)" kdp-router \
 		"http://$NODE_CTR:30090/big"
 	download "$1 masquerade: curl-pod gets the router's /big" kdp-curl-pod "http://$ROUTER/big"
+	# IPv6: TCPv6 super-frames and partial checksums over the IPv6
+	# pseudo-header, through DNAT and masquerade
+	download "$1 IPv6 ClusterIP [fd00:96::98d4] -> a webpod" kdp-curl-pod "http://[fd00:96::98d4]/big"
+	download "$1 IPv6 masquerade: curl-pod gets [$LAB_ROUTER_IP6]/big" kdp-curl-pod \
+		"http://[$LAB_ROUTER_IP6]/big"
 	upload "$1 masquerade"
 	udp_gso "$1 masquerade"
 }

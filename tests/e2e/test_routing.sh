@@ -17,6 +17,11 @@ SAME_POD=172.20.1.40   # webpod on k8s-ctr
 CLIENT_IP=172.20.1.236 # curl-pod on k8s-ctr
 SPOOF_IP=172.20.1.99
 NODE_IP=192.168.10.100 # k8s-ctr
+# The IPv6 side of the same pods (the lab is dual stack).
+OTHER_POD6=fd00:20::130
+SAME_POD6=fd00:20:0:1::40
+CLIENT_IP6=fd00:20:0:1::236
+SPOOF_IP6=fd00:20:0:1::99
 
 
 
@@ -51,6 +56,10 @@ check_a_ping() {
 			"a3. ${ns#kdp-} -> $NODE_IP (k8s-ctr's own stack, through the host tap): ttl=64, not decremented" \
 			"${ttl:-no reply}; $(lab_ping_summary <<<"$out")"
 	done
+	ping_check "a4. IPv6: curl-pod -> $OTHER_POD6 (webpod on the other node)" curl-pod "$OTHER_POD6"
+	ping_check "a5. IPv6: curl-pod -> $SAME_POD6 (webpod on the same node)" curl-pod "$SAME_POD6"
+	ping_check "a6. IPv6: curl-pod -> its gateway $LAB_POD_GATEWAY6 (link-local, kdp answers)" \
+		curl-pod "$LAB_POD_GATEWAY6%eth0"
 }
 
 check_b_native() {
@@ -78,6 +87,20 @@ check_b_native() {
 	((rc == 0 && req == 0)) && ok=0 || ok=1
 	verdict "$ok" "b2. same-node traffic ($CLIENT_IP > $SAME_POD) stays off the LAN" \
 		"ping rc=$rc; packets with $SAME_POD on br0: $req"
+
+	rc=0 ok=0
+	lab_capture_start b3 kdp-lan "$LAB_LAN_BRIDGE" "ip6 and (icmp6 or udp) and not ip6 multicast" ||
+		{ fail "b3. capture on br0" "tcpdump did not start"; return; }
+	lab_ping curl-pod "$OTHER_POD6" >/dev/null || rc=$?
+	cap=$(lab_capture_stop b3)
+	req=$(grep -cE "ethertype IPv6 .*: $CLIENT_IP6 > $OTHER_POD6: ICMP6, echo request" <<<"$cap")
+	rep=$(grep -cE "ethertype IPv6 .*: $OTHER_POD6 > $CLIENT_IP6: ICMP6, echo reply" <<<"$cap")
+	bad=$(grep -E "> $OTHER_POD6: ICMP6, echo request" <<<"$cap" | grep -vc " $CLIENT_IP6 >")
+	encap=$(grep -Ec 'UDP|VXLAN|Geneve' <<<"$cap")
+	((rc == 0 && req > 0 && rep > 0 && bad == 0 && encap == 0)) || ok=1
+	verdict "$ok" "b3. on the LAN: plain IPv6 $CLIENT_IP6 > $OTHER_POD6, no tunnel, no NAT" \
+		"ping rc=$rc; echo requests: $req, replies: $rep, other sources: $bad, UDP: $encap" \
+		"$(grep -m1 'echo request' <<<"$cap" || echo '(no echo request captured)')"
 }
 
 check_c_routes() {
@@ -91,6 +114,15 @@ check_c_routes() {
 		"172.20.0.0/24 via 192.168.10.101: ${l1:-MISSING}" \
 		"$CLIENT_IP/32 (endpoint):        ${l2:-MISSING}" \
 		"0.0.0.0/0 via $LAB_ROUTER_IP:    ${l3:-MISSING}"
+	l1=$(grep -F 'fd00:20::/64' <<<"$out" | grep -F -m1 'fd00:10::101')
+	l2=$(grep -F -m1 "$CLIENT_IP6/128" <<<"$out")
+	l3=$(grep -F '::/0 ' <<<"$out" | grep -F -m1 "$LAB_ROUTER_IP6")
+	local l4
+	l4=$(grep -F 'fe80::1/128' <<<"$out" | grep -F -m1 'pod-gateway')
+	[[ $rc == 0 && -n $l1 && -n $l2 && -n $l3 && -n $l4 ]] || ok=1
+	verdict "$ok" "c2. the same for IPv6: remote podCIDR, local endpoint, default, the pods' gateway" \
+		"fd00:20::/64 via fd00:10::101: ${l1:-MISSING}" "$CLIENT_IP6/128: ${l2:-MISSING}" \
+		"::/0 via $LAB_ROUTER_IP6: ${l3:-MISSING}" "fe80::1/128 local: ${l4:-MISSING}"
 	if ((ok != 0)); then
 		printf '        kdpctl (rc %s) printed:\n' "$rc"
 		printf '%s\n' "$out" | sed 's/^/          | /'
@@ -102,17 +134,23 @@ check_d_node_delete() {
 	api k8s-ctr DELETE /v1/nodes/k8s-w1
 	local del_code=$CODE
 	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
-	[[ $del_code == 2?? && $rc != 0 ]] || ok=1
-	verdict "$ok" "d1. DELETE /v1/nodes/k8s-w1 on k8s-ctr -> $OTHER_POD unreachable" \
-		"DELETE: HTTP $del_code $BODY" "ping: $(lab_ping_summary <<<"$out")"
+	local out6 rc6=0
+	out6=$(ip netns exec kdp-curl-pod ping -n -c2 -W1 "$OTHER_POD6" 2>&1) || rc6=$?
+	[[ $del_code == 2?? && $rc != 0 && $rc6 != 0 ]] || ok=1
+	verdict "$ok" "d1. DELETE /v1/nodes/k8s-w1 on k8s-ctr -> $OTHER_POD and $OTHER_POD6 unreachable" \
+		"DELETE: HTTP $del_code $BODY" "ping: $(lab_ping_summary <<<"$out")" \
+		"ping -6: $(lab_ping_summary <<<"$out6")"
 
-	rc=0 ok=0
-	api k8s-ctr PUT /v1/nodes/k8s-w1 '{"ip":"192.168.10.101","podCIDRs":["172.20.0.0/24"]}'
+	rc=0 ok=0 rc6=0
+	api k8s-ctr PUT /v1/nodes/k8s-w1 \
+		'{"ip":"192.168.10.101","ips":["192.168.10.101","fd00:10::101"],"podCIDRs":["172.20.0.0/24","fd00:20::/64"]}'
 	local put_code=$CODE
 	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
-	[[ $put_code == 2?? && $rc == 0 ]] || ok=1
-	verdict "$ok" "d2. PUT /v1/nodes/k8s-w1 back -> $OTHER_POD reachable again" \
-		"PUT: HTTP $put_code $BODY" "ping: $(lab_ping_summary <<<"$out")"
+	out6=$(lab_ping curl-pod "$OTHER_POD6") || rc6=$?
+	[[ $put_code == 2?? && $rc == 0 && $rc6 == 0 ]] || ok=1
+	verdict "$ok" "d2. PUT /v1/nodes/k8s-w1 back (both families) -> both reachable again" \
+		"PUT: HTTP $put_code $BODY" "ping: $(lab_ping_summary <<<"$out")" \
+		"ping -6: $(lab_ping_summary <<<"$out6")"
 }
 
 check_e_spoof() {
@@ -136,6 +174,24 @@ check_e_spoof() {
 	verdict "$ok" "e. 5 echo requests from curl-pod with source $SPOOF_IP are dropped (spoofed_source)" \
 		"sent to gateway MAC $mac; /v1/stats spoofed_source: $before before, $after after" \
 		"received by webpod-w1 ($OTHER_POD): $seen"
+
+	before=$after
+	lab_capture_start e2 kdp-webpod-w1 eth0 "icmp6 and src host $SPOOF_IP6" ||
+		{ fail "e2. IPv6 spoofing" "tcpdump in the target pod did not start"; return; }
+	lab_send_icmp6 curl-pod "$SPOOF_IP6" "$OTHER_POD6" "$mac" 5 ||
+		{ lab_capture_stop e2 >/dev/null; fail "e2. IPv6 spoofing" "could not send the packets"; return; }
+	sleep 1
+	after=$(lab_drop_count k8s-ctr spoofed_source) || after=ERR
+	cap=$(lab_capture_stop e2)
+	seen=$(grep -c "$SPOOF_IP6 >" <<<"$cap")
+	if [[ $before =~ ^[0-9]+$ && $after =~ ^[0-9]+$ ]] && ((after - before >= 5 && seen == 0)); then
+		ok=0
+	else
+		ok=1
+	fi
+	verdict "$ok" "e2. 5 ICMPv6 echo requests from curl-pod with source $SPOOF_IP6 are dropped (spoofed_source)" \
+		"/v1/stats spoofed_source: $before before, $after after" \
+		"received by webpod-w1 ($OTHER_POD6): $seen"
 }
 
 check_f_restart() {
@@ -152,11 +208,14 @@ check_f_restart() {
 	fi
 	pid2=$(lab_kdp_pid k8s-ctr) || pid2=none
 	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
+	local out6 rc6=0
+	out6=$(lab_ping curl-pod "$OTHER_POD6") || rc6=$?
 	nodes=$(lab_nodes_list k8s-ctr 2>&1) || true
-	grep -qx 'k8s-w1 192.168.10.101 172.20.0.0/24' <<<"$nodes" && ((rc == 0)) || ok=1
-	verdict "$ok" "f. kill -9 kdp on k8s-ctr, restart (no state re-applied): routing and nodes restored" \
+	grep -qx 'k8s-w1 192.168.10.101 172.20.0.0/24,fd00:20::/64' <<<"$nodes" && ((rc == 0 && rc6 == 0)) ||
+		ok=1
+	verdict "$ok" "f. kill -9 kdp on k8s-ctr, restart (no state re-applied): routing (both families) and nodes restored" \
 		"pid $pid1 killed, new pid $pid2; ping: $(lab_ping_summary <<<"$out")" \
-		"GET /v1/nodes: $(tr '\n' ';' <<<"$nodes")"
+		"ping -6: $(lab_ping_summary <<<"$out6")" "GET /v1/nodes: $(tr '\n' ';' <<<"$nodes")"
 }
 
 check_g_bad_input() {
@@ -185,6 +244,11 @@ check_g_bad_input() {
 		lab_kdpctl k8s-ctr endpoint put default/other -f - 2>&1)
 	[[ $out == "Error: endpoints[default/other]: ip: 172.20.0.77 is inside podCIDR 172.20.0.0/24 of node k8s-w1, not this node's (HTTP 400)" ]] && ok=0 || ok=1
 	verdict "$ok" "g5. an endpoint with an address of another node's podCIDR: 400 naming ip" "$out"
+
+	api k8s-ctr PUT /v1/nodes/bad '{"ip":"192.168.10.102","ips":["192.168.10.102","fd00:10::1:2:3:4:5:6:7"],"podCIDRs":[]}'
+	err=$(lab_api_error <<<"$BODY")
+	[[ $CODE == 400 && $err == "ips[1]: not an IPv4 or IPv6 address"* ]] && ok=0 || ok=1
+	verdict "$ok" "g6. PUT /v1/nodes/bad with a bad IPv6 address -> 400 naming ips[1]" "HTTP $CODE: $BODY"
 
 	after=$(lab_nodes_list k8s-ctr 2>&1)
 	rc=0

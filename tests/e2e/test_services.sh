@@ -30,16 +30,24 @@ MG_PORT=8080
 MG_SRC_PORTS=(40000 40001 40002 40003 40004 40005 40006 40007 40008 40009)
 BIG_BYTES=$((LAB_WEB_BIG_MB * 1024 * 1024))
 DNS_NAME=webpod.default.svc.cluster.local
+# The IPv6 side (the lab is dual stack).
+CLIENT_IP6=fd00:20:0:1::236
+SVC_IP6=fd00:96::98d4
+DNS_IP6=fd00:96::a
+EMPTY_IP6=fd00:96::99
+NODE_CTR6=fd00:10::100
+NODE_W1_6=fd00:10::101
 
 
 
 
 
 
-# webpod_json [KEY=JSON...]: default/webpod (NodePort 10.96.152.212:80,
-# nodePort 30080, backends: both webpods) with fields replaced.
+# webpod_json [KEY=JSON...]: default/webpod (NodePort 10.96.152.212:80 and
+# [fd00:96::98d4]:80, nodePort 30080, backends: both webpods) with fields
+# replaced.
 webpod_json() {
-	lab_service_json NodePort "$SVC_IP" "http:TCP:80:80:$NODE_PORT" app=webpod "$@"
+	lab_service_json NodePort "$SVC_IP,$SVC_IP6" "http:TCP:80:80:$NODE_PORT" app=webpod "$@"
 }
 
 # put_webpod [KEY=JSON...]: PUT webpod_json on both nodes; FAIL line if not.
@@ -295,6 +303,83 @@ check_d_hairpin() {
 		"client addresses in webpod-ctr's server log: ${srcs:-none}"
 }
 
+# The same checks over IPv6, shorter: ClusterIP to both webpods, DNS AAAA
+# over IPv6 (UDP and TCP), NodePort on each node's IPv6 with SNAT, hairpin
+# (the reply comes back to kdp's link-local hairpin address), reject.
+check_v6() {
+	local res ctr w1 out ans srv proto node nip remote_pod remote_ip cap srcs ok f body rst icmp
+	local -A got
+	res=$(hits curl-pod "http://[$SVC_IP6]/" 12)
+	ctr=$(count webpod-ctr <<<"$res") w1=$(count webpod-w1 <<<"$res")
+	ok=1
+	((ctr > 0 && w1 > 0 && ctr + w1 == 12)) && ok=0
+	verdict "$ok" "a6. 12 connections curl-pod -> http://[$SVC_IP6]/ reach both webpods" \
+		"answers: $(tally <<<"$res")"
+
+	for proto in udp tcp; do
+		f=()
+		[[ $proto == tcp ]] && f=(+tcp)
+		out=$(ip netns exec kdp-curl-pod dig "${f[@]}" +tries=2 +timeout=2 "@$DNS_IP6" "$DNS_NAME" AAAA 2>&1)
+		ans=$(awk -v n="$DNS_NAME." '$1 == n && $4 == "AAAA" {print $5}' <<<"$out" | paste -sd, -)
+		srv=$(grep -m1 '^;; SERVER:' <<<"$out" | sed 's/^;; SERVER: //')
+		ok=1
+		[[ $ans == "$SVC_IP6" && $srv == "$DNS_IP6#53($DNS_IP6) (${proto^^})" ]] && ok=0
+		verdict "$ok" "b6-$proto. dig ${f[*]:+${f[*]} }@$DNS_IP6 $DNS_NAME AAAA from curl-pod answers $SVC_IP6 over IPv6/${proto^^}" \
+			"answer: ${ans:-none}; server: ${srv:-none}"
+		((ok == 0)) || printf '%s\n' "$out" | sed 's/^/          | /'
+	done
+
+	lab_capture_start c6 kdp-lan "$LAB_LAN_BRIDGE" "ip6 and tcp port 80" ||
+		{ fail "c6. capture on br0" "tcpdump did not start"; return; }
+	for node in k8s-ctr k8s-w1; do
+		nip=$(lab_node_ip6 "$node")
+		got[$node]=$(hits kdp-router "http://[$nip]:$NODE_PORT/" 12)
+	done
+	cap=$(lab_capture_stop c6)
+	for node in k8s-ctr k8s-w1; do
+		nip=$(lab_node_ip6 "$node")
+		if [[ $node == k8s-ctr ]]; then
+			remote_pod=webpod-w1 remote_ip=fd00:20::130
+		else
+			remote_pod=webpod-ctr remote_ip=fd00:20:0:1::40
+		fi
+		res=${got[$node]}
+		ctr=$(count webpod-ctr <<<"$res") w1=$(count webpod-w1 <<<"$res")
+		srcs=$(grep -E "> $remote_ip\.80: Flags \[S\]" <<<"$cap" |
+			grep -oE 'length [0-9]+: [0-9a-f:]+\.[0-9]+ > ' | sed -E 's/^length [0-9]+: ([0-9a-f:]+)\.[0-9]+ > $/\1/' |
+			sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')
+		ok=1
+		((ctr > 0 && w1 > 0 && ctr + w1 == 12)) && [[ $srcs =~ ^$nip\ x[0-9]+$ ]] && ok=0
+		verdict "$ok" "c6-$node. NodePort from the router: http://[$nip]:$NODE_PORT/ x12 reaches both webpods; remote $remote_pod gets source $nip (SNAT)" \
+			"answers: $(tally <<<"$res")" "on br0, SYNs to [$remote_ip]:80 by source: ${srcs:-none}"
+	done
+
+	res=$(hits webpod-ctr "http://[$SVC_IP6]/" 12)
+	ok=1
+	(($(count webpod-ctr <<<"$res") > 0)) && ! grep -q '^ERR' <<<"$res" && ok=0
+	verdict "$ok" "d6. hairpin over IPv6: webpod-ctr -> http://[$SVC_IP6]/ x12 all answered, some by itself" \
+		"answers: $(tally <<<"$res")"
+
+	body=$(lab_service_json ClusterIP "$EMPTY_IP,$EMPTY_IP6" http:TCP:80:80,dns:UDP:53:53 '')
+	if ! out=$(lab_service_put default/empty "$body" 2>&1); then
+		fail "e6. PUT default/empty (dual stack, no backends)" "$out"
+		return
+	fi
+	lab_capture_start e6 kdp-curl-pod eth0 "host $EMPTY_IP6" ||
+		{ fail "e6. capture in curl-pod" "tcpdump did not start"; return; }
+	ip netns exec kdp-curl-pod curl -sS --connect-timeout 3 -m 3 "http://[$EMPTY_IP6]/" >/dev/null 2>&1
+	out=$(ip netns exec kdp-curl-pod dig +tries=1 +timeout=3 "@$EMPTY_IP6" "$DNS_NAME" 2>&1)
+	cap=$(lab_capture_stop e6)
+	rst=$(grep -cE "$EMPTY_IP6\.80 > $CLIENT_IP6\.[0-9]+: Flags \[R" <<<"$cap")
+	icmp=$(grep -cE "$EMPTY_IP6 > $CLIENT_IP6: ICMP6, destination unreachable, unreachable port" <<<"$cap")
+	ok=1
+	((rst > 0 && icmp > 0)) && ok=0
+	verdict "$ok" "e6. IPv6 service without backends: TCP refused with a RST, UDP with ICMPv6 port unreachable, both from [$EMPTY_IP6]" \
+		"RST from $EMPTY_IP6.80: $rst; port unreachable from $EMPTY_IP6: $icmp" \
+		"dig: $(grep -m1 -iE 'refused|unreachable|timed out|no servers' <<<"$out")"
+	lab_service_delete default/empty >/dev/null 2>&1 || true
+}
+
 check_e_no_backend() {
 	local out before after t0 t1 rc cap tup rst icmp ok body
 	body=$(lab_service_json ClusterIP "$EMPTY_IP" http:TCP:80:80,dns:UDP:53:53 '')
@@ -535,6 +620,7 @@ if setup; then
 	check_c_nodeport
 	check_d_hairpin
 	check_e_no_backend
+	check_v6
 	check_f_states
 	check_g_affinity
 	check_h_updates

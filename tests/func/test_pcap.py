@@ -167,9 +167,9 @@ def main():
         Ether(src=W1_MAC, dst=KDP_MAC) / IP(src=REMOTE_WEB, dst=CURL, ttl=63) / ICMP(type=0, id=7, seq=1) / Raw(b"x" * 32),
         # Unicast for another host on the LAN.
         Ether(src=W1_MAC, dst=OTHER_MAC) / IP(src=W1_IP, dst=CURL) / ICMP(),
-        # Truncated IPv4 header, and an IPv6 frame.
+        # Truncated IPv4 header, and a VLAN-tagged frame.
         Ether(src=W1_MAC, dst=KDP_MAC, type=0x0800) / Raw(b"\x45\x00\x00"),
-        Ether(src=W1_MAC, dst=KDP_MAC, type=0x86DD) / Raw(b"\x60" + b"\0" * 39),
+        Ether(src=W1_MAC, dst=KDP_MAC, type=0x8100) / Raw(b"\x00\x64\x08\x00" + b"\0" * 40),
     ]
     curl_in = [
         Ether(src=CURL_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=CURL_MAC, psrc=CURL, pdst=POD_GW),
@@ -292,10 +292,10 @@ def main():
           samples.get(("kdp_dropped_packets_total", (("reason", "spoofed_source"), ("stage", "ingress")))) == 1)
     check("/metrics: 3 services, 7 frontends (6 service ports + 1 addressMatcher), 3 endpoints",
           samples.get(("kdp_services", ())) == 3 and samples.get(("kdp_endpoints", ())) == 3
-          and samples.get(("kdp_service_frontends", ())) == 7,
-          f"services={samples.get(('kdp_services', ()))} fe={samples.get(('kdp_service_frontends', ()))}")
+          and samples.get(("kdp_service_frontends", (("family", "ipv4"),))) == 7,
+          f"services={samples.get(('kdp_services', ()))} fe={samples.get(('kdp_service_frontends', (('family', 'ipv4'),)))}")
     check("/metrics: conntrack holds the DNAT, redirect and masquerade flows (>= 4)",
-          (samples.get(("kdp_conntrack_entries", ())) or 0) >= 4, str(samples.get(("kdp_conntrack_entries", ()))))
+          (samples.get(("kdp_conntrack_entries", (("family", "ipv4"),))) or 0) >= 4, str(samples.get(("kdp_conntrack_entries", (("family", "ipv4"),)))))
     check("/metrics: one masqueraded flow",
           samples.get(("kdp_nat_masqueraded_flows_total", ())) == 1)
     check("/metrics: the API requests are counted",
@@ -305,7 +305,7 @@ def main():
     check("DPDK telemetry /kdp/stats: rx_packets and drop_spoofed_source match",
           ts.get("rx_packets") == want_rx and ts.get("drop_spoofed_source") == 1, str(ts)[:200])
     check("DPDK telemetry /kdp/ct: entries equal /metrics' kdp_conntrack_entries",
-          (telemetry.get("/kdp/ct") or {}).get("entries") == samples.get(("kdp_conntrack_entries", ())),
+          (telemetry.get("/kdp/ct") or {}).get("entries") == samples.get(("kdp_conntrack_entries", (("family", "ipv4"),))),
           str(telemetry.get("/kdp/ct")))
 
     up = rdpcap(p("uplink_out.pcap"))

@@ -22,7 +22,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *c = "{\"name\":\"k8s-ctr\",\"nodeIP\":\"192.168.10.100/24\","
 			"\"gateway\":\"192.168.10.200\",\"uplink\":{\"devargs\":\"net_null0\"},"
-			"\"nativeRoutingCIDR\":\"172.20.0.0/16\",\"serviceCIDR\":\"10.96.0.0/16\"}";
+			"\"nativeRoutingCIDR\":\"172.20.0.0/16\",\"serviceCIDR\":\"10.96.0.0/16\","
+			"\"nodeIPv6\":\"fd00:10::100/64\",\"gatewayIPv6\":\"fd00:10::200\","
+			"\"nativeRoutingCIDRv6\":\"fd00:20::/48\",\"serviceCIDRv6\":\"fd00:96::/112\"}";
 	json_t *j = json_loads(c, 0, NULL);
 	char err[KDP_ERR_LEN];
 

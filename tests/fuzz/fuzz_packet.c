@@ -2,8 +2,8 @@
 /*
  * libFuzzer target: arbitrary frames through the whole pipeline (parse →
  * conntrack → services → NAT → route → masquerade → L2) of a node set up like
- * k8s-ctr of the reference lab, with a service, a masquerade set and a
- * neighbour. The first input byte picks the port the frame arrives on
+ * k8s-ctr of the reference lab (dual stack), with a service, a masquerade
+ * set and a neighbour of each family. The first input byte picks the port the frame arrives on
  * (uplink, pod, host tap). Conntrack state carries over between inputs, so
  * sequences of packets are explored too.
  */
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -35,6 +36,59 @@ static struct kdp_pipeline_ctx ctx;
 static struct kdp_svc_table *svc_root;
 
 static void nop_req(void *c, uint16_t p, uint32_t ip, const struct rte_ether_addr *d) {}
+static void nop_req6(void *c, uint16_t p, const struct kdp_in6 *ip,
+		     const struct rte_ether_addr *d) {}
+
+/* An IPv6 address from text; aborts on a bad one (set-up only). */
+static struct kdp_in6 ip6(const char *s)
+{
+	struct kdp_in6 a;
+
+	if (kdp_addr6_parse(s, &a) != 0)
+		abort();
+	return a;
+}
+
+/* The IPv6 side of the node: routes and a neighbour. */
+static void setup6(const struct kdp_neigh_ops *ops, const struct rte_ether_addr *peer)
+{
+	struct kdp_neigh_params np6 = {.size = 64, .family = AF_INET6};
+	struct kdp_nexthop6 nh;
+	struct kdp_in6 a;
+	struct kdp_neigh *nt6;
+
+	dp.node_ip6 = ip6("fd00:10::100");
+	dp.pod_gw6 = ip6("fe80::1");
+	dp.ports[1].pod_ip6 = ip6("fd00:20:0:1::236");
+	dp.rt6 = kdp_route6_create("fuzz_rt6", 64, 0);
+	if (dp.rt6 == NULL)
+		abort();
+	nh = (struct kdp_nexthop6){.type = KDP_NH_VIA, .port = 0, .gw = ip6("fd00:10::200")};
+	a = ip6("::");
+	kdp_route6_add(dp.rt6, &a, 0, KDP_RK_GATEWAY, &nh, "");
+	nh = (struct kdp_nexthop6){.type = KDP_NH_CONNECTED, .port = 0};
+	a = ip6("fd00:10::");
+	kdp_route6_add(dp.rt6, &a, 64, KDP_RK_CONNECTED, &nh, "");
+	nh = (struct kdp_nexthop6){.type = KDP_NH_VIA, .port = 0, .gw = ip6("fd00:10::101")};
+	a = ip6("fd00:20::");
+	kdp_route6_add(dp.rt6, &a, 64, KDP_RK_REMOTE_NODE, &nh, "");
+	nh = (struct kdp_nexthop6){.type = KDP_NH_NO_ENDPOINT};
+	a = ip6("fd00:20:0:1::");
+	kdp_route6_add(dp.rt6, &a, 64, KDP_RK_LOCAL_PODCIDR, &nh, "");
+	nh = (struct kdp_nexthop6){.type = KDP_NH_ENDPOINT, .port = 1, .mac = *peer};
+	a = ip6("fd00:20:0:1::236");
+	kdp_route6_add(dp.rt6, &a, 128, KDP_RK_ENDPOINT, &nh, "");
+	nh = (struct kdp_nexthop6){.type = KDP_NH_HOST, .port = 2, .mac = *peer};
+	kdp_route6_add(dp.rt6, &dp.node_ip6, 128, KDP_RK_HOST, &nh, "");
+	nh = (struct kdp_nexthop6){.type = KDP_NH_LOCAL};
+	kdp_route6_add(dp.rt6, &dp.pod_gw6, 128, KDP_RK_LOCAL, &nh, "");
+	nt6 = kdp_neigh_create("fuzz_nt6", &np6, ops);
+	if (nt6 == NULL)
+		abort();
+	a = ip6("fd00:10::101");
+	kdp_neigh_learn6(nt6, &a, 0, peer, true, 0);
+	ctx.nt6 = nt6;
+}
 static void nop_send(void *c, struct rte_mbuf *m, const struct rte_ether_addr *a) { rte_pktmbuf_free(m); }
 static void nop_drop(void *c, struct rte_mbuf *m, enum kdp_drop r) { rte_pktmbuf_free(m); }
 
@@ -53,7 +107,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char *eal[] = {"fuzz", "--no-pci", "--no-huge", "-m", "512", "--no-telemetry",
 		       "--log-level=*:crit", "-l", "0", prefix, NULL};
 	struct kdp_neigh_params np = {.size = 64};
-	struct kdp_neigh_ops ops = {nop_req, nop_send, nop_drop, NULL};
+	struct kdp_neigh_ops ops = {nop_req, nop_send, nop_drop, NULL, nop_req6};
 	struct kdp_ct_params cp = {.max_flows = 4096};
 	const struct rte_ether_addr mac = {{2, 0, 0, 0, 0, 0x64}}, peer = {{2, 0, 0, 0, 0, 0x65}};
 	uint32_t nodes[] = {IP4(192, 168, 10, 100), IP4(192, 168, 10, 101)};
@@ -127,6 +181,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (nt == NULL || ct == NULL)
 		abort();
 	kdp_pipeline_ctx_init(&ctx, &st, nt, ct, 0, 40000, 40015);
+	setup6(&ops, &peer);
 	return 0;
 }
 

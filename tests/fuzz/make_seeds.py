@@ -5,6 +5,9 @@ import json
 import os
 
 from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw
+from scapy.layers.inet6 import (ICMPv6DestUnreach, ICMPv6EchoRequest, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr,
+                                IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop,
+                                IPv6ExtHdrSegmentRouting)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 K, P = "02:00:00:00:00:64", "02:00:00:00:00:65"
@@ -29,6 +32,25 @@ frames = {
     "fragment": (1, Ether(src=P, dst=K) / IP(src="172.20.1.236", dst="172.20.0.130", frag=185) / Raw(b"x" * 20)),
     "host_out": (2, Ether(src=P, dst=K) / IP(src="192.168.10.100", dst="192.168.10.101") / TCP(dport=22)),
 }
+C6, R6 = "fd00:20:0:1::236", "fd00:20::130"
+frames.update({
+    "v6_pod_to_remote_pod": (1, Ether(src=P, dst=K) / IPv6(src=C6, dst=R6) / ICMPv6EchoRequest()),
+    "v6_pod_to_router_udp": (1, Ether(src=P, dst=K) / IPv6(src=C6, dst="fd00:10::200") / UDP(sport=40001, dport=53)),
+    "v6_tcp_syn": (1, Ether(src=P, dst=K) / IPv6(src=C6, dst=R6) / TCP(sport=40000, dport=80, flags="S")),
+    "v6_ext_chain": (1, Ether(src=P, dst=K) / IPv6(src=C6, dst=R6) / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()
+                     / IPv6ExtHdrSegmentRouting(addresses=[R6], segleft=0) / UDP()),
+    "v6_fragment": (1, Ether(src=P, dst=K) / IPv6(src=C6, dst=R6) / IPv6ExtHdrFragment(m=1, id=5) / UDP(len=3000)
+                    / Raw(b"f" * 16)),
+    "v6_later_fragment": (1, Ether(src=P, dst=K) / IPv6(src=C6, dst=R6) / IPv6ExtHdrFragment(offset=10, id=5, nh=17)
+                          / Raw(b"g" * 16)),
+    "v6_ns_gateway": (1, Ether(src=P, dst="33:33:ff:00:00:01") / IPv6(src="fe80::1:236", dst="ff02::1:ff00:1", hlim=255)
+                      / ICMPv6ND_NS(tgt="fe80::1") / ICMPv6NDOptSrcLLAddr(lladdr=P)),
+    "v6_gw_echo": (1, Ether(src=P, dst=K) / IPv6(src="fe80::1:236", dst="fe80::1") / ICMPv6EchoRequest()),
+    "v6_hlim1": (1, Ether(src=P, dst=K) / IPv6(src=C6, dst=R6, hlim=1) / UDP()),
+    "v6_icmp_error": (0, Ether(src=P, dst=K) / IPv6(src="fd00:10::200", dst=C6) / ICMPv6DestUnreach(code=4)
+                      / IPv6(src=C6, dst="fd00:10::200") / UDP(sport=40001, dport=53)),
+    "v6_host_out": (2, Ether(src=P, dst=K) / IPv6(src="fd00:10::100", dst="fd00:10::101") / TCP(dport=22)),
+})
 for name, (port, pkt) in frames.items():
     write("packet", name, bytes([port]) + bytes(pkt))
 
@@ -88,6 +110,17 @@ bodies = {
                    "uplink": {"devargs": "net_null0"}, "nativeRoutingCIDR": "172.20.0.0/16",
                    "conntrack": {"maxFlows": 4096}, "natPortRange": "40000-40010"}),
 }
+bodies.update({
+    "node_dual": (1, {"ip": "192.168.10.101", "ips": ["192.168.10.101", "fd00:10::101"],
+                      "podCIDRs": ["172.20.0.0/24", "fd00:20::/64"]}),
+    "endpoint_dual": (2, {"ip": "172.20.1.236", "ips": ["172.20.1.236", "fd00:20:0:1::236"],
+                          "mac": "02:00:ac:14:01:ec", "devargs": "net_tap,iface=x"}),
+    "config_dual": (6, {"name": "n", "nodeIP": "10.0.0.1/24", "gateway": "10.0.0.2",
+                        "uplink": {"devargs": "net_null0"}, "nativeRoutingCIDR": "172.20.0.0/16",
+                        "nodeIPv6": "fd00:10::1/64", "gatewayIPv6": "fe80::2",
+                        "podGatewayIPv6": "fe80::1", "nativeRoutingCIDRv6": "fd00:20::/48",
+                        "serviceCIDRv6": "fd00:96::/112", "serviceLoopbackIPv6": "fe80::a9fe:2a01"}),
+})
 for name, (sel, body) in bodies.items():
     write("api", name, bytes([sel]) + json.dumps(body).encode())
 write("api", "ipmasq_yaml", bytes([5]) + b"nonMasqueradeCIDRs:\n  - 10.10.1.0/24\nmasqLinkLocal: true\n")

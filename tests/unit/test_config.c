@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Node config and API validation: each bad input and the error it gets. */
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -708,11 +709,83 @@ static void test_save_atomic(void)
 	remove(file);
 }
 
+/* The IPv6 keys: off without nodeIPv6, each bad one named. */
+static void test_config_ip6(void)
+{
+	static const char *dual =
+		"{\"name\":\"k8s-ctr\",\"nodeIP\":\"192.168.10.100/24\","
+		"\"gateway\":\"192.168.10.200\",\"uplink\":{\"devargs\":\"net_kdp_afp0,iface=eth1\"},"
+		"\"nativeRoutingCIDR\":\"172.20.0.0/16\",\"nodeIPv6\":\"fd00:10::100/64\","
+		"\"gatewayIPv6\":\"fd00:10::200\",\"nativeRoutingCIDRv6\":\"fd00:20::/48\"}";
+	static const struct {
+		const char *key, *val, *err;
+	} bad[] = {
+		{"nodeIPv6", "\"fd00:10::100\"", "nodeIPv6: not an IPv6 address/prefix"},
+		{"nodeIPv6", "\"fe80::1/64\"", "nodeIPv6: expected the node's global IPv6"},
+		{"nodeIPv6", "\"192.168.10.100/24\"", "nodeIPv6: not an IPv6 address/prefix"},
+		{"gatewayIPv6", NULL, "gatewayIPv6: required field missing"},
+		{"gatewayIPv6", "\"fd00:11::1\"", "gatewayIPv6: must be another address on the node's IPv6 subnet"},
+		{"gatewayIPv6", "\"fd00:10::100\"", "gatewayIPv6: must be another address"},
+		{"podGatewayIPv6", "\"ff02::1\"", "podGatewayIPv6: not a unicast address"},
+		{"nativeRoutingCIDRv6", NULL, "nativeRoutingCIDRv6: required field missing"},
+		{"nativeRoutingCIDRv6", "\"fd00:20::1/48\"", "nativeRoutingCIDRv6: not an IPv6 CIDR"},
+		{"serviceCIDRv6", "\"::/0\"", "serviceCIDRv6: ::/0 would swallow every address"},
+		{"serviceLoopbackIPv6", "\"::\"", "serviceLoopbackIPv6: not a unicast address"},
+	};
+	struct kdp_config c;
+	char err[KDP_ERR_LEN] = "";
+	json_t *root;
+
+	/* Without nodeIPv6 IPv6 is off, and its other keys are refused. */
+	CU_ASSERT_EQUAL(cfg_with("workers", "1", &c, err), 0);
+	CU_ASSERT_FALSE(c.has_ip6);
+	kdp_config_free(&c);
+	CU_ASSERT_EQUAL(cfg_with("gatewayIPv6", "\"fd00:10::200\"", &c, err), -EINVAL);
+	CU_ASSERT_STRING_EQUAL(err, "gatewayIPv6: needs nodeIPv6 (IPv6 is off without it)");
+	kdp_config_free(&c);
+	root = json_loads(dual, 0, NULL);
+	CU_ASSERT_FATAL(root != NULL);
+	CU_ASSERT_EQUAL(kdp_config_parse(root, &c, err), 0);
+	CU_ASSERT(c.has_ip6);
+	CU_ASSERT_EQUAL(c.node_plen6, 64);
+	CU_ASSERT_EQUAL(c.native_plen6, 48);
+	CU_ASSERT_EQUAL(c.svc_plen6, 0);
+	{
+		struct kdp_in6 gw = test_ip6("fe80::1"), lo = test_ip6("fe80::a9fe:2a01");
+
+		CU_ASSERT(kdp_addr6_eq(&c.pod_gw6, &gw));
+		CU_ASSERT(kdp_addr6_eq(&c.loopback_ip6, &lo));
+	}
+	kdp_config_free(&c);
+	/* A link-local gateway is fine. */
+	json_object_set_new(root, "gatewayIPv6", json_string("fe80::c8"));
+	CU_ASSERT_EQUAL(kdp_config_parse(root, &c, err), 0);
+	kdp_config_free(&c);
+	for (size_t i = 0; i < RTE_DIM(bad); i++) {
+		json_t *r = json_deep_copy(root);
+
+		if (bad[i].val == NULL)
+			json_object_del(r, bad[i].key);
+		else
+			json_object_set_new(r, bad[i].key,
+					    json_loads(bad[i].val, JSON_DECODE_ANY, NULL));
+		err[0] = '\0';
+		CU_ASSERT_EQUAL(kdp_config_parse(r, &c, err), -EINVAL);
+		if (strncmp(err, bad[i].err, strlen(bad[i].err)) != 0)
+			fprintf(stderr, "config case %zu: got '%s' want '%s'\n", i, err, bad[i].err);
+		CU_ASSERT_EQUAL(strncmp(err, bad[i].err, strlen(bad[i].err)), 0);
+		kdp_config_free(&c);
+		json_decref(r);
+	}
+	json_decref(root);
+}
+
 void test_register_config(void)
 {
 	CU_pSuite s = CU_add_suite("config", NULL, NULL);
 	CU_add_test(s, "defaults", test_config_defaults);
 	CU_add_test(s, "every bad field is named", test_config_errors);
+	CU_add_test(s, "IPv6 keys", test_config_ip6);
 	CU_add_test(s, "file errors give line and column", test_config_file);
 	CU_add_test(s, "endpoint devargs allow-lists", test_devargs);
 	CU_add_test(s, "state file written atomically", test_save_atomic);

@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -15,6 +16,149 @@
 #include "kdp_ipmasq.h"
 #include "masq/kdp_masq.h"
 #include "test_util.h"
+
+/* ---- IPv6 ---- */
+
+/* Linear scan: the reference the trie must agree with. */
+static bool linear6(const struct kdp_masq_set6 *m, const struct kdp_in6 *a)
+{
+	for (uint32_t i = 0; i < m->n_entries; i++)
+		if (kdp_addr6_in(a, &m->entries[i].prefix, m->entries[i].depth))
+			return true;
+	return false;
+}
+
+static void test_set6_trie(void)
+{
+	struct kdp_masq_set6 *m = kdp_masq_set6_create(3000);
+	struct kdp_in6 p, a;
+	unsigned int seed = 12345, hits = 0;
+
+	CU_ASSERT_FATAL(m != NULL);
+	p = test_ip6("fd00:20::");
+	CU_ASSERT_EQUAL(kdp_masq_set6_add(m, &p, 48, KDP_MASQ_R_NATIVE_CIDR), 0);
+	p = test_ip6("fd00:10::101");
+	CU_ASSERT_EQUAL(kdp_masq_set6_add(m, &p, 128, KDP_MASQ_R_NODE_IP), 0);
+	p = test_ip6("fd00:10:1::");
+	CU_ASSERT_EQUAL(kdp_masq_set6_add(m, &p, 61, KDP_MASQ_R_CONFIG), 0);
+	CU_ASSERT_EQUAL(kdp_masq_set6_add(m, &p, 61, KDP_MASQ_R_CONFIG), 0); /* kept once */
+	CU_ASSERT_EQUAL(kdp_masq_set6_add(m, &p, 129, KDP_MASQ_R_CONFIG), -EINVAL);
+	CU_ASSERT_EQUAL(m->n_entries, 3);
+	a = test_ip6("fd00:20:0:1::236");
+	CU_ASSERT(kdp_masq_set6_contains(m, &a));
+	a = test_ip6("fd00:21::1");
+	CU_ASSERT_FALSE(kdp_masq_set6_contains(m, &a));
+	a = test_ip6("fd00:10::101");
+	CU_ASSERT(kdp_masq_set6_contains(m, &a));
+	a = test_ip6("fd00:10::100");
+	CU_ASSERT_FALSE(kdp_masq_set6_contains(m, &a));
+	a = test_ip6("fd00:10:1:7:ffff::1"); /* inside /61 */
+	CU_ASSERT(kdp_masq_set6_contains(m, &a));
+	a = test_ip6("fd00:10:1:8::1"); /* just past it */
+	CU_ASSERT_FALSE(kdp_masq_set6_contains(m, &a));
+	/* 2,997 random prefixes more: the trie equals a linear scan. */
+	while (m->n_entries < 3000) {
+		for (int i = 0; i < 16; i++)
+			p.b[i] = (uint8_t)rand_r(&seed);
+		p.b[0] = 0xfd;
+		kdp_masq_set6_add(m, &p, (uint8_t)(8 + rand_r(&seed) % 121), KDP_MASQ_R_CONFIG);
+	}
+	CU_ASSERT_EQUAL(kdp_masq_set6_add(m, &p, 0, KDP_MASQ_R_CONFIG), -ENOSPC);
+	for (int t = 0; t < 20000; t++) {
+		const struct kdp_masq_entry6 *e = &m->entries[rand_r(&seed) % m->n_entries];
+		bool want;
+
+		/* Half near a prefix of the set, half anywhere in fd00::/8. */
+		for (int i = 0; i < 16; i++)
+			a.b[i] = (uint8_t)rand_r(&seed);
+		if (t % 2) {
+			int n = e->depth / 8 + (int)(rand_r(&seed) % 2);
+
+			for (int i = 0; i < n && i < 16; i++)
+				a.b[i] = e->prefix.b[i];
+		}
+		a.b[0] = 0xfd;
+		want = linear6(m, &a);
+		hits += want;
+		if (kdp_masq_set6_contains(m, &a) != want) {
+			CU_FAIL("trie and linear scan disagree");
+			break;
+		}
+	}
+	CU_ASSERT(hits > 1000);
+	/* ::/0 takes everything. */
+	kdp_masq_set6_free(m);
+	m = kdp_masq_set6_create(4);
+	p = test_ip6("::");
+	CU_ASSERT_EQUAL(kdp_masq_set6_add(m, &p, 0, KDP_MASQ_R_CONFIG), 0);
+	a = test_ip6("2001:db8::1");
+	CU_ASSERT(kdp_masq_set6_contains(m, &a));
+	kdp_masq_set6_free(m);
+}
+
+/* The IPv6 set each config gives, listed "prefix reason" one per line. */
+static void list6(const char *conf, bool present, char *out, size_t n)
+{
+	struct kdp_ipmasq *cfg = calloc(1, sizeof(*cfg));
+	struct kdp_in6 native = test_ip6("fd00:20::"), nodes[2];
+	struct kdp_masq_set6 *m;
+	char err[KDP_ERR_LEN];
+	size_t off = 0;
+
+	nodes[0] = test_ip6("fd00:10::100");
+	nodes[1] = test_ip6("fd00:10::101");
+	CU_ASSERT_FATAL(cfg != NULL);
+	if (present)
+		CU_ASSERT_EQUAL(kdp_ipmasq_parse(conf, strlen(conf), cfg, err), 0);
+	m = kdp_masq_set6_create(kdp_ipmasq_set6_size(cfg, 2));
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(kdp_ipmasq_build6(cfg, &native, 48, nodes, 2, m), 0);
+	out[0] = '\0';
+	for (uint32_t i = 0; i < m->n_entries; i++) {
+		char b[KDP_ADDR6_STRLEN];
+
+		off += (size_t)snprintf(out + off, n - off, "%s %s\n",
+					kdp_addr6_fmt_prefix(&m->entries[i].prefix, m->entries[i].depth,
+							     b, sizeof(b)),
+					kdp_masq_reason_name(m->entries[i].reason));
+	}
+	kdp_masq_set6_free(m);
+	free(cfg);
+}
+
+static void test_ipmasq6_semantics(void)
+{
+	static const char base[] = "fd00:20::/48 native-routing-cidr\nfd00:10::100/128 node-ip\n"
+				   "fd00:10::101/128 node-ip\n";
+	char got[1024], want[1024];
+
+	list6("", false, got, sizeof(got)); /* no agent */
+	CU_ASSERT_STRING_EQUAL(got, base);
+	list6("", true, got, sizeof(got)); /* empty: no IPv6 reserved ranges, link-local */
+	snprintf(want, sizeof(want), "%sfe80::/10 link-local\n", base);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	list6("nonMasqueradeCIDRs: [10.10.1.0/24, fd00:10:1::/64]\nmasqLinkLocalIPv6: true\n", true,
+	      got, sizeof(got));
+	snprintf(want, sizeof(want), "%sfd00:10:1::/64 config\n", base);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	/* The IPv4 set is not touched by IPv6 entries, and the other way. */
+	{
+		struct kdp_ipmasq cfg;
+		char err[KDP_ERR_LEN];
+		const char *c = "{\"nonMasqueradeCIDRs\": [\"10.10.1.0/24\", \"fd00:10:1::/64\"]}";
+		json_t *j;
+
+		CU_ASSERT_EQUAL(kdp_ipmasq_parse(c, strlen(c), &cfg, err), 0);
+		CU_ASSERT_EQUAL(cfg.n_cidrs, 1);
+		CU_ASSERT_EQUAL(cfg.n_cidrs6, 1);
+		j = kdp_ipmasq_json(&cfg);
+		CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "nonMasqueradeCIDRs")), 2);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(
+					       json_object_get(j, "nonMasqueradeCIDRs"), 1)),
+				       "fd00:10:1::/64");
+		json_decref(j);
+	}
+}
 
 void test_register_masq(void);
 
@@ -561,7 +705,8 @@ static void test_ipmasq_errors(void)
 		 "nonMasqueradeCIDRs[1]: not a CIDR (like 10.10.1.0/24, host bits zero): \"10.10.2.1/24\""},
 		{"{\"nonMasqueradeCIDRs\":[\"10.10.1.0\"]}", "nonMasqueradeCIDRs[0]: not a CIDR"},
 		{"{\"nonMasqueradeCIDRs\":[\"10.0.0.0/33\"]}", "nonMasqueradeCIDRs[0]: not a CIDR"},
-		{"{\"nonMasqueradeCIDRs\":[\"fd00::/8\"]}", "nonMasqueradeCIDRs[0]: IPv6 CIDRs are not supported"},
+		{"{\"nonMasqueradeCIDRs\":[\"fd00::1/8\"]}", "nonMasqueradeCIDRs[0]: not an IPv6 CIDR"},
+		{"nonMasqueradeCIDRs: [10.0.0.0/8, fd00::/8, fd00::x/16]", "line 1: nonMasqueradeCIDRs[2]: not an IPv6 CIDR"},
 		{"{\"nonMasqueradeCIDRs\":[\"10.0.0.0/8\", 10]}",
 		 "nonMasqueradeCIDRs[1]: expected a CIDR string"},
 		{"{\"nonMasqueradeCIDRs\":\"10.0.0.0/8\"}", "nonMasqueradeCIDRs: expected an array"},
@@ -673,4 +818,6 @@ void test_register_masq(void)
 	CU_add_test(s, "exact listings", test_ipmasq_listing);
 	CU_add_test(s, "every bad config is named", test_ipmasq_errors);
 	CU_add_test(s, "config inside JSON", test_ipmasq_parse_json);
+	CU_add_test(s, "IPv6 set: trie equals a linear scan over 3,000 prefixes", test_set6_trie);
+	CU_add_test(s, "IPv6: what each config puts in the set", test_ipmasq6_semantics);
 }

@@ -4,7 +4,11 @@
 
 #include <rte_arp.h>
 
+#include <errno.h>
+#include <sys/socket.h>
+
 #include "neigh/kdp_neigh.h"
+#include "parse/kdp_parse.h"
 #include "test_util.h"
 
 struct calls {
@@ -201,6 +205,115 @@ static void test_arp_frames(void)
 	rte_pktmbuf_free(m);
 }
 
+/* ---- IPv6 ---- */
+
+static struct kdp_in6 last_ip6;
+
+static void on_request6(void *ctx, uint16_t port, const struct kdp_in6 *ip,
+			const struct rte_ether_addr *dst)
+{
+	struct calls *c = ctx;
+	c->requests++;
+	last_ip6 = *ip;
+	c->last_unicast = dst != NULL;
+}
+
+static void test6_resolve(void)
+{
+	struct calls c;
+	struct kdp_neigh_params p = {.size = 64, .family = AF_INET6};
+	struct kdp_neigh_ops ops = {on_request, on_send, on_drop, &c, on_request6};
+	struct kdp_neigh_ops no6 = {on_request, on_send, on_drop, &c, NULL};
+	struct kdp_neigh *nt;
+	struct kdp_in6 gw = test_ip6("fe80::200"), other = test_ip6("fd00:10::101");
+	struct kdp_in6 ips[3];
+	uint64_t macs[3];
+	struct rte_ether_addr got;
+
+	memset(&c, 0, sizeof(c));
+	CU_ASSERT_PTR_NULL(kdp_neigh_create("test_neigh6", &p, &no6)); /* needs request6 */
+	nt = kdp_neigh_create("test_neigh6", &p, &ops);
+	CU_ASSERT_FATAL(nt != NULL);
+	kdp_neigh_resolve6(nt, &gw, 0, pkt(), 0);
+	kdp_neigh_resolve6(nt, &gw, 0, pkt(), 1);
+	CU_ASSERT_EQUAL(c.requests, 1);
+	CU_ASSERT(kdp_addr6_eq(&last_ip6, &gw));
+	CU_ASSERT_EQUAL(c.last_unicast, 0);
+	ips[0] = gw;
+	ips[1] = gw;
+	ips[2] = other;
+	kdp_neigh_lookup_bulk6(nt, ips, 3, macs);
+	CU_ASSERT_EQUAL(macs[0], 0);
+	CU_ASSERT_EQUAL(kdp_neigh_learn6(nt, &gw, 0, &mac1, false, 5), 0);
+	CU_ASSERT_EQUAL(c.sent, 2); /* the queue went out */
+	kdp_neigh_lookup_bulk6(nt, ips, 3, macs);
+	CU_ASSERT_EQUAL(macs[0], kdp_neigh_pack(&mac1));
+	CU_ASSERT_EQUAL(macs[1], kdp_neigh_pack(&mac1));
+	CU_ASSERT_EQUAL(macs[2], 0);
+	kdp_neigh_unpack(macs[0], &got);
+	CU_ASSERT(rte_is_same_ether_addr(&got, &mac1));
+	/* Unsolicited news of a stranger is not taken; of a known one it is. */
+	CU_ASSERT_EQUAL(kdp_neigh_learn6(nt, &other, 0, &mac2, false, 6), 0);
+	CU_ASSERT_EQUAL(nt->count, 1);
+	/* Ageing probes by unicast, then gives up. */
+	kdp_neigh_tick(nt, 5 + 30000);
+	CU_ASSERT_EQUAL(c.requests, 2);
+	CU_ASSERT_EQUAL(c.last_unicast, 1);
+	kdp_neigh_tick(nt, 5 + 31000);
+	kdp_neigh_tick(nt, 5 + 32000);
+	kdp_neigh_tick(nt, 5 + 33000);
+	CU_ASSERT_EQUAL(nt->count, 0);
+	kdp_neigh_free(nt);
+}
+
+static void test6_nd_frames(void)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(test_pool);
+	struct kdp_in6 sip = test_ip6("fd00:10::100"), target = test_ip6("fd00:10::200");
+	struct kdp_in6 t, src, sol;
+	struct rte_ether_addr lla, mc;
+	const uint8_t *d;
+	uint8_t type, flags;
+	bool has;
+
+	CU_ASSERT_FATAL(m != NULL);
+	kdp_neigh_nd_solicited(&target, &sol);
+	CU_ASSERT(kdp_addr6_eq(&sol, &(struct kdp_in6){{0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0, 2, 0}}));
+	kdp_neigh_nd_mcast_mac(&sol, &mc);
+	CU_ASSERT(rte_is_same_ether_addr(&mc, &(struct rte_ether_addr){{0x33, 0x33, 0xff, 0, 2, 0}}));
+	CU_ASSERT_EQUAL(kdp_neigh_nd_build_ns(m, &mac1, &sip, NULL, &target), 0);
+	d = rte_pktmbuf_mtod(m, const uint8_t *);
+	CU_ASSERT_EQUAL(rte_pktmbuf_data_len(m), 14 + 40 + 32);
+	CU_ASSERT(memcmp(d, &mc, 6) == 0);
+	/* It is a valid solicitation (parse checks RFC 4861 and the checksum). */
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(kdp_meta(m)->kind, KDP_PKT_ND);
+	CU_ASSERT_EQUAL(kdp_neigh_nd_read(m, &type, &t, &src, &lla, &has, &flags), 0);
+	CU_ASSERT_EQUAL(type, 135);
+	CU_ASSERT(kdp_addr6_eq(&t, &target));
+	CU_ASSERT(kdp_addr6_eq(&src, &sip));
+	CU_ASSERT(has);
+	CU_ASSERT(rte_is_same_ether_addr(&lla, &mac1));
+	/* Answered in place: an advertisement from the target to the solicitor. */
+	CU_ASSERT_EQUAL(kdp_neigh_nd_reply_in_place(m, &mac2, true), 0);
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(kdp_meta(m)->kind, KDP_PKT_ND);
+	d = rte_pktmbuf_mtod(m, const uint8_t *);
+	CU_ASSERT(memcmp(d, &mac1, 6) == 0);
+	CU_ASSERT(memcmp(d + 6, &mac2, 6) == 0);
+	CU_ASSERT(memcmp(d + 22, &target, 16) == 0);
+	CU_ASSERT(memcmp(d + 38, &sip, 16) == 0);
+	CU_ASSERT_EQUAL(kdp_neigh_nd_read(m, &type, &t, &src, &lla, &has, &flags), 0);
+	CU_ASSERT_EQUAL(type, 136);
+	CU_ASSERT_EQUAL(flags, KDP_ND_NA_ROUTER | KDP_ND_NA_SOLICITED | KDP_ND_NA_OVERRIDE);
+	CU_ASSERT(has);
+	CU_ASSERT(rte_is_same_ether_addr(&lla, &mac2));
+	/* A zero-length option is malformed. */
+	rte_pktmbuf_mtod(m, uint8_t *)[54 + 25] = 0;
+	CU_ASSERT_EQUAL(kdp_neigh_nd_read(m, &type, &t, &src, &lla, &has, &flags), -EINVAL);
+	rte_pktmbuf_free(m);
+}
+
 void test_register_neigh(void)
 {
 	CU_pSuite s = CU_add_suite("neigh", NULL, NULL);
@@ -209,4 +322,6 @@ void test_register_neigh(void)
 	CU_add_test(s, "ageing and probing", test_ageing);
 	CU_add_test(s, "full table", test_table_full);
 	CU_add_test(s, "ARP frames", test_arp_frames);
+	CU_add_test(s, "IPv6: resolve, learn, fast-path view, ageing", test6_resolve);
+	CU_add_test(s, "IPv6: neighbour solicitation and advertisement frames", test6_nd_frames);
 }

@@ -10,6 +10,7 @@
 
 #include "common/kdp_csum.h"
 #include "kdp_afp_offload.h"
+#include "parse/kdp_parse.h"
 #include "test_util.h"
 
 #define SRC IP4(172, 20, 1, 236)
@@ -235,7 +236,8 @@ static void test_gso_refused(void)
 				    .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 1448};
 	struct kdp_gso g;
 
-	CU_ASSERT_EQUAL(kdp_afp_gso_init(&g, f, len, &vh, 2048), KDP_AFP_GSO_UNSUPPORTED);
+	/* TCPv6 on an IPv4 frame */
+	CU_ASSERT_EQUAL(kdp_afp_gso_init(&g, f, len, &vh, 2048), KDP_AFP_GSO_MALFORMED);
 	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP; /* UFO: IP fragments */
 	CU_ASSERT_EQUAL(kdp_afp_gso_init(&g, f, len, &vh, 2048), KDP_AFP_GSO_UNSUPPORTED);
 	vh.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4; /* but the frame is TCP */
@@ -249,6 +251,113 @@ static void test_gso_refused(void)
 	f[13] = 0xdd;
 	vh.gso_size = 1448;
 	CU_ASSERT_EQUAL(kdp_afp_gso_init(&g, f, len, &vh, 2048), KDP_AFP_GSO_MALFORMED);
+}
+
+/* An IPv6 TCP (or UDP) frame with its L4 checksum left partial. */
+static uint32_t partial_frame6(uint8_t *buf, uint8_t proto, uint32_t payload, uint8_t flags)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
+	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+	uint32_t l4len = (proto == IPPROTO_TCP ? 20 : 8) + payload;
+	uint8_t *l4 = (uint8_t *)(ip + 1);
+	struct kdp_in6 s6 = test_ip6("fd00:20:0:1::236"), d6 = test_ip6("fd00:96::98d4");
+
+	memset(buf, 0, 14 + 40 + l4len);
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)l4len);
+	ip->proto = proto;
+	ip->hop_limits = 64;
+	memcpy(ip->src_addr, &s6, 16);
+	memcpy(ip->dst_addr, &d6, 16);
+	for (uint32_t i = 0; i < payload; i++)
+		l4[l4len - payload + i] = (uint8_t)(i * 5 + 1);
+	if (proto == IPPROTO_TCP) {
+		struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)l4;
+		t->src_port = RTE_BE16(45678);
+		t->dst_port = RTE_BE16(80);
+		t->sent_seq = rte_cpu_to_be_32(1000);
+		t->data_off = 5 << 4;
+		t->tcp_flags = flags;
+		t->cksum = kdp_csum_ipv6_pseudo(ip->src_addr, ip->dst_addr, l4len, proto);
+	} else {
+		struct rte_udp_hdr *u = (struct rte_udp_hdr *)l4;
+		u->src_port = RTE_BE16(5000);
+		u->dst_port = RTE_BE16(53);
+		u->dgram_len = rte_cpu_to_be_16((uint16_t)l4len);
+		u->dgram_cksum = kdp_csum_ipv6_pseudo(ip->src_addr, ip->dst_addr, l4len, proto);
+	}
+	return 14 + 40 + l4len;
+}
+
+static int l4_valid6(const uint8_t *frame)
+{
+	const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(frame + 14);
+	uint16_t len = rte_be_to_cpu_16(ip->payload_len);
+
+	return kdp_csum_add(kdp_csum_ipv6_pseudo(ip->src_addr, ip->dst_addr, len, ip->proto),
+			    kdp_csum_sum(frame + 54, len)) == 0xffff;
+}
+
+/* IPv6: a partial checksum kept and flagged; a TCPv6 super-frame cut into
+ * segments whose payload lengths, sequences and flags are right and whose
+ * partial sums complete to the right checksums. */
+static void test_ipv6(void)
+{
+	static uint8_t f[8192];
+	uint32_t len = partial_frame6(f, IPPROTO_TCP, 100, RTE_TCP_ACK_FLAG);
+	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				    .csum_start = 54, .csum_offset = 16};
+	static const uint16_t sizes[] = {1428, 1428, 1144};
+	struct rte_mbuf *seg[8];
+	struct kdp_gso g;
+	uint64_t ol = 0;
+	uint16_t n;
+
+	CU_ASSERT_EQUAL(kdp_afp_rx_csum(f, len, &vh, 1, &ol), KDP_AFP_OK);
+	CU_ASSERT_EQUAL(ol, RTE_MBUF_F_RX_L4_CKSUM_NONE);
+	CU_ASSERT(!l4_valid6(f));
+	ol = 0;
+	CU_ASSERT_EQUAL(kdp_afp_rx_csum(f, len, &vh, 0, &ol), KDP_AFP_OK);
+	CU_ASSERT(l4_valid6(f));
+	len = partial_frame6(f, IPPROTO_TCP, 4000,
+			     RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG | RTE_TCP_CWR_FLAG);
+	vh = (struct virtio_net_hdr){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				     .gso_type = VIRTIO_NET_HDR_GSO_TCPV6, .gso_size = 1428,
+				     .csum_start = 54, .csum_offset = 16};
+	CU_ASSERT_EQUAL_FATAL(kdp_afp_gso_init(&g, f, len, &vh, 2048), KDP_AFP_OK);
+	n = kdp_gso_next(&g, test_pool, 0, seg, 8);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	for (uint16_t i = 0; i < n; i++) {
+		uint8_t *d = rte_pktmbuf_mtod(seg[i], uint8_t *);
+		const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(d + 14);
+		const struct rte_tcp_hdr *t = (const struct rte_tcp_hdr *)(d + 54);
+
+		CU_ASSERT_EQUAL(rte_pktmbuf_data_len(seg[i]), 54 + 20 + sizes[i]);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_16(ip->payload_len), 20 + sizes[i]);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_32(t->sent_seq), 1000 + i * 1428);
+		CU_ASSERT_EQUAL(!!(t->tcp_flags & RTE_TCP_PSH_FLAG), i == 2);
+		CU_ASSERT_EQUAL(!!(t->tcp_flags & RTE_TCP_CWR_FLAG), i == 0);
+		CU_ASSERT_EQUAL(seg[i]->ol_flags, RTE_MBUF_F_RX_L4_CKSUM_NONE);
+		/* Parsed as IPv6, finished in software at transmit: valid. */
+		CU_ASSERT_EQUAL(kdp_parse(seg[i]), KDP_DROP_NONE);
+		kdp_csum_tx_prep(seg[i], false);
+		CU_ASSERT(l4_valid6(d));
+	}
+	rte_pktmbuf_free_bulk(seg, 3);
+	/* And handed to a port that finishes it: flagged IPv6, l3_len 40. */
+	len = partial_frame6(f, IPPROTO_UDP, 50, 0);
+	{
+		struct rte_mbuf *m = test_pkt_raw(f, (uint16_t)len);
+
+		m->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+		CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_NONE);
+		kdp_csum_tx_prep(m, true);
+		CU_ASSERT((m->ol_flags & RTE_MBUF_F_TX_IPV6) != 0);
+		CU_ASSERT((m->ol_flags & RTE_MBUF_F_TX_UDP_CKSUM) != 0);
+		CU_ASSERT_EQUAL(m->l3_len, 40);
+		rte_pktmbuf_free(m);
+	}
 }
 
 /* NAT on a partial sum: moving an address moves the sum the other way,
@@ -324,4 +433,5 @@ void test_register_offload(void)
 	CU_add_test(s, "GSO types and frames refused", test_gso_refused);
 	CU_add_test(s, "a TCP super-frame that may travel whole", test_tso_whole);
 	CU_add_test(s, "partial sum through NAT, finished at transmit", test_partial_arith);
+	CU_add_test(s, "IPv6: partial checksums kept, TCPv6 super-frames cut", test_ipv6);
 }

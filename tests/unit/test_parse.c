@@ -4,6 +4,7 @@
 
 #include <rte_ip.h>
 
+#include "common/kdp_csum.h"
 #include "parse/kdp_parse.h"
 #include "test_util.h"
 
@@ -45,7 +46,8 @@ static void fix_csum(uint8_t *d)
 }
 
 static void m_trunc_eth(uint8_t *d, uint16_t *len) { *len = 10; }
-static void m_ipv6(uint8_t *d, uint16_t *len) { d[12] = 0x86; d[13] = 0xdd; }
+static void m_ipv6(uint8_t *d, uint16_t *len) { d[12] = 0x86; d[13] = 0xdd; *len = 14 + 60; }
+static void m_vlan(uint8_t *d, uint16_t *len) { d[12] = 0x81; d[13] = 0x00; }
 static void m_trunc_ip(uint8_t *d, uint16_t *len) { *len = 14 + 12; }
 static void m_version(uint8_t *d, uint16_t *len) { d[14] = 0x65; fix_csum(d); }
 static void m_ihl_small(uint8_t *d, uint16_t *len) { d[14] = 0x44; }
@@ -74,7 +76,8 @@ static void test_drop_reasons(void)
 		{NULL, KDP_DROP_NONE},
 		{m_pad, KDP_DROP_NONE},
 		{m_trunc_eth, KDP_DROP_ETH_TRUNCATED},
-		{m_ipv6, KDP_DROP_ETHERTYPE_UNSUPPORTED},
+		{m_ipv6, KDP_DROP_IP_BAD_VERSION}, /* an IPv4 packet under 0x86dd */
+		{m_vlan, KDP_DROP_ETHERTYPE_UNSUPPORTED},
 		{m_trunc_ip, KDP_DROP_IP_TRUNCATED},
 		{m_version, KDP_DROP_IP_BAD_VERSION},
 		{m_ihl_small, KDP_DROP_IP_BAD_IHL},
@@ -201,6 +204,293 @@ static void test_drop_names(void)
 	}
 }
 
+/* ---- IPv6 ---- */
+
+static struct test_pkt6 base6(void)
+{
+	struct test_pkt6 p = {
+		.src_mac = {{0x02, 0, 0, 0, 0, 1}},
+		.dst_mac = {{0x02, 0, 0, 0, 0, 2}},
+		.proto = IPPROTO_UDP,
+		.sport = 40000,
+		.dport = 53,
+		.payload = 10,
+	};
+	p.src = test_ip6("fd00:10:1::236");
+	p.dst = test_ip6("fd00:10::130");
+	return p;
+}
+
+/* Parses @p p after @p mutate edits its bytes (IPv6 header at d + 14). */
+static enum kdp_drop parse6_mutated(const struct test_pkt6 *p,
+				    void (*mutate)(uint8_t *d, uint16_t *len),
+				    struct kdp_meta *md)
+{
+	struct rte_mbuf *m = test_pkt6_make(p);
+	uint8_t buf[2048];
+	uint16_t len = rte_pktmbuf_data_len(m);
+	enum kdp_drop r;
+
+	memcpy(buf, rte_pktmbuf_mtod(m, void *), len);
+	rte_pktmbuf_free(m);
+	if (mutate)
+		mutate(buf, &len);
+	m = test_pkt_raw(buf, len);
+	r = kdp_parse(m);
+	if (md != NULL)
+		*md = *kdp_meta(m);
+	rte_pktmbuf_free(m);
+	return r;
+}
+
+static void m6_trunc(uint8_t *d, uint16_t *len) { *len = 14 + 30; }
+static void m6_version(uint8_t *d, uint16_t *len) { d[14] = 0x45; }
+static void m6_plen_zero(uint8_t *d, uint16_t *len) { d[18] = d[19] = 0; }
+static void m6_jumbo(uint8_t *d, uint16_t *len) { d[18] = d[19] = 0; d[20] = 0; }
+static void m6_plen_big(uint8_t *d, uint16_t *len) { d[18] = 0x05; }
+static void m6_src_mcast(uint8_t *d, uint16_t *len) { d[22] = 0xff; }
+static void m6_src_loop(uint8_t *d, uint16_t *len) { memset(d + 22, 0, 16); d[37] = 1; }
+static void m6_src_mapped(uint8_t *d, uint16_t *len)
+{
+	memset(d + 22, 0, 16);
+	d[32] = d[33] = 0xff;
+	d[34] = 10;
+}
+static void m6_src_zero(uint8_t *d, uint16_t *len) { memset(d + 22, 0, 16); }
+static void m6_pad(uint8_t *d, uint16_t *len) { memset(d + *len, 0, 8); *len += 8; }
+
+static void test6_drop_reasons(void)
+{
+	static const struct {
+		void (*mutate)(uint8_t *, uint16_t *);
+		enum kdp_drop want;
+	} cases[] = {
+		{NULL, KDP_DROP_NONE},
+		{m6_pad, KDP_DROP_NONE},
+		{m6_trunc, KDP_DROP_IP6_TRUNCATED},
+		{m6_version, KDP_DROP_IP_BAD_VERSION},
+		{m6_plen_zero, KDP_DROP_L4_TRUNCATED}, /* an empty payload: no UDP header */
+		{m6_jumbo, KDP_DROP_IP6_BAD_PAYLOAD_LENGTH},
+		{m6_plen_big, KDP_DROP_IP6_BAD_PAYLOAD_LENGTH},
+		{m6_src_mcast, KDP_DROP_IP6_BAD_SOURCE},
+		{m6_src_loop, KDP_DROP_IP6_BAD_SOURCE},
+		{m6_src_mapped, KDP_DROP_IP6_BAD_SOURCE},
+		{m6_src_zero, KDP_DROP_IP6_BAD_SOURCE},
+	};
+	struct test_pkt6 p = base6();
+	struct kdp_meta md;
+
+	for (size_t i = 0; i < RTE_DIM(cases); i++) {
+		enum kdp_drop got = parse6_mutated(&p, cases[i].mutate, &md);
+		if (got != cases[i].want)
+			fprintf(stderr, "v6 case %zu: got %s want %s\n", i, kdp_drop_name(got),
+				kdp_drop_name(cases[i].want));
+		CU_ASSERT_EQUAL(got, cases[i].want);
+	}
+	CU_ASSERT_EQUAL(parse6_mutated(&p, m6_pad, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.kind, KDP_PKT_IPV6);
+	CU_ASSERT_EQUAL(md.l4_proto, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(md.l4_off, 54);
+	CU_ASSERT_EQUAL(md.flags, 0);
+	/* TCP and ICMPv6 headers are checked as for IPv4. */
+	p.proto = IPPROTO_TCP;
+	p.payload = 0;
+	{
+		struct rte_mbuf *m = test_pkt6_make(&p);
+
+		CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_NONE);
+		rte_pktmbuf_mtod(m, uint8_t *)[54 + 12] = 15 << 4;
+		CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_L4_TRUNCATED);
+		rte_pktmbuf_free(m);
+	}
+	p.proto = IPPROTO_ICMPV6;
+	CU_ASSERT_EQUAL(parse6_mutated(&p, NULL, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.l4_proto, IPPROTO_ICMPV6);
+	/* No next header (59): nothing to check beyond the header. */
+	p.proto = 59;
+	CU_ASSERT_EQUAL(parse6_mutated(&p, NULL, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.l4_proto, 59);
+}
+
+/* An options header (Hop-by-Hop or Destination) of @p units 8-byte units
+ * whose next header is @p next, padded with PadN. */
+static uint16_t opts(uint8_t *b, uint8_t next, uint8_t units)
+{
+	uint16_t len = (uint16_t)(units * 8);
+
+	memset(b, 0, len);
+	b[0] = next;
+	b[1] = (uint8_t)(units - 1);
+	b[2] = 1; /* PadN */
+	b[3] = (uint8_t)(len - 4);
+	return len;
+}
+
+static enum kdp_drop parse_ext(const uint8_t *ext, uint16_t len, uint8_t first,
+			       struct kdp_meta *md)
+{
+	struct test_pkt6 p = base6();
+
+	p.ext = ext;
+	p.ext_len = len;
+	p.ext_first = first;
+	return parse6_mutated(&p, NULL, md);
+}
+
+static void test6_ext_headers(void)
+{
+	uint8_t e[1200];
+	struct kdp_meta md;
+	uint16_t n;
+
+	/* Hop-by-Hop, then Destination options, then UDP: walked. */
+	n = opts(e, IPPROTO_DSTOPTS, 1);
+	n = (uint16_t)(n + opts(e + n, IPPROTO_UDP, 2));
+	CU_ASSERT_EQUAL(parse_ext(e, n, IPPROTO_HOPOPTS, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.l4_proto, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(md.l4_off, 54 + 24);
+	/* Hop-by-Hop anywhere but first. */
+	n = opts(e, IPPROTO_HOPOPTS, 1);
+	n = (uint16_t)(n + opts(e + n, IPPROTO_UDP, 1));
+	CU_ASSERT_EQUAL(parse_ext(e, n, IPPROTO_DSTOPTS, &md), KDP_DROP_IP6_HOP_BY_HOP_MISPLACED);
+	/* A header claiming more than the packet has. */
+	n = opts(e, IPPROTO_UDP, 1);
+	e[1] = 40;
+	CU_ASSERT_EQUAL(parse_ext(e, n, IPPROTO_DSTOPTS, &md), KDP_DROP_IP6_EXT_TRUNCATED);
+	/* Nine headers: one too many. */
+	n = 0;
+	for (int i = 0; i < 9; i++)
+		n = (uint16_t)(n + opts(e + n, i == 8 ? IPPROTO_UDP : IPPROTO_DSTOPTS, 1));
+	CU_ASSERT_EQUAL(parse_ext(e, n, IPPROTO_DSTOPTS, &md), KDP_DROP_IP6_EXT_CHAIN_TOO_LONG);
+	/* Eight are fine. */
+	n = 0;
+	for (int i = 0; i < 8; i++)
+		n = (uint16_t)(n + opts(e + n, i == 7 ? IPPROTO_UDP : IPPROTO_DSTOPTS, 1));
+	CU_ASSERT_EQUAL(parse_ext(e, n, IPPROTO_DSTOPTS, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.l4_off, 54 + 64);
+	/* More than 512 bytes of them. */
+	n = opts(e, IPPROTO_UDP, 65);
+	CU_ASSERT_EQUAL(parse_ext(e, n, IPPROTO_DSTOPTS, &md), KDP_DROP_IP6_EXT_CHAIN_TOO_LONG);
+	/* A routing header with segments left is source routing; spent is fine. */
+	memset(e, 0, 24);
+	e[0] = IPPROTO_UDP;
+	e[1] = 2; /* 24 bytes */
+	e[2] = 4; /* segment routing */
+	e[3] = 1; /* segments left */
+	CU_ASSERT_EQUAL(parse_ext(e, 24, IPPROTO_ROUTING, &md), KDP_DROP_IP6_ROUTING_HEADER);
+	e[3] = 0;
+	CU_ASSERT_EQUAL(parse_ext(e, 24, IPPROTO_ROUTING, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.l4_off, 54 + 24);
+	/* An authentication header is counted in 4-byte units (RFC 4302). */
+	memset(e, 0, 24);
+	e[0] = IPPROTO_UDP;
+	e[1] = 4; /* (4 + 2) * 4 = 24 bytes */
+	CU_ASSERT_EQUAL(parse_ext(e, 24, IPPROTO_AH, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.l4_off, 54 + 24);
+}
+
+static void test6_fragments(void)
+{
+	uint8_t e[8] = {IPPROTO_UDP, 0, 0, 0, 0, 0, 0x12, 0x34};
+	struct kdp_meta md;
+	struct test_pkt6 p = base6();
+	struct rte_mbuf *m;
+
+	/* An atomic fragment is a whole packet (RFC 6946). */
+	CU_ASSERT_EQUAL(parse_ext(e, 8, IPPROTO_FRAGMENT, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.flags, 0);
+	CU_ASSERT_EQUAL(md.l4_off, 62);
+	/* A first fragment: L4 header checked, flagged. */
+	p.ext = e;
+	p.ext_len = 8;
+	p.ext_first = IPPROTO_FRAGMENT;
+	p.payload = 8; /* UDP 16 bytes: a multiple of 8 */
+	e[3] = 1;      /* M */
+	m = test_pkt6_make(&p);
+	rte_pktmbuf_mtod(m, uint8_t *)[62 + 4] = 0x10; /* UDP length beyond: more follows */
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(kdp_meta(m)->flags, KDP_META_F_FRAG6);
+	rte_pktmbuf_free(m);
+	/* Not a multiple of 8 bytes with more to come. */
+	p.payload = 9;
+	CU_ASSERT_EQUAL(parse6_mutated(&p, NULL, &md), KDP_DROP_IP6_FRAG_BAD);
+	/* A later fragment: no L4 header. */
+	e[2] = 0x05;
+	e[3] = 0xc8; /* offset 1480 */
+	p.payload = 8;
+	CU_ASSERT_EQUAL(parse6_mutated(&p, NULL, &md), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(md.flags, KDP_META_F_LATER_FRAG | KDP_META_F_FRAG6);
+	CU_ASSERT_EQUAL(md.l4_proto, IPPROTO_UDP);
+	/* Past 65535 bytes. */
+	e[2] = 0xff;
+	e[3] = 0xf8;
+	CU_ASSERT_EQUAL(parse6_mutated(&p, NULL, &md), KDP_DROP_IP6_FRAG_BAD);
+}
+
+/* A neighbour solicitation from @p src for @p target (hop limit @p hop). */
+static struct rte_mbuf *ns(const char *src, const char *dst, const char *target, uint8_t hop)
+{
+	struct test_pkt6 p = base6();
+	struct rte_mbuf *m;
+	uint8_t *l4;
+	uint16_t c;
+	struct kdp_in6 t = test_ip6(target);
+	struct rte_ipv6_hdr *ip;
+
+	p.proto = IPPROTO_ICMPV6;
+	p.icmp_type = 135;
+	p.payload = 16 + 8;
+	p.hop = hop;
+	p.src = test_ip6(src);
+	p.dst = test_ip6(dst);
+	m = test_pkt6_make(&p);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, 14);
+	l4 = rte_pktmbuf_mtod_offset(m, uint8_t *, 54);
+	memset(l4 + 4, 0, 28);
+	memcpy(l4 + 8, &t, 16);
+	l4[24] = 1;
+	l4[25] = 1;
+	memcpy(l4 + 26, &p.src_mac, 6);
+	l4[2] = l4[3] = 0;
+	c = (uint16_t)~kdp_csum_add(kdp_csum_ipv6_pseudo(ip->src_addr, ip->dst_addr, 32, 58),
+				    kdp_csum_sum(l4, 32));
+	memcpy(l4 + 2, &c, 2);
+	return m;
+}
+
+static void test6_nd(void)
+{
+	struct rte_mbuf *m = ns("fe80::1:236", "fe80::1", "fe80::1", 255);
+	uint8_t *d;
+
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(kdp_meta(m)->kind, KDP_PKT_ND);
+	d = rte_pktmbuf_mtod(m, uint8_t *);
+	d[54 + 2] ^= 1; /* checksum */
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_ND_MALFORMED);
+	rte_pktmbuf_free(m);
+	m = ns("fe80::1:236", "fe80::1", "fe80::1", 64); /* not from the link */
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_ND_MALFORMED);
+	rte_pktmbuf_free(m);
+	m = ns("fe80::1:236", "fe80::1", "ff02::1", 255); /* multicast target */
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_ND_MALFORMED);
+	rte_pktmbuf_free(m);
+	/* Duplicate address detection: from :: to a solicited-node address. */
+	m = ns("::", "ff02::1:ff01:236", "fd00:10:1::236", 255);
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_NONE);
+	CU_ASSERT_EQUAL(kdp_meta(m)->kind, KDP_PKT_ND);
+	rte_pktmbuf_free(m);
+	m = ns("::", "fe80::1", "fd00:10:1::236", 255);
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_ND_MALFORMED);
+	rte_pktmbuf_free(m);
+	/* Router advertisements are not kdp's business. */
+	m = ns("fe80::1:236", "fe80::1", "fe80::1", 255);
+	d = rte_pktmbuf_mtod(m, uint8_t *);
+	d[54] = 134;
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_ND_IGNORED);
+	rte_pktmbuf_free(m);
+}
+
 void test_register_parse(void)
 {
 	CU_pSuite s = CU_add_suite("parse", NULL, NULL);
@@ -210,4 +500,8 @@ void test_register_parse(void)
 	CU_add_test(s, "ARP", test_arp);
 	CU_add_test(s, "TCP and ICMP headers", test_tcp_icmp);
 	CU_add_test(s, "drop names and stages", test_drop_names);
+	CU_add_test(s, "IPv6: every malformed frame has its reason", test6_drop_reasons);
+	CU_add_test(s, "IPv6: extension headers walked and bounded", test6_ext_headers);
+	CU_add_test(s, "IPv6: fragments", test6_fragments);
+	CU_add_test(s, "IPv6: neighbour discovery checks", test6_nd);
 }

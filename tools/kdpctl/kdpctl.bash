@@ -57,7 +57,7 @@ _kdpctl() {
 			return
 			;;
 		--proto | --protocol)
-			COMPREPLY=($(compgen -W "tcp udp icmp" -- "$cur"))
+			COMPREPLY=($(compgen -W "tcp udp icmp icmpv6" -- "$cur"))
 			return
 			;;
 		--ip | --pod | --verdict | -n)

@@ -167,8 +167,8 @@ static const char kdpctl_all_help[] =
 static const char kdpctl_force_help[] =
 	"      --force         upgrade even if the new kdp cannot keep the flows\n";
 static const char kdpctl_ct_filter_help[] =
-	"      --proto PROTO   only flows of protocol PROTO: tcp, udp or icmp\n"
-	"      --ip ADDR       only flows with IPv4 address ADDR (in either direction)\n";
+	"      --proto PROTO   only flows of protocol PROTO: tcp, udp, icmp or icmpv6\n"
+	"      --ip ADDR       only flows with address ADDR, IPv4 or IPv6 (in either direction)\n";
 /* kdpctl monitor lives in kdpctl_monitor.c; its options, for the overview. */
 static const char kdpctl_monitor_help[] =
 	"  monitor: --pod NS/NAME, --ip ADDR, --protocol PROTO, --verdict VERDICT,\n"
@@ -470,10 +470,19 @@ static int kdpctl_check_command(struct kdpctl_opts *o, char **pos, size_t npos,
 		return kdpctl_usage_error(o, "'%s' does not take %s", o->cmd->name,
 					  o->proto != NULL ? "--proto" : "--ip");
 	if (o->proto != NULL && strcasecmp(o->proto, "tcp") != 0 &&
-	    strcasecmp(o->proto, "udp") != 0 && strcasecmp(o->proto, "icmp") != 0)
-		return kdpctl_usage_error(o, "--proto must be tcp, udp or icmp, got '%s'", o->proto);
-	if (o->ip != NULL && inet_pton(AF_INET, o->ip, &o->ip_addr) != 1)
-		return kdpctl_usage_error(o, "--ip needs an IPv4 address (A.B.C.D), got '%s'", o->ip);
+	    strcasecmp(o->proto, "udp") != 0 && strcasecmp(o->proto, "icmp") != 0 &&
+	    strcasecmp(o->proto, "icmpv6") != 0)
+		return kdpctl_usage_error(o, "--proto must be tcp, udp, icmp or icmpv6, got '%s'",
+					  o->proto);
+	if (o->ip != NULL) {
+		if (inet_pton(AF_INET, o->ip, &o->ip_addr) == 1)
+			o->ip_family = AF_INET;
+		else if (inet_pton(AF_INET6, o->ip, &o->ip_addr6) == 1)
+			o->ip_family = AF_INET6;
+		else
+			return kdpctl_usage_error(o, "--ip needs an IPv4 or IPv6 address, got '%s'",
+						  o->ip);
+	}
 	if (o->file != NULL && o->file[0] == '\0')
 		return kdpctl_usage_error(o, "-f needs a file name (or - for standard input)");
 	if (o->socket[0] == '\0')

@@ -76,7 +76,9 @@ struct kdpctl_opts {
 	const char *output;	/* -o FORMAT, as given */
 	const char *proto;	/* ct/nat list --proto, as given */
 	const char *ip;		/* ct/nat list --ip, as given */
-	struct in_addr ip_addr; /* ... and parsed */
+	struct in_addr ip_addr; /* ... and parsed (IPv4) */
+	struct in6_addr ip_addr6; /* ... or (IPv6) */
+	int ip_family;          /* AF_INET or AF_INET6 */
 	bool json;
 	bool all;
 	bool force;		/* upgrade --force */
@@ -152,9 +154,11 @@ struct kdpctl_column {
 	const char *key; /* dotted path into the row ("port.name"); NULL: the row */
 	enum kdpctl_fmt fmt;
 	bool wide;	 /* only with -o wide */
+	bool if_any;	 /* only when some row has a value there (IPv6 columns) */
 };
 
-/* Looks up a dotted path; NULL when any part is missing. */
+/* Looks up a dotted path ("port.name", "ips.1": a number indexes an array);
+ * NULL when any part is missing. */
 json_t *kdpctl_json_path(json_t *v, const char *path);
 /* Appends the display form of v; nothing for null or missing values. */
 void kdpctl_format_json(struct kdpctl_buf *b, json_t *v, enum kdpctl_fmt fmt);

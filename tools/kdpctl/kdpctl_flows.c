@@ -7,32 +7,67 @@
 
 #include "kdpctl.h"
 
-/* "A.B.C.D[:PORT]" as a number that sorts like the address, then the port. */
-static unsigned long long kdpctl_addr_key(const char *s)
+/* An address of a listing ("A.B.C.D[:PORT]" or "[IPV6]:PORT"), in a form
+ * that sorts by family, address, then port. */
+struct kdpctl_addr {
+	uint8_t family; /* 0: not an address, 4, 6 */
+	uint8_t a[16];  /* network order; IPv4 in the first 4 bytes */
+	uint16_t port;
+};
+
+static struct kdpctl_addr kdpctl_addr_key(const char *s)
 {
-	char addr[INET_ADDRSTRLEN];
-	const char *colon;
-	struct in_addr a;
+	struct kdpctl_addr k = { 0 };
+	char addr[INET6_ADDRSTRLEN];
+	const char *colon, *start = s, *end;
 	size_t n;
 
 	if (s == NULL)
-		return 0;
-	colon = strrchr(s, ':');
-	n = colon ? (size_t)(colon - s) : strlen(s);
+		return k;
+	if (*s == '[') {
+		start = s + 1;
+		end = strchr(start, ']');
+		if (end == NULL)
+			return k;
+		colon = end[1] == ':' ? end + 1 : NULL;
+	} else {
+		colon = strrchr(s, ':');
+		end = colon ? colon : s + strlen(s);
+	}
+	n = (size_t)(end - start);
 	if (n >= sizeof(addr))
-		return 0;
-	memcpy(addr, s, n);
+		return k;
+	memcpy(addr, start, n);
 	addr[n] = '\0';
-	if (inet_pton(AF_INET, addr, &a) != 1)
-		return 0;
-	return (unsigned long long)ntohl(a.s_addr) << 16 |
-	       (colon ? strtoul(colon + 1, NULL, 10) & 0xffff : 0);
+	if (inet_pton(AF_INET, addr, k.a) == 1)
+		k.family = 4;
+	else if (inet_pton(AF_INET6, addr, k.a) == 1)
+		k.family = 6;
+	else
+		return k;
+	k.port = colon ? (uint16_t)(strtoul(colon + 1, NULL, 10) & 0xffff) : 0;
+	return k;
 }
 
-/* Whether "A.B.C.D[:PORT]" s (may be NULL) is the address ip. */
-static bool kdpctl_addr_is(const char *s, const struct in_addr *ip)
+static int kdpctl_addr_cmp(const struct kdpctl_addr *x, const struct kdpctl_addr *y)
 {
-	return s != NULL && kdpctl_addr_key(s) >> 16 == ntohl(ip->s_addr);
+	int r = x->family - y->family;
+
+	if (r == 0)
+		r = memcmp(x->a, y->a, sizeof(x->a));
+	if (r == 0)
+		r = (int)x->port - (int)y->port;
+	return r;
+}
+
+/* Whether the address s (may be NULL) is --ip's. */
+static bool kdpctl_addr_is(const char *s, const struct kdpctl_opts *o)
+{
+	struct kdpctl_addr k = kdpctl_addr_key(s);
+
+	if (o->ip_family == AF_INET6)
+		return k.family == 6 && memcmp(k.a, &o->ip_addr6, 16) == 0;
+	return k.family == 4 && memcmp(k.a, &o->ip_addr, 4) == 0;
 }
 
 /*
@@ -49,7 +84,7 @@ static bool kdpctl_flow_matches(const struct kdpctl_opts *o, json_t *flow,
 	if (o->ip == NULL)
 		return true;
 	for (size_t i = 0; i < nkeys; i++)
-		if (kdpctl_addr_is(json_string_value(kdpctl_json_path(flow, keys[i])), &o->ip_addr))
+		if (kdpctl_addr_is(json_string_value(kdpctl_json_path(flow, keys[i])), o))
 			return true;
 	return false;
 }
@@ -60,7 +95,7 @@ static bool kdpctl_flow_matches(const struct kdpctl_opts *o, json_t *flow,
  */
 struct kdpctl_sorted_row {
 	const char *proto;
-	unsigned long long addr[2];
+	struct kdpctl_addr addr[2];
 	const char *tie;
 	json_t *row;
 };
@@ -71,8 +106,7 @@ static int kdpctl_sorted_row_cmp(const void *a, const void *b)
 	int r = strcmp(x->proto, y->proto);
 
 	for (size_t i = 0; r == 0 && i < 2; i++)
-		if (x->addr[i] != y->addr[i])
-			r = x->addr[i] < y->addr[i] ? -1 : 1;
+		r = kdpctl_addr_cmp(&x->addr[i], &y->addr[i]);
 	return r != 0 ? r : strcmp(y->tie, x->tie);
 }
 

@@ -21,7 +21,10 @@ json_t *kdpctl_json_path(json_t *v, const char *path)
 			return NULL;
 		memcpy(key, path, n);
 		key[n] = '\0';
-		v = json_object_get(v, key);
+		if (json_is_array(v) && n > 0 && strspn(key, "0123456789") == n)
+			v = json_array_get(v, (size_t)strtoul(key, NULL, 10));
+		else
+			v = json_object_get(v, key);
 		path += n + (path[n] == '.');
 	}
 	return v;
@@ -222,20 +225,35 @@ void kdpctl_table_free(struct kdpctl_table *t)
 	t->ncells = t->cap = 0;
 }
 
+/* True when some row has a non-null value at @p key. */
+static bool any_row_has(json_t *rows, const char *key)
+{
+	size_t i;
+	json_t *row, *v;
+
+	json_array_foreach(rows, i, row)
+		if ((v = kdpctl_json_path(row, key)) != NULL && !json_is_null(v))
+			return true;
+	return false;
+}
+
 void kdpctl_print_rows(json_t *rows, const struct kdpctl_column *cols, size_t ncols, bool wide)
 {
 	struct kdpctl_table t = { 0 };
+	bool show[64];
 	size_t i, c;
 	json_t *row;
 
+	for (c = 0; c < ncols && c < 64; c++)
+		show[c] = (wide || !cols[c].wide) && (!cols[c].if_any || any_row_has(rows, cols[c].key));
 	for (c = 0; c < ncols; c++)
-		if (wide || !cols[c].wide) {
+		if (show[c]) {
 			kdpctl_table_add(&t, cols[c].header);
 			t.ncols++;
 		}
 	json_array_foreach(rows, i, row)
 		for (c = 0; c < ncols; c++)
-			if (wide || !cols[c].wide)
+			if (show[c])
 				kdpctl_table_add_json(&t, kdpctl_json_path(row, cols[c].key),
 						      cols[c].fmt);
 	kdpctl_table_print(&t);

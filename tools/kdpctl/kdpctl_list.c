@@ -16,6 +16,16 @@ int cmd_status(const struct kdpctl_opts *o)
 		{ "MAC:", "mac", KDPCTL_FMT_PLAIN },
 		{ "Native routing CIDR:", "nativeRoutingCIDR", KDPCTL_FMT_PLAIN },
 	};
+	static const struct kdpctl_column node6_fields[] = {
+		{ "Node IPv6:", "nodeIPv6", KDPCTL_FMT_PLAIN },
+		{ "Gateway IPv6:", "gatewayIPv6", KDPCTL_FMT_PLAIN },
+		{ "Pod gateway IPv6:", "podGatewayIPv6", KDPCTL_FMT_PLAIN },
+		{ "Native routing CIDR IPv6:", "nativeRoutingCIDRv6", KDPCTL_FMT_PLAIN },
+	};
+	static const struct kdpctl_column count6_fields[] = {
+		{ "IPv6 routes:", "counts.routesIPv6", KDPCTL_FMT_PLAIN },
+		{ "IPv6 neighbours:", "counts.neighboursIPv6", KDPCTL_FMT_PLAIN },
+	};
 	static const struct kdpctl_column count_fields[] = {
 		{ "Nodes:", "counts.nodes", KDPCTL_FMT_PLAIN },
 		{ "Endpoints:", "counts.endpoints", KDPCTL_FMT_PLAIN },
@@ -44,6 +54,8 @@ int cmd_status(const struct kdpctl_opts *o)
 	if (st == NULL)
 		return rc;
 	kdpctl_add_fields(&t, st, node_fields, ARRAY_SIZE(node_fields));
+	if (json_object_get(st, "nodeIPv6") != NULL)
+		kdpctl_add_fields(&t, st, node6_fields, ARRAY_SIZE(node6_fields));
 	kdpctl_format_json(&b, json_object_get(st, "workers"), KDPCTL_FMT_PLAIN);
 	mode = json_string_value(json_object_get(st, "pollMode"));
 	if (b.len > 0 && mode != NULL)
@@ -51,6 +63,8 @@ int cmd_status(const struct kdpctl_opts *o)
 	kdpctl_table_add(&t, "Workers:");
 	kdpctl_table_add_owned(&t, kdpctl_buf_take(&b));
 	kdpctl_add_fields(&t, st, count_fields, ARRAY_SIZE(count_fields));
+	if (kdpctl_json_path(st, "counts.routesIPv6") != NULL)
+		kdpctl_add_fields(&t, st, count6_fields, ARRAY_SIZE(count6_fields));
 	kdpctl_buf_value(&b, kdpctl_json_path(st, "counts.conntrack"));
 	kdpctl_buf_puts(&b, " flows (capacity ");
 	kdpctl_buf_value(&b, kdpctl_json_path(st, "counts.conntrackCapacity"));
@@ -88,6 +102,7 @@ int cmd_node_list(const struct kdpctl_opts *o)
 	static const struct kdpctl_column cols[] = {
 		{ "NAME", "name", KDPCTL_FMT_PLAIN },
 		{ "IP", "ip", KDPCTL_FMT_PLAIN },
+		{ "IPV6", "ips.1", KDPCTL_FMT_PLAIN, false, true },
 		{ "POD CIDRS", "podCIDRs", KDPCTL_FMT_PLAIN },
 		{ "LOCAL", "local", KDPCTL_FMT_PLAIN },
 	};
@@ -100,6 +115,7 @@ int cmd_endpoint_list(const struct kdpctl_opts *o)
 	static const struct kdpctl_column cols[] = {
 		{ "ENDPOINT", NULL, KDPCTL_FMT_NSNAME },
 		{ "IPV4", "ip", KDPCTL_FMT_PLAIN },
+		{ "IPV6", "ips.1", KDPCTL_FMT_PLAIN, false, true },
 		{ "MAC", "mac", KDPCTL_FMT_PLAIN, true },
 		{ "PORT", "port.name", KDPCTL_FMT_PLAIN },
 		{ "PORT ID", "port.id", KDPCTL_FMT_PLAIN, true },

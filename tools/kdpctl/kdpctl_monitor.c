@@ -36,7 +36,7 @@ struct mon_opts {
 };
 
 static const char usage_text[] =
-	"Usage: kdpctl [-s PATH] monitor [--pod [NS/]NAME] [--ip IP] [--protocol tcp|udp|icmp]\n"
+	"Usage: kdpctl [-s PATH] monitor [--pod [NS/]NAME] [--ip IP] [--protocol tcp|udp|icmp|icmpv6]\n"
 	"                                [--verdict FORWARDED|DROPPED|TRANSLATED] [-n COUNT] [--json]\n"
 	"\n"
 	"Stream flow events as hubble observe does (GET /v1/monitor): time, source ->\n"
@@ -48,8 +48,9 @@ static const char usage_text[] =
 	"Options:\n"
 	"      --pod [NS/]NAME     only flows from or to a local pod whose name starts with\n"
 	"                          NAME (in namespace NS when given)\n"
-	"      --ip IP             only flows with address IP, before or after translation\n"
-	"      --protocol P        only tcp, udp or icmp\n"
+	"      --ip IP             only flows with address IP (IPv4 or IPv6), before or after\n"
+	"                          translation\n"
+	"      --protocol P        only tcp, udp, icmp or icmpv6\n"
 	"      --verdict V         only FORWARDED, DROPPED or TRANSLATED\n"
 	"  -n, --count COUNT       exit after COUNT events\n"
 	"      --json              print the daemon's JSON lines\n"
@@ -156,17 +157,18 @@ static int parse(int argc, char **argv, struct mon_opts *o, bool *help)
 	if (o->socket[0] == '\0')
 		return usage_error("the socket path must not be empty%s", "");
 	if (o->proto != NULL && strcasecmp(o->proto, "tcp") != 0 &&
-	    strcasecmp(o->proto, "udp") != 0 && strcasecmp(o->proto, "icmp") != 0)
-		return usage_error("--protocol must be tcp, udp or icmp, got '%s'", o->proto);
+	    strcasecmp(o->proto, "udp") != 0 && strcasecmp(o->proto, "icmp") != 0 &&
+	    strcasecmp(o->proto, "icmpv6") != 0)
+		return usage_error("--protocol must be tcp, udp, icmp or icmpv6, got '%s'", o->proto);
 	if (o->verdict != NULL && strcasecmp(o->verdict, "FORWARDED") != 0 &&
 	    strcasecmp(o->verdict, "DROPPED") != 0 && strcasecmp(o->verdict, "TRANSLATED") != 0)
 		return usage_error("--verdict must be FORWARDED, DROPPED or TRANSLATED, got '%s'",
 				   o->verdict);
 	if (o->ip != NULL) {
-		struct in_addr a;
+		struct in6_addr a;
 
-		if (inet_pton(AF_INET, o->ip, &a) != 1)
-			return usage_error("--ip needs an IPv4 address (A.B.C.D), got '%s'", o->ip);
+		if (inet_pton(AF_INET, o->ip, &a) != 1 && inet_pton(AF_INET6, o->ip, &a) != 1)
+			return usage_error("--ip needs an IPv4 or IPv6 address, got '%s'", o->ip);
 	}
 	if (o->pod != NULL && o->pod[0] == '\0')
 		return usage_error("--pod needs a name%s", "");
@@ -203,7 +205,10 @@ static void print_peer(json_t *p)
 		fputs("-", stdout);
 		return;
 	}
-	fputs(pod != NULL ? pod : ip, stdout);
+	if (pod == NULL && json_is_integer(port) && strchr(ip, ':') != NULL)
+		printf("[%s]", ip); /* an IPv6 address before its port */
+	else
+		fputs(pod != NULL ? pod : ip, stdout);
 	if (json_is_integer(port))
 		printf(":%lld", (long long)json_integer_value(port));
 	if (pod != NULL)
@@ -221,6 +226,24 @@ static const char *icmp_name(json_int_t t)
 		return "EchoRequest";
 	case 11:
 		return "TimeExceeded";
+	default:
+		return NULL;
+	}
+}
+
+static const char *icmp6_name(json_int_t t)
+{
+	switch (t) {
+	case 1:
+		return "DestinationUnreachable";
+	case 2:
+		return "PacketTooBig";
+	case 3:
+		return "TimeExceeded";
+	case 128:
+		return "EchoRequest";
+	case 129:
+		return "EchoReply";
 	default:
 		return NULL;
 	}
@@ -257,6 +280,12 @@ static void print_event(json_t *e)
 			printf(" (ICMP %s)", icmp_name(json_integer_value(v)));
 		else
 			printf(" (ICMP type %lld)", (long long)json_integer_value(v));
+	}
+	if (json_is_integer(v = json_object_get(e, "icmpv6Type"))) {
+		if (icmp6_name(json_integer_value(v)) != NULL)
+			printf(" (ICMPv6 %s)", icmp6_name(json_integer_value(v)));
+		else
+			printf(" (ICMPv6 type %lld)", (long long)json_integer_value(v));
 	}
 	putchar('\n');
 }

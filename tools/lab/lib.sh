@@ -20,8 +20,15 @@
 #                                |
 #                               rtr
 #                                |
-#                    eth1 (kdp-router) 192.168.10.200/24
-#                    loop1 (empty bridge) 10.10.1.200/24, 10.10.2.200/24
+#                    eth1 (kdp-router) 192.168.10.200/24, fd00:10::200/64
+#                    loop1 (empty bridge) 10.10.1.200/24, 10.10.2.200/24,
+#                          fd00:10:1::200/64, fd00:10:2::200/64
+#
+# The lab is dual stack (KDP_LAB_IPV6=off makes it IPv4 only): every node,
+# pod and service has an address of each family, the IPv6 ones mirroring the
+# IPv4 ones (LAN fd00:10::/64, pool fd00:20::/48 with a /64 per node,
+# services fd00:96::/112); pods route IPv6 to fe80::1, kdp's link-local
+# gateway, as they route IPv4 to 169.254.1.1.
 #
 # The CoreDNS pods kdp-coredns-ctr and kdp-coredns-w1 and the node-local DNS
 # pods kdp-nodelocal-ctr and kdp-nodelocal-w1 hang off their nodes the same way
@@ -50,6 +57,8 @@
 #   KDP_LAB_OFFLOADS  on (default): every veth and the host tap keep the
 #                kernel's offloads (partial checksums, TSO/GSO super-frames);
 #                off: transmit checksum and segmentation offloads turned off.
+#   KDP_LAB_IPV6 on (default): the lab is dual stack; off: IPv4 only (the
+#                namespaces' IPv6 off, as before issue #17).
 #   LAB_WEB_BIG_MB   size of the sparse /big file the webpods serve (200).
 #   LAB_WRAP_<node with _ for ->  a command put before kdp on that node, e.g.
 #                LAB_WRAP_k8s_ctr="valgrind --log-file=/tmp/v.log" (split on
@@ -86,34 +95,44 @@ LAB_LAN_PREFIX=24
 LAB_POD_GATEWAY=169.254.1.1
 LAB_NATIVE_CIDR=172.20.0.0/16
 LAB_HOST_TAP=kdp-host
+# The IPv6 side (KDP_LAB_IPV6=on).
+LAB_ROUTER_IP6=fd00:10::200
+LAB_ROUTER_LOOP_IPS6=(fd00:10:1::200/64 fd00:10:2::200/64)
+LAB_LAN_PREFIX6=64
+LAB_POD_GATEWAY6=fe80::1
+LAB_NATIVE_CIDR6=fd00:20::/48
+LAB_SERVICE_CIDR6=fd00:96::/112
 
-# Nodes: name|node IP|podCIDRs (comma separated)|name of its port on br0.
+# Nodes: name|node IP|podCIDRs (comma separated; IPv6 ones only with
+# KDP_LAB_IPV6=on)|name of its port on br0|node IPv6 address.
 # The namespace of a node is kdp-<name>.
 LAB_NODES=(
-	"k8s-ctr|192.168.10.100|172.20.1.0/24|ctr"
-	"k8s-w1|192.168.10.101|172.20.0.0/24|w1"
+	"k8s-ctr|192.168.10.100|172.20.1.0/24,fd00:20:0:1::/64|ctr|fd00:10::100"
+	"k8s-w1|192.168.10.101|172.20.0.0/24,fd00:20::/64|w1|fd00:10::101"
 )
 
 # Pods: netns|node|IP|node-side iface (<=15 chars)|k8s namespace|k8s name|labels
-# (labels as k=v[,k=v...]). Add a row to add a pod.
+# (labels as k=v[,k=v...])|IPv6 address (optional). Add a row to add a pod.
 LAB_PODS=(
-	"kdp-curl-pod|k8s-ctr|172.20.1.236|lxc-curl|default|curl-pod|app=curl"
-	"kdp-webpod-ctr|k8s-ctr|172.20.1.40|lxc-web-ctr|default|webpod-ctr|app=webpod"
-	"kdp-webpod-w1|k8s-w1|172.20.0.130|lxc-web-w1|default|webpod-w1|app=webpod"
-	"kdp-coredns-ctr|k8s-ctr|172.20.1.144|lxc-dns-ctr|kube-system|coredns-ctr|k8s-app=kube-dns"
-	"kdp-coredns-w1|k8s-w1|172.20.0.186|lxc-dns-w1|kube-system|coredns-w1|k8s-app=kube-dns"
-	"kdp-nodelocal-ctr|k8s-ctr|172.20.1.13|lxc-nld-ctr|kube-system|node-local-dns-ctr|k8s-app=node-local-dns"
-	"kdp-nodelocal-w1|k8s-w1|172.20.0.13|lxc-nld-w1|kube-system|node-local-dns-w1|k8s-app=node-local-dns"
+	"kdp-curl-pod|k8s-ctr|172.20.1.236|lxc-curl|default|curl-pod|app=curl|fd00:20:0:1::236"
+	"kdp-webpod-ctr|k8s-ctr|172.20.1.40|lxc-web-ctr|default|webpod-ctr|app=webpod|fd00:20:0:1::40"
+	"kdp-webpod-w1|k8s-w1|172.20.0.130|lxc-web-w1|default|webpod-w1|app=webpod|fd00:20::130"
+	"kdp-coredns-ctr|k8s-ctr|172.20.1.144|lxc-dns-ctr|kube-system|coredns-ctr|k8s-app=kube-dns|fd00:20:0:1::144"
+	"kdp-coredns-w1|k8s-w1|172.20.0.186|lxc-dns-w1|kube-system|coredns-w1|k8s-app=kube-dns|fd00:20::186"
+	"kdp-nodelocal-ctr|k8s-ctr|172.20.1.13|lxc-nld-ctr|kube-system|node-local-dns-ctr|k8s-app=node-local-dns|fd00:20:0:1::13"
+	"kdp-nodelocal-w1|k8s-w1|172.20.0.13|lxc-nld-w1|kube-system|node-local-dns-w1|k8s-app=node-local-dns|fd00:20::13"
 )
 
 # Services of the lab (DESIGN.md section 1), PUT on every node by
-# lab_services_apply: namespace/name|type|clusterIP|ports|selector. ports is
-# name:protocol:port:targetPort[:nodePort] (comma separated); the backends
-# are the pods whose labels contain the selector k=v.
+# lab_services_apply: namespace/name|type|clusterIP[,IPv6 clusterIP]|ports|
+# selector. ports is name:protocol:port:targetPort[:nodePort] (comma
+# separated); the backends are the pods whose labels contain the selector
+# k=v (both their addresses when the service is dual stack). The IPv6
+# ClusterIPs end with the low 16 bits of the IPv4 ones (152.212 = 0x98d4).
 LAB_SERVICES=(
-	"default/webpod|NodePort|10.96.152.212|http:TCP:80:80:30080|app=webpod"
-	"kube-system/kube-dns|ClusterIP|10.96.0.10|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
-	"kube-system/kube-dns-upstream|ClusterIP|10.96.31.170|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
+	"default/webpod|NodePort|10.96.152.212,fd00:96::98d4|http:TCP:80:80:30080|app=webpod"
+	"kube-system/kube-dns|ClusterIP|10.96.0.10,fd00:96::a|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
+	"kube-system/kube-dns-upstream|ClusterIP|10.96.31.170,fd00:96::1faa|dns:UDP:53:53,dns-tcp:TCP:53:53|k8s-app=kube-dns"
 )
 # Where the node-local DNS pods forward every query (kube-dns-upstream).
 LAB_NODELOCAL_UPSTREAM=10.96.31.170
@@ -128,6 +147,8 @@ LAB_LRP_NODELOCAL='{"redirectFrontend":{"serviceMatcher":{"serviceName":"kube-dn
 LAB_DNS_RECORDS=(
 	"webpod.default.svc.cluster.local/10.96.152.212"
 	"kube-dns.kube-system.svc.cluster.local/10.96.0.10"
+	"webpod.default.svc.cluster.local/fd00:96::98d4"
+	"kube-dns.kube-system.svc.cluster.local/fd00:96::a"
 )
 # Size of the "big" file each webpod serves (sparse), in MiB.
 LAB_WEB_BIG_MB=${LAB_WEB_BIG_MB:-200}
@@ -176,6 +197,19 @@ lab_node_row() {
 lab_node_names() {
 	local row
 	for row in "${LAB_NODES[@]}"; do printf '%s\n' "${row%%|*}"; done
+}
+
+# lab_ipv6: true when the lab is dual stack (KDP_LAB_IPV6, default on).
+lab_ipv6() { [[ ${KDP_LAB_IPV6:-on} != off ]]; }
+
+# lab_node_ip6 NAME: the node's IPv6 address (empty with KDP_LAB_IPV6=off).
+lab_node_ip6() {
+	local row f
+	lab_ipv6 || return 0
+	row=$(lab_node_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	printf '%s
+' "${f[4]:-}"
 }
 
 # lab_node_ip NAME
@@ -264,18 +298,23 @@ lab_exec() {
 
 _lab_netns_exists() { [[ -e /run/netns/$1 ]]; }
 
-# _lab_netns_add NS: create NS (if missing) with IPv6 off and lo up.
+# _lab_netns_add NS [ipv6]: create NS (if missing) with lo up and IPv6 off,
+# or, with "ipv6" and a dual-stack lab, on without duplicate address
+# detection or router advertisements (every address is planned).
 _lab_netns_add() {
-	local ns=$1
+	local ns=$1 off=1
 	if ! _lab_netns_exists "$ns"; then
 		ip netns add "$ns" || {
 			lab_err "ip netns add $ns failed"
 			return 1
 		}
 	fi
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1 >/dev/null || {
-		lab_err "$ns: cannot disable IPv6"
+	[[ ${2:-} == ipv6 ]] && lab_ipv6 && off=0
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=$off \
+		net.ipv6.conf.default.disable_ipv6=$off net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_ra=0 \
+		net.ipv6.conf.default.accept_ra=0 >/dev/null || {
+		lab_err "$ns: cannot set IPv6 up"
 		return 1
 	}
 	ip -n "$ns" link set lo up || return 1
@@ -332,6 +371,8 @@ _lab_bridge() {
 _lab_kdp_owned() {
 	ip -n "$1" link set "$2" arp off || return 1
 	ip netns exec "$1" sysctl -qw "net.ipv4.conf.$2.rp_filter=1" >/dev/null || return 1
+	# No IPv6 of the node's own there either (no neighbour discovery).
+	ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1" >/dev/null 2>&1 || true
 }
 
 _lab_lan_up() {
@@ -341,7 +382,7 @@ _lab_lan_up() {
 
 _lab_router_up() {
 	local ip
-	_lab_netns_add "$LAB_NS_ROUTER" || return 1
+	_lab_netns_add "$LAB_NS_ROUTER" ipv6 || return 1
 	_lab_veth "$LAB_NS_ROUTER" eth1 "$LAB_NS_LAN" rtr || return 1
 	ip -n "$LAB_NS_LAN" link set rtr master "$LAB_LAN_BRIDGE" || return 1
 	ip -n "$LAB_NS_ROUTER" addr replace "$LAB_ROUTER_IP/$LAB_ROUTER_PREFIX" dev eth1 || return 1
@@ -350,13 +391,22 @@ _lab_router_up() {
 		ip -n "$LAB_NS_ROUTER" addr replace "$ip" dev loop1 || return 1
 	done
 	ip netns exec "$LAB_NS_ROUTER" sysctl -qw net.ipv4.ip_forward=1 >/dev/null || return 1
+	if lab_ipv6; then
+		ip -n "$LAB_NS_ROUTER" addr replace "$LAB_ROUTER_IP6/$LAB_LAN_PREFIX6" dev eth1 nodad || return 1
+		for ip in "${LAB_ROUTER_LOOP_IPS6[@]}"; do
+			ip -n "$LAB_NS_ROUTER" addr replace "$ip" dev loop1 nodad || return 1
+		done
+		ip netns exec "$LAB_NS_ROUTER" sysctl -qw net.ipv6.conf.all.forwarding=1 >/dev/null || return 1
+	fi
 }
 
 _lab_node_up() {
 	local f ns
 	IFS='|' read -r -a f <<<"$1"
 	ns=kdp-${f[0]}
-	_lab_netns_add "$ns" || return 1
+	_lab_netns_add "$ns" ipv6 || return 1
+	# IPv6 only where it is asked for: the host tap (lab_host_tap_setup).
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 >/dev/null || return 1
 	_lab_veth "$ns" eth1 "$LAB_NS_LAN" "${f[3]}" || return 1
 	ip -n "$LAB_NS_LAN" link set "${f[3]}" master "$LAB_LAN_BRIDGE" || return 1
 	_lab_kdp_owned "$ns" eth1 || return 1
@@ -367,12 +417,17 @@ _lab_pod_up() {
 	local f ns node
 	IFS='|' read -r -a f <<<"$1"
 	ns=${f[0]} node=kdp-${f[1]}
-	_lab_netns_add "$ns" || return 1
+	_lab_netns_add "$ns" ipv6 || return 1
 	_lab_veth "$ns" eth0 "$node" "${f[3]}" || return 1
 	_lab_kdp_owned "$node" "${f[3]}" || return 1
 	ip -n "$ns" addr replace "${f[2]}/32" dev eth0 || return 1
 	ip -n "$ns" route replace "$LAB_POD_GATEWAY" dev eth0 scope link || return 1
 	ip -n "$ns" route replace default via "$LAB_POD_GATEWAY" dev eth0 || return 1
+	if lab_ipv6 && [[ -n ${f[7]:-} ]]; then
+		# The pods' IPv6 gateway is link-local: on-link by definition.
+		ip -n "$ns" addr replace "${f[7]}/128" dev eth0 nodad || return 1
+		ip -n "$ns" -6 route replace default via "$LAB_POD_GATEWAY6" dev eth0 || return 1
+	fi
 }
 
 # lab_topology_up: build (or complete) the whole lab topology. Idempotent.
@@ -528,6 +583,14 @@ lab_router_pod_routes() {
 	for row in "${LAB_NODES[@]}"; do
 		IFS='|' read -r -a f <<<"$row"
 		for cidr in ${f[2]//,/ }; do
+			if [[ $cidr == *:* ]]; then
+				lab_ipv6 || continue
+				case $1 in
+					add) ip -n "$LAB_NS_ROUTER" route replace "$cidr" via "${f[4]}" dev eth1 || rc=1 ;;
+					*) ip -n "$LAB_NS_ROUTER" route del "$cidr" 2>/dev/null || true ;;
+				esac
+				continue
+			fi
 			case $1 in
 				add) ip -n "$LAB_NS_ROUTER" route replace "$cidr" via "${f[1]}" dev eth1 || rc=1 ;;
 				del) ip -n "$LAB_NS_ROUTER" route del "$cidr" 2>/dev/null || true ;;
@@ -560,10 +623,11 @@ _lab_endpoint_obj() {
 	row=$(lab_pod_row "$1") || return 1
 	IFS='|' read -r -a f <<<"$row"
 	mac=$(lab_pod_mac "${f[0]}") || return 1
+	lab_ipv6 || f[7]=''
 	python3 - "$2" "${f[4]}" "${f[5]}" "${f[2]}" "$mac" "${f[6]}" \
-		"net_kdp_afp,iface=${f[3]}" <<'PY'
+		"net_kdp_afp,iface=${f[3]}" "${f[7]:-}" <<'PY'
 import json, sys
-mode, ns, name, ip, mac, labels, devargs = sys.argv[1:8]
+mode, ns, name, ip, mac, labels, devargs, ip6 = sys.argv[1:9]
 lab = {}
 for kv in filter(None, labels.split(",")):
     k, _, v = kv.partition("=")
@@ -571,7 +635,10 @@ for kv in filter(None, labels.split(",")):
 obj = {}
 if mode == "full":
     obj["namespace"], obj["name"] = ns, name
-obj.update({"ip": ip, "mac": mac, "labels": lab, "devargs": devargs})
+obj["ip"] = ip
+if ip6:
+    obj["ips"] = [ip, ip6]
+obj.update({"mac": mac, "labels": lab, "devargs": devargs})
 print(json.dumps(obj))
 PY
 }
@@ -599,14 +666,19 @@ lab_state_json() {
 		ep=$(_lab_endpoint_obj "${f[0]}" full) || return 1
 		eps+=("$ep")
 	done
-	python3 - "${#LAB_NODES[@]}" "${LAB_NODES[@]}" "${eps[@]}" <<'PY'
+	python3 - "${KDP_LAB_IPV6:-on}" "${#LAB_NODES[@]}" "${LAB_NODES[@]}" "${eps[@]}" <<'PY'
 import json, sys
-n = int(sys.argv[1])
+v6 = sys.argv[1] != "off"
+n = int(sys.argv[2])
+sys.argv = sys.argv[1:]
 nodes = []
 for row in sys.argv[2:2 + n]:
-    name, ip, cidrs, _port = row.split("|")
-    nodes.append({"name": name, "ip": ip,
-                  "podCIDRs": [c for c in cidrs.split(",") if c]})
+    name, ip, cidrs, _port, ip6 = (row.split("|") + [""])[:5]
+    node = {"name": name, "ip": ip}
+    if v6 and ip6:
+        node["ips"] = [ip, ip6]
+    node["podCIDRs"] = [c for c in cidrs.split(",") if c and (v6 or ":" not in c)]
+    nodes.append(node)
 eps = [json.loads(e) for e in sys.argv[2 + n:]]
 print(json.dumps({"nodes": nodes, "endpoints": eps}))
 PY
@@ -623,10 +695,13 @@ lab_kdp_config() {
 	python3 - "$cfg" "$node" "${f[1]}/$LAB_LAN_PREFIX" "$LAB_ROUTER_IP" \
 		"$LAB_POD_GATEWAY" "$LAB_HOST_TAP" "$LAB_NATIVE_CIDR" \
 		"${KDP_LAB_WORKERS:-2}" "$(lab_sock "$node")" "$(lab_statefile "$node")" \
-		"${KDP_LAB_IPMASQ_FILE:-}" "${KDP_LAB_CONFIG_EXTRA:-}" "$(lab_flowfile "$node")" <<'PY'
+		"${KDP_LAB_IPMASQ_FILE:-}" "${KDP_LAB_CONFIG_EXTRA:-}" "$(lab_flowfile "$node")" \
+		"$(lab_node_ip6 "$node")" "$LAB_LAN_PREFIX6" "$LAB_ROUTER_IP6" "$LAB_NATIVE_CIDR6" \
+		"$LAB_SERVICE_CIDR6" "$LAB_POD_GATEWAY6" <<'PY'
 import json, os, sys
 (cfg, name, node_ip, gw, pod_gw, tap, native, workers, sock,
  state, ipmasq_file, extra, flows) = sys.argv[1:14]
+node_ip6, plen6, gw6, native6, svc6, pod_gw6 = sys.argv[14:20]
 conf = {
     "name": name,
     "nodeIP": node_ip,
@@ -646,8 +721,16 @@ conf = {
     "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix",
             "kdp-lab-" + name, "--no-shconf", "--no-telemetry"],
 }
+if node_ip6:
+    # An rte_lpm6 route table takes 68 MiB, and a route change builds the
+    # next one before the old one goes.
+    conf["eal"][3] = "1024"
 if ipmasq_file:
     conf["ipMasqAgentConfig"] = ipmasq_file
+if node_ip6:
+    conf.update({"nodeIPv6": node_ip6 + "/" + plen6, "gatewayIPv6": gw6,
+                 "podGatewayIPv6": pod_gw6, "nativeRoutingCIDRv6": native6,
+                 "serviceCIDRv6": svc6})
 def merge(dst, src):
     for k, v in src.items():
         if isinstance(v, dict) and isinstance(dst.get(k), dict):
@@ -830,6 +913,12 @@ lab_host_tap_setup() {
 	ip -n "$ns" addr replace "$ip/$LAB_LAN_PREFIX" dev "$LAB_HOST_TAP" || return 1
 	ip -n "$ns" link set "$LAB_HOST_TAP" up || return 1
 	ip -n "$ns" route replace default via "$LAB_ROUTER_IP" dev "$LAB_HOST_TAP" || return 1
+	ip=$(lab_node_ip6 "$node") || return 1
+	if [[ -n $ip ]]; then
+		ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$LAB_HOST_TAP.disable_ipv6=0" >/dev/null || return 1
+		ip -n "$ns" addr replace "$ip/$LAB_LAN_PREFIX6" dev "$LAB_HOST_TAP" nodad || return 1
+		ip -n "$ns" -6 route replace default via "$LAB_ROUTER_IP6" dev "$LAB_HOST_TAP" || return 1
+	fi
 }
 
 # ---------------------------------------------------------------- API
@@ -1029,6 +1118,35 @@ for seq in range(1, count + 1):
 PY
 }
 
+# lab_send_icmp6 POD SRC DST DSTMAC [COUNT]: lab_send_icmp for IPv6 (ICMPv6
+# echo requests with source SRC out of the pod's eth0).
+lab_send_icmp6() {
+	local ns
+	ns=$(lab_pod_ns "$1") || return 1
+	ip netns exec "$ns" python3 - eth0 "$2" "$3" "$4" "${5:-5}" <<'PY'
+import socket, struct, sys
+ifc, src, dst, dmac, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+smac = open("/sys/class/net/%s/address" % ifc).read().strip()
+mac = lambda m: bytes(int(x, 16) for x in m.split(":"))
+s6, d6 = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifc, 0))
+for seq in range(1, count + 1):
+    icmp = struct.pack("!BBHHH", 128, 0, 0, 0x4b44, seq) + b"kdp-lab-spoof".ljust(32, b".")
+    pseudo = s6 + d6 + struct.pack("!I3xB", len(icmp), 58)
+    icmp = icmp[:2] + struct.pack("!H", csum(pseudo + icmp)) + icmp[4:]
+    ip = struct.pack("!IHBB", 6 << 28, len(icmp), 58, 64) + s6 + d6
+    s.send(mac(dmac) + mac(smac) + b"\x86\xdd" + ip + icmp)
+PY
+}
+
 # lab_capture_start TAG NS IFACE FILTER...: tcpdump -nn -e in the background,
 # text to $KDP_LAB_DIR/cap-TAG.txt; returns once tcpdump listens.
 lab_capture_start() {
@@ -1085,6 +1203,16 @@ lab_pod_ip() {
 	row=$(lab_pod_row "$1") || return 1
 	IFS='|' read -r -a f <<<"$row"
 	printf '%s\n' "${f[2]}"
+}
+
+# lab_pod_ip6 POD: the IPv6 address of POD (empty when it has none or the
+# lab is IPv4 only).
+lab_pod_ip6() {
+	local row f
+	lab_ipv6 || return 0
+	row=$(lab_pod_row "$1") || return 1
+	IFS='|' read -r -a f <<<"$row"
+	printf '%s\n' "${f[7]:-}"
 }
 
 # lab_pods_with_label K=V: the netns of every pod whose labels include K=V.
@@ -1197,7 +1325,7 @@ _lab_wait_listening() {
 # lab_webpod_start POD: an HTTP server on POD's IP, port 80, answering "/"
 # with the pod's k8s name and serving /big (LAB_WEB_BIG_MB MiB, sparse).
 lab_webpod_start() {
-	local ns row f dir
+	local ns row f dir ip6 i
 	row=$(lab_pod_row "$1") || return 1
 	IFS='|' read -r -a f <<<"$row"
 	ns=${f[0]}
@@ -1218,19 +1346,43 @@ class Server(http.server.ThreadingHTTPServer):
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
 Server((sys.argv[1], 80), handler).serve_forever()
 ' "${f[2]}" "$dir" || return 1
-	_lab_wait_listening "$ns" tcp 80 http
+	_lab_wait_listening "$ns" tcp 80 http || return 1
+	ip6=$(lab_pod_ip6 "$ns") || return 1
+	[[ -n $ip6 ]] || return 0
+	# and on its IPv6 address
+	lab_pod_spawn "$ns" http6 "$LAB_PY" -c '
+import functools, http.server, socket, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    address_family = socket.AF_INET6
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
+Server((sys.argv[1], 80), handler).serve_forever()
+' "$ip6" "$dir" || return 1
+	for ((i = 0; i < 50; i++)); do
+		[[ -n $(ip netns exec "$ns" ss -Hltn '( sport = :80 )' 2>/dev/null | grep -F "[$ip6]") ]] &&
+			return 0
+		sleep 0.1
+	done
+	lab_err "$ns: no IPv6 HTTP server on port 80"
+	return 1
 }
 
 # lab_coredns_start POD: dnsmasq on POD's IP, UDP and TCP 53, answering the
 # LAB_DNS_RECORDS names (and nothing else: no upstream, no /etc/hosts).
 # Queries are logged to $KDP_LAB_DIR/app-<netns>-dns.queries.
 lab_coredns_start() {
-	local ns ip base rec args=()
+	local ns ip base rec args=() ip6
 	ns=$(lab_pod_ns "$1") || return 1
 	ip=$(lab_pod_ip "$ns") || return 1
+	ip6=$(lab_pod_ip6 "$ns") || return 1
+	[[ -n $ip6 ]] && args+=("--listen-address=$ip6")
 	base=$(_lab_app_base "$ns" dns)
 	: >"$base.queries"
 	for rec in "${LAB_DNS_RECORDS[@]}"; do
+		[[ ${rec##*/} == *:* ]] && ! lab_ipv6 && continue
 		args+=("--address=/${rec%/*}/${rec##*/}")
 	done
 	lab_pod_spawn "$ns" dns dnsmasq --keep-in-foreground --conf-file=/dev/null \
@@ -1245,14 +1397,16 @@ lab_coredns_start() {
 # (LAB_NODELOCAL_UPSTREAM) with caching off, so that each query it gets is
 # also seen upstream. Queries are logged to $KDP_LAB_DIR/app-<netns>-dns.queries.
 lab_nodelocal_start() {
-	local ns ip base
+	local ns ip base ip6 args=()
 	ns=$(lab_pod_ns "$1") || return 1
 	ip=$(lab_pod_ip "$ns") || return 1
+	ip6=$(lab_pod_ip6 "$ns") || return 1
+	[[ -n $ip6 ]] && args+=("--listen-address=$ip6")
 	base=$(_lab_app_base "$ns" dns)
 	: >"$base.queries"
 	lab_pod_spawn "$ns" dns dnsmasq --keep-in-foreground --conf-file=/dev/null \
 		--pid-file="$base.dnsmasq-pid" --user=root --group=root --no-resolv --no-hosts \
-		--listen-address="$ip" --bind-interfaces --server="$LAB_NODELOCAL_UPSTREAM" \
+		--listen-address="$ip" "${args[@]}" --bind-interfaces --server="$LAB_NODELOCAL_UPSTREAM" \
 		--cache-size=0 --log-queries --log-facility="$base.queries" || return 1
 	_lab_wait_listening "$ns" udp 53 dns && _lab_wait_listening "$ns" tcp 53 dns
 }
@@ -1288,7 +1442,7 @@ lab_apps_start() {
 # "router" and serving /big (LAB_ROUTER_BIG_MB MiB, sparse). Its access log
 # (client addresses as the router sees them) is $KDP_LAB_DIR/app-kdp-router-http.log.
 lab_router_http_start() {
-	local dir=$KDP_LAB_DIR/www/$LAB_NS_ROUTER
+	local dir=$KDP_LAB_DIR/www/$LAB_NS_ROUTER i
 	mkdir -p "$dir" || return 1
 	printf 'router\n' >"$dir/index.html" || return 1
 	rm -f "$dir/big"
@@ -1303,43 +1457,82 @@ class Server(http.server.ThreadingHTTPServer):
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
 Server(("0.0.0.0", 80), handler).serve_forever()
 ' "$dir" || return 1
-	_lab_wait_listening "$LAB_NS_ROUTER" tcp 80 http
+	_lab_wait_listening "$LAB_NS_ROUTER" tcp 80 http || return 1
+	lab_ipv6 || return 0
+	# The same on its IPv6 addresses (a server of its own, IPv6 only).
+	lab_pod_spawn "$LAB_NS_ROUTER" http6 "$LAB_PY" -c '
+import functools, http.server, socket, socketserver, sys
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    address_family = socket.AF_INET6
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+Server(("::", 80), handler).serve_forever()
+' "$dir" || return 1
+	for ((i = 0; i < 50; i++)); do
+		[[ -n $(ip netns exec "$LAB_NS_ROUTER" ss -Hltn '( sport = :80 )' 2>/dev/null | grep -F '[::]') ]] &&
+			return 0
+		sleep 0.1
+	done
+	lab_err "router: no IPv6 HTTP server on port 80"
+	return 1
 }
 
 # lab_router_udp_echo_start [PORT]: a UDP server in the router on 0.0.0.0:PORT
+# (and [::]:PORT when the lab is dual stack)
 # (default 7007) answering each datagram with "<source ip>:<source port>
 # <payload>", i.e. the source address the router saw.
 lab_router_udp_echo_start() {
 	local port=${1:-7007}
 	lab_pod_spawn "$LAB_NS_ROUTER" "udp$port" "$LAB_PY" -c '
 import socket, sys
+import select
+socks = []
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", int(sys.argv[1])))
+socks.append(s)
+if sys.argv[2] != "off":
+    s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    s6.bind(("::", int(sys.argv[1])))
+    socks.append(s6)
 while True:
-    data, peer = s.recvfrom(65535)
-    s.sendto(("%s:%d " % peer).encode() + data, peer)
-' "$port" || return 1
+    for r in select.select(socks, [], [])[0]:
+        data, peer = r.recvfrom(65535)
+        r.sendto(("%s:%d " % peer[:2]).encode() + data, peer)
+' "$port" "${KDP_LAB_IPV6:-on}" || return 1
 	_lab_wait_listening "$LAB_NS_ROUTER" udp "$port" "udp$port"
 }
 
 # ---------------------------------------------------------------- services
 
-# lab_service_json TYPE CLUSTERIP PORTS SELECTOR [KEY=JSON...]: a service body
-# for PUT /v1/services/{ns}/{name}. PORTS and SELECTOR as in LAB_SERVICES
+# lab_service_json TYPE CLUSTERIP[,CLUSTERIP6] PORTS SELECTOR [KEY=JSON...]: a
+# service body for PUT /v1/services/{ns}/{name} (dual stack with two
+# addresses and KDP_LAB_IPV6 on). PORTS and SELECTOR as in LAB_SERVICES
 # (SELECTOR may be empty: no backends); each KEY=JSON adds or replaces a
 # top-level field, e.g. 'sessionAffinity="ClientIP"' or
 # 'backends=[{"ip":"172.20.1.40","state":"terminating"}]'.
 lab_service_json() {
-	local ips=() ns
+	local ips=() ns cip=$2 ip6
+	lab_ipv6 || cip=${cip%%,*}
 	if [[ -n $4 ]]; then
 		for ns in $(lab_pods_with_label "$4"); do
 			ips+=("$(lab_pod_ip "$ns")") || return 1
+			# a dual-stack service has both addresses of each pod
+			if [[ $cip == *,* ]]; then
+				ip6=$(lab_pod_ip6 "$ns") || return 1
+				[[ -n $ip6 ]] && ips+=("$ip6")
+			fi
 		done
 	fi
-	python3 - "$1" "$2" "$3" "${#ips[@]}" "${ips[@]}" "${@:5}" <<'PY'
+	python3 - "$1" "$cip" "$3" "${#ips[@]}" "${ips[@]}" "${@:5}" <<'PY'
 import json, sys
 typ, cip, ports, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 ips, extra = sys.argv[5:5 + n], sys.argv[5 + n:]
+cips = cip.split(",")
 pl = []
 for p in filter(None, ports.split(",")):
     f = p.split(":")
@@ -1347,8 +1540,12 @@ for p in filter(None, ports.split(",")):
     if len(f) > 4 and f[4]:
         d["nodePort"] = int(f[4])
     pl.append(d)
-svc = {"type": typ, "clusterIP": cip, "ports": pl,
+svc = {"type": typ, "clusterIP": cips[0], "ports": pl,
        "backends": [{"ip": ip} for ip in ips]}
+if len(cips) > 1:
+    svc["clusterIPs"] = cips
+    svc["ipFamilies"] = ["IPv6" if ":" in c else "IPv4" for c in cips]
+    svc["ipFamilyPolicy"] = "PreferDualStack"
 for kv in extra:
     k, _, v = kv.partition("=")
     svc[k] = json.loads(v)

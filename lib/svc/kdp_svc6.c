@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_jhash.h>
+#include <rte_random.h>
+
+#include "common/kdp_hash.h"
+#include "maglev/kdp_maglev.h"
+#include "kdp_svc6.h"
+
+struct kdp_svc6_table *kdp_svc6_table_create(const char *name, uint32_t cap, uint32_t max_id,
+					     int socket)
+{
+	struct rte_hash_parameters hp = {
+		.name = name,
+		.entries = cap < 8 ? 8 : cap,
+		.key_len = sizeof(struct kdp_svc6_key),
+		.hash_func = kdp_hash_crc,
+		.socket_id = socket,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	struct kdp_svc6_table *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	t->cap = cap;
+	t->max_id = max_id;
+	t->fe = calloc(cap ? cap : 1, sizeof(*t->fe));
+	t->by_id = calloc((size_t)max_id + 1, sizeof(*t->by_id));
+	t->h = rte_hash_create(&hp);
+	if (t->fe == NULL || t->by_id == NULL || t->h == NULL) {
+		int err = t->h == NULL ? rte_errno : ENOMEM;
+		kdp_svc6_table_free(t);
+		rte_errno = err;
+		return NULL;
+	}
+	return t;
+}
+
+static void fe_release(struct kdp_svc6_fe *fe)
+{
+	free(fe->be);
+	free(fe->sel);
+	free(fe->maglev);
+	fe->be = NULL;
+	fe->sel = NULL;
+	fe->maglev = NULL;
+}
+
+void kdp_svc6_table_free(struct kdp_svc6_table *t)
+{
+	if (t == NULL)
+		return;
+	for (uint32_t i = 0; i < t->n_fe; i++)
+		fe_release(&t->fe[i]);
+	free(t->fe);
+	free(t->by_id);
+	rte_hash_free(t->h);
+	free(t);
+}
+
+int kdp_svc6_table_add(struct kdp_svc6_table *t, struct kdp_svc6_fe *fe)
+{
+	struct kdp_svc6_fe *slot;
+	uint32_t b;
+	int ret;
+
+	if (t->n_fe == t->cap) {
+		fe_release(fe);
+		return -ENOSPC;
+	}
+	if (fe->id == 0 || fe->id > t->max_id || t->by_id[fe->id] != NULL) {
+		fe_release(fe);
+		return -EINVAL;
+	}
+	if (rte_hash_lookup(t->h, &fe->key) >= 0) {
+		fe_release(fe);
+		return -EEXIST;
+	}
+	slot = &t->fe[t->n_fe];
+	*slot = *fe;
+	ret = rte_hash_add_key_data(t->h, &slot->key, slot);
+	if (ret != 0) {
+		fe_release(slot);
+		return ret;
+	}
+	t->by_id[fe->id] = slot;
+	t->n_fe++;
+	b = kdp_svc6_filter_bit(slot->key.addr);
+	t->addr_bits[b >> 6] |= 1ull << (b & 63);
+	return 0;
+}
+
+int kdp_svc6_fe_prepare(struct kdp_svc6_fe *fe, uint32_t m)
+{
+	struct kdp_maglev_backend *mb;
+	uint16_t n = 0;
+	int want = KDP_BE_ACTIVE;
+
+	free(fe->sel);
+	free(fe->maglev);
+	fe->maglev = NULL;
+	fe->m = 0;
+	fe->n_sel = 0;
+	fe->sel = malloc(sizeof(*fe->sel) * (fe->n_be ? fe->n_be : 1));
+	if (fe->sel == NULL)
+		return -ENOMEM;
+	for (int pass = 0; pass < 2 && n == 0; pass++, want = KDP_BE_TERMINATING)
+		for (uint16_t i = 0; i < fe->n_be; i++)
+			if (fe->be[i].state == want)
+				fe->sel[n++] = i;
+	fe->n_sel = n;
+	if (fe->algo != KDP_SVC_MAGLEV || n == 0)
+		return 0;
+	if (!kdp_maglev_valid_m(m))
+		return -EINVAL;
+	mb = calloc(n, sizeof(*mb));
+	fe->maglev = malloc(sizeof(*fe->maglev) * m);
+	if (mb == NULL || fe->maglev == NULL) {
+		free(mb);
+		return -ENOMEM;
+	}
+	for (uint16_t i = 0; i < n; i++) {
+		mb[i].is6 = 1;
+		memcpy(mb[i].ip6, fe->be[fe->sel[i]].ip, 16);
+		mb[i].port = rte_be_to_cpu_16(fe->be[fe->sel[i]].port);
+		mb[i].weight = 1;
+	}
+	if (kdp_maglev_fill(fe->maglev, m, mb, n) != 0) {
+		free(mb);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < m; i++)
+		fe->maglev[i] = fe->sel[fe->maglev[i]];
+	fe->m = m;
+	free(mb);
+	return 0;
+}
+
+/* ---- affinity ---- */
+
+/* What a pin remembers of its backend: a hash of its address and port. */
+static uint32_t be_tag(const struct kdp_svc6_backend *be)
+{
+	return rte_jhash(be->ip, 16, be->port) | 1;
+}
+
+struct kdp_affinity6 *kdp_affinity6_create(const char *name, uint32_t size, int socket,
+					   struct rte_rcu_qsbr *qsbr)
+{
+	struct rte_hash_parameters hp = {
+		.name = name,
+		.entries = size < 64 ? 64 : size,
+		.key_len = sizeof(struct kdp_affinity6_key),
+		.hash_func = kdp_hash_crc,
+		.hash_func_init_val = (uint32_t)rte_rand(),
+		.socket_id = socket,
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD |
+			      RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	struct kdp_affinity6 *a = calloc(1, sizeof(*a));
+
+	if (a == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	a->h = rte_hash_create(&hp);
+	if (a->h != NULL && qsbr != NULL) {
+		struct rte_hash_rcu_config rc = {.v = qsbr, .mode = RTE_HASH_QSBR_MODE_DQ};
+
+		if (rte_hash_rcu_qsbr_add(a->h, &rc) != 0) {
+			rte_hash_free(a->h);
+			a->h = NULL;
+		}
+	}
+	if (a->h == NULL) {
+		int err = rte_errno;
+
+		free(a);
+		rte_errno = err;
+		return NULL;
+	}
+	return a;
+}
+
+void kdp_affinity6_free(struct kdp_affinity6 *a)
+{
+	if (a == NULL)
+		return;
+	rte_hash_free(a->h);
+	free(a);
+}
+
+int kdp_affinity6_get(const struct kdp_affinity6 *a, const struct kdp_svc6_fe *fe,
+		      const uint8_t *client, uint32_t now_s)
+{
+	struct kdp_affinity6_key k = {.fe_id = fe->id};
+	void *data;
+	uint64_t v;
+	uint32_t tag, last;
+
+	memcpy(k.client, client, 16);
+	if (rte_hash_lookup_data(a->h, &k, &data) < 0)
+		return -1;
+	v = (uint64_t)(uintptr_t)data;
+	tag = (uint32_t)(v >> 32);
+	last = (uint32_t)v;
+	if (now_s - last > fe->affinity_timeout_s)
+		return -1;
+	for (uint16_t i = 0; i < fe->n_be; i++)
+		if (be_tag(&fe->be[i]) == tag)
+			return kdp_svc6_selectable(fe, i) ? i : -1;
+	return -1;
+}
+
+void kdp_affinity6_set(struct kdp_affinity6 *a, const struct kdp_svc6_fe *fe,
+		       const uint8_t *client, int b, uint32_t now_s)
+{
+	struct kdp_affinity6_key k = {.fe_id = fe->id};
+	uint64_t v = ((uint64_t)be_tag(&fe->be[b]) << 32) | now_s;
+
+	memcpy(k.client, client, 16);
+	rte_hash_add_key_data(a->h, &k, (void *)(uintptr_t)v);
+}
+
+uint32_t kdp_affinity6_gc(struct kdp_affinity6 *a, const struct kdp_svc6_table *t,
+			  uint32_t now_s, uint32_t budget)
+{
+	uint32_t max = (uint32_t)rte_hash_max_key_id(a->h) + 1, removed = 0;
+
+	for (uint32_t i = 0; i < budget; i++) {
+		void *key, *data;
+
+		if (rte_hash_get_key_with_position(a->h, (int32_t)a->cursor, &key) == 0 &&
+		    rte_hash_lookup_data(a->h, key, &data) >= 0) {
+			const struct kdp_affinity6_key *k = key;
+			const struct kdp_svc6_fe *fe =
+				t != NULL && k->fe_id <= t->max_id ? t->by_id[k->fe_id] : NULL;
+			uint32_t last = (uint32_t)(uintptr_t)data;
+
+			if (fe == NULL || !fe->affinity || now_s - last > fe->affinity_timeout_s) {
+				struct kdp_affinity6_key copy = *k;
+
+				rte_hash_del_key(a->h, &copy);
+				removed++;
+			}
+		}
+		if (++a->cursor >= max)
+			a->cursor = 0;
+	}
+	return removed;
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Service frontends of IPv6 addresses: the IPv6 twin of kdp_svc.h (an
+ * (address, port, protocol) → frontend hash behind a one-hash filter of
+ * frontend addresses; `random` or `maglev` backend choice), with IPv6
+ * backends. Frontend ids share one space with the IPv4 frontends (the
+ * control thread hands them out), so a conntrack entry's svc_id names one
+ * frontend of its family's table. Built whole by the control thread, read
+ * by workers through RCU. Session affinity for IPv6 clients is
+ * struct kdp_affinity6.
+ */
+#ifndef KDP_SVC6_H
+#define KDP_SVC6_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <rte_hash.h>
+#include <rte_rcu_qsbr.h>
+
+#include "common/kdp_addr.h"
+#include "svc/kdp_svc.h"
+
+struct kdp_svc6_backend {
+	uint8_t ip[16]; /**< network order */
+	uint16_t port;  /**< network order */
+	uint8_t state;  /**< enum kdp_be_state */
+	uint8_t local;  /**< a pod on this node */
+};
+
+/** Key of an IPv6 frontend, fields in network order. */
+struct kdp_svc6_key {
+	uint8_t addr[16];
+	uint16_t port;
+	uint8_t proto;
+	uint8_t pad;
+};
+
+struct kdp_svc6_fe {
+	uint32_t id;
+	struct kdp_svc6_key key;
+	uint8_t type;      /**< enum kdp_svc_type */
+	uint8_t algo;      /**< enum kdp_svc_algo */
+	uint8_t affinity;  /**< ClientIP session affinity */
+	uint32_t affinity_timeout_s;
+	uint32_t gen;      /**< changes when the backend set changes */
+	uint16_t n_be;
+	uint16_t n_sel;
+	struct kdp_svc6_backend *be;
+	uint16_t *sel;
+	uint32_t m;
+	uint32_t *maglev;
+	char name[160];
+	char port_name[64];
+	char lrp[130];
+};
+
+/** Filter bit of an IPv6 frontend address. */
+static inline uint32_t kdp_svc6_filter_bit(const uint8_t *addr)
+{
+	uint32_t w[4];
+
+	memcpy(w, addr, sizeof(w));
+	return ((w[0] ^ w[1] ^ w[2] ^ w[3]) * 0x9E3779B1u) >> 16;
+}
+
+struct kdp_svc6_table {
+	uint64_t addr_bits[KDP_SVC_FILTER_BITS / 64];
+	struct rte_hash *h;
+	struct kdp_svc6_fe **by_id;
+	uint32_t max_id;
+	uint32_t n_fe;
+	struct kdp_svc6_fe *fe;
+	uint32_t cap;
+};
+
+/** kdp_svc_table_create() for IPv6. */
+struct kdp_svc6_table *kdp_svc6_table_create(const char *name, uint32_t cap, uint32_t max_id,
+					     int socket);
+
+/** kdp_svc_table_add() for IPv6 (takes fe->be, sel, maglev even on error). */
+int kdp_svc6_table_add(struct kdp_svc6_table *t, struct kdp_svc6_fe *fe);
+
+/** Frees the table (NULL is fine). */
+void kdp_svc6_table_free(struct kdp_svc6_table *t);
+
+/** kdp_svc_fe_prepare() for IPv6: selectable backends and the Maglev table. */
+int kdp_svc6_fe_prepare(struct kdp_svc6_fe *fe, uint32_t m);
+
+/** Bulk IPv6 frontend lookup; @p out[i] is NULL when no service. */
+static inline void kdp_svc6_lookup_bulk(const struct kdp_svc6_table *t,
+					const struct kdp_svc6_key *keys, unsigned int n,
+					struct kdp_svc6_fe **out)
+{
+	const void *kp[RTE_HASH_LOOKUP_BULK_MAX];
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	uint8_t at[RTE_HASH_LOOKUP_BULK_MAX];
+	uint64_t hits = 0;
+	unsigned int nc = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t b = kdp_svc6_filter_bit(keys[i].addr);
+
+		out[i] = NULL;
+		if (t->addr_bits[b >> 6] & (1ull << (b & 63))) {
+			at[nc] = (uint8_t)i;
+			kp[nc++] = &keys[i];
+		}
+	}
+	if (nc == 0)
+		return;
+	rte_hash_lookup_bulk_data(t->h, kp, nc, &hits, data);
+	for (unsigned int c = 0; c < nc; c++)
+		if ((hits >> c) & 1)
+			out[at[c]] = data[c];
+}
+
+/** Backend index for a new flow with hash @p h, or -1. */
+static inline int kdp_svc6_select(const struct kdp_svc6_fe *fe, uint32_t h)
+{
+	if (fe->n_sel == 0)
+		return -1;
+	if (fe->m != 0)
+		return (int)fe->maglev[h % fe->m];
+	return fe->sel[h % fe->n_sel];
+}
+
+/** Index of backend @p ip / @p port (network order), or -1. */
+static inline int kdp_svc6_find_backend(const struct kdp_svc6_fe *fe, const uint8_t *ip,
+					uint16_t port)
+{
+	for (uint16_t i = 0; i < fe->n_be; i++)
+		if (fe->be[i].port == port && memcmp(fe->be[i].ip, ip, 16) == 0)
+			return i;
+	return -1;
+}
+
+/** True when backend @p b may take new flows. */
+static inline int kdp_svc6_selectable(const struct kdp_svc6_fe *fe, int b)
+{
+	for (uint16_t i = 0; i < fe->n_sel; i++)
+		if (fe->sel[i] == b)
+			return 1;
+	return 0;
+}
+
+/* ---- session affinity for IPv6 clients ---- */
+
+struct kdp_affinity6_key {
+	uint32_t fe_id;
+	uint8_t client[16];
+};
+
+/** The IPv6 pins: as struct kdp_affinity, the data word packing a hash of
+ *  the backend (address and port) and the last-use second. */
+struct kdp_affinity6 {
+	struct rte_hash *h;
+	uint32_t cursor;
+};
+
+struct kdp_affinity6 *kdp_affinity6_create(const char *name, uint32_t size, int socket,
+					   struct rte_rcu_qsbr *qsbr);
+void kdp_affinity6_free(struct kdp_affinity6 *a);
+
+/** The backend @p client is pinned to in @p fe, or -1 (none, expired, or
+ *  no longer selectable). */
+int kdp_affinity6_get(const struct kdp_affinity6 *a, const struct kdp_svc6_fe *fe,
+		      const uint8_t *client, uint32_t now_s);
+
+/** Pins @p client to backend @p b of @p fe. */
+void kdp_affinity6_set(struct kdp_affinity6 *a, const struct kdp_svc6_fe *fe,
+		       const uint8_t *client, int b, uint32_t now_s);
+
+/** Control thread: GC of @p budget slots against table @p t. @return removed. */
+uint32_t kdp_affinity6_gc(struct kdp_affinity6 *a, const struct kdp_svc6_table *t,
+			  uint32_t now_s, uint32_t budget);
+
+#endif
