@@ -1295,11 +1295,17 @@ static uint64_t route_sig(const struct kdp *k, const struct kdp_state *st)
 
 	for (unsigned int i = 0; i < st->n_eps; i++) {
 		const struct kdp_endpoint *e = &st->eps[i];
+		/* Copied out: the MAC and the IPv6 address are not 4-byte aligned
+		 * in the endpoint, rte_jhash reads 32-bit words. */
+		uint32_t mac[2] = {0, 0}, ip6[4];
+
+		memcpy(mac, &e->mac, sizeof(e->mac));
 		h = h * 31 + rte_jhash_3words(e->ip, (uint32_t)e->port,
-					      rte_jhash(&e->mac, sizeof(e->mac), 0),
-					      (uint32_t)i);
-		if (e->has_ip6)
-			h = h * 31 + rte_jhash(&e->ip6, sizeof(e->ip6), (uint32_t)i);
+					      rte_jhash_2words(mac[0], mac[1], 0), (uint32_t)i);
+		if (e->has_ip6) {
+			memcpy(ip6, &e->ip6, sizeof(ip6));
+			h = h * 31 + rte_jhash_32b(ip6, 4, (uint32_t)i);
+		}
 	}
 	return (h << 1) | 1;
 }
@@ -1313,8 +1319,12 @@ static uint64_t masq_sig(const struct kdp *k, const struct kdp_state *st)
 
 	for (unsigned int i = 0; i < st->n_nodes; i++) {
 		h = h * 31 + st->nodes[i].ip;
-		if (st->nodes[i].has_ip6)
-			h = h * 31 + rte_jhash(&st->nodes[i].ip6, sizeof(st->nodes[i].ip6), 6);
+		if (st->nodes[i].has_ip6) {
+			uint32_t ip6[4]; /* copied out: not 4-byte aligned in the node */
+
+			memcpy(ip6, &st->nodes[i].ip6, sizeof(ip6));
+			h = h * 31 + rte_jhash_32b(ip6, 4, 6);
+		}
 	}
 	return (h << 1) | 1;
 }

@@ -144,7 +144,7 @@ def main():
                    "mac": KDP_MAC},
         "nativeRoutingCIDR": "172.20.0.0/16",
         "allowedDrivers": ["net_pcap", "net_null"], "workers": 1, "pollMode": "adaptive",
-        "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
+        "controlSocket": p("kdp.sock"), "stateFile": p("state.json"), "flowStateFile": "",
         "eal": ["--no-pci", "--no-huge", "-m", "1024", f"--file-prefix=kdp-func6-{os.getpid()}",
                 "--no-telemetry", "--log-level=lib.*:error"],
     }
