@@ -168,7 +168,7 @@ check_d_bad_filters() {
 	e1="Error: pod: 'Bad/Name' is not NAME or NAMESPACE/NAME (HTTP 400)"
 	api k8s-ctr GET '/v1/monitor?proto=sctp'
 	e2=$(lab_api_error <<<"$BODY")
-	[[ $rc == 1 && $out == "$e1" && $CODE == 400 && $e2 == "proto: 'sctp' is not tcp, udp or icmp" ]] && ok=0
+	[[ $rc == 1 && $out == "$e1" && $CODE == 400 && $e2 == "proto: 'sctp' is not tcp, udp, icmp or icmpv6" ]] && ok=0
 	verdict "$ok" "d. bad filters are refused with 400 naming the parameter" \
 		"kdpctl --pod Bad/Name: exit $rc: $out" "GET /v1/monitor?proto=sctp: HTTP $CODE: $e2"
 }
