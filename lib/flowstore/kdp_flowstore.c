@@ -22,8 +22,12 @@
 
 #define PAGE 4096u
 
-_Static_assert(sizeof(struct kdp_flowstore_hdr) == 144, "flow state header layout");
-_Static_assert(sizeof(struct kdp_flowstore_fe) == 32, "frontend record layout");
+_Static_assert(sizeof(struct kdp_flowstore_hdr) == 176, "flow state header layout");
+_Static_assert(offsetof(struct kdp_flowstore_hdr, version) == 8,
+	       "the version where every layout has it");
+_Static_assert(offsetof(struct kdp_flowstore_hdr, crc) == 160,
+	       "tests/func/test_flowstate.py HDR_CRC_OFF");
+_Static_assert(sizeof(struct kdp_flowstore_fe) == 64, "frontend record layout");
 
 /* One copy of the frontend-id map. */
 struct fe_copy {
@@ -49,6 +53,10 @@ void kdp_flowstore_layout(const struct kdp_flowstore_geom *g, struct kdp_flowsto
 	off += align_page((uint64_t)g->ct_slots * g->ct_slot_size);
 	h->aff_off = off;
 	off += align_page((uint64_t)g->aff_slots * g->aff_slot_size);
+	h->ct6_off = off;
+	off += align_page((uint64_t)g->ct6_slots * g->ct6_slot_size);
+	h->aff6_off = off;
+	off += align_page((uint64_t)g->aff6_slots * g->aff6_slot_size);
 	h->fe_size = align_page(sizeof(struct fe_copy) +
 				(uint64_t)g->fe_cap * sizeof(struct kdp_flowstore_fe));
 	h->fe_off = off;
@@ -122,6 +130,8 @@ static void set_sections(struct kdp_flowstore *fs)
 	fs->hdr = fs->base;
 	fs->ct = (uint8_t *)fs->base + fs->hdr->ct_off;
 	fs->aff = (uint8_t *)fs->base + fs->hdr->aff_off;
+	fs->ct6 = (uint8_t *)fs->base + fs->hdr->ct6_off;
+	fs->aff6 = (uint8_t *)fs->base + fs->hdr->aff6_off;
 }
 
 /* Faults the table pages in now rather than on the workers' first touch. */
@@ -147,20 +157,25 @@ static const char *check_header(const struct kdp_flowstore_hdr *h, uint64_t size
 				(unsigned long long)size), buf;
 	if (memcmp(h->magic, KDP_FLOWSTORE_MAGIC, sizeof(h->magic)) != 0)
 		return "not a kdp flow state file (bad magic)";
-	if (h->crc != kdp_flowstore_hdr_crc(h))
-		return "header checksum mismatch: the file is damaged";
+	/* Before the checksum: another layout's header has its crc elsewhere. */
 	if (h->version != KDP_FLOWSTORE_VERSION)
 		return snprintf(buf, len, "layout version %u, this kdp reads version %u",
 				h->version, KDP_FLOWSTORE_VERSION), buf;
+	if (h->crc != kdp_flowstore_hdr_crc(h))
+		return "header checksum mismatch: the file is damaged";
 	if (h->hdr_size != sizeof(*h))
 		return snprintf(buf, len, "header of %u bytes, this kdp's is %zu", h->hdr_size,
 				sizeof(*h)), buf;
 	if (h->geom.ct_slot_size != want->ct_slot_size ||
-	    h->geom.aff_slot_size != want->aff_slot_size)
+	    h->geom.aff_slot_size != want->aff_slot_size ||
+	    h->geom.ct6_slot_size != want->ct6_slot_size ||
+	    h->geom.aff6_slot_size != want->aff6_slot_size)
 		return snprintf(buf, len,
-				"entries of %u/%u bytes (conntrack/affinity), this kdp's are %u/%u",
-				h->geom.ct_slot_size, h->geom.aff_slot_size, want->ct_slot_size,
-				want->aff_slot_size), buf;
+				"entries of %u/%u/%u/%u bytes (conntrack/affinity, IPv4/IPv6), this "
+				"kdp's are %u/%u/%u/%u",
+				h->geom.ct_slot_size, h->geom.aff_slot_size, h->geom.ct6_slot_size,
+				h->geom.aff6_slot_size, want->ct_slot_size, want->aff_slot_size,
+				want->ct6_slot_size, want->aff6_slot_size), buf;
 	boot_id(boot, sizeof(boot));
 	if (boot[0] != '\0' && h->boot_id[0] != '\0' &&
 	    strncmp(boot, h->boot_id, sizeof(h->boot_id)) != 0)
@@ -170,7 +185,7 @@ static const char *check_header(const struct kdp_flowstore_hdr *h, uint64_t size
 	memset(&l, 0, sizeof(l));
 	kdp_flowstore_layout(&h->geom, &l);
 	if (l.file_size != h->file_size || l.ct_off != h->ct_off || l.aff_off != h->aff_off ||
-	    l.fe_off != h->fe_off || l.fe_size != h->fe_size || size != h->file_size)
+	    l.ct6_off != h->ct6_off || l.aff6_off != h->aff6_off || l.fe_off != h->fe_off || l.fe_size != h->fe_size || size != h->file_size)
 		return snprintf(buf, len,
 				"sections do not match the table sizes (file of %llu bytes, the header "
 				"says %llu, its tables need %llu)", (unsigned long long)size,
@@ -182,6 +197,7 @@ static const char *check_header(const struct kdp_flowstore_hdr *h, uint64_t size
 static bool same_tables(const struct kdp_flowstore_geom *a, const struct kdp_flowstore_geom *b)
 {
 	return a->ct_slots == b->ct_slots && a->aff_slots == b->aff_slots &&
+	       a->ct6_slots == b->ct6_slots && a->aff6_slots == b->aff6_slots &&
 	       a->fe_cap == b->fe_cap;
 }
 
@@ -409,10 +425,15 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 		ret = create_file(fs, fs->tmp_path, g, err);
 		if (ret != 0)
 			goto fail;
+		/* IPv6 pins hold a hash of their client: the same seed. */
+		fs->hdr->aff_seed = src->hdr->aff_seed;
+		fs->hdr->crc = kdp_flowstore_hdr_crc(fs->hdr);
 		fs->origin = KDP_FLOWSTORE_RESIZED;
 		snprintf(fs->msg, sizeof(fs->msg),
-			 "flow state %s: tables of %u flows, %u affinity slots; importing into %u, %u",
-			 path, old.ct_slots, old.aff_slots, g->ct_slots, g->aff_slots);
+			 "flow state %s: tables of %u flows, %u affinity slots, %u IPv6 flows, %u "
+			 "IPv6 affinity slots; importing into %u, %u, %u, %u",
+			 path, old.ct_slots, old.aff_slots, old.ct6_slots, old.aff6_slots,
+			 g->ct_slots, g->aff_slots, g->ct6_slots, g->aff6_slots);
 		goto done;
 	}
 	fs->origin = KDP_FLOWSTORE_REUSED;
