@@ -154,6 +154,17 @@ class Run:
         return rdpcap(path) if os.path.exists(path) and os.path.getsize(path) > 24 else []
 
 
+def cleanup(runs, flows):
+    """Kills what runs of @runs, removes the flow state file @flows."""
+    for r in runs:
+        if getattr(r, "proc", None) is not None and r.proc.poll() is None:
+            r.proc.kill()
+            r.proc.wait()
+    for f in (flows, flows + ".new", flows + ".rejected"):
+        if os.path.exists(f):
+            os.unlink(f)
+
+
 def udp(src, dst, sport, dport, payload, src_mac, ident):
     return Ether(src=src_mac, dst=KDP_MAC) / IP(src=src, dst=dst, id=ident) / UDP(sport=sport, dport=dport) / Raw(payload)
 
@@ -327,13 +338,7 @@ def main():
         handover(kdp, d)
         return finish(d)
     finally:
-        for r in runs:
-            if getattr(r, "proc", None) is not None and r.proc.poll() is None:
-                r.proc.kill()
-                r.proc.wait()
-        for f in (flows, flows + ".new", flows + ".rejected"):
-            if os.path.exists(f):
-                os.unlink(f)
+        cleanup(runs, flows)
 
 
 NODE6, ROUTER6 = "fd00:10::100", "fd00:10::200"
@@ -521,13 +526,7 @@ def ipv6_flows(kdp, d, cfg4, nodes4):
         check(f"run C6: the masqueraded IPv6 flow still leaves with port {port}",
               len(up) == 1 and up[0][UDP].sport == port and up[0][IPv6].src == NODE6, repr(up))
     finally:
-        for r in runs:
-            if getattr(r, "proc", None) is not None and r.proc.poll() is None:
-                r.proc.kill()
-                r.proc.wait()
-        for f in (flows, flows + ".new", flows + ".rejected"):
-            if os.path.exists(f):
-                os.unlink(f)
+        cleanup(runs, flows)
 
 
 def l4_csum_ok6(pkt):
