@@ -20,7 +20,8 @@
  * layout version, entry size, file size or boot id means the file is
  * refused (renamed to <file>.rejected) and fresh tables made, with one line
  * saying why. A file of the same layout but other table sizes (maxFlows
- * changed) is imported into a fresh file. The file is locked (flock) while
+ * changed), or of layout 1 (IPv4 tables only, frontend keys of 28 bytes),
+ * is imported into a fresh file. The file is locked (flock) while
  * a kdp uses it.
  *
  * Control thread only (open, lock, frontend map); the sections themselves
@@ -108,6 +109,8 @@ struct kdp_flowstore {
 	enum kdp_flowstore_origin origin;
 	struct kdp_flowstore *src;     /**< RESIZED: the old file, to import from */
 	char tmp_path[PATH_MAX + 16];  /**< RESIZED: the new file until committed */
+	uint32_t fe_rec_size;          /**< bytes per frontend record (layout 1: 32) */
+	struct kdp_flowstore_hdr *v1;  /**< layout 1: its header in this layout (hdr) */
 	char msg[KDP_FLOWSTORE_MSG_LEN]; /**< what happened, as one log line */
 };
 

@@ -313,7 +313,7 @@ def main():
                 ("d", lambda: patch_bytes(flows, 64, b"\xff"), "header checksum mismatch: the file is damaged"),
                 ("e", lambda: patch_header(flows, 8, struct.pack("<I", 99)),
                  "layout version 99, this kdp reads version 2"),
-                ("e1", lambda: write_v1(flows), "layout version 1, this kdp reads version 2"),
+                ("e1", lambda: write_v1(flows), "header checksum mismatch: the file is damaged"),
                 ("f", lambda: patch_header(flows, 24, b"00000000-0000-0000-0000-000000000000"),
                  "written before the machine restarted"),
                 ("g", lambda: os.truncate(flows, 100), "shorter than its header")]:
@@ -348,8 +348,9 @@ MAC_OF6 = {WEB1_6: WEB1_MAC, WEB2_6: WEB2_MAC}
 
 
 def write_v1(path):
-    """A flow state file of the previous layout (version 1: no IPv6
-    sections, its CRC where this layout has other fields)."""
+    """A flow state file that says it is of the previous layout (version
+    1), with no checksum where that layout has it: a damaged one (an intact
+    one is imported: unit flowstore)."""
     with open(path, "r+b") as f:
         f.seek(8)
         f.write(struct.pack("<I", 1))

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <rte_byteorder.h>
 
 #include "common/kdp_addr.h"
+#include "common/kdp_hash.h"
 #include "ct/kdp_ct.h"
 #include "ct/kdp_ct6.h"
 #include "flowstore/kdp_flowstore.h"
@@ -153,8 +155,9 @@ static void test_file(void)
 	fs = open_ok(1024, KDP_FLOWSTORE_REFUSED);
 	CU_ASSERT_PTR_NOT_NULL(strstr(fs->msg, "layout version 99, this kdp reads version 2"));
 	kdp_flowstore_close(fs);
-	/* The previous layout (version 1: no IPv6 sections; its checksum is
-	 * where this layout has other fields): refused for its version. */
+	/* A header of the previous layout (version 1: no IPv6 sections; its
+	 * checksum where this layout has other fields) that is not intact:
+	 * refused by its own checksum (an intact one is imported: below). */
 	{
 		uint8_t v1[4096];
 		uint32_t one = 1;
@@ -171,13 +174,13 @@ static void test_file(void)
 			char want[KDP_FLOWSTORE_MSG_LEN];
 
 			snprintf(want, sizeof(want),
-				 "flow state %s cannot be used: layout version 1, this kdp reads "
-				 "version 2", path);
+				 "flow state %s cannot be used: header checksum mismatch: the file is "
+				 "damaged", path);
 			CU_ASSERT_STRING_EQUAL(err, want);
 		}
 		fs = open_ok(1024, KDP_FLOWSTORE_REFUSED);
-		CU_ASSERT_PTR_NOT_NULL(strstr(fs->msg, "refused: layout version 1, this kdp reads "
-						       "version 2; starting with empty tables"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(fs->msg, "refused: header checksum mismatch: the file is "
+						       "damaged; starting with empty tables"));
 		kdp_flowstore_close(fs);
 	}
 	/* Other entry sizes (an IPv6 entry of another layout): refused. */
@@ -553,6 +556,182 @@ static void test_restart6(void)
 	cleanup();
 }
 
+/* The header of layout 1, as a kdp before the IPv6 sections wrote it. */
+struct hdr_v1 {
+	char magic[8];
+	uint32_t version, hdr_size;
+	uint64_t file_size;
+	char boot_id[40];
+	uint32_t ct_slots, ct_slot_size, aff_slots, aff_slot_size, fe_cap, aff_seed;
+	uint64_t ct_off, aff_off, fe_off, fe_size, created_unix;
+	uint32_t crc, owner_pid, fe_active, pad;
+};
+
+/* Rewrites the IPv4-only file at @p path as layout 1 wrote it: its header,
+ * and frontend records of 32 bytes (the table sections are the same). */
+static void make_v1(void)
+{
+	struct kdp_flowstore_hdr h;
+	struct hdr_v1 v;
+	uint8_t *m;
+	int fd = open(path, O_RDWR);
+	uint64_t fe_size;
+
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_FATAL(pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h));
+	CU_ASSERT_FATAL(h.geom.ct6_slots == 0 && h.ct6_off == h.fe_off);
+	m = mmap(NULL, h.file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	fe_size = (24 + (uint64_t)h.geom.fe_cap * 32 + 4095) & ~4095ull;
+	for (unsigned int i = 0; i < 2; i++) {
+		uint8_t *src = m + h.fe_off + i * h.fe_size, *dst = m + h.fe_off + i * fe_size;
+		uint8_t copy[24 + 16 * 32];
+		uint32_t count, crc;
+
+		memcpy(&count, src, 4);
+		CU_ASSERT_FATAL(count <= 16);
+		memcpy(copy, src, 24);
+		for (uint32_t r = 0; r < count; r++) {
+			const struct kdp_flowstore_fe *fe = (const void *)(src + 24 + r * 64);
+
+			memset(copy + 24 + r * 32, 0, 32);
+			memcpy(copy + 24 + r * 32, fe->key, 27);
+			memcpy(copy + 24 + r * 32 + 28, &fe->id, 4);
+		}
+		crc = kdp_hash_crc(copy, 16, 0xffffffff);
+		crc = kdp_hash_crc(copy + 24, count * 32, crc);
+		memcpy(copy + 16, &crc, 4);
+		memcpy(dst, copy, 24 + count * 32);
+	}
+	memset(&v, 0, sizeof(v));
+	memcpy(v.magic, KDP_FLOWSTORE_MAGIC, 8);
+	v.version = 1;
+	v.hdr_size = sizeof(v);
+	memcpy(v.boot_id, h.boot_id, sizeof(v.boot_id));
+	v.ct_slots = h.geom.ct_slots;
+	v.ct_slot_size = h.geom.ct_slot_size;
+	v.aff_slots = h.geom.aff_slots;
+	v.aff_slot_size = h.geom.aff_slot_size;
+	v.fe_cap = h.geom.fe_cap;
+	v.aff_seed = h.aff_seed;
+	v.ct_off = h.ct_off;
+	v.aff_off = h.aff_off;
+	v.fe_off = h.fe_off;
+	v.fe_size = fe_size;
+	v.file_size = h.fe_off + 2 * fe_size;
+	v.created_unix = h.created_unix;
+	v.crc = kdp_hash_crc(&v, offsetof(struct hdr_v1, crc), 0xffffffff);
+	v.fe_active = h.fe_active;
+	memset(m, 0, 4096);
+	memcpy(m, &v, sizeof(v));
+	munmap(m, h.file_size);
+	CU_ASSERT_EQUAL(ftruncate(fd, (off_t)v.file_size), 0);
+	close(fd);
+}
+
+/* A file of layout 1 (a kdp before the IPv6 sections): imported into a
+ * file of this layout, flows, pins and frontend ids kept; with the IPv6
+ * tables empty. */
+static void test_import_v1(void)
+{
+	struct kdp_flowstore_fe recs[2] = {{"10.96.0.10:53/UDP", 1}, {"10.96.152.212:80/TCP", 3}};
+	struct kdp_ct_key o = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 152, 212), 40000, 80, 6);
+	struct kdp_ct_key r = tuple(IP4(172, 20, 0, 130), IP4(172, 20, 1, 236), 80, 40000, 6);
+	struct kdp_ct_key mo = tuple(IP4(172, 20, 1, 236), IP4(192, 168, 10, 200), 40001, 53, 17);
+	struct kdp_ct_key mr = tuple(IP4(192, 168, 10, 200), IP4(192, 168, 10, 100), 53, 50007, 17);
+	struct kdp_svc_backend be[2] = {{.ip = rte_cpu_to_be_32(IP4(172, 20, 1, 40))},
+					{.ip = rte_cpu_to_be_32(IP4(172, 20, 0, 130))}};
+	struct kdp_flowstore_geom g = geom2(1024, 256);
+	struct kdp_ct_import_stats st;
+	struct kdp_flowstore *fs, *other = NULL;
+	struct kdp_affinity *aff;
+	struct kdp_ct_entry *e;
+	struct kdp_svc_fe fe;
+	struct kdp_ct *ct;
+	char got[256] = "", err[KDP_FLOWSTORE_MSG_LEN];
+	uint64_t t = 9000000;
+	uint32_t next = 0;
+	uint8_t dir;
+
+	snprintf(path, sizeof(path), "/dev/shm/kdp-unit-flows1-%d", (int)getpid());
+	cleanup();
+	fs = open_ok(1024, KDP_FLOWSTORE_NEW);
+	ct = ct_over(fs, 1024, "test_fs1_ct1");
+	CU_ASSERT_FATAL(ct != NULL);
+	CU_ASSERT_EQUAL(kdp_ct_import(ct, t, &st), 0);
+	CU_ASSERT_EQUAL(kdp_ct_insert(ct, &o, &r, KDP_CT_F_DNAT, 3, 1, t, &e), 0);
+	CU_ASSERT_EQUAL(kdp_ct_insert(ct, &mo, &mr, KDP_CT_F_SNAT, 0, 0, t, &e), 0);
+	memset(&fe, 0, sizeof(fe));
+	fe.id = 3;
+	fe.be = be;
+	fe.n_be = 2;
+	fe.affinity = 1;
+	fe.affinity_timeout_s = 100;
+	CU_ASSERT_EQUAL(kdp_svc_fe_prepare(&fe, 0), 0);
+	aff = kdp_affinity_create(fs->hdr->geom.aff_slots, fs->aff, fs->hdr->aff_seed);
+	kdp_affinity_set(aff, &fe, rte_cpu_to_be_32(IP4(172, 20, 1, 236)), 1, 9000);
+	kdp_affinity_free(aff);
+	CU_ASSERT_EQUAL(kdp_flowstore_fe_save(fs, recs, 2, 9), 0);
+	kdp_ct_free(ct);
+	kdp_flowstore_close(fs);
+	make_v1();
+
+	/* A hand-over does not give up on it: it is imported, not refused. */
+	CU_ASSERT_EQUAL(kdp_flowstore_open(path, &g, KDP_FLOWSTORE_SHARED | KDP_FLOWSTORE_NO_REFUSE,
+					   &other, err), 0);
+	CU_ASSERT_FATAL(other != NULL);
+	CU_ASSERT_EQUAL(other->origin, KDP_FLOWSTORE_RESIZED);
+	kdp_flowstore_close(other);
+	CU_ASSERT_EQUAL(access(path, F_OK), 0);
+	fs = open_ok2(1024, 256, KDP_FLOWSTORE_RESIZED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fs->msg, ": layout version 1 (1024 flows, 256 affinity slots); "
+					       "importing into layout 2 (1024, 256, 256 IPv6 flows, 64 IPv6 "
+					       "affinity slots)"));
+	CU_ASSERT_FATAL(fs->src != NULL);
+	CU_ASSERT_EQUAL(kdp_flowstore_fe_load(fs->src, fe_collect, got, &next), 0);
+	CU_ASSERT_STRING_EQUAL(got, "10.96.0.10:53/UDP=1;10.96.152.212:80/TCP=3;");
+	CU_ASSERT_EQUAL(next, 9);
+	CU_ASSERT_EQUAL(fs->hdr->aff_seed, fs->src->hdr->aff_seed);
+	ct = ct_over(fs, 1024, "test_fs1_ct2");
+	CU_ASSERT_FATAL(ct != NULL);
+	CU_ASSERT_EQUAL(kdp_ct_import(ct, t + 10, &st), 0);
+	kdp_ct_import_from(ct, fs->src->ct, fs->src->hdr->geom.ct_slots, t + 10, &st);
+	CU_ASSERT_EQUAL(st.imported, 2);
+	CU_ASSERT_EQUAL(fs->src->hdr->geom.ct6_slots, 0);
+	e = find(ct, &mr, &dir);
+	CU_ASSERT_FATAL(e != NULL);
+	CU_ASSERT_EQUAL(dir, KDP_CT_REPLY);
+	CU_ASSERT_EQUAL(memcmp(&e->key[0], &mo, sizeof(mo)), 0);
+	CU_ASSERT_PTR_NOT_NULL(find(ct, &o, &dir));
+	aff = kdp_affinity_create(fs->hdr->geom.aff_slots, fs->aff, fs->hdr->aff_seed);
+	CU_ASSERT_EQUAL(kdp_affinity_import(aff, fs->src->aff, fs->src->hdr->geom.aff_slots), 1);
+	CU_ASSERT_EQUAL(kdp_affinity_get(aff, &fe, rte_cpu_to_be_32(IP4(172, 20, 1, 236)), 9050), 1);
+	CU_ASSERT_EQUAL(kdp_flowstore_commit(fs), 0);
+	kdp_affinity_free(aff);
+	kdp_ct_free(ct);
+	kdp_flowstore_close(fs);
+	fs = open_ok2(1024, 256, KDP_FLOWSTORE_REUSED);
+	CU_ASSERT_EQUAL(fs->hdr->version, 2);
+	kdp_flowstore_close(fs);
+	/* A damaged one (its checksum) is refused. */
+	fs = open_ok(1024, KDP_FLOWSTORE_RESIZED);
+	CU_ASSERT_EQUAL(kdp_flowstore_commit(fs), 0);
+	kdp_flowstore_close(fs);
+	make_v1();
+	{
+		int fd = open(path, O_RDWR);
+
+		CU_ASSERT_EQUAL(pwrite(fd, "\x01", 1, 70), 1);
+		close(fd);
+	}
+	fs = open_ok(1024, KDP_FLOWSTORE_REFUSED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fs->msg, "refused: header checksum mismatch: the file is damaged"));
+	kdp_flowstore_close(fs);
+	fe.be = NULL; /* on the stack */
+	kdp_svc_fe_release(&fe);
+	cleanup();
+}
+
 /* A full bucket gives up its least recently used pin. */
 static void test_affinity_eviction(void)
 {
@@ -591,5 +770,6 @@ void test_register_flowstore(void)
 		    test_file);
 	CU_add_test(s, "tables over the file after a restart, and resized", test_restart);
 	CU_add_test(s, "IPv6 tables over the file after a restart, and resized", test_restart6);
+	CU_add_test(s, "a file of layout 1 imported", test_import_v1);
 	CU_add_test(s, "affinity: a full bucket gives up its oldest pin", test_affinity_eviction);
 }
