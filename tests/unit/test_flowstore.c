@@ -78,6 +78,15 @@ static struct kdp_flowstore *open_ok(uint32_t flows, enum kdp_flowstore_origin w
 	return open_ok2(flows, 0, want);
 }
 
+/* A new file of IPv4 tables of 1024 flows and IPv6 ones of @p flows6, at a
+ * path of its own (@p tag). */
+static struct kdp_flowstore *fresh(const char *tag, uint32_t flows6)
+{
+	snprintf(path, sizeof(path), "/dev/shm/kdp-unit-%s-%d", tag, (int)getpid());
+	cleanup();
+	return open_ok2(1024, flows6, KDP_FLOWSTORE_NEW);
+}
+
 static void fe_collect(void *arg, const char *key, uint32_t id)
 {
 	char *out = arg;
@@ -258,9 +267,7 @@ static void test_restart(void)
 	uint64_t t = 5000000;
 	uint8_t dir;
 
-	snprintf(path, sizeof(path), "/dev/shm/kdp-unit-flows-%d", (int)getpid());
-	cleanup();
-	fs = open_ok(1024, KDP_FLOWSTORE_NEW);
+	fs = fresh("flows", 0);
 	ct = ct_over(fs, 1024, "test_fs_ct1");
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct_import(ct, t, &st), 0);
@@ -653,9 +660,7 @@ static void test_import_v1(void)
 	uint32_t next = 0;
 	uint8_t dir;
 
-	snprintf(path, sizeof(path), "/dev/shm/kdp-unit-flows1-%d", (int)getpid());
-	cleanup();
-	fs = open_ok(1024, KDP_FLOWSTORE_NEW);
+	fs = fresh("flows1", 0);
 	ct = ct_over(fs, 1024, "test_fs1_ct1");
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct_import(ct, t, &st), 0);
