@@ -3,7 +3,7 @@
  * @file
  * Flow state that outlives the process: conntrack (with the SNAT ports its
  * reply tuples hold), the ClientIP affinity pins and the frontend ids both
- * refer to, in the flow state file (lib/flowstore, `flowStateFile`). A kdp
+ * refer to, of both families (IPv4, and IPv6 with nodeIPv6), in the flow state file (lib/flowstore, `flowStateFile`). A kdp
  * that starts after a crash or a restart, or takes over from a running one
  * (kdp_handover.h), finds the flows as they were: same backend, same SNAT
  * port. Control thread only.
@@ -18,6 +18,7 @@
 #include "ct/kdp_ct.h"
 #include "flowstore/kdp_flowstore.h"
 #include "svc/kdp_svc.h"
+#include "svc/kdp_svc6.h"
 
 struct kdp;
 
@@ -30,9 +31,12 @@ struct kdp_flows {
 	bool imported;                 /**< kdp_flows_import() ran */
 	struct kdp_ct_import_stats ct; /**< what it found */
 	uint32_t pins;                 /**< affinity pins found */
+	struct kdp_ct_import_stats ct6; /**< what it found of IPv6 flows */
+	uint32_t pins6;                /**< IPv6 affinity pins found */
 	uint32_t fe_ids;               /**< frontend ids found */
 	json_t *restored;              /**< "addr:port/proto" -> the id the file had */
 	uint32_t fe_unsaved;           /**< ids beyond the file's room, last save */
+	bool fe_dirty;                 /**< a table being built has ids not saved yet */
 	uint64_t import_ms;            /**< flow clock when imported */
 };
 
@@ -54,9 +58,13 @@ int kdp_flows_import(struct kdp *k, char *err);
 /** The id the flow state file had for the frontend @p key, or 0. */
 uint32_t kdp_flows_restored_fe_id(const struct kdp *k, const struct kdp_svc_key *key);
 
-/** Saves the frontend ids of table @p t (the one about to be published)
- *  into the file. */
-void kdp_flows_save_fe(struct kdp *k, const struct kdp_svc_table *t);
+/** And for the IPv6 frontend @p key. */
+uint32_t kdp_flows_restored_fe_id6(const struct kdp *k, const struct kdp_svc6_key *key);
+
+/** Saves the frontend ids of tables @p t and @p t6 (IPv6, NULL: none; the
+ *  ones about to be published) into the file. */
+void kdp_flows_save_fe(struct kdp *k, const struct kdp_svc_table *t,
+		       const struct kdp_svc6_table *t6);
 
 /** Frees the tables and unmaps the file (which stays). */
 void kdp_flows_close(struct kdp *k);

@@ -178,7 +178,7 @@ static void render_conntrack(struct kdp *k, struct evbuffer *o, const struct kdp
 			    k->ct->gc_removed);
 	if (v6)
 		evbuffer_add_printf(o, "kdp_conntrack_gc_removed_total{family=\"ipv6\"} %" PRIu64 "\n",
-				    k->ct6->gc_removed);
+				    k->ct6->c.gc_removed);
 }
 
 static void render_nat(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)

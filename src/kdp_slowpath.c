@@ -252,31 +252,28 @@ void kdp_slowpath_poll(struct kdp *k)
 	}
 }
 
+/* A slice's budget of @p slots: a whole pass every 5 s, whatever the tick
+ * rate (the budget follows the @p elapsed ms since the last slice). */
+static uint32_t gc_budget(uint32_t slots, uint64_t elapsed)
+{
+	return (uint32_t)RTE_MIN((uint64_t)slots * elapsed / 5000 + 1, (uint64_t)slots);
+}
+
 void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 {
-	/* A whole pass over the key slots every 5 s, whatever the tick rate:
-	 * the budget follows the time since the last slice. */
-	uint32_t slots = (uint32_t)rte_hash_max_key_id(k->ct->h) + 1;
-	uint32_t aslots = (k->aff->mask + 1) * KDP_AFFINITY_WAYS;
 	uint64_t elapsed = k->gc_last_ms ? now - k->gc_last_ms : 1;
-	uint64_t budget = (uint64_t)slots * elapsed / 5000 + 1;
-	uint64_t abudget = (uint64_t)aslots * elapsed / 5000 + 1;
 	/* The workers' clock (the flow clock), which entries hold. */
 	uint64_t tsc_ms = kdp_clock_now_ms();
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 
 	k->gc_last_ms = now;
-	kdp_ct_gc(k->ct, tsc_ms, (uint32_t)RTE_MIN(budget, (uint64_t)slots));
+	kdp_ct_gc(k->ct, tsc_ms, gc_budget((uint32_t)rte_hash_max_key_id(k->ct->h) + 1, elapsed));
 	kdp_affinity_gc(k->aff, s->dp.svc, (uint32_t)(tsc_ms / 1000),
-			(uint32_t)RTE_MIN(abudget, (uint64_t)aslots));
+			gc_budget(kdp_affinity_n_slots(k->aff), elapsed));
 	if (k->ct6 != NULL) {
-		uint32_t slots6 = (uint32_t)rte_hash_max_key_id(k->ct6->h) + 1;
-		uint32_t aslots6 = (uint32_t)rte_hash_max_key_id(k->aff6->h) + 1;
-
 		kdp_ct6_gc(k->ct6, tsc_ms,
-			   (uint32_t)RTE_MIN((uint64_t)slots6 * elapsed / 5000 + 1, (uint64_t)slots6));
+			   gc_budget((uint32_t)rte_hash_max_key_id(k->ct6->c.h) + 1, elapsed));
 		kdp_affinity6_gc(k->aff6, s->dp.svc6, (uint32_t)(tsc_ms / 1000),
-				 (uint32_t)RTE_MIN((uint64_t)aslots6 * elapsed / 5000 + 1,
-						   (uint64_t)aslots6));
+				 gc_budget(kdp_affinity_n_slots(&k->aff6->t), elapsed));
 	}
 }

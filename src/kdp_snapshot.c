@@ -1030,9 +1030,9 @@ static struct kdp_fe_set *build_services(struct kdp *k, const struct kdp_state *
 		if (b.fs->created[i]->svc != NULL && (ret = add_hc(&b, b.fs->created[i])) != 0)
 			goto fail;
 	/* Flows and affinity pins hold frontend ids: the ids in force are
-	 * saved with them (before any flow can use a new one). */
+	 * saved with them (kdp_dp_build(), before any flow can use a new one). */
 	if (b.new_ids || cur == NULL || b.fs->t->n_fe != cur->t->n_fe)
-		kdp_flows_save_fe(k, b.fs->t);
+		k->flows.fe_dirty = true;
 	kdp_svc_table_free(ids);
 	free(going);
 	free(stale);
@@ -1117,15 +1117,20 @@ static int count_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg 
 	return 0;
 }
 
-/* The id IPv6 frontend @p key keeps (from the IPv6 table in force), or a
- * new one. */
+/* The id IPv6 frontend @p key keeps (from the IPv6 table in force, else the
+ * one the flow state file had for it), or a new one. */
 static uint32_t fe6_id(struct fe6_build *b, const struct kdp_svc6_key *key)
 {
 	struct kdp_svc6_fe *old = NULL;
+	uint32_t id;
 
 	if (b->ids != NULL)
 		kdp_svc6_lookup_bulk(b->ids, key, 1, &old);
-	return old != NULL ? old->id : ++b->k->pub.next_fe_id;
+	if (old != NULL)
+		return old->id;
+	b->k->flows.fe_dirty = true;
+	id = kdp_flows_restored_fe_id6(b->k, key);
+	return id != 0 ? id : ++b->k->pub.next_fe_id;
 }
 
 /* Sorts, hashes and prepares @p fe (be[] filled) and puts it into the
@@ -1271,6 +1276,8 @@ static struct kdp_svc6_table *build_services6(struct kdp *k, const struct kdp_st
 		kdp_svc6_table_free(b.t);
 		return NULL;
 	}
+	if (cur == NULL || cur->n_fe != b.t->n_fe)
+		k->flows.fe_dirty = true;
 	return b.t;
 }
 
@@ -1602,6 +1609,12 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 			kdp_dp_free(s);
 			return NULL;
 		}
+	}
+	/* Flows and affinity pins hold frontend ids: the ids in force are
+	 * saved with them, before any flow can use a new one. */
+	if (k->flows.fe_dirty) {
+		kdp_flows_save_fe(k, s->dp.svc, s->dp.svc6);
+		k->flows.fe_dirty = false;
 	}
 	return s;
 }

@@ -150,7 +150,8 @@ static void mod_prepare_fini(struct kdp *k)
 	kdp_handover_close(k);
 }
 
-/* The flow state file, the conntrack and affinity tables over it. Its
+/* The flow state file, the conntrack and affinity tables (IPv4 and IPv6)
+ * over it. Its
  * flows are tracked again here, before any worker runs (in a hand-over,
  * once the running kdp is frozen). */
 static int mod_flows_init(struct kdp *k, char *err)
@@ -166,35 +167,6 @@ static int mod_flows_init(struct kdp *k, char *err)
 			 ": the running kdp's flows would be lost (--takeover=force to go on)");
 	if (ret != 0)
 		return ret;
-	if (k->cfg.has_ip6) {
-		/* IPv6 flows live in memory only: not in the flow state file,
-		 * so they do not survive a restart or a hand-over. */
-		struct kdp_ct_timeouts to = {
-			.tcp_syn_ms = k->cfg.ct_syn_s * 1000,
-			.tcp_est_ms = k->cfg.ct_est_s * 1000,
-			.tcp_close_ms = k->cfg.ct_close_s * 1000,
-			.other_ms = k->cfg.ct_other_s * 1000,
-		};
-		struct rte_malloc_socket_stats before, after;
-		int socket = (int)rte_socket_id();
-
-		rte_malloc_get_socket_stats(socket, &before);
-		k->ct6 = kdp_ct6_create("kdp_ct6", k->cfg.ct_max6, socket, &to, k->qsbr);
-		rte_malloc_get_socket_stats(socket, &after);
-		k->ct6_mem_bytes = after.heap_allocsz_bytes - before.heap_allocsz_bytes;
-		if (k->ct6 == NULL) {
-			snprintf(err, KDP_ERR_LEN, "conntrack.maxFlowsIPv6 %u: %s (raise EAL -m)",
-				 k->cfg.ct_max6, rte_strerror(rte_errno));
-			return -rte_errno;
-		}
-		k->aff6 = kdp_affinity6_create("kdp_affinity6", k->cfg.ct_max6 / 4, socket,
-					       k->qsbr);
-		if (k->aff6 == NULL) {
-			snprintf(err, KDP_ERR_LEN, "IPv6 session affinity table: %s",
-				 rte_strerror(rte_errno));
-			return -rte_errno;
-		}
-	}
 	k->api_counts = json_object();
 	if (k->api_counts == NULL)
 		return -ENOMEM;
@@ -204,10 +176,6 @@ static int mod_flows_init(struct kdp *k, char *err)
 static void mod_flows_fini(struct kdp *k)
 {
 	kdp_flows_close(k);
-	kdp_ct6_free(k->ct6);
-	kdp_affinity6_free(k->aff6);
-	k->ct6 = NULL;
-	k->aff6 = NULL;
 	json_decref(k->api_counts);
 }
 

@@ -20,17 +20,31 @@ void kdp_ct_timeouts_default(struct kdp_ct_timeouts *t)
 	t->other_ms = 60 * 1000;
 }
 
-uint16_t kdp_ct_entry_check(const struct kdp_ct_entry *e)
-{
-	uint32_t c = kdp_hash_crc(e->key, sizeof(e->key), 0x6b6470);
+_Static_assert(sizeof(struct kdp_ct_state) == 64, "entry state layout");
+_Static_assert(offsetof(struct kdp_ct_key, proto) == sizeof(struct kdp_ct_key) - 4,
+	       "the protocol where key_proto() looks for it");
+_Static_assert(offsetof(struct kdp_ct_entry, st) == 2 * sizeof(struct kdp_ct_key) &&
+	       offsetof(struct kdp_ct_entry, expires_ms) == offsetof(struct kdp_ct_entry, st) &&
+	       offsetof(struct kdp_ct_entry, check) ==
+		       offsetof(struct kdp_ct_entry, st) + offsetof(struct kdp_ct_state, check),
+	       "entry = tuples + state");
 
-	c = rte_hash_crc_4byte(e->svc_id, c);
+static inline void *entry_at_index(const struct kdp_ct *ct, uint32_t idx)
+{
+	return ct->slots + (size_t)idx * ct->entry_size;
+}
+
+uint16_t kdp_ct_entry_check(const struct kdp_ct *ct, const void *e)
+{
+	uint32_t c = kdp_hash_crc(e, 2 * ct->key_len, 0x6b6470);
+
+	c = rte_hash_crc_4byte(kdp_ct_state_of(ct, e)->svc_id, c);
 	return (uint16_t)(c ^ (c >> 16));
 }
 
 /* A free slot, from this lcore's cache (refilled from the ring in bursts);
  * NULL when none is left. */
-static struct kdp_ct_entry *slot_get(struct kdp_ct *ct)
+static void *slot_get(struct kdp_ct *ct)
 {
 	unsigned int lc = rte_lcore_id();
 	uint32_t idx;
@@ -47,15 +61,15 @@ static struct kdp_ct_entry *slot_get(struct kdp_ct *ct)
 	} else if (rte_ring_mc_dequeue_elem(ct->free, &idx, sizeof(idx)) != 0) {
 		return NULL;
 	}
-	return &ct->slots[idx];
+	return entry_at_index(ct, idx);
 }
 
 /* Gives slot @p e back: free in the file first, then reusable. */
-static void slot_put(struct kdp_ct *ct, struct kdp_ct_entry *e)
+static void slot_put(struct kdp_ct *ct, void *e)
 {
-	uint32_t idx = (uint32_t)(e - ct->slots);
+	uint32_t idx = (uint32_t)(((uint8_t *)e - ct->slots) / ct->entry_size);
 
-	__atomic_store_n(&e->slot, KDP_CT_SLOT_FREE, __ATOMIC_RELEASE);
+	__atomic_store_n(&kdp_ct_state_of(ct, e)->slot, KDP_CT_SLOT_FREE, __ATOMIC_RELEASE);
 	rte_ring_mp_enqueue_elem(ct->free, &idx, sizeof(idx));
 }
 
@@ -69,8 +83,8 @@ static void free_key_data(void *p, void *key_data)
 	if (d & 1)
 		return;
 	if (ct->p.on_free)
-		ct->p.on_free(ct->p.on_free_arg, (struct kdp_ct_entry *)d);
-	slot_put(ct, (struct kdp_ct_entry *)d);
+		ct->p.on_free(ct->p.on_free_arg, (void *)d);
+	slot_put(ct, (void *)d);
 }
 
 /* Key slots rte_hash adds for its per-lcore free-slot caches (64 each). */
@@ -78,9 +92,16 @@ static void free_key_data(void *p, void *key_data)
 
 struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 {
+	return kdp_ct_create_any(name, p, sizeof(struct kdp_ct_key), sizeof(struct kdp_ct_entry),
+				 IPPROTO_ICMP);
+}
+
+struct kdp_ct *kdp_ct_create_any(const char *name, const struct kdp_ct_params *p,
+				 uint32_t key_len, uint32_t entry_size, uint8_t icmp_proto)
+{
 	char n[RTE_MEMZONE_NAMESIZE];
 	struct rte_hash_parameters hp = {
-		.key_len = sizeof(struct kdp_ct_key),
+		.key_len = key_len,
 		.hash_func = kdp_hash_crc,
 		/* Keys come from the network: a seed per run. */
 		.hash_func_init_val = (uint32_t)rte_rand(),
@@ -91,7 +112,8 @@ struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 	};
 	struct kdp_ct *ct;
 
-	if (p->max_flows < 64 || p->max_flows > (1u << 26)) {
+	if (p->max_flows < 64 || p->max_flows > (1u << 26) || key_len > 64 ||
+	    entry_size != 2 * key_len + sizeof(struct kdp_ct_state)) {
 		rte_errno = EINVAL;
 		return NULL;
 	}
@@ -101,6 +123,9 @@ struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 		return NULL;
 	}
 	ct->p = *p;
+	ct->key_len = key_len;
+	ct->entry_size = entry_size;
+	ct->icmp_proto = icmp_proto;
 	if (ct->p.timeouts.other_ms == 0)
 		kdp_ct_timeouts_default(&ct->p.timeouts);
 	snprintf(n, sizeof(n), "%s_h", name);
@@ -116,13 +141,14 @@ struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 	ct->h = rte_hash_create(&hp);
 	if (ct->h == NULL)
 		goto fail;
-	/* Entries are packed (96 bytes): an entry spans two cache lines
-	 * either way, and 1M flows take 96 MiB. The free ring holds 4-byte
-	 * indexes, so it costs 8 MiB per 1M flows (a power of two above). */
+	/* Entries are packed (96 bytes, 144 for IPv6): an entry spans two
+	 * or three cache lines either way, and 1M flows take 96 MiB. The free
+	 * ring holds 4-byte indexes, so it costs 8 MiB per 1M flows (a power
+	 * of two above). */
 	ct->slots = p->slots;
 	if (ct->slots == NULL) {
-		ct->slots = rte_zmalloc_socket("kdp_ct_slots",
-					       sizeof(*ct->slots) * p->max_flows, 0, p->socket);
+		ct->slots = rte_zmalloc_socket("kdp_ct_slots", (size_t)entry_size * p->max_flows,
+					       0, p->socket);
 		ct->own_slots = true;
 	}
 	snprintf(n, sizeof(n), "%s_f", name);
@@ -170,30 +196,39 @@ void kdp_ct_free(struct kdp_ct *ct)
 	rte_free(ct);
 }
 
-/* A live entry whose fields make sense. */
-static bool entry_intact(const struct kdp_ct_entry *e)
+/* The protocol of tuple @p dir of entry @p e: the tuples of both families
+ * end with proto and three bytes of padding. */
+static inline uint8_t key_proto(const struct kdp_ct *ct, const void *e, unsigned int dir)
 {
-	uint8_t pr = e->key[0].proto;
+	return ((const uint8_t *)e)[(dir + 1) * ct->key_len - 4];
+}
 
-	return e->check == kdp_ct_entry_check(e) && pr == e->key[1].proto &&
-	       (pr == IPPROTO_TCP || pr == IPPROTO_UDP || pr == IPPROTO_ICMP) &&
+/* A live entry whose fields make sense. */
+static bool entry_intact(const struct kdp_ct *ct, const void *entry)
+{
+	const struct kdp_ct_state *e = kdp_ct_state_of(ct, entry);
+	uint8_t pr = key_proto(ct, entry, 0);
+
+	return e->check == kdp_ct_entry_check(ct, entry) && pr == key_proto(ct, entry, 1) &&
+	       (pr == IPPROTO_TCP || pr == IPPROTO_UDP || pr == ct->icmp_proto) &&
 	       (e->flags & ~KDP_CT_F_ALL) == 0 && e->tcp_state <= KDP_CT_TCP_CLOSING &&
 	       (pr == IPPROTO_TCP || e->tcp_state == KDP_CT_TCP_NONE) && e->fin <= 3;
 }
 
 /* Indexes both tuples of live entry @p e; 0, or -EEXIST / -ENOSPC. */
-static int index_entry(struct kdp_ct *ct, struct kdp_ct_entry *e)
+static int index_entry(struct kdp_ct *ct, void *e)
 {
+	const uint8_t *k0 = e, *k1 = k0 + ct->key_len;
 	int ret;
 
-	if (rte_hash_lookup(ct->h, &e->key[0]) >= 0 || rte_hash_lookup(ct->h, &e->key[1]) >= 0)
+	if (rte_hash_lookup(ct->h, k0) >= 0 || rte_hash_lookup(ct->h, k1) >= 0)
 		return -EEXIST;
-	ret = rte_hash_add_key_data(ct->h, &e->key[0], e);
+	ret = rte_hash_add_key_data(ct->h, k0, e);
 	if (ret != 0)
 		return ret;
-	ret = rte_hash_add_key_data(ct->h, &e->key[1], (void *)((uintptr_t)e | 1));
+	ret = rte_hash_add_key_data(ct->h, k1, (void *)((uintptr_t)e | 1));
 	if (ret != 0) {
-		rte_hash_del_key(ct->h, &e->key[0]);
+		rte_hash_del_key(ct->h, k0);
 		return ret;
 	}
 	ct->count++;
@@ -210,14 +245,14 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
 		st = &dummy;
 	memset(st, 0, sizeof(*st));
 	for (uint32_t i = 0; i < ct->p.max_flows; i++) {
-		struct kdp_ct_entry *e = &ct->slots[i];
+		void *e = entry_at_index(ct, i);
 		int ret = -1;
 
-		if (e->slot == KDP_CT_SLOT_LIVE) {
+		if (kdp_ct_state_of(ct, e)->slot == KDP_CT_SLOT_LIVE) {
 			st->live++;
-			if (!entry_intact(e))
+			if (!entry_intact(ct, e))
 				st->invalid++;
-			else if (e->expires_ms <= now_ms)
+			else if (kdp_ct_state_of(ct, e)->expires_ms <= now_ms)
 				st->expired++;
 			else if ((ret = index_entry(ct, e)) == -EEXIST)
 				st->clashes++;
@@ -245,24 +280,24 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
 	return 0;
 }
 
-void kdp_ct_import_from(struct kdp_ct *ct, const struct kdp_ct_entry *src, uint32_t n,
-			uint64_t now_ms, struct kdp_ct_import_stats *st)
+void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t now_ms,
+			struct kdp_ct_import_stats *st)
 {
 	uint64_t t0 = rte_rdtsc();
 
 	for (uint32_t i = 0; i < n; i++) {
-		const struct kdp_ct_entry *s = &src[i];
-		struct kdp_ct_entry *e;
+		const void *s = (const uint8_t *)src + (size_t)i * ct->entry_size;
+		void *e;
 		int ret;
 
-		if (s->slot != KDP_CT_SLOT_LIVE)
+		if (kdp_ct_state_of(ct, s)->slot != KDP_CT_SLOT_LIVE)
 			continue;
 		st->live++;
-		if (!entry_intact(s)) {
+		if (!entry_intact(ct, s)) {
 			st->invalid++;
 			continue;
 		}
-		if (s->expires_ms <= now_ms) {
+		if (kdp_ct_state_of(ct, s)->expires_ms <= now_ms) {
 			st->expired++;
 			continue;
 		}
@@ -271,8 +306,8 @@ void kdp_ct_import_from(struct kdp_ct *ct, const struct kdp_ct_entry *src, uint3
 			st->no_room++;
 			continue;
 		}
-		e->slot = KDP_CT_SLOT_FREE;
-		*e = *s;
+		kdp_ct_state_of(ct, e)->slot = KDP_CT_SLOT_FREE;
+		memcpy(e, s, ct->entry_size);
 		ret = index_entry(ct, e);
 		if (ret == 0) {
 			st->imported++;
@@ -287,11 +322,11 @@ void kdp_ct_import_from(struct kdp_ct *ct, const struct kdp_ct_entry *src, uint3
 	st->ns += (rte_rdtsc() - t0) * 1000000000ull / rte_get_tsc_hz();
 }
 
-int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
-		  const struct kdp_ct_key *reply, uint8_t flags, uint32_t svc_id,
-		  uint32_t svc_gen, uint64_t now_ms, struct kdp_ct_entry **out)
+int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, uint8_t flags,
+		      uint32_t svc_id, uint32_t svc_gen, uint64_t now_ms, void **out)
 {
-	struct kdp_ct_entry *e;
+	struct kdp_ct_state *st;
+	uint8_t *e;
 	void *found;
 	int ret;
 
@@ -310,22 +345,23 @@ int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
 		slot_put(ct, e);
 		return -EEXIST;
 	}
+	st = kdp_ct_state_of(ct, e);
 	/* The slot may still say what it was (the import leaves them). */
-	__atomic_store_n(&e->slot, KDP_CT_SLOT_FREE, __ATOMIC_RELAXED);
-	memset(e, 0, offsetof(struct kdp_ct_entry, slot));
-	e->key[0] = *orig;
-	e->key[1] = *reply;
-	e->flags = flags;
-	e->svc_id = svc_id;
-	e->svc_gen = svc_gen;
-	e->created_ms = now_ms;
-	e->expires_ms = now_ms + ct->p.timeouts.other_ms;
-	e->tcp_state = orig->proto == 6 ? KDP_CT_TCP_SYN : KDP_CT_TCP_NONE;
-	e->nat_port_owner = (uint8_t)rte_lcore_id();
-	e->pad = 0;
-	e->check = kdp_ct_entry_check(e);
+	__atomic_store_n(&st->slot, KDP_CT_SLOT_FREE, __ATOMIC_RELAXED);
+	memset(e, 0, 2 * ct->key_len + offsetof(struct kdp_ct_state, slot));
+	memcpy(e, orig, ct->key_len);
+	memcpy(e + ct->key_len, reply, ct->key_len);
+	st->flags = flags;
+	st->svc_id = svc_id;
+	st->svc_gen = svc_gen;
+	st->created_ms = now_ms;
+	st->expires_ms = now_ms + ct->p.timeouts.other_ms;
+	st->tcp_state = key_proto(ct, e, 0) == IPPROTO_TCP ? KDP_CT_TCP_SYN : KDP_CT_TCP_NONE;
+	st->nat_port_owner = (uint8_t)rte_lcore_id();
+	st->pad = 0;
+	st->check = kdp_ct_entry_check(ct, e);
 	/* Whole before it is live in the file, and before a reader finds it. */
-	__atomic_store_n(&e->slot, KDP_CT_SLOT_LIVE, __ATOMIC_RELEASE);
+	__atomic_store_n(&st->slot, KDP_CT_SLOT_LIVE, __ATOMIC_RELEASE);
 	ret = rte_hash_add_key_data(ct->h, orig, e);
 	if (ret != 0) {
 		slot_put(ct, e);
@@ -335,25 +371,27 @@ int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
 	ret = rte_hash_add_key_data(ct->h, reply, (void *)((uintptr_t)e | 1));
 	if (ret != 0) {
 		/* A reader may hold e already: let the GC retire it. */
-		e->flags |= KDP_CT_F_DEAD;
-		e->expires_ms = 0;
+		st->flags |= KDP_CT_F_DEAD;
+		st->expires_ms = 0;
 		return ret == -ENOSPC ? -ENOSPC : -EEXIST;
 	}
 	*out = e;
 	return 0;
 }
 
-void kdp_ct_delete(struct kdp_ct *ct, struct kdp_ct_entry *e)
+void kdp_ct_delete(struct kdp_ct *ct, void *e)
 {
-	struct kdp_ct_key k0 = e->key[0], k1 = e->key[1];
+	uint8_t k0[64], k1[64];
 
+	memcpy(k0, e, ct->key_len);
+	memcpy(k1, (uint8_t *)e + ct->key_len, ct->key_len);
 	/* Not live in the file any more: a kdp started after a crash must not
 	 * track it again (a SYN renewal may make the same tuple anew). */
-	__atomic_store_n(&e->slot, KDP_CT_SLOT_DELETED, __ATOMIC_RELEASE);
+	__atomic_store_n(&kdp_ct_state_of(ct, e)->slot, KDP_CT_SLOT_DELETED, __ATOMIC_RELEASE);
 	/* Reply first: the original tuple's deferred free returns the entry,
 	 * after a grace period that began after both keys were gone. */
-	rte_hash_del_key(ct->h, &k1);
-	rte_hash_del_key(ct->h, &k0);
+	rte_hash_del_key(ct->h, k1);
+	rte_hash_del_key(ct->h, k0);
 	__atomic_fetch_sub(&ct->count, 1, __ATOMIC_RELAXED);
 	if (ct->p.qsbr == NULL) {
 		if (ct->p.on_free)
@@ -363,7 +401,7 @@ void kdp_ct_delete(struct kdp_ct *ct, struct kdp_ct_entry *e)
 }
 
 /* Entry behind key slot @p pos if that slot holds an original tuple. */
-static struct kdp_ct_entry *entry_at(struct kdp_ct *ct, int32_t pos)
+static void *entry_at(struct kdp_ct *ct, int32_t pos)
 {
 	void *key, *data;
 
@@ -379,9 +417,9 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 	uint32_t max = (uint32_t)rte_hash_max_key_id(ct->h) + 1, removed = 0;
 
 	for (uint32_t i = 0; i < budget; i++) {
-		struct kdp_ct_entry *e = entry_at(ct, (int32_t)ct->gc_cursor);
+		void *e = entry_at(ct, (int32_t)ct->gc_cursor);
 
-		if (e != NULL && e->expires_ms <= now_ms) {
+		if (e != NULL && kdp_ct_state_of(ct, e)->expires_ms <= now_ms) {
 			kdp_ct_delete(ct, e);
 			removed++;
 		}
@@ -393,13 +431,12 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 	return removed;
 }
 
-int kdp_ct_foreach(struct kdp_ct *ct,
-		   int (*fn)(const struct kdp_ct_entry *e, void *arg), void *arg)
+int kdp_ct_foreach_any(struct kdp_ct *ct, int (*fn)(const void *e, void *arg), void *arg)
 {
 	int32_t max = rte_hash_max_key_id(ct->h);
 
 	for (int32_t pos = 0; pos <= max; pos++) {
-		struct kdp_ct_entry *e = entry_at(ct, pos);
+		void *e = entry_at(ct, pos);
 		int ret;
 
 		if (e == NULL)
@@ -409,6 +446,26 @@ int kdp_ct_foreach(struct kdp_ct *ct,
 			return ret;
 	}
 	return 0;
+}
+
+struct foreach4 {
+	int (*fn)(const struct kdp_ct_entry *e, void *arg);
+	void *arg;
+};
+
+static int foreach4_one(const void *e, void *arg)
+{
+	struct foreach4 *f = arg;
+
+	return f->fn(e, f->arg);
+}
+
+int kdp_ct_foreach(struct kdp_ct *ct,
+		   int (*fn)(const struct kdp_ct_entry *e, void *arg), void *arg)
+{
+	struct foreach4 f = {fn, arg};
+
+	return kdp_ct_foreach_any(ct, foreach4_one, &f);
 }
 
 const char *kdp_ct_tcp_state_name(uint8_t s)

@@ -73,21 +73,43 @@ enum kdp_ct_tcp_state {
 	KDP_CT_TCP_CLOSING,  /**< FIN both ways or RST */
 };
 
+/* The fields of an entry after its two tuples: the same in IPv4 and IPv6
+ * entries (kdp_ct6.h), so one table code serves both families.
+ *   expires_ms, created_ms: flow clock (kdp_clock.h)
+ *   svc_id: service frontend id, 0 when none; svc_gen: the service
+ *     generation the backend was checked at
+ *   flags: KDP_CT_F_*; tcp_state: enum kdp_ct_tcp_state; fin: a bit per
+ *     direction that sent FIN; nat_port_owner: lcore that owns the NAT port
+ *   slot: KDP_CT_SLOT_*, written last when it becomes live
+ *   check: kdp_ct_entry_check(): the tuples and svc_id */
+#define KDP_CT_ENTRY_FIELDS \
+	uint64_t expires_ms; \
+	uint64_t created_ms; \
+	uint64_t pkts[2]; \
+	uint64_t bytes[2]; \
+	uint32_t svc_id; \
+	uint32_t svc_gen; \
+	uint8_t flags; \
+	uint8_t tcp_state; \
+	uint8_t fin; \
+	uint8_t nat_port_owner; \
+	uint8_t slot; \
+	uint8_t pad; \
+	uint16_t check;
+
+/** An entry's state: what follows its tuples (64 bytes). */
+struct kdp_ct_state {
+	KDP_CT_ENTRY_FIELDS
+};
+
 struct kdp_ct_entry {
 	struct kdp_ct_key key[2]; /**< [KDP_CT_ORIG], [KDP_CT_REPLY] */
-	uint64_t expires_ms;
-	uint64_t created_ms;
-	uint64_t pkts[2];
-	uint64_t bytes[2];
-	uint32_t svc_id;   /**< service frontend id, 0 when none */
-	uint32_t svc_gen;  /**< service generation the backend was checked at */
-	uint8_t flags;     /**< KDP_CT_F_* */
-	uint8_t tcp_state; /**< enum kdp_ct_tcp_state */
-	uint8_t fin;       /**< bit per direction that sent FIN */
-	uint8_t nat_port_owner; /**< lcore that owns the NAT port (SNAT) */
-	uint8_t slot;      /**< KDP_CT_SLOT_*, written last when it becomes live */
-	uint8_t pad;
-	uint16_t check;    /**< kdp_ct_entry_check(): tuples and svc_id */
+	union {
+		struct kdp_ct_state st;
+		struct {
+			KDP_CT_ENTRY_FIELDS
+		};
+	};
 }; /* 96 bytes, packed: the flow state file's layout (KDP_FLOWSTORE_VERSION) */
 
 /** Lifetimes in milliseconds [Cilium's defaults]. */
@@ -103,11 +125,12 @@ struct kdp_ct_params {
 	int socket;
 	struct rte_rcu_qsbr *qsbr; /**< readers; NULL only in single-thread tests */
 	struct kdp_ct_timeouts timeouts;
-	void (*on_free)(void *arg, struct kdp_ct_entry *e); /**< before reuse (NAT port release) */
+	void (*on_free)(void *arg, void *e); /**< before reuse (NAT port release); an entry of the table's family */
 	void *on_free_arg;
-	/** max_flows entry slots that outlive the process (a flow state file
-	 *  section), taken by kdp_ct_import(); NULL: the table's own memory. */
-	struct kdp_ct_entry *slots;
+	/** max_flows entry slots (of the table's family) that outlive the
+	 *  process (a flow state file section), taken by kdp_ct_import();
+	 *  NULL: the table's own memory. */
+	void *slots;
 };
 
 /** Free slot indexes an lcore keeps at hand. */
@@ -118,9 +141,14 @@ struct kdp_ct_cache {
 	uint32_t idx[KDP_CT_CACHE - 1];
 } __rte_cache_aligned;
 
+/** A table of either family (kdp_ct6.h wraps it for IPv6): entries are
+ *  two tuples of key_len bytes and a struct kdp_ct_state. */
 struct kdp_ct {
 	struct rte_hash *h;
-	struct kdp_ct_entry *slots;  /**< p.max_flows of them */
+	uint8_t *slots;              /**< p.max_flows entries of entry_size bytes */
+	uint32_t key_len;            /**< bytes per tuple */
+	uint32_t entry_size;         /**< bytes per entry */
+	uint8_t icmp_proto;          /**< IPPROTO_ICMP, IPPROTO_ICMPV6 */
 	bool own_slots;
 	struct rte_ring *free;       /**< indexes of free slots (MP/MC) */
 	struct kdp_ct_cache *cache;  /**< per lcore: RTE_MAX_LCORE */
@@ -143,12 +171,21 @@ struct kdp_ct_import_stats {
 };
 
 /**
- * Creates a table for @p p->max_flows flows; @p name prefixes its memzones.
+ * Creates an IPv4 table for @p p->max_flows flows; @p name prefixes its
+ * memzones.
  * With @p p->slots, the table is empty until kdp_ct_import() takes the
  * flows those slots hold.
  * @return it, or NULL with rte_errno set (EINVAL, ENOMEM, EEXIST).
  */
 struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p);
+
+/**
+ * kdp_ct_create() for entries of two @p key_len-byte tuples and a struct
+ * kdp_ct_state (@p entry_size bytes), ICMP being protocol @p icmp_proto:
+ * the table of another family (kdp_ct6.h).
+ */
+struct kdp_ct *kdp_ct_create_any(const char *name, const struct kdp_ct_params *p,
+				 uint32_t key_len, uint32_t entry_size, uint8_t icmp_proto);
 
 /**
  * Takes the live, intact, unexpired entries of the table's slots (as a
@@ -164,14 +201,21 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
  * @p src (a flow state file of other sizes) into this one, after
  * kdp_ct_import(). Stats are added to @p st.
  */
-void kdp_ct_import_from(struct kdp_ct *ct, const struct kdp_ct_entry *src, uint32_t n,
-			uint64_t now_ms, struct kdp_ct_import_stats *st);
+void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t now_ms,
+			struct kdp_ct_import_stats *st);
 
 /** Frees the table (its own slots too). No reader may use it any more. */
 void kdp_ct_free(struct kdp_ct *ct);
 
-/** The check a live entry carries: a CRC of its tuples and svc_id. */
-uint16_t kdp_ct_entry_check(const struct kdp_ct_entry *e);
+/** The check a live entry @p e of table @p ct carries: a CRC of its
+ *  tuples and svc_id. */
+uint16_t kdp_ct_entry_check(const struct kdp_ct *ct, const void *e);
+
+/** The state of entry @p e (of either family) of table @p ct. */
+static inline struct kdp_ct_state *kdp_ct_state_of(const struct kdp_ct *ct, const void *e)
+{
+	return (struct kdp_ct_state *)((uintptr_t)e + 2 * ct->key_len);
+}
 
 /** Default lifetimes. */
 void kdp_ct_timeouts_default(struct kdp_ct_timeouts *t);
@@ -218,26 +262,33 @@ static inline void kdp_ct_lookup_bulk(const struct kdp_ct *ct,
  * already tracked as something else (a clash with another flow's
  * translation). Any worker.
  */
-int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
-		  const struct kdp_ct_key *reply, uint8_t flags, uint32_t svc_id,
-		  uint32_t svc_gen, uint64_t now_ms, struct kdp_ct_entry **out);
+int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, uint8_t flags,
+		      uint32_t svc_id, uint32_t svc_gen, uint64_t now_ms, void **out);
+
+/** kdp_ct_insert_any() of IPv4 tuples. */
+static inline int kdp_ct_insert(struct kdp_ct *ct, const struct kdp_ct_key *orig,
+				const struct kdp_ct_key *reply, uint8_t flags, uint32_t svc_id,
+				uint32_t svc_gen, uint64_t now_ms, struct kdp_ct_entry **out)
+{
+	return kdp_ct_insert_any(ct, orig, reply, flags, svc_id, svc_gen, now_ms, (void **)out);
+}
 
 /**
  * Accounts one packet of @p len bytes going direction @p dir, with TCP flags
- * @p tcp_flags (0 for other protocols), and moves the lifetime on.
+ * @p tcp_flags (0 for other protocols), to state @p e of a flow of protocol
+ * @p proto, and moves the lifetime on (timeouts @p t). Either family.
  */
-static inline void kdp_ct_update(const struct kdp_ct *ct, struct kdp_ct_entry *e,
-				 uint8_t dir, uint8_t tcp_flags, uint32_t len,
-				 uint64_t now_ms)
+static inline void kdp_ct_state_update(const struct kdp_ct_timeouts *t, struct kdp_ct_state *e,
+				       uint8_t proto, uint8_t dir, uint8_t tcp_flags,
+				       uint32_t len, uint64_t now_ms)
 {
-	const struct kdp_ct_timeouts *t = &ct->p.timeouts;
 	uint32_t life = t->other_ms;
 
 	e->pkts[dir]++;
 	e->bytes[dir] += len;
 	if (dir == KDP_CT_REPLY)
 		e->flags |= KDP_CT_F_SEEN_REPLY;
-	if (e->key[0].proto == 6 /* TCP */) {
+	if (proto == 6 /* TCP */) {
 		if (tcp_flags & 0x04 /* RST */) {
 			e->tcp_state = KDP_CT_TCP_CLOSING;
 		} else {
@@ -259,16 +310,29 @@ static inline void kdp_ct_update(const struct kdp_ct *ct, struct kdp_ct_entry *e
 		e->expires_ms = now_ms + life;
 }
 
+/** kdp_ct_state_update() of an IPv4 entry. */
+static inline void kdp_ct_update(const struct kdp_ct *ct, struct kdp_ct_entry *e,
+				 uint8_t dir, uint8_t tcp_flags, uint32_t len,
+				 uint64_t now_ms)
+{
+	kdp_ct_state_update(&ct->p.timeouts, &e->st, e->key[0].proto, dir, tcp_flags, len, now_ms);
+}
+
 /**
  * Control thread: examines up to @p budget key slots from where the last
  * call stopped and deletes expired entries. @return entries removed.
  */
 uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget);
 
-/** Control thread: deletes one entry now (both tuples). */
-void kdp_ct_delete(struct kdp_ct *ct, struct kdp_ct_entry *e);
+/** Control thread: deletes entry @p e (of the table's family) now (both
+ *  tuples). */
+void kdp_ct_delete(struct kdp_ct *ct, void *e);
 
-/** Control thread: calls @p fn on each entry; stops when it returns != 0. */
+/** Control thread: calls @p fn on each entry (of the table's family);
+ *  stops when it returns != 0. */
+int kdp_ct_foreach_any(struct kdp_ct *ct, int (*fn)(const void *e, void *arg), void *arg);
+
+/** kdp_ct_foreach_any() of an IPv4 table. */
 int kdp_ct_foreach(struct kdp_ct *ct,
 		   int (*fn)(const struct kdp_ct_entry *e, void *arg), void *arg);
 

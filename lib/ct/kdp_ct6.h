@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Connection tracking for IPv6: the same design as kdp_ct.h (one entry per
- * flow with its original and reply tuples, both keys of one lock-free
- * rte_hash whose data points at the entry, the low bit telling the
- * direction; workers look up and create, the control thread alone deletes,
- * through RCU), in a table of its own keyed by 16-byte addresses, so IPv4
- * entries keep their 96 bytes and the IPv4 table its size.
+ * Connection tracking for IPv6: the table of kdp_ct.h (one entry per flow
+ * with its original and reply tuples, both keys of one lock-free rte_hash
+ * whose data points at the entry, the low bit telling the direction;
+ * workers look up and create, the control thread alone deletes, through
+ * RCU; entries in slots that may be a section of the flow state file, taken
+ * again by kdp_ct_import()), with entries of 16-byte addresses, in a table
+ * of its own so IPv4 entries keep their 96 bytes and the IPv4 table its
+ * size.
  *
- * An IPv6 entry is 144 bytes (two 40-byte tuples and the same counters,
- * lifetimes and flags as an IPv4 one); its lifetimes, flags and TCP states
- * are those of kdp_ct.h, and kdp_ct6_update() moves them the same way.
+ * An IPv6 entry is 144 bytes: two 40-byte tuples and the same struct
+ * kdp_ct_state as an IPv4 one (lifetimes, counters, flags, TCP state, life
+ * mark and check), moved the same way by kdp_ct_state_update().
  */
 #ifndef KDP_CT6_H
 #define KDP_CT6_H
@@ -20,7 +22,6 @@
 #include <string.h>
 #include <rte_common.h>
 #include <rte_hash.h>
-#include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
 
 #include "ct/kdp_ct.h"
@@ -38,42 +39,38 @@ struct kdp_ct6_key {
 
 struct kdp_ct6_entry {
 	struct kdp_ct6_key key[2]; /**< [KDP_CT_ORIG], [KDP_CT_REPLY] */
-	uint64_t expires_ms;
-	uint64_t created_ms;
-	uint64_t pkts[2];
-	uint64_t bytes[2];
-	uint32_t svc_id;   /**< service frontend id, 0 when none */
-	uint32_t svc_gen;  /**< generation the backend was checked at */
-	uint8_t flags;     /**< KDP_CT_F_* */
-	uint8_t tcp_state; /**< enum kdp_ct_tcp_state */
-	uint8_t fin;
-	uint8_t nat_port_owner;
-	uint32_t pad;
-}; /* 144 bytes, packed in the pool */
+	union {
+		struct kdp_ct_state st;
+		struct {
+			KDP_CT_ENTRY_FIELDS
+		};
+	};
+}; /* 144 bytes, packed: the flow state file's layout (KDP_FLOWSTORE_VERSION) */
 
+/** An IPv6 table: a struct kdp_ct of IPv6 entries. */
 struct kdp_ct6 {
-	struct rte_hash *h;
-	struct rte_mempool *pool;
-	struct kdp_ct_timeouts t;
-	uint32_t max_flows;
-	struct rte_rcu_qsbr *qsbr;
-	uint32_t gc_cursor;
-	uint64_t count;     /**< live entries (atomic adds) */
-	uint64_t gc_runs;
-	uint64_t gc_removed;
+	struct kdp_ct c;
 };
 
 /**
- * Creates an IPv6 table for @p max_flows flows (64 to 2^24) with lifetimes
- * @p t (NULL or other_ms 0: the defaults), readers @p qsbr (NULL only in
- * single-thread tests). @p name prefixes its memzones.
+ * kdp_ct_create() for IPv6 (@p p->max_flows 64 to 2^24; @p p->slots
+ * p->max_flows struct kdp_ct6_entry, or NULL).
  * @return it, or NULL with rte_errno set.
  */
-struct kdp_ct6 *kdp_ct6_create(const char *name, uint32_t max_flows, int socket,
-			       const struct kdp_ct_timeouts *t, struct rte_rcu_qsbr *qsbr);
+struct kdp_ct6 *kdp_ct6_create(const char *name, const struct kdp_ct_params *p);
 
-/** Frees the table and every entry (NULL is fine). */
-void kdp_ct6_free(struct kdp_ct6 *ct);
+/** Frees the table (NULL is fine). */
+static inline void kdp_ct6_free(struct kdp_ct6 *ct)
+{
+	kdp_ct_free(ct != NULL ? &ct->c : NULL);
+}
+
+/** kdp_ct_import() of an IPv6 table. */
+static inline int kdp_ct6_import(struct kdp_ct6 *ct, uint64_t now_ms,
+				 struct kdp_ct_import_stats *st)
+{
+	return kdp_ct_import(&ct->c, now_ms, st);
+}
 
 /** The reverse of a tuple. */
 static inline struct kdp_ct6_key kdp_ct6_key_reverse(const struct kdp_ct6_key *k)
@@ -99,7 +96,7 @@ static inline void kdp_ct6_lookup_bulk(const struct kdp_ct6 *ct, const struct kd
 
 	for (unsigned int i = 0; i < n; i++)
 		kp[i] = &keys[i];
-	rte_hash_lookup_bulk_data(ct->h, kp, n, &hits, data);
+	rte_hash_lookup_bulk_data(ct->c.h, kp, n, &hits, data);
 	for (unsigned int i = 0; i < n; i++) {
 		uintptr_t d = (hits >> i) & 1 ? (uintptr_t)data[i] : 0;
 		e[i] = (struct kdp_ct6_entry *)(d & ~(uintptr_t)1);
@@ -109,47 +106,33 @@ static inline void kdp_ct6_lookup_bulk(const struct kdp_ct6 *ct, const struct kd
 
 /** kdp_ct_insert() for IPv6: the same results (0, -EALREADY, -ENOSPC,
  *  -EEXIST). */
-int kdp_ct6_insert(struct kdp_ct6 *ct, const struct kdp_ct6_key *orig,
-		   const struct kdp_ct6_key *reply, uint8_t flags, uint32_t svc_id,
-		   uint32_t svc_gen, uint64_t now_ms, struct kdp_ct6_entry **out);
+static inline int kdp_ct6_insert(struct kdp_ct6 *ct, const struct kdp_ct6_key *orig,
+				 const struct kdp_ct6_key *reply, uint8_t flags, uint32_t svc_id,
+				 uint32_t svc_gen, uint64_t now_ms, struct kdp_ct6_entry **out)
+{
+	return kdp_ct_insert_any(&ct->c, orig, reply, flags, svc_id, svc_gen, now_ms,
+				 (void **)out);
+}
 
 /** kdp_ct_update() for IPv6. */
 static inline void kdp_ct6_update(const struct kdp_ct6 *ct, struct kdp_ct6_entry *e, uint8_t dir,
 				  uint8_t tcp_flags, uint32_t len, uint64_t now_ms)
 {
-	const struct kdp_ct_timeouts *t = &ct->t;
-	uint32_t life = t->other_ms;
-
-	e->pkts[dir]++;
-	e->bytes[dir] += len;
-	if (dir == KDP_CT_REPLY)
-		e->flags |= KDP_CT_F_SEEN_REPLY;
-	if (e->key[0].proto == 6 /* TCP */) {
-		if (tcp_flags & 0x04 /* RST */) {
-			e->tcp_state = KDP_CT_TCP_CLOSING;
-		} else {
-			if (tcp_flags & 0x01 /* FIN */)
-				e->fin |= (uint8_t)(1u << dir);
-			if (e->fin == 3)
-				e->tcp_state = KDP_CT_TCP_CLOSING;
-			else if (e->tcp_state == KDP_CT_TCP_SYN &&
-				 (e->flags & KDP_CT_F_SEEN_REPLY) && dir == KDP_CT_ORIG &&
-				 (tcp_flags & 0x10 /* ACK */) && !(tcp_flags & 0x02 /* SYN */))
-				e->tcp_state = KDP_CT_TCP_EST;
-		}
-		life = e->tcp_state == KDP_CT_TCP_EST	  ? t->tcp_est_ms :
-		       e->tcp_state == KDP_CT_TCP_CLOSING ? t->tcp_close_ms :
-							    t->tcp_syn_ms;
-	}
-	if (!(e->flags & KDP_CT_F_DEAD))
-		e->expires_ms = now_ms + life;
+	kdp_ct_state_update(&ct->c.p.timeouts, &e->st, e->key[0].proto, dir, tcp_flags, len,
+			    now_ms);
 }
 
 /** Control thread: GC of up to @p budget key slots. @return entries removed. */
-uint32_t kdp_ct6_gc(struct kdp_ct6 *ct, uint64_t now_ms, uint32_t budget);
+static inline uint32_t kdp_ct6_gc(struct kdp_ct6 *ct, uint64_t now_ms, uint32_t budget)
+{
+	return kdp_ct_gc(&ct->c, now_ms, budget);
+}
 
 /** Control thread: deletes one entry now (both tuples). */
-void kdp_ct6_delete(struct kdp_ct6 *ct, struct kdp_ct6_entry *e);
+static inline void kdp_ct6_delete(struct kdp_ct6 *ct, struct kdp_ct6_entry *e)
+{
+	kdp_ct_delete(&ct->c, e);
+}
 
 /** Control thread: calls @p fn on each entry; stops when it returns != 0. */
 int kdp_ct6_foreach(struct kdp_ct6 *ct, int (*fn)(const struct kdp_ct6_entry *e, void *arg),
@@ -158,7 +141,7 @@ int kdp_ct6_foreach(struct kdp_ct6 *ct, int (*fn)(const struct kdp_ct6_entry *e,
 /** Live entries. */
 static inline uint64_t kdp_ct6_count(const struct kdp_ct6 *ct)
 {
-	return __atomic_load_n(&ct->count, __ATOMIC_RELAXED);
+	return kdp_ct_count(&ct->c);
 }
 
 #endif

@@ -22,10 +22,15 @@
 
 #define PAGE 4096u
 
-_Static_assert(sizeof(struct kdp_flowstore_hdr) == 144, "flow state header layout");
-_Static_assert(sizeof(struct kdp_flowstore_fe) == 32, "frontend record layout");
+_Static_assert(sizeof(struct kdp_flowstore_hdr) == 176, "flow state header layout");
+_Static_assert(offsetof(struct kdp_flowstore_hdr, version) == 8,
+	       "the version where every layout has it");
+_Static_assert(offsetof(struct kdp_flowstore_hdr, crc) == 160,
+	       "tests/func/test_flowstate.py HDR_CRC_OFF");
+_Static_assert(sizeof(struct kdp_flowstore_fe) == 64, "frontend record layout");
 
-/* One copy of the frontend-id map. */
+/* One copy of the frontend-id map: a header, then count records of
+ * fs->fe_rec_size bytes (struct kdp_flowstore_fe; 32 in layout 1). */
 struct fe_copy {
 	uint32_t count;
 	uint32_t next_id;
@@ -34,6 +39,24 @@ struct fe_copy {
 	uint32_t pad;
 	struct kdp_flowstore_fe rec[];
 };
+
+/* The header of layout 1 (IPv4 tables only; frontend keys of 28 bytes). */
+struct hdr_v1 {
+	char magic[8];
+	uint32_t version;
+	uint32_t hdr_size;
+	uint64_t file_size;
+	char boot_id[40];
+	uint32_t ct_slots, ct_slot_size, aff_slots, aff_slot_size, fe_cap;
+	uint32_t aff_seed;
+	uint64_t ct_off, aff_off, fe_off, fe_size, created_unix;
+	uint32_t crc;
+	uint32_t owner_pid, fe_active, pad;
+};
+
+_Static_assert(sizeof(struct hdr_v1) == 144 && offsetof(struct hdr_v1, crc) == 128,
+	       "layout 1's header");
+#define FE_REC_V1 32u
 
 static uint64_t align_page(uint64_t v)
 {
@@ -49,6 +72,10 @@ void kdp_flowstore_layout(const struct kdp_flowstore_geom *g, struct kdp_flowsto
 	off += align_page((uint64_t)g->ct_slots * g->ct_slot_size);
 	h->aff_off = off;
 	off += align_page((uint64_t)g->aff_slots * g->aff_slot_size);
+	h->ct6_off = off;
+	off += align_page((uint64_t)g->ct6_slots * g->ct6_slot_size);
+	h->aff6_off = off;
+	off += align_page((uint64_t)g->aff6_slots * g->aff6_slot_size);
 	h->fe_size = align_page(sizeof(struct fe_copy) +
 				(uint64_t)g->fe_cap * sizeof(struct kdp_flowstore_fe));
 	h->fe_off = off;
@@ -66,16 +93,16 @@ static struct fe_copy *fe_copy(const struct kdp_flowstore *fs, unsigned int i)
 	return (struct fe_copy *)((uint8_t *)fs->base + fs->hdr->fe_off + i * fs->hdr->fe_size);
 }
 
-static uint32_t fe_crc(const struct fe_copy *c)
+static uint32_t fe_crc(const struct fe_copy *c, uint32_t rec_size)
 {
 	uint32_t crc = kdp_hash_crc(c, offsetof(struct fe_copy, crc), 0xffffffff);
 
-	return kdp_hash_crc(c->rec, c->count * (uint32_t)sizeof(c->rec[0]), crc);
+	return kdp_hash_crc(c->rec, c->count * rec_size, crc);
 }
 
 static bool fe_ok(const struct kdp_flowstore *fs, const struct fe_copy *c)
 {
-	return c->count <= fs->hdr->geom.fe_cap && c->crc == fe_crc(c);
+	return c->count <= fs->hdr->geom.fe_cap && c->crc == fe_crc(c, fs->fe_rec_size);
 }
 
 static void boot_id(char *out, size_t len)
@@ -111,7 +138,7 @@ static void init_fresh(struct kdp_flowstore *fs, const struct kdp_flowstore_geom
 		c->count = 0;
 		c->next_id = 0;
 		c->gen = i;
-		c->crc = fe_crc(c);
+		c->crc = fe_crc(c, sizeof(struct kdp_flowstore_fe));
 	}
 	h->fe_active = 1;
 	h->crc = kdp_flowstore_hdr_crc(h);
@@ -119,9 +146,11 @@ static void init_fresh(struct kdp_flowstore *fs, const struct kdp_flowstore_geom
 
 static void set_sections(struct kdp_flowstore *fs)
 {
-	fs->hdr = fs->base;
+	fs->hdr = fs->v1 != NULL ? fs->v1 : fs->base;
 	fs->ct = (uint8_t *)fs->base + fs->hdr->ct_off;
 	fs->aff = (uint8_t *)fs->base + fs->hdr->aff_off;
+	fs->ct6 = (uint8_t *)fs->base + fs->hdr->ct6_off;
+	fs->aff6 = (uint8_t *)fs->base + fs->hdr->aff6_off;
 }
 
 /* Faults the table pages in now rather than on the workers' first touch. */
@@ -134,43 +163,117 @@ static void prefault(struct kdp_flowstore *fs)
 			((volatile uint8_t *)fs->ct)[o] = ((volatile uint8_t *)fs->ct)[o];
 }
 
+/* True (@p buf says why) when a file made in boot @p id is of another boot
+ * than this one. */
+static bool other_boot(const char *id, char *buf, size_t len)
+{
+	char boot[40];
+
+	boot_id(boot, sizeof(boot));
+	if (boot[0] == '\0' || id[0] == '\0' || strncmp(boot, id, sizeof(boot)) == 0)
+		return false;
+	snprintf(buf, len,
+		 "written before the machine restarted (boot %.8s, now %.8s): its clock readings "
+		 "mean nothing now", id, boot);
+	return true;
+}
+
+/* Why the file of layout 1 mapped at @p fs (@p size bytes) cannot be
+ * imported into tables of entries of the sizes in @p want; NULL when it
+ * can: fs->v1 then holds its header in this layout (no IPv6 sections), and
+ * its frontend records are of layout 1. */
+static const char *check_v1(struct kdp_flowstore *fs, uint64_t size,
+			    const struct kdp_flowstore_geom *want, char *buf, size_t len)
+{
+	const struct hdr_v1 *v = fs->base;
+	struct kdp_flowstore_hdr *h;
+	uint64_t off = PAGE, fe_size;
+
+	if (v->crc != kdp_hash_crc(v, offsetof(struct hdr_v1, crc), 0xffffffff))
+		return "header checksum mismatch: the file is damaged";
+	if (v->hdr_size != sizeof(*v) || v->ct_slot_size != want->ct_slot_size ||
+	    v->aff_slot_size != want->aff_slot_size)
+		return snprintf(buf, len,
+				"layout version 1 with a header of %u bytes, entries of %u/%u bytes "
+				"(conntrack/affinity): not one this kdp can import", v->hdr_size,
+				v->ct_slot_size, v->aff_slot_size), buf;
+	if (other_boot(v->boot_id, buf, len))
+		return buf;
+	off += align_page((uint64_t)v->ct_slots * v->ct_slot_size);
+	if (v->ct_off != PAGE || v->aff_off != off)
+		goto inconsistent;
+	off += align_page((uint64_t)v->aff_slots * v->aff_slot_size);
+	fe_size = align_page(sizeof(struct fe_copy) + (uint64_t)v->fe_cap * FE_REC_V1);
+	if (v->fe_off != off || v->fe_size != fe_size || v->file_size != off + 2 * fe_size ||
+	    size != v->file_size)
+		goto inconsistent;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return "out of memory";
+	memcpy(h->magic, v->magic, sizeof(h->magic));
+	h->version = v->version;
+	h->hdr_size = sizeof(*h);
+	h->file_size = v->file_size;
+	h->geom = (struct kdp_flowstore_geom){
+		.ct_slots = v->ct_slots, .ct_slot_size = v->ct_slot_size,
+		.aff_slots = v->aff_slots, .aff_slot_size = v->aff_slot_size,
+		.fe_cap = v->fe_cap, .ct6_slot_size = want->ct6_slot_size,
+		.aff6_slot_size = want->aff6_slot_size,
+	};
+	h->aff_seed = v->aff_seed;
+	h->ct_off = v->ct_off;
+	h->aff_off = v->aff_off;
+	h->ct6_off = h->aff6_off = h->fe_off = v->fe_off;
+	h->fe_size = v->fe_size;
+	h->created_unix = v->created_unix;
+	h->fe_active = v->fe_active;
+	fs->v1 = h;
+	fs->fe_rec_size = FE_REC_V1;
+	return NULL;
+inconsistent:
+	return snprintf(buf, len,
+			"layout version 1 whose sections do not match its table sizes (file of %llu "
+			"bytes, the header says %llu)", (unsigned long long)size,
+			(unsigned long long)v->file_size), buf;
+}
+
 /* Why the header at @p h (a mapping of @p size bytes) is unusable for
  * entries of the sizes in @p want; NULL when it is fine. */
 static const char *check_header(const struct kdp_flowstore_hdr *h, uint64_t size,
 				const struct kdp_flowstore_geom *want, char *buf, size_t len)
 {
 	struct kdp_flowstore_hdr l;
-	char boot[40];
 
 	if (size < PAGE)
 		return snprintf(buf, len, "the file is %llu bytes, shorter than its header",
 				(unsigned long long)size), buf;
 	if (memcmp(h->magic, KDP_FLOWSTORE_MAGIC, sizeof(h->magic)) != 0)
 		return "not a kdp flow state file (bad magic)";
-	if (h->crc != kdp_flowstore_hdr_crc(h))
-		return "header checksum mismatch: the file is damaged";
+	/* Before the checksum: another layout's header has its crc elsewhere. */
 	if (h->version != KDP_FLOWSTORE_VERSION)
 		return snprintf(buf, len, "layout version %u, this kdp reads version %u",
 				h->version, KDP_FLOWSTORE_VERSION), buf;
+	if (h->crc != kdp_flowstore_hdr_crc(h))
+		return "header checksum mismatch: the file is damaged";
 	if (h->hdr_size != sizeof(*h))
 		return snprintf(buf, len, "header of %u bytes, this kdp's is %zu", h->hdr_size,
 				sizeof(*h)), buf;
 	if (h->geom.ct_slot_size != want->ct_slot_size ||
-	    h->geom.aff_slot_size != want->aff_slot_size)
+	    h->geom.aff_slot_size != want->aff_slot_size ||
+	    h->geom.ct6_slot_size != want->ct6_slot_size ||
+	    h->geom.aff6_slot_size != want->aff6_slot_size)
 		return snprintf(buf, len,
-				"entries of %u/%u bytes (conntrack/affinity), this kdp's are %u/%u",
-				h->geom.ct_slot_size, h->geom.aff_slot_size, want->ct_slot_size,
-				want->aff_slot_size), buf;
-	boot_id(boot, sizeof(boot));
-	if (boot[0] != '\0' && h->boot_id[0] != '\0' &&
-	    strncmp(boot, h->boot_id, sizeof(h->boot_id)) != 0)
-		return snprintf(buf, len,
-				"written before the machine restarted (boot %.8s, now %.8s): its clock "
-				"readings mean nothing now", h->boot_id, boot), buf;
+				"entries of %u/%u/%u/%u bytes (conntrack/affinity, IPv4/IPv6), this "
+				"kdp's are %u/%u/%u/%u",
+				h->geom.ct_slot_size, h->geom.aff_slot_size, h->geom.ct6_slot_size,
+				h->geom.aff6_slot_size, want->ct_slot_size, want->aff_slot_size,
+				want->ct6_slot_size, want->aff6_slot_size), buf;
+	if (other_boot(h->boot_id, buf, len))
+		return buf;
 	memset(&l, 0, sizeof(l));
 	kdp_flowstore_layout(&h->geom, &l);
 	if (l.file_size != h->file_size || l.ct_off != h->ct_off || l.aff_off != h->aff_off ||
-	    l.fe_off != h->fe_off || l.fe_size != h->fe_size || size != h->file_size)
+	    l.ct6_off != h->ct6_off || l.aff6_off != h->aff6_off || l.fe_off != h->fe_off || l.fe_size != h->fe_size || size != h->file_size)
 		return snprintf(buf, len,
 				"sections do not match the table sizes (file of %llu bytes, the header "
 				"says %llu, its tables need %llu)", (unsigned long long)size,
@@ -182,6 +285,7 @@ static const char *check_header(const struct kdp_flowstore_hdr *h, uint64_t size
 static bool same_tables(const struct kdp_flowstore_geom *a, const struct kdp_flowstore_geom *b)
 {
 	return a->ct_slots == b->ct_slots && a->aff_slots == b->aff_slots &&
+	       a->ct6_slots == b->ct6_slots && a->aff6_slots == b->aff6_slots &&
 	       a->fe_cap == b->fe_cap;
 }
 
@@ -193,6 +297,9 @@ static void unmap(struct kdp_flowstore *fs)
 	if (fs->fd >= 0)
 		close(fs->fd);
 	fs->fd = -1;
+	free(fs->v1);
+	fs->v1 = NULL;
+	fs->fe_rec_size = sizeof(struct kdp_flowstore_fe);
 }
 
 /* Makes a fresh file at @p path (truncated), locked, mapped and laid out. */
@@ -298,6 +405,7 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 	if (fs == NULL)
 		return -ENOMEM;
 	fs->fd = -1;
+	fs->fe_rec_size = sizeof(struct kdp_flowstore_fe);
 	if (path == NULL || path[0] == '\0') {
 		ret = open_memory(fs, g);
 		if (ret != 0) {
@@ -365,7 +473,11 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 			 strerror(errno));
 		goto fail;
 	}
-	why = check_header(fs->base, (uint64_t)st.st_size, g, why_buf, sizeof(why_buf));
+	if (st.st_size >= PAGE && ((struct kdp_flowstore_hdr *)fs->base)->version == 1 &&
+	    memcmp(fs->base, KDP_FLOWSTORE_MAGIC, 8) == 0)
+		why = check_v1(fs, (uint64_t)st.st_size, g, why_buf, sizeof(why_buf));
+	else
+		why = check_header(fs->base, (uint64_t)st.st_size, g, why_buf, sizeof(why_buf));
 	if (why == NULL) {
 		set_sections(fs);
 		if (!fe_ok(fs, fe_copy(fs, 0)) && !fe_ok(fs, fe_copy(fs, 1)))
@@ -393,7 +505,7 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 		fs->origin = KDP_FLOWSTORE_REFUSED;
 		goto done;
 	}
-	if (!same_tables(&fs->hdr->geom, g)) {
+	if (fs->v1 != NULL || !same_tables(&fs->hdr->geom, g)) {
 		struct kdp_flowstore *src = calloc(1, sizeof(*src));
 		struct kdp_flowstore_geom old = fs->hdr->geom;
 
@@ -405,14 +517,28 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 		src->origin = KDP_FLOWSTORE_REUSED;
 		fs->fd = -1;
 		fs->base = NULL;
+		fs->v1 = NULL;
+		fs->fe_rec_size = sizeof(struct kdp_flowstore_fe);
 		fs->src = src;
 		ret = create_file(fs, fs->tmp_path, g, err);
 		if (ret != 0)
 			goto fail;
+		/* IPv6 pins hold a hash of their client: the same seed. */
+		fs->hdr->aff_seed = src->hdr->aff_seed;
+		fs->hdr->crc = kdp_flowstore_hdr_crc(fs->hdr);
 		fs->origin = KDP_FLOWSTORE_RESIZED;
-		snprintf(fs->msg, sizeof(fs->msg),
-			 "flow state %s: tables of %u flows, %u affinity slots; importing into %u, %u",
-			 path, old.ct_slots, old.aff_slots, g->ct_slots, g->aff_slots);
+		if (src->v1 != NULL)
+			snprintf(fs->msg, sizeof(fs->msg),
+				 "flow state %s: layout version 1 (%u flows, %u affinity slots); "
+				 "importing into layout %u (%u, %u, %u IPv6 flows, %u IPv6 affinity "
+				 "slots)", path, old.ct_slots, old.aff_slots, KDP_FLOWSTORE_VERSION,
+				 g->ct_slots, g->aff_slots, g->ct6_slots, g->aff6_slots);
+		else
+			snprintf(fs->msg, sizeof(fs->msg),
+			 "flow state %s: tables of %u flows, %u affinity slots, %u IPv6 flows, %u "
+			 "IPv6 affinity slots; importing into %u, %u, %u, %u",
+			 path, old.ct_slots, old.aff_slots, old.ct6_slots, old.aff6_slots,
+			 g->ct_slots, g->aff_slots, g->ct6_slots, g->aff6_slots);
 		goto done;
 	}
 	fs->origin = KDP_FLOWSTORE_REUSED;
@@ -489,11 +615,15 @@ int kdp_flowstore_fe_load(const struct kdp_flowstore *fs,
 	if (!fe_ok(fs, c))
 		return -EBADMSG;
 	for (uint32_t i = 0; i < c->count; i++) {
+		const uint8_t *r = (const uint8_t *)c->rec + (size_t)i * fs->fe_rec_size;
 		char key[KDP_FLOWSTORE_FE_KEY_LEN];
+		uint32_t id;
 
-		memcpy(key, c->rec[i].key, sizeof(key));
-		key[sizeof(key) - 1] = '\0';
-		fn(arg, key, c->rec[i].id);
+		/* A record is its key, then its id. */
+		memcpy(key, r, fs->fe_rec_size - 4);
+		key[fs->fe_rec_size - 5] = '\0';
+		memcpy(&id, r + fs->fe_rec_size - 4, sizeof(id));
+		fn(arg, key, id);
 	}
 	*next_id = c->next_id;
 	return 0;
@@ -510,7 +640,7 @@ uint32_t kdp_flowstore_fe_save(struct kdp_flowstore *fs, const struct kdp_flowst
 	c->next_id = next_id;
 	c->gen = fe_copy(fs, cur)->gen + 1;
 	memcpy(c->rec, recs, sizeof(*recs) * keep);
-	c->crc = fe_crc(c);
+	c->crc = fe_crc(c, fs->fe_rec_size);
 	/* The copy is whole before it becomes the current one. */
 	__atomic_store_n(&fs->hdr->fe_active, cur ^ 1, __ATOMIC_RELEASE);
 	return n - keep;

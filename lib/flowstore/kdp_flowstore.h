@@ -10,8 +10,9 @@
  *
  * Layout: a header page (magic, layout version, the table sizes, the boot
  * it was made in, section offsets, CRC32-C of all that), then the sections,
- * page-aligned: conntrack slots, affinity slots, and the frontend-id map
- * twice (written alternately, each with its own CRC, so a kdp killed while
+ * page-aligned: conntrack slots, affinity slots, IPv6 conntrack slots, IPv6
+ * affinity slots (empty without IPv6), and the frontend-id map (IPv4 and
+ * IPv6 frontends) twice (written alternately, each with its own CRC, so a kdp killed while
  * writing one leaves the other). The sections' contents belong to their
  * libraries (lib/ct, lib/svc); this one only places and checks them.
  *
@@ -19,7 +20,8 @@
  * layout version, entry size, file size or boot id means the file is
  * refused (renamed to <file>.rejected) and fresh tables made, with one line
  * saying why. A file of the same layout but other table sizes (maxFlows
- * changed) is imported into a fresh file. The file is locked (flock) while
+ * changed), or of layout 1 (IPv4 tables only, frontend keys of 28 bytes),
+ * is imported into a fresh file. The file is locked (flock) while
  * a kdp uses it.
  *
  * Control thread only (open, lock, frontend map); the sections themselves
@@ -33,12 +35,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** Layout version: bumped whenever a section's format changes. */
-#define KDP_FLOWSTORE_VERSION 1
+/** Layout version: bumped whenever a section's format changes (2: IPv6
+ *  sections, frontend keys of 60 bytes). */
+#define KDP_FLOWSTORE_VERSION 2
 #define KDP_FLOWSTORE_MAGIC "KDPFLOWS"
 #define KDP_FLOWSTORE_MSG_LEN 320
-/** Frontend keys ("10.96.0.10:53/UDP") fit in this, with their NUL. */
-#define KDP_FLOWSTORE_FE_KEY_LEN 28
+/** Frontend keys ("10.96.0.10:53/UDP", "[fd00:10:96::a]:53/UDP") fit in
+ *  this, with their NUL. */
+#define KDP_FLOWSTORE_FE_KEY_LEN 60
 
 /** The table sizes of a flow state file. */
 struct kdp_flowstore_geom {
@@ -47,6 +51,10 @@ struct kdp_flowstore_geom {
 	uint32_t aff_slots;     /**< affinity slots */
 	uint32_t aff_slot_size; /**< bytes per affinity slot */
 	uint32_t fe_cap;        /**< frontend ids it can keep */
+	uint32_t ct6_slots;     /**< IPv6 conntrack entry slots (0: no IPv6) */
+	uint32_t ct6_slot_size; /**< bytes per IPv6 conntrack entry */
+	uint32_t aff6_slots;    /**< IPv6 affinity slots */
+	uint32_t aff6_slot_size;/**< bytes per IPv6 affinity slot */
 };
 
 /** The header page. */
@@ -60,6 +68,8 @@ struct kdp_flowstore_hdr {
 	uint32_t aff_seed;      /**< hash seed of the affinity table */
 	uint64_t ct_off;
 	uint64_t aff_off;
+	uint64_t ct6_off;
+	uint64_t aff6_off;
 	uint64_t fe_off;        /**< first frontend-map copy; the second follows */
 	uint64_t fe_size;       /**< bytes per copy */
 	uint64_t created_unix;
@@ -94,9 +104,13 @@ struct kdp_flowstore {
 	struct kdp_flowstore_hdr *hdr;
 	void *ct;                      /**< conntrack slots (geom.ct_slots) */
 	void *aff;                     /**< affinity slots (geom.aff_slots) */
+	void *ct6;                     /**< IPv6 conntrack slots (geom.ct6_slots) */
+	void *aff6;                    /**< IPv6 affinity slots (geom.aff6_slots) */
 	enum kdp_flowstore_origin origin;
 	struct kdp_flowstore *src;     /**< RESIZED: the old file, to import from */
 	char tmp_path[PATH_MAX + 16];  /**< RESIZED: the new file until committed */
+	uint32_t fe_rec_size;          /**< bytes per frontend record (layout 1: 32) */
+	struct kdp_flowstore_hdr *v1;  /**< layout 1: its header in this layout (hdr) */
 	char msg[KDP_FLOWSTORE_MSG_LEN]; /**< what happened, as one log line */
 };
 

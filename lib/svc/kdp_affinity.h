@@ -15,6 +15,11 @@
  * simply not refreshed), writes the value, then the key. A full bucket
  * gives up its least recently used pin. Workers read and refresh it once per
  * new flow (never per packet); the control thread expires pins in slices.
+ *
+ * IPv6 pins (kdp_svc6.h, struct kdp_affinity6) use the same table with
+ * 32-byte slots: the key word holds a hash of the client, the client's
+ * address follows the value word, written while the key is claimed and
+ * compared by readers between their two reads of the key.
  */
 #ifndef KDP_AFFINITY_H
 #define KDP_AFFINITY_H
@@ -33,8 +38,17 @@ struct kdp_affinity_slot {
 	uint64_t val; /**< backend (network order) << 32 | last-use second */
 };
 
+/** An IPv6 pin (the flow state file's layout): a struct kdp_affinity_slot
+ *  whose key's low word is a hash of the client, then the client. */
+struct kdp_affinity6_slot {
+	uint64_t key;       /**< fe_id << 32 | hash of the client; 0: empty */
+	uint64_t val;       /**< backend tag << 32 | last-use second */
+	uint64_t client[2]; /**< the client's address */
+};
+
 struct kdp_affinity {
-	struct kdp_affinity_slot *slot;
+	uint8_t *slot;     /**< slots of slot_size bytes */
+	uint32_t slot_size;/**< sizeof(struct kdp_affinity_slot) or (IPv6) kdp_affinity6_slot */
 	uint32_t mask;     /**< buckets - 1 */
 	uint32_t seed;
 	bool own;
@@ -51,7 +65,39 @@ uint32_t kdp_affinity_slots(uint32_t clients);
  * memory of its own when @p mem is NULL. NULL with rte_errno on error.
  */
 struct kdp_affinity *kdp_affinity_create(uint32_t n_slots, void *mem, uint32_t seed);
+
+/** kdp_affinity_create() with slots of @p slot_size bytes (16: IPv4, 32:
+ *  IPv6, struct kdp_affinity6_slot). */
+struct kdp_affinity *kdp_affinity_create_any(uint32_t n_slots, uint32_t slot_size, void *mem,
+					     uint32_t seed);
 void kdp_affinity_free(struct kdp_affinity *a);
+
+/** Slots of the table. */
+static inline uint32_t kdp_affinity_n_slots(const struct kdp_affinity *a)
+{
+	return (a->mask + 1) * KDP_AFFINITY_WAYS;
+}
+
+/**
+ * The value of pin @p key (with client address @p client, 16 bytes, in
+ * tables of IPv6 slots; NULL otherwise) into *@p val. @return true when
+ * there is one. Any worker.
+ */
+bool kdp_affinity_lookup(const struct kdp_affinity *a, uint64_t key, const uint8_t *client,
+			 uint64_t *val);
+
+/** Writes pin @p key (@p client as kdp_affinity_lookup()) = @p val. Any
+ *  worker. @return false when its slot was being written by another. */
+bool kdp_affinity_put(struct kdp_affinity *a, uint64_t key, const uint8_t *client, uint64_t val);
+
+/**
+ * Control thread: examines @p budget slots and deletes pins older than
+ * the timeout @p timeout_of gives for their frontend id (a negative one: the
+ * frontend is gone or has no affinity any more). @return pins removed.
+ */
+uint32_t kdp_affinity_gc_any(struct kdp_affinity *a, int64_t (*timeout_of)(const void *t,
+									     uint32_t fe_id),
+			     const void *t, uint32_t now_s, uint32_t budget);
 
 /**
  * Backend index in @p fe that @p client is pinned to, or -1 when it has none,
@@ -78,9 +124,8 @@ uint32_t kdp_affinity_count(const struct kdp_affinity *a);
 
 /**
  * Copies the pins of another table's @p n slots @p src (a flow state file of
- * other sizes) into this one. @return pins copied.
+ * other sizes; slots of this table's size) into this one. @return pins copied.
  */
-uint32_t kdp_affinity_import(struct kdp_affinity *a, const struct kdp_affinity_slot *src,
-			     uint32_t n);
+uint32_t kdp_affinity_import(struct kdp_affinity *a, const void *src, uint32_t n);
 
 #endif

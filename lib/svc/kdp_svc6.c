@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,69 +152,38 @@ static uint32_t be_tag(const struct kdp_svc6_backend *be)
 	return rte_jhash(be->ip, 16, be->port) | 1;
 }
 
-struct kdp_affinity6 *kdp_affinity6_create(const char *name, uint32_t size, int socket,
-					   struct rte_rcu_qsbr *qsbr)
+/* The key of @p client's pin of @p fe: the frontend and a hash of the
+ * client (the slot holds the client itself). */
+static uint64_t pin_key6(const struct kdp_affinity6 *a, const struct kdp_svc6_fe *fe,
+			 const uint8_t *client)
 {
-	struct rte_hash_parameters hp = {
-		.name = name,
-		.entries = size < 64 ? 64 : size,
-		.key_len = sizeof(struct kdp_affinity6_key),
-		.hash_func = kdp_hash_crc,
-		.hash_func_init_val = (uint32_t)rte_rand(),
-		.socket_id = socket,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
-			      RTE_HASH_EXTRA_FLAGS_MULTI_WRITER_ADD |
-			      RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
-	};
-	struct kdp_affinity6 *a = calloc(1, sizeof(*a));
+	return (uint64_t)fe->id << 32 | kdp_hash_crc(client, 16, a->t.seed);
+}
 
-	if (a == NULL) {
-		rte_errno = ENOMEM;
-		return NULL;
-	}
-	a->h = rte_hash_create(&hp);
-	if (a->h != NULL && qsbr != NULL) {
-		struct rte_hash_rcu_config rc = {.v = qsbr, .mode = RTE_HASH_QSBR_MODE_DQ};
+struct kdp_affinity6 *kdp_affinity6_create(uint32_t n_slots, void *mem, uint32_t seed)
+{
+	_Static_assert(offsetof(struct kdp_affinity6, t) == 0, "a struct kdp_affinity");
 
-		if (rte_hash_rcu_qsbr_add(a->h, &rc) != 0) {
-			rte_hash_free(a->h);
-			a->h = NULL;
-		}
-	}
-	if (a->h == NULL) {
-		int err = rte_errno;
-
-		free(a);
-		rte_errno = err;
-		return NULL;
-	}
-	return a;
+	return (struct kdp_affinity6 *)kdp_affinity_create_any(
+		n_slots, sizeof(struct kdp_affinity6_slot), mem, seed);
 }
 
 void kdp_affinity6_free(struct kdp_affinity6 *a)
 {
-	if (a == NULL)
-		return;
-	rte_hash_free(a->h);
-	free(a);
+	kdp_affinity_free(a != NULL ? &a->t : NULL);
 }
 
 int kdp_affinity6_get(const struct kdp_affinity6 *a, const struct kdp_svc6_fe *fe,
 		      const uint8_t *client, uint32_t now_s)
 {
-	struct kdp_affinity6_key k = {.fe_id = fe->id};
-	void *data;
 	uint64_t v;
-	uint32_t tag, last;
+	uint32_t tag;
 
-	memcpy(k.client, client, 16);
-	if (rte_hash_lookup_data(a->h, &k, &data) < 0)
+	if (!kdp_affinity_lookup(&a->t, pin_key6(a, fe, client), client, &v))
 		return -1;
-	v = (uint64_t)(uintptr_t)data;
+	if ((int32_t)(now_s - (uint32_t)v) > (int32_t)fe->affinity_timeout_s)
+		return -1;
 	tag = (uint32_t)(v >> 32);
-	last = (uint32_t)v;
-	if (now_s - last > fe->affinity_timeout_s)
-		return -1;
 	for (uint16_t i = 0; i < fe->n_be; i++)
 		if (be_tag(&fe->be[i]) == tag)
 			return kdp_svc6_selectable(fe, i) ? i : -1;
@@ -223,37 +193,21 @@ int kdp_affinity6_get(const struct kdp_affinity6 *a, const struct kdp_svc6_fe *f
 void kdp_affinity6_set(struct kdp_affinity6 *a, const struct kdp_svc6_fe *fe,
 		       const uint8_t *client, int b, uint32_t now_s)
 {
-	struct kdp_affinity6_key k = {.fe_id = fe->id};
-	uint64_t v = ((uint64_t)be_tag(&fe->be[b]) << 32) | now_s;
+	kdp_affinity_put(&a->t, pin_key6(a, fe, client), client,
+			 ((uint64_t)be_tag(&fe->be[b]) << 32) | now_s);
+}
 
-	memcpy(k.client, client, 16);
-	rte_hash_add_key_data(a->h, &k, (void *)(uintptr_t)v);
+/* The affinity timeout of IPv6 frontend @p id of table @p t, -1 when none. */
+static int64_t timeout6(const void *t, uint32_t id)
+{
+	const struct kdp_svc6_table *st = t;
+	const struct kdp_svc6_fe *fe = st != NULL && id <= st->max_id ? st->by_id[id] : NULL;
+
+	return fe != NULL && fe->affinity ? (int64_t)fe->affinity_timeout_s : -1;
 }
 
 uint32_t kdp_affinity6_gc(struct kdp_affinity6 *a, const struct kdp_svc6_table *t,
 			  uint32_t now_s, uint32_t budget)
 {
-	uint32_t max = (uint32_t)rte_hash_max_key_id(a->h) + 1, removed = 0;
-
-	for (uint32_t i = 0; i < budget; i++) {
-		void *key, *data;
-
-		if (rte_hash_get_key_with_position(a->h, (int32_t)a->cursor, &key) == 0 &&
-		    rte_hash_lookup_data(a->h, key, &data) >= 0) {
-			const struct kdp_affinity6_key *k = key;
-			const struct kdp_svc6_fe *fe =
-				t != NULL && k->fe_id <= t->max_id ? t->by_id[k->fe_id] : NULL;
-			uint32_t last = (uint32_t)(uintptr_t)data;
-
-			if (fe == NULL || !fe->affinity || now_s - last > fe->affinity_timeout_s) {
-				struct kdp_affinity6_key copy = *k;
-
-				rte_hash_del_key(a->h, &copy);
-				removed++;
-			}
-		}
-		if (++a->cursor >= max)
-			a->cursor = 0;
-	}
-	return removed;
+	return kdp_affinity_gc_any(&a->t, timeout6, t, now_s, budget);
 }

@@ -20,6 +20,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "common/kdp_addr.h"
+#include "svc/kdp_affinity.h"
 #include "svc/kdp_svc.h"
 
 struct kdp_svc6_backend {
@@ -147,20 +148,17 @@ static inline int kdp_svc6_selectable(const struct kdp_svc6_fe *fe, int b)
 
 /* ---- session affinity for IPv6 clients ---- */
 
-struct kdp_affinity6_key {
-	uint32_t fe_id;
-	uint8_t client[16];
-};
-
-/** The IPv6 pins: as struct kdp_affinity, the data word packing a hash of
- *  the backend (address and port) and the last-use second. */
+/** The IPv6 pins: a struct kdp_affinity of IPv6 slots (kdp_affinity.h),
+ *  the value word packing a hash of the backend (address and port) and the
+ *  last-use second. */
 struct kdp_affinity6 {
-	struct rte_hash *h;
-	uint32_t cursor;
+	struct kdp_affinity t;
 };
 
-struct kdp_affinity6 *kdp_affinity6_create(const char *name, uint32_t size, int socket,
-					   struct rte_rcu_qsbr *qsbr);
+/** A table of @p n_slots (kdp_affinity_slots()) IPv6 pins over @p mem
+ *  (struct kdp_affinity6_slot; NULL: zeroed memory of its own), hash seed
+ *  @p seed. NULL with rte_errno on error. */
+struct kdp_affinity6 *kdp_affinity6_create(uint32_t n_slots, void *mem, uint32_t seed);
 void kdp_affinity6_free(struct kdp_affinity6 *a);
 
 /** The backend @p client is pinned to in @p fe, or -1 (none, expired, or

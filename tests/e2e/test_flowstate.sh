@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end test: connections survive kdp. On the reference lab, three
 # 200 MiB downloads run through k8s-ctr's kdp (curl-pod from a ClusterIP,
-# curl-pod from the router, masqueraded, and the router from a NodePort)
-# while:
+# curl-pod from the router, masqueraded, and the router from a NodePort),
+# and on the dual-stack lab two more over IPv6 (curl-pod from the IPv6
+# ClusterIP, curl-pod from the router's IPv6 address, masqueraded to the
+# node's), while:
 #   a. kdp is killed with SIGKILL and started again: every download
 #      completes intact (sha256), the flow keeps its backend and its SNAT
 #      port (GET /v1/ct before and after), the outage is measured;
@@ -30,6 +32,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 VIP=10.96.152.212
 NODE_CTR=192.168.10.100
 ROUTER=192.168.10.200
+VIP6=fd00:96::98d4
+ROUTER6=fd00:10::200
+NODE_CTR6=fd00:10::100
 WEB_W1=172.20.0.130
 DNS_IP=10.96.0.10
 ECHO_PORT=7007
@@ -49,9 +54,9 @@ e2e_cleanup() {
 
 ms_since() { /usr/bin/python3 -c "import sys; print('%.0f' % ((float(sys.argv[2]) - float(sys.argv[1])) * 1000))" "$1" "$2"; }
 
-# flows: one line per download of round $1 (ports $1+1..$1+3) as k8s-ctr's
+# flows: one line per download of round $1 (ports $1+1..$1+5) as k8s-ctr's
 # conntrack has it: "PORT backend=IP:PORT reply-to=IP:PORT" (reply-to is the
-# node and the SNAT port for a translated source).
+# node and the SNAT port for a translated source; IPv6 ones "[IP]:PORT").
 flows() {
 	lab_api k8s-ctr GET /v1/ct | "$LAB_PY" -c '
 import json, sys
@@ -59,49 +64,66 @@ base = int(sys.argv[1])
 for f in json.load(sys.stdin)["flows"]:
     o, r = f["original"], f["reply"]
     port = int(o["src"].rsplit(":", 1)[1])
-    if f["protocol"] == "TCP" and base < port <= base + 3:
+    if f["protocol"] == "TCP" and base < port <= base + 5:
         print(port, "backend=%s" % r["src"], "reply-to=%s" % r["dst"])
 ' "$1" | sort
 }
 
-# downloads BASE: the three downloads of a round, in the background, from
+# downloads BASE [N]: the three downloads of a round, in the background, from
 # local ports BASE+1 (ClusterIP), BASE+2 (router, masqueraded), BASE+3
-# (NodePort, from the router); each writes "HTTP size sha256" to dl-PORT.txt.
+# (NodePort, from the router), and with N 5 the IPv6 ones: BASE+4 (IPv6
+# ClusterIP), BASE+5 (the router's IPv6 address, masqueraded); each writes
+# "HTTP size sha256" to dl-PORT.txt.
 downloads() {
 	local b=$1
 	dl "$b" 1 kdp-curl-pod "http://$VIP/rand.bin"
 	dl "$b" 2 kdp-curl-pod "http://$ROUTER/rand.bin"
 	dl "$b" 3 kdp-router "http://$NODE_CTR:30080/rand.bin"
+	if [[ ${2:-3} == 5 ]]; then
+		dl "$b" 4 kdp-curl-pod "http://[$VIP6]/rand.bin"
+		dl "$b" 5 kdp-curl-pod "http://[$ROUTER6]/rand.bin"
+	fi
 }
+
+# The downloads of rounds a and b: with the IPv6 ones on the dual-stack lab.
+N_AB=3
+lab_ipv6 && N_AB=5
 
 dl() {
 	local port=$(($1 + $2)) out=$KDP_LAB_DIR/dl-$(($1 + $2)).txt
 	rm -f "$out"
-	ip netns exec "$3" sh -c "curl -s -m 120 --local-port $port --limit-rate $RATE -o /dev/stdout \
+	ip netns exec "$3" sh -c "curl -g -s -m 120 --local-port $port --limit-rate $RATE -o /dev/stdout \
 		-w '%{stderr}%{http_code} %{size_download}' '$4' 2>'$out.h' | sha256sum | cut -d' ' -f1 >'$out.s'; \
 		echo \"\$(cat '$out.h') \$(cat '$out.s')\" >'$out'" &
 	BG_PIDS+=($!)
 }
 
-# wait_downloads BASE: waits for the three (150 s at most); prints their lines.
+# wait_downloads BASE N: waits for the N (150 s at most); prints their lines.
 wait_downloads() {
-	local i p
+	local i p all
 	for ((i = 0; i < 1500; i++)); do
-		[[ -s $KDP_LAB_DIR/dl-$(($1 + 1)).txt && -s $KDP_LAB_DIR/dl-$(($1 + 2)).txt &&
-			-s $KDP_LAB_DIR/dl-$(($1 + 3)).txt ]] && break
+		all=1
+		for ((p = 1; p <= $2; p++)); do
+			[[ -s $KDP_LAB_DIR/dl-$(($1 + p)).txt ]] || all=0
+		done
+		((all)) && break
 		sleep 0.1
 	done
-	for p in 1 2 3; do printf '%s %s\n' "$(($1 + p))" "$(cat "$KDP_LAB_DIR/dl-$(($1 + p)).txt" 2>/dev/null)"; done
+	for ((p = 1; p <= $2; p++)); do
+		printf '%s %s\n' "$(($1 + p))" "$(cat "$KDP_LAB_DIR/dl-$(($1 + p)).txt" 2>/dev/null)"
+	done
 }
 
-# check_downloads TAG BASE BEFORE AFTER: each download intact, its flow's
-# backend and SNAT port the same before and after.
+# check_downloads TAG BASE BEFORE AFTER [N]: each of the N (3) downloads
+# intact, its flow's backend and SNAT port the same before and after.
 check_downloads() {
-	local tag=$1 base=$2 before=$3 after=$4 res names p line ok
+	local tag=$1 base=$2 before=$3 after=$4 n=${5:-3} res names p line ok
 	names=([1]="ClusterIP $VIP:80 from curl-pod" [2]="masquerade, curl-pod to the router"
-		[3]="NodePort $NODE_CTR:30080 from the router")
-	res=$(wait_downloads "$base")
-	for p in 1 2 3; do
+		[3]="NodePort $NODE_CTR:30080 from the router"
+		[4]="IPv6 ClusterIP [$VIP6]:80 from curl-pod"
+		[5]="IPv6 masquerade, curl-pod to the router [$ROUTER6]:80")
+	res=$(wait_downloads "$base" "$n")
+	for ((p = 1; p <= n; p++)); do
 		line=$(grep "^$((base + p)) " <<<"$res")
 		ok=1
 		[[ $line == "$((base + p)) 200 $((DATA_MB * 1048576)) $SUM" ]] && ok=0
@@ -156,12 +178,28 @@ setup() {
 	echo "setup: lab up, $DATA_MB MiB of random data on the webpods and the router; probes every 5 ms"
 }
 
+# check_ipv6_flows TAG BASE FLOWS: on the dual-stack lab, the IPv6
+# downloads' flows (BASE+4, BASE+5) as they should be: the ClusterIP one
+# DNATed to a webpod's IPv6 address, the other masqueraded to the node's
+# IPv6 address with a SNAT port.
+check_ipv6_flows() {
+	local line4 line5 ok=1
+	((N_AB == 5)) || return 0
+	line4=$(grep "^$(($2 + 4)) " <<<"$3")
+	line5=$(grep "^$(($2 + 5)) " <<<"$3")
+	[[ $line4 =~ ^$(($2 + 4))\ backend=\[(fd00:20:0:1::40|fd00:20::130)\]:80\ reply-to=\[fd00:20:0:1::236\]:$(($2 + 4))$ &&
+		$line5 =~ ^$(($2 + 5))\ backend=\[$ROUTER6\]:80\ reply-to=\[$NODE_CTR6\]:[0-9]+$ ]] && ok=0
+	verdict "$ok" "$1. the IPv6 downloads are tracked: the ClusterIP one DNATed to a webpod, the other masqueraded to $NODE_CTR6" \
+		"${line4:-none}" "${line5:-none}"
+}
+
 # a. kill -9 and restart under the three downloads
 check_a_restart() {
 	local before after t0 t1 t2 out
-	downloads 41000
+	downloads 41000 "$N_AB"
 	sleep 2
 	before=$(flows 41000)
+	check_ipv6_flows a 41000 "$before"
 	t0=$EPOCHREALTIME
 	lab_kdp_kill k8s-ctr KILL || { fail "a. kill -9" "kdp survived SIGKILL"; return; }
 	t1=$EPOCHREALTIME
@@ -174,7 +212,11 @@ check_a_restart() {
 	out=$(grep -F 'tracked again' "$(lab_logfile k8s-ctr)" | tail -n1)
 	verdict "$([[ $out == *"reusing its tables"* ]]; echo $?)" \
 		"a. after kill -9 the flows are tracked again from the flow state file" "${out#*USER1: }"
-	check_downloads a 41000 "$before" "$after"
+	if ((N_AB == 5)); then
+		verdict "$([[ $out =~ "IPv6 conntrack: "([0-9]+)" flows tracked again" ]] && ((BASH_REMATCH[1] >= 2)); echo $?)" \
+			"a. the IPv6 flows too (at least the two IPv6 downloads)" "${out#*USER1: }"
+	fi
+	check_downloads a 41000 "$before" "$after" "$N_AB"
 	echo "a. kill -9 and restart: API back $(ms_since "$t1" "$t2") ms after the restart command; probes:"
 	probes "$t0" "$t2" | sed 's/^/        /'
 }
@@ -182,9 +224,10 @@ check_a_restart() {
 # b. kdpctl upgrade to a new binary under the three downloads
 check_b_upgrade() {
 	local before after t0 t1 out rep old new ino lost ok=1
-	downloads 42000
+	downloads 42000 "$N_AB"
 	sleep 2
 	before=$(flows 42000)
+	check_ipv6_flows b 42000 "$before"
 	old=$(lab_kdp_pid k8s-ctr)
 	# The new version at the same path (a new file, as a package installs it).
 	cp "$BUILT_KDP" "$BIN_DIR/kdp.new" && mv -f "$BIN_DIR/kdp.new" "$BIN_DIR/kdp"
@@ -197,7 +240,7 @@ check_b_upgrade() {
 	verdict "$ok" "b. kdpctl upgrade: the new binary (pid $new) took over, the old kdp (pid $old) exited" \
 		"${out//$'\n'/$'\n'        }" "$(ms_since "$t0" "$t1") ms for the whole command"
 	after=$(flows 42000)
-	check_downloads b 42000 "$before" "$after"
+	check_downloads b 42000 "$before" "$after" "$N_AB"
 	rep=$(probes "$t0" "$t1" --json)
 	lost=$("$LAB_PY" -c 'import json,sys; d=json.loads(sys.argv[1]); print(sum(v["lost"] for v in d.values()))' "$rep")
 	verdict "$([[ $lost == 0 ]]; echo $?)" "b. not one probe lost during the upgrade (ICMP routed, DNS to a ClusterIP, UDP masqueraded)" \
@@ -205,7 +248,7 @@ check_b_upgrade() {
 }
 
 # patch_flowfile OFFSET HEX: writes bytes at OFFSET of k8s-ctr's flow state
-# file and fixes the header CRC (CRC32-C of its first 128 bytes), unless
+# file and fixes the header CRC (CRC32-C of its first 160 bytes), unless
 # NOCRC is set.
 patch_flowfile() {
 	"$LAB_PY" - "$(lab_flowfile k8s-ctr)" "$1" "$2" "${NOCRC:-}" <<'PY'
@@ -222,8 +265,8 @@ with open(path, "r+b") as f:
     f.write(data)
     if not nocrc:
         f.seek(0)
-        h = f.read(128)
-        f.seek(128)
+        h = f.read(160)
+        f.seek(160)
         f.write(struct.pack("<I", crc32c(h)))
 PY
 }
@@ -238,7 +281,7 @@ check_c_refused() {
 			want="header checksum mismatch: the file is damaged"
 		else
 			patch_flowfile 8 63000000
-			want="layout version 99, this kdp reads version 1"
+			want="layout version 99, this kdp reads version 2"
 		fi
 		log=$(lab_logfile k8s-ctr)
 		start=$(stat -c %s "$log")

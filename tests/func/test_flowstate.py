@@ -14,6 +14,10 @@ log line and kdp starts with empty tables. net_pcap ports, one worker.
   run C  maxFlows 4096 instead of 2048: the file is resized, flows kept
   run D- the file damaged, of another layout, of another boot, short:
          refused, kdp starts empty
+  runs A6-C6  the same with IPv6 (a dual-stack node): an IPv6 ClusterIP
+         flow, a ClientIP pin and a masqueraded flow to the router's IPv6
+         address kept across kill -9 (same backend, same SNAT port, the
+         IPv6 frontend ids), then across maxFlowsIPv6 changed
   then a hand-over: kdp --takeover given up at the prepare step and after
          the freeze (the running kdp goes on), and kdpctl upgrade
 Usage: test_flowstate.py <kdp>   (as root)"""
@@ -29,6 +33,7 @@ import zlib  # noqa: F401  (crc32c is computed below)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
+from scapy.layers.inet6 import IPv6, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr  # noqa: E402
 from test_pcap import check, finish, api, ip_csum_ok, l4_csum_ok  # noqa: E402
 from test_security import request  # noqa: E402
 
@@ -52,7 +57,7 @@ def crc32c(data, crc=0xFFFFFFFF):
     return crc
 
 
-HDR_CRC_OFF = 128  # offsetof(struct kdp_flowstore_hdr, crc)
+HDR_CRC_OFF = 160  # offsetof(struct kdp_flowstore_hdr, crc)
 
 
 def patch_header(path, off, data):
@@ -147,6 +152,17 @@ class Run:
     def out(self, name):
         path = self.p(f"{name}_out.pcap")
         return rdpcap(path) if os.path.exists(path) and os.path.getsize(path) > 24 else []
+
+
+def cleanup(runs, flows):
+    """Kills what runs of @runs, removes the flow state file @flows."""
+    for r in runs:
+        if getattr(r, "proc", None) is not None and r.proc.poll() is None:
+            r.proc.kill()
+            r.proc.wait()
+    for f in (flows, flows + ".new", flows + ".rejected"):
+        if os.path.exists(f):
+            os.unlink(f)
 
 
 def udp(src, dst, sport, dport, payload, src_mac, ident):
@@ -296,7 +312,8 @@ def main():
         for name, damage, want in [
                 ("d", lambda: patch_bytes(flows, 64, b"\xff"), "header checksum mismatch: the file is damaged"),
                 ("e", lambda: patch_header(flows, 8, struct.pack("<I", 99)),
-                 "layout version 99, this kdp reads version 1"),
+                 "layout version 99, this kdp reads version 2"),
+                ("e1", lambda: write_v1(flows), "header checksum mismatch: the file is damaged"),
                 ("f", lambda: patch_header(flows, 24, b"00000000-0000-0000-0000-000000000000"),
                  "written before the machine restarted"),
                 ("g", lambda: os.truncate(flows, 100), "shorter than its header")]:
@@ -317,16 +334,208 @@ def main():
                   and fs.get("origin") == "refused" and ct and ct["entries"] == 0 and rc == 0
                   and os.path.exists(flows + ".rejected"),
                   f"log: {refused!r} status: {fs and fs.get('origin')} ct: {ct} rc {rc}")
+        ipv6_flows(kdp, d, cfg, nodes)
         handover(kdp, d)
         return finish(d)
     finally:
-        for r in runs:
-            if getattr(r, "proc", None) is not None and r.proc.poll() is None:
-                r.proc.kill()
-                r.proc.wait()
-        for f in (flows, flows + ".new", flows + ".rejected"):
-            if os.path.exists(f):
-                os.unlink(f)
+        cleanup(runs, flows)
+
+
+NODE6, ROUTER6 = "fd00:10::100", "fd00:10::200"
+CURL6, WEB1_6, WEB2_6, REMOTE6 = "fd00:20:0:1::236", "fd00:20:0:1::40", "fd00:20:0:1::41", "fd00:20::130"
+VIP6_OLD, VIP6_WEB, VIP6_NEW = "fd00:96::1", "fd00:96::2", "fd00:96::3"
+MAC_OF6 = {WEB1_6: WEB1_MAC, WEB2_6: WEB2_MAC}
+
+
+def write_v1(path):
+    """A flow state file that says it is of the previous layout (version
+    1), with no checksum where that layout has it: a damaged one (an intact
+    one is imported: unit flowstore)."""
+    with open(path, "r+b") as f:
+        f.seek(8)
+        f.write(struct.pack("<I", 1))
+
+
+def pl(x):
+    """A datagram's payload (scapy may have parsed it as DNS)."""
+    return bytes(x[UDP].payload)
+
+
+def udp6(src, dst, sport, dport, payload, src_mac):
+    return Ether(src=src_mac, dst=KDP_MAC) / IPv6(src=src, dst=dst) / UDP(sport=sport, dport=dport) / Raw(payload)
+
+
+def svc6(name, vip, backends, affinity=False):
+    s = dict(svc(name, vip, backends, affinity), ipFamilies=["IPv6"])
+    return s
+
+
+def ep6(r, name, ip, ip6, mac, rx):
+    e = r.ep(name, ip, mac, rx)
+    e["ips"] = [ip, ip6]
+    return e
+
+
+def ipv6_flows(kdp, d, cfg4, nodes4):
+    """Runs A6-C6: IPv6 flows through a restart, on a dual-stack node."""
+    flows = f"/dev/shm/kdp-func-flowstate6-{os.getpid()}.flows"
+    cfg = dict(cfg4, flowStateFile=flows, nodeIPv6="fd00:10::100/64", gatewayIPv6="fe80::c8",
+               nativeRoutingCIDRv6="fd00:20::/48", serviceCIDRv6="fd00:96::/112",
+               conntrack={"maxFlows": 2048, "maxFlowsIPv6": 1024},
+               controlSocket=os.path.join(d, "kdp6.sock"))
+    nodes = [dict(nodes4[0], ips=[NODE_IP, NODE6], podCIDRs=["172.20.1.0/24", "fd00:20:0:1::/64"]),
+             dict(nodes4[1], ips=[W1_IP, "fd00:10::101"], podCIDRs=["172.20.0.0/24", "fd00:20::/64"])]
+    # The router makes itself known (a solicitation for the node's address).
+    router_ns = (Ether(src=ROUTER_MAC, dst="33:33:ff:00:01:00") / IPv6(src=ROUTER6, dst="ff02::1:ff00:100", hlim=255)
+                 / ICMPv6ND_NS(tgt=NODE6) / ICMPv6NDOptSrcLLAddr(lladdr=ROUTER_MAC))
+    runs = []
+
+    def run(name):
+        r = Run(kdp, d, name)
+        r.sock = cfg["controlSocket"]
+        runs.append(r)
+        return r
+
+    def ids(r):
+        return {s["name"]: [(f["frontend"], f["id"]) for f in s["frontends"]] for s in api(r.sock, "/v1/services")}
+
+    def by_payload(r):
+        got = {}
+        for web, ip in (("web1", WEB1_6), ("web2", WEB2_6)):
+            for x in r.out(web):
+                if IPv6 in x and UDP in x:
+                    got[pl(x)] = (ip, x)
+        return got
+
+    try:
+        # ---- run A6
+        a = run("a6")
+        state = {"nodes": nodes, "_uplink_in": [router_ns],
+                 "endpoints": [ep6(a, "web1", WEB1, WEB1_6, WEB1_MAC, []), ep6(a, "web2", WEB2, WEB2_6, WEB2_MAC, [])],
+                 "services": [svc6("old6", VIP6_OLD, [WEB1_6]), svc6("web6", VIP6_WEB, [WEB1_6, WEB2_6], True)]}
+        check("run A6: dual-stack kdp starts", a.start(cfg, state), a.logtext()[-400:])
+        code, body = a.call("DELETE", "/v1/services/default/old6")
+        code2, body2 = a.call("PUT", "/v1/services/default/new6", svc6("new6", VIP6_NEW, [WEB1_6, WEB2_6]))
+        check("run A6: service old6 deleted, new6 added over the API", code == 200 and code2 == 200,
+              f"{code} {body[:80]} / {code2} {body2[:80]}")
+        fe_a = ids(a)
+        check("run A6: IPv6 frontend ids web6 2, new6 3 (old6 had 1)",
+              fe_a == {"web6": [(f"[{VIP6_WEB}]:80/UDP", 2)], "new6": [(f"[{VIP6_NEW}]:80/UDP", 3)]}, str(fe_a))
+        curl_a = [udp6(CURL6, VIP6_NEW, 41000, 80, b"new6-1", CURL_MAC),
+                  udp6(CURL6, VIP6_WEB, 41001, 80, b"web6-1", CURL_MAC),
+                  udp6(CURL6, ROUTER6, 40000, 53, b"masq6-1", CURL_MAC)]
+        code, body = a.call("PUT", "/v1/endpoints/default/curl", ep6(a, "curl", CURL, CURL6, CURL_MAC, curl_a))
+        check("run A6: curl-pod's port opens", code == 200, body[:120])
+        a.settle(len(curl_a) + 1)
+        ct6 = [f for f in api(a.sock, "/v1/ct")["flows"] if f["original"]["src"].startswith("[")]
+        rc = a.stop(signal.SIGKILL)
+        check("run A6: kdp killed with SIGKILL", rc == -9, str(rc))
+        got = by_payload(a)
+        be_new, be_web = got.get(b"new6-1", (None,))[0], got.get(b"web6-1", (None,))[0]
+        up = [x for x in a.out("uplink") if IPv6 in x and UDP in x and pl(x) == b"masq6-1"]
+        port = up[0][UDP].sport if up else None
+        check("run A6: 3 IPv6 flows tracked, translated (new6 -> a backend, web6 -> a backend, "
+              f"masquerade to {NODE6} port 50000-50099)",
+              len(ct6) == 3 and be_new in (WEB1_6, WEB2_6) and be_web in (WEB1_6, WEB2_6)
+              and port is not None and 50000 <= port <= 50099 and up[0][IPv6].src == NODE6
+              and up[0][IPv6].dst == ROUTER6 and up[0][UDP].dport == 53 and up[0][Ether].dst == ROUTER_MAC,
+              f"ct {len(ct6)} new6->{be_new} web6->{be_web} masq {up[0][IPv6].src if up else None} port {port}")
+        if None in (be_new, be_web, port):
+            return
+
+        # ---- run B6: the same node after the crash
+        b = run("b6")
+        curl_b = [udp6(CURL6, VIP6_NEW, 41000, 80, b"new6-2", CURL_MAC),
+                  udp6(CURL6, VIP6_WEB, 41002, 80, b"web6-2", CURL_MAC),
+                  udp6(CURL6, ROUTER6, 40000, 53, b"masq6-2", CURL_MAC)]
+        web_rx = {WEB1_6: [], WEB2_6: []}
+        web_rx[be_new].append(udp6(be_new, CURL6, 80, 41000, b"new6-answer", MAC_OF6[be_new]))
+        uplink_b = [router_ns, Ether(src=ROUTER_MAC, dst=KDP_MAC) / IPv6(src=ROUTER6, dst=NODE6)
+                    / UDP(sport=53, dport=port) / Raw(b"masq6-answer")]
+        state = {"nodes": nodes, "_uplink_in": uplink_b,
+                 # the other way round, new6 with a third backend: a fresh
+                 # start would give other ids and other choices
+                 "services": [svc6("new6", VIP6_NEW, [WEB1_6, WEB2_6, REMOTE6]),
+                              svc6("web6", VIP6_WEB, [WEB1_6, WEB2_6], True)],
+                 "endpoints": [ep6(b, "web1", WEB1, WEB1_6, WEB1_MAC, web_rx[WEB1_6]),
+                               ep6(b, "web2", WEB2, WEB2_6, WEB2_MAC, web_rx[WEB2_6]),
+                               ep6(b, "curl", CURL, CURL6, CURL_MAC, curl_b)]}
+        check("run B6: kdp starts after kill -9", b.start(cfg, state), b.logtext()[-400:])
+        b.settle(len(curl_b) + len(uplink_b) + 1)
+        fs = api(b.sock, "/v1/status").get("flowState") or {}
+        fe_b = ids(b)
+        ct = api(b.sock, "/v1/ct")
+        b.stop()
+        tuples = {(f["original"]["src"], f["original"]["dst"]): (f["reply"]["src"], f["reply"]["dst"])
+                  for f in ct["flows"] if f["original"]["src"].startswith("[")}
+        want = {(f"[{CURL6}]:41000", f"[{VIP6_NEW}]:80"): (f"[{be_new}]:80", f"[{CURL6}]:41000"),
+                (f"[{CURL6}]:41001", f"[{VIP6_WEB}]:80"): (f"[{be_web}]:80", f"[{CURL6}]:41001"),
+                (f"[{CURL6}]:41002", f"[{VIP6_WEB}]:80"): (f"[{be_web}]:80", f"[{CURL6}]:41002"),
+                (f"[{CURL6}]:40000", f"[{ROUTER6}]:53"): (f"[{ROUTER6}]:53", f"[{NODE6}]:{port}")}
+        check("run B6: GET /v1/ct: the 3 IPv6 flows of run A6 with their backends and SNAT port, and the "
+              "new pinned one", ct.get("entriesIPv6") == 4 and tuples == want, str(tuples))
+        log = b.logtext()
+        check("run B6: the log says the IPv6 flows and pin were tracked again",
+              "conntrack: 0 flows tracked again" in log and "IPv6 conntrack: 3 flows tracked again "
+              "(3 live: 0 expired, 0 damaged, 0 duplicates, 0 without room)" in log
+              and "1 IPv6 affinity pins" in log, line_with(log, "tracked again"))
+        check("run B6: GET /v1/status flowState: reused, 3 IPv6 flows imported, 1 IPv6 pin, 0 IPv4",
+              fs.get("origin") == "reused" and fs.get("restoredIPv6", {}).get("imported") == 3
+              and fs.get("restoredIPv6", {}).get("live") == 3 and fs.get("affinityPinsIPv6") == 1
+              and fs.get("restored", {}).get("imported") == 0 and fs.get("affinityPins") == 0
+              and fs.get("frontendIds") == 2, json.dumps(fs))
+        check("run B6: IPv6 frontend ids kept (web6 2, new6 3), not renumbered", fe_b == fe_a, str(fe_b))
+        got = by_payload(b)
+        check(f"run B6: the flow to [{VIP6_NEW}]:80 keeps its backend {be_new}",
+              got.get(b"new6-2", (None,))[0] == be_new, str({k: v[0] for k, v in got.items()}))
+        check(f"run B6: a new flow to [{VIP6_WEB}]:80 (ClientIP) goes to the pinned backend {be_web}",
+              got.get(b"web6-2", (None,))[0] == be_web, str({k: v[0] for k, v in got.items()}))
+        curl = b.out("curl")
+        ans = [x for x in curl if IPv6 in x and UDP in x and pl(x) == b"new6-answer"]
+        check(f"run B6: the backend's answer reaches curl-pod from [{VIP6_NEW}]:80 (reverse DNAT)",
+              len(ans) == 1 and ans[0][IPv6].src == VIP6_NEW and ans[0][IPv6].dst == CURL6
+              and ans[0][UDP].sport == 80 and ans[0][UDP].dport == 41000 and l4_csum_ok6(ans[0]), repr(ans))
+        up = [x for x in b.out("uplink") if IPv6 in x and UDP in x and pl(x) == b"masq6-2"]
+        check(f"run B6: curl-pod's datagram to the router leaves from [{NODE6}]:{port}, the same SNAT port",
+              len(up) == 1 and up[0][IPv6].src == NODE6 and up[0][UDP].sport == port
+              and up[0][IPv6].dst == ROUTER6 and l4_csum_ok6(up[0]), repr(up))
+        ma = [x for x in curl if IPv6 in x and UDP in x and pl(x) == b"masq6-answer"]
+        check(f"run B6: the router's answer to port {port} reaches [{CURL6}]:40000",
+              len(ma) == 1 and ma[0][IPv6].src == ROUTER6 and ma[0][IPv6].dst == CURL6
+              and ma[0][UDP].sport == 53 and ma[0][UDP].dport == 40000 and l4_csum_ok6(ma[0]), repr(ma))
+
+        # ---- run C6: another maxFlowsIPv6: the file is resized, flows kept
+        c = run("c6")
+        curl_c = [udp6(CURL6, ROUTER6, 40000, 53, b"masq6-3", CURL_MAC)]
+        state = {"nodes": nodes, "_uplink_in": [router_ns],
+                 "services": [svc6("new6", VIP6_NEW, [WEB1_6, WEB2_6, REMOTE6]),
+                              svc6("web6", VIP6_WEB, [WEB1_6, WEB2_6], True)],
+                 "endpoints": [ep6(c, "web1", WEB1, WEB1_6, WEB1_MAC, []), ep6(c, "web2", WEB2, WEB2_6, WEB2_MAC, []),
+                               ep6(c, "curl", CURL, CURL6, CURL_MAC, curl_c)]}
+        size_before = os.path.getsize(flows)
+        check("run C6: kdp starts with conntrack.maxFlowsIPv6 2048",
+              c.start(dict(cfg, conntrack={"maxFlows": 2048, "maxFlowsIPv6": 2048}), state), c.logtext()[-400:])
+        c.settle(2)
+        fs = api(c.sock, "/v1/status").get("flowState") or {}
+        c.stop()
+        up = [x for x in c.out("uplink") if IPv6 in x and UDP in x and pl(x) == b"masq6-3"]
+        check("run C6: resized (1024 IPv6 flows imported into 2048), 4 IPv6 flows and the pin kept",
+              fs.get("origin") == "resized" and fs.get("restoredIPv6", {}).get("imported") == 4
+              and fs.get("affinityPinsIPv6") == 1
+              and os.path.getsize(flows) > size_before and not os.path.exists(flows + ".new"),
+              json.dumps(fs))
+        check(f"run C6: the masqueraded IPv6 flow still leaves with port {port}",
+              len(up) == 1 and up[0][UDP].sport == port and up[0][IPv6].src == NODE6, repr(up))
+    finally:
+        cleanup(runs, flows)
+
+
+def l4_csum_ok6(pkt):
+    """Recomputes the UDP checksum of an IPv6 packet with scapy and compares."""
+    ip = IPv6(bytes(pkt[IPv6]))
+    got = ip[UDP].chksum
+    del ip[UDP].chksum
+    return IPv6(bytes(ip))[UDP].chksum == got
 
 
 def alive(pid):

@@ -115,7 +115,11 @@ static int setup(void)
 	memset(&st, 0, sizeof(st));
 	kdp_pipeline_ctx_init(&ctx, &st, nt, NULL, 0, 40000, 40009);
 	ctx.nt6 = nt6;
-	ct6 = kdp_ct6_create("test_pl6_ct6", 1024, 0, NULL, NULL);
+	{
+		struct kdp_ct_params cp = {.max_flows = 1024};
+
+		ct6 = kdp_ct6_create("test_pl6_ct6", &cp);
+	}
 	if (ct6 == NULL)
 		return -1;
 	ctx.ct6 = ct6;

@@ -69,8 +69,14 @@ int cmd_upgrade(const struct kdpctl_opts *o)
 			} else {
 				printf("upgraded: kdp %s (pid %lld) -> kdp %s (pid %lld)\n", old_version,
 				       old_pid, str(st, "version"), pid);
-				printf("kept: %lld flows, %lld affinity pins, %lld neighbours\n",
-				       num(rs, "imported"), num(fs, "affinityPins"), num(ho, "neighbours"));
+				const json_t *rs6 = json_object_get(fs, "restoredIPv6");
+
+				printf("kept: %lld flows, %lld affinity pins, ", num(rs, "imported"),
+				       num(fs, "affinityPins"));
+				if (rs6 != NULL)
+					printf("%lld IPv6 flows, %lld IPv6 affinity pins, ",
+					       num(rs6, "imported"), num(fs, "affinityPinsIPv6"));
+				printf("%lld neighbours\n", num(ho, "neighbours"));
 				printf("forwarding paused %lld ms; frames held in the new kdp's port "
 				       "queues for %lld ms, %lld lost to full queues; the old kdp's "
 				       "queues dropped %lld meanwhile; updates refused %lld ms\n",
