@@ -9,6 +9,7 @@
 #include "maglev/kdp_maglev.h"
 #include "svc/kdp_affinity.h"
 #include "svc/kdp_svc.h"
+#include "svc/kdp_svc6.h"
 #include "test_util.h"
 
 static struct kdp_svc_fe make_fe(uint32_t id, const uint8_t *states, int n, int algo)
@@ -206,6 +207,77 @@ static void test_source_ranges(void)
 	free_fe(&fe);
 }
 
+/* An IPv6 frontend takes the same picks as an IPv4 one (the local pick
+ * under a Local policy, Maglev over it) and its own family's ranges. */
+static void test_svc6_policy(void)
+{
+	struct kdp_svc6_fe fe;
+	struct kdp_in6 src;
+
+	memset(&fe, 0, sizeof(fe));
+	fe.id = 1;
+	fe.be = calloc(4, sizeof(*fe.be));
+	for (int i = 0; i < 4; i++) {
+		struct kdp_in6 a = test_ip6("fd00:20::10");
+
+		a.b[15] = (uint8_t)(0x10 + i);
+		memcpy(fe.be[i].ip, &a, 16);
+		fe.be[i].port = rte_cpu_to_be_16(8080);
+		fe.be[i].state = KDP_BE_ACTIVE;
+	}
+	fe.n_be = 4;
+	fe.be[2].state = KDP_BE_TERMINATING;
+	fe.be[1].local = fe.be[2].local = 1;
+	fe.local_only = KDP_SVC_LOCAL_OUTSIDE;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 0), 0);
+	CU_ASSERT_EQUAL(fe.all.n, 3);
+	CU_ASSERT_EQUAL(fe.local.n, 1);
+	for (uint32_t h = 0; h < 200; h++) {
+		CU_ASSERT_EQUAL(kdp_svc6_select(&fe, h * 2654435761u, true), 1);
+		CU_ASSERT_NOT_EQUAL(kdp_svc6_select(&fe, h * 2654435761u, false), 2);
+	}
+	/* The local active one in maintenance: the local terminating one. */
+	fe.be[1].state = KDP_BE_MAINTENANCE;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 0), 0);
+	CU_ASSERT_EQUAL(kdp_svc6_select(&fe, 7, true), 2);
+	CU_ASSERT(kdp_svc6_selectable(&fe, 2));
+	CU_ASSERT(!kdp_svc6_selectable(&fe, 1));
+	/* None local: rejected from outside; internalTrafficPolicy: inside too. */
+	fe.be[2].local = 0;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 0), 0);
+	CU_ASSERT_EQUAL(kdp_svc6_select(&fe, 7, true), -1);
+	CU_ASSERT(kdp_svc6_select(&fe, 7, false) >= 0);
+	fe.local_only = KDP_SVC_LOCAL_INSIDE | KDP_SVC_LOCAL_OUTSIDE;
+	CU_ASSERT_EQUAL(kdp_svc6_select(&fe, 7, false), -1);
+	/* Maglev over the local ones. */
+	fe.algo = KDP_SVC_MAGLEV;
+	fe.be[0].local = fe.be[3].local = 1;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 16381), 0);
+	CU_ASSERT_EQUAL(fe.local.m, 16381);
+	for (uint32_t h = 0; h < 200; h++) {
+		int b = kdp_svc6_select(&fe, h * 2654435761u, false);
+		CU_ASSERT(b == 0 || b == 3);
+	}
+	/* Source ranges: none admits anyone; else only the prefixes given. */
+	src = test_ip6("2001:db8:9::7");
+	CU_ASSERT(kdp_svc6_source_allowed(&fe, src.b));
+	fe.ranges = calloc(2, sizeof(*fe.ranges));
+	fe.ranges[0].net = test_ip6("2001:db8:9::");
+	fe.ranges[0].plen = 49;
+	fe.ranges[1].net = test_ip6("fd00:10::200");
+	fe.ranges[1].plen = 128;
+	fe.n_ranges = 2;
+	CU_ASSERT(kdp_svc6_source_allowed(&fe, src.b));
+	src = test_ip6("2001:db8:9:8000::7"); /* outside the /49 */
+	CU_ASSERT(!kdp_svc6_source_allowed(&fe, src.b));
+	src = test_ip6("fd00:10::200");
+	CU_ASSERT(kdp_svc6_source_allowed(&fe, src.b));
+	src = test_ip6("fd00:10::201");
+	CU_ASSERT(!kdp_svc6_source_allowed(&fe, src.b));
+	kdp_svc6_fe_release(&fe);
+	CU_ASSERT(fe.be == NULL && fe.ranges == NULL && fe.all.sel == NULL && fe.local.maglev == NULL);
+}
+
 /* Clones share frontends; removing keeps every other key reachable
  * (backward-shift deletion) and clears the filter bit of an address that
  * has no frontend left. */
@@ -267,5 +339,6 @@ void test_register_svc(void)
 	CU_add_test(s, "frontend table and ClientIP affinity", test_table_and_affinity);
 	CU_add_test(s, "Local traffic policy: the local pick, its fallback, none", test_local_pick);
 	CU_add_test(s, "loadBalancerSourceRanges", test_source_ranges);
+	CU_add_test(s, "IPv6 frontends: Local picks, Maglev, source ranges", test_svc6_policy);
 	CU_add_test(s, "frontend table: clone, insert, remove", test_table_clone_remove);
 }
