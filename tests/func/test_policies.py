@@ -141,9 +141,39 @@ class Kdp:
         return self.get("/v1/stats")
 
 
-def syn(src_mac, src, dst, sport, dport, ipid):
-    return Ether(src=src_mac, dst=KDP_MAC) / IP(src=src, dst=dst, id=ipid) / TCP(
-        sport=sport, dport=dport, flags="S", seq=1000)
+def syn(src_mac, src, dst, sport, dport, ident):
+    """A SYN told apart by @p ident: its IPv4 id, or its IPv6 flow label
+    (kdp keeps both)."""
+    l3 = IPv6(src=src, dst=dst, fl=ident) if ":" in dst else IP(src=src, dst=dst, id=ident)
+    return Ether(src=src_mac, dst=KDP_MAC) / l3 / TCP(sport=sport, dport=dport, flags="S", seq=1000)
+
+
+def flows_in(node, router, outsider, lb_local, lb_ranges, curl, itp, itp_none):
+    """The SYNs of the traffic part, to the addresses of one family: (from
+    the uplink, from curl-pod)."""
+    up = [syn(ROUTER_MAC, router, node, 50000 + i, 30080, 3000 + i) for i in range(10)]
+    up += [syn(ROUTER_MAC, router, lb_local, 50010 + i, 80, 3010 + i) for i in range(10)]
+    up += [syn(ROUTER_MAC, router, node, 50020, 30081, 3020),
+           syn(ROUTER_MAC, router, node, 50030, 30082, 3030),
+           syn(ROUTER_MAC, router, lb_ranges, 50040, 80, 3300),
+           syn(ROUTER_MAC, outsider, lb_ranges, 50041, 80, 3301),
+           syn(ROUTER_MAC, outsider, node, 50042, 30083, 3302)]
+    pod = [syn(CURL_MAC, curl, node, 50100 + i, 30080, 3100 + i) for i in range(20)]
+    pod += [syn(CURL_MAC, curl, itp, 50200 + i, 80, 3200 + i) for i in range(20)]
+    pod += [syn(CURL_MAC, curl, itp_none, 50220, 80, 3220)]
+    return up, pod
+
+
+def kdp_config(p, prefix, mem, **extra):
+    """kdp's configuration, its ports the pcaps in directory @p p."""
+    return dict({"name": "k8s-ctr", "nodeIP": NODE_IP + "/24", "gateway": ROUTER,
+                 "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
+                            "mac": KDP_MAC},
+                 "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
+                 "allowedDrivers": ["net_pcap", "net_null"], "workers": 1,
+                 "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
+                 "eal": ["--no-pci", "--no-huge", "-m", str(mem), f"--file-prefix={prefix}-{os.getpid()}",
+                         "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}, **extra)
 
 
 def services(p):
@@ -523,12 +553,6 @@ def incremental_equals_whole(kdp, p):
         json.dumps(lrp_view)[:300])
 
 
-def syn6(src_mac, src, dst, sport, dport, fl):
-    """An IPv6 SYN, told apart by its flow label (kdp keeps it)."""
-    return Ether(src=src_mac, dst=KDP_MAC) / IPv6(src=src, dst=dst, fl=fl) / TCP(
-        sport=sport, dport=dport, flags="S", seq=1000)
-
-
 def services6():
     """The IPv6 services: the cases of services() on IPv6 frontends, and a
     dual-stack service whose health check answers on both node addresses."""
@@ -684,31 +708,15 @@ def ipv6_part(kdp_bin, ns):
     p = lambda n: os.path.join(d, n)  # noqa: E731
     os.chmod(d, 0o755)
     kdp = Kdp(kdp_bin, d, ns)
-    uplink_in = [solicit(W1_MAC, W1_6, NODE6), solicit(ROUTER_MAC, ROUTER6, NODE6)]
-    uplink_in += [syn6(ROUTER_MAC, ROUTER6, NODE6, 50000 + i, 30080, 3000 + i) for i in range(10)]
-    uplink_in += [syn6(ROUTER_MAC, ROUTER6, LB6_LOCAL, 50010 + i, 80, 3010 + i) for i in range(10)]
-    uplink_in += [syn6(ROUTER_MAC, ROUTER6, NODE6, 50020, 30081, 3020),
-                  syn6(ROUTER_MAC, ROUTER6, NODE6, 50030, 30082, 3030),
-                  syn6(ROUTER_MAC, ROUTER6, LB6_RANGES, 50040, 80, 3300),
-                  syn6(ROUTER_MAC, OUTSIDER6, LB6_RANGES, 50041, 80, 3301),
-                  syn6(ROUTER_MAC, OUTSIDER6, NODE6, 50042, 30083, 3302),
-                  syn6(ROUTER_MAC, "2001:db8:9::5", LB6_RANGES, 50043, 80, 3303)]
-    curl_in = [syn6(CURL_MAC, CURL6, NODE6, 50100 + i, 30080, 3100 + i) for i in range(20)]
-    curl_in += [syn6(CURL_MAC, CURL6, "fd00:96::1001", 50200 + i, 80, 3200 + i) for i in range(20)]
-    curl_in += [syn6(CURL_MAC, CURL6, "fd00:96::1002", 50220, 80, 3220)]
+    up, curl_in = flows_in(NODE6, ROUTER6, OUTSIDER6, LB6_LOCAL, LB6_RANGES, CURL6, "fd00:96::1001",
+                           "fd00:96::1002")
+    uplink_in = [solicit(W1_MAC, W1_6, NODE6), solicit(ROUTER_MAC, ROUTER6, NODE6)] + up
+    uplink_in += [syn(ROUTER_MAC, "2001:db8:9::5", LB6_RANGES, 50043, 80, 3303)]
     wrpcap(p("uplink_in.pcap"), uplink_in)
     wrpcap(p("curl_in.pcap"), curl_in)
     wrpcap(p("web_in.pcap"), [])
-    cfg = {"name": "k8s-ctr", "nodeIP": NODE_IP + "/24", "gateway": ROUTER,
-           "nodeIPv6": NODE6 + "/64", "gatewayIPv6": GW6, "nativeRoutingCIDRv6": "fd00:20::/48",
-           "serviceCIDRv6": "fd00:96::/112",
-           "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
-                      "mac": KDP_MAC},
-           "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
-           "allowedDrivers": ["net_pcap", "net_null"], "workers": 1,
-           "controlSocket": p("kdp.sock"), "stateFile": p("state.json"), "flowStateFile": "",
-           "eal": ["--no-pci", "--no-huge", "-m", "1024", f"--file-prefix=kdp-ftest-pol6-{os.getpid()}",
-                   "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}
+    cfg = kdp_config(p, "kdp-ftest-pol6", 1024, nodeIPv6=NODE6 + "/64", gatewayIPv6=GW6,
+                     nativeRoutingCIDRv6="fd00:20::/48", serviceCIDRv6="fd00:96::/112", flowStateFile="")
     state = {
         "nodes": [{"name": "k8s-ctr", "ip": NODE_IP, "ips": [NODE_IP, NODE6],
                    "podCIDRs": ["172.20.1.0/24", "fd00:20:0:1::/64"]},
@@ -757,27 +765,12 @@ def main():
             Ether(src=W1_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=W1_MAC, psrc=W1_IP, pdst=NODE_IP),
             Ether(src=ROUTER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=ROUTER_MAC, psrc=ROUTER, pdst=NODE_IP),
         ]
-        uplink_in += [syn(ROUTER_MAC, ROUTER, NODE_IP, 50000 + i, 30080, 3000 + i) for i in range(10)]
-        uplink_in += [syn(ROUTER_MAC, ROUTER, LB_LOCAL, 50010 + i, 80, 3010 + i) for i in range(10)]
-        uplink_in += [syn(ROUTER_MAC, ROUTER, NODE_IP, 50020, 30081, 3020),
-                      syn(ROUTER_MAC, ROUTER, NODE_IP, 50030, 30082, 3030),
-                      syn(ROUTER_MAC, ROUTER, LB_RANGES, 50040, 80, 3300),
-                      syn(ROUTER_MAC, OUTSIDER, LB_RANGES, 50041, 80, 3301),
-                      syn(ROUTER_MAC, OUTSIDER, NODE_IP, 50042, 30083, 3302)]
-        curl_in = [syn(CURL_MAC, CURL, NODE_IP, 50100 + i, 30080, 3100 + i) for i in range(20)]
-        curl_in += [syn(CURL_MAC, CURL, "10.96.10.1", 50200 + i, 80, 3200 + i) for i in range(20)]
-        curl_in += [syn(CURL_MAC, CURL, "10.96.10.2", 50220, 80, 3220)]
+        up, curl_in = flows_in(NODE_IP, ROUTER, OUTSIDER, LB_LOCAL, LB_RANGES, CURL, "10.96.10.1", "10.96.10.2")
+        uplink_in += up
         wrpcap(p("uplink_in.pcap"), uplink_in)
         wrpcap(p("curl_in.pcap"), curl_in)
         wrpcap(p("web_in.pcap"), [])
-        cfg = {"name": "k8s-ctr", "nodeIP": NODE_IP + "/24", "gateway": ROUTER,
-               "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
-                          "mac": KDP_MAC},
-               "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
-               "allowedDrivers": ["net_pcap", "net_null"], "workers": 1,
-               "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
-               "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-ftest-pol-{os.getpid()}",
-                       "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}
+        cfg = kdp_config(p, "kdp-ftest-pol", 512)
         state = {
             "nodes": [{"name": "k8s-ctr", "ip": NODE_IP, "podCIDRs": ["172.20.1.0/24"]},
                       {"name": "k8s-w1", "ip": W1_IP, "podCIDRs": ["172.20.0.0/24"]}],

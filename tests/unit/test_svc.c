@@ -207,10 +207,17 @@ static void test_source_ranges(void)
 	free_fe(&fe);
 }
 
-/* An IPv6 frontend takes the same picks as an IPv4 one (the local pick
- * under a Local policy, Maglev over it) and its own family's ranges. */
+/* An IPv6 frontend takes the same picks as an IPv4 one (the picks of
+ * kdp_svc): for the same backend states and locality, under each policy,
+ * the same backend for every hash from either side; Maglev over the local
+ * ones; and the ranges of its own family. */
 static void test_svc6_policy(void)
 {
+	static const uint8_t locals[][4] = {{0, 1, 1, 0}, {0, 1, 0, 0}, {0, 0, 0, 0}, {1, 0, 0, 1}};
+	static const uint8_t policies[] = {0, KDP_SVC_LOCAL_OUTSIDE,
+					   KDP_SVC_LOCAL_INSIDE | KDP_SVC_LOCAL_OUTSIDE};
+	const uint8_t st[] = {KDP_BE_ACTIVE, KDP_BE_MAINTENANCE, KDP_BE_TERMINATING, KDP_BE_ACTIVE};
+	struct kdp_svc_fe fe4 = make_fe(1, st, 4, KDP_SVC_RANDOM);
 	struct kdp_svc6_fe fe;
 	struct kdp_in6 src;
 
@@ -223,41 +230,36 @@ static void test_svc6_policy(void)
 		a.b[15] = (uint8_t)(0x10 + i);
 		memcpy(fe.be[i].ip, &a, 16);
 		fe.be[i].port = rte_cpu_to_be_16(8080);
-		fe.be[i].state = KDP_BE_ACTIVE;
+		fe.be[i].state = st[i];
 	}
 	fe.n_be = 4;
-	fe.be[2].state = KDP_BE_TERMINATING;
-	fe.be[1].local = fe.be[2].local = 1;
-	fe.local_only = KDP_SVC_LOCAL_OUTSIDE;
-	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 0), 0);
-	CU_ASSERT_EQUAL(fe.all.n, 3);
-	CU_ASSERT_EQUAL(fe.local.n, 1);
-	for (uint32_t h = 0; h < 200; h++) {
-		CU_ASSERT_EQUAL(kdp_svc6_select(&fe, h * 2654435761u, true), 1);
-		CU_ASSERT_NOT_EQUAL(kdp_svc6_select(&fe, h * 2654435761u, false), 2);
-	}
-	/* The local active one in maintenance: the local terminating one. */
-	fe.be[1].state = KDP_BE_MAINTENANCE;
-	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 0), 0);
-	CU_ASSERT_EQUAL(kdp_svc6_select(&fe, 7, true), 2);
-	CU_ASSERT(kdp_svc6_selectable(&fe, 2));
-	CU_ASSERT(!kdp_svc6_selectable(&fe, 1));
-	/* None local: rejected from outside; internalTrafficPolicy: inside too. */
-	fe.be[2].local = 0;
-	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 0), 0);
-	CU_ASSERT_EQUAL(kdp_svc6_select(&fe, 7, true), -1);
-	CU_ASSERT(kdp_svc6_select(&fe, 7, false) >= 0);
-	fe.local_only = KDP_SVC_LOCAL_INSIDE | KDP_SVC_LOCAL_OUTSIDE;
-	CU_ASSERT_EQUAL(kdp_svc6_select(&fe, 7, false), -1);
-	/* Maglev over the local ones. */
+	for (size_t l = 0; l < RTE_DIM(locals); l++)
+		for (size_t p = 0; p < RTE_DIM(policies); p++) {
+			bool same = true;
+
+			for (int i = 0; i < 4; i++)
+				fe.be[i].local = fe4.be[i].local = locals[l][i];
+			fe.local_only = fe4.local_only = policies[p];
+			CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 0), 0);
+			CU_ASSERT_EQUAL_FATAL(kdp_svc_fe_prepare(&fe4, 0), 0);
+			CU_ASSERT(fe.all.n == fe4.all.n && fe.local.n == fe4.local.n);
+			for (uint32_t h = 0; h < 200; h++)
+				for (int outside = 0; outside < 2; outside++)
+					same &= kdp_svc6_select(&fe, h * 2654435761u, outside) ==
+						kdp_svc_select(&fe4, h * 2654435761u, outside);
+			for (int b = 0; b < 4; b++)
+				same &= kdp_svc6_selectable(&fe, b) == kdp_svc_selectable(&fe4, b);
+			CU_ASSERT(same);
+		}
+	/* Locals {1, 0, 0, 1} under internalTrafficPolicy: Maglev over 0 and 3. */
 	fe.algo = KDP_SVC_MAGLEV;
-	fe.be[0].local = fe.be[3].local = 1;
 	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 16381), 0);
 	CU_ASSERT_EQUAL(fe.local.m, 16381);
 	for (uint32_t h = 0; h < 200; h++) {
 		int b = kdp_svc6_select(&fe, h * 2654435761u, false);
 		CU_ASSERT(b == 0 || b == 3);
 	}
+	free_fe(&fe4);
 	/* Source ranges: none admits anyone; else only the prefixes given. */
 	src = test_ip6("2001:db8:9::7");
 	CU_ASSERT(kdp_svc6_source_allowed(&fe, src.b));
