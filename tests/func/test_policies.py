@@ -686,6 +686,27 @@ def health_checks6(kdp, ns):
           hc.get("localEndpoints") == 2 and hc.get("listening") is True
           and hc.get("ipv6", {}).get("localEndpoints") == 1 and hc["ipv6"].get("listening") is True
           and hc["ipv6"].get("answered") == {"200": 1, "503": 0}, str(hc))
+    # A backend without nodeName is local while kdp has an endpoint of its
+    # IPv6 address: the count follows the endpoint coming and going.
+    nn = {"namespace": "default", "name": "nn6", "type": "LoadBalancer", "clusterIP": "fd00:96::2005",
+          "ipFamilies": ["IPv6"], "loadBalancerIPs": ["2001:db8:2::30"], "externalTrafficPolicy": "Local",
+          "ports": [{"name": "http", "protocol": "TCP", "port": 80, "nodePort": 30085}],
+          "healthCheckNodePort": HC_PORT + 4, "backends": [{"ip": "fd00:20:0:1::77", "nodeName": ""}]}
+    ep = {"ip": "172.20.1.77", "ips": ["172.20.1.77", "fd00:20:0:1::77"], "mac": "02:00:ac:14:01:4d",
+          "devargs": "net_null9"}
+    steps = [call(kdp.sock, "PUT", "/v1/services/default/nn6", nn)[0],
+             health(ns, host=NODE6, port=HC_PORT + 4)[:2],
+             call(kdp.sock, "PUT", "/v1/endpoints/default/nn-pod", ep)[0],
+             health(ns, host=NODE6, port=HC_PORT + 4)[:2],
+             call(kdp.sock, "DELETE", "/v1/endpoints/default/nn-pod")[0],
+             health(ns, host=NODE6, port=HC_PORT + 4)[:2],
+             call(kdp.sock, "DELETE", "/v1/services/default/nn6")[0]]
+    time.sleep(0.3)
+    steps.append(health(ns, host=NODE6, port=HC_PORT + 4)[0])
+    check("IPv6 health check of a backend without nodeName: 503 (0), 200 (1) once kdp has an endpoint of "
+          "its IPv6 address, 503 (0) when it goes; the port closed with the service",
+          steps == [200, (503, body("nn6", 0)), 200, (200, body("nn6", 1)), 200, (503, body("nn6", 0)),
+                    200, 0], str(steps))
     bad = dict(services6()[1], healthCheckNodePort=30080)  # etp-local6's nodePort (IPv6 only)
     code, ans = call(kdp.sock, "PUT", "/v1/services/default/etp-cluster6", bad)
     check("a healthCheckNodePort that is an IPv6-only service's nodePort: 400 naming it",
