@@ -52,6 +52,15 @@ json_t *kdp_api_ep_json(const struct kdp *k, const struct kdp_endpoint *e)
 
 /* ---- services ---- */
 
+/* What a Local policy and source ranges make of a frontend (either family). */
+static void fe_policy_json(json_t *o, uint8_t local_only, uint16_t n_ranges)
+{
+	if (local_only)
+		json_object_set_new(o, "trafficPolicy", json_string("Local"));
+	if (n_ranges)
+		json_object_set_new(o, "sourceRanges", json_integer(n_ranges));
+}
+
 static void fe_json(const struct kdp_svc_fe *fe, void *arg)
 {
 	char f[48], b[48];
@@ -71,11 +80,7 @@ static void fe_json(const struct kdp_svc_fe *fe, void *arg)
 		      "type", kdp_svc_type_name(fe->type), "service", fe->name ? fe->name : "",
 		      "algorithm", fe->algo == KDP_SVC_MAGLEV ? "maglev" : "random", "backends",
 		      bes);
-	/* What a Local policy and source ranges make of it. */
-	if (fe->local_only)
-		json_object_set_new(o, "trafficPolicy", json_string("Local"));
-	if (fe->n_ranges)
-		json_object_set_new(o, "sourceRanges", json_integer(fe->n_ranges));
+	fe_policy_json(o, fe->local_only, fe->n_ranges);
 	json_array_append_new(arg, o);
 }
 
@@ -83,7 +88,7 @@ static void fe6_json(const struct kdp_svc6_fe *fe, void *arg)
 {
 	char f[64], b[64];
 	struct kdp_in6 a;
-	json_t *bes = json_array();
+	json_t *bes = json_array(), *o;
 
 	memcpy(&a, fe->key.addr, 16);
 	kdp_service_fe_name6(&a, rte_be_to_cpu_16(fe->key.port), fe->key.proto, f, sizeof(f));
@@ -95,10 +100,11 @@ static void fe6_json(const struct kdp_svc6_fe *fe, void *arg)
 						     kdp_be_state_name(fe->be[i].state),
 						     "local", fe->be[i].local));
 	}
-	json_array_append_new(arg, json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "id", (int)fe->id,
-					     "frontend", f, "type", kdp_svc_type_name(fe->type),
-					     "service", fe->name, "algorithm",
-					     fe->m ? "maglev" : "random", "backends", bes));
+	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o}", "id", (int)fe->id, "frontend", f, "type",
+		      kdp_svc_type_name(fe->type), "service", fe->name, "algorithm",
+		      fe->algo == KDP_SVC_MAGLEV ? "maglev" : "random", "backends", bes);
+	fe_policy_json(o, fe->local_only, fe->n_ranges);
+	json_array_append_new(arg, o);
 }
 
 json_t *kdp_api_svc_json(const struct kdp *k, const struct kdp_service *sv)

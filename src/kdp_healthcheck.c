@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Health check node ports: one HTTP listener per healthCheckNodePort. */
+/* Health check node ports: one HTTP listener per healthCheckNodePort and
+ * family of the service (on the node IP, on nodeIPv6). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 struct hc_listener {
 	struct kdp *k;
 	uint16_t port;
+	bool v6;             /* on nodeIPv6, counting the IPv6 backends */
 	char ns[KDP_NAME_LEN];
 	char name[KDP_NAME_LEN];
 	struct evhttp *http; /* NULL while the port cannot be bound */
@@ -54,7 +56,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct hc_listener *l = arg;
 	struct kdp *k = l->k;
 	int i = kdp_state_svc_find(&k->state, l->ns, l->name);
-	unsigned int n = i >= 0 ? kdp_dp_svc_local_endpoints(k->state.svcs[i]) : 0;
+	unsigned int n = i >= 0 ? kdp_dp_svc_local_endpoints(k->state.svcs[i], l->v6) : 0;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evbuffer_new();
 	char body[2 * KDP_NAME_LEN + 96], weight[16];
@@ -72,20 +74,25 @@ static void on_request(struct evhttp_request *req, void *arg)
 		evbuffer_free(out);
 }
 
-/* Binds nodeIP:port (IP_FREEBIND: the address may not be up on the host
- * tap yet) and serves it. 0 or -errno with l->error set. */
+/* Binds nodeIP:port or [nodeIPv6]:port (IP_FREEBIND: the address may not
+ * be up on the host tap yet) and serves it. 0 or -errno with l->error set. */
 static int listener_open(struct hc_set *set, struct hc_listener *l)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(l->port),
 				 .sin_addr.s_addr = htonl(l->k->cfg.node_ip)};
+	struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons(l->port)};
 	int one = 1, fd, err;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	memcpy(&sa6.sin6_addr, &l->k->cfg.node_ip6, sizeof(sa6.sin6_addr));
+	fd = socket(l->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 64) != 0)
+	    (l->v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+	    (l->v6 ? bind(fd, (struct sockaddr *)&sa6, sizeof(sa6))
+		   : bind(fd, (struct sockaddr *)&sa, sizeof(sa))) != 0 ||
+	    listen(fd, 64) != 0)
 		goto fail;
 	l->http = evhttp_new(set->base);
 	if (l->http == NULL) {
@@ -103,15 +110,15 @@ static int listener_open(struct hc_set *set, struct hc_listener *l)
 		goto fail;
 	}
 	l->error[0] = '\0';
-	RTE_LOG(INFO, USER1, "health check of service %s/%s on port %u\n", l->ns, l->name,
-		l->port);
+	RTE_LOG(INFO, USER1, "health check of service %s/%s on port %u%s\n", l->ns, l->name,
+		l->port, l->v6 ? " (IPv6)" : "");
 	return 0;
 fail:
 	err = errno;
 	if (fd >= 0)
 		close(fd);
-	snprintf(l->error, sizeof(l->error), "cannot listen on port %u: %s", l->port,
-		 strerror(err));
+	snprintf(l->error, sizeof(l->error), "cannot listen on port %u%s: %s", l->port,
+		 l->v6 ? " (IPv6)" : "", strerror(err));
 	RTE_LOG(WARNING, USER1, "health check of service %s/%s: %s (trying again every %d s)\n",
 		l->ns, l->name, l->error, RETRY_S);
 	l->retry_at = time(NULL) + RETRY_S;
@@ -125,20 +132,20 @@ static void listener_close(struct hc_listener *l)
 	free(l);
 }
 
-static struct hc_listener *find(const struct hc_set *set, uint16_t port)
+static struct hc_listener *find(const struct hc_set *set, uint16_t port, bool v6)
 {
 	for (unsigned int i = 0; i < set->n; i++)
-		if (set->l[i]->port == port)
+		if (set->l[i]->port == port && set->l[i]->v6 == v6)
 			return set->l[i];
 	return NULL;
 }
 
-/* One wanted port: kept when the same service's, else (re)opened. */
-static void want(uint16_t port, const struct kdp_service *s, void *arg)
+/* One wanted port of one family: kept when the same service's, else
+ * (re)opened. */
+static void want_family(struct kdp *k, uint16_t port, const struct kdp_service *s, bool v6)
 {
-	struct kdp *k = arg;
 	struct hc_set *set = k->hc;
-	struct hc_listener *l = find(set, port), **a;
+	struct hc_listener *l = find(set, port, v6), **a;
 
 	if (l != NULL && strcmp(l->ns, s->ns) == 0 && strcmp(l->name, s->name) == 0) {
 		l->seen = true;
@@ -161,11 +168,23 @@ static void want(uint16_t port, const struct kdp_service *s, void *arg)
 	}
 	l->k = k;
 	l->port = port;
+	l->v6 = v6;
 	l->seen = true;
 	snprintf(l->ns, sizeof(l->ns), "%s", s->ns);
 	snprintf(l->name, sizeof(l->name), "%s", s->name);
 	set->l[set->n++] = l;
 	listener_open(set, l);
+}
+
+/* A wanted port: a listener for each family of the service. */
+static void want(uint16_t port, const struct kdp_service *s, void *arg)
+{
+	struct kdp *k = arg;
+
+	if (s->families & KDP_SVC_FAM_V4)
+		want_family(k, port, s, false);
+	if ((s->families & KDP_SVC_FAM_V6) && k->cfg.has_ip6)
+		want_family(k, port, s, true);
 }
 
 static void sync_now(struct kdp *k, const void *fes)
@@ -182,7 +201,8 @@ static void sync_now(struct kdp *k, const void *fes)
 		struct hc_listener *l = set->l[i];
 
 		if (!l->seen) {
-			RTE_LOG(INFO, USER1, "health check port %u closed\n", l->port);
+			RTE_LOG(INFO, USER1, "health check port %u%s closed\n", l->port,
+				l->v6 ? " (IPv6)" : "");
 			listener_close(l);
 			continue;
 		}
@@ -234,21 +254,39 @@ void kdp_hc_fini(struct kdp *k)
 	k->hc = NULL;
 }
 
-json_t *kdp_hc_json(const struct kdp *k, const struct kdp_service *s)
+/* What a listener of @p s's health check shows (@p v6: the one on
+ * nodeIPv6), into @p o: localEndpoints, listening[, error], answered. */
+static void listener_json(const struct kdp *k, const struct kdp_service *s, bool v6, json_t *o)
 {
 	const struct hc_set *set = k->hc;
-	const struct hc_listener *l = set ? find(set, s->hc_port) : NULL;
-	json_t *o;
+	const struct hc_listener *l = set ? find(set, s->hc_port, v6) : NULL;
 
 	if (l != NULL && (strcmp(l->ns, s->ns) != 0 || strcmp(l->name, s->name) != 0))
 		l = NULL;
-	o = json_pack("{s:i, s:i, s:b}", "port", s->hc_port, "localEndpoints",
-		      (int)kdp_dp_svc_local_endpoints(s), "listening", l != NULL && l->http);
+	json_object_set_new(o, "localEndpoints",
+			    json_integer((int)kdp_dp_svc_local_endpoints(s, v6)));
+	json_object_set_new(o, "listening", json_boolean(l != NULL && l->http));
 	if (l != NULL && l->error[0])
 		json_object_set_new(o, "error", json_string(l->error));
 	if (l != NULL)
 		json_object_set_new(o, "answered",
 				    json_pack("{s:I, s:I}", "200", (json_int_t)l->answers[0],
 					      "503", (json_int_t)l->answers[1]));
+}
+
+json_t *kdp_hc_json(const struct kdp *k, const struct kdp_service *s)
+{
+	bool v4 = s->families & KDP_SVC_FAM_V4, v6 = s->families & KDP_SVC_FAM_V6;
+	json_t *o = json_pack("{s:i}", "port", s->hc_port);
+
+	/* The IPv4 listener's (an IPv6-only service: its IPv6 one's), and a
+	 * dual-stack service's IPv6 one under "ipv6". */
+	listener_json(k, s, !v4, o);
+	if (v4 && v6) {
+		json_t *o6 = json_object();
+
+		listener_json(k, s, true, o6);
+		json_object_set_new(o, "ipv6", o6);
+	}
 	return o;
 }

@@ -342,7 +342,8 @@ static int parse_backend(const json_t *o, const char *path, struct kdp_service *
 	return 0;
 }
 
-/* loadBalancerSourceRanges: canonical IPv4 CIDRs. */
+/* loadBalancerSourceRanges: canonical IPv4 or IPv6 CIDRs (each applies to
+ * the frontends of its family). */
 static int parse_ranges(const json_t *o, const char *path, struct kdp_service *s, char *err)
 {
 	json_t *a = json_object_get(o, "loadBalancerSourceRanges"), *v;
@@ -363,12 +364,18 @@ static int parse_ranges(const json_t *o, const char *path, struct kdp_service *s
 		char q[160];
 
 		snprintf(q, sizeof(q), "%s[%zu]", p, i);
+		r->is6 = json_is_string(v) && kdp_addr_family(json_string_value(v)) == 6;
 		if (!json_is_string(v) ||
-		    kdp_addr_parse_prefix(json_string_value(v), &r->net, &r->plen, true))
-			return kdp_json_err(err, q,
-					    "not an IPv4 CIDR (like 203.0.113.0/24, host bits zero)");
+		    (r->is6 ? kdp_addr6_parse_prefix(json_string_value(v), &r->net6, &r->plen, true)
+			    : kdp_addr_parse_prefix(json_string_value(v), &r->net, &r->plen, true)))
+			return kdp_json_err(err, q, r->is6 ? "not an IPv6 CIDR (like 2001:db8::/64, "
+							     "host bits zero)"
+							   : "not an IPv4 CIDR (like 203.0.113.0/24, "
+							     "host bits zero)");
 		for (size_t j = 0; j < i; j++)
-			if (s->ranges[j].net == r->net && s->ranges[j].plen == r->plen)
+			if (s->ranges[j].is6 == r->is6 && s->ranges[j].plen == r->plen &&
+			    (r->is6 ? kdp_addr6_eq(&s->ranges[j].net6, &r->net6)
+				    : s->ranges[j].net == r->net))
 				return kdp_json_err(err, q, "listed twice");
 		s->n_ranges++;
 	}
@@ -615,10 +622,14 @@ json_t *kdp_service_json(const struct kdp_service *s)
 		json_object_set_new(o, "nodeName", json_string(kdp_service_be_node(s, i)));
 		json_array_append_new(bes, o);
 	}
-	for (unsigned int i = 0; i < s->n_ranges; i++)
-		json_array_append_new(ranges, json_string(kdp_addr_fmt_prefix(
-						      s->ranges[i].net, s->ranges[i].plen, b,
-						      sizeof(b))));
+	for (unsigned int i = 0; i < s->n_ranges; i++) {
+		const struct kdp_svc_range_cfg *r = &s->ranges[i];
+		char b6[KDP_ADDR6_STRLEN];
+
+		json_array_append_new(ranges, json_string(
+			r->is6 ? kdp_addr6_fmt_prefix(&r->net6, r->plen, b6, sizeof(b6))
+			       : kdp_addr_fmt_prefix(r->net, r->plen, b, sizeof(b))));
+	}
 	{
 		json_t *o = json_pack("{s:s, s:s, s:s}", "namespace", s->ns, "name", s->name,
 				      "type", types[s->type]);

@@ -41,10 +41,13 @@ struct kdp_svc_be_cfg {
 	struct kdp_in6 ip6;
 };
 
-/** A loadBalancerSourceRanges entry (host order, host bits zero). */
+/** A loadBalancerSourceRanges entry (host bits zero): IPv4 (net, host
+ *  order) or IPv6 (net6). */
 struct kdp_svc_range_cfg {
 	uint32_t net;
 	uint8_t plen;
+	uint8_t is6;
+	struct kdp_in6 net6;
 };
 
 /** ipFamilyPolicy. */

@@ -184,6 +184,7 @@ static int build_routes6(struct kdp *k, const struct kdp_state *st,
 struct fe_group {
 	struct kdp_service *svc;  /* NULL: an addressMatcher policy's */
 	uint16_t local_active;    /* local active backends (the health check) */
+	uint16_t local_active6;   /* of them IPv6 ones (its answer on nodeIPv6) */
 	uint32_t n_fe, cap;
 	char name[2 * KDP_NAME_LEN + 2];
 	char (*lrp)[2 * KDP_NAME_LEN + 2]; /* per frontend: the redirecting policy
@@ -233,8 +234,9 @@ static int push_group(struct fe_group ***a, uint32_t *n, struct fe_group *g)
 	return 0;
 }
 
-/* Every group a table holds, from its frontends (a group has at least
- * one) plus the policies' groups. */
+/* Every group a table holds, from its frontends, plus the policies' groups
+ * and those of services without IPv4 frontends, which only the health check
+ * ports hold. */
 static int collect_groups(const struct kdp_fe_set *fs, struct fe_group ***out, uint32_t *n)
 {
 	const struct kdp_svc_table *t = fs->t;
@@ -249,6 +251,10 @@ static int collect_groups(const struct kdp_fe_set *fs, struct fe_group ***out, u
 	}
 	for (uint32_t i = 0; i < fs->n_lrps; i++)
 		if (push_group(out, n, fs->lrps[i]) != 0)
+			return -ENOMEM;
+	for (uint32_t i = 0; i < fs->n_hc; i++)
+		if (fs->hc[i].g->n_fe == 0 &&
+		    push_group(out, n, (struct fe_group *)fs->hc[i].g) != 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -318,11 +324,11 @@ static void fe_set_commit(struct kdp_fe_set *next, struct kdp_fe_set *prev)
 	next->base = NULL;
 }
 
-unsigned int kdp_dp_svc_local_endpoints(const struct kdp_service *s)
+unsigned int kdp_dp_svc_local_endpoints(const struct kdp_service *s, bool v6)
 {
 	const struct fe_group *g = s->grp;
 
-	return g ? g->local_active : 0;
+	return g ? v6 ? g->local_active6 : g->local_active : 0;
 }
 
 void kdp_dp_svc_frontends(const struct kdp_service *s,
@@ -566,6 +572,31 @@ static int count_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *
 	return 0;
 }
 
+/* The traffic policy of a frontend of @p type of @p s (KDP_SVC_LOCAL_*),
+ * either family. */
+static uint8_t fe_local_only(const struct kdp_service *s, uint8_t type)
+{
+	if (type == KDP_SVC_CLUSTER_IP)
+		return s->itp_local ? KDP_SVC_LOCAL_INSIDE | KDP_SVC_LOCAL_OUTSIDE : 0;
+	return s->etp_local ? KDP_SVC_LOCAL_OUTSIDE : 0;
+}
+
+/* How many of @p s's source ranges a frontend of @p type and family @p v6
+ * admits new flows from: a LoadBalancer service's LoadBalancer-IP and
+ * NodePort frontends, the ranges of their own family (as kube-proxy does:
+ * none of a family means anyone of it). 0: any source. */
+static unsigned int fe_ranges(const struct kdp_service *s, uint8_t type, bool v6)
+{
+	unsigned int n = 0;
+
+	if (s->type != KDP_SVC_LOAD_BALANCER ||
+	    (type != KDP_SVC_LOAD_BALANCER && type != KDP_SVC_NODE_PORT))
+		return 0;
+	for (unsigned int i = 0; i < s->n_ranges; i++)
+		n += s->ranges[i].is6 == v6;
+	return n;
+}
+
 struct fill {
 	struct fe_build *b;
 	struct fe_group *g;
@@ -592,21 +623,20 @@ static int fill_fe(const struct kdp_service *s, const struct kdp_svc_port_cfg *p
 	fe->name = g->name;
 	fe->owner = g;
 	memcpy(fe->port_name, pc->name, strnlen(pc->name, sizeof(fe->port_name) - 1));
-	if (type == KDP_SVC_CLUSTER_IP && s->itp_local)
-		fe->local_only = KDP_SVC_LOCAL_INSIDE | KDP_SVC_LOCAL_OUTSIDE;
-	else if (type != KDP_SVC_CLUSTER_IP && s->etp_local)
-		fe->local_only = KDP_SVC_LOCAL_OUTSIDE;
-	if (s->n_ranges > 0 && s->type == KDP_SVC_LOAD_BALANCER &&
-	    (type == KDP_SVC_LOAD_BALANCER || type == KDP_SVC_NODE_PORT)) {
+	fe->local_only = fe_local_only(s, type);
+	if (fe_ranges(s, type, false) > 0) {
 		fe->ranges = malloc(sizeof(*fe->ranges) * s->n_ranges);
 		if (fe->ranges == NULL)
 			return -ENOMEM;
 		for (unsigned int i = 0; i < s->n_ranges; i++) {
-			uint32_t mask = s->ranges[i].plen ? ~0u << (32 - s->ranges[i].plen) : 0;
-			fe->ranges[i].net = rte_cpu_to_be_32(s->ranges[i].net);
-			fe->ranges[i].mask = rte_cpu_to_be_32(mask);
+			const struct kdp_svc_range_cfg *r = &s->ranges[i];
+			uint32_t mask = r->plen ? ~0u << (32 - r->plen) : 0;
+
+			if (r->is6)
+				continue;
+			fe->ranges[fe->n_ranges].net = rte_cpu_to_be_32(r->net);
+			fe->ranges[fe->n_ranges++].mask = rte_cpu_to_be_32(mask);
 		}
-		fe->n_ranges = (uint16_t)s->n_ranges;
 	}
 	fe->be = calloc(s->n_be ? s->n_be : 1, sizeof(*fe->be));
 	if (fe->be == NULL) {
@@ -691,8 +721,11 @@ static int add_service(struct fe_build *b, struct kdp_service *s)
 	int ret;
 
 	kdp_service_foreach_frontend(s, b->k->cfg.node_ip, count_fe, &n);
-	if (n == 0)
-		return 0; /* headless: nothing to look up */
+	/* Headless: nothing to look up. A service of IPv6 frontends only has
+	 * a group all the same when it has a health check port (the group
+	 * holds the port and the local count). */
+	if (n == 0 && (s->hc_port == 0 || !(s->families & KDP_SVC_FAM_V6)))
+		return 0;
 	g = group_alloc(n);
 	if (g == NULL)
 		return -ENOMEM;
@@ -705,12 +738,16 @@ static int add_service(struct fe_build *b, struct kdp_service *s)
 	 * service. */
 	for (unsigned int i = 0; i < s->n_be; i++)
 		v4 |= !s->be[i].is6;
-	for (unsigned int i = 0; i < s->n_be; i++)
-		g->local_active += s->be[i].state == KDP_BE_ACTIVE &&
-				   (v4 ? !s->be[i].is6 : s->be[i].is6) &&
-				   (s->be[i].node ? s->be[i].node == f.self_node
-				    : s->be[i].is6 ? local_ip6(b->st, &s->be[i].ip6)
-						   : in_sorted(b->local, b->n_local, s->be[i].ip));
+	for (unsigned int i = 0; i < s->n_be; i++) {
+		const struct kdp_svc_be_cfg *c = &s->be[i];
+
+		if (c->state != KDP_BE_ACTIVE ||
+		    !(c->node ? c->node == f.self_node
+		      : c->is6 ? local_ip6(b->st, &c->ip6) : in_sorted(b->local, b->n_local, c->ip)))
+			continue;
+		g->local_active += v4 ? !c->is6 : c->is6;
+		g->local_active6 += c->is6;
+	}
 	f.g = g;
 	ret = kdp_service_foreach_frontend(s, b->k->cfg.node_ip, fill_fe, &f);
 	if (ret != 0) {
@@ -802,15 +839,18 @@ static int add_hc(struct fe_build *b, const struct fe_group *g)
 {
 	struct kdp_fe_set *fs = b->fs;
 	const struct kdp_service *s = g->svc;
+	char oname[2 * KDP_NAME_LEN + 2];
+	const char *owner = NULL;
 	struct kdp_svc_key key;
 	struct hc_port *a;
 
-	/* Its nodePorts must not be someone's health check port... */
-	for (uint32_t i = 0; i < g->n_fe; i++) {
-		if (g->fe[i].type != KDP_SVC_NODE_PORT || g->fe[i].key.proto != IPPROTO_TCP)
+	/* Its nodePorts (either family's) must not be someone's health
+	 * check port... */
+	for (uint32_t i = 0; i < s->n_ports; i++) {
+		if (s->ports[i].node_port == 0 || s->ports[i].proto != IPPROTO_TCP)
 			continue;
 		for (uint32_t j = 0; j < fs->n_hc; j++)
-			if (fs->hc[j].port == rte_be_to_cpu_16(g->fe[i].key.port))
+			if (fs->hc[j].port == s->ports[i].node_port)
 				return kdp_json_err(b->err, "",
 						    "services[%s]: nodePort %u is service %s's healthCheckNodePort",
 						    g->name, fs->hc[j].port, fs->hc[j].g->name);
@@ -825,9 +865,21 @@ static int add_hc(struct fe_build *b, const struct fe_group *g)
 					    g->name, s->hc_port, fs->hc[j].g->name);
 	fe_key(&key, b->k->cfg.node_ip, s->hc_port, IPPROTO_TCP);
 	if (kdp_svc_table_get(fs->t, &key) != NULL)
+		owner = kdp_svc_table_get(fs->t, &key)->name;
+	/* (The nodePorts of services without IPv4 ones are in no table yet.) */
+	for (unsigned int i = 0; owner == NULL && b->k->cfg.has_ip6 && i < b->st->n_svcs; i++) {
+		const struct kdp_service *o = b->st->svcs[i];
+
+		for (unsigned int j = 0; (o->families & KDP_SVC_FAM_V6) && j < o->n_ports; j++)
+			if (o->ports[j].node_port == s->hc_port && o->ports[j].proto == IPPROTO_TCP) {
+				copy_name(oname, sizeof(oname), o->ns, o->name);
+				owner = oname;
+			}
+	}
+	if (owner != NULL)
 		return kdp_json_err(b->err, "",
 				    "services[%s]: healthCheckNodePort %u is service %s's nodePort",
-				    g->name, s->hc_port, kdp_svc_table_get(fs->t, &key)->name);
+				    g->name, s->hc_port, owner);
 	a = realloc(fs->hc, sizeof(*a) * (fs->n_hc + 1));
 	if (a == NULL)
 		return -ENOMEM;
@@ -857,16 +909,44 @@ static int ptr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Into @p out (room for both states' endpoints), the IPv6 addresses of the
+ * endpoints of @p a and @p b whose IPv4 address is in @p changed: the
+ * local endpoints that came or went, by their IPv6 address. */
+static unsigned int changed_ip6(const struct kdp_state *a, const struct kdp_state *b,
+				const uint32_t *changed, unsigned int n_changed,
+				struct kdp_in6 *out)
+{
+	unsigned int n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const struct kdp_state *st = pass ? b : a;
+
+		for (unsigned int i = 0; i < st->n_eps; i++)
+			if (st->eps[i].has_ip6 && in_sorted(changed, n_changed, st->eps[i].ip))
+				out[n++] = st->eps[i].ip6;
+	}
+	return n;
+}
+
+static bool in_list6(const struct kdp_in6 *a, unsigned int n, const struct kdp_in6 *v)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (kdp_addr6_eq(&a[i], v))
+			return true;
+	return false;
+}
+
 /* The services an incremental build must make again besides the added
- * ones: those with a backend whose locality changed (no nodeName, its IP a
- * local endpoint before and not now or the other way), and those a
- * serviceMatcher policy (before or now) names. -ENOMEM. */
+ * ones: those with a backend whose locality changed (no nodeName, its IPv4
+ * or IPv6 address a local endpoint's before and not now or the other way),
+ * and those a serviceMatcher policy (before or now) names. -ENOMEM. */
 static int stale_services(struct fe_build *b, const struct kdp_state *old,
 			  struct kdp_service ***out, unsigned int *n)
 {
 	const struct kdp_state *st = b->st;
 	uint32_t *was = NULL, *changed = NULL;
-	unsigned int n_was = 0, n_changed = 0;
+	struct kdp_in6 *changed6 = NULL;
+	unsigned int n_was = 0, n_changed = 0, n_changed6 = 0;
 	int ret = 0;
 
 	*out = NULL;
@@ -888,6 +968,12 @@ static int stale_services(struct fe_build *b, const struct kdp_state *old,
 		if (!in_sorted(was, n_was, b->local[i]))
 			changed[n_changed++] = b->local[i];
 	qsort(changed, n_changed, sizeof(*changed), u32_cmp);
+	changed6 = malloc(sizeof(*changed6) * (old->n_eps + st->n_eps + 1));
+	if (changed6 == NULL) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	n_changed6 = changed_ip6(old, st, changed, n_changed, changed6);
 	for (int pass = 0; pass < 2; pass++) {
 		const struct kdp_state *ls = pass ? old : st;
 
@@ -905,8 +991,9 @@ static int stale_services(struct fe_build *b, const struct kdp_state *old,
 		struct kdp_service **grown;
 
 		for (unsigned int j = 0; j < s->n_be; j++) {
-			if (s->be[j].node != 0 || s->be[j].is6 ||
-			    !in_sorted(changed, n_changed, s->be[j].ip))
+			if (s->be[j].node != 0 ||
+			    !(s->be[j].is6 ? in_list6(changed6, n_changed6, &s->be[j].ip6)
+					   : in_sorted(changed, n_changed, s->be[j].ip)))
 				continue;
 			grown = realloc(*out, sizeof(**out) * (*n + 1));
 			if (grown == NULL) {
@@ -933,6 +1020,7 @@ static int stale_services(struct fe_build *b, const struct kdp_state *old,
 done:
 	free(was);
 	free(changed);
+	free(changed6);
 	return ret;
 }
 
@@ -1146,7 +1234,7 @@ static int fe6_finish(struct fe6_build *b, struct kdp_svc6_fe *fe, const char *w
 	kdp_service_fe_name6(&a, rte_be_to_cpu_16(fe->key.port), fe->key.proto, key, sizeof(key));
 	kdp_svc6_lookup_bulk(b->t, &fe->key, 1, &o);
 	if (o != NULL) {
-		free(fe->be);
+		kdp_svc6_fe_release(fe);
 		return kdp_json_err(b->err, "", "%s: frontend %s is already %s's", what, key,
 				    o->name);
 	}
@@ -1154,13 +1242,10 @@ static int fe6_finish(struct fe6_build *b, struct kdp_svc6_fe *fe, const char *w
 	qsort(fe->be, fe->n_be, sizeof(*fe->be), be6_cmp);
 	fe->gen = rte_jhash(fe->be, sizeof(*fe->be) * fe->n_be, fe->n_be) | 1;
 	ret = kdp_svc6_fe_prepare(fe, b->k->cfg.maglev_m);
-	if (ret == 0) {
+	if (ret == 0)
 		ret = kdp_svc6_table_add(b->t, fe);
-	} else {
-		free(fe->be);
-		free(fe->sel);
-		free(fe->maglev);
-	}
+	else
+		kdp_svc6_fe_release(fe);
 	if (ret != 0)
 		snprintf(b->err, KDP_ERR_LEN, "%s: frontend %s: %s", what, key, strerror(-ret));
 	return ret;
@@ -1172,6 +1257,7 @@ static int add_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *p
 	struct fe6_build *b = arg;
 	struct kdp_svc6_fe fe;
 	char what[2 * KDP_NAME_LEN + 16];
+	unsigned int nr;
 
 	memset(&fe, 0, sizeof(fe));
 	memcpy(fe.key.addr, addr, 16);
@@ -1182,13 +1268,23 @@ static int add_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *p
 	fe.algo = s->algo;
 	fe.affinity = s->affinity;
 	fe.affinity_timeout_s = s->affinity_timeout_s;
+	fe.local_only = fe_local_only(s, type);
 	copy_name(fe.name, sizeof(fe.name), s->ns, s->name);
 	snprintf(fe.port_name, sizeof(fe.port_name), "%s", pc->name);
 	snprintf(what, sizeof(what), "services[%s]", fe.name);
+	nr = fe_ranges(s, type, true);
 	fe.be = calloc(s->n_be ? s->n_be : 1, sizeof(*fe.be));
-	if (fe.be == NULL) {
+	fe.ranges = nr > 0 ? malloc(sizeof(*fe.ranges) * nr) : NULL;
+	if (fe.be == NULL || (nr > 0 && fe.ranges == NULL)) {
+		kdp_svc6_fe_release(&fe);
 		snprintf(b->err, KDP_ERR_LEN, "out of memory for service frontends");
 		return -ENOMEM;
+	}
+	for (unsigned int i = 0; nr > 0 && i < s->n_ranges; i++) {
+		if (!s->ranges[i].is6)
+			continue;
+		fe.ranges[fe.n_ranges].net = s->ranges[i].net6;
+		fe.ranges[fe.n_ranges++].plen = s->ranges[i].plen;
 	}
 	for (unsigned int i = 0; i < s->n_be; i++) {
 		const struct kdp_svc_be_cfg *c = &s->be[i];
@@ -1214,7 +1310,7 @@ static int add_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *p
 		int n = l ? lrp_backends6(b->st, l, rte_cpu_to_be_16(bp->port), &local) : 0;
 
 		if (n < 0) {
-			free(fe.be);
+			kdp_svc6_fe_release(&fe);
 			snprintf(b->err, KDP_ERR_LEN, "out of memory for service frontends");
 			return n;
 		}
@@ -1223,6 +1319,7 @@ static int add_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *p
 			fe.be = local;
 			fe.n_be = (uint16_t)n;
 			fe.type = KDP_SVC_LOCAL_REDIRECT;
+			fe.local_only = 0;
 			copy_name(fe.lrp, sizeof(fe.lrp), l->ns, l->name);
 		} else {
 			free(local);

@@ -82,9 +82,10 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 
 /**
  * The local active backends of service @p s in the snapshot in force (what
- * its health check reports), or 0 when it has no frontends there.
+ * its health check reports on the node IP), or with @p v6 its IPv6 ones
+ * (the answer on nodeIPv6); 0 when it has no group there.
  */
-unsigned int kdp_dp_svc_local_endpoints(const struct kdp_service *s);
+unsigned int kdp_dp_svc_local_endpoints(const struct kdp_service *s, bool v6);
 
 /** Calls @p fn for each frontend of service @p s in the snapshot in force. */
 void kdp_dp_svc_frontends(const struct kdp_service *s,

@@ -350,37 +350,78 @@ fail:
 	return ret;
 }
 
-/* Refuses an endpoint that cannot be a pod of this node: its IP outside
- * the cluster pool, in the service range or in another node's podCIDR; its
- * port on the uplink's or the host tap's own interface. 0 or -EINVAL. */
-static int ep_check_place(const struct kdp_state *st, const struct kdp_config *cfg,
-			  const struct kdp_endpoint *e, const char *p, char *err)
+/* An address (@p v6: a struct kdp_in6, else a host-order uint32_t) inside
+ * prefix @p net / @p plen of the same family. */
+static bool fam_in(bool v6, const void *a, const void *net, uint8_t plen)
 {
-	char a[KDP_ADDR_STRLEN], b[KDP_ADDR_STRLEN], mine[IF_NAMESIZE + 1], other[IF_NAMESIZE + 1];
+	return v6 ? kdp_addr6_in(a, net, plen)
+		  : kdp_addr_in(*(const uint32_t *)a, *(const uint32_t *)net, plen);
+}
 
-	kdp_addr_fmt_ip(e->ip, a, sizeof(a));
-	if (!kdp_addr_in(e->ip, cfg->native_cidr, cfg->native_plen))
-		return kdp_json_err(err, p, "ip: %s is outside the native routing CIDR %s (the pods' "
-				    "addresses)", a,
-				    kdp_addr_fmt_prefix(cfg->native_cidr, cfg->native_plen, b,
-							sizeof(b)));
-	if (cfg->svc_plen != 0 && kdp_addr_in(e->ip, cfg->svc_cidr, cfg->svc_plen))
-		return kdp_json_err(err, p, "ip: %s is inside the service CIDR %s", a,
-				    kdp_addr_fmt_prefix(cfg->svc_cidr, cfg->svc_plen, b, sizeof(b)));
+static char *fam_fmt(bool v6, const void *a, char *buf, size_t len)
+{
+	return v6 ? kdp_addr6_fmt(a, buf, len) : kdp_addr_fmt_ip(*(const uint32_t *)a, buf, len);
+}
+
+static char *fam_fmt_prefix(bool v6, const void *net, uint8_t plen, char *buf, size_t len)
+{
+	return v6 ? kdp_addr6_fmt_prefix(net, plen, buf, len)
+		  : kdp_addr_fmt_prefix(*(const uint32_t *)net, plen, buf, len);
+}
+
+/* Refuses an endpoint address (@p v6: its IPv6 one, field "ips"; else "ip")
+ * that cannot be a pod of this node: outside the cluster pool of its family,
+ * in that family's service range or in another node's podCIDR. 0 or -EINVAL. */
+static int ep_check_addr(const struct kdp_state *st, const struct kdp_config *cfg,
+			 const struct kdp_endpoint *e, bool v6, const char *p, char *err)
+{
+	const char *field = v6 ? "ips" : "ip";
+	const void *ip = v6 ? (const void *)&e->ip6 : &e->ip;
+	const void *pool = v6 ? (const void *)&cfg->native_cidr6 : &cfg->native_cidr;
+	const void *svc = v6 ? (const void *)&cfg->svc_cidr6 : &cfg->svc_cidr;
+	uint8_t pool_plen = v6 ? cfg->native_plen6 : cfg->native_plen;
+	uint8_t svc_plen = v6 ? cfg->svc_plen6 : cfg->svc_plen;
+	char a[KDP_ADDR6_STRLEN], b[KDP_ADDR6_STRLEN];
+
+	fam_fmt(v6, ip, a, sizeof(a));
+	if (!fam_in(v6, ip, pool, pool_plen))
+		return kdp_json_err(err, p, "%s: %s is outside the native routing CIDR %s (the pods' "
+				    "addresses)", field, a,
+				    fam_fmt_prefix(v6, pool, pool_plen, b, sizeof(b)));
+	if (svc_plen != 0 && fam_in(v6, ip, svc, svc_plen))
+		return kdp_json_err(err, p, "%s: %s is inside the service CIDR %s", field, a,
+				    fam_fmt_prefix(v6, svc, svc_plen, b, sizeof(b)));
 	for (unsigned int i = 0; i < st->n_nodes; i++) {
 		const struct kdp_node *n = &st->nodes[i];
+		unsigned int nc = v6 ? n->n_cidrs6 : n->n_cidrs;
 
 		if (strcmp(n->name, cfg->name) == 0)
 			continue;
-		for (unsigned int j = 0; j < n->n_cidrs; j++)
-			if (kdp_addr_in(e->ip, n->cidr[j], n->plen[j]))
+		for (unsigned int j = 0; j < nc; j++) {
+			const void *net = v6 ? (const void *)&n->cidr6[j] : &n->cidr[j];
+			uint8_t plen = v6 ? n->plen6[j] : n->plen[j];
+
+			if (fam_in(v6, ip, net, plen))
 				return kdp_json_err(err, p,
-						    "ip: %s is inside podCIDR %s of node %s, not this "
-						    "node's", a,
-						    kdp_addr_fmt_prefix(n->cidr[j], n->plen[j], b,
-									sizeof(b)),
+						    "%s: %s is inside podCIDR %s of node %s, not this "
+						    "node's", field, a,
+						    fam_fmt_prefix(v6, net, plen, b, sizeof(b)),
 						    n->name);
+		}
 	}
+	return 0;
+}
+
+/* Refuses an endpoint that cannot be a pod of this node: its IPv4 address
+ * placed as ep_check_addr() says; its port on the uplink's or the host
+ * tap's own interface. 0 or -EINVAL. */
+static int ep_check_place(const struct kdp_state *st, const struct kdp_config *cfg,
+			  const struct kdp_endpoint *e, const char *p, char *err)
+{
+	char mine[IF_NAMESIZE + 1], other[IF_NAMESIZE + 1];
+
+	if (ep_check_addr(st, cfg, e, false, p, err) != 0)
+		return -EINVAL;
 	if (!kdp_devargs_iface(e->devargs, mine, sizeof(mine)))
 		return 0;
 	if (kdp_devargs_iface(cfg->uplink_devargs, other, sizeof(other)) &&
@@ -520,6 +561,8 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 				return kdp_json_err(err, p,
 						    "ips: %s is the node, its gateway or the pods' gateway",
 						    kdp_addr6_fmt(&e->ip6, a6, sizeof(a6)));
+			if (ep_check_addr(st, cfg, e, true, p, err) != 0)
+				return -EINVAL;
 		}
 		for (unsigned int j = 0; j < i; j++) {
 			const struct kdp_endpoint *o = &st->eps[j];

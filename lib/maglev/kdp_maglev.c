@@ -66,12 +66,14 @@ static void perm_of(const struct kdp_maglev_backend *b, uint32_t m,
 	uint16_t port = rte_cpu_to_be_16(b->port);
 
 	if (b->is6) {
-		uint8_t k6[18];
+		/* 18 bytes hashed in a zeroed 20: rte_jhash reads the tail as a
+		 * whole 32-bit word (masked), past an 18-byte array. */
+		uint32_t k6[5] = {0, 0, 0, 0, 0};
 
 		memcpy(k6, b->ip6, 16);
-		memcpy(k6 + 16, &port, sizeof(port));
-		*offset = rte_jhash(k6, sizeof(k6), KDP_MAGLEV_SEED_OFFSET) % m;
-		*skip = rte_jhash(k6, sizeof(k6), KDP_MAGLEV_SEED_SKIP) % (m - 1) + 1;
+		memcpy(&k6[4], &port, sizeof(port));
+		*offset = rte_jhash(k6, 18, KDP_MAGLEV_SEED_OFFSET) % m;
+		*skip = rte_jhash(k6, 18, KDP_MAGLEV_SEED_SKIP) % (m - 1) + 1;
 		return;
 	}
 	memcpy(&key[1], &port, sizeof(port));

@@ -1059,16 +1059,19 @@ static enum kdp_drop svc_new_flow6(struct kdp_pipeline_ctx *ctx, const struct kd
 {
 	uint32_t h = kdp_maglev_flow_hash6(k->src, k->dst, k->sport, k->dport, k->proto);
 	uint32_t now_s = (uint32_t)(ctx->now_ms / 1000);
+	bool outside = dp->ports[in_port].role == KDP_PORT_UPLINK;
 	const struct kdp_svc6_backend *be;
 	struct kdp_ct6_key reply;
 	struct kdp_ct6_entry *e = NULL;
 	uint8_t flags = KDP_CT_F_DNAT;
 	int b = -1, ret;
 
+	if (unlikely(fe->n_ranges != 0) && !kdp_svc6_source_allowed(fe, k->src))
+		return KDP_DROP_SVC_SOURCE_RANGE;
 	if (fe->affinity && ctx->aff6 != NULL)
 		b = kdp_affinity6_get(ctx->aff6, fe, k->src, now_s);
 	if (b < 0)
-		b = kdp_svc6_select(fe, h);
+		b = kdp_svc6_select(fe, h, outside);
 	if (b < 0)
 		return KDP_DROP_SVC_NO_BACKEND;
 	if (fe->affinity && ctx->aff6 != NULL)
@@ -1085,8 +1088,10 @@ static enum kdp_drop svc_new_flow6(struct kdp_pipeline_ctx *ctx, const struct kd
 		memcpy(reply.dst, &dp->loopback_ip6, 16);
 		flags |= KDP_CT_F_SNAT | KDP_CT_F_HAIRPIN;
 		ret = kdp_ct6_insert(ctx->ct6, k, &reply, flags, fe->id, fe->gen, ctx->now_ms, &e);
-	} else if (dp->ports[in_port].role == KDP_PORT_UPLINK && !be->local) {
-		/* From outside to another node's pod: SNAT to the node. */
+	} else if (outside && !be->local) {
+		/* From outside to another node's pod: SNAT to the node (under
+		 * a Local policy outside flows only get local backends: the
+		 * client's source is kept). */
 		memcpy(reply.dst, &dp->node_ip6, 16);
 		flags |= KDP_CT_F_SNAT;
 		ret = snat_insert6(ctx, k, &reply, flags, fe->id, fe->gen, &e);

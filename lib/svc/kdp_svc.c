@@ -168,7 +168,7 @@ int kdp_svc_table_add(struct kdp_svc_table *t, struct kdp_svc_fe *fe)
 	return 0;
 }
 
-static void pick_release(struct kdp_svc_pick *p)
+void kdp_svc_pick_release(struct kdp_svc_pick *p)
 {
 	free(p->sel);
 	free(p->maglev);
@@ -181,8 +181,8 @@ void kdp_svc_fe_release(struct kdp_svc_fe *fe)
 	free(fe->ranges);
 	fe->be = NULL;
 	fe->ranges = NULL;
-	pick_release(&fe->all);
-	pick_release(&fe->local);
+	kdp_svc_pick_release(&fe->all);
+	kdp_svc_pick_release(&fe->local);
 }
 
 void kdp_svc_table_free(struct kdp_svc_table *t)
@@ -200,24 +200,29 @@ void kdp_svc_table_free(struct kdp_svc_table *t)
 	free(t);
 }
 
-/* Fills @p p with the backends of @p fe in state @p want (then terminating
- * when none), among the local ones only when @p local. */
-static int pick_fill(struct kdp_svc_fe *fe, struct kdp_svc_pick *p, bool local, uint32_t m)
+/* Fills @p p with the backends in state active (then terminating when
+ * none), among the local ones only when @p local. */
+static int pick_fill(struct kdp_svc_pick *p, const void *be, uint16_t n_be,
+		     kdp_svc_be_view_fn view, bool local, uint8_t algo, uint32_t m)
 {
 	struct kdp_maglev_backend *mb;
 	uint16_t n = 0;
 	int want = KDP_BE_ACTIVE;
 
-	pick_release(p);
-	p->sel = malloc(sizeof(*p->sel) * (fe->n_be ? fe->n_be : 1));
+	kdp_svc_pick_release(p);
+	p->sel = malloc(sizeof(*p->sel) * (n_be ? n_be : 1));
 	if (p->sel == NULL)
 		return -ENOMEM;
 	for (int pass = 0; pass < 2 && n == 0; pass++, want = KDP_BE_TERMINATING)
-		for (uint16_t i = 0; i < fe->n_be; i++)
-			if (fe->be[i].state == want && (!local || fe->be[i].local))
+		for (uint16_t i = 0; i < n_be; i++) {
+			uint8_t state, is_local;
+
+			view(be, i, &state, &is_local, NULL);
+			if (state == want && (!local || is_local))
 				p->sel[n++] = i;
+		}
 	p->n = n;
-	if (fe->algo != KDP_SVC_MAGLEV || n == 0)
+	if (algo != KDP_SVC_MAGLEV || n == 0)
 		return 0;
 	if (!kdp_maglev_valid_m(m))
 		return -EINVAL;
@@ -230,8 +235,9 @@ static int pick_fill(struct kdp_svc_fe *fe, struct kdp_svc_pick *p, bool local, 
 	/* Maglev needs its backends in canonical order: the selectable set
 	 * is taken from be[], which the control thread keeps sorted. */
 	for (uint16_t i = 0; i < n; i++) {
-		mb[i].ip = rte_be_to_cpu_32(fe->be[p->sel[i]].ip);
-		mb[i].port = rte_be_to_cpu_16(fe->be[p->sel[i]].port);
+		uint8_t state, is_local;
+
+		view(be, p->sel[i], &state, &is_local, &mb[i]);
 		mb[i].weight = 1;
 	}
 	if (kdp_maglev_fill(p->maglev, m, mb, n) != 0) {
@@ -245,15 +251,36 @@ static int pick_fill(struct kdp_svc_fe *fe, struct kdp_svc_pick *p, bool local, 
 	return 0;
 }
 
+int kdp_svc_picks_fill(struct kdp_svc_pick *all, struct kdp_svc_pick *local, uint8_t local_only,
+		       uint8_t algo, uint32_t m, const void *be, uint16_t n,
+		       kdp_svc_be_view_fn view)
+{
+	int ret = pick_fill(all, be, n, view, false, algo, m);
+
+	if (ret == 0 && local_only != 0)
+		ret = pick_fill(local, be, n, view, true, algo, m);
+	else
+		kdp_svc_pick_release(local);
+	return ret;
+}
+
+static void be_view(const void *be, uint16_t i, uint8_t *state, uint8_t *local,
+		    struct kdp_maglev_backend *mb)
+{
+	const struct kdp_svc_backend *b = (const struct kdp_svc_backend *)be + i;
+
+	*state = b->state;
+	*local = b->local;
+	if (mb != NULL) {
+		mb->ip = rte_be_to_cpu_32(b->ip);
+		mb->port = rte_be_to_cpu_16(b->port);
+	}
+}
+
 int kdp_svc_fe_prepare(struct kdp_svc_fe *fe, uint32_t m)
 {
-	int ret = pick_fill(fe, &fe->all, false, m);
-
-	if (ret == 0 && fe->local_only != 0)
-		ret = pick_fill(fe, &fe->local, true, m);
-	else
-		pick_release(&fe->local);
-	return ret;
+	return kdp_svc_picks_fill(&fe->all, &fe->local, fe->local_only, fe->algo, m, fe->be,
+				  fe->n_be, be_view);
 }
 
 const char *kdp_svc_type_name(enum kdp_svc_type t)

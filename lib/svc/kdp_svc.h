@@ -80,6 +80,49 @@ struct kdp_svc_pick {
 	uint32_t *maglev; /**< m indices into be[] */
 };
 
+/** Backend @p b may take new flows through pick @p p. */
+static inline bool kdp_svc_pick_has(const struct kdp_svc_pick *p, int b)
+{
+	for (uint16_t i = 0; i < p->n; i++)
+		if (p->sel[i] == b)
+			return true;
+	return false;
+}
+
+/** Backend index for a new flow with hash @p h through @p p, or -1 (none). */
+static inline int kdp_svc_pick_select(const struct kdp_svc_pick *p, uint32_t h)
+{
+	if (p->n == 0)
+		return -1;
+	if (p->m != 0)
+		return (int)p->maglev[h % p->m];
+	return p->sel[h % p->n];
+}
+
+struct kdp_maglev_backend;
+
+/**
+ * How kdp_svc_picks_fill() reads backend @p i of array @p be (either
+ * family's): its state, whether it is local, and (@p mb not NULL) its Maglev
+ * identity (port in host order; @p mb comes zeroed).
+ */
+typedef void (*kdp_svc_be_view_fn)(const void *be, uint16_t i, uint8_t *state, uint8_t *local,
+				   struct kdp_maglev_backend *mb);
+
+/**
+ * Fills the picks of a frontend of either family from its @p n backends
+ * @p be: @p all (active ones, else terminating ones) and, when
+ * @p local_only, @p local (the same among the local ones; else emptied),
+ * each with its Maglev table of size @p m when @p algo is maglev.
+ * @return 0, -ENOMEM, -EINVAL (bad m).
+ */
+int kdp_svc_picks_fill(struct kdp_svc_pick *all, struct kdp_svc_pick *local, uint8_t local_only,
+		       uint8_t algo, uint32_t m, const void *be, uint16_t n,
+		       kdp_svc_be_view_fn view);
+
+/** Frees what pick @p p holds and empties it. */
+void kdp_svc_pick_release(struct kdp_svc_pick *p);
+
 /** A source range, network order. */
 struct kdp_svc_range {
 	uint32_t net;
@@ -247,24 +290,34 @@ static inline void kdp_svc_lookup_bulk(const struct kdp_svc_table *t,
 	}
 }
 
+/** Of a frontend's picks (either family), the one a new flow from outside
+ *  (@p outside: the uplink) or inside takes under @p local_only. */
+static inline const struct kdp_svc_pick *kdp_svc_pick_of(uint8_t local_only,
+							 const struct kdp_svc_pick *all,
+							 const struct kdp_svc_pick *local,
+							 bool outside)
+{
+	return local_only & (outside ? KDP_SVC_LOCAL_OUTSIDE : KDP_SVC_LOCAL_INSIDE) ? local : all;
+}
+
+/** True when backend @p b is in either pick (may take new flows from some side). */
+static inline bool kdp_svc_picks_have(uint8_t local_only, const struct kdp_svc_pick *all,
+				      const struct kdp_svc_pick *local, int b)
+{
+	return kdp_svc_pick_has(all, b) || (local_only && kdp_svc_pick_has(local, b));
+}
+
 /** The set a new flow from outside (@p outside: the uplink) or inside picks from. */
 static inline const struct kdp_svc_pick *kdp_svc_pick_for(const struct kdp_svc_fe *fe,
 							  bool outside)
 {
-	return fe->local_only & (outside ? KDP_SVC_LOCAL_OUTSIDE : KDP_SVC_LOCAL_INSIDE) ?
-		       &fe->local : &fe->all;
+	return kdp_svc_pick_of(fe->local_only, &fe->all, &fe->local, outside);
 }
 
 /** Backend index for a new flow with hash @p h, or -1 when none is usable. */
 static inline int kdp_svc_select(const struct kdp_svc_fe *fe, uint32_t h, bool outside)
 {
-	const struct kdp_svc_pick *p = kdp_svc_pick_for(fe, outside);
-
-	if (p->n == 0)
-		return -1;
-	if (p->m != 0)
-		return (int)p->maglev[h % p->m];
-	return p->sel[h % p->n];
+	return kdp_svc_pick_select(kdp_svc_pick_for(fe, outside), h);
 }
 
 /** True when a new flow from @p src (network order) may use @p fe. */
@@ -289,13 +342,7 @@ static inline int kdp_svc_find_backend(const struct kdp_svc_fe *fe, uint32_t ip,
 /** True when backend @p b of @p fe may take new flows (from either side). */
 static inline int kdp_svc_selectable(const struct kdp_svc_fe *fe, int b)
 {
-	for (uint16_t i = 0; i < fe->all.n; i++)
-		if (fe->all.sel[i] == b)
-			return 1;
-	for (uint16_t i = 0; fe->local_only && i < fe->local.n; i++)
-		if (fe->local.sel[i] == b)
-			return 1;
-	return 0;
+	return kdp_svc_picks_have(fe->local_only, &fe->all, &fe->local, b);
 }
 
 const char *kdp_svc_type_name(enum kdp_svc_type t);

@@ -44,14 +44,14 @@ struct kdp_svc6_table *kdp_svc6_table_create(const char *name, uint32_t cap, uin
 	return t;
 }
 
-static void fe_release(struct kdp_svc6_fe *fe)
+void kdp_svc6_fe_release(struct kdp_svc6_fe *fe)
 {
 	free(fe->be);
-	free(fe->sel);
-	free(fe->maglev);
+	free(fe->ranges);
 	fe->be = NULL;
-	fe->sel = NULL;
-	fe->maglev = NULL;
+	fe->ranges = NULL;
+	kdp_svc_pick_release(&fe->all);
+	kdp_svc_pick_release(&fe->local);
 }
 
 void kdp_svc6_table_free(struct kdp_svc6_table *t)
@@ -59,7 +59,7 @@ void kdp_svc6_table_free(struct kdp_svc6_table *t)
 	if (t == NULL)
 		return;
 	for (uint32_t i = 0; i < t->n_fe; i++)
-		fe_release(&t->fe[i]);
+		kdp_svc6_fe_release(&t->fe[i]);
 	free(t->fe);
 	free(t->by_id);
 	rte_hash_free(t->h);
@@ -73,22 +73,22 @@ int kdp_svc6_table_add(struct kdp_svc6_table *t, struct kdp_svc6_fe *fe)
 	int ret;
 
 	if (t->n_fe == t->cap) {
-		fe_release(fe);
+		kdp_svc6_fe_release(fe);
 		return -ENOSPC;
 	}
 	if (fe->id == 0 || fe->id > t->max_id || t->by_id[fe->id] != NULL) {
-		fe_release(fe);
+		kdp_svc6_fe_release(fe);
 		return -EINVAL;
 	}
 	if (rte_hash_lookup(t->h, &fe->key) >= 0) {
-		fe_release(fe);
+		kdp_svc6_fe_release(fe);
 		return -EEXIST;
 	}
 	slot = &t->fe[t->n_fe];
 	*slot = *fe;
 	ret = rte_hash_add_key_data(t->h, &slot->key, slot);
 	if (ret != 0) {
-		fe_release(slot);
+		kdp_svc6_fe_release(slot);
 		return ret;
 	}
 	t->by_id[fe->id] = slot;
@@ -98,50 +98,24 @@ int kdp_svc6_table_add(struct kdp_svc6_table *t, struct kdp_svc6_fe *fe)
 	return 0;
 }
 
+static void be_view(const void *be, uint16_t i, uint8_t *state, uint8_t *local,
+		    struct kdp_maglev_backend *mb)
+{
+	const struct kdp_svc6_backend *b = (const struct kdp_svc6_backend *)be + i;
+
+	*state = b->state;
+	*local = b->local;
+	if (mb != NULL) {
+		mb->is6 = 1;
+		memcpy(mb->ip6, b->ip, 16);
+		mb->port = rte_be_to_cpu_16(b->port);
+	}
+}
+
 int kdp_svc6_fe_prepare(struct kdp_svc6_fe *fe, uint32_t m)
 {
-	struct kdp_maglev_backend *mb;
-	uint16_t n = 0;
-	int want = KDP_BE_ACTIVE;
-
-	free(fe->sel);
-	free(fe->maglev);
-	fe->maglev = NULL;
-	fe->m = 0;
-	fe->n_sel = 0;
-	fe->sel = malloc(sizeof(*fe->sel) * (fe->n_be ? fe->n_be : 1));
-	if (fe->sel == NULL)
-		return -ENOMEM;
-	for (int pass = 0; pass < 2 && n == 0; pass++, want = KDP_BE_TERMINATING)
-		for (uint16_t i = 0; i < fe->n_be; i++)
-			if (fe->be[i].state == want)
-				fe->sel[n++] = i;
-	fe->n_sel = n;
-	if (fe->algo != KDP_SVC_MAGLEV || n == 0)
-		return 0;
-	if (!kdp_maglev_valid_m(m))
-		return -EINVAL;
-	mb = calloc(n, sizeof(*mb));
-	fe->maglev = malloc(sizeof(*fe->maglev) * m);
-	if (mb == NULL || fe->maglev == NULL) {
-		free(mb);
-		return -ENOMEM;
-	}
-	for (uint16_t i = 0; i < n; i++) {
-		mb[i].is6 = 1;
-		memcpy(mb[i].ip6, fe->be[fe->sel[i]].ip, 16);
-		mb[i].port = rte_be_to_cpu_16(fe->be[fe->sel[i]].port);
-		mb[i].weight = 1;
-	}
-	if (kdp_maglev_fill(fe->maglev, m, mb, n) != 0) {
-		free(mb);
-		return -EINVAL;
-	}
-	for (uint32_t i = 0; i < m; i++)
-		fe->maglev[i] = fe->sel[fe->maglev[i]];
-	fe->m = m;
-	free(mb);
-	return 0;
+	return kdp_svc_picks_fill(&fe->all, &fe->local, fe->local_only, fe->algo, m, fe->be,
+				  fe->n_be, be_view);
 }
 
 /* ---- affinity ---- */

@@ -38,20 +38,29 @@ struct kdp_svc6_key {
 	uint8_t pad;
 };
 
+/** An IPv6 source range (loadBalancerSourceRanges), host bits zero. */
+struct kdp_svc6_range {
+	struct kdp_in6 net;
+	uint8_t plen;
+};
+
+/** An IPv6 frontend: as struct kdp_svc_fe, the same picks (all; local under
+ *  a Local traffic policy) and source ranges of its family. */
 struct kdp_svc6_fe {
 	uint32_t id;
 	struct kdp_svc6_key key;
 	uint8_t type;      /**< enum kdp_svc_type */
 	uint8_t algo;      /**< enum kdp_svc_algo */
 	uint8_t affinity;  /**< ClientIP session affinity */
+	uint8_t local_only; /**< KDP_SVC_LOCAL_* */
 	uint32_t affinity_timeout_s;
 	uint32_t gen;      /**< changes when the backend set changes */
 	uint16_t n_be;
-	uint16_t n_sel;
+	uint16_t n_ranges; /**< 0: any source */
 	struct kdp_svc6_backend *be;
-	uint16_t *sel;
-	uint32_t m;
-	uint32_t *maglev;
+	struct kdp_svc_pick all;   /**< usable backends: active, else terminating */
+	struct kdp_svc_pick local; /**< the same among local ones (local_only != 0) */
+	struct kdp_svc6_range *ranges;
 	char name[160];
 	char port_name[64];
 	char lrp[130];
@@ -80,14 +89,19 @@ struct kdp_svc6_table {
 struct kdp_svc6_table *kdp_svc6_table_create(const char *name, uint32_t cap, uint32_t max_id,
 					     int socket);
 
-/** kdp_svc_table_add() for IPv6 (takes fe->be, sel, maglev even on error). */
+/** kdp_svc_table_add() for IPv6 (takes fe->be, the picks and the ranges even
+ *  on error). */
 int kdp_svc6_table_add(struct kdp_svc6_table *t, struct kdp_svc6_fe *fe);
 
 /** Frees the table (NULL is fine). */
 void kdp_svc6_table_free(struct kdp_svc6_table *t);
 
-/** kdp_svc_fe_prepare() for IPv6: selectable backends and the Maglev table. */
+/** kdp_svc_fe_prepare() for IPv6: the picks (all, and local under a Local
+ *  policy) with their Maglev tables. */
 int kdp_svc6_fe_prepare(struct kdp_svc6_fe *fe, uint32_t m);
+
+/** Frees what @p fe owns (be, picks, ranges), not @p fe itself. */
+void kdp_svc6_fe_release(struct kdp_svc6_fe *fe);
 
 /** Bulk IPv6 frontend lookup; @p out[i] is NULL when no service. */
 static inline void kdp_svc6_lookup_bulk(const struct kdp_svc6_table *t,
@@ -117,14 +131,24 @@ static inline void kdp_svc6_lookup_bulk(const struct kdp_svc6_table *t,
 			out[at[c]] = data[c];
 }
 
-/** Backend index for a new flow with hash @p h, or -1. */
-static inline int kdp_svc6_select(const struct kdp_svc6_fe *fe, uint32_t h)
+/** Backend index for a new flow with hash @p h from outside (@p outside: the
+ *  uplink) or inside, or -1 when none is usable. */
+static inline int kdp_svc6_select(const struct kdp_svc6_fe *fe, uint32_t h, bool outside)
 {
-	if (fe->n_sel == 0)
-		return -1;
-	if (fe->m != 0)
-		return (int)fe->maglev[h % fe->m];
-	return fe->sel[h % fe->n_sel];
+	return kdp_svc_pick_select(kdp_svc_pick_of(fe->local_only, &fe->all, &fe->local, outside),
+				   h);
+}
+
+/** True when a new flow from @p src (network order) may use @p fe. */
+static inline bool kdp_svc6_source_allowed(const struct kdp_svc6_fe *fe, const uint8_t *src)
+{
+	struct kdp_in6 a;
+
+	memcpy(&a, src, sizeof(a));
+	for (uint16_t i = 0; i < fe->n_ranges; i++)
+		if (kdp_addr6_in(&a, &fe->ranges[i].net, fe->ranges[i].plen))
+			return true;
+	return fe->n_ranges == 0;
 }
 
 /** Index of backend @p ip / @p port (network order), or -1. */
@@ -137,13 +161,10 @@ static inline int kdp_svc6_find_backend(const struct kdp_svc6_fe *fe, const uint
 	return -1;
 }
 
-/** True when backend @p b may take new flows. */
+/** True when backend @p b may take new flows (from either side). */
 static inline int kdp_svc6_selectable(const struct kdp_svc6_fe *fe, int b)
 {
-	for (uint16_t i = 0; i < fe->n_sel; i++)
-		if (fe->sel[i] == b)
-			return 1;
-	return 0;
+	return kdp_svc_picks_have(fe->local_only, &fe->all, &fe->local, b);
 }
 
 /* ---- session affinity for IPv6 clients ---- */

@@ -25,6 +25,7 @@ import tempfile
 import time
 
 from scapy.all import ARP, ICMP, IP, TCP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
+from scapy.layers.inet6 import IPv6, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr  # noqa: E402
 
 KDP_MAC = "02:00:00:00:00:64"
 W1_MAC = "02:00:00:00:00:65"
@@ -36,6 +37,11 @@ CURL, WEB, REMOTE_WEB = "172.20.1.236", "172.20.1.40", "172.20.0.130"
 OUTSIDER = "198.51.100.7"  # reaches the node through the router
 LB_LOCAL, LB_RANGES = "203.0.113.10", "203.0.113.20"
 HC_PORT = 31000
+# The IPv6 part (issue #17): the same cases on IPv6 frontends.
+NODE6, W1_6, ROUTER6, GW6 = "fd00:10::100", "fd00:10::101", "fd00:10::200", "fe80::c8"
+CURL6, WEB6, REMOTE_WEB6 = "fd00:20:0:1::236", "fd00:20:0:1::40", "fd00:20::130"
+OUTSIDER6 = "2001:db8:1::7"
+LB6_LOCAL, LB6_RANGES = "2001:db8:2::10", "2001:db8:2::20"
 
 results = {"passed": 0, "failed": 0}
 
@@ -75,10 +81,11 @@ def in_ns(ns, cmd, **kw):
     return subprocess.run(["ip", "netns", "exec", ns] + cmd, capture_output=True, text=True, **kw)
 
 
-def health(ns, path="/"):
+def health(ns, path="/", host=NODE_IP, port=HC_PORT):
     """curl of the health check port from inside the namespace: (code, body, headers)."""
-    r = subprocess.run(["ip", "netns", "exec", ns, "curl", "-s", "-m", "5", "-D", "-",
-                        f"http://{NODE_IP}:{HC_PORT}{path}"], capture_output=True)
+    host = f"[{host}]" if ":" in host else host
+    r = subprocess.run(["ip", "netns", "exec", ns, "curl", "-g", "-s", "-m", "5", "-D", "-",
+                        f"http://{host}:{port}{path}"], capture_output=True)
     head, _, body = r.stdout.decode().partition("\r\n\r\n")
     code = int(head.split()[1]) if head.startswith("HTTP/") else 0
     return code, body, head
@@ -134,9 +141,39 @@ class Kdp:
         return self.get("/v1/stats")
 
 
-def syn(src_mac, src, dst, sport, dport, ipid):
-    return Ether(src=src_mac, dst=KDP_MAC) / IP(src=src, dst=dst, id=ipid) / TCP(
-        sport=sport, dport=dport, flags="S", seq=1000)
+def syn(src_mac, src, dst, sport, dport, ident):
+    """A SYN told apart by @p ident: its IPv4 id, or its IPv6 flow label
+    (kdp keeps both)."""
+    l3 = IPv6(src=src, dst=dst, fl=ident) if ":" in dst else IP(src=src, dst=dst, id=ident)
+    return Ether(src=src_mac, dst=KDP_MAC) / l3 / TCP(sport=sport, dport=dport, flags="S", seq=1000)
+
+
+def flows_in(node, router, outsider, lb_local, lb_ranges, curl, itp, itp_none):
+    """The SYNs of the traffic part, to the addresses of one family: (from
+    the uplink, from curl-pod)."""
+    up = [syn(ROUTER_MAC, router, node, 50000 + i, 30080, 3000 + i) for i in range(10)]
+    up += [syn(ROUTER_MAC, router, lb_local, 50010 + i, 80, 3010 + i) for i in range(10)]
+    up += [syn(ROUTER_MAC, router, node, 50020, 30081, 3020),
+           syn(ROUTER_MAC, router, node, 50030, 30082, 3030),
+           syn(ROUTER_MAC, router, lb_ranges, 50040, 80, 3300),
+           syn(ROUTER_MAC, outsider, lb_ranges, 50041, 80, 3301),
+           syn(ROUTER_MAC, outsider, node, 50042, 30083, 3302)]
+    pod = [syn(CURL_MAC, curl, node, 50100 + i, 30080, 3100 + i) for i in range(20)]
+    pod += [syn(CURL_MAC, curl, itp, 50200 + i, 80, 3200 + i) for i in range(20)]
+    pod += [syn(CURL_MAC, curl, itp_none, 50220, 80, 3220)]
+    return up, pod
+
+
+def kdp_config(p, prefix, mem, **extra):
+    """kdp's configuration, its ports the pcaps in directory @p p."""
+    return dict({"name": "k8s-ctr", "nodeIP": NODE_IP + "/24", "gateway": ROUTER,
+                 "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
+                            "mac": KDP_MAC},
+                 "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
+                 "allowedDrivers": ["net_pcap", "net_null"], "workers": 1,
+                 "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
+                 "eal": ["--no-pci", "--no-huge", "-m", str(mem), f"--file-prefix={prefix}-{os.getpid()}",
+                         "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}, **extra)
 
 
 def services(p):
@@ -516,6 +553,223 @@ def incremental_equals_whole(kdp, p):
         json.dumps(lrp_view)[:300])
 
 
+def services6():
+    """The IPv6 services: the cases of services() on IPv6 frontends, and a
+    dual-stack service whose health check answers on both node addresses."""
+    here = {"ip": WEB6, "state": "active", "nodeName": "k8s-ctr"}
+    there = {"ip": REMOTE_WEB6, "state": "active", "nodeName": "k8s-w1"}
+    port = lambda np=None: dict({"name": "http", "protocol": "TCP", "port": 80,  # noqa: E731
+                                 "targetPort": 8080}, **({"nodePort": np} if np else {}))
+    v6 = lambda name, cip, **kw: dict({"namespace": "default", "name": name, "clusterIP": cip,  # noqa: E731
+                                       "ipFamilies": ["IPv6"]}, **kw)
+    return [
+        v6("etp-local6", "fd00:96::2001", type="LoadBalancer", loadBalancerIPs=[LB6_LOCAL], ports=[port(30080)],
+           externalTrafficPolicy="Local", healthCheckNodePort=HC_PORT, backends=[here, there]),
+        v6("etp-cluster6", "fd00:96::2002", type="NodePort", ports=[port(30081)], backends=[there]),
+        v6("etp-local-none6", "fd00:96::2003", type="NodePort", ports=[port(30082)],
+           externalTrafficPolicy="Local", backends=[there]),
+        v6("itp-local6", "fd00:96::1001", ports=[port()], internalTrafficPolicy="Local", backends=[here, there]),
+        v6("itp-local-none6", "fd00:96::1002", ports=[port()], internalTrafficPolicy="Local", backends=[there]),
+        # An IPv4 range among them: it applies to IPv4 frontends only.
+        v6("lb-ranges6", "fd00:96::2004", type="LoadBalancer", loadBalancerIPs=[LB6_RANGES], ports=[port(30083)],
+           loadBalancerSourceRanges=[ROUTER6 + "/128", "2001:db8:9::/48", "198.51.100.0/24"], backends=[here]),
+        {"namespace": "default", "name": "etp-dual", "type": "NodePort", "clusterIP": "10.96.20.9",
+         "clusterIPs": ["10.96.20.9", "fd00:96::2009"], "ipFamilies": ["IPv4", "IPv6"],
+         "ipFamilyPolicy": "RequireDualStack", "ports": [port(30084)], "externalTrafficPolicy": "Local",
+         "healthCheckNodePort": HC_PORT + 2,
+         "backends": [{"ip": WEB, "nodeName": "k8s-ctr"}, {"ip": "172.20.1.41", "nodeName": "k8s-ctr"},
+                      here, there]},
+    ]
+
+
+def traffic6(p, seen):
+    """traffic() for the IPv6 frontends."""
+    up = [x for x in rdpcap(p("uplink_out.pcap")) if IPv6 in x]
+    web = [x for x in rdpcap(p("web_out.pcap")) if TCP in x and IPv6 in x]
+    curl = [x for x in rdpcap(p("curl_out.pcap")) if TCP in x and IPv6 in x]
+    drops = {x["reason"]: x["packets"] for x in seen["/v1/stats"]["drops"]}
+    fl = lambda pkts, lo, hi: [x for x in pkts if TCP in x and lo <= x[IPv6].fl < hi]  # noqa: E731
+
+    got = fl(web, 3000, 3010)
+    check(f"IPv6 externalTrafficPolicy Local, NodePort [{NODE6}]:30080 from the router: all 10 SYNs reach "
+          "the local webpod", len(got) == 10 and all(x[IPv6].dst == WEB6 and x[TCP].dport == 8080 for x in got),
+          repr(got[:2]))
+    check(f"IPv6 externalTrafficPolicy Local: the client source is kept (no SNAT): src {ROUTER6}",
+          got and all(x[IPv6].src == ROUTER6 for x in got), repr([x[IPv6].src for x in got]))
+    check("IPv6 externalTrafficPolicy Local: nothing sent to the remote backend", not fl(up, 3000, 3020))
+    got = fl(web, 3010, 3020)
+    check(f"IPv6 externalTrafficPolicy Local, LoadBalancer IP {LB6_LOCAL}: the local webpod, src kept",
+          len(got) == 10 and all(x[IPv6].src == ROUTER6 and x[IPv6].dst == WEB6 for x in got), repr(got[:2]))
+    got = fl(up, 3020, 3021)
+    check(f"IPv6 externalTrafficPolicy Cluster to a remote backend: SNAT to {NODE6}",
+          len(got) == 1 and got[0][IPv6].src == NODE6 and got[0][IPv6].dst == REMOTE_WEB6
+          and got[0][TCP].dport == 8080, repr(got))
+    rst = [x for x in up if TCP in x and x[IPv6].dst == ROUTER6 and x[TCP].dport == 50030]
+    check("IPv6 externalTrafficPolicy Local, no local backend: the SYN gets a RST",
+          len(rst) == 1 and "R" in str(rst[0][TCP].flags) and rst[0][IPv6].src == NODE6
+          and rst[0][TCP].sport == 30082, repr(rst))
+    got_web, got_up = fl(web, 3100, 3120), fl(up, 3100, 3120)
+    check("IPv6 externalTrafficPolicy Local from a pod on the node: both backends answer (20 SYNs)",
+          len(got_web) + len(got_up) == 20 and got_web and got_up, f"local {len(got_web)}, remote {len(got_up)}")
+    check("... and a pod's IPv6 source is never SNATed", all(x[IPv6].src == CURL6 for x in got_web + got_up))
+    got = fl(web, 3200, 3220)
+    check("IPv6 internalTrafficPolicy Local: all 20 SYNs from curl-pod reach the local webpod",
+          len(got) == 20 and not fl(up, 3200, 3220), str(len(got)))
+    rst = [x for x in curl if x[IPv6].src == "fd00:96::1002"]
+    check("IPv6 internalTrafficPolicy Local, no local backend: RST from [fd00:96::1002]:80",
+          len(rst) == 1 and "R" in str(rst[0][TCP].flags) and rst[0][TCP].dport == 50220
+          and rst[0][TCP].sport == 80, repr(rst))
+    check("drop counter svc_no_backend == 2 (the two IPv6 rejects)", drops.get("svc_no_backend") == 2,
+          str(drops.get("svc_no_backend")))
+    got = fl(web, 3300, 3301)
+    check(f"IPv6 loadBalancerSourceRanges: the router ({ROUTER6}/128) reaches {LB6_RANGES}",
+          len(got) == 1 and got[0][IPv6].src == ROUTER6, repr(got))
+    got = fl(web, 3303, 3304)
+    check(f"IPv6 loadBalancerSourceRanges: 2001:db8:9::5 (in 2001:db8:9::/48) reaches {LB6_RANGES}",
+          len(got) == 1 and got[0][IPv6].src == "2001:db8:9::5", repr(got))
+    check(f"IPv6 loadBalancerSourceRanges: {OUTSIDER6} to the LoadBalancer IP and to the NodePort: dropped",
+          not fl(web + up, 3301, 3303))
+    check("drop counter svc_source_range == 2", drops.get("svc_source_range") == 2,
+          str(drops.get("svc_source_range")))
+    check("no RST or ICMPv6 for the IPv6 source-range drops", not [x for x in up if x[IPv6].dst == OUTSIDER6])
+    svc = seen["/v1/services/default/etp-local6"]
+    fes = {f["frontend"]: f for f in svc["frontends"]}
+    check("the IPv6 NodePort and LoadBalancer frontends say trafficPolicy Local, the ClusterIP does not",
+          fes.get(f"[{NODE6}]:30080/TCP", {}).get("trafficPolicy") == "Local"
+          and fes.get(f"[{LB6_LOCAL}]:80/TCP", {}).get("trafficPolicy") == "Local"
+          and "trafficPolicy" not in fes.get("[fd00:96::2001]:80/TCP", {"trafficPolicy": 1}), str(list(fes)))
+    svc = seen["/v1/services/default/lb-ranges6"]
+    fes = {f["frontend"]: f for f in svc["frontends"]}
+    check("lb-ranges6: GET echoes the ranges; its IPv6 LoadBalancer and NodePort frontends have 2 "
+          "(the IPv6 ones), the ClusterIP none",
+          svc.get("loadBalancerSourceRanges") == [ROUTER6 + "/128", "2001:db8:9::/48", "198.51.100.0/24"]
+          and fes.get(f"[{LB6_RANGES}]:80/TCP", {}).get("sourceRanges") == 2
+          and fes.get(f"[{NODE6}]:30083/TCP", {}).get("sourceRanges") == 2
+          and "sourceRanges" not in fes.get("[fd00:96::2004]:80/TCP", {"sourceRanges": 1}),
+          json.dumps(svc)[:500])
+
+
+def health_checks6(kdp, ns):
+    """health_checks() on nodeIPv6: an IPv6-only service's, then a dual-stack
+    one answering on both addresses with each family's local endpoints."""
+    body = lambda name, n: '{"service":{"namespace":"default","name":"%s"},"localEndpoints":%d}' % (name, n)  # noqa
+    code, got, head = health(ns, host=NODE6)
+    check(f"IPv6 health check on [{NODE6}]:{HC_PORT}: 200 with the exact body",
+          code == 200 and got == body("etp-local6", 1), f"{code} {got!r}")
+    check("IPv6 health check: application/json, nosniff, endpoint weight 1",
+          "Content-Type: application/json" in head and "X-Content-Type-Options: nosniff" in head
+          and "X-Load-Balancing-Endpoint-Weight: 1" in head, head)
+    code, _, _ = health(ns)
+    check(f"an IPv6-only service has no health check on the IPv4 node IP ({NODE_IP}:{HC_PORT} closed)",
+          code == 0, str(code))
+    hc = kdp.get("/v1/services/default/etp-local6").get("healthCheck", {})
+    check("GET shows the IPv6-only service's health check: port, 1 local endpoint, listening",
+          hc.get("port") == HC_PORT and hc.get("localEndpoints") == 1 and hc.get("listening") is True
+          and "ipv6" not in hc, str(hc))
+    svc = services6()[0]
+    svc["backends"][0]["state"] = "terminating"
+    code, ans = call(kdp.sock, "PUT", "/v1/services/default/etp-local6", svc)
+    code, got, head = health(ns, host=NODE6)
+    check("IPv6 health check: 503 and localEndpoints 0 with no local active endpoint",
+          code == 503 and got == body("etp-local6", 0) and "X-Load-Balancing-Endpoint-Weight: 0" in head,
+          f"{code} {got!r}")
+    svc["backends"][0]["state"] = "active"
+    call(kdp.sock, "PUT", "/v1/services/default/etp-local6", svc)
+    code4, got4, _ = health(ns, port=HC_PORT + 2)
+    code6, got6, _ = health(ns, host=NODE6, port=HC_PORT + 2)
+    check("dual-stack health check: 200 on the IPv4 node IP with its 2 local IPv4 endpoints, 200 on "
+          "nodeIPv6 with its 1 local IPv6 endpoint",
+          code4 == 200 and got4 == body("etp-dual", 2) and code6 == 200 and got6 == body("etp-dual", 1),
+          f"{code4} {got4!r} {code6} {got6!r}")
+    hc = kdp.get("/v1/services/default/etp-dual").get("healthCheck", {})
+    check("GET of the dual-stack service: the IPv4 listener's figures, and the IPv6 one's under ipv6",
+          hc.get("localEndpoints") == 2 and hc.get("listening") is True
+          and hc.get("ipv6", {}).get("localEndpoints") == 1 and hc["ipv6"].get("listening") is True
+          and hc["ipv6"].get("answered") == {"200": 1, "503": 0}, str(hc))
+    # A backend without nodeName is local while kdp has an endpoint of its
+    # IPv6 address: the count follows the endpoint coming and going.
+    nn = {"namespace": "default", "name": "nn6", "type": "LoadBalancer", "clusterIP": "fd00:96::2005",
+          "ipFamilies": ["IPv6"], "loadBalancerIPs": ["2001:db8:2::30"], "externalTrafficPolicy": "Local",
+          "ports": [{"name": "http", "protocol": "TCP", "port": 80, "nodePort": 30085}],
+          "healthCheckNodePort": HC_PORT + 4, "backends": [{"ip": "fd00:20:0:1::77", "nodeName": ""}]}
+    ep = {"ip": "172.20.1.77", "ips": ["172.20.1.77", "fd00:20:0:1::77"], "mac": "02:00:ac:14:01:4d",
+          "devargs": "net_null9"}
+    steps = [call(kdp.sock, "PUT", "/v1/services/default/nn6", nn)[0],
+             health(ns, host=NODE6, port=HC_PORT + 4)[:2],
+             call(kdp.sock, "PUT", "/v1/endpoints/default/nn-pod", ep)[0],
+             health(ns, host=NODE6, port=HC_PORT + 4)[:2],
+             call(kdp.sock, "DELETE", "/v1/endpoints/default/nn-pod")[0],
+             health(ns, host=NODE6, port=HC_PORT + 4)[:2],
+             call(kdp.sock, "DELETE", "/v1/services/default/nn6")[0]]
+    time.sleep(0.3)
+    steps.append(health(ns, host=NODE6, port=HC_PORT + 4)[0])
+    check("IPv6 health check of a backend without nodeName: 503 (0), 200 (1) once kdp has an endpoint of "
+          "its IPv6 address, 503 (0) when it goes; the port closed with the service",
+          steps == [200, (503, body("nn6", 0)), 200, (200, body("nn6", 1)), 200, (503, body("nn6", 0)),
+                    200, 0], str(steps))
+    bad = dict(services6()[1], healthCheckNodePort=30080)  # etp-local6's nodePort (IPv6 only)
+    code, ans = call(kdp.sock, "PUT", "/v1/services/default/etp-cluster6", bad)
+    check("a healthCheckNodePort that is an IPv6-only service's nodePort: 400 naming it",
+          code == 400 and "healthCheckNodePort 30080 is service default/etp-local6's nodePort"
+          in ans.get("error", ""), str(ans))
+    before = kdp.get("/v1/services/default/lb-ranges6")
+    for ranges, want in [(["2001:db8::1/64"], "loadBalancerSourceRanges[0]: not an IPv6 CIDR"),
+                         ([ROUTER6 + "/128", "fd00:10::200/128"], "loadBalancerSourceRanges[1]: listed twice")]:
+        bad = dict(services6()[5], loadBalancerSourceRanges=ranges)
+        code, ans = call(kdp.sock, "PUT", "/v1/services/default/lb-ranges6", bad)
+        check(f"400 naming the field: {want}", code == 400 and want in ans.get("error", ""), str(ans))
+    check("... and nothing changed", kdp.get("/v1/services/default/lb-ranges6") == before)
+
+
+def ipv6_part(kdp_bin, ns):
+    """The IPv6 frontends' traffic policies, source ranges and health checks,
+    on a dual-stack kdp of their own (exact counters)."""
+    from test_pcap6 import ns as solicit  # noqa: E402 (neighbour solicitation)
+    d = tempfile.mkdtemp(prefix="kdp-ftest-pol6-")
+    p = lambda n: os.path.join(d, n)  # noqa: E731
+    os.chmod(d, 0o755)
+    kdp = Kdp(kdp_bin, d, ns)
+    up, curl_in = flows_in(NODE6, ROUTER6, OUTSIDER6, LB6_LOCAL, LB6_RANGES, CURL6, "fd00:96::1001",
+                           "fd00:96::1002")
+    uplink_in = [solicit(W1_MAC, W1_6, NODE6), solicit(ROUTER_MAC, ROUTER6, NODE6)] + up
+    uplink_in += [syn(ROUTER_MAC, "2001:db8:9::5", LB6_RANGES, 50043, 80, 3303)]
+    wrpcap(p("uplink_in.pcap"), uplink_in)
+    wrpcap(p("curl_in.pcap"), curl_in)
+    wrpcap(p("web_in.pcap"), [])
+    cfg = kdp_config(p, "kdp-ftest-pol6", 1024, nodeIPv6=NODE6 + "/64", gatewayIPv6=GW6,
+                     nativeRoutingCIDRv6="fd00:20::/48", serviceCIDRv6="fd00:96::/112", flowStateFile="")
+    state = {
+        "nodes": [{"name": "k8s-ctr", "ip": NODE_IP, "ips": [NODE_IP, NODE6],
+                   "podCIDRs": ["172.20.1.0/24", "fd00:20:0:1::/64"]},
+                  {"name": "k8s-w1", "ip": W1_IP, "ips": [W1_IP, W1_6],
+                   "podCIDRs": ["172.20.0.0/24", "fd00:20::/64"]}],
+        "endpoints": [
+            {"namespace": "default", "name": "curl-pod", "ip": CURL, "ips": [CURL, CURL6], "mac": CURL_MAC,
+             "labels": {}, "devargs": f"net_pcap1,rx_pcap={p('curl_in.pcap')},tx_pcap={p('curl_out.pcap')}"},
+            {"namespace": "default", "name": "webpod", "ip": WEB, "ips": [WEB, WEB6], "mac": WEB_MAC,
+             "labels": {}, "devargs": f"net_pcap2,rx_pcap={p('web_in.pcap')},tx_pcap={p('web_out.pcap')}"}],
+        "services": services6()}
+    json.dump(cfg, open(p("kdp.json"), "w"))
+    json.dump(state, open(p("state.json"), "w"))
+    started = kdp.start()
+    check("a dual-stack kdp starts with the IPv6 services of phase 2", started, open(p("kdp.log")).read()[-2000:])
+    if not started:
+        return
+    try:
+        seen = {"/v1/stats": kdp.wait_rx(len(uplink_in) + len(curl_in))}
+        for path in ["/v1/services/default/etp-local6", "/v1/services/default/lb-ranges6"]:
+            seen[path] = kdp.get(path)
+        health_checks6(kdp, ns)
+        check("the dual-stack kdp exits 0 on SIGTERM", kdp.stop() == 0)
+        traffic6(p, seen)
+    finally:
+        kdp.stop()
+    if results["failed"] == 0:
+        shutil.rmtree(d, ignore_errors=True)
+    else:
+        print(f"kept {d} for inspection")
+
+
 def main():
     kdp_bin = os.path.abspath(sys.argv[1])
     d = tempfile.mkdtemp(prefix="kdp-ftest-pol-")
@@ -527,31 +781,17 @@ def main():
     try:
         in_ns(ns, ["ip", "link", "set", "lo", "up"], check=True)
         in_ns(ns, ["ip", "addr", "add", NODE_IP + "/32", "dev", "lo"], check=True)
+        in_ns(ns, ["ip", "-6", "addr", "add", NODE6 + "/128", "dev", "lo", "nodad"], check=True)
         uplink_in = [
             Ether(src=W1_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=W1_MAC, psrc=W1_IP, pdst=NODE_IP),
             Ether(src=ROUTER_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=ROUTER_MAC, psrc=ROUTER, pdst=NODE_IP),
         ]
-        uplink_in += [syn(ROUTER_MAC, ROUTER, NODE_IP, 50000 + i, 30080, 3000 + i) for i in range(10)]
-        uplink_in += [syn(ROUTER_MAC, ROUTER, LB_LOCAL, 50010 + i, 80, 3010 + i) for i in range(10)]
-        uplink_in += [syn(ROUTER_MAC, ROUTER, NODE_IP, 50020, 30081, 3020),
-                      syn(ROUTER_MAC, ROUTER, NODE_IP, 50030, 30082, 3030),
-                      syn(ROUTER_MAC, ROUTER, LB_RANGES, 50040, 80, 3300),
-                      syn(ROUTER_MAC, OUTSIDER, LB_RANGES, 50041, 80, 3301),
-                      syn(ROUTER_MAC, OUTSIDER, NODE_IP, 50042, 30083, 3302)]
-        curl_in = [syn(CURL_MAC, CURL, NODE_IP, 50100 + i, 30080, 3100 + i) for i in range(20)]
-        curl_in += [syn(CURL_MAC, CURL, "10.96.10.1", 50200 + i, 80, 3200 + i) for i in range(20)]
-        curl_in += [syn(CURL_MAC, CURL, "10.96.10.2", 50220, 80, 3220)]
+        up, curl_in = flows_in(NODE_IP, ROUTER, OUTSIDER, LB_LOCAL, LB_RANGES, CURL, "10.96.10.1", "10.96.10.2")
+        uplink_in += up
         wrpcap(p("uplink_in.pcap"), uplink_in)
         wrpcap(p("curl_in.pcap"), curl_in)
         wrpcap(p("web_in.pcap"), [])
-        cfg = {"name": "k8s-ctr", "nodeIP": NODE_IP + "/24", "gateway": ROUTER,
-               "uplink": {"devargs": f"net_pcap0,rx_pcap={p('uplink_in.pcap')},tx_pcap={p('uplink_out.pcap')}",
-                          "mac": KDP_MAC},
-               "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
-               "allowedDrivers": ["net_pcap", "net_null"], "workers": 1,
-               "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
-               "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-ftest-pol-{os.getpid()}",
-                       "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}
+        cfg = kdp_config(p, "kdp-ftest-pol", 512)
         state = {
             "nodes": [{"name": "k8s-ctr", "ip": NODE_IP, "podCIDRs": ["172.20.1.0/24"]},
                       {"name": "k8s-w1", "ip": W1_IP, "podCIDRs": ["172.20.0.0/24"]}],
@@ -583,6 +823,7 @@ def main():
         state_and_restart(kdp, p)
         incremental_equals_whole(kdp, p)
         check("kdp exits 0 on SIGTERM at the end", kdp.stop() == 0)
+        ipv6_part(kdp_bin, ns)
         return finish(d)
     finally:
         kdp.stop()

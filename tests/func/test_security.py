@@ -79,10 +79,12 @@ def main():
     sock = os.path.join(d, "kdp.sock")
     cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
            "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
+           "nodeIPv6": "fd00:10::100/64", "gatewayIPv6": "fe80::c8", "nativeRoutingCIDRv6": "fd00:20::/48",
+           "serviceCIDRv6": "fd00:20:0:ffff::/112",
            "controlSocket": sock, "controlSocketGroup": "daemon", "stateFile": os.path.join(d, "state.json"),
            "flowStateFile": "",
            "maxBodyBytes": 4096, "memifSocketDir": os.path.join(d, "memif"),
-           "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-sec-{os.getpid()}",
+           "eal": ["--no-pci", "--no-huge", "-m", "1024", f"--file-prefix=kdp-sec-{os.getpid()}",
                    "--no-telemetry", "--log-level=lib.*:error"]}
     json.dump(cfg, open(os.path.join(d, "kdp.json"), "w"))
     log = open(os.path.join(d, "kdp.log"), "w")
@@ -209,15 +211,43 @@ def main():
         check("nothing changed after the bad requests", request(sock, "GET", "/v1/state")[1] == before)
 
         # Endpoints that cannot be this node's pods.
-        code, _ = request(sock, "PUT", "/v1/nodes/k8s-w1", b'{"ip": "192.168.10.101", "podCIDRs": ["172.20.0.0/24"]}')
-        for ip, want in [("172.20.0.9", "ip: 172.20.0.9 is inside podCIDR 172.20.0.0/24 of node k8s-w1, not this node's"),
-                         ("10.1.2.3", "ip: 10.1.2.3 is outside the native routing CIDR 172.20.0.0/16 (the pods' addresses)")]:
-            c, ans = request(sock, "PUT", "/v1/endpoints/default/x", json.dumps(
-                {"ip": ip, "mac": "02:00:00:00:00:01", "devargs": "net_null,no-rx=1"}).encode())
+        code, ans = request(sock, "PUT", "/v1/nodes/k8s-w1", b'{"ip": "192.168.10.101", "ips": '
+                            b'["192.168.10.101", "fd00:10::101"], "podCIDRs": ["172.20.0.0/24", "fd00:20::/64"]}')
+        check("a dual-stack node k8s-w1 is taken", code == 200, f"{code} {ans[:200]!r}")
+        state0 = request(sock, "GET", "/v1/state")[1]
+        for ip, ip6, want in [
+                ("172.20.0.9", None, "ip: 172.20.0.9 is inside podCIDR 172.20.0.0/24 of node k8s-w1, not this node's"),
+                ("10.1.2.3", None, "ip: 10.1.2.3 is outside the native routing CIDR 172.20.0.0/16 (the pods' addresses)"),
+                # The same checks of the IPv6 address (issue #17), the IPv4 one fine.
+                ("172.20.1.9", "fd00:20::9", "ips: fd00:20::9 is inside podCIDR fd00:20::/64 of node k8s-w1, not this node's"),
+                ("172.20.1.9", "fd00:30::9", "ips: fd00:30::9 is outside the native routing CIDR fd00:20::/48 (the pods' addresses)"),
+                ("172.20.1.9", "fd00:20:0:ffff::9", "ips: fd00:20:0:ffff::9 is inside the service CIDR fd00:20:0:ffff::/112")]:
+            body = {"ip": ip, "mac": "02:00:00:00:00:01", "devargs": "net_null,no-rx=1"}
+            if ip6:
+                body["ips"] = [ip, ip6]
+            c, ans = request(sock, "PUT", "/v1/endpoints/default/x", json.dumps(body).encode())
             got = json.loads(ans or b"{}").get("error")
-            check(f"an endpoint at {ip} -> 400 {want}",
+            check(f"an endpoint at {ip6 or ip} -> 400 {want}",
                   code == 200 and c == 400 and got == f"endpoints[default/x]: {want}"
-                  and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]", f"{c} {got}")
+                  and request(sock, "GET", "/v1/endpoints")[1].strip() == b"[]"
+                  and request(sock, "GET", "/v1/state")[1] == state0, f"{c} {got}")
+        c, ans = request(sock, "PATCH", "/v1/objects", json.dumps({"objects": [
+            {"kind": "/v1/endpoints", "id": ["default", "y"], "body": {
+                "ip": "172.20.1.8", "ips": ["172.20.1.8", "fd00:20:0:1::8"], "mac": "02:00:00:00:00:02",
+                "devargs": "net_null,no-rx=1,size=80"}},
+            {"kind": "/v1/endpoints", "id": ["default", "x"], "body": {
+                "ip": "172.20.1.9", "ips": ["172.20.1.9", "fd00:20::9"], "mac": "02:00:00:00:00:01",
+                "devargs": "net_null,no-rx=1"}}]}).encode())
+        got = json.loads(ans or b"{}").get("error", "")
+        check("a batch with an endpoint in another node's IPv6 podCIDR -> 400 naming it, nothing applied",
+              c == 400 and got.endswith("endpoints[default/x]: ips: fd00:20::9 is inside podCIDR fd00:20::/64 "
+                                        "of node k8s-w1, not this node's")
+              and request(sock, "GET", "/v1/state")[1] == state0, f"{c} {got}")
+        c, ans = request(sock, "PUT", "/v1/endpoints/default/x", json.dumps(
+            {"ip": "172.20.1.9", "ips": ["172.20.1.9", "fd00:20:0:1::9"], "mac": "02:00:00:00:00:01",
+             "devargs": "net_null,no-rx=1"}).encode())
+        check("an endpoint in this node's IPv6 podCIDR is taken",
+              c == 200 and request(sock, "DELETE", "/v1/endpoints/default/x")[0] == 200, f"{c} {ans[:160]!r}")
         request(sock, "DELETE", "/v1/nodes/k8s-w1")
 
         # An endpoint's port leaves the workers' polls before it is closed.

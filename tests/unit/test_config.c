@@ -350,6 +350,32 @@ static void test_state_rules(void)
 		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
 		 "endpoints[default/a]: ip: 172.20.0.7 is inside podCIDR 172.20.0.0/24 of node k8s-w1, "
 		 "not this node's"},
+		/* The same for an endpoint's IPv6 address (issue #17). */
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.5\","
+		 "\"ips\":[\"172.20.1.5\",\"fd00:30::5\"],"
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
+		 "endpoints[default/a]: ips: fd00:30::5 is outside the native routing CIDR fd00:20::/48 "
+		 "(the pods' addresses)"},
+		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.5\","
+		 "\"ips\":[\"172.20.1.5\",\"fd00:20:0:ffff::5\"],"
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
+		 "endpoints[default/a]: ips: fd00:20:0:ffff::5 is inside the service CIDR fd00:20:0:ffff::/112"},
+		{"{\"nodes\":[{\"name\":\"k8s-ctr\",\"ip\":\"192.168.10.100\","
+		 "\"ips\":[\"192.168.10.100\",\"fd00:10::100\"],\"podCIDRs\":[\"172.20.1.0/24\",\"fd00:20:0:1::/64\"]},"
+		 "{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.101\","
+		 "\"ips\":[\"192.168.10.101\",\"fd00:10::101\"],\"podCIDRs\":[\"172.20.0.0/24\",\"fd00:20::/64\"]}],"
+		 "\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.7\","
+		 "\"ips\":[\"172.20.1.7\",\"fd00:20::7\"],"
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}",
+		 "endpoints[default/a]: ips: fd00:20::7 is inside podCIDR fd00:20::/64 of node k8s-w1, "
+		 "not this node's"},
+		{"{\"nodes\":[{\"name\":\"k8s-ctr\",\"ip\":\"192.168.10.100\","
+		 "\"ips\":[\"192.168.10.100\",\"fd00:10::100\"],\"podCIDRs\":[\"172.20.1.0/24\",\"fd00:20:0:1::/64\"]},"
+		 "{\"name\":\"k8s-w1\",\"ip\":\"192.168.10.101\","
+		 "\"ips\":[\"192.168.10.101\",\"fd00:10::101\"],\"podCIDRs\":[\"172.20.0.0/24\",\"fd00:20::/64\"]}],"
+		 "\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.7\","
+		 "\"ips\":[\"172.20.1.7\",\"fd00:20:0:1::7\"],"
+		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_tap,iface=a\"}]}", NULL},
 		{"{\"endpoints\":[{\"namespace\":\"default\",\"name\":\"a\",\"ip\":\"172.20.1.5\","
 		 "\"mac\":\"02:00:00:00:00:01\",\"devargs\":\"net_kdp_afp,iface=eth1\"}]}",
 		 "endpoints[default/a]: devargs: iface eth1 is the uplink's interface, not a pod's"},
@@ -364,6 +390,13 @@ static void test_state_rules(void)
 	/* A service range inside the pool, and a host tap, for the cases above. */
 	c.svc_cidr = IP4(172, 20, 200, 0);
 	c.svc_plen = 24;
+	/* IPv6 on, with its pool and a service range inside it. */
+	c.has_ip6 = true;
+	c.node_ip6 = test_ip6("fd00:10::100");
+	c.native_cidr6 = test_ip6("fd00:20::");
+	c.native_plen6 = 48;
+	c.svc_cidr6 = test_ip6("fd00:20:0:ffff::");
+	c.svc_plen6 = 112;
 	snprintf(c.host_devargs, sizeof(c.host_devargs), "net_tap0,iface=kdp-host");
 	for (size_t i = 0; i < RTE_DIM(t); i++) {
 		json_t *j = json_loads(t[i].body, 0, NULL);
@@ -399,7 +432,7 @@ static void test_state_roundtrip(void)
 		"\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080,\"nodePort\":30080}],"
 		"\"sessionAffinity\":\"ClientIP\",\"sessionAffinityTimeoutSeconds\":10800,\"algorithm\":\"maglev\","
 		"\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Cluster\",\"healthCheckNodePort\":30999,"
-		"\"loadBalancerSourceRanges\":[\"203.0.113.0/24\"],"
+		"\"loadBalancerSourceRanges\":[\"203.0.113.0/24\",\"2001:db8::/48\"],"
 		"\"backends\":[{\"ip\":\"172.20.1.40\",\"state\":\"active\",\"nodeName\":\"k8s-ctr\"},"
 		"{\"ip\":\"172.20.0.130\",\"state\":\"terminating\",\"nodeName\":\"\"}]}],"
 		"\"localRedirectPolicies\":[{\"namespace\":\"kube-system\",\"name\":\"nodelocaldns\","
@@ -659,7 +692,10 @@ static void test_service_errors(void)
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"internalTrafficPolicy\":1}", "internalTrafficPolicy: expected a string"},
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"healthCheckNodePort\":\"x\"}", "healthCheckNodePort: expected 0 (none) or a port"},
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"10.0.0.0/8\",\"10.0.0.0/8\"]}", "loadBalancerSourceRanges[1]: listed twice"},
-		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"2001:db8::/32\"]}", "loadBalancerSourceRanges[0]: not an IPv4 CIDR"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"2001:db8::1/32\"]}", "loadBalancerSourceRanges[0]: not an IPv6 CIDR"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"10.0.0.1/8\"]}", "loadBalancerSourceRanges[0]: not an IPv4 CIDR"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"2001:db8::/32\",\"10.0.0.0/8\",\"2001:db8::/32\"]}", "loadBalancerSourceRanges[2]: listed twice"},
+		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"loadBalancerSourceRanges\":[\"2001:db8::/32\",\"10.0.0.0/8\",\"2001:db8::/48\"]}", NULL},
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"backends\":[{\"ip\":\"172.20.1.40\",\"nodeName\":\"%s\"}]}", "backends[0].nodeName: longer than 253"},
 		{"{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"port\":80}],\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Local\",\"healthCheckNodePort\":31000,\"loadBalancerSourceRanges\":[\"0.0.0.0/0\"],\"backends\":[{\"ip\":\"172.20.1.40\",\"nodeName\":\"k8s-ctr\"}]}", NULL},
 	};

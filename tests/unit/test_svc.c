@@ -9,6 +9,7 @@
 #include "maglev/kdp_maglev.h"
 #include "svc/kdp_affinity.h"
 #include "svc/kdp_svc.h"
+#include "svc/kdp_svc6.h"
 #include "test_util.h"
 
 static struct kdp_svc_fe make_fe(uint32_t id, const uint8_t *states, int n, int algo)
@@ -206,6 +207,79 @@ static void test_source_ranges(void)
 	free_fe(&fe);
 }
 
+/* An IPv6 frontend takes the same picks as an IPv4 one (the picks of
+ * kdp_svc): for the same backend states and locality, under each policy,
+ * the same backend for every hash from either side; Maglev over the local
+ * ones; and the ranges of its own family. */
+static void test_svc6_policy(void)
+{
+	static const uint8_t locals[][4] = {{0, 1, 1, 0}, {0, 1, 0, 0}, {0, 0, 0, 0}, {1, 0, 0, 1}};
+	static const uint8_t policies[] = {0, KDP_SVC_LOCAL_OUTSIDE,
+					   KDP_SVC_LOCAL_INSIDE | KDP_SVC_LOCAL_OUTSIDE};
+	const uint8_t st[] = {KDP_BE_ACTIVE, KDP_BE_MAINTENANCE, KDP_BE_TERMINATING, KDP_BE_ACTIVE};
+	struct kdp_svc_fe fe4 = make_fe(1, st, 4, KDP_SVC_RANDOM);
+	struct kdp_svc6_fe fe;
+	struct kdp_in6 src;
+
+	memset(&fe, 0, sizeof(fe));
+	fe.id = 1;
+	fe.be = calloc(4, sizeof(*fe.be));
+	for (int i = 0; i < 4; i++) {
+		struct kdp_in6 a = test_ip6("fd00:20::10");
+
+		a.b[15] = (uint8_t)(0x10 + i);
+		memcpy(fe.be[i].ip, &a, 16);
+		fe.be[i].port = rte_cpu_to_be_16(8080);
+		fe.be[i].state = st[i];
+	}
+	fe.n_be = 4;
+	for (size_t l = 0; l < RTE_DIM(locals); l++)
+		for (size_t p = 0; p < RTE_DIM(policies); p++) {
+			bool same = true;
+
+			for (int i = 0; i < 4; i++)
+				fe.be[i].local = fe4.be[i].local = locals[l][i];
+			fe.local_only = fe4.local_only = policies[p];
+			CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 0), 0);
+			CU_ASSERT_EQUAL_FATAL(kdp_svc_fe_prepare(&fe4, 0), 0);
+			CU_ASSERT(fe.all.n == fe4.all.n && fe.local.n == fe4.local.n);
+			for (uint32_t h = 0; h < 200; h++)
+				for (int outside = 0; outside < 2; outside++)
+					same &= kdp_svc6_select(&fe, h * 2654435761u, outside) ==
+						kdp_svc_select(&fe4, h * 2654435761u, outside);
+			for (int b = 0; b < 4; b++)
+				same &= kdp_svc6_selectable(&fe, b) == kdp_svc_selectable(&fe4, b);
+			CU_ASSERT(same);
+		}
+	/* Locals {1, 0, 0, 1} under internalTrafficPolicy: Maglev over 0 and 3. */
+	fe.algo = KDP_SVC_MAGLEV;
+	CU_ASSERT_EQUAL_FATAL(kdp_svc6_fe_prepare(&fe, 16381), 0);
+	CU_ASSERT_EQUAL(fe.local.m, 16381);
+	for (uint32_t h = 0; h < 200; h++) {
+		int b = kdp_svc6_select(&fe, h * 2654435761u, false);
+		CU_ASSERT(b == 0 || b == 3);
+	}
+	free_fe(&fe4);
+	/* Source ranges: none admits anyone; else only the prefixes given. */
+	src = test_ip6("2001:db8:9::7");
+	CU_ASSERT(kdp_svc6_source_allowed(&fe, src.b));
+	fe.ranges = calloc(2, sizeof(*fe.ranges));
+	fe.ranges[0].net = test_ip6("2001:db8:9::");
+	fe.ranges[0].plen = 49;
+	fe.ranges[1].net = test_ip6("fd00:10::200");
+	fe.ranges[1].plen = 128;
+	fe.n_ranges = 2;
+	CU_ASSERT(kdp_svc6_source_allowed(&fe, src.b));
+	src = test_ip6("2001:db8:9:8000::7"); /* outside the /49 */
+	CU_ASSERT(!kdp_svc6_source_allowed(&fe, src.b));
+	src = test_ip6("fd00:10::200");
+	CU_ASSERT(kdp_svc6_source_allowed(&fe, src.b));
+	src = test_ip6("fd00:10::201");
+	CU_ASSERT(!kdp_svc6_source_allowed(&fe, src.b));
+	kdp_svc6_fe_release(&fe);
+	CU_ASSERT(fe.be == NULL && fe.ranges == NULL && fe.all.sel == NULL && fe.local.maglev == NULL);
+}
+
 /* Clones share frontends; removing keeps every other key reachable
  * (backward-shift deletion) and clears the filter bit of an address that
  * has no frontend left. */
@@ -267,5 +341,6 @@ void test_register_svc(void)
 	CU_add_test(s, "frontend table and ClientIP affinity", test_table_and_affinity);
 	CU_add_test(s, "Local traffic policy: the local pick, its fallback, none", test_local_pick);
 	CU_add_test(s, "loadBalancerSourceRanges", test_source_ranges);
+	CU_add_test(s, "IPv6 frontends: Local picks, Maglev, source ranges", test_svc6_policy);
 	CU_add_test(s, "frontend table: clone, insert, remove", test_table_clone_remove);
 }
