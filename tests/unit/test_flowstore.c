@@ -558,8 +558,8 @@ static void test_restart6(void)
 	CU_ASSERT_EQUAL(fs->hdr->fe_off, fs->hdr->ct6_off);
 	CU_ASSERT_EQUAL(kdp_flowstore_commit(fs), 0);
 	kdp_flowstore_close(fs);
-	free(fe.sel); /* be[] is on the stack */
-	free(fe.maglev);
+	kdp_svc_pick_release(&fe.all); /* be[] is on the stack */
+	kdp_svc_pick_release(&fe.local);
 	cleanup();
 }
 
