@@ -298,23 +298,24 @@ check_d_masq() {
 	lab_router_pod_routes del
 }
 
-check_e_lrp() {
+# lrp_query LABEL SERVER TYPE WANT FROM: a query of TYPE for webpod from
+# curl-pod (address FROM) to SERVER, answered WANT by node-local-dns-ctr.
+lrp_query() {
 	local before after ans
-	before=$(lab_dns_queries nodelocal-ctr | grep -c 'from 172.20.1.236')
-	ans=$(ip netns exec kdp-curl-pod dig +short +tries=2 +timeout=2 "@$DNS_IP" webpod.default.svc.cluster.local A 2>&1)
+	before=$(lab_dns_queries nodelocal-ctr | grep -c "from $5")
+	ans=$(ip netns exec kdp-curl-pod dig +short +tries=2 +timeout=2 "@$2" webpod.default.svc.cluster.local "$3" 2>&1)
 	sleep 0.3
-	after=$(lab_dns_queries nodelocal-ctr | grep -c 'from 172.20.1.236')
-	[[ $ans == "$SVC_IP" ]] && ((after > before))
-	verdict $? "e. DNS local redirect: a query to kube-dns $DNS_IP from curl-pod is answered by node-local-dns-ctr (the policy from the API, labels from the Pod)" \
-		"answer: $ans; queries from curl-pod in node-local-dns-ctr's log: $before -> $after"
+	after=$(lab_dns_queries nodelocal-ctr | grep -c "from $5")
+	[[ $ans == "$4" ]] && ((after > before))
+	verdict $? "$1" "answer: $ans; queries from $5 in node-local-dns-ctr's log: $before -> $after"
+}
+
+check_e_lrp() {
+	lrp_query "e. DNS local redirect: a query to kube-dns $DNS_IP from curl-pod is answered by node-local-dns-ctr (the policy from the API, labels from the Pod)" \
+		"$DNS_IP" A "$SVC_IP" 172.20.1.236
 	lab_ipv6 || return 0
-	before=$(lab_dns_queries nodelocal-ctr | grep -c 'from fd00:20:0:1::236')
-	ans=$(ip netns exec kdp-curl-pod dig +short +tries=2 +timeout=2 "@$DNS_IP6" webpod.default.svc.cluster.local AAAA 2>&1)
-	sleep 0.3
-	after=$(lab_dns_queries nodelocal-ctr | grep -c 'from fd00:20:0:1::236')
-	[[ $ans == "$SVC_IP6" ]] && ((after > before))
-	verdict $? "e2. DNS local redirect over IPv6: a query to kube-dns [$DNS_IP6] from curl-pod is answered by node-local-dns-ctr (the Pods' podIPs of both families, the endpoints' IPv6 addresses)" \
-		"answer: $ans; IPv6 queries from curl-pod in node-local-dns-ctr's log: $before -> $after"
+	lrp_query "e2. DNS local redirect over IPv6: a query to kube-dns [$DNS_IP6] from curl-pod is answered by node-local-dns-ctr (the Pods' podIPs of both families, the endpoints' IPv6 addresses)" \
+		"$DNS_IP6" AAAA "$SVC_IP6" fd00:20:0:1::236
 }
 
 # A client in curl-pod: GET http://SVC_IP/ every 10 ms until FILE exists;
