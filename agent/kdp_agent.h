@@ -168,21 +168,28 @@ enum kdp_agent_fields {
 struct kdp_agent_svc_opts {
 	enum kdp_agent_fields fields;
 	const char *algorithm; /**< "random" or "maglev" */
+	bool ipv6;	       /**< kdp has IPv6 (its status shows nodeIPv6):
+				*   the IPv6 family of dual-stack objects too */
 };
 
 /**
- * The body of PUT /v1/nodes/{name} for a Node: {"name", "ip", "podCIDRs"}.
- * NULL when kdp cannot take it (no IPv4 InternalIP...), with the reason in
- * @p why.
+ * The body of PUT /v1/nodes/{name} for a Node: {"name", "ip", "podCIDRs"},
+ * with @p ipv6 (kdp has IPv6) and an IPv6 InternalIP (else ExternalIP) also
+ * "ips": [IPv4, IPv6] and the IPv6 podCIDRs after the IPv4 ones. NULL when
+ * kdp cannot take it (no IPv4 InternalIP...), with the reason in @p why.
  */
-json_t *kdp_agent_node_body(const json_t *node, char *why);
+json_t *kdp_agent_node_body(const json_t *node, bool ipv6, char *why);
 
 /**
  * The body of PUT /v1/services/{ns}/{name} for a Service and its
  * EndpointSlices (@p slices: an array), in the form kdp's GET shows it (every
  * field explicit, backends sorted). NULL when kdp has nothing to do with the
- * service (headless, ExternalName, no IPv4 cluster IP, no TCP/UDP port),
- * with the reason in @p why. Warnings about what kdp cannot express go to
+ * service (headless, ExternalName, no cluster IP of a family kdp has, no
+ * TCP/UDP port), with the reason in @p why. A service with an IPv6 cluster IP
+ * (@p o->ipv6) also gets clusterIPs, ipFamilies and ipFamilyPolicy; each
+ * family's backends, external and load balancer IPs and source ranges are
+ * taken only when the service has that family's cluster IP (as kube-proxy's
+ * proxier of that family does). Warnings about what kdp cannot express go to
  * @p warn ("" when none).
  */
 json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,

@@ -83,6 +83,7 @@ struct kdp_agent_sync {
 	double no_bulk_until;
 	bool batches;	  /* kdp takes PATCH /v1/objects and ?keep=endpoints */
 	char boot_id[48]; /* kdp's bootId, "" when it has none */
+	bool ipv6;	  /* kdp has IPv6 (nodeIPv6 in its status): dual stack */
 };
 
 /* Changes per PATCH /v1/objects at most (kdp's maxBodyBytes is 1 MiB by
@@ -151,13 +152,18 @@ void kdp_agent_sync_on_change(void *arg, enum kdp_agent_kind kind, const char *k
 	case KDP_AGENT_POD: {
 		json_t *a = old ? kdp_agent_pod_labels(old) : NULL;
 		json_t *b = obj ? kdp_agent_pod_labels(obj) : NULL;
-		const char *ip_a = json_string_value(json_object_get(json_object_get(old, "status"), "podIP"));
-		const char *ip_b = json_string_value(json_object_get(json_object_get(obj, "status"), "podIP"));
+		const json_t *ip_a = json_object_get(json_object_get(old, "status"), "podIPs");
+		const json_t *ip_b = json_object_get(json_object_get(obj, "status"), "podIPs");
 
 		/* New labels, or a new sandbox (kdp-cni has just made its
-		 * endpoint, without labels): set them. */
+		 * endpoint, without labels): set them. podIPs has the
+		 * addresses of both families (podIP only the first). */
+		if (ip_b == NULL)
+			ip_b = json_object_get(json_object_get(obj, "status"), "podIP");
+		if (ip_a == NULL)
+			ip_a = json_object_get(json_object_get(old, "status"), "podIP");
 		if (obj != NULL && (a == NULL || !json_equal(a, b) ||
-				    (ip_b != NULL && (ip_a == NULL || strcmp(ip_a, ip_b) != 0))))
+				    (ip_b != NULL && (ip_a == NULL || !json_equal(ip_a, ip_b)))))
 			mark(s->labels_dirty, key, t);
 		json_decref(a);
 		json_decref(b);
@@ -207,12 +213,12 @@ static json_t *want(struct kdp_agent_sync *s, enum coll c, const char *key)
 		obj = kdp_agent_kube_get(s->kube, KDP_AGENT_NODE, key);
 		if (obj == NULL)
 			return NULL;
-		body = kdp_agent_node_body(obj, why);
+		body = kdp_agent_node_body(obj, s->ipv6, why);
 		json_decref(obj);
 		warn_once(s, KDP_AGENT_WARN, "node", key, body ? "" : why);
 		return body;
 	case C_SVC: {
-		struct kdp_agent_svc_opts so = {s->fields, s->o.algorithm};
+		struct kdp_agent_svc_opts so = {s->fields, s->o.algorithm, s->ipv6};
 		json_t *slices, *set = json_object_get(s->svc_slices, key), *v;
 		const char *sk;
 		const char *type;
@@ -902,6 +908,8 @@ static void relabel(struct kdp_agent_sync *s, const char *key, double t)
 	body = json_pack("{s:O, s:O, s:O, s:O}", "ip", json_object_get(ep, "ip"), "mac",
 			 json_object_get(ep, "mac"), "devargs", json_object_get(ep, "devargs"),
 			 "labels", labels);
+	if (body != NULL && json_object_get(ep, "ips") != NULL) /* its IPv6 address */
+		json_object_set(body, "ips", json_object_get(ep, "ips"));
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL)
@@ -1139,6 +1147,13 @@ static void poll_kdp(struct kdp_agent_sync *s, double now)
 	snprintf(s->boot_id, sizeof(s->boot_id), "%s", boot ? boot : "");
 	if (neps != s->ep_count)
 		s->next_ep_check = now;
+	/* IPv6 is the node config's: it changes only with a restart (a resync). */
+	if ((json_object_get(st, "nodeIPv6") != NULL) != s->ipv6 || !s->ever_up) {
+		s->ipv6 = json_object_get(st, "nodeIPv6") != NULL;
+		kdp_agent_log(KDP_AGENT_INFO, "kdp %s: %s", s->ipv6 ? "has IPv6" : "has no nodeIPv6",
+			      s->ipv6 ? "both families of dual-stack objects sent"
+				      : "the IPv4 family of dual-stack objects sent");
+	}
 	s->uptime = up;
 	s->kdp_up = s->ever_up = true;
 	kdp_agent_m.kdp_up = true;

@@ -62,48 +62,67 @@ bool kdp_agent_name_ok(const char *s)
 	return s[0] != '-' && s[0] != '.' && s[n - 1] != '-' && s[n - 1] != '.';
 }
 
-static bool ipv4(const char *s, uint32_t *out)
+/* The family of address @p s (4 or 6, 0: neither), its bytes (network
+ * order; IPv4 in the first 4) into @p out, and its canonical text (inet_ntop,
+ * as kdp shows it) into @p text when not NULL. */
+static int ip_parse(const char *s, uint8_t out[16], char text[INET6_ADDRSTRLEN])
 {
-	struct in_addr a;
+	uint8_t b[16] = {0};
+	int fam = 0;
 
-	if (s == NULL || inet_pton(AF_INET, s, &a) != 1)
-		return false;
+	if (s != NULL && inet_pton(AF_INET, s, b) == 1)
+		fam = 4;
+	else if (s != NULL && strchr(s, ':') != NULL && inet_pton(AF_INET6, s, b) == 1)
+		fam = 6;
+	if (fam != 0 && text != NULL)
+		inet_ntop(fam == 4 ? AF_INET : AF_INET6, b, text, INET6_ADDRSTRLEN);
 	if (out != NULL)
-		*out = ntohl(a.s_addr);
-	return true;
+		memcpy(out, b, 16);
+	return fam;
 }
 
-/* A canonical IPv4 CIDR (host bits cleared, spaces trimmed) into @p out. */
-static bool cidr4(const char *s, char *out, size_t len)
+static bool ipv4(const char *s)
 {
-	char buf[64], *slash, *end;
+	return ip_parse(s, NULL, NULL) == 4;
+}
+
+/* A canonical CIDR of either family (host bits cleared, spaces trimmed, the
+ * address as inet_ntop writes it) into @p out; returns its family, 0 when
+ * @p s is not one. */
+static int cidr_parse(const char *s, char *out, size_t len)
+{
+	char buf[64], *slash, *end, t[INET6_ADDRSTRLEN];
 	const char *b = s;
-	uint32_t a;
+	uint8_t a[16];
 	long plen;
 	size_t n;
+	int fam;
 
 	if (s == NULL)
-		return false;
+		return 0;
 	while (*b == ' ')
 		b++;
 	n = strlen(b);
 	while (n > 0 && b[n - 1] == ' ')
 		n--;
 	if (n == 0 || n >= sizeof(buf))
-		return false;
+		return 0;
 	memcpy(buf, b, n);
 	buf[n] = '\0';
 	slash = strchr(buf, '/');
 	if (slash == NULL)
-		return false;
+		return 0;
 	*slash = '\0';
 	plen = strtol(slash + 1, &end, 10);
-	if (*end != '\0' || slash[1] == '\0' || plen < 0 || plen > 32 || !ipv4(buf, &a))
-		return false;
-	a &= plen == 0 ? 0 : 0xffffffffu << (32 - plen);
-	snprintf(out, len, "%u.%u.%u.%u/%ld", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255,
-		 plen);
-	return true;
+	fam = ip_parse(buf, a, NULL);
+	if (*end != '\0' || slash[1] == '\0' || fam == 0 || plen < 0 ||
+	    plen > (fam == 4 ? 32 : 128))
+		return 0;
+	for (long bit = plen; bit < (fam == 4 ? 32 : 128); bit++)
+		a[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+	inet_ntop(fam == 4 ? AF_INET : AF_INET6, a, t, sizeof(t));
+	snprintf(out, len, "%s/%ld", t, plen);
+	return fam;
 }
 
 static const char *str_at(const json_t *o, const char *a, const char *b)
@@ -117,53 +136,75 @@ static const char *str_at(const json_t *o, const char *a, const char *b)
 
 /* ---- nodes ---- */
 
-json_t *kdp_agent_node_body(const json_t *node, char *why)
+/* The node's first address of family @p fam: an InternalIP, else an
+ * ExternalIP (canonical text into @p out), as kube-proxy picks its node IPs. */
+static bool node_addr(const json_t *node, int fam, char out[INET6_ADDRSTRLEN])
 {
-	const char *name = str_at(node, "metadata", "name"), *ip = NULL, *v;
+	const json_t *a = json_object_get(json_object_get(node, "status"), "addresses"), *e;
+	size_t i;
+
+	for (int pass = 0; pass < 2; pass++)
+		json_array_foreach(a, i, e) {
+			const char *t = json_string_value(json_object_get(e, "type"));
+
+			if (t != NULL && strcmp(t, pass ? "ExternalIP" : "InternalIP") == 0 &&
+			    ip_parse(json_string_value(json_object_get(e, "address")), NULL, out) ==
+				    fam)
+				return true;
+		}
+	return false;
+}
+
+json_t *kdp_agent_node_body(const json_t *node, bool ipv6, char *why)
+{
+	const char *name = str_at(node, "metadata", "name");
 	const json_t *spec = json_object_get(node, "spec"), *a, *e;
-	json_t *cidrs;
+	char ip[INET6_ADDRSTRLEN], ip6[INET6_ADDRSTRLEN];
+	json_t *cidrs, *body;
+	bool has6;
 	size_t i;
 
 	if (!kdp_agent_name_ok(name)) {
 		say(why, "name '%s' is not one kdp takes (1-63 of a-z 0-9 - .)", name ? name : "");
 		return NULL;
 	}
-	a = json_object_get(json_object_get(node, "status"), "addresses");
-	for (int pass = 0; pass < 2 && ip == NULL; pass++)
-		json_array_foreach(a, i, e) {
-			const char *t = json_string_value(json_object_get(e, "type"));
-			v = json_string_value(json_object_get(e, "address"));
-			if (t != NULL && strcmp(t, pass ? "ExternalIP" : "InternalIP") == 0 &&
-			    ipv4(v, NULL)) {
-				ip = v;
-				break;
-			}
-		}
-	if (ip == NULL) {
+	if (!node_addr(node, 4, ip)) {
 		say(why, "no IPv4 InternalIP (or ExternalIP) in status.addresses");
 		return NULL;
 	}
+	has6 = ipv6 && node_addr(node, 6, ip6);
+	/* podCIDRs (else podCIDR): the IPv4 ones, then the IPv6 ones when the
+	 * node has an IPv6 address, as kdp lists them. */
 	cidrs = json_array();
 	a = json_object_get(spec, "podCIDRs");
-	if (json_array_size(a) == 0 && json_is_string(json_object_get(spec, "podCIDR"))) {
-		v = json_string_value(json_object_get(spec, "podCIDR"));
-		char c[32];
-		if (cidr4(v, c, sizeof(c)))
-			json_array_append_new(cidrs, json_string(c));
-	}
-	json_array_foreach(a, i, e) {
-		char c[32];
-		if (cidr4(json_string_value(e), c, sizeof(c)) &&
-		    json_array_size(cidrs) < MAX_POD_CIDRS)
-			json_array_append_new(cidrs, json_string(c));
-	}
-	return json_pack("{s:s, s:s, s:o}", "name", name, "ip", ip, "podCIDRs", cidrs);
+	if (json_array_size(a) == 0)
+		a = json_pack("[O]", json_object_get(spec, "podCIDR") ? json_object_get(spec, "podCIDR")
+								       : json_null());
+	else
+		json_incref((json_t *)a);
+	for (int fam = 4; fam <= (has6 ? 6 : 4); fam += 2)
+		json_array_foreach(a, i, e) {
+			char c[64];
+			if (cidr_parse(json_string_value(e), c, sizeof(c)) == fam &&
+			    json_array_size(cidrs) < MAX_POD_CIDRS)
+				json_array_append_new(cidrs, json_string(c));
+		}
+	json_decref((json_t *)a);
+	/* in kdp's order: name, ip, ips, podCIDRs */
+	body = json_pack("{s:s, s:s}", "name", name, "ip", ip);
+	if (body == NULL)
+		kdp_agent_oom();
+	if (has6)
+		json_object_set_new(body, "ips", json_pack("[s, s]", ip, ip6));
+	json_object_set_new(body, "podCIDRs", cidrs);
+	return body;
 }
 
 /* ---- services ---- */
 
 struct be {
-	uint32_t ip;
+	uint8_t fam; /* 4 or 6 */
+	uint8_t ip[16];
 	uint16_t port;
 	int rank; /* 3 active, 2 terminating, 1 maintenance */
 	const char *node;
@@ -172,9 +213,12 @@ struct be {
 static int be_cmp(const void *a, const void *b)
 {
 	const struct be *x = a, *y = b;
+	int c = memcmp(x->ip, y->ip, 16);
 
-	if (x->ip != y->ip)
-		return x->ip < y->ip ? -1 : 1;
+	if (x->fam != y->fam)
+		return x->fam < y->fam ? -1 : 1; /* IPv4 first, as kdp lists them */
+	if (c != 0)
+		return c;
 	return (int)x->port - (int)y->port;
 }
 
@@ -276,7 +320,7 @@ static size_t sort_unique(struct be *bes, size_t n)
 		return 0; /* bes may be NULL: qsort must not see it */
 	qsort(bes, n, sizeof(*bes), be_cmp);
 	for (size_t i = 0; i < n; i++) {
-		if (out > 0 && bes[out - 1].ip == bes[i].ip && bes[out - 1].port == bes[i].port) {
+		if (out > 0 && be_cmp(&bes[out - 1], &bes[i]) == 0) {
 			if (bes[i].rank > bes[out - 1].rank)
 				bes[out - 1] = bes[i];
 			continue;
@@ -286,22 +330,79 @@ static size_t sort_unique(struct be *bes, size_t n)
 	return out;
 }
 
-static json_t *ips_of(const json_t *a, size_t max, const char *what, char *warn)
+/* The addresses of @p a of the families in @p fams (bit 4: IPv4, bit 6:
+ * IPv6), canonical, the IPv4 ones first (kdp's order), at most @p max. */
+static json_t *ips_of(const json_t *a, unsigned int fams, size_t max, const char *what,
+		      char *warn)
 {
 	json_t *out = json_array(), *v;
 	size_t i;
 
-	json_array_foreach(a, i, v) {
-		const char *s = json_string_value(v);
-		if (!ipv4(s, NULL))
-			continue; /* IPv6: kdp is IPv4 only */
-		if (json_array_size(out) == max) {
-			warn_add(warn, "%s: only the first %zu IPv4 addresses kept", what, max);
-			break;
+	for (int fam = 4; fam <= 6; fam += 2)
+		json_array_foreach(a, i, v) {
+			char t[INET6_ADDRSTRLEN];
+
+			if (!(fams & (1u << fam)) || ip_parse(json_string_value(v), NULL, t) != fam)
+				continue; /* a family the service (or kdp) has not */
+			if (json_array_size(out) == max) {
+				warn_add(warn, "%s: only the first %zu addresses kept", what, max);
+				return out;
+			}
+			json_array_append_new(out, json_string(t));
 		}
-		json_array_append_new(out, json_string(s));
-	}
 	return out;
+}
+
+/* The service's cluster IPs kdp takes: one per family, in the order of
+ * clusterIPs (else clusterIP), IPv6 only when kdp has it. Their count, the
+ * texts into @p ips, the families as bits (1 << 4, 1 << 6) into @p fams. */
+static int cluster_ips(const json_t *spec, bool ipv6, char ips[2][INET6_ADDRSTRLEN],
+		       unsigned int *fams, bool *other)
+{
+	const json_t *a = json_object_get(spec, "clusterIPs"), *v;
+	json_t *one = NULL;
+	int n = 0;
+	size_t i;
+
+	*fams = 0;
+	*other = false;
+	if (json_array_size(a) == 0)
+		a = one = json_pack("[O]", json_object_get(spec, "clusterIP")
+					     ? json_object_get(spec, "clusterIP") : json_null());
+	json_array_foreach(a, i, v) {
+		char t[INET6_ADDRSTRLEN];
+		int fam = ip_parse(json_string_value(v), NULL, t);
+
+		if (fam == 6 && !ipv6)
+			*other = true;
+		else if (fam != 0 && !(*fams & (1u << fam)) && n < 2) {
+			*fams |= 1u << fam;
+			memcpy(ips[n++], t, sizeof(t));
+		}
+	}
+	json_decref(one);
+	return n;
+}
+
+/* The dual-stack fields into @p body (a service with an IPv6 cluster IP):
+ * clusterIPs, ipFamilies in their order, ipFamilyPolicy when it is one kdp
+ * takes for that many families. */
+static void families(const json_t *spec, char cips[2][INET6_ADDRSTRLEN], int n,
+		     json_t *body)
+{
+	const char *pol = json_string_value(json_object_get(spec, "ipFamilyPolicy"));
+	json_t *ips = json_array(), *fams = json_array();
+
+	for (int i = 0; i < n; i++) {
+		json_array_append_new(ips, json_string(cips[i]));
+		json_array_append_new(fams, json_string(strchr(cips[i], ':') ? "IPv6" : "IPv4"));
+	}
+	json_object_set_new(body, "clusterIPs", ips);
+	json_object_set_new(body, "ipFamilies", fams);
+	if (pol != NULL && ((strcmp(pol, "SingleStack") == 0 && n == 1) ||
+			    strcmp(pol, "PreferDualStack") == 0 ||
+			    (strcmp(pol, "RequireDualStack") == 0 && n == 2)))
+		json_object_set_new(body, "ipFamilyPolicy", json_string(pol));
 }
 
 json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
@@ -309,7 +410,11 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 {
 	const json_t *spec = json_object_get(svc, "spec"), *a, *v, *sl;
 	const char *ns = str_at(svc, "metadata", "namespace"), *name = str_at(svc, "metadata", "name");
-	const char *type = json_string_value(json_object_get(spec, "type")), *cip = NULL, *s;
+	const char *type = json_string_value(json_object_get(spec, "type")), *s;
+	char cips[2][INET6_ADDRSTRLEN];
+	unsigned int fams;
+	int n_cips;
+	bool other;
 	struct svc_port ports[MAX_PORTS];
 	unsigned int n_ports = 0;
 	struct be *bes = NULL;
@@ -340,14 +445,9 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 		say(why, "headless (clusterIP None)");
 		return NULL;
 	}
-	a = json_object_get(spec, "clusterIPs");
-	json_array_foreach(a, i, v)
-		if (cip == NULL && ipv4(json_string_value(v), NULL))
-			cip = json_string_value(v);
-	if (cip == NULL && ipv4(s, NULL))
-		cip = s;
-	if (cip == NULL) {
-		say(why, "no IPv4 cluster IP (kdp is IPv4 only)");
+	n_cips = cluster_ips(spec, o->ipv6, cips, &fams, &other);
+	if (n_cips == 0) {
+		say(why, other ? "IPv6 only, and this kdp has no nodeIPv6" : "no cluster IP");
 		return NULL;
 	}
 	node_ports = strcmp(type, "ClusterIP") != 0;
@@ -396,14 +496,16 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 		say(why, "no TCP or UDP port");
 		return NULL;
 	}
-	/* Backends from every IPv4 slice of the service. */
+	/* Backends from the slices of the service's families (kube-proxy: one
+	 * slice or more per family, each family's for its frontends). */
 	json_array_foreach(slices, i, sl) {
 		const char *at = json_string_value(json_object_get(sl, "addressType"));
 		int num[MAX_PORTS], any = 0;
 		const json_t *eps = json_object_get(sl, "endpoints"), *ep;
 		size_t k;
 
-		if (at == NULL || strcmp(at, "IPv4") != 0)
+		if (at == NULL || !((strcmp(at, "IPv4") == 0 && (fams & (1u << 4))) ||
+				    (strcmp(at, "IPv6") == 0 && (fams & (1u << 6)))))
 			continue;
 		for (unsigned int p = 0; p < n_ports; p++) {
 			num[p] = slice_port(sl, ports[p].name, ports[p].proto);
@@ -418,7 +520,9 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 			const json_t *addrs = json_object_get(ep, "addresses");
 			struct be b = {0};
 
-			if (!ipv4(json_string_value(json_array_get(addrs, 0)), &b.ip))
+			b.fam = (uint8_t)ip_parse(json_string_value(json_array_get(addrs, 0)), b.ip,
+						  NULL);
+			if (b.fam != (strcmp(at, "IPv4") == 0 ? 4 : 6))
 				continue;
 			b.rank = endpoint_rank(ep);
 			b.node = json_string_value(json_object_get(ep, "nodeName"));
@@ -457,11 +561,10 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 	}
 	jbes = json_array();
 	for (j = 0; j < n_be; j++) {
-		char ip[16];
-		struct in_addr ina = {htonl(bes[j].ip)};
+		char ip[INET6_ADDRSTRLEN];
 		json_t *jb;
 
-		inet_ntop(AF_INET, &ina, ip, sizeof(ip));
+		inet_ntop(bes[j].fam == 4 ? AF_INET : AF_INET6, bes[j].ip, ip, sizeof(ip));
 		jb = json_pack("{s:s, s:s}", "ip", ip, "state", rank_names[bes[j].rank]);
 		if (n_ports == 1 && bes[j].port != ports[0].target)
 			json_object_set_new(jb, "port", json_integer(bes[j].port));
@@ -471,16 +574,19 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 	}
 	free(bes);
 
-	ext = ips_of(json_object_get(spec, "externalIPs"), MAX_IPS, "externalIPs", warn);
-	lb = json_array();
+	ext = ips_of(json_object_get(spec, "externalIPs"), fams, MAX_IPS, "externalIPs", warn);
 	if (strcmp(type, "LoadBalancer") == 0) {
+		json_t *in = json_array();
+
 		a = json_object_get(json_object_get(json_object_get(svc, "status"), "loadBalancer"),
 				    "ingress");
-		json_array_foreach(a, i, v) {
-			s = json_string_value(json_object_get(v, "ip"));
-			if (ipv4(s, NULL) && json_array_size(lb) < MAX_IPS)
-				json_array_append_new(lb, json_string(s));
-		}
+		json_array_foreach(a, i, v)
+			if (json_is_string(json_object_get(v, "ip")))
+				json_array_append(in, json_object_get(v, "ip"));
+		lb = ips_of(in, fams, MAX_IPS, "loadBalancer ingress", warn);
+		json_decref(in);
+	} else {
+		lb = json_array();
 	}
 	s = json_string_value(json_object_get(spec, "sessionAffinity"));
 	v = json_object_get(json_object_get(json_object_get(spec, "sessionAffinityConfig"),
@@ -489,13 +595,15 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 	if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 86400)
 		timeout = json_integer_value(v);
 	body = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:I, s:s, s:o}", "namespace", ns,
-			 "name", name, "type", type, "clusterIP", cip, "externalIPs", ext,
+			 "name", name, "type", type, "clusterIP", cips[0], "externalIPs", ext,
 			 "loadBalancerIPs", lb, "ports", jports, "sessionAffinity",
 			 s != NULL && strcmp(s, "ClientIP") == 0 ? "ClientIP" : "None",
 			 "sessionAffinityTimeoutSeconds", timeout, "algorithm",
 			 o->algorithm ? o->algorithm : "random", "backends", jbes);
 	if (body == NULL)
 		kdp_agent_oom();
+	if (fams & (1u << 6))
+		families(spec, cips, n_cips, body);
 
 	/* The fields kdp takes from phase 2 of issue #13 on. */
 	etp = json_string_value(json_object_get(spec, "externalTrafficPolicy"));
@@ -508,14 +616,17 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
 		json_t *ranges = json_array();
 
 		json_array_foreach(a, i, v) {
-			char c[32];
+			char c[64];
 			const json_t *x;
 			size_t j;
 			bool dup = false;
+			int fam = cidr_parse(json_string_value(v), c, sizeof(c));
 
-			/* IPv4 only, host bits cleared, each once (kdp refuses
-			 * a range listed twice), at most what kdp takes. */
-			if (!cidr4(json_string_value(v), c, sizeof(c)))
+			/* Of the service's families (each family's frontends
+			 * take its own, as kube-proxy's proxier of that family
+			 * does), host bits cleared, each once (kdp refuses a
+			 * range listed twice), at most what kdp takes. */
+			if (fam == 0 || !(fams & (1u << fam)))
 				continue;
 			json_array_foreach(ranges, j, x)
 				dup |= strcmp(json_string_value(x), c) == 0;
@@ -645,7 +756,7 @@ json_t *kdp_agent_lrp_body(const json_t *lrp, char *why)
 		fports = lrp_ports(json_object_get(m, "toPorts"), "addressMatcher.toPorts", why);
 		if (fports == NULL)
 			return NULL;
-		if (!ipv4(ip, NULL)) {
+		if (!ipv4(ip)) {
 			json_decref(fports);
 			say(why, "addressMatcher.ip: not an IPv4 address (kdp is IPv4 only)");
 			return NULL;

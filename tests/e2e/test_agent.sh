@@ -24,6 +24,11 @@
 #      and converges
 #   j. the agent restarted: converges, and what kdp holds that the cluster
 #      has not is removed
+#   c3, e2 (a dual-stack lab, the default): the IPv6 ClusterIP of webpod
+#      from curl-pod reaches both webpods, and a DNS query to kube-dns's
+#      IPv6 ClusterIP is answered by node-local-dns-ctr: the IPv6 sides of
+#      the Nodes, Services, EndpointSlices (one per family) and Pods from
+#      the agents alone
 #   l. the service fields of phase 2, enforced by kdp as the agent gives
 #      them: externalTrafficPolicy=Local from the router (only the local
 #      webpod answers and sees the router's address; with Cluster a remote
@@ -50,6 +55,8 @@ AGENT_BIN=$KDP_BUILD/agent/kdp-agent
 API_DIR=$KDP_LAB_DIR/agent-test
 SVC_IP=10.96.152.212
 DNS_IP=10.96.0.10
+SVC_IP6=fd00:96::98d4   # their IPv6 ClusterIPs (tools/lab/lib.sh)
+DNS_IP6=fd00:96::a
 ROUTER=192.168.10.200
 EXTRA1=10.10.1.200
 ECHO_PORT=7007
@@ -121,14 +128,16 @@ e2e_cleanup() {
 	fi
 }
 
-# register POD: PUT its endpoint as kdp-cni does (no labels).
+# register POD: PUT its endpoint as kdp-cni does (no labels; both addresses
+# in a dual-stack lab).
 register() {
-	local row f mac
+	local row f mac ips=''
 	row=$(lab_pod_row "$1") || return 1
 	IFS='|' read -r -a f <<<"$row"
 	mac=$(lab_pod_mac "${f[0]}") || return 1
+	lab_ipv6 && [[ -n ${f[7]:-} ]] && ips=",\"ips\":[\"${f[2]}\",\"${f[7]}\"]"
 	api "${f[1]}" PUT "/v1/endpoints/${f[4]}/${f[5]}" \
-		"{\"ip\":\"${f[2]}\",\"mac\":\"$mac\",\"devargs\":\"net_kdp_afp,iface=${f[3]}\"}"
+		"{\"ip\":\"${f[2]}\"$ips,\"mac\":\"$mac\",\"devargs\":\"net_kdp_afp,iface=${f[3]}\"}"
 	[[ $CODE == 2?? ]] || { echo "PUT endpoint ${f[4]}/${f[5]}: HTTP $CODE $BODY"; return 1; }
 }
 
@@ -209,17 +218,25 @@ EOF
 # ------------------------------------------------------------------ checks
 
 check_a_converged() {
-	local node ok=0 t0 t1 lines=()
+	local node ok=0 t0 t1 lines=() v6=() masq6=''
+	if lab_ipv6; then # the IPv6 sides, on lines of their own
+		v6=('^node6 k8s-ctr fd00:10::100 fd00:20:0:1::/64$'
+			'^node6 k8s-w1 fd00:10::101 fd00:20::/64$'
+			'^service6 default/webpod fd00:96::98d4 fd00:20::130=active,fd00:20:0:1::40=active$'
+			'^service6 kube-system/kube-dns fd00:96::a fd00:20::186=active,fd00:20:0:1::144=active$'
+			'^service6 kube-system/kube-dns-upstream fd00:96::1faa ')
+		masq6=', "fd00:10:1::/64"'
+	fi
 	t0=$(date +%s.%N)
 	for node in k8s-ctr k8s-w1; do
-		wait_view "$node" 15 \
+		wait_view "$node" 15 "${v6[@]}" \
 			'^node k8s-ctr 192\.168\.10\.100 172\.20\.1\.0/24$' \
 			'^node k8s-w1 192\.168\.10\.101 172\.20\.0\.0/24$' \
 			'^service default/webpod NodePort 10\.96\.152\.212 http:TCP:80>80:30080 172\.20\.0\.130=active,172\.20\.1\.40=active$' \
 			'^service kube-system/kube-dns ClusterIP 10\.96\.0\.10 dns:UDP:53>53,dns-tcp:TCP:53>53 172\.20\.0\.186=active,172\.20\.1\.144=active$' \
 			'^service kube-system/kube-dns-upstream ClusterIP 10\.96\.31\.170 ' \
 			'^lrp kube-system/nodelocaldns active=True ' \
-			'^ipmasq \{"masqLinkLocal": false, "nonMasqueradeCIDRs": \["10\.10\.1\.0/24", "10\.10\.2\.0/24"\]\}$' \
+			"^ipmasq \\{\"masqLinkLocal\": false, \"nonMasqueradeCIDRs\": \\[\"10\\.10\\.1\\.0/24\", \"10\\.10\\.2\\.0/24\"$masq6\\]\\}\$" \
 			'^endpoint kube-system/node-local-dns-[a-z0-9]+ [0-9.]+ k8s-app=node-local-dns up$' \
 			'^endpoint default/curl-pod|^endpoint default/webpod-w1 [0-9.]+ app=webpod' || ok=1
 		mapfile -t -O "${#lines[@]}" lines < <(sed "s/^/$node: /" <<<"$VIEW")
@@ -243,6 +260,11 @@ check_c_service() {
 	np=$(ip netns exec "$LAB_NS_ROUTER" curl -s -m 3 http://192.168.10.101:30080/)
 	[[ $np == webpod-* ]]
 	verdict $? "c2. service: NodePort 30080 on k8s-w1 from the router" "answer: ${np:-none}"
+	lab_ipv6 || return 0
+	out=$(for _ in $(seq 12); do ip netns exec kdp-curl-pod curl -g -s -m 2 "http://[$SVC_IP6]/"; done | sort | uniq -c | tr -s ' \n' ' ')
+	ok=1
+	[[ $out == *webpod-ctr* && $out == *webpod-w1* ]] && ok=0
+	verdict "$ok" "c3. service over IPv6: 12 fetches of the IPv6 ClusterIP [$SVC_IP6] from curl-pod reach both webpods (clusterIPs, the IPv6 EndpointSlice and nodes from the agents)" "$out"
 }
 
 # echo_src DST: the source the router's UDP echo server saw for a datagram
@@ -276,15 +298,24 @@ check_d_masq() {
 	lab_router_pod_routes del
 }
 
-check_e_lrp() {
+# lrp_query LABEL SERVER TYPE WANT FROM: a query of TYPE for webpod from
+# curl-pod (address FROM) to SERVER, answered WANT by node-local-dns-ctr.
+lrp_query() {
 	local before after ans
-	before=$(lab_dns_queries nodelocal-ctr | grep -c 'from 172.20.1.236')
-	ans=$(ip netns exec kdp-curl-pod dig +short +tries=2 +timeout=2 "@$DNS_IP" webpod.default.svc.cluster.local A 2>&1)
+	before=$(lab_dns_queries nodelocal-ctr | grep -c "from $5")
+	ans=$(ip netns exec kdp-curl-pod dig +short +tries=2 +timeout=2 "@$2" webpod.default.svc.cluster.local "$3" 2>&1)
 	sleep 0.3
-	after=$(lab_dns_queries nodelocal-ctr | grep -c 'from 172.20.1.236')
-	[[ $ans == "$SVC_IP" ]] && ((after > before))
-	verdict $? "e. DNS local redirect: a query to kube-dns $DNS_IP from curl-pod is answered by node-local-dns-ctr (the policy from the API, labels from the Pod)" \
-		"answer: $ans; queries from curl-pod in node-local-dns-ctr's log: $before -> $after"
+	after=$(lab_dns_queries nodelocal-ctr | grep -c "from $5")
+	[[ $ans == "$4" ]] && ((after > before))
+	verdict $? "$1" "answer: $ans; queries from $5 in node-local-dns-ctr's log: $before -> $after"
+}
+
+check_e_lrp() {
+	lrp_query "e. DNS local redirect: a query to kube-dns $DNS_IP from curl-pod is answered by node-local-dns-ctr (the policy from the API, labels from the Pod)" \
+		"$DNS_IP" A "$SVC_IP" 172.20.1.236
+	lab_ipv6 || return 0
+	lrp_query "e2. DNS local redirect over IPv6: a query to kube-dns [$DNS_IP6] from curl-pod is answered by node-local-dns-ctr (the Pods' podIPs of both families, the endpoints' IPv6 addresses)" \
+		"$DNS_IP6" AAAA "$SVC_IP6" fd00:20:0:1::236
 }
 
 # A client in curl-pod: GET http://SVC_IP/ every 10 ms until FILE exists;
@@ -350,6 +381,7 @@ check_f_rolling() {
 		fail "f. k8s-ctr: webpod-ctr still a backend" "$VIEW"
 	sleep 0.5
 	kctl delete Pod default webpod-ctr
+	! lab_ipv6 || kctl slice default webpod webpod-lab06 "$PORTS" fd00:20::130:k8s-w1:ready
 	api k8s-ctr DELETE /v1/endpoints/default/webpod-ctr
 	lab_pod_app_stop webpod-ctr http
 	sleep 1

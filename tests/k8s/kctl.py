@@ -5,7 +5,7 @@ endpoints, for shell tests.
   kctl.py URL lab                         load every object of the lab
   kctl.py URL apply JSON                  one object or a list of objects
   kctl.py URL delete KIND NS NAME         (NS "" for nodes)
-  kctl.py URL pod NS NAME NODE IP [k=v,...]
+  kctl.py URL pod NS NAME NODE IP [k=v,...] [IPv6]
   kctl.py URL slice NS SVC NAME PORTS [IP:NODE:STATE ...]
                                           PORTS name:PROTO:port[,...]; STATE
                                           ready|terminating|gone|notready
@@ -61,7 +61,8 @@ def main(argv):
     elif cmd == "delete":
         out = post(url, "delete", {"kind": a[0], "namespace": a[1], "name": a[2]})
     elif cmd == "pod":
-        out = post(url, "apply", lab.pod(a[0], a[1], a[2], a[3], labels(a[4] if len(a) > 4 else "")))
+        out = post(url, "apply", lab.pod(a[0], a[1], a[2], a[3], labels(a[4] if len(a) > 4 else ""),
+                                         a[5] if len(a) > 5 else None))
     elif cmd == "slice":
         ports = []
         for p in a[3].split(","):
@@ -69,7 +70,7 @@ def main(argv):
             ports.append((n, proto, int(port), int(port)))
         eps = []
         for e in a[4:]:
-            ip, node, state = e.split(":")
+            ip, node, state = e.rsplit(":", 2)  # the IP may be IPv6
             eps.append(lab.endpoint(ip, node, state))
         out = post(url, "apply", lab.endpoint_slice(a[0], a[1], a[2], eps, ports))
     elif cmd == "ipmasq":
