@@ -5,11 +5,11 @@
 # namespace of its own (kcni-node) with pods as namespaces (kcni-pod-N).
 #
 #   a. VERSION lists 1.0.0
-#   b. 110 ADDs (a stand-in for kdp's socket, tests/cni/fake_kdp.py, since
-#      kdp itself holds 30 endpoints): 110 results per the spec, 110 distinct
-#      addresses of the podCIDR, 110 veths and endpoints; then 110 DELs free
-#      everything
-#   c. with a real kdp (net_null uplink): 3 pods ping each other through kdp
+#   b. against a real kdp (net_null uplink): 110 ADDs: 110 results per the
+#      spec, 110 distinct addresses of the podCIDR, 110 veths and endpoints
+#      whose ports are up; every pod pings the next one through kdp; then 110
+#      DELs free everything (and kdp never polls a closed port)
+#   c. 3 more pods ping each other through kdp
 #   d. CHECK passes, and fails with code 102 on a wrong prevResult
 #   e. DEL twice for the same container, and DEL of an unknown container
 #      with no netns: exit 0, everything released
@@ -110,11 +110,20 @@ grep -q '"1.0.0"' <<<"$OUT"
 verdict $? "a. VERSION: supportedVersions has 1.0.0" "$(tr -d ' \n' <<<"$OUT")"
 
 # ---------------------------------------------------------------- b
-FAKE=$DIR/fake.sock
-/usr/bin/python3 "$REPO/tests/cni/fake_kdp.py" "$FAKE" "$CIDR" >"$DIR/fake.log" 2>&1 &
+SOCK=$DIR/kdp.sock
+cat >"$DIR/kdp.json" <<EOF
+{"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
+ "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
+ "controlSocket": "$SOCK", "stateFile": "$DIR/state.json", "flowStateFile": "",
+ "allowedDrivers": ["net_null", "net_kdp_afp"],
+ "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix=kdp-cni-test-$$", "--no-shconf",
+         "--no-telemetry", "--log-level=lib.*:error"]}
+EOF
+ip netns exec "$NODE" "$KDP" --config "$DIR/kdp.json" >"$DIR/kdp.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 50); do [[ -S $FAKE ]] && break; sleep 0.1; done
-C=$(conf "$FAKE")
+for _ in $(seq 100); do api "$SOCK" /v1/status >/dev/null 2>&1 && break; sleep 0.2; done
+api "$SOCK" /v1/nodes/k8s-ctr PUT '{"ip":"192.168.10.100","podCIDRs":["'$CIDR'"]}' >/dev/null
+C=$(conf "$SOCK")
 bad=0 t0=$(date +%s.%N)
 : >"$DIR/results"
 for i in $(seq 1 110); do
@@ -157,37 +166,47 @@ ok=$?
 ((bad == 0)) || ok=1
 verdict $ok "b1. 110 ADDs: exit 0, results per the spec (interfaces, ips in $CIDR, routes)" \
 	"$summary; $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s for 110 (each: host-local, veth, netlink, kdp)" ${first_bad:+"$first_bad"}
-neps=$(api "$FAKE" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; e=json.load(sys.stdin); print(len(e), len({x["devargs"] for x in e}), all(x["devargs"].startswith("net_kdp_afp,iface=lxc") for x in e))')
+neps=$(api "$SOCK" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; e=json.load(sys.stdin); print(len(e), len({x["devargs"] for x in e}), all(x["devargs"].startswith("net_kdp_afp,iface=lxc") for x in e), sum((x.get("port") or {}).get("state") == "up" for x in e))')
 nv=$(veths) nf=$(ipam_files)
-[[ $neps == "110 110 True" && $nv == 110 && $nf == 110 ]]
-verdict $? "b2. 110 veths in the node, 110 addresses held by host-local, 110 endpoints registered (net_kdp_afp,iface=lxc...)" \
-	"veths $nv, host-local files $nf, endpoints/distinct devargs/all net_kdp_afp: $neps"
+[[ $neps == "110 110 True 110" && $nv == 110 && $nf == 110 ]]
+verdict $? "b2. 110 veths in the node, 110 addresses held by host-local, 110 endpoints registered in kdp (net_kdp_afp,iface=lxc...), their ports up" \
+	"veths $nv, host-local files $nf, endpoints/distinct devargs/all net_kdp_afp/ports up: $neps"
+# Every pod pings the next one (pod-110 pings pod-1), 22 at a time.
+for i in $(seq 1 110); do
+	ip -n "kcni-pod-$i" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1 >"$DIR/ip.$i"
+done
+: >"$DIR/pings"
+batch=()
+for i in $(seq 1 110); do
+	n=$((i % 110 + 1))
+	( out=$(ip netns exec "kcni-pod-$i" ping -c 3 -i 0.3 -W 3 "$(cat "$DIR/ip.$n")" 2>&1)
+	  echo "$i $n $(grep -oE '[0-9]+ received' <<<"$out" | cut -d' ' -f1)" >>"$DIR/pings" ) &
+	batch+=($!)
+	if ((i % 22 == 0)); then
+		wait "${batch[@]}" # not kdp, also a child
+		batch=()
+	fi
+done
+lost=$(awk '$3 != 3 {n++} END {print n + 0}' "$DIR/pings")
+replies=$(awk '{s += $3} END {print s + 0}' "$DIR/pings")
+first=$(awk '$3 != 3 {print "pod-" $1 " -> pod-" $2 ": " ($3 == "" ? 0 : $3) " of 3 answered"; exit}' "$DIR/pings")
+[[ $(wc -l <"$DIR/pings") == 110 && $lost == 0 ]]
+verdict $? "b3. each of the 110 pods pings the next one through kdp: 3 of 3 answered" \
+	"$(wc -l <"$DIR/pings") pods pinged, $replies of 330 echo replies, $lost with a loss" ${first:+"$first"}
 bad=0
 for i in $(seq 1 110); do
 	cni DEL "c$i" "/run/netns/kcni-pod-$i" "pod-$i" "$C"
 	((RC == 0)) || bad=$((bad + 1))
 done
-neps=$(api "$FAKE" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+neps=$(api "$SOCK" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+notready=$(grep -c 'not ready port' "$DIR/kdp.log")
 nv=$(veths) nf=$(ipam_files)
-[[ $bad == 0 && $neps == 0 && $nv == 0 && $nf == 0 ]]
-verdict $? "b3. 110 DELs: exit 0; no veth, no address, no endpoint left" \
-	"failed DELs $bad, veths $nv, host-local files $nf, endpoints $neps"
+[[ $bad == 0 && $neps == 0 && $nv == 0 && $nf == 0 && $notready == 0 ]]
+verdict $? "b4. 110 DELs: exit 0; no veth, no address, no endpoint left; kdp never polled a closed port" \
+	"failed DELs $bad, veths $nv, host-local files $nf, endpoints $neps, 'not ready port' lines in kdp's log $notready"
 for i in $(seq 1 110); do ip netns del "kcni-pod-$i" 2>/dev/null; done
 
 # ---------------------------------------------------------------- c
-SOCK=$DIR/kdp.sock
-cat >"$DIR/kdp.json" <<EOF
-{"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
- "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
- "controlSocket": "$SOCK", "stateFile": "$DIR/state.json", "flowStateFile": "",
- "allowedDrivers": ["net_null", "net_kdp_afp"],
- "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix=kdp-cni-test-$$", "--no-shconf",
-         "--no-telemetry", "--log-level=lib.*:error"]}
-EOF
-ip netns exec "$NODE" "$KDP" --config "$DIR/kdp.json" >"$DIR/kdp.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do api "$SOCK" /v1/status >/dev/null 2>&1 && break; sleep 0.2; done
-api "$SOCK" /v1/nodes/k8s-ctr PUT '{"ip":"192.168.10.100","podCIDRs":["'$CIDR'"]}' >/dev/null
 C=$(conf "$SOCK")
 bad=''
 for i in 1 2 3; do
