@@ -189,13 +189,13 @@ json_t *kdp_api_lrp_json(const struct kdp *k, const struct kdp_lrp *l)
 {
 	json_t *o = kdp_lrp_json(l), *fe;
 	struct lrp_view v = {k, json_array(), json_array()};
-	char svc[2 * KDP_NAME_LEN + 2], ip[KDP_ADDR_STRLEN];
+	char svc[2 * KDP_NAME_LEN + 2], ip[KDP_ADDR6_STRLEN];
 
 	snprintf(svc, sizeof(svc), "%s/%s", l->svc_ns, l->svc_name);
 	fe = json_pack("{s:s, s:s?, s:s?, s:O}", "type",
 		       l->address ? "addressMatcher" : "serviceMatcher", "service",
 		       l->address ? NULL : svc, "ip",
-		       l->address ? kdp_addr_fmt_ip(l->ip, ip, sizeof(ip)) : NULL, "toPorts",
+		       l->address ? kdp_lrp_ip_fmt(l, ip, sizeof(ip)) : NULL, "toPorts",
 		       json_object_get(json_object_get(json_object_get(o, "redirectFrontend"),
 						       l->address ? "addressMatcher" : "serviceMatcher"),
 				       "toPorts"));

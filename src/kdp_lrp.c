@@ -199,13 +199,20 @@ int kdp_lrp_parse(const json_t *o, const char *ns, const char *name, const char 
 		m = json_object_get(fe, "addressMatcher");
 		l->address = true;
 		snprintf(q, sizeof(q), "%s.addressMatcher", p);
-		if ((ret = kdp_json_object(m, q, err)) || (ret = kdp_json_only(m, addrm_keys, q, err)) ||
-		    (ret = kdp_json_ip(m, "ip", true, &l->ip, q, err)))
+		if ((ret = kdp_json_object(m, q, err)) || (ret = kdp_json_only(m, addrm_keys, q, err)))
 			return ret;
-		if (kdp_addr_not_host(l->ip)) {
+		/* One address of either family, as Cilium takes. */
+		v = json_object_get(m, "ip");
+		l->is6 = json_is_string(v) && kdp_addr_family(json_string_value(v)) == 6;
+		if ((ret = l->is6 ? kdp_json_ip6(m, "ip", true, &l->ip6, q, err)
+				  : kdp_json_ip(m, "ip", true, &l->ip, q, err)))
+			return ret;
+		if (l->is6 ? kdp_addr6_not_host(&l->ip6) || kdp_addr6_link_local(&l->ip6)
+			   : kdp_addr_not_host(l->ip)) {
 			char pp[220];
 			snprintf(pp, sizeof(pp), "%s.ip", q);
-			return kdp_json_err(err, pp, "not a unicast address");
+			return kdp_json_err(err, pp, l->is6 ? "not a global unicast IPv6 address"
+							    : "not a unicast address");
 		}
 		snprintf(q, sizeof(q), "%s.addressMatcher.toPorts", p);
 		if ((ret = parse_ports(json_object_get(m, "toPorts"), q, l->fports, &l->n_fports, err)))
@@ -267,14 +274,24 @@ static json_t *ports_json(const struct kdp_lrp_port *p, unsigned int n)
 	return a;
 }
 
+const char *kdp_lrp_ip_fmt(const struct kdp_lrp *l, char *buf, size_t len)
+{
+	return l->is6 ? kdp_addr6_fmt(&l->ip6, buf, len) : kdp_addr_fmt_ip(l->ip, buf, len);
+}
+
+bool kdp_lrp_same_ip(const struct kdp_lrp *a, const struct kdp_lrp *b)
+{
+	return a->is6 == b->is6 && (a->is6 ? kdp_addr6_eq(&a->ip6, &b->ip6) : a->ip == b->ip);
+}
+
 json_t *kdp_lrp_json(const struct kdp_lrp *l)
 {
-	char ip[KDP_ADDR_STRLEN];
+	char ip[KDP_ADDR6_STRLEN];
 	json_t *fe;
 
 	if (l->address)
 		fe = json_pack("{s:{s:s, s:o}}", "addressMatcher", "ip",
-			       kdp_addr_fmt_ip(l->ip, ip, sizeof(ip)), "toPorts",
+			       kdp_lrp_ip_fmt(l, ip, sizeof(ip)), "toPorts",
 			       ports_json(l->fports, l->n_fports));
 	else
 		fe = json_pack("{s:{s:s, s:s, s:o}}", "serviceMatcher", "serviceName", l->svc_name,

@@ -26,7 +26,9 @@ struct kdp_lrp {
 	char ns[KDP_NAME_LEN];
 	char name[KDP_NAME_LEN];
 	bool address;               /**< addressMatcher (else serviceMatcher) */
-	uint32_t ip;                /**< addressMatcher: host order */
+	bool is6;                   /**< addressMatcher: ip6 (else ip) */
+	uint32_t ip;                /**< addressMatcher IPv4: host order */
+	struct kdp_in6 ip6;         /**< addressMatcher IPv6 */
 	char svc_ns[KDP_NAME_LEN];  /**< serviceMatcher */
 	char svc_name[KDP_NAME_LEN];
 	unsigned int n_fports;      /**< frontend toPorts (0: every service port) */
@@ -46,6 +48,13 @@ int kdp_lrp_parse(const json_t *o, const char *ns, const char *name, const char 
 
 /** The spec as the API takes it, with namespace and name. */
 json_t *kdp_lrp_json(const struct kdp_lrp *l);
+
+/** An addressMatcher policy's address, canonical, into @p buf (of at least
+ *  KDP_ADDR6_STRLEN). */
+const char *kdp_lrp_ip_fmt(const struct kdp_lrp *l, char *buf, size_t len);
+
+/** Whether addressMatcher policies @p a and @p b redirect one address. */
+bool kdp_lrp_same_ip(const struct kdp_lrp *a, const struct kdp_lrp *b);
 
 /** True when every matchLabels pair is among @p labels and every
  *  matchExpressions requirement (In, NotIn, Exists, DoesNotExist, as

@@ -781,8 +781,8 @@ static int add_lrp_groups(struct fe_build *b)
 		struct fe_group *g;
 		char what[2 * KDP_NAME_LEN + 32];
 
-		if (!l->address || l->n_fports == 0)
-			continue;
+		if (!l->address || l->is6 || l->n_fports == 0)
+			continue; /* (an IPv6 one's are in the IPv6 table) */
 		g = group_alloc(l->n_fports);
 		if (g == NULL || push_group(&b->fs->created, &b->fs->n_created, g) != 0) {
 			group_free(g);
@@ -1328,6 +1328,45 @@ static int add_fe6(const struct kdp_service *s, const struct kdp_svc_port_cfg *p
 	return fe6_finish(b, &fe, what);
 }
 
+/* The frontends of IPv6 addressMatcher policy @p l that has local
+ * endpoints, as add_lrp_groups() makes the IPv4 ones. */
+static int add_lrp6(struct fe6_build *b, const struct kdp_lrp *l)
+{
+	char what[2 * KDP_NAME_LEN + 32];
+
+	for (unsigned int j = 0; j < l->n_fports; j++) {
+		const struct kdp_lrp_port *fp = &l->fports[j];
+		const struct kdp_lrp_port *bp = kdp_lrp_backend_port(l, fp->name, fp->proto);
+		struct kdp_svc6_fe fe;
+		int n;
+
+		if (bp == NULL)
+			continue;
+		memset(&fe, 0, sizeof(fe));
+		n = lrp_backends6(b->st, l, rte_cpu_to_be_16(bp->port), &fe.be);
+		if (n <= 0) {
+			free(fe.be);
+			if (n == 0)
+				continue; /* no local endpoint: not redirected */
+			snprintf(b->err, KDP_ERR_LEN, "out of memory for service frontends");
+			return n;
+		}
+		fe.n_be = (uint16_t)n;
+		memcpy(fe.key.addr, &l->ip6, 16);
+		fe.key.port = rte_cpu_to_be_16(fp->port);
+		fe.key.proto = fp->proto;
+		fe.id = fe6_id(b, &fe.key);
+		fe.type = KDP_SVC_LOCAL_REDIRECT;
+		copy_name(fe.name, sizeof(fe.name), l->ns, l->name);
+		copy_name(fe.lrp, sizeof(fe.lrp), l->ns, l->name);
+		snprintf(fe.port_name, sizeof(fe.port_name), "%s", fp->name);
+		snprintf(what, sizeof(what), "localRedirectPolicies[%s]", fe.name);
+		if ((n = fe6_finish(b, &fe, what)) != 0)
+			return n;
+	}
+	return 0;
+}
+
 /* The IPv6 frontend table of @p st (with IPv6 on), built whole; ids kept
  * from @p cur, the one in force. @return it, or NULL with @p err set. */
 static struct kdp_svc6_table *build_services6(struct kdp *k, const struct kdp_state *st,
@@ -1350,6 +1389,8 @@ static struct kdp_svc6_table *build_services6(struct kdp *k, const struct kdp_st
 	qsort(b.local, b.n_local, sizeof(*b.local), in6_cmp);
 	for (unsigned int i = 0; i < st->n_svcs; i++)
 		kdp_service_foreach_frontend6(st->svcs[i], node6, count_fe6, &b);
+	for (unsigned int i = 0; i < st->n_lrps; i++)
+		b.count += st->lrps[i].address && st->lrps[i].is6 ? st->lrps[i].n_fports : 0;
 	snprintf(name, sizeof(name), "kdp_svc6_%" PRIu64, gen);
 	b.t = kdp_svc6_table_create(name, b.count, k->pub.next_fe_id + b.count,
 				    (int)rte_socket_id());
@@ -1368,6 +1409,10 @@ static struct kdp_svc6_table *build_services6(struct kdp *k, const struct kdp_st
 				b.self_node = (int)j + 1;
 		ret = kdp_service_foreach_frontend6(s, node6, add_fe6, &b);
 	}
+	/* The IPv6 addressMatcher policies' frontends. */
+	for (unsigned int i = 0; i < st->n_lrps && ret == 0; i++)
+		if (st->lrps[i].address && st->lrps[i].is6)
+			ret = add_lrp6(&b, &st->lrps[i]);
 	free(b.local);
 	if (ret != 0) {
 		kdp_svc6_table_free(b.t);

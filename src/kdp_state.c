@@ -506,27 +506,39 @@ int kdp_state_validate(const struct kdp_state *st, const struct kdp_config *cfg,
 	 * (kdp_snapshot.c), where the frontends are. */
 	for (unsigned int i = 0; i < st->n_lrps; i++) {
 		const struct kdp_lrp *l = &st->lrps[i];
+		char a6[KDP_ADDR6_STRLEN];
+
 		if (!l->address)
 			continue;
+		if (l->is6 && !cfg->has_ip6)
+			return kdp_json_err(err, "",
+					    "localRedirectPolicies[%s/%s]: redirectFrontend.addressMatcher.ip: %s: this node has no nodeIPv6 (IPv6 is off)",
+					    l->ns, l->name, kdp_lrp_ip_fmt(l, a6, sizeof(a6)));
 		for (unsigned int j = 0; j < st->n_svcs; j++) {
 			const struct kdp_service *s = st->svcs[j];
-			bool ip = s->cluster_ip == l->ip;
-			for (unsigned int x = 0; x < s->n_ext; x++)
+			bool ip = l->is6 ? s->has_cluster_ip6 && kdp_addr6_eq(&s->cluster_ip6, &l->ip6)
+					 : s->cluster_ip == l->ip;
+			for (unsigned int x = 0; !l->is6 && x < s->n_ext; x++)
 				ip |= s->ext[x] == l->ip;
-			for (unsigned int x = 0; x < s->n_lb; x++)
+			for (unsigned int x = 0; !l->is6 && x < s->n_lb; x++)
 				ip |= s->lb[x] == l->ip;
+			for (unsigned int x = 0; l->is6 && x < s->n_ext6; x++)
+				ip |= kdp_addr6_eq(&s->ext6[x], &l->ip6);
+			for (unsigned int x = 0; l->is6 && x < s->n_lb6; x++)
+				ip |= kdp_addr6_eq(&s->lb6[x], &l->ip6);
 			for (unsigned int pp = 0; ip && pp < s->n_ports; pp++)
 				for (unsigned int f = 0; f < l->n_fports; f++)
 					if (s->ports[pp].port == l->fports[f].port &&
 					    s->ports[pp].proto == l->fports[f].proto)
 						return kdp_json_err(err, "",
-								    "localRedirectPolicies[%s/%s]: its address %s:%u is service %s/%s's frontend",
+								    l->is6 ? "localRedirectPolicies[%s/%s]: its address [%s]:%u is service %s/%s's frontend"
+									   : "localRedirectPolicies[%s/%s]: its address %s:%u is service %s/%s's frontend",
 								    l->ns, l->name,
-								    kdp_addr_fmt_ip(l->ip, a, sizeof(a)),
+								    kdp_lrp_ip_fmt(l, a6, sizeof(a6)),
 								    l->fports[f].port, s->ns, s->name);
 		}
 		for (unsigned int j = 0; j < i; j++)
-			if (st->lrps[j].address && st->lrps[j].ip == l->ip)
+			if (st->lrps[j].address && kdp_lrp_same_ip(&st->lrps[j], l))
 				return kdp_json_err(err, "",
 						    "localRedirectPolicies[%s/%s]: address already redirected by %s/%s",
 						    l->ns, l->name, st->lrps[j].ns, st->lrps[j].name);

@@ -16,6 +16,7 @@ Usage: test_pcap6.py <path to kdp>
 import json
 import os
 from ipaddress import IPv6Address
+import subprocess
 import sys
 import tempfile
 
@@ -36,6 +37,10 @@ CURL6, WEB6, REMOTE_WEB6 = "fd00:20:0:1::236", "fd00:20:0:1::40", "fd00:20::130"
 CURL_LL, POD_GW6 = "fe80::1:236", "fe80::1"
 VIP6, EMPTY6, DNS6, NODELOCAL6 = "fd00:96::98d4", "fd00:96::99", "fd00:96::a", "fd00:20:0:1::13"
 NODELOCAL_MAC = "02:00:ac:14:01:0d"
+# An IPv6 addressMatcher policy's address, as given (not canonical) and as printed.
+LRP6_IN, LRP6 = "FD00:DEAD:BEEF:0:0:0:0:A", "fd00:dead:beef::a"
+KDPCTL = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".")),
+                      "..", "tools", "kdpctl", "kdpctl")
 
 
 def sol_mcast(addr):
@@ -117,6 +122,9 @@ def main():
         # DNS to kube-dns over IPv6: redirected to the node-local pod.
         Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst=DNS6, fl=24)
         / UDP(sport=45000, dport=53) / Raw(b"dnsq"),
+        # DNS to the IPv6 addressMatcher policy's address: to the node-local pod's port 5300.
+        Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst=LRP6, fl=26)
+        / UDP(sport=45001, dport=53) / Raw(b"dnsq6"),
         # Unknown port of the IPv6 service range.
         Ether(src=CURL_MAC, dst=KDP_MAC) / IPv6(src=CURL6, dst="fd00:96::1", fl=25) / UDP(dport=9),
     ]
@@ -135,7 +143,12 @@ def main():
     wrpcap(p("uplink_in.pcap"), uplink_in)
     wrpcap(p("curl_in.pcap"), curl_in)
     wrpcap(p("web_in.pcap"), web_in)
-    wrpcap(p("nl_in.pcap"), [])
+    nl_in = [
+        # The node-local pod answers the redirected query (translated back).
+        Ether(src=NODELOCAL_MAC, dst=KDP_MAC) / IPv6(src=NODELOCAL6, dst=CURL6, fl=27)
+        / UDP(sport=5300, dport=45001) / Raw(b"dnsa6"),
+    ]
+    wrpcap(p("nl_in.pcap"), nl_in)
     cfg = {
         "name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
         "nodeIPv6": "fd00:10::100/64", "gatewayIPv6": GW6, "nativeRoutingCIDRv6": "fd00:20::/48",
@@ -184,6 +197,13 @@ def main():
              "redirectBackend": {"localEndpointSelector": {"matchLabels": {"k8s-app": "node-local-dns"}},
                                  "toPorts": [{"port": "53", "name": "dns", "protocol": "UDP"},
                                              {"port": "53", "name": "dns-tcp", "protocol": "TCP"}]}},
+            {"namespace": "kube-system", "name": "nodelocaldns6",
+             "redirectFrontend": {"addressMatcher": {"ip": LRP6_IN, "toPorts": [
+                 {"port": "53", "name": "dns", "protocol": "UDP"},
+                 {"port": "53", "name": "dns-tcp", "protocol": "TCP"}]}},
+             "redirectBackend": {"localEndpointSelector": {"matchLabels": {"k8s-app": "node-local-dns"}},
+                                 "toPorts": [{"port": "5300", "name": "dns", "protocol": "UDP"},
+                                             {"port": "5300", "name": "dns-tcp", "protocol": "TCP"}]}},
         ],
     }
     with open(p("kdp.json"), "w") as f:
@@ -193,6 +213,12 @@ def main():
 
     sock = p("kdp.sock")
 
+    def lrp6(ip, port=53, proto="UDP"):
+        return {"redirectFrontend": {"addressMatcher": {"ip": ip, "toPorts": [
+                    {"port": str(port), "name": "dns", "protocol": proto}]}},
+                "redirectBackend": {"localEndpointSelector": {"matchLabels": {"k8s-app": "node-local-dns"}},
+                                    "toPorts": [{"port": "53", "name": "dns", "protocol": proto}]}}
+
     def collect():
         """While kdp runs: an endpoint added with its IPv6 address, the
         API views and the refusals."""
@@ -201,9 +227,14 @@ def main():
                            "mac": "02:00:ac:14:01:32", "devargs": "net_null7"})
         out["put_ep"] = request(sock, "PUT", "/v1/endpoints/default/gw-feeder", body.encode())
         for path in ("/v1/routes", "/v1/neighbours", "/v1/status", "/v1/nodes", "/v1/endpoints",
-                     "/v1/nat", "/v1/ct", "/v1/ipmasq", "/v1/services/default/webpod"):
+                     "/v1/nat", "/v1/ct", "/v1/ipmasq", "/v1/services/default/webpod", "/v1/lrp",
+                     "/v1/lrp/kube-system/nodelocaldns6", "/v1/services"):
             out[path] = api(sock, path)
         out["metrics"] = request(sock, "GET", "/metrics")[1].decode()
+        out["kdpctl"] = {}
+        for cmd in (["service", "list"], ["lrp", "get", "kube-system/nodelocaldns6"]):
+            r = subprocess.run([KDPCTL, "-s", sock] + cmd, capture_output=True, text=True, timeout=30)
+            out["kdpctl"][" ".join(cmd)] = (r.returncode, r.stdout + r.stderr)
         bad = {
             "services clusterIPs: two IPv4": ("/v1/services/default/x", {
                 "clusterIP": "10.96.0.5", "clusterIPs": ["10.96.0.5", "10.96.0.6"], "ports": [{"port": 80}]}),
@@ -247,6 +278,11 @@ def main():
             "endpoints ips: taken": ("/v1/endpoints/default/x", {
                 "ip": "172.20.1.51", "ips": ["172.20.1.51", CURL6], "mac": "02:00:00:00:00:51",
                 "devargs": "net_null1"}),
+            "lrp addressMatcher: not a host IPv6": ("/v1/lrp/kube-system/x", lrp6("ff02::1")),
+            "lrp addressMatcher: bad IPv6": ("/v1/lrp/kube-system/x", lrp6("fd00:dead::beef::1")),
+            "lrp addressMatcher: link-local IPv6": ("/v1/lrp/kube-system/x", lrp6("fe80::a")),
+            "lrp addressMatcher: an IPv6 service frontend": ("/v1/lrp/kube-system/x", lrp6(VIP6, 80, "TCP")),
+            "lrp addressMatcher: IPv6 address taken": ("/v1/lrp/kube-system/x", lrp6("fd00:dead:beef:0::a", 54)),
         }
         out["bad"] = {}
         for name, (path, obj) in bad.items():
@@ -254,7 +290,7 @@ def main():
         out["nodes_after"] = api(sock, "/v1/nodes")
         return out
 
-    want_rx = len(uplink_in) + len(curl_in) + len(web_in)
+    want_rx = len(uplink_in) + len(curl_in) + len(web_in) + len(nl_in)
     stats, rc, got = run_kdp(kdp, d, want_rx, collect)
     check("kdp started and read every input packet",
           stats is not None and stats["totals"]["rxPackets"] >= want_rx, f"stats={stats and stats['totals']}")
@@ -399,6 +435,13 @@ def main():
         "services backends: bad IPv6": "backends[0].ip: not a global unicast IPv6 address",
         "services: IPv6 frontend taken":
             "services[default/x]: frontend [fd00:96::98d4]:80/TCP is already default/webpod's",
+        "lrp addressMatcher: not a host IPv6": "redirectFrontend.addressMatcher.ip: not a global unicast IPv6 address",
+        "lrp addressMatcher: bad IPv6": "redirectFrontend.addressMatcher.ip: not an IPv6 address",
+        "lrp addressMatcher: link-local IPv6": "redirectFrontend.addressMatcher.ip: not a global unicast IPv6 address",
+        "lrp addressMatcher: an IPv6 service frontend":
+            "localRedirectPolicies[kube-system/x]: its address [fd00:96::98d4]:80 is service default/webpod's frontend",
+        "lrp addressMatcher: IPv6 address taken":
+            "localRedirectPolicies[kube-system/x]: address already redirected by kube-system/nodelocaldns6",
     }
     for name, (status, body) in got["bad"].items():
         try:
@@ -416,7 +459,7 @@ def main():
                   for x in nat), json.dumps(nat))
     ct = got["/v1/ct"]
     check("GET /v1/ct: IPv6 entries counted and listed",
-          ct.get("entriesIPv6") == 5 and ct.get("capacityIPv6") == 65536
+          ct.get("entriesIPv6") == 6 and ct.get("capacityIPv6") == 65536
           and any(f["original"]["src"] == f"[{CURL6}]:40005" and f["reply"]["dst"] == f"[{NODE6}]:40005"
                   and "snat" in f["flags"] for f in ct["flows"]), json.dumps(ct)[:600])
     pfx = {(x["prefix"], x["reason"]) for x in got["/v1/ipmasq"]["nonMasquerade"]}
@@ -424,7 +467,7 @@ def main():
           {("fd00:20::/48", "native-routing-cidr"), (f"{NODE6}/128", "node-ip"),
            (f"{W1_6}/128", "node-ip")} <= pfx, str(pfx))
     check("/metrics: conntrack entries by family",
-          'kdp_conntrack_entries{family="ipv6"} 5' in m, [x for x in m.splitlines() if "conntrack_entries" in x])
+          'kdp_conntrack_entries{family="ipv6"} 6' in m, [x for x in m.splitlines() if "conntrack_entries" in x])
     # Services over IPv6.
     syn = [x for x in web if TCP in x and x[IPv6].fl == 20]
     check("service: SYN to [fd00:96::98d4]:80 reaches webpod at [fd00:20:0:1::40]:8080, TCP checksum valid",
@@ -454,6 +497,46 @@ def main():
           and q[0][Ether].dst == NODELOCAL_MAC and icmp6_ok(q[0]), repr(q))
     check("local redirect: nothing to CoreDNS on the other node",
           not [x for x in up if IPv6 in x and x[IPv6].fl == 24])
+    q = [x for x in nl if IPv6 in x and x[IPv6].fl == 26]
+    check(f"local redirect (IPv6 addressMatcher): [{LRP6}]:53/UDP goes to the node-local pod "
+          f"[{NODELOCAL6}]:5300, source kept, checksum valid",
+          len(q) == 1 and q[0][IPv6].dst == NODELOCAL6 and q[0][UDP].dport == 5300 and q[0][IPv6].src == CURL6
+          and q[0][UDP].sport == 45001 and q[0][Ether].dst == NODELOCAL_MAC and icmp6_ok(q[0]), repr(q))
+    a = [x for x in curl if IPv6 in x and x[IPv6].fl == 27]
+    check(f"local redirect (IPv6 addressMatcher): the answer reaches curl-pod from [{LRP6}]:53, checksum valid",
+          len(a) == 1 and a[0][IPv6].src == LRP6 and a[0][UDP].sport == 53 and a[0][UDP].dport == 45001
+          and a[0][IPv6].dst == CURL6 and icmp6_ok(a[0]), repr(a))
+    check("local redirect (IPv6 addressMatcher): nothing on the uplink",
+          not [x for x in up if IPv6 in x and x[IPv6].fl in (26, 27)])
+    lv = got["/v1/lrp/kube-system/nodelocaldns6"]
+    check("GET /v1/lrp/kube-system/nodelocaldns6: the IPv6 address canonical, active, its two frontends "
+          "and the node-local pod's IPv6 address on port 5300",
+          lv.get("redirectFrontend", {}).get("addressMatcher", {}).get("ip") == LRP6
+          and lv.get("frontend", {}).get("type") == "addressMatcher" and lv["frontend"].get("ip") == LRP6
+          and lv.get("active") is True
+          and sorted(lv.get("frontends", [])) == [f"[{LRP6}]:53/TCP", f"[{LRP6}]:53/UDP"]
+          and sorted(lv.get("backends", []), key=lambda b: b["address"]) == [
+              {"address": f"[{NODELOCAL6}]:5300/TCP", "endpoint": "kube-system/node-local-dns-x"},
+              {"address": f"[{NODELOCAL6}]:5300/UDP", "endpoint": "kube-system/node-local-dns-x"}],
+          json.dumps(lv)[:800])
+    check("GET /v1/lrp lists both policies",
+          sorted(x["name"] for x in got["/v1/lrp"]) == ["nodelocaldns", "nodelocaldns6"],
+          json.dumps(got["/v1/lrp"])[:400])
+    lfe = [x for x in got["/v1/services"] if x.get("kind") == "LocalRedirectPolicy"]
+    check("GET /v1/services: the IPv6 addressMatcher policy's frontends, LocalRedirect, to the local pod",
+          len(lfe) == 1 and lfe[0]["name"] == "nodelocaldns6"
+          and sorted((f["frontend"], f["type"], f["service"], f["backends"][0]["address"], len(f["backends"]))
+                     for f in lfe[0]["frontends"]) == [
+              (f"[{LRP6}]:53/TCP", "LocalRedirect", "kube-system/nodelocaldns6", f"[{NODELOCAL6}]:5300/TCP", 1),
+              (f"[{LRP6}]:53/UDP", "LocalRedirect", "kube-system/nodelocaldns6", f"[{NODELOCAL6}]:5300/UDP", 1)],
+          json.dumps(lfe)[:800])
+    rc, out = got["kdpctl"]["service list"]
+    check(f"kdpctl service list: [{LRP6}]:53/UDP LocalRedirect to [{NODELOCAL6}]:5300",
+          rc == 0 and any(f"[{LRP6}]:53/UDP" in x and "LocalRedirect" in x for x in out.splitlines())
+          and f"[{NODELOCAL6}]:5300" in out, out[-1500:])
+    rc, out = got["kdpctl"]["lrp get kube-system/nodelocaldns6"]
+    check(f"kdpctl lrp get: addressMatcher, address {LRP6}, active",
+          rc == 0 and "addressMatcher" in out and LRP6 in out and LRP6_IN not in out, out[-1500:])
     for reason, n in [("svc_no_backend", 2), ("svc_unknown", 1)]:
         check(f"drop counter {reason} == {n}", drops.get(reason) == n, f"got {drops.get(reason)}")
     sv = got["/v1/services/default/webpod"]

@@ -549,6 +549,17 @@ static void test_lrp_errors(void)
 		{"{}", NULL, "redirectFrontend: give exactly one of serviceMatcher and addressMatcher"},
 		{"{\"addressMatcher\":{\"ip\":\"169.254.20.300\",\"toPorts\":[]}}", NULL,
 		 "redirectFrontend.addressMatcher.ip: not an IPv4 address"},
+		{"{\"addressMatcher\":{\"ip\":\"fd00:dead:beef::a\",\"toPorts\":[{\"port\":\"53\",\"protocol\":\"UDP\"}]}}", NULL, NULL},
+		{"{\"addressMatcher\":{\"ip\":\"fd00::beef::a\",\"toPorts\":[]}}", NULL,
+		 "redirectFrontend.addressMatcher.ip: not an IPv6 address"},
+		{"{\"addressMatcher\":{\"ip\":\"ff02::1\",\"toPorts\":[{\"port\":\"53\"}]}}", NULL,
+		 "redirectFrontend.addressMatcher.ip: not a global unicast IPv6 address"},
+		{"{\"addressMatcher\":{\"ip\":\"::1\",\"toPorts\":[{\"port\":\"53\"}]}}", NULL,
+		 "redirectFrontend.addressMatcher.ip: not a global unicast IPv6 address"},
+		{"{\"addressMatcher\":{\"ip\":\"fe80::a\",\"toPorts\":[{\"port\":\"53\"}]}}", NULL,
+		 "redirectFrontend.addressMatcher.ip: not a global unicast IPv6 address"},
+		{"{\"addressMatcher\":{\"ip\":\"fd00::a\"}}", NULL,
+		 "an addressMatcher needs at least one port"},
 		{"{\"addressMatcher\":{\"ip\":\"169.254.20.10\"}}", NULL,
 		 "an addressMatcher needs at least one port"},
 		{"{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":\"dns\"}]}}", NULL,
@@ -585,6 +596,46 @@ static void test_lrp_errors(void)
 			CU_FAIL("wrong lrp error");
 		}
 	}
+}
+
+/* An IPv6 addressMatcher: parsed as one, echoed canonically, told apart
+ * from the IPv4 policies and from other addresses. */
+static void test_lrp_ip6(void)
+{
+	static const char *fmt =
+		"{\"redirectFrontend\":{\"addressMatcher\":{\"ip\":\"%s\",\"toPorts\":"
+		"[{\"port\":\"53\",\"protocol\":\"UDP\"}]}},\"redirectBackend\":"
+		"{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"dns\"}},"
+		"\"toPorts\":[{\"port\":\"53\",\"protocol\":\"UDP\"}]}}";
+	static const char *ips[] = {"FD00:DEAD:BEEF:0:0:0:0:A", "fd00:dead:beef::a",
+				    "fd00:dead:beef::b", "169.254.20.10"};
+	struct kdp_lrp l[RTE_DIM(ips)];
+	char err[KDP_ERR_LEN] = "", buf[KDP_ADDR6_STRLEN];
+	json_t *out;
+
+	for (size_t i = 0; i < RTE_DIM(ips); i++) {
+		char body[1024];
+		json_t *j;
+
+		snprintf(body, sizeof(body), fmt, ips[i]);
+		j = json_loads(body, 0, NULL);
+		CU_ASSERT_FATAL(j != NULL);
+		CU_ASSERT_EQUAL_FATAL(kdp_lrp_parse(j, "kube-system", "p", "", &l[i], err), 0);
+		json_decref(j);
+	}
+	CU_ASSERT(l[0].address && l[0].is6 && !l[3].is6);
+	CU_ASSERT_STRING_EQUAL(kdp_lrp_ip_fmt(&l[0], buf, sizeof(buf)), "fd00:dead:beef::a");
+	CU_ASSERT_STRING_EQUAL(kdp_lrp_ip_fmt(&l[3], buf, sizeof(buf)), "169.254.20.10");
+	out = kdp_lrp_json(&l[0]);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_object_get(json_object_get(
+		out, "redirectFrontend"), "addressMatcher"), "ip")), "fd00:dead:beef::a");
+	json_decref(out);
+	CU_ASSERT(kdp_lrp_same_ip(&l[0], &l[1]));
+	CU_ASSERT(!kdp_lrp_same_ip(&l[0], &l[2]));
+	CU_ASSERT(!kdp_lrp_same_ip(&l[0], &l[3]));
+	CU_ASSERT(!kdp_lrp_same_ip(&l[3], &l[0]));
+	for (size_t i = 0; i < RTE_DIM(ips); i++)
+		kdp_lrp_free(&l[i]);
 }
 
 /* matchExpressions as Kubernetes label selectors mean them, ANDed with
@@ -833,5 +884,6 @@ void test_register_config(void)
 	CU_add_test(s, "states share their services", test_state_shared);
 	CU_add_test(s, "service bodies", test_service_errors);
 	CU_add_test(s, "local redirect policy bodies", test_lrp_errors);
+	CU_add_test(s, "local redirect policy: an IPv6 addressMatcher", test_lrp_ip6);
 	CU_add_test(s, "local endpoint selector: matchLabels and matchExpressions", test_lrp_selector);
 }
