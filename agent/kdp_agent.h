@@ -199,7 +199,7 @@ json_t *kdp_agent_service_body(const json_t *svc, const json_t *slices,
  * The body of PUT /v1/lrp/{ns}/{name} for a CiliumLocalRedirectPolicy: its
  * spec in kdp's normal form. NULL with @p why when it has none.
  */
-json_t *kdp_agent_lrp_body(const json_t *lrp, char *why);
+json_t *kdp_agent_lrp_body(const json_t *lrp, bool ipv6, char *why);
 
 /**
  * The ip-masq-agent config text of the ConfigMap (its key "config"), or

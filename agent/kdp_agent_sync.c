@@ -249,7 +249,7 @@ static json_t *want(struct kdp_agent_sync *s, enum coll c, const char *key)
 		obj = kdp_agent_kube_get(s->kube, KDP_AGENT_LRP, key);
 		if (obj == NULL)
 			return NULL;
-		body = kdp_agent_lrp_body(obj, why);
+		body = kdp_agent_lrp_body(obj, s->ipv6, why);
 		json_decref(obj);
 		warn_once(s, KDP_AGENT_WARN, "local redirect policy", key, body ? "" : why);
 		return body;

@@ -81,11 +81,6 @@ static int ip_parse(const char *s, uint8_t out[16], char text[INET6_ADDRSTRLEN])
 	return fam;
 }
 
-static bool ipv4(const char *s)
-{
-	return ip_parse(s, NULL, NULL) == 4;
-}
-
 /* A canonical CIDR of either family (host bits cleared, spaces trimmed, the
  * address as inet_ntop writes it) into @p out; returns its family, 0 when
  * @p s is not one. */
@@ -723,7 +718,7 @@ static json_t *selector_exprs(const json_t *a, char *why)
 	return out;
 }
 
-json_t *kdp_agent_lrp_body(const json_t *lrp, char *why)
+json_t *kdp_agent_lrp_body(const json_t *lrp, bool ipv6, char *why)
 {
 	const char *ns = str_at(lrp, "metadata", "namespace"), *name = str_at(lrp, "metadata", "name");
 	const json_t *spec = json_object_get(lrp, "spec"), *fe, *be, *m, *sel;
@@ -751,14 +746,16 @@ json_t *kdp_agent_lrp_body(const json_t *lrp, char *why)
 		jfe = json_pack("{s:{s:s, s:s, s:o}}", "serviceMatcher", "serviceName", sn ? sn : "",
 				"namespace", sns ? sns : ns, "toPorts", fports);
 	} else if ((m = json_object_get(fe, "addressMatcher")) != NULL) {
-		const char *ip = json_string_value(json_object_get(m, "ip"));
+		char ip[INET6_ADDRSTRLEN];
+		int fam = ip_parse(json_string_value(json_object_get(m, "ip")), NULL, ip);
 
 		fports = lrp_ports(json_object_get(m, "toPorts"), "addressMatcher.toPorts", why);
 		if (fports == NULL)
 			return NULL;
-		if (!ipv4(ip)) {
+		if (fam == 0 || (fam == 6 && !ipv6)) {
 			json_decref(fports);
-			say(why, "addressMatcher.ip: not an IPv4 address (kdp is IPv4 only)");
+			say(why, fam == 0 ? "addressMatcher.ip: not an IP address"
+					  : "addressMatcher.ip: an IPv6 address, and kdp has no IPv6 (no nodeIPv6)");
 			return NULL;
 		}
 		jfe = json_pack("{s:{s:s, s:o}}", "addressMatcher", "ip", ip, "toPorts", fports);

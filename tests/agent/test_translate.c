@@ -165,7 +165,7 @@ static void test_node_lrp_ipmasq_labels(void)
 	      "\"redirectFrontend\":{\"serviceMatcher\":{\"serviceName\":\"kube-dns\",\"namespace\":\"kube-system\"}},"
 	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"node-local-dns\"}},"
 	      "\"toPorts\":[{\"port\":\"53\",\"name\":\"dns\",\"protocol\":\"UDP\"},{\"port\":53,\"name\":\"dns-tcp\",\"protocol\":\"TCP\"}]}}}");
-	b = kdp_agent_lrp_body(l, why);
+	b = kdp_agent_lrp_body(l, false, why);
 	t = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
 	CU_ASSERT_STRING_EQUAL(t,
 		"{\"description\":\"\",\"name\":\"nodelocaldns\",\"namespace\":\"kube-system\","
@@ -180,7 +180,7 @@ static void test_node_lrp_ipmasq_labels(void)
 	l = J("{\"metadata\":{\"namespace\":\"a\",\"name\":\"x\"},\"spec\":{\"redirectFrontend\":{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":\"53\"}]}},"
 	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[]},"
 	      "{\"key\":\"k8s-app\",\"operator\":\"In\",\"values\":[\"node-local-dns\"]}]},\"toPorts\":[{\"port\":\"53\"}]}}}");
-	b = kdp_agent_lrp_body(l, why);
+	b = kdp_agent_lrp_body(l, false, why);
 	t = json_dumps(json_object_get(json_object_get(b, "redirectBackend"), "localEndpointSelector"),
 		       JSON_COMPACT | JSON_SORT_KEYS);
 	CU_ASSERT_STRING_EQUAL(t, "{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\"},"
@@ -191,8 +191,20 @@ static void test_node_lrp_ipmasq_labels(void)
 	json_decref(l);
 	l = J("{\"metadata\":{\"namespace\":\"a\",\"name\":\"x\"},\"spec\":{\"redirectFrontend\":{\"addressMatcher\":{\"ip\":\"169.254.20.10\",\"toPorts\":[{\"port\":\"53\"}]}},"
 	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Gt\"}]},\"toPorts\":[{\"port\":\"53\"}]}}}");
-	CU_ASSERT_PTR_NULL(kdp_agent_lrp_body(l, why));
+	CU_ASSERT_PTR_NULL(kdp_agent_lrp_body(l, false, why));
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "matchExpressions[0]"));
+	json_decref(l);
+	/* An IPv6 addressMatcher: written canonically for a kdp with IPv6,
+	 * refused (naming why) for one without. */
+	l = J("{\"metadata\":{\"namespace\":\"a\",\"name\":\"x6\"},\"spec\":{\"redirectFrontend\":{\"addressMatcher\":{\"ip\":\"FD00:DEAD:BEEF:0:0:0:0:A\",\"toPorts\":[{\"port\":\"53\",\"protocol\":\"UDP\"}]}},"
+	      "\"redirectBackend\":{\"localEndpointSelector\":{\"matchLabels\":{\"k8s-app\":\"node-local-dns\"}},\"toPorts\":[{\"port\":\"53\",\"protocol\":\"UDP\"}]}}}");
+	b = kdp_agent_lrp_body(l, true, why);
+	t = json_dumps(json_object_get(b, "redirectFrontend"), JSON_COMPACT | JSON_SORT_KEYS);
+	CU_ASSERT_STRING_EQUAL(t, "{\"addressMatcher\":{\"ip\":\"fd00:dead:beef::a\",\"toPorts\":[{\"name\":\"\",\"port\":\"53\",\"protocol\":\"UDP\"}]}}");
+	free(t);
+	json_decref(b);
+	CU_ASSERT_PTR_NULL(kdp_agent_lrp_body(l, false, why));
+	CU_ASSERT_STRING_EQUAL(why, "addressMatcher.ip: an IPv6 address, and kdp has no IPv6 (no nodeIPv6)");
 	json_decref(l);
 
 	cm = J("{\"data\":{\"config\":\"nonMasqueradeCIDRs: []\\n\"}}");
