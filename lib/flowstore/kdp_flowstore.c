@@ -153,14 +153,22 @@ static void set_sections(struct kdp_flowstore *fs)
 	fs->aff6 = (uint8_t *)fs->base + fs->hdr->aff6_off;
 }
 
-/* Faults the table pages in now rather than on the workers' first touch. */
-static void prefault(struct kdp_flowstore *fs)
+/* Faults the table pages in now rather than on the workers' first touch:
+ * @p populate for a new file (every page allocated), else each page read
+ * once (a file in use: its pages are there, but a new process's page tables,
+ * or a VM's shadow of them, are filled only on first access). */
+static void prefault(struct kdp_flowstore *fs, bool populate)
 {
 	size_t len = fs->hdr->fe_off - fs->hdr->ct_off;
+	volatile uint8_t sink = 0;
 
-	if (len > 0 && madvise(fs->ct, len, MADV_POPULATE_WRITE) != 0)
+	if (populate && len > 0 && madvise(fs->ct, len, MADV_POPULATE_WRITE) != 0)
 		for (size_t o = 0; o < len; o += PAGE)
 			((volatile uint8_t *)fs->ct)[o] = ((volatile uint8_t *)fs->ct)[o];
+	if (!populate)
+		for (size_t o = 0; o < len; o += PAGE)
+			sink += ((volatile uint8_t *)fs->ct)[o];
+	(void)sink;
 }
 
 /* True (@p buf says why) when a file made in boot @p id is of another boot
@@ -336,7 +344,7 @@ static int create_file(struct kdp_flowstore *fs, const char *path,
 	}
 	init_fresh(fs, g);
 	set_sections(fs);
-	prefault(fs);
+	prefault(fs, true);
 	return 0;
 }
 
@@ -385,7 +393,7 @@ static int open_memory(struct kdp_flowstore *fs, const struct kdp_flowstore_geom
 	}
 	init_fresh(fs, g);
 	set_sections(fs);
-	prefault(fs);
+	prefault(fs, true);
 	fs->origin = KDP_FLOWSTORE_MEMORY;
 	snprintf(fs->msg, sizeof(fs->msg),
 		 "no flowStateFile: flows live in this process only (a restart resets them)");
@@ -541,6 +549,9 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 			 g->ct_slots, g->aff_slots, g->ct6_slots, g->aff6_slots);
 		goto done;
 	}
+	/* Touched now, so that the import (in a hand-over: while both kdps
+	 * hold their frames) does not fault once per 4 KiB of slots. */
+	prefault(fs, false);
 	fs->origin = KDP_FLOWSTORE_REUSED;
 	snprintf(fs->msg, sizeof(fs->msg), "flow state %s: reusing its tables (made %llus ago)",
 		 path, (unsigned long long)(time(NULL) - (time_t)fs->hdr->created_unix));
