@@ -254,17 +254,17 @@ check_b_routing() {
 
 check_c_service() {
 	local out ok=1 np
-	out=$(for _ in $(seq 12); do ip netns exec kdp-curl-pod curl -s -m 2 "http://$SVC_IP/"; done | sort | uniq -c | tr -s ' \n' ' ')
+	out=$(for _ in $(seq 20); do ip netns exec kdp-curl-pod curl -s -m 2 "http://$SVC_IP/"; done | sort | uniq -c | tr -s ' \n' ' ')
 	[[ $out == *webpod-ctr* && $out == *webpod-w1* ]] && ok=0
-	verdict "$ok" "c1. service: 12 fetches of ClusterIP $SVC_IP from curl-pod reach both webpods" "$out"
+	verdict "$ok" "c1. service: 20 fetches of ClusterIP $SVC_IP from curl-pod reach both webpods" "$out"
 	np=$(ip netns exec "$LAB_NS_ROUTER" curl -s -m 3 http://192.168.10.101:30080/)
 	[[ $np == webpod-* ]]
 	verdict $? "c2. service: NodePort 30080 on k8s-w1 from the router" "answer: ${np:-none}"
 	lab_ipv6 || return 0
-	out=$(for _ in $(seq 12); do ip netns exec kdp-curl-pod curl -g -s -m 2 "http://[$SVC_IP6]/"; done | sort | uniq -c | tr -s ' \n' ' ')
+	out=$(for _ in $(seq 20); do ip netns exec kdp-curl-pod curl -g -s -m 2 "http://[$SVC_IP6]/"; done | sort | uniq -c | tr -s ' \n' ' ')
 	ok=1
 	[[ $out == *webpod-ctr* && $out == *webpod-w1* ]] && ok=0
-	verdict "$ok" "c3. service over IPv6: 12 fetches of the IPv6 ClusterIP [$SVC_IP6] from curl-pod reach both webpods (clusterIPs, the IPv6 EndpointSlice and nodes from the agents)" "$out"
+	verdict "$ok" "c3. service over IPv6: 20 fetches of the IPv6 ClusterIP [$SVC_IP6] from curl-pod reach both webpods (clusterIPs, the IPv6 EndpointSlice and nodes from the agents)" "$out"
 }
 
 # echo_src DST: the source the router's UDP echo server saw for a datagram

@@ -309,11 +309,11 @@ check_d_hairpin() {
 check_v6() {
 	local res ctr w1 out ans srv proto node nip remote_pod remote_ip cap srcs ok f body rst icmp
 	local -A got
-	res=$(hits curl-pod "http://[$SVC_IP6]/" 12)
+	res=$(hits curl-pod "http://[$SVC_IP6]/" 20)
 	ctr=$(count webpod-ctr <<<"$res") w1=$(count webpod-w1 <<<"$res")
 	ok=1
-	((ctr > 0 && w1 > 0 && ctr + w1 == 12)) && ok=0
-	verdict "$ok" "a6. 12 connections curl-pod -> http://[$SVC_IP6]/ reach both webpods" \
+	((ctr > 0 && w1 > 0 && ctr + w1 == 20)) && ok=0
+	verdict "$ok" "a6. 20 connections curl-pod -> http://[$SVC_IP6]/ reach both webpods" \
 		"answers: $(tally <<<"$res")"
 
 	for proto in udp tcp; do
@@ -333,7 +333,7 @@ check_v6() {
 		{ fail "c6. capture on br0" "tcpdump did not start"; return; }
 	for node in k8s-ctr k8s-w1; do
 		nip=$(lab_node_ip6 "$node")
-		got[$node]=$(hits kdp-router "http://[$nip]:$NODE_PORT/" 12)
+		got[$node]=$(hits kdp-router "http://[$nip]:$NODE_PORT/" 20)
 	done
 	cap=$(lab_capture_stop c6)
 	for node in k8s-ctr k8s-w1; do
@@ -349,15 +349,15 @@ check_v6() {
 			grep -oE 'length [0-9]+: [0-9a-f:]+\.[0-9]+ > ' | sed -E 's/^length [0-9]+: ([0-9a-f:]+)\.[0-9]+ > $/\1/' |
 			sort | uniq -c | awk '{printf "%s%s x%d", (NR > 1 ? ", " : ""), $2, $1}')
 		ok=1
-		((ctr > 0 && w1 > 0 && ctr + w1 == 12)) && [[ $srcs =~ ^$nip\ x[0-9]+$ ]] && ok=0
-		verdict "$ok" "c6-$node. NodePort from the router: http://[$nip]:$NODE_PORT/ x12 reaches both webpods; remote $remote_pod gets source $nip (SNAT)" \
+		((ctr > 0 && w1 > 0 && ctr + w1 == 20)) && [[ $srcs =~ ^$nip\ x[0-9]+$ ]] && ok=0
+		verdict "$ok" "c6-$node. NodePort from the router: http://[$nip]:$NODE_PORT/ x20 reaches both webpods; remote $remote_pod gets source $nip (SNAT)" \
 			"answers: $(tally <<<"$res")" "on br0, SYNs to [$remote_ip]:80 by source: ${srcs:-none}"
 	done
 
-	res=$(hits webpod-ctr "http://[$SVC_IP6]/" 12)
+	res=$(hits webpod-ctr "http://[$SVC_IP6]/" 20)
 	ok=1
 	(($(count webpod-ctr <<<"$res") > 0)) && ! grep -q '^ERR' <<<"$res" && ok=0
-	verdict "$ok" "d6. hairpin over IPv6: webpod-ctr -> http://[$SVC_IP6]/ x12 all answered, some by itself" \
+	verdict "$ok" "d6. hairpin over IPv6: webpod-ctr -> http://[$SVC_IP6]/ x20 all answered, some by itself" \
 		"answers: $(tally <<<"$res")"
 
 	body=$(lab_service_json ClusterIP "$EMPTY_IP,$EMPTY_IP6" http:TCP:80:80,dns:UDP:53:53 '')
