@@ -16,7 +16,7 @@ static const char *const top_keys[] = {
 	"serviceLoopbackIP", "maglevTableSize", "conntrack", "natPortRange", "ipMasqAgentConfig", "masquerade",
 	"controlSocketGroup", "memifSocketDir", "memifAbstractSockets",
 	"monitorEventsPerSecond", "nodeIPv6", "gatewayIPv6", "podGatewayIPv6",
-	"nativeRoutingCIDRv6", "serviceCIDRv6", "serviceLoopbackIPv6",
+	"nativeRoutingCIDRv6", "serviceCIDRv6", "serviceLoopbackIPv6", "prefaultMemory",
 	NULL};
 static const char *const ct_keys[] = {"maxFlows", "maxFlowsIPv6", "tcpSynSeconds",
 				      "tcpEstablishedSeconds", "tcpCloseSeconds",
@@ -417,6 +417,8 @@ int kdp_config_parse(const json_t *root, struct kdp_config *cfg, char *err)
 		return kdp_json_err(err, "flowStateFile",
 				    "must be an absolute path, or \"\" to keep flows in process memory");
 	if ((ret = kdp_json_bool(root, "masquerade", false, &cfg->masquerade, "", err)) < 0)
+		return ret;
+	if ((ret = kdp_json_bool(root, "prefaultMemory", false, &cfg->prefault, "", err)) < 0)
 		return ret;
 	if ((ret = kdp_json_str(root, "ipMasqAgentConfig", false, cfg->ipmasq_file,
 				sizeof(cfg->ipmasq_file), "", err)) < 0)

@@ -75,6 +75,7 @@ struct kdp_config {
 	char ipmasq_file[PATH_MAX]; /**< ip-masq-agent config file to watch, or "" */
 	char memif_dir[64];  /**< where net_memif sockets may be [/run/kdp/memif] */
 	bool memif_abstract; /**< net_memif may use abstract sockets [false] */
+	bool prefault;       /**< fault every EAL page in at start [false] */
 	unsigned int n_drivers;
 	char drivers[KDP_MAX_DRIVERS][32];
 	int eal_argc;

@@ -95,6 +95,8 @@ int kdp_flows_open(struct kdp *k, unsigned int flags, char *err)
 	uint32_t next = 0;
 	int ret;
 
+	if (k->cfg.prefault)
+		flags |= KDP_FLOWSTORE_TOUCH;
 	ret = kdp_flowstore_open(k->cfg.flow_path, &g, flags, &fs, err);
 	if (ret != 0)
 		return ret;

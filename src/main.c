@@ -509,6 +509,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	kdp_clock_init();
+	if (k.cfg.prefault) {
+		/* prefaultMemory: as hugepages are, every page in before a
+		 * worker's first write to a table would fault it (--no-huge). */
+		uint64_t t0 = rte_rdtsc();
+		long long bytes = kdp_eal_prefault(NULL);
+
+		RTE_LOG(INFO, USER1, "memory: %lld MiB of EAL memory faulted in, in %.0f ms\n",
+			bytes >> 20, (double)(rte_rdtsc() - t0) * 1e3 / (double)rte_get_tsc_hz());
+	}
 	k.started = time(NULL);
 	k.uplink = KDP_NO_PORT;
 	k.host = KDP_NO_PORT;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/kdp_hash.h"
+#include <rte_prefetch.h>
 #include <rte_random.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -42,8 +43,20 @@ uint16_t kdp_ct_entry_check(const struct kdp_ct *ct, const void *e)
 	return (uint16_t)(c ^ (c >> 16));
 }
 
+/* Brings slot @p idx's cache lines in for writing: the next insert of
+ * this lcore fills it (a store to a cold line costs a memory round trip;
+ * a new flow comes every few hundred cycles at most, time enough). */
+static inline void slot_prefetch(const struct kdp_ct *ct, uint32_t idx)
+{
+	const uint8_t *e = entry_at_index(ct, idx);
+
+	rte_prefetch0_write(e);
+	rte_prefetch0_write(e + RTE_CACHE_LINE_SIZE);
+	rte_prefetch0_write(e + ct->entry_size - 1);
+}
+
 /* A free slot, from this lcore's cache (refilled from the ring in bursts);
- * NULL when none is left. */
+ * NULL when none is left. The next one is prefetched. */
 static void *slot_get(struct kdp_ct *ct)
 {
 	unsigned int lc = rte_lcore_id();
@@ -58,6 +71,8 @@ static void *slot_get(struct kdp_ct *ct)
 		if (c->n == 0)
 			return NULL;
 		idx = c->idx[--c->n];
+		if (c->n > 0)
+			slot_prefetch(ct, c->idx[c->n - 1]);
 	} else if (rte_ring_mc_dequeue_elem(ct->free, &idx, sizeof(idx)) != 0) {
 		return NULL;
 	}
@@ -86,9 +101,6 @@ static void free_key_data(void *p, void *key_data)
 		ct->p.on_free(ct->p.on_free_arg, (void *)d);
 	slot_put(ct, (void *)d);
 }
-
-/* Key slots rte_hash adds for its per-lcore free-slot caches (64 each). */
-#define HASH_CACHE_SLACK ((RTE_MAX_LCORE - 1) * 63 + 1)
 
 struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 {
@@ -130,14 +142,17 @@ struct kdp_ct *kdp_ct_create_any(const char *name, const struct kdp_ct_params *p
 		kdp_ct_timeouts_default(&ct->p.timeouts);
 	snprintf(n, sizeof(n), "%s_h", name);
 	hp.name = n;
-	/* Two tuples per flow. rte_hash adds (RTE_MAX_LCORE - 1) * 63 + 1 key
-	 * slots for its per-lcore caches and sizes its free-slot ring to the
-	 * next power of two: asking that much less keeps the ring at
-	 * 2 * maxFlows (8 MiB instead of 16 per 1M flows) for a few thousand
-	 * flows less. */
+	/* Two tuples per flow. rte_hash makes one 8-key bucket per 8 entries
+	 * rounded up to a power of two: for 2 * maxFlows just below one (the
+	 * default 262144 flows, 1M), a full table would fill the buckets, and
+	 * near that every insert runs the cuckoo search (measured: 95 % full,
+	 * 16 % of a new flow's cycles in rte_hash_cuckoo_make_space_mw). Then
+	 * ask for one more: twice the buckets (at most half full), for the
+	 * memory of the buckets, the extra buckets and the free-slot ring,
+	 * +40 MiB per 1M flows; the key slots stay what they were. */
 	hp.entries = 2 * p->max_flows;
-	if (hp.entries > 4 * HASH_CACHE_SLACK)
-		hp.entries -= HASH_CACHE_SLACK;
+	if (hp.entries > rte_align32pow2(hp.entries) / 4 * 3)
+		hp.entries = rte_align32pow2(hp.entries) + 1;
 	ct->h = rte_hash_create(&hp);
 	if (ct->h == NULL)
 		goto fail;

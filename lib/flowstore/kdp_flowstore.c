@@ -154,15 +154,16 @@ static void set_sections(struct kdp_flowstore *fs)
 }
 
 /* Faults the table pages in now rather than on the workers' first touch:
- * @p populate for a new file (every page allocated), else each page read
- * once (a file in use: its pages are there, but a new process's page tables,
- * or a VM's shadow of them, are filled only on first access). */
+ * @p populate for a new file (every page allocated; with KDP_FLOWSTORE_TOUCH
+ * also written once: nobody else has it yet), else each page read once (a
+ * file in use: its pages are there, but a new process's page tables, or a
+ * VM's shadow of them, are filled only on first access). */
 static void prefault(struct kdp_flowstore *fs, bool populate)
 {
 	size_t len = fs->hdr->fe_off - fs->hdr->ct_off;
 	volatile uint8_t sink = 0;
 
-	if (populate && len > 0 && madvise(fs->ct, len, MADV_POPULATE_WRITE) != 0)
+	if (populate && len > 0 && (madvise(fs->ct, len, MADV_POPULATE_WRITE) != 0 || fs->touch))
 		for (size_t o = 0; o < len; o += PAGE)
 			((volatile uint8_t *)fs->ct)[o] = ((volatile uint8_t *)fs->ct)[o];
 	if (!populate)
@@ -414,6 +415,7 @@ int kdp_flowstore_open(const char *path, const struct kdp_flowstore_geom *g,
 		return -ENOMEM;
 	fs->fd = -1;
 	fs->fe_rec_size = sizeof(struct kdp_flowstore_fe);
+	fs->touch = (flags & KDP_FLOWSTORE_TOUCH) != 0;
 	if (path == NULL || path[0] == '\0') {
 		ret = open_memory(fs, g);
 		if (ret != 0) {

@@ -110,6 +110,7 @@ struct kdp_flowstore {
 	struct kdp_flowstore *src;     /**< RESIZED: the old file, to import from */
 	char tmp_path[PATH_MAX + 16];  /**< RESIZED: the new file until committed */
 	uint32_t fe_rec_size;          /**< bytes per frontend record (layout 1: 32) */
+	bool touch;                    /**< KDP_FLOWSTORE_TOUCH was given */
 	struct kdp_flowstore_hdr *v1;  /**< layout 1: its header in this layout (hdr) */
 	char msg[KDP_FLOWSTORE_MSG_LEN]; /**< what happened, as one log line */
 };
@@ -121,6 +122,10 @@ struct kdp_flowstore {
 /** Fail with -EPROTO (msg says why) instead of refusing an unusable file:
  *  the caller decides (a hand-over stops rather than lose every flow). */
 #define KDP_FLOWSTORE_NO_REFUSE 0x2
+/** Write every page of a fresh store's tables once (prefaultMemory): the
+ *  kernel's page tables are filled either way, but a hypervisor's tables of
+ *  a guest's pages fill only on access, at a worker's first write. */
+#define KDP_FLOWSTORE_TOUCH 0x4
 
 /**
  * Opens the flow state file @p path (created when missing) for tables of

@@ -516,6 +516,41 @@ static inline int svc_backend_alive(const struct kdp_dp *dp, struct kdp_ct_entry
  * is dropped or answered. Leaves in b->m what goes to routing, with new
  * untranslated flows marked for masquerade.
  */
+/*
+ * The reply tuples the burst's new service flows will most likely get (the
+ * backend Maglev picks, without affinity or SNAT), their conntrack buckets
+ * fetched together: a new flow's clash check and inserts then hit the
+ * cache (measured: kdp-bench-pipeline's "new flows" line). Only a hint:
+ * svc_new_flow() decides as if it had not run.
+ */
+static void prefetch_replies(struct burst *b, const struct kdp_ct_key *keys,
+			     const uint16_t *miss, struct kdp_svc_fe *const *fes, uint16_t nm)
+{
+	struct kdp_ct_key r[KDP_BURST];
+	const void *kp[KDP_BURST];
+	bool outside = b->dp->ports[b->in_port].role == KDP_PORT_UPLINK;
+	unsigned int n = 0;
+
+	for (uint16_t s = 0; s < nm; s++) {
+		const struct kdp_ct_key *k = &keys[miss[s]];
+		const struct kdp_svc_fe *fe = fes[s];
+		int be;
+
+		if (fe == NULL)
+			continue;
+		be = kdp_svc_select(fe, kdp_maglev_flow_hash(k->src, k->dst, k->sport, k->dport,
+							     k->proto), outside);
+		if (be < 0)
+			continue;
+		r[n] = (struct kdp_ct_key){.src = fe->be[be].ip, .dst = k->src,
+					   .sport = fe->be[be].port, .dport = k->sport,
+					   .proto = k->proto};
+		kp[n] = &r[n];
+		n++;
+	}
+	kdp_ct_prefetch_bulk(b->ctx->ct, kp, n);
+}
+
 static void stage_ct(struct burst *b)
 {
 	struct kdp_pipeline_ctx *ctx = b->ctx;
@@ -603,6 +638,7 @@ static void stage_ct(struct burst *b)
 			keyof[idx[miss[s]]] = (int16_t)miss[s];
 	if (nm > 0 && dp->svc != NULL) {
 		kdp_svc_lookup_bulk(dp->svc, skeys, nm, fes);
+		prefetch_replies(b, keys, miss, fes, nm);
 		for (uint16_t s = 0; s < nm; s++) {
 			uint16_t j = miss[s], i = idx[j];
 			struct rte_mbuf *m = b->m[i];
@@ -1172,6 +1208,38 @@ static inline bool in_svc_cidr6(const struct kdp_dp *dp, const struct kdp_in6 *a
  * service range dropped. Leaves b->m6 for the IPv6 route stage, with new
  * untranslated flows marked for masquerade.
  */
+/* prefetch_replies() for IPv6 flows. */
+static void prefetch_replies6(struct burst *b, const struct kdp_ct6_key *keys,
+			      const uint16_t *miss, struct kdp_svc6_fe *const *fes, uint16_t nm)
+{
+	struct kdp_ct6_key r[KDP_BURST];
+	const void *kp[KDP_BURST];
+	bool outside = b->dp->ports[b->in_port].role == KDP_PORT_UPLINK;
+	unsigned int n = 0;
+
+	for (uint16_t s = 0; s < nm; s++) {
+		const struct kdp_ct6_key *k = &keys[miss[s]];
+		const struct kdp_svc6_fe *fe = fes[s];
+		int be;
+
+		if (fe == NULL)
+			continue;
+		be = kdp_svc6_select(fe, kdp_maglev_flow_hash6(k->src, k->dst, k->sport, k->dport,
+							       k->proto), outside);
+		if (be < 0)
+			continue;
+		memcpy(r[n].src, fe->be[be].ip, 16);
+		memcpy(r[n].dst, k->src, 16);
+		r[n].sport = fe->be[be].port;
+		r[n].dport = k->sport;
+		r[n].proto = k->proto;
+		r[n].pad[0] = r[n].pad[1] = r[n].pad[2] = 0;
+		kp[n] = &r[n];
+		n++;
+	}
+	kdp_ct_prefetch_bulk(&b->ctx->ct6->c, kp, n);
+}
+
 static void stage_ct6(struct burst *b)
 {
 	struct kdp_pipeline_ctx *ctx = b->ctx;
@@ -1256,8 +1324,10 @@ static void stage_ct6(struct burst *b)
 			xl[i] = 1;
 		}
 	}
-	if (nm > 0 && dp->svc6 != NULL)
+	if (nm > 0 && dp->svc6 != NULL) {
 		kdp_svc6_lookup_bulk(dp->svc6, skeys, nm, fes);
+		prefetch_replies6(b, keys, miss, fes, nm);
+	}
 	for (uint16_t s = 0; s < nm; s++) {
 		uint16_t j = miss[s], i = idx[j];
 		struct rte_mbuf *m = b->m6[i];

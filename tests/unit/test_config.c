@@ -53,6 +53,10 @@ static void test_config_defaults(void)
 	CU_ASSERT(!kdp_config_driver_allowed(&c, "0000:00:03.0"));
 	CU_ASSERT(!kdp_config_driver_allowed(&c, "net_vhost0,iface=/tmp/x"));
 	CU_ASSERT(!kdp_config_driver_allowed(&c, "net_pcap0,tx_pcap=/etc/passwd"));
+	CU_ASSERT(!c.prefault);
+	kdp_config_free(&c);
+	CU_ASSERT_EQUAL_FATAL(cfg_with("prefaultMemory", "true", &c, err), 0);
+	CU_ASSERT(c.prefault);
 	kdp_config_free(&c);
 }
 
@@ -87,6 +91,7 @@ static void test_config_errors(void)
 		{"memifSocketDir", "\"/run/kdp/../etc\"", "memifSocketDir: expected an absolute directory"},
 		{"memifSocketDir", "\"/run/kdp/memif/\"", "memifSocketDir: expected an absolute directory"},
 		{"memifAbstractSockets", "\"yes\"", "memifAbstractSockets: expected true or false"},
+		{"prefaultMemory", "1", "prefaultMemory: expected true or false"},
 	};
 	for (size_t i = 0; i < RTE_DIM(t); i++) {
 		struct kdp_config c;

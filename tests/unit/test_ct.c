@@ -177,6 +177,36 @@ static void test_full_table(void)
 	kdp_ct_free(ct);
 }
 
+/* A table of 2^16 flows (2 * maxFlows a power of two: the sizing that
+ * doubles rte_hash's buckets) takes exactly that many, then refuses. */
+static void test_fills_to_capacity(void)
+{
+	const uint32_t n = 1u << 16;
+	struct kdp_ct *ct = make(n);
+	unsigned int ok = 0, full = 0, other = 0;
+	struct kdp_ct_entry *e;
+	uint32_t x = 12345;
+
+	for (uint32_t i = 0; i < n + 100; i++) {
+		struct kdp_ct_key o, r;
+		int ret;
+
+		x = x * 1103515245u + 12345u;
+		o = tuple(IP4(10, 1, 0, 0) | (i & 0xffff), IP4(10, 2, 0, 1) + (i >> 16),
+			  (uint16_t)(1024 + (x >> 16) % 60000), 80, 17);
+		r = kdp_ct_key_reverse(&o);
+		ret = kdp_ct_insert(ct, &o, &r, 0, 0, 0, 0, &e);
+		ok += ret == 0;
+		full += ret == -ENOSPC;
+		other += ret != 0 && ret != -ENOSPC;
+	}
+	CU_ASSERT_EQUAL(ok, n);
+	CU_ASSERT_EQUAL(full, 100);
+	CU_ASSERT_EQUAL(other, 0);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), n);
+	kdp_ct_free(ct);
+}
+
 void test_register_ct(void)
 {
 	CU_pSuite s = CU_add_suite("ct", NULL, NULL);
@@ -184,4 +214,5 @@ void test_register_ct(void)
 	CU_add_test(s, "TCP lifetimes and GC (injected clock)", test_tcp_lifetimes_and_gc);
 	CU_add_test(s, "RST, UDP, GC in slices", test_rst_and_udp);
 	CU_add_test(s, "full table refuses new flows, keeps old ones", test_full_table);
+	CU_add_test(s, "a table of 65,536 flows takes 65,536", test_fills_to_capacity);
 }

@@ -14,7 +14,10 @@
 
 #include <rte_byteorder.h>
 
+#include <rte_malloc.h>
+
 #include "common/kdp_addr.h"
+#include "common/kdp_eal.h"
 #include "common/kdp_hash.h"
 #include "ct/kdp_ct.h"
 #include "ct/kdp_ct6.h"
@@ -768,9 +771,32 @@ static void test_affinity_eviction(void)
 	kdp_affinity_free(aff);
 }
 
+/* kdp_eal_prefault (prefaultMemory) walks the EAL's memory without
+ * changing a byte of it, and stops when asked. */
+static void test_eal_prefault(void)
+{
+	const size_t len = 1 << 20;
+	uint8_t *buf = rte_malloc("t_prefault", len, 0);
+	volatile bool stop = true;
+	bool same = true;
+	long long bytes;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	bytes = kdp_eal_prefault(NULL);
+	CU_ASSERT(bytes >= (long long)len);
+	for (size_t i = 0; i < len; i++)
+		same &= buf[i] == (uint8_t)(i * 7 + 3);
+	CU_ASSERT(same);
+	CU_ASSERT_EQUAL(kdp_eal_prefault(&stop), 0);
+	rte_free(buf);
+}
+
 void test_register_flowstore(void)
 {
 	CU_pSuite s = CU_add_suite("flowstore", NULL, NULL);
+	CU_add_test(s, "EAL memory faulted in, contents kept; stopped at once", test_eal_prefault);
 	CU_add_test(s, "file: new, reused, damaged, foreign, short, locked, frontend ids",
 		    test_file);
 	CU_add_test(s, "tables over the file after a restart, and resized", test_restart);

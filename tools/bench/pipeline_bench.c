@@ -8,6 +8,7 @@
  *
  *   kdp-bench-pipeline [-f N[,N...]] [-s SECONDS] [-M off|idle|on]
  *                      [-c full|partial|partial-sw] [-b BYTES] [-S routing|dnat|masq]
+ *                      [-m MAXFLOWS]
  *
  * -M attaches a flow monitor: idle (nobody listens: the cost kdp pays on
  * every node), on (a listener: events staged, rate-limited at the default
@@ -21,6 +22,10 @@
  * -b: frame size with FCS (64-1518; default 64).
  * -S: one scenario only (default: all three). Prints the packets of each
  * window, for per-packet counts from `perf stat`.
+ * -m: the conntrack table's size (default: twice the flows, plus 1024).
+ * The first pass over the flows, every packet a new flow, is timed too:
+ * the "new flows" line (for DNAT, a service lookup, a Maglev pick and a
+ * conntrack insert per packet).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -48,12 +53,14 @@
 #define W1_IP IP4(192, 168, 10, 101)
 #define GW_IP IP4(192, 168, 10, 200)
 #define CURL IP4(172, 20, 1, 236)
-#define VIP IP4(10, 96, 152, 212)
+#define VIP IP4(10, 96, 152, 212) /* the first ClusterIP; the next ones follow */
+#define PER_VIP 60000             /* flows per ClusterIP (source ports) */
 
 enum csum_mode { CSUM_FULL, CSUM_PARTIAL, CSUM_PARTIAL_SW };
 static enum csum_mode csum_mode;
 static uint32_t frame_len = 60;   /* without FCS */
 static uint32_t frame_stride = 64;
+static uint32_t max_flows;        /* -m; 0: twice the flows */
 
 static const struct rte_ether_addr kdp_mac = {{0x02, 0, 0, 0, 0, 0x64}};
 static const struct rte_ether_addr peer_mac = {{0x02, 0, 0, 0, 0, 0x65}};
@@ -74,7 +81,9 @@ static int build(struct world *w, uint32_t flows, int n)
 {
 	struct kdp_neigh_params np = {.size = 64};
 	struct kdp_neigh_ops ops = {nop_req, nop_send, nop_drop, NULL};
-	struct kdp_ct_params cp = {.max_flows = flows * 2 + 1024, .socket = 0};
+	uint32_t n_vips = (flows + PER_VIP - 1) / PER_VIP;
+	struct kdp_ct_params cp = {.max_flows = max_flows ? max_flows : flows * 2 + 1024,
+				   .socket = 0};
 	struct kdp_svc_table *t;
 	struct kdp_svc_fe fe;
 	struct kdp_nexthop nh;
@@ -92,7 +101,7 @@ static int build(struct world *w, uint32_t flows, int n)
 	snprintf(name, sizeof(name), "b_rt%d", n);
 	w->dp.rt = kdp_route_create(name, 64, 0);
 	snprintf(name, sizeof(name), "b_svc%d", n);
-	t = kdp_svc_table_create(name, 4, 4, 0);
+	t = kdp_svc_table_create(name, n_vips + 4, n_vips + 4, 0);
 	snprintf(name, sizeof(name), "b_nt%d", n);
 	w->nt = kdp_neigh_create(name, &np, &ops);
 	snprintf(name, sizeof(name), "b_ct%d", n);
@@ -108,21 +117,27 @@ static int build(struct world *w, uint32_t flows, int n)
 	kdp_route_add(w->dp.rt, CURL, 32, KDP_RK_ENDPOINT, &nh, "");
 	kdp_neigh_learn(w->nt, W1_IP, 0, &peer_mac, true, 0);
 	kdp_neigh_learn(w->nt, GW_IP, 0, &peer_mac, true, 0);
-	/* A ClusterIP with 10 backends on the other node. */
-	memset(&fe, 0, sizeof(fe));
-	fe.id = 1;
-	fe.key.addr = rte_cpu_to_be_32(VIP);
-	fe.key.port = rte_cpu_to_be_16(80);
-	fe.key.proto = IPPROTO_UDP;
-	fe.gen = 1;
-	fe.be = calloc(10, sizeof(*fe.be));
-	for (int i = 0; i < 10; i++) {
-		fe.be[i].ip = rte_cpu_to_be_32(IP4(172, 20, 0, 10 + i));
-		fe.be[i].port = rte_cpu_to_be_16(8080);
+	/* ClusterIPs with 10 backends each on the other node: one per
+	 * PER_VIP flows (one client, one destination port: that many source
+	 * ports). */
+	for (uint32_t v = 0; v < n_vips; v++) {
+		memset(&fe, 0, sizeof(fe));
+		fe.id = 1 + v;
+		fe.key.addr = rte_cpu_to_be_32(VIP + v);
+		fe.key.port = rte_cpu_to_be_16(80);
+		fe.key.proto = IPPROTO_UDP;
+		fe.gen = 1;
+		fe.be = calloc(10, sizeof(*fe.be));
+		if (fe.be == NULL)
+			return -1;
+		for (int i = 0; i < 10; i++) {
+			fe.be[i].ip = rte_cpu_to_be_32(IP4(172, 20, 0, 10 + i));
+			fe.be[i].port = rte_cpu_to_be_16((uint16_t)(8080 + v)); /* replies apart */
+		}
+		fe.n_be = 10;
+		if (kdp_svc_fe_prepare(&fe, 0) || kdp_svc_table_add(t, &fe))
+			return -1;
 	}
-	fe.n_be = 10;
-	if (kdp_svc_fe_prepare(&fe, 0) || kdp_svc_table_add(t, &fe))
-		return -1;
 	w->dp.svc = t;
 	cfg = calloc(1, sizeof(*cfg));
 	snprintf(name, sizeof(name), "b_masq%d", n);
@@ -144,7 +159,9 @@ static void frame(uint8_t *buf, int sc, uint32_t i)
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	struct rte_udp_hdr *u = (struct rte_udp_hdr *)(ip + 1);
-	uint32_t dst = sc == 0 ? IP4(172, 20, 0, 1 + i % 250) : sc == 1 ? VIP : IP4(8, 8, (i >> 8) & 255, i & 255);
+	uint32_t dst = sc == 0 ? IP4(172, 20, 0, 1 + i % 250)
+		       : sc == 1 ? VIP + i / PER_VIP
+				 : IP4(8, 8, (i >> 8) & 255, i & 255);
 
 	memset(buf, 0, frame_len);
 	eth->dst_addr = kdp_mac;
@@ -157,8 +174,8 @@ static void frame(uint8_t *buf, int sc, uint32_t i)
 	ip->src_addr = rte_cpu_to_be_32(CURL);
 	ip->dst_addr = rte_cpu_to_be_32(dst);
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	u->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (i % 60000)));
-	u->dst_port = rte_cpu_to_be_16(sc == 1 ? 80 : (uint16_t)(2000 + i / 60000));
+	u->src_port = rte_cpu_to_be_16((uint16_t)(1024 + (i % PER_VIP)));
+	u->dst_port = rte_cpu_to_be_16(sc == 1 ? 80 : (uint16_t)(2000 + i / PER_VIP));
 	u->dgram_len = rte_cpu_to_be_16((uint16_t)(frame_len - sizeof(*eth) - sizeof(*ip)));
 	u->dgram_cksum = csum_mode == CSUM_FULL ? rte_ipv4_udptcp_cksum(ip, u)
 						: rte_ipv4_phdr_cksum(ip, 0);
@@ -212,7 +229,7 @@ int main(int argc, char **argv)
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kdp-bench-%d", (int)getpid());
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		return 1;
-	while ((opt = getopt(argc, argv, "f:s:M:c:b:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:s:M:c:b:S:m:")) != -1) {
 		if (opt == 'f') {
 			char *s = optarg, *tok;
 			n_counts = 0;
@@ -233,6 +250,8 @@ int main(int argc, char **argv)
 				fprintf(stderr, "-S: routing, dnat or masq\n");
 				return 2;
 			}
+		} else if (opt == 'm') {
+			max_flows = (uint32_t)atoi(optarg);
 		} else if (opt == 'b') {
 			uint32_t b = (uint32_t)atoi(optarg);
 			if (b < 64 || b > 1518) {
@@ -253,6 +272,14 @@ int main(int argc, char **argv)
 			return 1;
 		kdp_monitor_set_listening(mon, mon_mode == 2);
 		printf("flow monitor attached, %s\n", mon_mode == 2 ? "listening" : "nobody listening");
+	}
+	{
+		/* As kdp does at start (its pages in before a worker writes). */
+		uint64_t t = rte_rdtsc();
+		long long bytes = kdp_eal_prefault(NULL);
+
+		printf("EAL memory faulted in: %lld MiB in %.0f ms\n", bytes >> 20,
+		       (double)(rte_rdtsc() - t) * 1e3 / (double)rte_get_tsc_hz());
 	}
 	pool = rte_pktmbuf_pool_create("bench", 8191, 256, KDP_MBUF_PRIV_SIZE,
 				       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
@@ -283,10 +310,22 @@ int main(int argc, char **argv)
 			for (uint32_t i = 0; i < flows; i++)
 				frame(frames + (size_t)i * frame_stride, sc, i);
 			/* Warm-up: one pass over every flow creates the conntrack
-			 * entries; then the timed loop sees established flows. */
+			 * entries (timed: new flows); then the timed loop sees
+			 * established flows. */
+			t0 = rte_rdtsc();
 			for (uint32_t b = 0; b < (flows + KDP_BURST - 1) / KDP_BURST; b++)
 				if (burst(&w, pool, frames, flows, &next) != 0)
 					return 1;
+			t1 = rte_rdtsc();
+			if (sc != 0)
+				printf("%-32s %10u %10.2f %12.1f %12" PRIu64 " packets, %" PRIu64 " in conntrack (of %u)\n",
+				       "  new flows (first pass)",
+				       flows, (double)flows / ((double)(t1 - t0) / (double)hz) / 1e6,
+				       (double)(t1 - t0) / (double)flows, (uint64_t)flows,
+				       kdp_ct_count(w.ct), max_flows ? max_flows : flows * 2 + 1024);
+			for (int r = 0; r < KDP_DROP__MAX; r++)
+				if (w.st.drop[r] != 0)
+					printf("    dropped %s: %" PRIu64 "\n", kdp_drop_name(r), w.st.drop[r]);
 			t0 = rte_rdtsc();
 			do {
 				for (int r = 0; r < 64; r++)
