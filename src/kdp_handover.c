@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Hand-over from a running kdp to a new one (kdpctl upgrade): the new
  * side's client of the old one's control socket, and the old side's steps. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -211,13 +212,22 @@ int kdp_handover_freeze(struct kdp *k, char *err)
 		return ret;
 	h->t_frozen = kdp_clock_mono_ms();
 	h->old_lost = (uint64_t)json_integer_value(json_object_get(a, "missedSincePrepare"));
+	/* Its IPv4 and IPv6 neighbours: the frames held must not wait for an
+	 * ARP or ND answer (a few per neighbour are kept meanwhile, the rest
+	 * would be dropped). */
 	json_array_foreach(json_object_get(a, "neighbours"), i, n) {
+		const char *ip_s = json_string_value(json_object_get(n, "ip")) ?: "";
 		struct rte_ether_addr mac;
+		struct kdp_in6 ip6;
 		uint32_t ip;
 
-		if (kdp_addr_parse_ip(json_string_value(json_object_get(n, "ip")) ?: "", &ip) == 0 &&
-		    kdp_addr_parse_mac(json_string_value(json_object_get(n, "mac")) ?: "", &mac) == 0 &&
+		if (kdp_addr_parse_mac(json_string_value(json_object_get(n, "mac")) ?: "", &mac) != 0)
+			continue;
+		if (kdp_addr_parse_ip(ip_s, &ip) == 0 &&
 		    kdp_neigh_learn(k->nt, ip, k->uplink, &mac, true, now) == 0)
+			h->neighbours++;
+		else if (k->nt6 != NULL && kdp_addr6_parse(ip_s, &ip6) == 0 &&
+			 kdp_neigh_learn6(k->nt6, &ip6, k->uplink, &mac, true, now) == 0)
 			h->neighbours++;
 	}
 	json_decref(a);
@@ -331,6 +341,26 @@ void kdp_handover_notify(const char *msg)
 	close(fd);
 }
 
+/* Every thread of this process to SCHED_IDLE: what exiting costs (the
+ * kernel freeing our memory and rings, ~10-30 ms of CPU) then waits for
+ * idle CPU instead of taking it from the new kdp's workers, which have a
+ * backlog to forward right then. */
+static void idle_priority(void)
+{
+	const struct sched_param sp = {.sched_priority = 0};
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	if (d == NULL) {
+		(void)sched_setscheduler(0, SCHED_IDLE, &sp);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			(void)sched_setscheduler((pid_t)atoi(e->d_name), SCHED_IDLE, &sp);
+	closedir(d);
+}
+
 static void exit_now(struct kdp *k)
 {
 	char msg[64];
@@ -342,6 +372,7 @@ static void exit_now(struct kdp *k)
 	fflush(NULL);
 	/* Ports, tap and control socket now belong to the new kdp: nothing
 	 * is closed or brought down here; the kernel drops our sockets. */
+	idle_priority();
 	_exit(0);
 }
 
@@ -398,15 +429,29 @@ json_t *kdp_handover_on_prepare(struct kdp *k, struct evhttp_request *req, pid_t
 			 (int)k->cfg.workers);
 }
 
-static int neigh_one(const struct kdp_neigh_entry *e, void *arg)
+/* A resolved neighbour, {"ip", "mac"}, into the array @p arg. */
+static int neigh_add(json_t *arg, const char *ip, const struct kdp_neigh_entry *e)
 {
-	char ip[KDP_ADDR_STRLEN], mac[KDP_MAC_STRLEN];
+	char mac[KDP_MAC_STRLEN];
 
 	if (e->state == KDP_NEIGH_REACHABLE || e->state == KDP_NEIGH_PROBE)
-		json_array_append_new(arg, json_pack("{s:s, s:s}", "ip",
-						     kdp_addr_fmt_ip(e->ip, ip, sizeof(ip)), "mac",
+		json_array_append_new(arg, json_pack("{s:s, s:s}", "ip", ip, "mac",
 						     kdp_addr_fmt_mac(&e->mac, mac, sizeof(mac))));
 	return 0;
+}
+
+static int neigh_one(const struct kdp_neigh_entry *e, void *arg)
+{
+	char ip[KDP_ADDR_STRLEN];
+
+	return neigh_add(arg, kdp_addr_fmt_ip(e->ip, ip, sizeof(ip)), e);
+}
+
+static int neigh_one6(const struct kdp_neigh_entry *e, void *arg)
+{
+	char ip[KDP_ADDR6_STRLEN];
+
+	return neigh_add(arg, kdp_addr6_fmt(&e->ip6, ip, sizeof(ip)), e);
 }
 
 static bool same_peer(const struct kdp *k, struct evhttp_request *req, enum kdp_ho_phase want,
@@ -443,6 +488,8 @@ json_t *kdp_handover_on_freeze(struct kdp *k, struct evhttp_request *req, int *c
 	h->n_tap_fds = n > 0 ? (unsigned int)n : 0;
 	nb = json_array();
 	kdp_neigh_foreach(k->nt, neigh_one, nb);
+	if (k->nt6 != NULL)
+		kdp_neigh_foreach(k->nt6, neigh_one6, nb);
 	RTE_LOG(NOTICE, USER1, "hand-over to kdp pid %d: workers parked after %llu ms, %u tap "
 		"queue(s) detached\n", (int)h->peer, (unsigned long long)(h->phase_ms - t0),
 		h->n_tap_fds);

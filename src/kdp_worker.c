@@ -225,13 +225,15 @@ void kdp_worker_resume(struct kdp *k)
  * A kdp taking over, before the old one is frozen: every frame its ports
  * receive is a copy of one the old kdp forwards, so it is dropped here
  * (never the host tap's: the kernel gives those to one process only, so
- * they wait in the tap). @return frames dropped.
+ * they wait in the tap). @return frames dropped; *@p full gets the queues
+ * that gave a whole burst (more may wait).
  */
 static unsigned int discard(const struct kdp_snapshot *s, unsigned int id,
-			    struct rte_mbuf **pkts)
+			    struct rte_mbuf **pkts, unsigned int *full)
 {
 	unsigned int n = 0;
 
+	*full = 0;
 	for (uint16_t i = 0; i < s->n_rxq[id]; i++) {
 		const struct kdp_rxq *q = &s->rxq[id][i];
 		uint16_t got;
@@ -241,6 +243,7 @@ static unsigned int discard(const struct kdp_snapshot *s, unsigned int id,
 		got = rte_eth_rx_burst(q->port, q->queue, pkts, KDP_BURST);
 		rte_pktmbuf_free_bulk(pkts, got);
 		n += got;
+		*full += got == KDP_BURST;
 	}
 	return n;
 }
@@ -301,13 +304,22 @@ int kdp_worker_main(void *arg)
 		unsigned int got = 0, full = 0;
 
 		if (unlikely(atomic_load_explicit(&k->rings.discard, memory_order_relaxed))) {
-			got = discard(s, id, pkts);
+			got = discard(s, id, pkts, &full);
 			atomic_fetch_add_explicit(&k->rings.discarded, got, memory_order_relaxed);
 			rte_rcu_qsbr_quiescent(k->qsbr, id);
-			if (atomic_load(&k->rings.pause))
-				park(k, id); /* hold from here: the old kdp is still running */
-			else if (got == 0 && k->cfg.poll_mode == KDP_POLL_ADAPTIVE)
+			if (atomic_load(&k->rings.pause)) {
+				/* Hold from here (the old kdp is still running), once
+				 * the queues are emptied of the copies that came
+				 * before: held, they would be sent a second time. */
+				if (drain_until == 0)
+					drain_until = rte_rdtsc() + rte_get_tsc_hz() / 20;
+				if (full == 0 || rte_rdtsc() > drain_until) {
+					park(k, id);
+					drain_until = 0;
+				}
+			} else if (got == 0 && k->cfg.poll_mode == KDP_POLL_ADAPTIVE) {
 				rte_delay_us_sleep(20);
+			}
 			last = rte_rdtsc();
 			continue;
 		}

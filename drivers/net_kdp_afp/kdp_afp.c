@@ -28,7 +28,7 @@
  * (rx_mempools), straight into a large mbuf, a TCP super-frame then
  * delivered whole (RTE_MBUF_F_RX_LRO, tso_segsz); otherwise into a per-queue
  * buffer and cut. On transmit, a TCP super-frame (RTE_MBUF_F_TX_TCP_SEG, TSO
- * enabled) goes to the kernel whole with VIRTIO_NET_HDR_GSO_TCPV4, and a
+ * enabled) goes to the kernel whole with VIRTIO_NET_HDR_GSO_TCPV4 or _TCPV6, and a
  * frame larger than a ring slot leaves by sendmsg() on a ring-less socket.
  */
 #include <errno.h>
@@ -489,7 +489,8 @@ static void tx_vnet_hdr(struct afp_txq *q, const struct rte_mbuf *m, struct virt
 	memset(vh, 0, sizeof(*vh));
 	if ((m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) && q->tso) {
 		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		vh->gso_type = (m->ol_flags & RTE_MBUF_F_TX_IPV6) ? VIRTIO_NET_HDR_GSO_TCPV6
+								   : VIRTIO_NET_HDR_GSO_TCPV4;
 		vh->gso_size = m->tso_segsz;
 		vh->hdr_len = (uint16_t)(m->l2_len + m->l3_len + m->l4_len);
 		vh->csum_start = (uint16_t)(m->l2_len + m->l3_len);

@@ -126,13 +126,15 @@ enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_gso *g, const uint8_t *pkt,
 enum kdp_afp_refuse kdp_afp_tso_whole(const uint8_t *pkt, uint32_t len,
 				      const struct virtio_net_hdr *vh, uint32_t *hdr)
 {
+	uint8_t type = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
 	uint32_t l4 = 0;
 	uint8_t v6 = 0;
 
-	if ((vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_TCPV4)
+	if (type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6)
 		return KDP_AFP_GSO_UNSUPPORTED;
 	*hdr = kdp_gso_headers(pkt, len, IPPROTO_TCP, &l4, &v6);
-	if (*hdr == 0 || v6 || *hdr >= len || vh->gso_size == 0 ||
+	if (*hdr == 0 || v6 != (type == VIRTIO_NET_HDR_GSO_TCPV6) || *hdr >= len ||
+	    vh->gso_size == 0 ||
 	    !(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || vh->csum_start != l4 ||
 	    vh->csum_offset != 16)
 		return KDP_AFP_GSO_MALFORMED;

@@ -210,6 +210,17 @@ static inline uint16_t kdp_csum_partial_update32(uint16_t psum, uint32_t old,
 	return (uint16_t)~kdp_csum_update32((uint16_t)~psum, old, new);
 }
 
+/** A super-frame's (RTE_MBUF_F_RX_LRO) largest packet on the wire: its IP and
+ *  TCP headers plus tso_segsz, at most @p tot (the whole packet). */
+static inline uint32_t kdp_csum_lro_seg_len(const struct rte_mbuf *m, uint32_t tot)
+{
+	const struct kdp_meta *md = kdp_meta((struct rte_mbuf *)(uintptr_t)m);
+	const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, md->l4_off);
+	uint32_t hdr = md->l4_off - RTE_ETHER_HDR_LEN + (uint32_t)(l4[12] >> 4) * 4;
+
+	return RTE_MIN(tot, hdr + m->tso_segsz);
+}
+
 /**
  * The largest IPv4 packet @p m (IPv4 header @p ip) puts on the wire: its
  * total length, or for a TCP super-frame kept whole (RTE_MBUF_F_RX_LRO) the
@@ -222,13 +233,21 @@ static inline uint32_t kdp_csum_seg_len(const struct rte_mbuf *m,
 
 	if (likely(!(m->ol_flags & RTE_MBUF_F_RX_LRO)))
 		return tot;
-	{
-		const struct kdp_meta *md = kdp_meta((struct rte_mbuf *)(uintptr_t)m);
-		const uint8_t *l4 = rte_pktmbuf_mtod_offset(m, const uint8_t *, md->l4_off);
-		uint32_t hdr = md->l4_off - RTE_ETHER_HDR_LEN + (uint32_t)(l4[12] >> 4) * 4;
+	return kdp_csum_lro_seg_len(m, tot);
+}
 
-		return RTE_MIN(tot, hdr + m->tso_segsz);
-	}
+/**
+ * The largest IPv6 packet @p m (IPv6 header @p ip) puts on the wire: as
+ * kdp_csum_seg_len, from the payload length.
+ */
+static inline uint32_t kdp_csum_seg_len6(const struct rte_mbuf *m,
+					 const struct rte_ipv6_hdr *ip)
+{
+	uint32_t tot = 40u + rte_be_to_cpu_16(ip->payload_len);
+
+	if (likely(!(m->ol_flags & RTE_MBUF_F_RX_LRO)))
+		return tot;
+	return kdp_csum_lro_seg_len(m, tot);
 }
 
 /**
@@ -245,7 +264,8 @@ static inline void kdp_csum_tx_tso(struct rte_mbuf *m)
 	m->l2_len = RTE_ETHER_HDR_LEN;
 	m->l3_len = (uint64_t)(md->l4_off - RTE_ETHER_HDR_LEN) & 0x1ff;
 	m->l4_len = (uint64_t)(l4[12] >> 4) * 4;
-	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
+	m->ol_flags |= (md->kind == KDP_PKT_IPV6 ? RTE_MBUF_F_TX_IPV6 : RTE_MBUF_F_TX_IPV4) |
+		       RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM;
 }
 
 /**

@@ -957,7 +957,7 @@ static inline int forward_checks6(struct burst *b, struct rte_mbuf *m, uint16_t 
 		drop_answer(b, m, KDP_DROP_TTL_EXCEEDED, ANSWER_TIME_EXCEEDED, 0);
 		return -1;
 	}
-	if (unlikely(KDP_IP6_LEN + rte_be_to_cpu_16(ip->payload_len) > mtu)) {
+	if (unlikely(kdp_csum_seg_len6(m, ip) > mtu)) {
 		drop_answer(b, m, KDP_DROP_PKT_TOO_BIG, ANSWER_FRAG_NEEDED, mtu);
 		return -1;
 	}

@@ -223,12 +223,16 @@ check_a_restart() {
 
 # b. kdpctl upgrade to a new binary under the three downloads
 check_b_upgrade() {
-	local before after t0 t1 out rep old new ino lost ok=1
+	local before after t0 t1 out rep old new ino lost nb kept ok=1
 	downloads 42000 "$N_AB"
 	sleep 2
 	before=$(flows 42000)
 	check_ipv6_flows b 42000 "$before"
 	old=$(lab_kdp_pid k8s-ctr)
+	# Its resolved neighbours, IPv4 and IPv6: the new kdp must get them all.
+	nb=$(lab_api k8s-ctr GET /v1/neighbours | "$LAB_PY" -c 'import json, sys
+n = [x["ip"] for x in json.load(sys.stdin) if x.get("state") in ("reachable", "probe")]
+print(len(n), sum(":" in i for i in n), " ".join(n))')
 	# The new version at the same path (a new file, as a package installs it).
 	cp "$BUILT_KDP" "$BIN_DIR/kdp.new" && mv -f "$BIN_DIR/kdp.new" "$BIN_DIR/kdp"
 	t0=$EPOCHREALTIME
@@ -239,6 +243,15 @@ check_b_upgrade() {
 	[[ -n $new && $new != "$old" && $ino == "$(stat -c %i "$BIN_DIR/kdp")" ]] && ! _lab_pid_alive "$old" && ok=0
 	verdict "$ok" "b. kdpctl upgrade: the new binary (pid $new) took over, the old kdp (pid $old) exited" \
 		"${out//$'\n'/$'\n'        }" "$(ms_since "$t0" "$t1") ms for the whole command"
+	echo "        the new kdp's drops right after the hand-over: $(lab_api k8s-ctr GET /v1/stats |
+		"$LAB_PY" -c 'import json, sys; print(", ".join("%s %d" % (d.get("reason"), d.get("packets", 0)) for d in json.load(sys.stdin).get("drops", []) if d.get("packets")) or "none")')"
+	echo "        its ports' losses: $(lab_api k8s-ctr GET /v1/status |
+		"$LAB_PY" -c 'import json, sys; print(", ".join("%s %s" % (p["name"], " ".join("%s=%s" % (k, v) for k, v in sorted(list(p.items()) + list(p.get("driverCounters", {}).items())) if isinstance(v, int) and v and any(w in k.lower() for w in ("miss", "err", "drop", "full")))) for p in json.load(sys.stdin).get("ports", [])) or "none")')"
+	kept=$(grep -o '[0-9]* neighbours' <<<"$out" | cut -d' ' -f1)
+	ok=1
+	((${kept:-0} >= ${nb%% *} && $(cut -d' ' -f2 <<<"$nb") > 0)) && ok=0
+	verdict "$ok" "b. the new kdp got every resolved neighbour of the old one, IPv6 ones too (frames held do not wait for ARP or ND)" \
+		"the old kdp's (reachable or probe): $nb" "handed over: ${kept:-none}"
 	after=$(flows 42000)
 	check_downloads b 42000 "$before" "$after" "$N_AB"
 	rep=$(probes "$t0" "$t1" --json)

@@ -160,8 +160,22 @@ transfers() {
 	# IPv6: TCPv6 super-frames and partial checksums over the IPv6
 	# pseudo-header, through DNAT and masquerade
 	download "$1 IPv6 ClusterIP [fd00:96::98d4] -> a webpod" kdp-curl-pod "http://[fd00:96::98d4]/big"
+	local w0 t0 c0 w1 t1 c1
+	w0=$(counter k8s-ctr uplink rx_gso_whole)
+	c0=$(counter k8s-ctr uplink rx_gso_segments)
+	t0=$(counter k8s-ctr default/curl-pod tx_tso)
 	download "$1 IPv6 masquerade: curl-pod gets [$LAB_ROUTER_IP6]/big" kdp-curl-pod \
 		"http://[$LAB_ROUTER_IP6]/big"
+	if [[ $1 == b.* ]]; then
+		# The router's TCPv6 super-frames cross kdp whole (LRO in, TSO
+		# out to the pod), not cut into segments kdp then forwards.
+		w1=$(counter k8s-ctr uplink rx_gso_whole)
+		c1=$(counter k8s-ctr uplink rx_gso_segments)
+		t1=$(counter k8s-ctr default/curl-pod tx_tso)
+		verdict "$((w1 - w0 > 0 && t1 - t0 > 0 && c1 == c0 ? 0 : 1))" \
+			"$1 IPv6 masquerade: the router's TCPv6 super-frames kept whole through kdp, handed to curl-pod whole (TSO)" \
+			"uplink rx_gso_whole +$((w1 - w0)), rx_gso_segments +$((c1 - c0)); curl-pod tx_tso +$((t1 - t0))"
+	fi
 	upload "$1 masquerade"
 	udp_gso "$1 masquerade"
 }

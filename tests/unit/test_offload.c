@@ -193,6 +193,9 @@ static void test_tso_whole(void)
 	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_UNSUPPORTED);
 	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
 	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, 40, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
+	/* The type must match the frame: TCPV6 on an IPv4 frame is refused. */
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
 }
 
 /* UDP_SEGMENT: 3000 bytes at 1200 a datagram: 1200, 1200, 600, each with
@@ -297,6 +300,27 @@ static int l4_valid6(const uint8_t *frame)
 
 	return kdp_csum_add(kdp_csum_ipv6_pseudo(ip->src_addr, ip->dst_addr, len, ip->proto),
 			    kdp_csum_sum(frame + 54, len)) == 0xffff;
+}
+
+/* A TCPv6 super-frame travels whole too (GSO_TCPV6, partial at 54/16);
+ * TCPV4 on an IPv6 frame, or a partial elsewhere, may not. */
+static void test_tso_whole6(void)
+{
+	static uint8_t f[8192];
+	uint32_t len = partial_frame6(f, IPPROTO_TCP, 4000, RTE_TCP_ACK_FLAG), hdr = 0;
+	struct virtio_net_hdr vh = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				    .gso_type = VIRTIO_NET_HDR_GSO_TCPV6,
+				    .gso_size = 1428, .csum_start = 54, .csum_offset = 16};
+
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_OK);
+	CU_ASSERT_EQUAL(hdr, 74);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_OK);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
+	vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV6;
+	vh.csum_start = 34;
+	CU_ASSERT_EQUAL(kdp_afp_tso_whole(f, len, &vh, &hdr), KDP_AFP_GSO_MALFORMED);
 }
 
 /* IPv6: a partial checksum kept and flagged; a TCPv6 super-frame cut into
@@ -432,6 +456,7 @@ void test_register_offload(void)
 	CU_add_test(s, "UDP_SEGMENT super-frame cut into datagrams", test_gso_udp);
 	CU_add_test(s, "GSO types and frames refused", test_gso_refused);
 	CU_add_test(s, "a TCP super-frame that may travel whole", test_tso_whole);
+	CU_add_test(s, "a TCPv6 super-frame that may travel whole", test_tso_whole6);
 	CU_add_test(s, "partial sum through NAT, finished at transmit", test_partial_arith);
 	CU_add_test(s, "IPv6: partial checksums kept, TCPv6 super-frames cut", test_ipv6);
 }

@@ -355,6 +355,57 @@ static void test6_hop_limit_and_mtu(void)
 	CU_ASSERT_EQUAL(drops(KDP_DROP_TTL_EXCEEDED), 2);
 }
 
+/* A TCPv6 super-frame kept whole (RTE_MBUF_F_RX_LRO): the MTU rule looks at
+ * one segment (headers + tso_segsz), not at the frame; a segment over the
+ * MTU still gets packet too big. */
+static void test6_lro_mtu(void)
+{
+	struct test_pkt6 p = from_curl6(REMOTE_WEB6);
+	struct rte_mbuf *m;
+	uint64_t ptb = drops(KDP_DROP_PKT_TOO_BIG);
+	uint32_t mtu;
+	int punted;
+
+	p.proto = IPPROTO_TCP;
+	p.sport = 40000;
+	p.dport = 80;
+	p.tcp_flags = RTE_TCP_ACK_FLAG;
+	p.payload = 1800; /* 40 + 20 + 1800 > 1500: segments of 900 fit */
+	m = test_pkt6_make(&p);
+	m->ol_flags |= RTE_MBUF_F_RX_LRO;
+	m->tso_segsz = 900;
+	m = run1(m, 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(ip6_of(m)->proto, IPPROTO_TCP); /* forwarded, not answered */
+	CU_ASSERT_EQUAL(kdp_meta(m)->out_port, 0);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_16(ip6_of(m)->payload_len), 1820);
+	CU_ASSERT_EQUAL(ip6_of(m)->hop_limits, 63);
+	CU_ASSERT(m->ol_flags & RTE_MBUF_F_RX_LRO);
+	CU_ASSERT_EQUAL(m->tso_segsz, 900);
+	CU_ASSERT_EQUAL(drops(KDP_DROP_PKT_TOO_BIG), ptb);
+	/* Readied for a port with TSO: flagged IPv6, its headers' lengths. */
+	kdp_csum_tx_tso(m);
+	CU_ASSERT_EQUAL(m->ol_flags & (RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_IPV4 |
+				       RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_RX_LRO),
+			RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_SEG);
+	CU_ASSERT_EQUAL(m->l2_len, 14);
+	CU_ASSERT_EQUAL(m->l3_len, 40);
+	CU_ASSERT_EQUAL(m->l4_len, 20);
+	rte_pktmbuf_free(m);
+	/* Segments of 1441 bytes: 40 + 20 + 1441 = 1501 over the MTU. */
+	m = test_pkt6_make(&p);
+	m->ol_flags |= RTE_MBUF_F_RX_LRO;
+	m->tso_segsz = 1441;
+	m = run1(m, 1, &punted);
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_EQUAL(ip6_of(m)->proto, IPPROTO_ICMPV6);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod_offset(m, uint8_t *, 54)[0], 2);
+	memcpy(&mtu, rte_pktmbuf_mtod_offset(m, uint8_t *, 54 + 4), 4);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(mtu), 1500);
+	CU_ASSERT_EQUAL(drops(KDP_DROP_PKT_TOO_BIG), ptb + 1);
+	rte_pktmbuf_free(m);
+}
+
 static void test6_echo_and_nd(void)
 {
 	struct test_pkt6 p = from_curl6("fe80::1");
@@ -580,6 +631,7 @@ void test_register_pipeline6(void)
 	CU_add_test(s, "IPv6 local pod, host tap, unresolved next hops", test6_local_pod_host_and_punts);
 	CU_add_test(s, "IPv6 named drops", test6_drops);
 	CU_add_test(s, "IPv6 hop limit and packet too big", test6_hop_limit_and_mtu);
+	CU_add_test(s, "IPv6 TCP super-frame kept whole: the MTU rule per segment", test6_lro_mtu);
 	CU_add_test(s, "IPv6 echo from the pods' gateway, ND to the slow path", test6_echo_and_nd);
 	CU_add_test(s, "IPv4 and IPv6 in one burst", test6_mixed_burst);
 	CU_add_test(s, "IPv6 masquerade: SNAT outside the set, pod address inside", test6_masquerade);
