@@ -205,6 +205,21 @@ static void park(struct kdp *k, unsigned int id)
 		setpriority(PRIO_PROCESS, 0, k->ho.nice0);
 }
 
+/* Asked to park: true once a pass found every queue emptied (@p full: the
+ * queues that gave a whole burst), or 1/@p per_s of a second after the
+ * first such pass (*@p until, 0 before it) however busy they stay. */
+static bool drained(uint64_t *until, unsigned int full, unsigned int per_s)
+{
+	uint64_t now = rte_rdtsc();
+
+	if (*until == 0)
+		*until = now + rte_get_tsc_hz() / per_s;
+	if (full != 0 && now <= *until)
+		return false;
+	*until = 0;
+	return true;
+}
+
 int kdp_worker_pause(struct kdp *k, unsigned int timeout_ms)
 {
 	atomic_store(&k->rings.pause, true);
@@ -311,12 +326,8 @@ int kdp_worker_main(void *arg)
 				/* Hold from here (the old kdp is still running), once
 				 * the queues are emptied of the copies that came
 				 * before: held, they would be sent a second time. */
-				if (drain_until == 0)
-					drain_until = rte_rdtsc() + rte_get_tsc_hz() / 20;
-				if (full == 0 || rte_rdtsc() > drain_until) {
+				if (drained(&drain_until, full, 20))
 					park(k, id);
-					drain_until = 0;
-				}
 			} else if (got == 0 && k->cfg.poll_mode == KDP_POLL_ADAPTIVE) {
 				rte_delay_us_sleep(20);
 			}
@@ -383,11 +394,8 @@ int kdp_worker_main(void *arg)
 			/* A hand-over: what arrived before the new kdp held its
 			 * queues is only in ours. A pass that emptied each queue
 			 * took all of that (later frames are in both). */
-			if (drain_until == 0)
-				drain_until = t1 + rte_get_tsc_hz() / 50;
-			if (full == 0 || t1 > drain_until) {
+			if (drained(&drain_until, full, 50)) {
 				park(k, id);
-				drain_until = 0;
 				last = rte_rdtsc();
 				continue;
 			}

@@ -16,9 +16,8 @@
  *   port has TCP LRO on and a pool large enough (kdp_afp_tso_whole checks
  *   it): flagged RTE_MBUF_F_RX_LRO with tso_segsz = gso_size, checksum
  *   partial as above. Otherwise, and for UDP (UDP_SEGMENT, over either
- *   family), it is
- *   cut into segments of gso_size bytes of payload (common/kdp_gso.h), each a
- *   frame of its own with its headers fixed (IPv4 total length, ID, checksum,
+ *   family), it is cut into segments of gso_size bytes of payload
+ *   (common/kdp_gso.h), each a frame of its own with its headers fixed (IPv4 total length, ID, checksum,
  *   or IPv6 payload length; TCP sequence and flags; UDP length) and a partial
  *   L4 checksum over its own pseudo-header. Other GSO types are refused.
  *
@@ -69,8 +68,8 @@ enum kdp_afp_refuse kdp_afp_gso_init(struct kdp_gso *g, const uint8_t *pkt,
 /**
  * Checks that the super-frame @p pkt (@p len bytes, @p vh) can travel whole:
  * TCP/IPv4 (VIRTIO_NET_HDR_GSO_TCPV4) or TCP/IPv6 (VIRTIO_NET_HDR_GSO_TCPV6)
- * with its checksum partial at the TCP header, headers that match the type. *@p hdr gets the header bytes (Ethernet + IP +
- * TCP). @return KDP_AFP_OK, KDP_AFP_GSO_UNSUPPORTED (another GSO type) or
+ * with its checksum partial at the TCP header, headers that match the type.
+ * *@p hdr gets the header bytes (Ethernet + IP + TCP). @return KDP_AFP_OK, KDP_AFP_GSO_UNSUPPORTED (another GSO type) or
  * KDP_AFP_GSO_MALFORMED.
  */
 enum kdp_afp_refuse kdp_afp_tso_whole(const uint8_t *pkt, uint32_t len,
