@@ -70,6 +70,7 @@ struct kdp_pktgen_cfg {
 	uint32_t size; /* incl. FCS */
 	uint64_t rate; /* pps, 0 = line */
 	double duration; /* s, 0 = count or until signal */
+	double warmup; /* generate: s sent first and left out of every figure */
 	uint64_t count;
 	uint32_t burst;
 	double link_wait;
@@ -83,6 +84,8 @@ struct kdp_pktgen_stats {
 	uint64_t refl_pkts; /* generate --reflect-port: frames answered */
 	uint64_t tx_t0, tx_t1, rx_t0, rx_t1; /* TSC of first/last */
 	uint64_t lat_n, lat_min, lat_max; /* cycles */
+	/* generate: loop passes over 100 us (this process kept off its CPU) */
+	uint64_t stalls, stall_cyc, stall_max;
 	uint64_t hist[KDP_PKTGEN_HIST + 1];
 };
 
@@ -117,6 +120,9 @@ static void usage(FILE *f)
 		"  --size B             frame size incl. FCS, 64-1518 [64]\n"
 		"  --rate PPS           packets per second, 0 = as fast as possible [0]\n"
 		"  --duration S         seconds to run [10 for generate without --count]\n"
+		"  --warmup S           generate: send at the same rate for S seconds first and\n"
+		"                       leave them out of every count and the latency (pages\n"
+		"                       of fresh rings, e.g. a memif's, faulted in) [0]\n"
 		"  --count N            packets to send (generate) or receive (receive)\n"
 		"  --src-mac/--dst-mac  MACs [02:00:00:00:00:01 / 02:00:00:00:00:02]\n"
 		"  --burst N            burst size [32]\n"
@@ -258,6 +264,10 @@ static int set_opt(struct kdp_pktgen_cfg *c, const char *name, const char *v,
 	} else if (strcmp(name, "duration") == 0) {
 		c->duration = strtod(v, &end);
 		if (*v == '\0' || *end != '\0' || !(c->duration > 0 && c->duration < 1e6))
+			goto bad;
+	} else if (strcmp(name, "warmup") == 0) {
+		c->warmup = strtod(v, &end);
+		if (*v == '\0' || *end != '\0' || !(c->warmup >= 0 && c->warmup < 1e6))
 			goto bad;
 	} else if (strcmp(name, "count") == 0) {
 		if (parse_u64(v, UINT64_MAX, &c->count) || c->count == 0)
@@ -813,7 +823,7 @@ static void run_generate(struct kdp_pktgen_run *r)
 	uint16_t ck, tso, rx;
 	bool udp = c->proto == KDP_PKTGEN_UDP, ts = !c->no_ts;
 	uint32_t idx = 0, len = c->size - KDP_PKTGEN_FCS;
-	uint64_t refl_bytes = 0, refl_drops = 0;
+	uint64_t refl_bytes = 0, refl_drops = 0, prev = t0, stall = hz / 10000;
 
 	frame_offsets(c, &ck, &tso);
 	st->tx_t0 = t0;
@@ -863,6 +873,12 @@ static void run_generate(struct kdp_pktgen_run *r)
 		} else {
 			now = rte_get_tsc_cycles();
 		}
+		if (unlikely(now - prev > stall)) {
+			st->stalls++;
+			st->stall_cyc += now - prev;
+			st->stall_max = RTE_MAX(st->stall_max, now - prev);
+		}
+		prev = now;
 		if (c->reflect_port)
 			reflect_burst(r->refl_port, r->refl_port, &r->refl_mac, KDP_PKTGEN_MAX_BURST,
 				      &refl_bytes, &st->rx_other, &st->refl_pkts, &refl_bytes,
@@ -885,6 +901,27 @@ static void run_generate(struct kdp_pktgen_run *r)
 			st->rx_t1 = now;
 		}
 	}
+}
+
+/* --warmup: the same traffic for that long, then every figure from zero
+ * (what is still in flight is drained by run_generate's tail). */
+static void warm_up(struct kdp_pktgen_run *r)
+{
+	const struct kdp_pktgen_cfg *c = r->c;
+	struct kdp_pktgen_cfg w;
+
+	if (c->warmup <= 0)
+		return;
+	w = *c;
+	w.duration = c->warmup;
+	w.count = 0;
+	r->c = &w;
+	run_generate(r);
+	r->c = c;
+	memset(&r->st, 0, sizeof(r->st));
+	/* for a caller reading its own counters over the measured part */
+	printf("warm-up done after %.1f s\n", c->warmup);
+	fflush(stdout);
 }
 
 /* receive (@p reflect false) or reflect until the duration, count or a signal. */
@@ -951,8 +988,8 @@ static void report(const struct kdp_pktgen_run *r)
 	bool has_tx = c->mode != KDP_PKTGEN_RECEIVE, has_rx = c->mode != KDP_PKTGEN_GENERATE || c->rx;
 	bool loss = c->mode == KDP_PKTGEN_GENERATE && c->rx;
 	int64_t lost = (int64_t)st->tx_pkts - (int64_t)st->rx_pkts;
-	double lat[4] = {0};
-	char line[512];
+	double lat[5] = {0};
+	char line[640];
 	size_t o = 0;
 
 	if (st->lat_n) {
@@ -960,6 +997,7 @@ static void report(const struct kdp_pktgen_run *r)
 		lat[1] = lat_pct(st, 0.50);
 		lat[2] = lat_pct(st, 0.99);
 		lat[3] = cyc_us(st->lat_max);
+		lat[4] = lat_pct(st, 0.999);
 	}
 	if (has_tx) {
 		double s = secs(st->tx_t0, st->tx_t1);
@@ -972,6 +1010,11 @@ static void report(const struct kdp_pktgen_run *r)
 		if (st->tx_drops)
 			o += (size_t)snprintf(line + o, sizeof(line) - o, ", %" PRIu64 " tx-full",
 					      st->tx_drops);
+		if (st->stalls)
+			o += (size_t)snprintf(line + o, sizeof(line) - o,
+					      ", %" PRIu64 " stalls > 100 us (%.1f ms, longest %.1f ms)",
+					      st->stalls, cyc_us(st->stall_cyc) / 1e3,
+					      cyc_us(st->stall_max) / 1e3);
 	}
 	if (has_rx)
 		o += (size_t)snprintf(line + o, sizeof(line) - o, "%srx %" PRIu64 " pkts = %.2f Mpps",
@@ -1003,6 +1046,10 @@ static void report(const struct kdp_pktgen_run *r)
 				"seconds", secs(st->tx_t0, st->tx_t1),
 				"mpps", mpps(st->tx_pkts, st->tx_t0, st->tx_t1),
 				"tx_full", (json_int_t)st->tx_drops));
+		if (has_tx)
+			json_object_set_new(j, "stalls", json_pack("{s:I, s:f, s:f}",
+				"count", (json_int_t)st->stalls, "total_us", cyc_us(st->stall_cyc),
+				"max_us", cyc_us(st->stall_max)));
 		if (has_rx)
 			json_object_set_new(j, "rx", json_pack("{s:I, s:I, s:f, s:f, s:I, s:I, s:I}",
 				"packets", (json_int_t)st->rx_pkts, "bytes", (json_int_t)st->rx_bytes,
@@ -1018,9 +1065,9 @@ static void report(const struct kdp_pktgen_run *r)
 				"packets", (json_int_t)lost,
 				"ratio", st->tx_pkts ? (double)lost / (double)st->tx_pkts : 0.0));
 		if (st->lat_n)
-			json_object_set_new(j, "latency_us", json_pack("{s:I, s:f, s:f, s:f, s:f}",
+			json_object_set_new(j, "latency_us", json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}",
 				"samples", (json_int_t)st->lat_n, "min", lat[0], "p50", lat[1],
-				"p99", lat[2], "max", lat[3]));
+				"p99", lat[2], "p999", lat[4], "max", lat[3]));
 		if (j == NULL || json_dump_file(j, c->json, JSON_INDENT(2)) != 0)
 			fprintf(stderr, "kdp-pktgen: cannot write %s\n", c->json);
 		json_decref(j);
@@ -1100,6 +1147,7 @@ int main(int argc, char **argv)
 		{"size", required_argument, NULL, 0},
 		{"rate", required_argument, NULL, 0},
 		{"duration", required_argument, NULL, 0},
+		{"warmup", required_argument, NULL, 0},
 		{"count", required_argument, NULL, 0},
 		{"src-mac", required_argument, NULL, 0},
 		{"dst-mac", required_argument, NULL, 0},
@@ -1196,6 +1244,7 @@ int main(int argc, char **argv)
 	if (c.mode == KDP_PKTGEN_GENERATE) {
 		if (prepare_slots(&r, &tpl) != 0)
 			goto out;
+		warm_up(&r);
 		run_generate(&r);
 	} else {
 		run_rx(&r, c.mode == KDP_PKTGEN_REFLECT);

@@ -15,6 +15,7 @@
 #include "common/kdp_addr.h"
 #include "common/kdp_clock.h"
 #include "kdp_api_priv.h"
+#include "kdp_ctl.h"
 #include "kdp_flowmon.h"
 #include "kdp_healthcheck.h"
 #include "kdp_metrics.h"
@@ -581,7 +582,7 @@ void kdp_api_stats(struct kdp_api_req *r)
 		const struct kdp_stats *s = &k->stats[i];
 		json_array_append_new(
 			workers,
-			json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "id", i,
+			json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I}", "id", i,
 				  "lcore", k->workers[i].lcore, "rxPackets",
 				  (json_int_t)s->rx_pkts, "txPackets", (json_int_t)s->tx_pkts,
 				  "dropped", (json_int_t)kdp_stats_drops_total(s),
@@ -590,7 +591,10 @@ void kdp_api_stats(struct kdp_api_req *r)
 				  (json_int_t)rte_get_tsc_hz(), "busyRatio",
 				  s->total_cycles ? (double)s->busy_cycles /
 							    (double)s->total_cycles
-						  : 0.0));
+						  : 0.0,
+				  "stalls", (json_int_t)s->stalls, "stallCycles",
+				  (json_int_t)s->stall_cycles, "stallMaxCycles",
+				  (json_int_t)s->stall_max_cycles));
 	}
 	for (unsigned int i = 0; i < KDP_DROP__MAX; i++)
 		json_array_append_new(drops,
@@ -598,11 +602,14 @@ void kdp_api_stats(struct kdp_api_req *r)
 						kdp_drop_name(i), "stage", kdp_drop_stage(i),
 						"packets", (json_int_t)tot.drop[i]));
 	json_t *hist = json_array();
+	uint64_t ticks, wakes;
+
 	for (unsigned int i = 0; i < 6; i++)
 		json_array_append_new(hist, json_integer((json_int_t)tot.nat_retry_hist[i]));
+	kdp_ctl_tick_counts(k, &ticks, &wakes);
 	kdp_api_reply_json(r, HTTP_OK,
 		   json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:o, s:o,"
-			     " s:{s:I, s:I, s:I, s:o, s:I}}",
+			     " s:{s:I, s:I, s:I, s:o, s:I}, s:{s:I, s:I}}",
 			     "totals", "rxPackets", (json_int_t)tot.rx_pkts, "rxBytes",
 			     (json_int_t)tot.rx_bytes, "txPackets", (json_int_t)tot.tx_pkts,
 			     "txBytes", (json_int_t)tot.tx_bytes, "dropped",
@@ -612,7 +619,8 @@ void kdp_api_stats(struct kdp_api_req *r)
 			     (json_int_t)tot.masq_flows, "masqueradedPackets",
 			     (json_int_t)tot.masq_pkts, "leftUnmasqueraded",
 			     (json_int_t)tot.masq_skipped, "portRetryHistogram", hist,
-			     "portExhausted", (json_int_t)tot.drop[KDP_DROP_NAT_PORT_EXHAUSTED]));
+			     "portExhausted", (json_int_t)tot.drop[KDP_DROP_NAT_PORT_EXHAUSTED],
+			     "control", "ticks", (json_int_t)ticks, "wakeups", (json_int_t)wakes));
 }
 
 /* Non-zero driver counters of a port, for GET /v1/status. */

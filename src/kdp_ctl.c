@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The control thread: libevent loop with the API on a Unix socket, the slow
- * path poll timer, and signal handling. */
+ * path's tick, and signal handling. The tick runs every millisecond while
+ * there is slow-path work (punted frames, snapshots to reclaim, a
+ * hand-over) and every SLOWPATH_IDLE_US when idle; a worker that punts
+ * wakes an idle control thread at once (rings.punt_fd), so an idle node
+ * does not switch to this thread a thousand times a second. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -29,6 +33,7 @@
 #include "kdp_objects.h"
 
 #define SLOWPATH_PERIOD_US 1000
+#define SLOWPATH_IDLE_US 10000
 #define HTTP_TIMEOUT_S 10
 
 struct kdp_ctl {
@@ -38,6 +43,8 @@ struct kdp_ctl {
 	int ifd;
 	struct evhttp *http;
 	struct event *tick;
+	struct event *wake; /* rings.punt_fd readable: a worker punted */
+	uint64_t ticks, wakes; /* how often each ran (GET /v1/status) */
 	struct event *sigint;
 	struct event *sigterm;
 	int fd;
@@ -121,10 +128,45 @@ static int listen_unix(const char *path, const char *group, bool replace, char *
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
-	kdp_handover_tick(arg);
-	kdp_slowpath_poll(arg);
-	kdp_dp_reclaim(arg, false);
-	kdp_hc_poll(arg);
+	struct kdp *k = arg;
+	struct kdp_ctl *c = (struct kdp_ctl *)k->ctl;
+	struct timeval tv = {0, SLOWPATH_PERIOD_US};
+	bool busy;
+
+	c->ticks++;
+	kdp_handover_tick(k);
+	busy = kdp_slowpath_poll(k) > 0;
+	kdp_dp_reclaim(k, false);
+	kdp_hc_poll(k);
+	busy = busy || k->pub.n_retired > 0 || kdp_handover_busy(k);
+	if (!busy) {
+		/* Armed before the last look at the ring (a worker enqueues,
+		 * then looks at the flag): a punt in between is seen here. */
+		atomic_store_explicit(&k->rings.punt_armed, true, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (rte_ring_count(k->rings.punt) == 0)
+			tv.tv_usec = SLOWPATH_IDLE_US;
+	}
+	event_add(c->tick, &tv);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct kdp *k = arg;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	((struct kdp_ctl *)k->ctl)->wakes++;
+	on_tick(-1, 0, k);
+}
+
+void kdp_ctl_tick_counts(const struct kdp *k, uint64_t *ticks, uint64_t *wakes)
+{
+	const struct kdp_ctl *c = k->ctl;
+
+	*ticks = c ? c->ticks : 0;
+	*wakes = c ? c->wakes : 0;
 }
 
 /* Serves @p fd, and remembers which socket file it is. */
@@ -342,14 +384,15 @@ int kdp_ctl_init(struct kdp *k, char *err)
 		if (ret != 0)
 			return ret;
 	}
-	c->tick = event_new(c->base, -1, EV_PERSIST, on_tick, k);
+	c->tick = evtimer_new(c->base, on_tick, k);
+	c->wake = event_new(c->base, k->rings.punt_fd, EV_READ | EV_PERSIST, on_wake, k);
 	c->sigint = evsignal_new(c->base, SIGINT, on_signal, k);
 	c->sigterm = evsignal_new(c->base, SIGTERM, on_signal, k);
 	/* A client that goes away mid-answer (a monitor stream ended with
 	 * Ctrl-C) must cost an EPIPE, not the daemon. */
 	signal(SIGPIPE, SIG_IGN);
-	if (c->tick == NULL || c->sigint == NULL || c->sigterm == NULL ||
-	    event_add(c->tick, &period) || event_add(c->sigint, NULL) ||
+	if (c->tick == NULL || c->wake == NULL || c->sigint == NULL || c->sigterm == NULL ||
+	    event_add(c->tick, &period) || event_add(c->wake, NULL) || event_add(c->sigint, NULL) ||
 	    event_add(c->sigterm, NULL)) {
 		snprintf(err, KDP_ERR_LEN, "cannot set up control-thread events");
 		return -ENOMEM;
@@ -381,8 +424,11 @@ void kdp_ctl_fini(struct kdp *k)
 
 	if (c == NULL)
 		return;
+	atomic_store(&k->rings.punt_armed, false);
 	if (c->tick)
 		event_free(c->tick);
+	if (c->wake)
+		event_free(c->wake);
 	if (c->inotify)
 		event_free(c->inotify);
 	if (c->reload)

@@ -19,6 +19,10 @@ int kdp_ipmasq_file_reload(struct kdp *k);
 /** Binds the control socket again if its file is not ours any more (a
  *  hand-over given up after the new kdp bound it). */
 void kdp_ctl_rebind(struct kdp *k);
+
+/** How many times the slow-path tick ran, and how many of those a worker's
+ * punt woke an idle control thread for (GET /v1/stats "control"). */
+void kdp_ctl_tick_counts(const struct kdp *k, uint64_t *ticks, uint64_t *wakes);
 /** Runs the control thread until SIGINT/SIGTERM. */
 int kdp_ctl_run(struct kdp *k);
 

@@ -102,6 +102,17 @@ static void render_workers(struct kdp *k, struct evbuffer *o, const struct kdp_s
 				    w->total_cycles ? (double)w->busy_cycles / (double)w->total_cycles
 						    : 0.0);
 	}
+	head(o, "kdp_worker_stalls_total", "counter",
+	     "Worker loop passes longer than 100 us: the CPU taken away, or one long pass.");
+	for (unsigned int i = 0; i < k->cfg.workers; i++)
+		evbuffer_add_printf(o, "kdp_worker_stalls_total{worker=\"%u\",lcore=\"%u\"} %" PRIu64
+				    "\n", i, k->workers[i].lcore, k->stats[i].stalls);
+	head(o, "kdp_worker_stall_seconds_total", "counter",
+	     "Time in those passes.");
+	for (unsigned int i = 0; i < k->cfg.workers; i++)
+		evbuffer_add_printf(o, "kdp_worker_stall_seconds_total{worker=\"%u\",lcore=\"%u\"} %.6f\n",
+				    i, k->workers[i].lcore,
+				    (double)k->stats[i].stall_cycles / (double)rte_get_tsc_hz());
 }
 
 static void render_ports(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)

@@ -209,7 +209,7 @@ static void ct_renew(struct kdp *k, struct rte_mbuf *m)
 		ctl_drop(k, m, KDP_DROP_PUNT_FULL);
 }
 
-void kdp_slowpath_poll(struct kdp *k)
+unsigned int kdp_slowpath_poll(struct kdp *k)
 {
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 	struct rte_mbuf *pkts[32];
@@ -218,7 +218,7 @@ void kdp_slowpath_poll(struct kdp *k)
 
 	/* Handed over (workers parked): the tables are the new kdp's now. */
 	if (k->ho.phase >= KDP_HO_FROZEN)
-		return;
+		return 0;
 	do {
 		n = rte_ring_sc_dequeue_burst(k->rings.punt, (void **)pkts, 32, NULL);
 		for (unsigned int i = 0; i < n; i++) {
@@ -250,6 +250,7 @@ void kdp_slowpath_poll(struct kdp *k)
 		kdp_port_watch(k);
 		kdp_clock_sync();
 	}
+	return total;
 }
 
 /* A slice's budget of @p slots: a whole pass every 5 s, whatever the tick

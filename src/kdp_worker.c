@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_lcore.h>
@@ -171,6 +172,20 @@ static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
 	unsigned int done = rte_ring_mp_enqueue_burst(k->rings.punt, (void **)pkts, n,
 						      NULL);
 	st->punted += done;
+	/* An idle control thread sleeps up to its idle tick: the first
+	 * worker that punts after it armed the flag wakes it (once). The
+	 * fence orders our enqueue before the flag's load, as the control
+	 * thread orders its store of the flag before its look at the ring. */
+	if (done > 0) {
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&k->rings.punt_armed, memory_order_relaxed) &&
+		    atomic_exchange_explicit(&k->rings.punt_armed, false, memory_order_relaxed)) {
+			uint64_t one = 1;
+			ssize_t w = write(k->rings.punt_fd, &one, sizeof(one));
+
+			RTE_SET_USED(w); /* fails only with a saturated counter: awake anyway */
+		}
+	}
 	if (unlikely(done < n)) {
 		st->drop[KDP_DROP_PUNT_FULL] += n - done;
 		rte_pktmbuf_free_bulk(&pkts[done], n - done);
@@ -180,14 +195,16 @@ static void punt(struct kdp *k, struct kdp_stats *st, struct rte_mbuf **pkts,
 /* Empty loops in a row before an adaptive worker starts sleeping. */
 #define IDLE_SLEEP_AFTER 256
 
-/* Sleeps while idle, offline for RCU so updates never wait on a sleeper. */
-static void idle_sleep(struct kdp *k, unsigned int id, unsigned int idle)
+/* Sleeps while idle, offline for RCU so updates never wait on a sleeper.
+ * @return true if it slept. */
+static bool idle_sleep(struct kdp *k, unsigned int id, unsigned int idle)
 {
 	if (idle < IDLE_SLEEP_AFTER)
-		return;
+		return false;
 	rte_rcu_qsbr_thread_offline(k->qsbr, id);
 	rte_delay_us_sleep(idle < 4096 ? 50 : 300);
 	rte_rcu_qsbr_thread_online(k->qsbr, id);
+	return true;
 }
 
 
@@ -273,9 +290,11 @@ int kdp_worker_main(void *arg)
 	struct kdp_stats *st;
 	unsigned int idle = 0;
 	uint64_t last = rte_rdtsc(), drain_until = 0;
+	uint64_t awake = last; /* end of the last pass, or of a sleep after it */
 	struct txq *t;
 	struct rx_idle *ri;
 	const uint64_t idle_wait = rte_get_tsc_hz() / 1000000 * IDLE_WAIT_US;
+	const uint64_t stall = rte_get_tsc_hz() / 1000000 * KDP_STATS_STALL_US;
 
 	for (unsigned int i = 0; i < k->cfg.workers; i++)
 		if (k->workers[i].lcore == rte_lcore_id())
@@ -332,6 +351,7 @@ int kdp_worker_main(void *arg)
 				rte_delay_us_sleep(20);
 			}
 			last = rte_rdtsc();
+			awake = last;
 			continue;
 		}
 
@@ -390,6 +410,14 @@ int kdp_worker_main(void *arg)
 		}
 		rte_rcu_qsbr_quiescent(k->qsbr, id);
 		t1 = rte_rdtsc();
+		/* From the end of the last pass (not counting a sleep): what
+		 * a frame arriving then could have waited. */
+		if (unlikely(t1 - awake > stall)) {
+			st->stalls++;
+			st->stall_cycles += t1 - awake;
+			if (t1 - awake > st->stall_max_cycles)
+				st->stall_max_cycles = t1 - awake;
+		}
 		if (unlikely(pausing)) {
 			/* A hand-over: what arrived before the new kdp held its
 			 * queues is only in ours. A pass that emptied each queue
@@ -397,17 +425,20 @@ int kdp_worker_main(void *arg)
 			if (drained(&drain_until, full, 50)) {
 				park(k, id);
 				last = rte_rdtsc();
+				awake = last;
 				continue;
 			}
 		}
 		/* Total includes the time asleep, so busy/total is the load. */
 		st->total_cycles += t1 - last;
 		last = t1;
+		awake = t1;
 		if (got > 0) {
 			st->busy_cycles += t1 - t0;
 			idle = 0;
 		} else if (k->cfg.poll_mode == KDP_POLL_ADAPTIVE) {
-			idle_sleep(k, id, ++idle);
+			if (idle_sleep(k, id, ++idle))
+				awake = rte_rdtsc();
 		}
 	}
 	rte_rcu_qsbr_thread_offline(k->qsbr, id);

@@ -22,6 +22,8 @@ struct kdp_worker {
 /** What workers and the control thread hand each other. */
 struct kdp_rings {
 	struct rte_ring *punt;   /**< workers -> control (MP/SC): ARP, unresolved */
+	int punt_fd;             /**< eventfd: a punt wakes an idle control thread */
+	atomic_bool punt_armed;  /**< control -> workers: it sleeps, write punt_fd on a punt */
 	struct rte_ring *inject; /**< control -> worker 0 (SP/SC), ready to send */
 	struct rte_ring *renew;  /**< control -> worker 0 (SP/SC), to run again */
 	atomic_bool pause;       /**< control -> workers: drain, then park */

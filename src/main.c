@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -69,6 +70,7 @@ static int mod_core_init(struct kdp *k, char *err)
 			       RTE_CACHE_LINE_SIZE);
 	k->rings.punt = rte_ring_create("kdp_punt", RING_SIZE, (int)rte_socket_id(),
 				  RING_F_SC_DEQ);
+	k->rings.punt_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	k->rings.inject = rte_ring_create("kdp_inject", RING_SIZE, (int)rte_socket_id(),
 				    RING_F_SP_ENQ | RING_F_SC_DEQ);
 	k->rings.renew = rte_ring_create("kdp_renew", 1024, (int)rte_socket_id(),
@@ -76,6 +78,7 @@ static int mod_core_init(struct kdp *k, char *err)
 	k->mon = kdp_monitor_create("kdp_mon", k->cfg.workers, 0, k->cfg.monitor_rate,
 				    (int)rte_socket_id());
 	if (k->qsbr == NULL || k->stats == NULL || k->rings.punt == NULL || k->mon == NULL ||
+	    k->rings.punt_fd < 0 ||
 	    k->rings.inject == NULL || k->rings.renew == NULL || rte_rcu_qsbr_init(k->qsbr, k->cfg.workers) != 0) {
 		snprintf(err, KDP_ERR_LEN, "out of memory for RCU, counters or rings");
 		return -ENOMEM;
@@ -94,6 +97,9 @@ static void drain(struct rte_ring *r)
 static void mod_core_fini(struct kdp *k)
 {
 	drain(k->rings.punt);
+	if (k->rings.punt_fd >= 0)
+		close(k->rings.punt_fd);
+	k->rings.punt_fd = -1;
 	drain(k->rings.inject);
 	drain(k->rings.renew);
 	rte_ring_free(k->rings.punt);

@@ -55,6 +55,7 @@ for b in build build-asan; do
 	counted "functional pcap ($b)" /usr/bin/python3 tests/func/test_pcap.py "$b/src/kdp"
 	counted "functional pcap, IPv6 ($b)" /usr/bin/python3 tests/func/test_pcap6.py "$b/src/kdp"
 	counted "bad packets ($b)" /usr/bin/python3 tests/func/test_badpkts.py "$b/src/kdp"
+	counted "worker stalls and control ticks ($b)" /usr/bin/python3 tests/func/test_worker.py "$b/src/kdp"
 	counted "control socket security ($b)" /usr/bin/python3 tests/func/test_security.py "$b/src/kdp"
 	counted "state file and journal ($b)" /usr/bin/python3 tests/func/test_persist.py "$b/src/kdp"
 	counted "state file under kill -9 ($b)" /usr/bin/python3 tests/func/test_crash_save.py "$b/src/kdp"

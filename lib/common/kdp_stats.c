@@ -16,6 +16,10 @@ void kdp_stats_add(struct kdp_stats *dst, const struct kdp_stats *src)
 		dst->nat_retry_hist[i] += src->nat_retry_hist[i];
 	dst->busy_cycles += src->busy_cycles;
 	dst->total_cycles += src->total_cycles;
+	dst->stalls += src->stalls;
+	dst->stall_cycles += src->stall_cycles;
+	if (src->stall_max_cycles > dst->stall_max_cycles)
+		dst->stall_max_cycles = src->stall_max_cycles;
 	for (unsigned int i = 0; i < KDP_DROP__MAX; i++)
 		dst->drop[i] += src->drop[i];
 }

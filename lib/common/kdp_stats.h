@@ -13,6 +13,9 @@
 
 #include "kdp_drop.h"
 
+/** A worker's loop pass longer than this is counted as a stall. */
+#define KDP_STATS_STALL_US 100
+
 /** Counters of one lcore. */
 struct kdp_stats {
 	uint64_t rx_pkts;
@@ -29,6 +32,14 @@ struct kdp_stats {
 	uint64_t nat_retry_hist[6];
 	uint64_t busy_cycles;  /**< TSC cycles in loop iterations that had work */
 	uint64_t total_cycles; /**< TSC cycles in the loop */
+	/** Loop passes that ended more than KDP_STATS_STALL_US after the last
+	 * one (an adaptive worker's sleep not counted): the CPU taken away
+	 * from the worker (another thread, an interrupt, the hypervisor) or
+	 * one very long pass; what a frame waiting meanwhile adds to its
+	 * latency. */
+	uint64_t stalls;
+	uint64_t stall_cycles;     /**< TSC cycles of those passes */
+	uint64_t stall_max_cycles; /**< the longest pass (a maximum, not summed) */
 	uint64_t drop[KDP_DROP__MAX];
 } __rte_cache_aligned;
 

@@ -23,7 +23,7 @@ MAC = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
 TIME_COLUMNS = {"AGE", "EXPIRES"}
 COUNT_COLUMNS = {
     "RX PACKETS", "TX PACKETS", "RX BYTES", "TX BYTES", "RX MISSED", "RX ERRORS",
-    "TX ERRORS", "PACKETS", "DROPPED", "BUSY%",
+    "TX ERRORS", "PACKETS", "DROPPED", "BUSY%", "STALLS",
 }
 # Neighbour states change with time (reachable, stale, probing).
 STATE_TABLES = {("IP", "MAC", "STATE")}

@@ -207,6 +207,7 @@ int cmd_stats(const struct kdpctl_opts *o)
 		{ "TX PACKETS", "txPackets", KDPCTL_FMT_PLAIN },
 		{ "DROPPED", "dropped", KDPCTL_FMT_PLAIN },
 		{ "BUSY%", "busyRatio", KDPCTL_FMT_PERCENT },
+		{ "STALLS", "stalls", KDPCTL_FMT_PLAIN },
 	};
 	static const struct kdpctl_column drop_cols[] = {
 		{ "REASON", "reason", KDPCTL_FMT_PLAIN },
