@@ -208,6 +208,56 @@ check_f_lost() {
 		"first lost line: $(grep -m1 'events lost' "$KDP_LAB_DIR/mon-f.out")"
 }
 
+# One flow's packets on two workers: k8s-ctr runs two; curl-pod's port is
+# polled by one of them, the uplink's two queues (af_packet fanout by the
+# kernel's flow hash) and webpod-ctr's port by either. The replies of a
+# connection through the ClusterIP often reach the other worker than the one
+# that made its conntrack entry: every connection must still be answered,
+# and its replies translated back from the backend its requests went to.
+check_g_two_workers() {
+	local i n=24 res ok=1 answers=""
+	monitor_start g --json --verdict TRANSLATED --pod default/curl-pod ||
+		{ fail "g. kdpctl monitor did not start"; return; }
+	for ((i = 0; i < n; i++)); do
+		answers+="$(ip netns exec kdp-curl-pod curl -s --connect-timeout 2 -m 3 \
+			--local-port $((CLIENT_PORT + 10 + i)) "http://$SVC_IP/" 2>&1) "
+	done
+	sleep 0.5
+	kill "$MON_PID" 2>/dev/null
+	wait "$MON_PID" 2>/dev/null
+	res=$(python3 - "$KDP_LAB_DIR/mon-g.out" "$CLIENT_IP" "$SVC_IP" "$CLIENT_PORT" "$n" <<'PY' 2>&1
+import json, sys
+path, client, vip, port0, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+conns = {}
+for line in open(path):
+    e = json.loads(line)
+    s, d, x = e["source"], e["destination"], e["translated"]
+    if s["ip"] == client and d["ip"] == vip:  # a request: its backend
+        c = conns.setdefault(s["port"], {"req": set(), "rep": set(), "be": set(), "back": set()})
+        c["req"].add(e["worker"])
+        c["be"].add((x["destination"]["ip"], x["destination"]["port"]))
+    elif d["ip"] == client:  # a reply: from which backend, shown as what
+        c = conns.setdefault(d["port"], {"req": set(), "rep": set(), "be": set(), "back": set()})
+        c["rep"].add(e["worker"])
+        c["back"].add((s["ip"], s["port"], x["source"]["ip"], x["source"]["port"]))
+ours = {p: c for p, c in conns.items() if port0 + 10 <= p < port0 + 10 + n}
+bad = [p for p, c in ours.items()
+       if len(c["be"]) != 1 or not c["rep"]
+       or c["back"] != {(*next(iter(c["be"])), vip, 80)}]
+cross = [p for p, c in ours.items() if c["rep"] - c["req"]]
+print(len(ours), len(cross), len(bad), " ".join(
+    f"{p}:req{sorted(c['req'])}/rep{sorted(c['rep'])}" for p, c in sorted(ours.items())[:4]))
+PY
+)
+	read -r seen cross bad rest <<<"$res"
+	local good
+	good=$(grep -o 'webpod-[a-z0-9]*' <<<"$answers" | wc -l)
+	[[ $good == "$n" && $seen == "$n" && $bad == 0 && ${cross:-0} -ge 1 ]] && ok=0
+	verdict "$ok" "g. $n connections to $SVC_IP:80, replies on another worker than the requests for some: all answered, each reply translated back from its own backend" \
+		"answered $good of $n; connections seen $seen, with replies on another worker $cross, wrong $bad" \
+		"e.g. $rest"
+}
+
 T_START=$(now_ms)
 if setup; then
 	check_a_dropped
@@ -216,6 +266,7 @@ if setup; then
 	check_d_bad_filters
 	check_e_no_listener
 	check_f_lost
+	check_g_two_workers
 fi
 echo "time: $((($(now_ms) - T_START) / 1000)) s"
 FINISHED=1
