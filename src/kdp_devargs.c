@@ -20,7 +20,8 @@ enum value_kind {
 	V_SECRET,       /* 1-24 letters and digits */
 	V_MEMIF_SOCKET, /* a path under memifSocketDir */
 	V_ABSTRACT,     /* yes only when memifAbstractSockets */
-	V_FILE,         /* any file: net_pcap only, which a node config must allow */
+	V_FILE,         /* any file: net_pcap and net_kdp_replay only, which a node
+			 * config must allow (neither is in the default list) */
 };
 
 struct key_rule {
@@ -55,12 +56,14 @@ static const struct key_rule pcap_keys[] = {
 	{"rx_pcap", V_FILE}, {"tx_pcap", V_FILE}, {"rx_iface", V_IFNAME},
 	{"rx_iface_in", V_IFNAME}, {"tx_iface", V_IFNAME}, {"iface", V_IFNAME},
 	{"phy_mac", V_UINT}, {"infinite_rx", V_UINT}, {NULL, 0}};
+static const struct key_rule replay_keys[] = {
+	{"pcap", V_FILE}, {"queues", V_UINT}, {"loop", V_UINT}, {NULL, 0}};
 
 static const struct driver_rules drivers[] = {
 	{"net_kdp_afp", kdp_afp_keys},
 	{"net_af_packet", af_packet_keys}, {"net_tap", tap_keys},
 	{"net_memif", memif_keys},         {"net_null", null_keys},
-	{"net_pcap", pcap_keys},
+	{"net_pcap", pcap_keys},           {"net_kdp_replay", replay_keys},
 };
 
 static bool all_of(const char *v, size_t n, const char *set)

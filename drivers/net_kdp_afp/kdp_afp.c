@@ -56,6 +56,7 @@
 #include <rte_mbuf.h>
 
 #include "kdp_afp_offload.h"
+#include "kdp_vdev_args.h"
 
 #define AFP_DRIVER net_kdp_afp
 #define AFP_MAX_QUEUES 16
@@ -930,17 +931,7 @@ struct afp_args {
 
 static int arg_uint(const char *key, const char *value, void *out)
 {
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0' || v > UINT32_MAX) {
-		AFP_LOG(ERR, "%s: '%s' is not a number", key, value);
-		return -EINVAL;
-	}
-	*(unsigned int *)out = (unsigned int)v;
-	return 0;
+	return kdp_vdev_arg_uint("net_kdp_afp", afp_logtype, key, value, out);
 }
 
 static int arg_iface(const char *key, const char *value, void *out)

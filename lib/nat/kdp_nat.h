@@ -37,10 +37,14 @@ static inline void kdp_nat_put16(uint8_t *p, uint16_t v)
 }
 
 /**
- * Rewrites parsed first-fragment packet @p m to tuple @p to (network order;
- * for ICMP echo the identifier becomes to->sport).
+ * Rewrites parsed first-fragment packet @p m to tuple @p src, @p dst,
+ * @p sport, @p dport (network order; for ICMP echo the identifier becomes
+ * @p sport). The tuple comes in registers: built in memory and read back
+ * as a whole, a reversed key cost a failed store-to-load forward per
+ * packet.
  */
-static inline void kdp_nat_rewrite(struct rte_mbuf *m, const struct kdp_ct_key *to)
+static inline void kdp_nat_rewrite_to(struct rte_mbuf *m, uint32_t src, uint32_t dst,
+				      uint16_t sport, uint16_t dport)
 {
 	static const struct kdp_nat_l4 tcp = {0, 2, 16}, udp = {0, 2, 6}, icmp = {4, 4, 2};
 	struct kdp_meta *md = kdp_meta(m);
@@ -60,34 +64,34 @@ static inline void kdp_nat_rewrite(struct rte_mbuf *m, const struct kdp_ct_key *
 	int pseudo = o != NULL && md->l4_proto != IPPROTO_ICMP && !udp_nocsum;
 	int ports = o != NULL && !udp_nocsum && !partial;
 
-	if (ip->src_addr != to->src) {
-		ipc = kdp_csum_update32(ipc, ip->src_addr, to->src);
+	if (ip->src_addr != src) {
+		ipc = kdp_csum_update32(ipc, ip->src_addr, src);
 		if (partial)
-			l4c = kdp_csum_partial_update32(l4c, ip->src_addr, to->src);
+			l4c = kdp_csum_partial_update32(l4c, ip->src_addr, src);
 		else if (pseudo)
-			l4c = kdp_csum_update32(l4c, ip->src_addr, to->src);
-		ip->src_addr = to->src;
+			l4c = kdp_csum_update32(l4c, ip->src_addr, src);
+		ip->src_addr = src;
 	}
-	if (ip->dst_addr != to->dst) {
-		ipc = kdp_csum_update32(ipc, ip->dst_addr, to->dst);
+	if (ip->dst_addr != dst) {
+		ipc = kdp_csum_update32(ipc, ip->dst_addr, dst);
 		if (partial)
-			l4c = kdp_csum_partial_update32(l4c, ip->dst_addr, to->dst);
+			l4c = kdp_csum_partial_update32(l4c, ip->dst_addr, dst);
 		else if (pseudo)
-			l4c = kdp_csum_update32(l4c, ip->dst_addr, to->dst);
-		ip->dst_addr = to->dst;
+			l4c = kdp_csum_update32(l4c, ip->dst_addr, dst);
+		ip->dst_addr = dst;
 	}
 	ip->hdr_checksum = ipc;
 	if (o == NULL)
 		return;
-	if (kdp_nat_get16(l4 + o->sport) != to->sport) {
+	if (kdp_nat_get16(l4 + o->sport) != sport) {
 		if (ports)
-			l4c = kdp_csum_update16(l4c, kdp_nat_get16(l4 + o->sport), to->sport);
-		kdp_nat_put16(l4 + o->sport, to->sport);
+			l4c = kdp_csum_update16(l4c, kdp_nat_get16(l4 + o->sport), sport);
+		kdp_nat_put16(l4 + o->sport, sport);
 	}
-	if (o->dport != o->sport && kdp_nat_get16(l4 + o->dport) != to->dport) {
+	if (o->dport != o->sport && kdp_nat_get16(l4 + o->dport) != dport) {
 		if (ports)
-			l4c = kdp_csum_update16(l4c, kdp_nat_get16(l4 + o->dport), to->dport);
-		kdp_nat_put16(l4 + o->dport, to->dport);
+			l4c = kdp_csum_update16(l4c, kdp_nat_get16(l4 + o->dport), dport);
+		kdp_nat_put16(l4 + o->dport, dport);
 	}
 	/* RFC 768: a computed UDP checksum of zero is sent as all ones. */
 	if (md->l4_proto == IPPROTO_UDP && !udp_nocsum && !partial && l4c == 0)
@@ -102,8 +106,9 @@ static inline void kdp_nat_rewrite(struct rte_mbuf *m, const struct kdp_ct_key *
 static inline void kdp_nat_apply(struct rte_mbuf *m, const struct kdp_ct_entry *e,
 				 uint8_t dir)
 {
-	struct kdp_ct_key to = kdp_ct_key_reverse(&e->key[dir ^ 1]);
-	kdp_nat_rewrite(m, &to);
+	const struct kdp_ct_key *k = &e->key[dir ^ 1];
+
+	kdp_nat_rewrite_to(m, k->dst, k->src, k->dport, k->sport);
 }
 
 #endif

@@ -1,12 +1,17 @@
 #!/usr/bin/python3
 """Functional test: what GET /v1/stats and /metrics say about the threads
-themselves. A busy-polling worker counts the passes of its loop that ended
-more than 100 us after the last one (stalls: its CPU taken away); the
-control thread ticks every 10 ms when idle (not every millisecond).
+themselves, and the benchmarks' port driver.
 
-kdp runs with one busy-polling worker on a net_null uplink (no traffic).
-The process is stopped (SIGSTOP) for 300 ms: the worker must count that as
-one stall of at least 250 ms.
+1. A busy-polling worker counts the passes of its loop that ended more than
+   100 us after the last one (stalls: its CPU taken away); the control
+   thread ticks every 10 ms when idle (not every millisecond). kdp runs with
+   one busy-polling worker on a net_null uplink (no traffic); the process is
+   stopped (SIGSTOP) for 300 ms: the worker must count one stall of at
+   least 250 ms.
+2. net_kdp_replay (kdp-bench --io replay): an uplink with loop=0 gives its
+   pcap once (5 ARP requests for the node IP: 5 received, 5 replies sent);
+   a pod port with loop=1 gives its 3 frames over and over, routed to
+   another pod whose port counts them.
 Usage: test_worker.py <path to kdp>
 """
 import json
@@ -18,6 +23,7 @@ import sys
 import tempfile
 import time
 
+from scapy.all import ARP, IP, UDP, Ether, wrpcap  # noqa: E402
 from test_pcap import check, finish, http_get, stop_kdp  # noqa: E402
 
 def stats(sock):
@@ -32,6 +38,85 @@ def metric(text, name):
     return None
 
 
+def start(kdp, d, cfg, state=None):
+    """kdp on @cfg (and @state) in @d: (process, log file, first /v1/stats or None)."""
+    with open(os.path.join(d, "kdp.json"), "w") as f:
+        json.dump(cfg, f)
+    if state is not None:
+        with open(cfg["stateFile"], "w") as f:
+            json.dump(state, f)
+    log = open(os.path.join(d, "kdp.log"), "w")
+    proc = subprocess.Popen([kdp, "--config", os.path.join(d, "kdp.json")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    for _ in range(100):
+        time.sleep(0.1)
+        if proc.poll() is not None:
+            break
+        try:
+            return proc, log, stats(cfg["controlSocket"])
+        except (OSError, ValueError):
+            continue
+    print(open(os.path.join(d, "kdp.log")).read()[-2000:])
+    return proc, log, None
+
+
+def end(proc, log, tag):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+    rc = stop_kdp(proc)
+    log.close()
+    shutil.rmtree(f"/var/run/dpdk/kdp-func-worker-{tag}-{os.getpid()}", ignore_errors=True)
+    check(f"{tag}: kdp exits 0 on SIGTERM", rc == 0, f"rc={rc}")
+
+
+def replay_port(kdp, d):
+    """Part 2: net_kdp_replay's loop=0 and loop=1 through a running kdp."""
+    p = lambda n: os.path.join(d, n)  # noqa: E731
+    kdp_mac, curl_mac, web_mac = "02:00:00:00:00:64", "02:00:ac:14:01:ec", "02:00:ac:14:01:28"
+    wrpcap(p("arp.pcap"), [Ether(src="02:00:00:00:00:c8", dst="ff:ff:ff:ff:ff:ff")
+                           / ARP(op=1, hwsrc="02:00:00:00:00:c8", psrc="192.168.10.200",
+                                 pdst="192.168.10.100") for _ in range(5)])
+    wrpcap(p("curl.pcap"), [Ether(src=curl_mac, dst=kdp_mac) / IP(src="172.20.1.236", dst="172.20.1.40")
+                            / UDP(sport=40000 + i, dport=80) for i in range(3)])
+    sock = p("kdp2.sock")
+    cfg = {
+        "name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
+        "uplink": {"devargs": f"net_kdp_replay0,pcap={p('arp.pcap')},loop=0", "mac": kdp_mac},
+        "nativeRoutingCIDR": "172.20.0.0/16",
+        "allowedDrivers": ["net_null", "net_kdp_replay"], "workers": 1, "pollMode": "busy",
+        "controlSocket": sock, "stateFile": p("state2.json"), "flowStateFile": p("flows2"),
+        "eal": ["--no-pci", "--no-huge", "-m", "512", "-l", "0,1",
+                f"--file-prefix=kdp-func-worker-replay-{os.getpid()}", "--log-level=lib.*:error"],
+    }
+    state = {"nodes": [{"name": "k8s-ctr", "ip": "192.168.10.100", "podCIDRs": ["172.20.1.0/24"]}],
+             "endpoints": [
+                 {"namespace": "default", "name": "curl-pod", "ip": "172.20.1.236", "mac": curl_mac,
+                  "devargs": f"net_kdp_replay1,pcap={p('curl.pcap')}"},
+                 {"namespace": "default", "name": "webpod", "ip": "172.20.1.40", "mac": web_mac,
+                  "devargs": "net_null2,no-rx=1"}]}
+    proc, log, s0 = start(kdp, d, cfg, state)
+    try:
+        check("replay: kdp started with net_kdp_replay ports", s0 is not None, f"exit {proc.poll()}")
+        if s0 is None:
+            return
+        time.sleep(1)
+        st = json.loads(http_get(sock, "/v1/status"))
+        ports = {x.get("endpoint") or x["role"]: x for x in st["ports"]}
+        up, curl, web = ports.get("uplink"), ports.get("default/curl-pod"), ports.get("default/webpod")
+        check("replay loop=0: the uplink gave its 5 ARP requests once, and kdp's 5 replies left by it",
+              up is not None and up["rxPackets"] == 5 and up["txPackets"] == 5, json.dumps(up))
+        drops = {x["reason"]: x["packets"] for x in stats(sock)["drops"] if x["packets"]}
+        # the two ports' counters are read one after the other, traffic going on
+        check("replay loop=1: curl-pod's 3 frames over and over (> 10,000 in 1 s), routed to webpod's "
+              "port (as many, within 2 % read apart), nothing dropped",
+              curl is not None and web is not None and curl["rxPackets"] > 10000
+              and abs(web["txPackets"] - curl["rxPackets"]) <= max(4096, curl["rxPackets"] // 50)
+              and not drops,
+              f"curl {curl and curl['rxPackets']} web {web and web['txPackets']} drops {drops}")
+    finally:
+        end(proc, log, "replay")
+
+
 def main():
     kdp = os.path.abspath(sys.argv[1])
     d = tempfile.mkdtemp(prefix="kdp-func-worker-")
@@ -44,27 +129,12 @@ def main():
         "controlSocket": sock, "stateFile": os.path.join(d, "state.json"),
         "flowStateFile": os.path.join(d, "flows"),
         "eal": ["--no-pci", "--no-huge", "-m", "512", "-l", "0,1",
-                f"--file-prefix=kdp-func-worker-{os.getpid()}", "--log-level=lib.*:error"],
+                f"--file-prefix=kdp-func-worker-stalls-{os.getpid()}", "--log-level=lib.*:error"],
     }
-    with open(os.path.join(d, "kdp.json"), "w") as f:
-        json.dump(cfg, f)
-    log = open(os.path.join(d, "kdp.log"), "w")
-    proc = subprocess.Popen([kdp, "--config", os.path.join(d, "kdp.json")], stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc, log, s0 = start(kdp, d, cfg)
     try:
-        s0 = None
-        for _ in range(100):
-            time.sleep(0.1)
-            if proc.poll() is not None:
-                break
-            try:
-                s0 = stats(sock)
-                break
-            except (OSError, ValueError):
-                continue
         check("kdp started", s0 is not None, f"exit {proc.poll()}")
         if s0 is None:
-            print(open(os.path.join(d, "kdp.log")).read()[-2000:])
             return finish(d)
         w0, c0, t0 = s0["workers"][0], s0["control"], time.monotonic()
         check("/v1/stats: each worker has stalls, stallCycles, stallMaxCycles; control has ticks, wakeups",
@@ -96,12 +166,8 @@ def main():
               m_stalls is not None and m_stalls >= w1["stalls"] and m_secs is not None
               and m_secs >= w1["stallCycles"] / hz - 1e-6, f"{m_stalls} {m_secs}")
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)
-        rc = stop_kdp(proc)
-        log.close()
-        shutil.rmtree(f"/var/run/dpdk/kdp-func-worker-{os.getpid()}", ignore_errors=True)
-    check("kdp exits 0 on SIGTERM", rc == 0, f"rc={rc}")
+        end(proc, log, "stalls")
+    replay_port(kdp, d)
     return finish(d)
 
 

@@ -13,6 +13,8 @@ run() {
 run "$b/tools/bench/kdp-bench-pipeline" -f 10000 -s 0.5
 run "$b/tools/bench/kdp-bench-pipeline" -f 10000 -s 0.3 -c partial-sw -b 1518
 run env KDP_BUILD="$b" tools/bench/kdp-bench --quick
+run env KDP_BUILD="$b" tools/bench/kdp-bench --quick --io replay --scenarios routing,dnat \
+	--skip roundtrip,apply,newflows,scaling
 run "$b/pkt-gen/kdp-pktgen" generate --port net_null0,no-rx=1 --flows 10000 \
 	--src 172.20.1.1-172.20.1.100 --dst 10.96.152.212 --dport 80 --duration 1 -- \
 	--no-pci --no-huge -m 256 --no-telemetry -l 0 "--file-prefix=kdp-smoke-$$"
