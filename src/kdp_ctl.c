@@ -44,7 +44,7 @@ struct kdp_ctl {
 	struct evhttp *http;
 	struct event *tick;
 	struct event *wake; /* rings.punt_fd readable: a worker punted */
-	uint64_t ticks, wakes; /* how often each ran (GET /v1/status) */
+	uint64_t ticks, wakes; /* how often each ran (GET /v1/stats) */
 	struct event *sigint;
 	struct event *sigterm;
 	int fd;
