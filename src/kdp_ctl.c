@@ -129,7 +129,7 @@ static int listen_unix(const char *path, const char *group, bool replace, char *
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct kdp *k = arg;
-	struct kdp_ctl *c = (struct kdp_ctl *)k->ctl;
+	struct kdp_ctl *c = k->ctl;
 	struct timeval tv = {0, SLOWPATH_PERIOD_US};
 	bool busy;
 
@@ -153,11 +153,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct kdp *k = arg;
+	struct kdp_ctl *c = k->ctl;
 	uint64_t n;
 
 	if (read(fd, &n, sizeof(n)) != sizeof(n))
 		return;
-	((struct kdp_ctl *)k->ctl)->wakes++;
+	c->wakes++;
 	on_tick(-1, 0, k);
 }
 

@@ -103,7 +103,7 @@ static void render_workers(struct kdp *k, struct evbuffer *o, const struct kdp_s
 						    : 0.0);
 	}
 	head(o, "kdp_worker_stalls_total", "counter",
-	     "Worker loop passes longer than 100 us: the CPU taken away, or one long pass.");
+	     "Worker loop passes that ended over 100 us after the last (sleeps not counted): the CPU taken away, or one long pass.");
 	for (unsigned int i = 0; i < k->cfg.workers; i++)
 		evbuffer_add_printf(o, "kdp_worker_stalls_total{worker=\"%u\",lcore=\"%u\"} %" PRIu64
 				    "\n", i, k->workers[i].lcore, k->stats[i].stalls);

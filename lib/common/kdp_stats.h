@@ -13,7 +13,7 @@
 
 #include "kdp_drop.h"
 
-/** A worker's loop pass longer than this is counted as a stall. */
+/** A worker's loop pass that ends longer than this after the last one is a stall. */
 #define KDP_STATS_STALL_US 100
 
 /** Counters of one lcore. */
