@@ -12,6 +12,7 @@
 #include <rte_log.h>
 
 #include "kdp.h"
+#include "kdp_healthcheck.h"
 #include "kdp_objects.h"
 
 /* Port of the same endpoint in the current state when its devargs did not
@@ -124,6 +125,8 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 	}
 	kdp_dp_publish(k, s, closing, n_closing);
 	kdp_state_commit(&k->state, next);
+	/* Health check ports listen (or close) before the update answers. */
+	kdp_hc_poll(k);
 	if ((flags & KDP_APPLY_PERSIST) && kdp_persist_compaction_due(k) &&
 	    (ret = kdp_persist_state(k, &k->state)) != 0)
 		/* The journal still holds every update: nothing is lost. */

@@ -38,7 +38,7 @@ struct hc_listener {
 
 struct hc_set {
 	struct event_base *base;
-	const void *fes;     /* the service table last followed */
+	uint64_t gen;        /* the snapshot last followed (its generation) */
 	time_t retry_at;     /* earliest retry of a failed bind, 0: none */
 	unsigned int n;
 	struct hc_listener **l;
@@ -187,7 +187,7 @@ static void want(uint16_t port, const struct kdp_service *s, void *arg)
 		want_family(k, port, s, true);
 }
 
-static void sync_now(struct kdp *k, const void *fes)
+static void sync_now(struct kdp *k, uint64_t gen)
 {
 	struct hc_set *set = k->hc;
 	time_t now = time(NULL);
@@ -213,7 +213,7 @@ static void sync_now(struct kdp *k, const void *fes)
 		set->l[j++] = l;
 	}
 	set->n = j;
-	set->fes = fes;
+	set->gen = gen;
 }
 
 void kdp_hc_poll(struct kdp *k)
@@ -223,8 +223,9 @@ void kdp_hc_poll(struct kdp *k)
 
 	if (set == NULL || s == NULL)
 		return;
-	if (s->fes != set->fes || (set->retry_at != 0 && time(NULL) >= set->retry_at))
-		sync_now(k, s->fes);
+	/* By generation: a freed service table's address can come back. */
+	if (s->gen != set->gen || (set->retry_at != 0 && time(NULL) >= set->retry_at))
+		sync_now(k, s->gen);
 }
 
 int kdp_hc_init(struct kdp *k, struct event_base *base, char *err)
