@@ -13,19 +13,28 @@
 #include "common/kdp_addr.h"
 #include "kdp_json.h"
 
-int kdp_json_err(char *err, const char *path, const char *fmt, ...)
+/* "path: message" into @p err; -EINVAL. */
+static int verr(char *err, const char *path, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int n = 0;
 
 	if (path != NULL && path[0] != '\0')
 		n = snprintf(err, KDP_ERR_LEN, "%s: ", path);
 	if (n < 0 || n >= KDP_ERR_LEN)
 		n = 0;
-	va_start(ap, fmt);
 	vsnprintf(err + n, KDP_ERR_LEN - (size_t)n, fmt, ap);
-	va_end(ap);
 	return -EINVAL;
+}
+
+int kdp_json_err(char *err, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = verr(err, path, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 const char *kdp_json_path(char *buf, size_t len, const char *path,
@@ -65,15 +74,32 @@ int kdp_json_only(const json_t *obj, const char *const *allowed,
 	return 0;
 }
 
+/* kdp_json_err() for field @p key of the object at @p path: the field's
+ * path is only formatted when there is an error to report (a large state
+ * has hundreds of thousands of fields). */
+static int field_err(char *err, const char *path, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int field_err(char *err, const char *path, const char *key, const char *fmt, ...)
+{
+	char p[128];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = verr(err, kdp_json_path(p, sizeof(p), path, key), fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
 /* Finds @p key; 1 when missing and optional, error when missing and needed. */
 static int get(const json_t *obj, const char *key, bool required, json_t **v,
-	       char *p, size_t plen, const char *path, char *err)
+	       const char *path, char *err)
 {
-	kdp_json_path(p, plen, path, key);
 	*v = json_object_get(obj, key);
 	if (*v == NULL || json_is_null(*v)) {
 		if (required)
-			return kdp_json_err(err, p, "required field missing");
+			return field_err(err, path, key, "required field missing");
 		return 1;
 	}
 	return 0;
@@ -82,19 +108,18 @@ static int get(const json_t *obj, const char *key, bool required, json_t **v,
 int kdp_json_str(const json_t *obj, const char *key, bool required,
 		 char *out, size_t len, const char *path, char *err)
 {
-	char p[128];
 	json_t *v;
-	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+	int ret = get(obj, key, required, &v, path, err);
 
 	if (ret != 0)
 		return ret;
 	if (!json_is_string(v))
-		return kdp_json_err(err, p, "expected a string");
+		return field_err(err, path, key, "expected a string");
 	if (json_string_length(v) >= len)
-		return kdp_json_err(err, p, "longer than %zu characters",
-				    len - 1);
+		return field_err(err, path, key, "longer than %zu characters",
+				 len - 1);
 	if (strlen(json_string_value(v)) != json_string_length(v))
-		return kdp_json_err(err, p, "contains a NUL character");
+		return field_err(err, path, key, "contains a NUL character");
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
@@ -103,18 +128,17 @@ int kdp_json_uint(const json_t *obj, const char *key, bool required,
 		  uint64_t min, uint64_t max, uint64_t *out, const char *path,
 		  char *err)
 {
-	char p[128];
 	json_t *v;
-	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+	int ret = get(obj, key, required, &v, path, err);
 
 	if (ret != 0)
 		return ret;
 	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 	    (uint64_t)json_integer_value(v) < min ||
 	    (uint64_t)json_integer_value(v) > max)
-		return kdp_json_err(err, p, "expected an integer from %llu to %llu",
-				    (unsigned long long)min,
-				    (unsigned long long)max);
+		return field_err(err, path, key, "expected an integer from %llu to %llu",
+				 (unsigned long long)min,
+				 (unsigned long long)max);
 	*out = (uint64_t)json_integer_value(v);
 	return 0;
 }
@@ -122,14 +146,13 @@ int kdp_json_uint(const json_t *obj, const char *key, bool required,
 int kdp_json_bool(const json_t *obj, const char *key, bool required,
 		  bool *out, const char *path, char *err)
 {
-	char p[128];
 	json_t *v;
-	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+	int ret = get(obj, key, required, &v, path, err);
 
 	if (ret != 0)
 		return ret;
 	if (!json_is_boolean(v))
-		return kdp_json_err(err, p, "expected true or false");
+		return field_err(err, path, key, "expected true or false");
 	*out = json_is_true(v);
 	return 0;
 }
@@ -137,15 +160,14 @@ int kdp_json_bool(const json_t *obj, const char *key, bool required,
 int kdp_json_ip(const json_t *obj, const char *key, bool required,
 		uint32_t *out, const char *path, char *err)
 {
-	char p[128];
 	json_t *v;
-	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+	int ret = get(obj, key, required, &v, path, err);
 
 	if (ret != 0)
 		return ret;
 	if (!json_is_string(v) || kdp_addr_parse_ip(json_string_value(v), out))
-		return kdp_json_err(err, p,
-				    "not an IPv4 address (like 192.168.10.101)");
+		return field_err(err, path, key,
+				 "not an IPv4 address (like 192.168.10.101)");
 	return 0;
 }
 
@@ -153,31 +175,29 @@ int kdp_json_prefix(const json_t *obj, const char *key, bool required,
 		    bool strict, uint32_t *ip, uint8_t *depth,
 		    const char *path, char *err)
 {
-	char p[128];
 	json_t *v;
-	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+	int ret = get(obj, key, required, &v, path, err);
 
 	if (ret != 0)
 		return ret;
 	if (!json_is_string(v) ||
 	    kdp_addr_parse_prefix(json_string_value(v), ip, depth, strict))
-		return kdp_json_err(err, p,
-				    strict ? "not a CIDR (like 172.20.0.0/24, host bits zero)"
-					   : "not an address/prefix (like 192.168.10.100/24)");
+		return field_err(err, path, key,
+				 strict ? "not a CIDR (like 172.20.0.0/24, host bits zero)"
+					: "not an address/prefix (like 192.168.10.100/24)");
 	return 0;
 }
 
 int kdp_json_ip6(const json_t *obj, const char *key, bool required,
 		 struct kdp_in6 *out, const char *path, char *err)
 {
-	char p[128];
 	json_t *v;
-	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+	int ret = get(obj, key, required, &v, path, err);
 
 	if (ret != 0)
 		return ret;
 	if (!json_is_string(v) || kdp_addr6_parse(json_string_value(v), out))
-		return kdp_json_err(err, p, "not an IPv6 address (like fd00:10::101)");
+		return field_err(err, path, key, "not an IPv6 address (like fd00:10::101)");
 	return 0;
 }
 
@@ -185,34 +205,32 @@ int kdp_json_prefix6(const json_t *obj, const char *key, bool required,
 		     bool strict, struct kdp_in6 *ip, uint8_t *depth,
 		     const char *path, char *err)
 {
-	char p[128];
 	json_t *v;
-	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+	int ret = get(obj, key, required, &v, path, err);
 
 	if (ret != 0)
 		return ret;
 	if (!json_is_string(v) ||
 	    kdp_addr6_parse_prefix(json_string_value(v), ip, depth, strict))
-		return kdp_json_err(err, p,
-				    strict ? "not an IPv6 CIDR (like fd00:20::/64, host bits zero)"
-					   : "not an IPv6 address/prefix (like fd00:10::100/64)");
+		return field_err(err, path, key,
+				 strict ? "not an IPv6 CIDR (like fd00:20::/64, host bits zero)"
+					: "not an IPv6 address/prefix (like fd00:10::100/64)");
 	return 0;
 }
 
 int kdp_json_mac(const json_t *obj, const char *key, bool required,
 		 struct rte_ether_addr *out, const char *path, char *err)
 {
-	char p[128];
 	json_t *v;
-	int ret = get(obj, key, required, &v, p, sizeof(p), path, err);
+	int ret = get(obj, key, required, &v, path, err);
 
 	if (ret != 0)
 		return ret;
 	if (!json_is_string(v) || kdp_addr_parse_mac(json_string_value(v), out))
-		return kdp_json_err(err, p,
-				    "not a MAC address (like 02:00:00:00:00:01)");
+		return field_err(err, path, key,
+				 "not a MAC address (like 02:00:00:00:00:01)");
 	if (rte_is_multicast_ether_addr(out) || rte_is_zero_ether_addr(out))
-		return kdp_json_err(err, p, "must be a unicast, non-zero MAC");
+		return field_err(err, path, key, "must be a unicast, non-zero MAC");
 	return 0;
 }
 

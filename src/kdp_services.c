@@ -298,16 +298,18 @@ static int parse_backend(const json_t *o, const char *path, struct kdp_service *
 	{
 		const char *t = json_string_value(json_object_get(o, "ip"));
 
-		kdp_json_path(p, sizeof(p), path, "ip");
 		if (t == NULL)
-			return kdp_json_err(err, p, "required field missing");
+			return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ip"),
+					    "required field missing");
 		if (kdp_addr_family(t) == 6) {
 			if (kdp_addr6_parse(t, &b->ip6) || kdp_addr6_not_host(&b->ip6) ||
 			    kdp_addr6_link_local(&b->ip6))
-				return kdp_json_err(err, p, "not a global unicast IPv6 address");
+				return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ip"),
+						    "not a global unicast IPv6 address");
 			b->is6 = 1;
 		} else if (kdp_addr_parse_ip(t, &b->ip) || kdp_addr_not_host(b->ip)) {
-			return kdp_json_err(err, p, "not a unicast IPv4 or IPv6 address");
+			return kdp_json_err(err, kdp_json_path(p, sizeof(p), path, "ip"),
+					    "not a unicast IPv4 or IPv6 address");
 		}
 	}
 	if ((ret = kdp_json_uint(o, "port", false, 1, 65535, &v, path, err)) < 0)
