@@ -2,6 +2,7 @@
 /* REST API: the read-only views (status, counters, tables, conntrack, NAT,
  * metrics, the flow monitor) and the JSON of objects with their run-time
  * state. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_malloc.h>
 
 #include "common/kdp_addr.h"
 #include "common/kdp_clock.h"
@@ -636,6 +638,36 @@ static json_t *with_boot_id(const struct kdp *k, json_t *status)
 	return status;
 }
 
+/* The process's memory: resident pages (/proc/self/statm), bytes the C
+ * heap has handed out (the control thread's desired state, trees, buffers)
+ * and bytes the DPDK heap has (tables, snapshots, rings). A leak grows the
+ * two "in use" figures; the RSS also grows as traffic first touches pages
+ * of tables allocated whole at start (with --no-huge, nothing is faulted
+ * in beforehand unless prefaultMemory is set). */
+static json_t *memory_json(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+	unsigned long size = 0, resident = 0;
+	uint64_t dpdk = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	for (unsigned int i = 0; i < rte_socket_count(); i++) {
+		struct rte_malloc_socket_stats st;
+
+		if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(i), &st) == 0)
+			dpdk += st.heap_allocsz_bytes;
+	}
+	return json_pack("{s:I, s:I, s:I}", "rssBytes",
+			 (json_int_t)resident * (json_int_t)sysconf(_SC_PAGESIZE),
+			 "mallocInUseBytes", (json_int_t)(mi.uordblks + mi.hblkhd),
+			 "dpdkHeapInUseBytes", (json_int_t)dpdk);
+}
+
 void kdp_api_status(struct kdp_api_req *r)
 {
 	struct kdp *k = r->k;
@@ -693,6 +725,7 @@ void kdp_api_status(struct kdp_api_req *r)
 			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
 			     (json_int_t)k->ct_mem_bytes, "flowState", kdp_flows_status_json(k),
 			     "handover", kdp_handover_status_json(k)));
+	json_object_set_new(o, "memory", memory_json());
 	if (k->cfg.has_ip6) {
 		/* The IPv6 side, beside each IPv4 field it matches. */
 		char ip6[KDP_ADDR6_STRLEN], gw6[KDP_ADDR6_STRLEN], pgw6[KDP_ADDR6_STRLEN],
