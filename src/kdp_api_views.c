@@ -2,7 +2,6 @@
 /* REST API: the read-only views (status, counters, tables, conntrack, NAT,
  * metrics, the flow monitor) and the JSON of objects with their run-time
  * state. */
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,7 +11,6 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_malloc.h>
 
 #include "common/kdp_addr.h"
 #include "common/kdp_clock.h"
@@ -638,39 +636,10 @@ static json_t *with_boot_id(const struct kdp *k, json_t *status)
 	return status;
 }
 
-/* The process's memory: resident pages (/proc/self/statm), bytes the C
- * heap has handed out (the control thread's desired state, trees, buffers)
- * and bytes the DPDK heap has (tables, snapshots, rings). A leak grows the
- * two "in use" figures; the RSS also grows as traffic first touches pages
- * of tables allocated whole at start (with --no-huge, nothing is faulted
- * in beforehand unless prefaultMemory is set). */
-static json_t *memory_json(void)
-{
-	struct mallinfo2 mi = mallinfo2();
-	unsigned long size = 0, resident = 0;
-	uint64_t dpdk = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-
-	if (f != NULL) {
-		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-			resident = 0;
-		fclose(f);
-	}
-	for (unsigned int i = 0; i < rte_socket_count(); i++) {
-		struct rte_malloc_socket_stats st;
-
-		if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(i), &st) == 0)
-			dpdk += st.heap_allocsz_bytes;
-	}
-	return json_pack("{s:I, s:I, s:I}", "rssBytes",
-			 (json_int_t)resident * (json_int_t)sysconf(_SC_PAGESIZE),
-			 "mallocInUseBytes", (json_int_t)(mi.uordblks + mi.hblkhd),
-			 "dpdkHeapInUseBytes", (json_int_t)dpdk);
-}
-
 void kdp_api_status(struct kdp_api_req *r)
 {
 	struct kdp *k = r->k;
+	struct kdp_memory mem;
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 	char ip[KDP_ADDR_STRLEN], gw[KDP_ADDR_STRLEN], pgw[KDP_ADDR_STRLEN],
 		nat[KDP_ADDR_STRLEN], mac[KDP_MAC_STRLEN];
@@ -725,7 +694,11 @@ void kdp_api_status(struct kdp_api_req *r)
 			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
 			     (json_int_t)k->ct_mem_bytes, "flowState", kdp_flows_status_json(k),
 			     "handover", kdp_handover_status_json(k)));
-	json_object_set_new(o, "memory", memory_json());
+	kdp_metrics_memory(&mem);
+	json_object_set_new(o, "memory",
+			    json_pack("{s:I, s:I, s:I}", "rssBytes", (json_int_t)mem.rss,
+				      "mallocInUseBytes", (json_int_t)mem.malloc_in_use,
+				      "dpdkHeapInUseBytes", (json_int_t)mem.dpdk_heap_in_use));
 	if (k->cfg.has_ip6) {
 		/* The IPv6 side, beside each IPv4 field it matches. */
 		char ip6[KDP_ADDR6_STRLEN], gw6[KDP_ADDR6_STRLEN], pgw6[KDP_ADDR6_STRLEN],

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_ethdev.h>
+#include <rte_malloc.h>
+#if defined(__SANITIZE_ADDRESS__)
+/* libasan's (sanitizer/allocator_interface.h, not always installed). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
 
 #include "kdp_flowmon.h"
 #include "kdp_metrics.h"
@@ -60,6 +67,34 @@ static void driver_line(void *arg, const char *name, uint64_t v)
 }
 
 
+void kdp_metrics_memory(struct kdp_memory *m)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f != NULL) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	m->rss = (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's allocator stands in for glibc's (whose figures are then 0). */
+	m->malloc_in_use = __sanitizer_get_current_allocated_bytes();
+#else
+	struct mallinfo2 mi = mallinfo2();
+
+	m->malloc_in_use = mi.uordblks + mi.hblkhd;
+#endif
+	m->dpdk_heap_in_use = 0;
+	for (unsigned int i = 0; i < rte_socket_count(); i++) {
+		struct rte_malloc_socket_stats st;
+
+		if (rte_malloc_get_socket_stats(rte_socket_id_by_idx(i), &st) == 0)
+			m->dpdk_heap_in_use += st.heap_allocsz_bytes;
+	}
+}
+
 /* The families, each on its own. */
 
 static void render_process(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
@@ -69,6 +104,18 @@ static void render_process(struct kdp *k, struct evbuffer *o, const struct kdp_s
 			    k->cfg.name);
 	one(o, "kdp_uptime_seconds", "gauge", "Seconds since kdp started.",
 	    (double)(time(NULL) - k->started));
+
+	struct kdp_memory mem;
+
+	kdp_metrics_memory(&mem);
+	one(o, "kdp_resident_memory_bytes", "gauge", "Resident memory of the process.",
+	    (double)mem.rss);
+	one(o, "kdp_malloc_in_use_bytes", "gauge",
+	    "Bytes the C heap has handed out (desired state, JSON trees, buffers).",
+	    (double)mem.malloc_in_use);
+	one(o, "kdp_dpdk_heap_in_use_bytes", "gauge",
+	    "Bytes the DPDK heap has handed out (tables, snapshots, rings).",
+	    (double)mem.dpdk_heap_in_use);
 }
 
 static void render_packets(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)
