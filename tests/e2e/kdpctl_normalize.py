@@ -29,6 +29,8 @@ COUNT_COLUMNS = {
 STATE_TABLES = {("IP", "MAC", "STATE")}
 # "Key:  value" rows whose value is volatile, by key.
 TIME_KEYS = {"Uptime:"}
+# Sizes that change with every run.
+MEMORY_KEYS = {"Memory:"}
 COUNT_KEYS = {
     "RX packets:", "RX bytes:", "TX packets:", "TX bytes:", "Dropped:", "Punted:",
     "ICMP sent:", "Masqueraded packets:", "Left unmasqueraded:", "Neighbours:",
@@ -136,6 +138,8 @@ def norm_table(lines):
                 r[i] = "<t>"
             elif i == 1 and key in COUNT_KEYS:
                 r[i] = "<n>"
+            elif i == 1 and key in MEMORY_KEYS:
+                r[i] = "<mem>"
             elif i == 1 and key == "Port retries:":
                 r[i] = re.sub(r":\d+", ":<n>", c)
             else:

@@ -4,6 +4,12 @@
 
 #include "kdpctl.h"
 
+/* A byte count from the API in MiB (0 when absent). */
+static double mib(const json_t *v)
+{
+	return json_is_integer(v) ? (double)json_integer_value(v) / (1 << 20) : 0.0;
+}
+
 int cmd_status(const struct kdpctl_opts *o)
 {
 	static const struct kdpctl_column node_fields[] = {
@@ -48,7 +54,7 @@ int cmd_status(const struct kdpctl_opts *o)
 	struct kdpctl_table t = { .ncols = 2 };
 	struct kdpctl_buf b = { 0 };
 	const char *mode;
-	json_t *st, *ports;
+	json_t *st, *ports, *mem;
 	int rc = kdpctl_get(o, "/v1/status", JSON_OBJECT, &st);
 
 	if (st == NULL)
@@ -71,6 +77,15 @@ int cmd_status(const struct kdpctl_opts *o)
 	kdpctl_buf_puts(&b, ")");
 	kdpctl_table_add(&t, "Conntrack:");
 	kdpctl_table_add_owned(&t, kdpctl_buf_take(&b));
+	mem = json_object_get(st, "memory");
+	if (json_is_object(mem)) {
+		kdpctl_buf_printf(&b, "RSS %.1f MiB; in use: C heap %.1f MiB, DPDK heap %.1f MiB",
+				  mib(json_object_get(mem, "rssBytes")),
+				  mib(json_object_get(mem, "mallocInUseBytes")),
+				  mib(json_object_get(mem, "dpdkHeapInUseBytes")));
+		kdpctl_table_add(&t, "Memory:");
+		kdpctl_table_add_owned(&t, kdpctl_buf_take(&b));
+	}
 	kdpctl_table_print(&t);
 	kdpctl_table_free(&t);
 
