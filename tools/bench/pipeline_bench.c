@@ -8,7 +8,7 @@
  *
  *   kdp-bench-pipeline [-f N[,N...]] [-s SECONDS] [-M off|idle|on]
  *                      [-c full|partial|partial-sw] [-b BYTES] [-S routing|dnat|masq]
- *                      [-m MAXFLOWS]
+ *                      [-m MAXFLOWS] [-w 2 [-T shared|apart]]
  *
  * -M attaches a flow monitor: idle (nobody listens: the cost kdp pays on
  * every node), on (a listener: events staged, rate-limited at the default
@@ -23,6 +23,11 @@
  * -S: one scenario only (default: all three). Prints the packets of each
  * window, for per-packet counts from `perf stat`.
  * -m: the conntrack table's size (default: twice the flows, plus 1024).
+ * -w 2: two workers (lcores 0 and 1), flow i on worker i mod 2, as RSS
+ * spreads flows over two queues; -T shared (the default, as in kdp: one
+ * conntrack table, one service table) or apart (each worker its own
+ * tables, as two kdp processes would have). Prints each worker's rate and
+ * the sum: what a process costs two workers, without the daemon's I/O.
  * The first pass over the flows, every packet a new flow, is timed too:
  * the "new flows" line (for DNAT, a service lookup, a Maglev pick and a
  * conntrack insert per packet).
@@ -30,6 +35,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,11 +219,119 @@ static const char *const names[] = {"routing (pod -> remote pod)",
 				    "ClusterIP DNAT, established",
 				    "masquerade, established"};
 
+/* One worker of -w 2: its half of the flows, its own pool. */
+struct wk {
+	struct world *w;
+	struct rte_mempool *pool;
+	const uint8_t *frames;
+	uint32_t flows;
+	double seconds;
+	uint64_t done, cycles, new_cycles;
+	int err;
+} __rte_cache_aligned;
+
+static int wk_main(void *arg)
+{
+	struct wk *k = arg;
+	uint64_t hz = rte_get_tsc_hz(), t0, t1;
+	uint32_t next = 0;
+
+	t0 = rte_rdtsc();
+	for (uint32_t b = 0; b < (k->flows + KDP_BURST - 1) / KDP_BURST; b++)
+		if (burst(k->w, k->pool, k->frames, k->flows, &next) != 0)
+			goto fail;
+	k->new_cycles = rte_rdtsc() - t0;
+	t0 = rte_rdtsc();
+	do {
+		for (int r = 0; r < 64; r++)
+			if (burst(k->w, k->pool, k->frames, k->flows, &next) != 0)
+				goto fail;
+		k->done += 64 * KDP_BURST;
+		t1 = rte_rdtsc();
+	} while ((double)(t1 - t0) < k->seconds * (double)hz);
+	k->cycles = t1 - t0;
+	return 0;
+fail:
+	k->err = 1;
+	return -1;
+}
+
+static void world_free(struct world *w)
+{
+	kdp_route_free(w->dp.rt);
+	kdp_svc_table_free((struct kdp_svc_table *)w->dp.svc);
+	kdp_masq_set_free((struct kdp_masq_set *)w->dp.masq);
+	kdp_neigh_free(w->nt);
+	kdp_ct_free(w->ct);
+}
+
+/* Scenario @p sc with two workers: tables shared or apart. */
+static int run_two(int sc, uint32_t flows, int c, bool apart, double seconds,
+		   struct rte_mempool *pools[2])
+{
+	struct world *w = rte_zmalloc("bench_w", 2 * sizeof(*w), RTE_CACHE_LINE_SIZE);
+	struct wk *k = rte_zmalloc("bench_wk", 2 * sizeof(*k), RTE_CACHE_LINE_SIZE);
+	uint64_t hz = rte_get_tsc_hz();
+	double sum = 0;
+
+	if (w == NULL || k == NULL || build(&w[0], flows, 100 + c * 6 + sc * 2) != 0)
+		return -1;
+	if (apart) {
+		if (build(&w[1], flows, 101 + c * 6 + sc * 2) != 0)
+			return -1;
+	} else {
+		w[1].dp = w[0].dp;
+		w[1].nt = w[0].nt;
+		w[1].ct = w[0].ct;
+		kdp_pipeline_ctx_init(&w[1].ctx, &w[1].st, w[1].nt, w[1].ct, 0, 49152, 65535);
+		kdp_pipeline_ctx_init(&w[0].ctx, &w[0].st, w[0].nt, w[0].ct, 0, 32768, 49151);
+	}
+	for (int q = 0; q < 2; q++) {
+		uint32_t n = (flows - (uint32_t)q + 1) / 2;
+		uint8_t *fr = malloc((size_t)n * frame_stride);
+
+		if (fr == NULL)
+			return -1;
+		for (uint32_t i = 0; i < n; i++)
+			frame(fr + (size_t)i * frame_stride, sc, 2 * i + (uint32_t)q);
+		k[q] = (struct wk){.w = &w[q], .pool = pools[q], .frames = fr, .flows = n,
+				   .seconds = seconds};
+	}
+	if (rte_eal_remote_launch(wk_main, &k[1], 1) != 0)
+		return -1;
+	wk_main(&k[0]);
+	rte_eal_wait_lcore(1);
+	for (int q = 0; q < 2; q++) {
+		double mpps = (double)k[q].done / ((double)k[q].cycles / (double)hz) / 1e6;
+
+		if (k[q].err)
+			return -1;
+		sum += mpps;
+		printf("  worker %d (lcore %d)%-11s %10u %10.2f %12.1f %12" PRIu64
+		       " packets; new flows %.2f M/s\n", q, q, "", k[q].flows, mpps,
+		       (double)k[q].cycles / (double)k[q].done, k[q].done,
+		       (double)k[q].flows / ((double)k[q].new_cycles / (double)hz) / 1e6);
+		free((void *)k[q].frames);
+	}
+	printf("%-32s %10u %10.2f   (two workers, tables %s)\n", names[sc], flows, sum,
+	       apart ? "apart" : "shared");
+	fflush(stdout);
+	world_free(&w[0]);
+	if (apart)
+		world_free(&w[1]);
+	rte_free(w);
+	rte_free(k);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
 	char *eal[] = {"kdp-bench", "--no-pci", "--no-huge", "-m", "2048", "--no-telemetry",
 		       "--log-level=lib.*:error", "-l", "0", prefix, NULL};
+	int workers = 1;
+	bool apart = false;
+	struct rte_mempool *pools[2];
 	uint32_t flow_counts[8] = {10000, 1000000};
 	int n_counts = 2;
 	double seconds = 2;
@@ -227,10 +341,25 @@ int main(int argc, char **argv)
 	struct kdp_monitor *mon = NULL;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=kdp-bench-%d", (int)getpid());
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-w") == 0 && strcmp(argv[i + 1], "2") == 0)
+			eal[8] = "0,1"; /* -l */
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		return 1;
-	while ((opt = getopt(argc, argv, "f:s:M:c:b:S:m:")) != -1) {
-		if (opt == 'f') {
+	while ((opt = getopt(argc, argv, "f:s:M:c:b:S:m:w:T:")) != -1) {
+		if (opt == 'w') {
+			workers = atoi(optarg);
+			if (workers != 1 && workers != 2) {
+				fprintf(stderr, "-w: 1 or 2 workers\n");
+				return 2;
+			}
+		} else if (opt == 'T') {
+			if (strcmp(optarg, "shared") != 0 && strcmp(optarg, "apart") != 0) {
+				fprintf(stderr, "-T: shared or apart\n");
+				return 2;
+			}
+			apart = strcmp(optarg, "apart") == 0;
+		} else if (opt == 'f') {
 			char *s = optarg, *tok;
 			n_counts = 0;
 			while ((tok = strsep(&s, ",")) && n_counts < 8)
@@ -285,7 +414,13 @@ int main(int argc, char **argv)
 				       RTE_MBUF_DEFAULT_BUF_SIZE, 0);
 	if (pool == NULL)
 		return 1;
-	printf("%-32s %10s %10s %12s\n", "scenario (UDP, 1 core)", "flows", "Mpps",
+	pools[0] = pool;
+	pools[1] = workers == 2 ? rte_pktmbuf_pool_create("bench1", 8191, 256, KDP_MBUF_PRIV_SIZE,
+							  RTE_MBUF_DEFAULT_BUF_SIZE, 0)
+				: NULL;
+	if (workers == 2 && pools[1] == NULL)
+		return 1;
+	printf("%-32s %10s %10s %12s\n", workers == 2 ? "scenario (UDP, 2 cores)" : "scenario (UDP, 1 core)", "flows", "Mpps",
 	       "cycles/pkt");
 	for (int c = 0; c < n_counts; c++) {
 		uint32_t flows = flow_counts[c];
@@ -298,6 +433,13 @@ int main(int argc, char **argv)
 
 			if (only >= 0 && sc != only)
 				continue;
+			if (workers == 2) {
+				if (run_two(sc, flows, c, apart, seconds, pools) != 0) {
+					printf("%-32s %10u  set-up failed\n", names[sc], flows);
+					return 1;
+				}
+				continue;
+			}
 			uint64_t done = 0, t0, t1, hz = rte_get_tsc_hz();
 			uint32_t next = 0;
 
@@ -343,11 +485,7 @@ int main(int argc, char **argv)
 			       (double)done / ((double)(t1 - t0) / (double)hz) / 1e6,
 			       (double)(t1 - t0) / (double)done, done);
 			fflush(stdout);
-			kdp_route_free(w.dp.rt);
-			kdp_svc_table_free((struct kdp_svc_table *)w.dp.svc);
-			kdp_masq_set_free((struct kdp_masq_set *)w.dp.masq);
-			kdp_neigh_free(w.nt);
-			kdp_ct_free(w.ct);
+			world_free(&w);
 		}
 		free(frames);
 	}
@@ -361,6 +499,7 @@ int main(int argc, char **argv)
 		kdp_monitor_free(mon);
 	}
 	rte_mempool_free(pool);
+	rte_mempool_free(pools[1]);
 	{
 		char rundir[PATH_MAX];
 

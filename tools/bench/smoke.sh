@@ -12,6 +12,7 @@ run() {
 }
 run "$b/tools/bench/kdp-bench-pipeline" -f 10000 -s 0.5
 run "$b/tools/bench/kdp-bench-pipeline" -f 10000 -s 0.3 -c partial-sw -b 1518
+run "$b/tools/bench/kdp-bench-pipeline" -S dnat -f 10000 -s 0.3 -w 2 -T shared
 run env KDP_BUILD="$b" tools/bench/kdp-bench --quick
 run env KDP_BUILD="$b" tools/bench/kdp-bench --quick --io replay --scenarios routing,dnat \
 	--skip roundtrip,apply,newflows,scaling
