@@ -420,7 +420,8 @@ int main(int argc, char **argv)
 				: NULL;
 	if (workers == 2 && pools[1] == NULL)
 		return 1;
-	printf("%-32s %10s %10s %12s\n", workers == 2 ? "scenario (UDP, 2 cores)" : "scenario (UDP, 1 core)", "flows", "Mpps",
+	printf("%-32s %10s %10s %12s\n",
+	       workers == 2 ? "scenario (UDP, 2 cores)" : "scenario (UDP, 1 core)", "flows", "Mpps",
 	       "cycles/pkt");
 	for (int c = 0; c < n_counts; c++) {
 		uint32_t flows = flow_counts[c];
