@@ -378,6 +378,7 @@ void kdp_api_ct(struct kdp_api_req *r)
 		      (json_int_t)kdp_ct_count(r->k->ct), "capacity",
 		      (json_int_t)r->k->cfg.ct_max, "gcRuns", (json_int_t)r->k->ct->gc_runs,
 		      "gcRemoved", (json_int_t)r->k->ct->gc_removed, "flows", l.a);
+	json_object_set_new(o, "gcOrphaned", json_integer((json_int_t)r->k->ct->gc_orphaned));
 	if (r->k->ct6 != NULL) {
 		/* The IPv6 table beside the IPv4 one; its flows are in "flows". */
 		json_object_set_new(o, "entriesIPv6", json_integer((json_int_t)kdp_ct6_count(r->k->ct6)));
@@ -694,6 +695,7 @@ void kdp_api_status(struct kdp_api_req *r)
 			     (json_int_t)k->cfg.ct_max, "conntrackMemoryBytes",
 			     (json_int_t)k->ct_mem_bytes, "flowState", kdp_flows_status_json(k),
 			     "handover", kdp_handover_status_json(k)));
+	json_object_set_new(o, "frontendIds", kdp_feid_json(&k->pub.feid, k->pub.next_fe_id));
 	kdp_metrics_memory(&mem);
 	json_object_set_new(o, "memory",
 			    json_pack("{s:I, s:I, s:I}", "rssBytes", (json_int_t)mem.rss,

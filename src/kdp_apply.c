@@ -102,6 +102,7 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 	}
 	s = kdp_dp_build(k, next, err);
 	if (s == NULL) {
+		kdp_feid_rollback(&k->pub.feid, &k->pub.next_fe_id);
 		rollback_ports(k, next);
 		ret = -EINVAL;
 		goto out;
@@ -112,6 +113,7 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 			snprintf(err, KDP_ERR_LEN, "cannot write the state file %s: %s",
 				 k->cfg.state_path, strerror(-ret));
 			kdp_dp_free(s);
+			kdp_feid_rollback(&k->pub.feid, &k->pub.next_fe_id);
 			rollback_ports(k, next);
 			goto out;
 		}

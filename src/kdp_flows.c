@@ -21,6 +21,34 @@ static void ct_entry_freed(void *arg, void *e)
 	/* SNAT ports live in the conntrack tuple itself: nothing to release. */
 }
 
+/* A conntrack entry's frontend id waits for reuse: the entry must let go. */
+static bool ct_fe_gone(void *arg, uint32_t id)
+{
+	const struct kdp *k = arg;
+
+	return kdp_feid_waiting(&k->pub.feid, id);
+}
+
+/* The id bookkeeping (kdp_feid.h) from the ids the file had: those not
+ * for a frontend wait, as a flow or pin of the file may name them. */
+static int feid_start(struct kdp *k)
+{
+	size_t n = json_object_size(k->flows.restored), i = 0;
+	uint32_t *ids = calloc(n + 1, sizeof(*ids));
+	const char *key;
+	json_t *v;
+	int ret;
+
+	if (ids == NULL)
+		return -ENOMEM;
+	json_object_foreach(k->flows.restored, key, v)
+		ids[i++] = (uint32_t)json_integer_value(v);
+	kdp_feid_fini(&k->pub.feid);
+	ret = kdp_feid_init(&k->pub.feid, k->pub.next_fe_id, ids, (uint32_t)i, 0);
+	free(ids);
+	return ret;
+}
+
 static void add_fe_id(void *arg, const char *key, uint32_t id)
 {
 	json_object_set_new(arg, key, json_integer(id));
@@ -88,6 +116,8 @@ int kdp_flows_open(struct kdp *k, unsigned int flags, char *err)
 		},
 		.on_free = ct_entry_freed,
 		.on_free_arg = k,
+		.fe_gone = ct_fe_gone,
+		.fe_gone_arg = k,
 	};
 	const struct kdp_flowstore *src;
 	struct kdp_flowstore *fs;
@@ -137,6 +167,10 @@ int kdp_flows_open(struct kdp *k, unsigned int flags, char *err)
 	if (kdp_flowstore_fe_load(src, add_fe_id, k->flows.restored, &next) == 0) {
 		k->pub.next_fe_id = next;
 		k->flows.fe_ids = (uint32_t)json_object_size(k->flows.restored);
+	}
+	if (feid_start(k) != 0) {
+		snprintf(err, KDP_ERR_LEN, "frontend ids: out of memory");
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -289,6 +323,7 @@ void kdp_flows_close(struct kdp *k)
 	k->flows.fs = NULL;
 	json_decref(k->flows.restored);
 	k->flows.restored = NULL;
+	kdp_feid_fini(&k->pub.feid);
 }
 
 /* What an import found, for GET /v1/status. */

@@ -42,13 +42,20 @@ static void one(struct evbuffer *o, const char *name, const char *type, const ch
 }
 
 /* A gauge with one sample per address family (IPv6 only when it is on). */
-static void by_family(struct evbuffer *o, const char *name, const char *help, double v4,
-		      bool has6, double v6)
+static void by_family_typed(struct evbuffer *o, const char *name, const char *type,
+			    const char *help, double v4, bool has6, double v6)
 {
-	head(o, name, "gauge", help);
+	head(o, name, type, help);
 	evbuffer_add_printf(o, "%s{family=\"ipv4\"} %.17g\n", name, v4);
 	if (has6)
 		evbuffer_add_printf(o, "%s{family=\"ipv6\"} %.17g\n", name, v6);
+}
+
+/* A gauge with an ipv4 sample and, when @p has6, an ipv6 one. */
+static void by_family(struct evbuffer *o, const char *name, const char *help, double v4,
+		      bool has6, double v6)
+{
+	by_family_typed(o, name, "gauge", help, v4, has6, v6);
 }
 
 /* One line of kdp_port_driver_total. */
@@ -230,13 +237,23 @@ static void render_conntrack(struct kdp *k, struct evbuffer *o, const struct kdp
 		  (double)k->cfg.ct_max, v6, (double)k->cfg.ct_max6);
 	one(o, "kdp_conntrack_gc_runs_total", "counter", "Garbage-collection slices run.",
 	    (double)k->ct->gc_runs);
-	head(o, "kdp_conntrack_gc_removed_total", "counter",
-	     "Entries removed by expiry, by address family.");
-	evbuffer_add_printf(o, "kdp_conntrack_gc_removed_total{family=\"ipv4\"} %" PRIu64 "\n",
-			    k->ct->gc_removed);
-	if (v6)
-		evbuffer_add_printf(o, "kdp_conntrack_gc_removed_total{family=\"ipv6\"} %" PRIu64 "\n",
-				    k->ct6->c.gc_removed);
+	by_family_typed(o, "kdp_conntrack_gc_removed_total", "counter",
+			"Entries removed by expiry, by address family.", (double)k->ct->gc_removed, v6,
+			v6 ? (double)k->ct6->c.gc_removed : 0);
+	by_family_typed(o, "kdp_conntrack_gc_orphaned_total", "counter",
+			"Entries whose service frontend was deleted, cleared of its id by GC, by "
+			"address family.", (double)k->ct->gc_orphaned, v6,
+			v6 ? (double)k->ct6->c.gc_orphaned : 0);
+	head(o, "kdp_frontend_ids", "gauge",
+	     "Service frontend ids: in use, reserved for frontends of the flow state file not back "
+	     "yet, waiting to be reused, free.");
+	evbuffer_add_printf(o, "kdp_frontend_ids{state=\"in_use\"} %u\n"
+			       "kdp_frontend_ids{state=\"reserved\"} %u\n"
+			       "kdp_frontend_ids{state=\"waiting\"} %u\n"
+			       "kdp_frontend_ids{state=\"free\"} %u\n",
+			    kdp_feid_count(&k->pub.feid, KDP_FEID_USED),
+			    kdp_feid_count(&k->pub.feid, KDP_FEID_RESERVED), k->pub.feid.n_waiting,
+			    k->pub.feid.n_free);
 }
 
 static void render_nat(struct kdp *k, struct evbuffer *o, const struct kdp_stats *tot)

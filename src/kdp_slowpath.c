@@ -260,6 +260,8 @@ static uint32_t gc_budget(uint32_t slots, uint64_t elapsed)
 	return (uint32_t)RTE_MIN((uint64_t)slots * elapsed / 5000 + 1, (uint64_t)slots);
 }
 
+static void feid_advance(struct kdp *k);
+
 void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 {
 	uint64_t elapsed = k->gc_last_ms ? now - k->gc_last_ms : 1;
@@ -277,4 +279,24 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 		kdp_affinity6_gc(k->aff6, s->dp.svc6, (uint32_t)(tsc_ms / 1000),
 				 gc_budget(kdp_affinity_n_slots(&k->aff6->t), elapsed));
 	}
+	feid_advance(k);
+}
+
+/* Released frontend ids move on (kdp_feid.h), by the passes of every
+ * table that names ids. */
+static void feid_advance(struct kdp *k)
+{
+	uint64_t p[4] = {k->ct->gc_passes, k->aff->passes, 0, 0}, lo, hi;
+	unsigned int n = 2;
+
+	if (k->ct6 != NULL) {
+		p[n++] = k->ct6->c.gc_passes;
+		p[n++] = k->aff6->t.passes;
+	}
+	lo = hi = p[0];
+	for (unsigned int i = 1; i < n; i++) {
+		lo = RTE_MIN(lo, p[i]);
+		hi = RTE_MAX(hi, p[i]);
+	}
+	kdp_feid_advance(&k->pub.feid, k->qsbr, lo, hi, &k->pub.next_fe_id);
 }

@@ -457,8 +457,8 @@ static uint32_t fe_id(struct fe_build *b, const struct kdp_svc_key *key)
 	if (old != NULL)
 		return old->id;
 	b->new_ids = true;
-	id = kdp_flows_restored_fe_id(b->k, key);
-	return id != 0 ? id : ++b->k->pub.next_fe_id;
+	id = kdp_feid_take_reserved(&b->k->pub.feid, kdp_flows_restored_fe_id(b->k, key));
+	return id != 0 ? id : kdp_feid_take(&b->k->pub.feid, &b->k->pub.next_fe_id);
 }
 
 /* The local endpoints policy @p l selects, as active local backends on
@@ -1217,8 +1217,8 @@ static uint32_t fe6_id(struct fe6_build *b, const struct kdp_svc6_key *key)
 	if (old != NULL)
 		return old->id;
 	b->k->flows.fe_dirty = true;
-	id = kdp_flows_restored_fe_id6(b->k, key);
-	return id != 0 ? id : ++b->k->pub.next_fe_id;
+	id = kdp_feid_take_reserved(&b->k->pub.feid, kdp_flows_restored_fe_id6(b->k, key));
+	return id != 0 ? id : kdp_feid_take(&b->k->pub.feid, &b->k->pub.next_fe_id);
 }
 
 /* Sorts, hashes and prepares @p fe (be[] filled) and puts it into the
@@ -1630,6 +1630,7 @@ struct kdp_snapshot *kdp_dp_build(struct kdp *k, const struct kdp_state *st,
 	struct kdp_snapshot *s;
 	char name[32];
 
+	kdp_feid_begin(&k->pub.feid);
 	/* RX queues spread over workers: worker (port + queue) % workers. */
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
 		for (uint16_t i = 0; k->ports[p].used && i < k->ports[p].nrxq; i++) {
@@ -1812,6 +1813,31 @@ bool kdp_dp_closing_ports(const struct kdp *k)
 	return false;
 }
 
+/* True when table @p t or @p t6 has a frontend with id @p id. */
+static bool holds_id(const struct kdp_svc_table *t, const struct kdp_svc6_table *t6, uint32_t id)
+{
+	return (t != NULL && id <= t->max_id && t->by_id[id] != NULL) ||
+	       (t6 != NULL && id <= t6->max_id && t6->by_id[id] != NULL);
+}
+
+/* The ids of @p old's frontends that @p s has not: released (kdp_feid.h),
+ * readers' grace period from @p token. */
+static void release_fe_ids(struct kdp *k, const struct kdp_snapshot *old,
+			   const struct kdp_snapshot *s, uint64_t token)
+{
+	const struct kdp_svc_table *t = old->dp.svc, *nt = s->dp.svc;
+	const struct kdp_svc6_table *t6 = old->dp.svc6, *nt6 = s->dp.svc6;
+
+	if (t == nt && t6 == nt6)
+		return;
+	for (uint32_t id = 1; t != NULL && id <= t->max_id; id++)
+		if (t->by_id[id] != NULL && !holds_id(nt, nt6, id))
+			kdp_feid_release(&k->pub.feid, id, token);
+	for (uint32_t id = 1; t6 != NULL && id <= t6->max_id; id++)
+		if (t6->by_id[id] != NULL && !holds_id(nt, nt6, id))
+			kdp_feid_release(&k->pub.feid, id, token);
+}
+
 void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s, const uint16_t *close,
 		    unsigned int n_close)
 {
@@ -1826,6 +1852,9 @@ void kdp_dp_publish(struct kdp *k, struct kdp_snapshot *s, const uint16_t *close
 	r->s = atomic_exchange(&k->pub.snap, s);
 	r->token = rte_rcu_qsbr_start(k->qsbr);
 	fe_set_commit(s->fes, r->s ? r->s->fes : NULL);
+	kdp_feid_commit(&k->pub.feid);
+	if (r->s != NULL)
+		release_fe_ids(k, r->s, s, r->token);
 	r->n_close = 0;
 	r->close = NULL;
 	if (n_close > 0) {

@@ -16,6 +16,7 @@
 #include "masq/kdp_masq.h"
 #include "pipeline/kdp_pipeline.h"
 #include "kdp_config.h"
+#include "kdp_feid.h"
 #include "kdp_state.h"
 
 struct kdp;
@@ -54,7 +55,8 @@ struct kdp_retired {
 struct kdp_publisher {
 	struct kdp_snapshot *_Atomic snap; /**< what workers read */
 	uint64_t gen;                      /**< generation of the last one built */
-	uint32_t next_fe_id;               /**< last frontend id handed out */
+	uint32_t next_fe_id;               /**< highest frontend id handed out */
+	struct kdp_feid feid;              /**< which ids are used, waiting, free */
 	struct kdp_route_table *spare_rt;  /**< a freed route table, kept for reuse */
 	struct kdp_masq_set *spare_masq;   /**< a freed non-masquerade set, likewise */
 	struct kdp_retired retired[KDP_MAX_RETIRED]; /**< oldest first */

@@ -60,6 +60,7 @@ for b in build build-asan; do
 	counted "state file and journal ($b)" /usr/bin/python3 tests/func/test_persist.py "$b/src/kdp"
 	counted "state file under kill -9 ($b)" /usr/bin/python3 tests/func/test_crash_save.py "$b/src/kdp"
 	counted "flow state across restarts ($b)" /usr/bin/python3 tests/func/test_flowstate.py "$b/src/kdp"
+	counted "frontend ids reused ($b)" /usr/bin/python3 tests/func/test_feid.py "$b/src/kdp"
 	counted "flow monitor ($b)" /usr/bin/python3 tests/func/test_monitor.py "$b/src/kdp"
 	counted "offloaded frames through net_kdp_afp ($b)" /usr/bin/python3 tests/func/test_offload.py "$b/src/kdp"
 	counted "traffic policies, health checks, batches ($b)" /usr/bin/python3 tests/func/test_policies.py "$b/src/kdp"

@@ -434,12 +434,29 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 	for (uint32_t i = 0; i < budget; i++) {
 		void *e = entry_at(ct, (int32_t)ct->gc_cursor);
 
-		if (e != NULL && kdp_ct_state_of(ct, e)->expires_ms <= now_ms) {
-			kdp_ct_delete(ct, e);
-			removed++;
+		if (e != NULL) {
+			struct kdp_ct_state *st = kdp_ct_state_of(ct, e);
+
+			if (st->expires_ms <= now_ms) {
+				kdp_ct_delete(ct, e);
+				removed++;
+			} else if (st->svc_id != 0 && ct->p.fe_gone != NULL &&
+				   ct->p.fe_gone(ct->p.fe_gone_arg, st->svc_id)) {
+				/* Workers only read svc_id: this store sticks.
+				 * A flags or expiry store of a worker may cross
+				 * these; without the id the worker finds the
+				 * entry dead on the next packet anyway. */
+				__atomic_store_n(&st->svc_id, 0, __ATOMIC_RELAXED);
+				__atomic_fetch_or(&st->flags, KDP_CT_F_DEAD, __ATOMIC_RELAXED);
+				st->expires_ms = now_ms;
+				st->check = kdp_ct_entry_check(ct, e);
+				ct->gc_orphaned++;
+			}
 		}
-		if (++ct->gc_cursor >= max)
+		if (++ct->gc_cursor >= max) {
 			ct->gc_cursor = 0;
+			ct->gc_passes++;
+		}
 	}
 	ct->gc_runs++;
 	ct->gc_removed += removed;

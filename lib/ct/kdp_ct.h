@@ -127,6 +127,11 @@ struct kdp_ct_params {
 	struct kdp_ct_timeouts timeouts;
 	void (*on_free)(void *arg, void *e); /**< before reuse (NAT port release); an entry of the table's family */
 	void *on_free_arg;
+	/** GC: true when frontend id @p svc_id is gone for good (its id waits
+	 *  to be reused): an entry naming it loses the id and dies (dead,
+	 *  expired). NULL: never. */
+	bool (*fe_gone)(void *arg, uint32_t svc_id);
+	void *fe_gone_arg;
 	/** max_flows entry slots (of the table's family) that outlive the
 	 *  process (a flow state file section), taken by kdp_ct_import();
 	 *  NULL: the table's own memory. */
@@ -157,6 +162,8 @@ struct kdp_ct {
 	uint64_t count;     /**< live entries (atomic adds) */
 	uint64_t gc_runs;   /**< GC slices run */
 	uint64_t gc_removed;/**< entries removed by GC */
+	uint64_t gc_passes; /**< whole passes over the key slots finished */
+	uint64_t gc_orphaned; /**< entries whose frontend id was cleared (p.fe_gone) */
 };
 
 /** What kdp_ct_import() found in the slots. */
@@ -336,7 +343,10 @@ static inline void kdp_ct_update(const struct kdp_ct *ct, struct kdp_ct_entry *e
 
 /**
  * Control thread: examines up to @p budget key slots from where the last
- * call stopped and deletes expired entries. @return entries removed.
+ * call stopped and deletes expired entries; an entry naming a frontend id
+ * that p.fe_gone says is gone loses it (svc_id 0) and is marked dead and
+ * expired, as a flow of a deleted service. Counts whole passes
+ * (gc_passes). @return entries removed.
  */
 uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget);
 

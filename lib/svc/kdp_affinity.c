@@ -254,8 +254,10 @@ uint32_t kdp_affinity_gc_any(struct kdp_affinity *a, int64_t (*timeout_of)(const
 		struct kdp_affinity_slot *s = slot_at(a, a->cursor);
 		uint64_t k = load(&s->key);
 
-		if (++a->cursor >= n)
+		if (++a->cursor >= n) {
 			a->cursor = 0;
+			a->passes++;
+		}
 		if (k != 0 && k != BUSY) {
 			int64_t timeout = timeout_of(t, (uint32_t)(k >> 32));
 

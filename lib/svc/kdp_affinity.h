@@ -53,6 +53,7 @@ struct kdp_affinity {
 	uint32_t seed;
 	bool own;
 	uint32_t cursor;   /**< GC position (slot index) */
+	uint64_t passes;   /**< whole GC passes over the slots finished */
 	uint64_t evicted;  /**< pins given up for room */
 };
 
@@ -93,7 +94,8 @@ bool kdp_affinity_put(struct kdp_affinity *a, uint64_t key, const uint8_t *clien
 /**
  * Control thread: examines @p budget slots and deletes pins older than
  * the timeout @p timeout_of gives for their frontend id (a negative one: the
- * frontend is gone or has no affinity any more). @return pins removed.
+ * frontend is gone or has no affinity any more). Counts whole passes
+ * (passes). @return pins removed.
  */
 uint32_t kdp_affinity_gc_any(struct kdp_affinity *a, int64_t (*timeout_of)(const void *t,
 									     uint32_t fe_id),

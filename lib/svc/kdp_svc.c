@@ -65,14 +65,20 @@ struct kdp_svc_table *kdp_svc_table_clone(const struct kdp_svc_table *src, uint3
 	uint32_t n_slots = slots_for(cap > src->n_fe ? cap : src->n_fe);
 	struct kdp_svc_table *t;
 
-	if (max_id < src->max_id)
-		max_id = src->max_id;
+	/* Smaller than @p src's when its highest ids are unused (ids are
+	 * reused: the range shrinks back); never below one it holds. */
+	for (uint32_t id = src->max_id; id > max_id; id--)
+		if (src->by_id[id] != NULL) {
+			max_id = id;
+			break;
+		}
 	t = table_alloc(n_slots, max_id);
 	if (t == NULL)
 		return NULL;
 	memcpy(t->addr_bits, src->addr_bits, sizeof(t->addr_bits));
 	memcpy(t->addr_count, src->addr_count, sizeof(*t->addr_count) * KDP_SVC_FILTER_BITS);
-	memcpy(t->by_id, src->by_id, sizeof(*t->by_id) * ((size_t)src->max_id + 1));
+	memcpy(t->by_id, src->by_id,
+	       sizeof(*t->by_id) * ((size_t)RTE_MIN(src->max_id, max_id) + 1));
 	t->n_fe = src->n_fe;
 	if (t->mask == src->mask) {
 		memcpy(t->slot, src->slot, sizeof(*t->slot) * ((size_t)t->mask + 1));

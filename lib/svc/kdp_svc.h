@@ -201,8 +201,9 @@ struct kdp_svc_table *kdp_svc_table_create(const char *name, uint32_t cap,
 					   uint32_t max_id, int socket);
 
 /**
- * A copy of @p t with room for @p cap frontends and ids up to @p max_id,
- * sharing its frontends (it owns none of them). Control thread.
+ * A copy of @p t with room for @p cap frontends and ids up to @p max_id
+ * (or @p t's highest id, if higher), sharing its frontends (it owns none
+ * of them). Control thread.
  * @return it, or NULL with rte_errno set.
  */
 struct kdp_svc_table *kdp_svc_table_clone(const struct kdp_svc_table *t, uint32_t cap,

@@ -173,20 +173,27 @@ def line_with(text, what):
     return next((ln for ln in text.splitlines() if what in ln), "")
 
 
-def main():
-    kdp = os.path.abspath(sys.argv[1])
-    d = tempfile.mkdtemp(prefix="kdp-flowstate-")
-    flows = f"/dev/shm/kdp-func-flowstate-{os.getpid()}.flows"
+def node_config(d, flows, prefix):
+    """k8s-ctr's config (one worker, net_pcap, socket and state in @d,
+    flow state file @flows) and the two nodes of its state."""
     cfg = {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": ROUTER,
            "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
            "allowedDrivers": ["net_pcap", "net_null"], "workers": 1, "pollMode": "adaptive",
            "natPortRange": "50000-50099", "conntrack": {"maxFlows": 2048},
            "controlSocket": os.path.join(d, "kdp.sock"), "stateFile": os.path.join(d, "state.json"),
            "flowStateFile": flows,
-           "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix=kdp-flowstate-{os.getpid()}",
+           "eal": ["--no-pci", "--no-huge", "-m", "512", f"--file-prefix={prefix}-{os.getpid()}",
                    "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}
     nodes = [{"name": "k8s-ctr", "ip": NODE_IP, "podCIDRs": ["172.20.1.0/24"]},
              {"name": "k8s-w1", "ip": W1_IP, "podCIDRs": ["172.20.0.0/24"]}]
+    return cfg, nodes
+
+
+def main():
+    kdp = os.path.abspath(sys.argv[1])
+    d = tempfile.mkdtemp(prefix="kdp-flowstate-")
+    flows = f"/dev/shm/kdp-func-flowstate-{os.getpid()}.flows"
+    cfg, nodes = node_config(d, flows, "kdp-flowstate")
     runs = []
     try:
         # ---- run A

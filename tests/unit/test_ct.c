@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_tcp.h>
 
 #include "ct/kdp_ct.h"
 #include "test_util.h"
@@ -207,6 +208,59 @@ static void test_fills_to_capacity(void)
 	kdp_ct_free(ct);
 }
 
+/* Frontend ids 5 and 9 are gone for good (waiting to be reused). */
+static bool gone_5_9(void *arg, uint32_t id)
+{
+	(*(int *)arg)++;
+	return id == 5 || id == 9;
+}
+
+static void test_gc_clears_gone_ids(void)
+{
+	struct kdp_ct_params p = {.max_flows = 1024, .fe_gone = gone_5_9};
+	int calls = 0;
+	struct kdp_ct *ct;
+	struct kdp_ct_entry *e[4];
+	uint32_t ids[4] = {5, 6, 9, 0};
+	uint64_t passes;
+
+	p.fe_gone_arg = &calls;
+	kdp_ct_timeouts_default(&p.timeouts);
+	ct = kdp_ct_create("test_ct_gone", &p);
+	CU_ASSERT_FATAL(ct != NULL);
+	for (int i = 0; i < 4; i++) {
+		uint16_t port = (uint16_t)(40000 + i);
+		struct kdp_ct_key o = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 1), port, 80, 6);
+		struct kdp_ct_key r = tuple(IP4(172, 20, 0, 10), IP4(172, 20, 1, 236), 8080, port, 6);
+
+		CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &o, &r, ids[i] ? KDP_CT_F_DNAT : 0, ids[i],
+						    3, 1000, &e[i]), 0);
+		kdp_ct_update(ct, e[i], KDP_CT_ORIG, RTE_TCP_SYN_FLAG, 60, 1000);
+	}
+	passes = ct->gc_passes;
+	/* One whole pass: nothing expired, the entries of ids 5 and 9 lose
+	 * their id and die; 6 and the untranslated flow are untouched. */
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2000, (uint32_t)rte_hash_max_key_id(ct->h) + 1), 0);
+	CU_ASSERT_EQUAL(ct->gc_passes, passes + 1);
+	CU_ASSERT_EQUAL(ct->gc_orphaned, 2);
+	CU_ASSERT_EQUAL(calls, 3); /* the three entries with an id, once each (their original key) */
+	CU_ASSERT_EQUAL(e[0]->svc_id, 0);
+	CU_ASSERT(e[0]->flags & KDP_CT_F_DEAD);
+	CU_ASSERT_EQUAL(e[0]->expires_ms, 2000);
+	CU_ASSERT_EQUAL(e[0]->check, kdp_ct_entry_check(ct, e[0]));
+	CU_ASSERT_EQUAL(e[2]->svc_id, 0);
+	CU_ASSERT_EQUAL(e[1]->svc_id, 6);
+	CU_ASSERT_FALSE(e[1]->flags & KDP_CT_F_DEAD);
+	CU_ASSERT(e[1]->expires_ms > 2000);
+	CU_ASSERT_FALSE(e[3]->flags & KDP_CT_F_DEAD);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 4);
+	/* The next pass removes the two dead ones. */
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2001, (uint32_t)rte_hash_max_key_id(ct->h) + 1), 2);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 2);
+	CU_ASSERT_EQUAL(ct->gc_orphaned, 2);
+	kdp_ct_free(ct);
+}
+
 void test_register_ct(void)
 {
 	CU_pSuite s = CU_add_suite("ct", NULL, NULL);
@@ -215,4 +269,5 @@ void test_register_ct(void)
 	CU_add_test(s, "RST, UDP, GC in slices", test_rst_and_udp);
 	CU_add_test(s, "full table refuses new flows, keeps old ones", test_full_table);
 	CU_add_test(s, "a table of 65,536 flows takes 65,536", test_fills_to_capacity);
+	CU_add_test(s, "GC: entries of a frontend id gone for good let go of it", test_gc_clears_gone_ids);
 }

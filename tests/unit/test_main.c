@@ -211,6 +211,7 @@ int main(void)
 	test_register_monitor();
 	test_register_offload();
 	test_register_flowstore();
+	test_register_feid();
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();

@@ -327,6 +327,26 @@ static void test_table_clone_remove(void)
 	bit = kdp_svc_filter_bit(k.addr);
 	CU_ASSERT((c->addr_bits[bit >> 6] & (1ull << (bit & 63))) == 0 || c->addr_count[bit] > 0);
 	CU_ASSERT((b->addr_bits[bit >> 6] & (1ull << (bit & 63))) != 0);
+	/* A clone asked for fewer ids: as few as the highest it holds
+	 * (ids are reused, the range shrinks back), never fewer. */
+	{
+		struct kdp_svc_table *d = kdp_svc_table_clone(c, N, 10);
+
+		CU_ASSERT_FATAL(d != NULL);
+		/* fes[N - 5] (id N - 4) is the highest left: odd ones up to N - 4 */
+		CU_ASSERT_EQUAL(d->max_id, N - 4);
+		CU_ASSERT_PTR_EQUAL(d->by_id[N - 4], &fes[N - 5]);
+		CU_ASSERT_PTR_EQUAL(kdp_svc_table_get(d, &fes[N - 5].key), &fes[N - 5]);
+		kdp_svc_table_free(d);
+		for (uint32_t i = 12; i < N; i++)
+			kdp_svc_table_remove(c, &fes[i].key);
+		d = kdp_svc_table_clone(c, N, 20);
+		CU_ASSERT_FATAL(d != NULL);
+		CU_ASSERT_EQUAL(d->max_id, 20);
+		CU_ASSERT_PTR_EQUAL(d->by_id[12], &fes[11]);
+		CU_ASSERT_PTR_NULL(d->by_id[11]);
+		kdp_svc_table_free(d);
+	}
 	kdp_svc_table_free(c);
 	kdp_svc_table_free(b);
 	kdp_svc_table_free(a);

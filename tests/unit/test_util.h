@@ -78,5 +78,6 @@ void test_register_dataplane(void);
 void test_register_monitor(void);
 void test_register_offload(void);
 void test_register_flowstore(void);
+void test_register_feid(void);
 
 #endif
