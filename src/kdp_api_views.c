@@ -383,6 +383,8 @@ void kdp_api_ct(struct kdp_api_req *r)
 		/* The IPv6 table beside the IPv4 one; its flows are in "flows". */
 		json_object_set_new(o, "entriesIPv6", json_integer((json_int_t)kdp_ct6_count(r->k->ct6)));
 		json_object_set_new(o, "capacityIPv6", json_integer((json_int_t)r->k->cfg.ct_max6));
+		json_object_set_new(o, "gcOrphanedIPv6",
+				    json_integer((json_int_t)r->k->ct6->c.gc_orphaned));
 	}
 	kdp_api_reply_json(r, HTTP_OK, o);
 }

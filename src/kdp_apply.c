@@ -36,6 +36,18 @@ static bool port_kept(const struct kdp_state *st, int port)
 }
 
 /* Closes the ports this apply opened (those not in the current state). */
+/* A build that is not published gives back the frontend ids it took, and
+ * the flow state file gets the map in force again (the build may have
+ * saved its own). */
+static void feid_rollback(struct kdp *k)
+{
+	const struct kdp_snapshot *cur = atomic_load(&k->pub.snap);
+
+	kdp_feid_rollback(&k->pub.feid, &k->pub.next_fe_id);
+	if (cur != NULL)
+		kdp_flows_save_fe(k, cur->dp.svc, cur->dp.svc6);
+}
+
 static void rollback_ports(struct kdp *k, const struct kdp_state *next)
 {
 	for (unsigned int i = 0; i < next->n_eps; i++)
@@ -102,7 +114,7 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 	}
 	s = kdp_dp_build(k, next, err);
 	if (s == NULL) {
-		kdp_feid_rollback(&k->pub.feid, &k->pub.next_fe_id);
+		feid_rollback(k);
 		rollback_ports(k, next);
 		ret = -EINVAL;
 		goto out;
@@ -113,7 +125,7 @@ int kdp_apply(struct kdp *k, struct kdp_state *next, unsigned int flags,
 			snprintf(err, KDP_ERR_LEN, "cannot write the state file %s: %s",
 				 k->cfg.state_path, strerror(-ret));
 			kdp_dp_free(s);
-			kdp_feid_rollback(&k->pub.feid, &k->pub.next_fe_id);
+			feid_rollback(k);
 			rollback_ports(k, next);
 			goto out;
 		}

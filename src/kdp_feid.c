@@ -40,10 +40,9 @@ static int push_wait(struct kdp_feid *f, const struct kdp_feid_wait *w)
 	return 0;
 }
 
-int kdp_feid_init(struct kdp_feid *f, uint32_t next, const uint32_t *reserved, uint32_t n,
-		  uint64_t passes)
+int kdp_feid_init(struct kdp_feid *f, uint32_t next, const uint32_t *reserved, uint32_t n)
 {
-	struct kdp_feid_wait w = {.rcu = false, .passes = passes};
+	struct kdp_feid_wait w = {.rcu = false};
 	bool open = false;
 
 	memset(f, 0, sizeof(*f));
@@ -203,8 +202,17 @@ static int make_free(struct kdp_feid *f, uint32_t lo, uint32_t hi)
 	return 0;
 }
 
-void kdp_feid_advance(struct kdp_feid *f, struct rte_rcu_qsbr *qsbr, uint64_t min_passes,
-		      uint64_t max_passes, uint32_t *next)
+/* Each of the @p n tables has finished two passes since @p w's began. */
+static bool passed_twice(const struct kdp_feid_wait *w, const uint64_t *passes, unsigned int n)
+{
+	for (unsigned int t = 0; t < n && t < KDP_FEID_TABLES; t++)
+		if (passes[t] < w->passes[t] + 2)
+			return false;
+	return true;
+}
+
+void kdp_feid_advance(struct kdp_feid *f, struct rte_rcu_qsbr *qsbr, const uint64_t *passes,
+		      unsigned int n, uint32_t *next)
 {
 	uint32_t kept = 0, i = 0;
 	bool freed = false;
@@ -214,11 +222,12 @@ void kdp_feid_advance(struct kdp_feid *f, struct rte_rcu_qsbr *qsbr, uint64_t mi
 
 		if (w->rcu && (qsbr == NULL || rte_rcu_qsbr_check(qsbr, w->token, false) == 1)) {
 			w->rcu = false;
-			w->passes = max_passes;
+			for (unsigned int t = 0; t < n && t < KDP_FEID_TABLES; t++)
+				w->passes[t] = passes[t];
 			for (uint32_t id = w->lo; id <= w->hi; id++)
 				f->state[id] = KDP_FEID_WAIT_GC;
 		}
-		if (!w->rcu && min_passes >= w->passes + 2 && make_free(f, w->lo, w->hi) == 0) {
+		if (!w->rcu && passed_twice(w, passes, n) && make_free(f, w->lo, w->hi) == 0) {
 			freed = true;
 			continue;
 		}

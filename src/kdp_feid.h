@@ -35,12 +35,16 @@ enum kdp_feid_state {
 	KDP_FEID_FREE,      /**< can be handed out again */
 };
 
+/** Tables whose GC passes an id waits for (conntrack and affinity, of
+ *  each family). */
+#define KDP_FEID_TABLES 4
+
 /** A run of released ids waiting together. */
 struct kdp_feid_wait {
 	uint32_t lo, hi;  /**< ids lo..hi */
 	bool rcu;         /**< still waiting for @p token */
 	uint64_t token;   /**< rte_rcu_qsbr_start() after the snapshot swap */
-	uint64_t passes;  /**< GC passes (the most of any table) when the wait began */
+	uint64_t passes[KDP_FEID_TABLES]; /**< each table's GC passes when the wait began */
 };
 
 /** An id taken by the build under way, and its state before. */
@@ -68,11 +72,10 @@ struct kdp_feid {
  * as the flow state file says; 0 without one): the @p n ids of @p reserved
  * are the file's for frontends not back yet; every other id up to @p next
  * may still be named by a flow or pin the file holds, so it waits for two
- * GC passes (after @p passes).
+ * GC passes of every table (passes counted from 0).
  * @return 0 or -ENOMEM.
  */
-int kdp_feid_init(struct kdp_feid *f, uint32_t next, const uint32_t *reserved, uint32_t n,
-		  uint64_t passes);
+int kdp_feid_init(struct kdp_feid *f, uint32_t next, const uint32_t *reserved, uint32_t n);
 
 /** Frees what @p f holds. */
 void kdp_feid_fini(struct kdp_feid *f);
@@ -119,13 +122,14 @@ static inline bool kdp_feid_waiting(const struct kdp_feid *f, uint32_t id)
 }
 
 /**
- * Moves the waits on: past their grace period (@p qsbr, never blocking),
- * and free once every table's GC pass count, the lowest @p min_passes, is
- * two passes past the highest when their wait began (@p max_passes now).
- * Lowers @p *next when the highest ids are free.
+ * Moves the waits on: past their grace period (@p qsbr, never blocking;
+ * NULL: passed), then free once each of the @p n tables' GC pass counts
+ * @p passes (n ≤ KDP_FEID_TABLES) is two past what it was when the grace
+ * period ended: a whole pass of each table began after it. Lowers @p *next
+ * when the highest ids are free.
  */
-void kdp_feid_advance(struct kdp_feid *f, struct rte_rcu_qsbr *qsbr, uint64_t min_passes,
-		      uint64_t max_passes, uint32_t *next);
+void kdp_feid_advance(struct kdp_feid *f, struct rte_rcu_qsbr *qsbr, const uint64_t *passes,
+		      unsigned int n, uint32_t *next);
 
 /** Ids in state @p s (a count over the array; for status). */
 uint32_t kdp_feid_count(const struct kdp_feid *f, enum kdp_feid_state s);

@@ -44,7 +44,7 @@ static int feid_start(struct kdp *k)
 	json_object_foreach(k->flows.restored, key, v)
 		ids[i++] = (uint32_t)json_integer_value(v);
 	kdp_feid_fini(&k->pub.feid);
-	ret = kdp_feid_init(&k->pub.feid, k->pub.next_fe_id, ids, (uint32_t)i, 0);
+	ret = kdp_feid_init(&k->pub.feid, k->pub.next_fe_id, ids, (uint32_t)i);
 	free(ids);
 	return ret;
 }
@@ -307,6 +307,14 @@ void kdp_flows_save_fe(struct kdp *k, const struct kdp_svc_table *t,
 			"and pins will not survive a restart\n", n, KDP_FLOWS_FE_CAP);
 	k->flows.fe_unsaved = (uint32_t)n;
 	free(recs);
+}
+
+void kdp_flows_release_stale(struct kdp *k)
+{
+	if (k->ct != NULL)
+		kdp_ct_release_stale(k->ct);
+	if (k->ct6 != NULL)
+		kdp_ct_release_stale(&k->ct6->c);
 }
 
 void kdp_flows_close(struct kdp *k)

@@ -49,6 +49,14 @@ struct kdp_flows {
 int kdp_flows_open(struct kdp *k, unsigned int flags, char *err);
 
 /**
+ * The slots the import found live but did not track (a duplicate tuple, no
+ * room) are marked free in the file and put to use: a later start would
+ * take them again otherwise, naming frontend ids that may have been reused
+ * since. Once nothing may go back to the previous kdp.
+ */
+void kdp_flows_release_stale(struct kdp *k);
+
+/**
  * Tracks the flows the file holds (before any worker runs; after a
  * hand-over's freeze), and logs one line saying what was found.
  * @return 0 or -errno with @p err set.

@@ -286,17 +286,12 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
  * table that names ids. */
 static void feid_advance(struct kdp *k)
 {
-	uint64_t p[4] = {k->ct->gc_passes, k->aff->passes, 0, 0}, lo, hi;
+	uint64_t p[KDP_FEID_TABLES] = {k->ct->gc_passes, k->aff->passes, 0, 0};
 	unsigned int n = 2;
 
 	if (k->ct6 != NULL) {
 		p[n++] = k->ct6->c.gc_passes;
 		p[n++] = k->aff6->t.passes;
 	}
-	lo = hi = p[0];
-	for (unsigned int i = 1; i < n; i++) {
-		lo = RTE_MIN(lo, p[i]);
-		hi = RTE_MAX(hi, p[i]);
-	}
-	kdp_feid_advance(&k->pub.feid, k->qsbr, lo, hi, &k->pub.next_fe_id);
+	kdp_feid_advance(&k->pub.feid, k->qsbr, p, n, &k->pub.next_fe_id);
 }

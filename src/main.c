@@ -176,7 +176,12 @@ static int mod_flows_init(struct kdp *k, char *err)
 	k->api_counts = json_object();
 	if (k->api_counts == NULL)
 		return -ENOMEM;
-	return k->ho.takeover ? 0 : kdp_flows_import(k, err);
+	if (k->ho.takeover)
+		return 0;
+	ret = kdp_flows_import(k, err);
+	if (ret == 0)
+		kdp_flows_release_stale(k);
+	return ret;
 }
 
 static void mod_flows_fini(struct kdp *k)
@@ -275,6 +280,7 @@ static int mod_takeover_init(struct kdp *k, char *err)
 		ret = kdp_handover_commit(k, err);
 	if (ret != 0)
 		return ret;
+	kdp_flows_release_stale(k);
 	/* What the ports could not hold meanwhile: the frames lost. */
 	h->held_lost = kdp_port_missed(k) - h->held_lost;
 	setpriority(PRIO_PROCESS, 0, h->nice0); /* the workers do it as they resume */

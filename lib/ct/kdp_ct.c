@@ -208,7 +208,37 @@ void kdp_ct_free(struct kdp_ct *ct)
 	rte_free(ct->cache);
 	if (ct->own_slots)
 		rte_free(ct->slots);
+	free(ct->stale);
 	rte_free(ct);
+}
+
+/* Keeps slot @p idx, live in the file but not tracked, out of use until
+ * kdp_ct_release_stale(). @return false when there is no room to. */
+static bool keep_stale(struct kdp_ct *ct, uint32_t idx)
+{
+	if (ct->n_stale == ct->cap_stale) {
+		uint32_t cap = ct->cap_stale ? ct->cap_stale * 2 : 64;
+		uint32_t *l = realloc(ct->stale, sizeof(*l) * cap);
+
+		if (l == NULL)
+			return false;
+		ct->stale = l;
+		ct->cap_stale = cap;
+	}
+	ct->stale[ct->n_stale++] = idx;
+	return true;
+}
+
+void kdp_ct_release_stale(struct kdp_ct *ct)
+{
+	for (uint32_t i = 0; i < ct->n_stale; i++) {
+		__atomic_store_n(&kdp_ct_state_of(ct, entry_at_index(ct, ct->stale[i]))->slot,
+				 KDP_CT_SLOT_FREE, __ATOMIC_RELEASE);
+		rte_ring_mp_enqueue_elem(ct->free, &ct->stale[i], sizeof(uint32_t));
+	}
+	free(ct->stale);
+	ct->stale = NULL;
+	ct->n_stale = ct->cap_stale = 0;
 }
 
 /* The protocol of tuple @p dir of entry @p e: the tuples of both families
@@ -261,28 +291,36 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
 	memset(st, 0, sizeof(*st));
 	for (uint32_t i = 0; i < ct->p.max_flows; i++) {
 		void *e = entry_at_index(ct, i);
-		int ret = -1;
 
 		if (kdp_ct_state_of(ct, e)->slot == KDP_CT_SLOT_LIVE) {
 			st->live++;
-			if (!entry_intact(ct, e))
+			if (!entry_intact(ct, e)) {
 				st->invalid++;
-			else if (kdp_ct_state_of(ct, e)->expires_ms <= now_ms)
+			} else if (kdp_ct_state_of(ct, e)->expires_ms <= now_ms) {
 				st->expired++;
-			else if ((ret = index_entry(ct, e)) == -EEXIST)
-				st->clashes++;
-			else if (ret != 0)
-				st->no_room++;
-			else
-				st->imported++;
+			} else {
+				int ret = index_entry(ct, e);
+
+				if (ret == 0) {
+					st->imported++;
+					continue;
+				}
+				if (ret == -EEXIST)
+					st->clashes++;
+				else
+					st->no_room++;
+				/* A live flow not tracked: out of use, and live
+				 * in the file (a next import would take it, the
+				 * GC never sees it) until kdp_ct_release_stale(). */
+				if (keep_stale(ct, i))
+					continue;
+			}
 		}
-		if (ret == 0)
-			continue;
 		/* Free for this table, but left as it is in the file until
 		 * reused: the import writes nothing, so a kdp that hands over
 		 * can go on if the new one gives up. */
 		batch[nb++] = i;
-		if (nb == RTE_DIM(batch) || i + 1 == ct->p.max_flows) {
+		if (nb == RTE_DIM(batch)) {
 			if (rte_ring_enqueue_bulk_elem(ct->free, batch, sizeof(uint32_t), nb,
 						       NULL) != nb)
 				return -ENOMEM;

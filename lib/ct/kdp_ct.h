@@ -163,6 +163,8 @@ struct kdp_ct {
 	uint64_t gc_runs;   /**< GC slices run */
 	uint64_t gc_removed;/**< entries removed by GC */
 	uint64_t gc_passes; /**< whole passes over the key slots finished */
+	uint32_t *stale;    /**< slots live in the file that the import did not track */
+	uint32_t n_stale, cap_stale;
 	uint64_t gc_orphaned; /**< entries whose frontend id was cleared (p.fe_gone) */
 };
 
@@ -202,6 +204,15 @@ struct kdp_ct *kdp_ct_create_any(const char *name, const struct kdp_ct_params *p
  * @return 0, or -ENOMEM.
  */
 int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats *st);
+
+/**
+ * Marks free in the file the slots kdp_ct_import() found live but did not
+ * track (their tuple already was, or no room), and puts them to use. Until
+ * then they are out of use and a next import would consider them again.
+ * Call once nothing may go back to the previous kdp (a start; a hand-over
+ * committed).
+ */
+void kdp_ct_release_stale(struct kdp_ct *ct);
 
 /**
  * Copies the live, intact, unexpired entries of another table's @p n slots

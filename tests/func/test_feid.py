@@ -17,11 +17,15 @@ went. net_pcap ports, one worker, a flow state file.
   3. service new (the same backend as old): id 1 again (reused 1, highest 2);
      /metrics says the same
   4. curl-pod's old flow again and a flow to new: the old one is not
-     translated (its service is gone: dropped, svc_unknown), new's is
+     translated (its service is gone: dropped, svc_unknown once its cleared
+     entry is removed, svc_backend_gone until then), new's is
   5. 100 services put and deleted: ids 3-102, then the range shrinks back
      to 2 once they are free; 100 more get 3-102 again, not 103-202
   6. restart over the flow state file: new keeps 1, web 2, the other ids up
      to the highest the file had wait (flows of the file may name them)
+  7. a dual-stack node: an IPv6 frontend's id (id 1, one id space with
+     IPv4) waits, its IPv6 flow is cleared, an IPv4 service gets the id,
+     the old IPv6 flow's next packet is dropped
 Usage: test_feid.py <kdp>   (as root)"""
 import os
 import signal
@@ -31,8 +35,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scapy.all import ARP, UDP, Ether, Raw  # noqa: E402
-from test_flowstate import (CURL, CURL_MAC, NODE_IP, ROUTER, ROUTER_MAC, VIP_NEW, VIP_OLD,  # noqa: E402
-                            VIP_WEB, WEB1, WEB1_MAC, Run, cleanup, node_config, svc, udp)
+from test_flowstate import (CURL, CURL6, CURL_MAC, NODE_IP, ROUTER, ROUTER_MAC, VIP6_OLD,  # noqa: E402
+                            VIP_NEW, VIP_OLD, VIP_WEB, W1_IP, WEB1, WEB1_6, WEB1_MAC, Run, cleanup,
+                            ep6, node_config, svc, svc6, udp, udp6)
 from test_pcap import api, check, finish, http_get  # noqa: E402
 
 
@@ -54,9 +59,9 @@ def wait_for(what, seconds):
     return v
 
 
-def flow_of(sock, sport):
-    return next((f for f in api(sock, "/v1/ct")["flows"]
-                 if f["original"]["src"] == f"{CURL}:{sport}"), None)
+def flow_of(sock, sport, src=CURL):
+    want = f"[{src}]:{sport}" if ":" in src else f"{src}:{sport}"
+    return next((f for f in api(sock, "/v1/ct")["flows"] if f["original"]["src"] == want), None)
 
 
 def batch(run, names, delete):
@@ -138,11 +143,16 @@ def main():
         stats = api(a.sock, "/v1/stats")
         drops = {x["reason"]: x["packets"] for x in stats["drops"]}
         f = flow_of(a.sock, 41001)
-        check("4: the flow to new names id 1, translated to web1; the old flow's packet dropped "
-              "as svc_unknown (its service gone), no flow of it",
+        old = flow_of(a.sock, 41000)
+        check("4: the flow to new names id 1, translated to web1; the old flow's packet dropped: "
+              "svc_unknown (its entry removed) or svc_backend_gone (its entry cleared, dead, not "
+              "removed yet)",
               code == 200 and f is not None and f["serviceId"] == 1
-              and f["original"]["dst"] == f"{VIP_NEW}:80" and drops.get("svc_unknown") == 1
-              and flow_of(a.sock, 41000) is None, f"{f} {drops} {flow_of(a.sock, 41000)}")
+              and f["original"]["dst"] == f"{VIP_NEW}:80"
+              and drops.get("svc_unknown", 0) + drops.get("svc_backend_gone", 0) == 1
+              and (old is None or old["serviceId"] == 0),
+              f"{f} svc_unknown {drops.get('svc_unknown')} svc_backend_gone "
+              f"{drops.get('svc_backend_gone')} {old}")
 
         # A build that fails gives back the ids it took.
         code, body = a.call("PUT", "/v1/services/default/clash", svc("clash", VIP_WEB, [WEB1]))
@@ -191,9 +201,62 @@ def main():
               and st["waiting"] == 100 and st["reserved"] == 0, f"{ids(b.sock)} {st}")
         rc = b.stop(signal.SIGTERM)
         check("kdp stops on SIGTERM", rc == 0, str(rc))
+        ipv6_ids(kdp, d, cfg, nodes, runs)
     finally:
         cleanup(runs, flows)
+        cleanup([], flows + "6")
     return finish(d)
+
+
+def ipv6_ids(kdp, d, cfg4, nodes4, runs):
+    """7. A dual-stack node: an IPv6 frontend's id waits and is reused the
+    same way (the families share one id space), and its IPv6 flow is
+    cleared and not translated again."""
+    cfg = dict(cfg4, flowStateFile=cfg4["flowStateFile"] + "6", nodeIPv6="fd00:10::100/64",
+               gatewayIPv6="fe80::c8", nativeRoutingCIDRv6="fd00:20::/48",
+               serviceCIDRv6="fd00:96::/112", conntrack={"maxFlows": 2048, "maxFlowsIPv6": 1024})
+    nodes = [dict(nodes4[0], ips=[NODE_IP, "fd00:10::100"], podCIDRs=["172.20.1.0/24", "fd00:20:0:1::/64"]),
+             dict(nodes4[1], ips=[W1_IP, "fd00:10::101"], podCIDRs=["172.20.0.0/24", "fd00:20::/64"])]
+    r = Run(kdp, d, "v6")
+    runs.append(r)
+    state = {"nodes": nodes, "endpoints": [ep6(r, "web1", WEB1, WEB1_6, WEB1_MAC, [])],
+             "services": [svc6("old6", VIP6_OLD, [WEB1_6])]}
+    check("7: dual-stack kdp starts", r.start(cfg, state), r.logtext()[-400:])
+    code, body = r.call("PUT", "/v1/services/default/web", svc("web", VIP_WEB, [WEB1]))
+    check("7: frontend ids old6 (IPv6) 1, web (IPv4) 2", code == 200
+          and ids(r.sock) == {"old6": 1, "web": 2}, f"{code} {ids(r.sock)}")
+    code, body = r.call("PUT", "/v1/endpoints/default/curl",
+                        ep6(r, "curl", CURL, CURL6, CURL_MAC,
+                            [udp6(CURL6, VIP6_OLD, 42000, 80, b"old6-1", CURL_MAC)]))
+    r.settle(1)
+    f = flow_of(r.sock, 42000, CURL6)
+    check("7: curl-pod's IPv6 flow to old6 names id 1", code == 200 and f is not None
+          and f["serviceId"] == 1, f"{code} {body[:80]} {f}")
+    code, body = r.call("DELETE", "/v1/services/default/old6")
+    orphaned = wait_for(lambda: api(r.sock, "/v1/ct")["gcOrphanedIPv6"] == 1, 20)
+    free = wait_for(lambda: feids(r.sock)["free"] == 1, 40)
+    check("7: old6 deleted: the GC cleared id 1 from its IPv6 flow (gcOrphanedIPv6 1), id 1 free",
+          code == 200 and orphaned and free, f"{api(r.sock, '/v1/ct')['gcOrphanedIPv6']} {feids(r.sock)}")
+    # The IPv6 id goes to an IPv4 frontend: one id space.
+    code, body = r.call("PUT", "/v1/services/default/new", svc("new", VIP_NEW, [WEB1]))
+    check("7: an IPv4 service takes the IPv6 frontend's id 1 again", code == 200
+          and ids(r.sock) == {"new": 1, "web": 2} and feids(r.sock)["reused"] == 1, str(ids(r.sock)))
+    r.call("DELETE", "/v1/endpoints/default/curl")
+    rx0 = api(r.sock, "/v1/stats")["totals"]["rxPackets"]
+    r2 = Run(kdp, d, "v6b")
+    code, body = r.call("PUT", "/v1/endpoints/default/curl",
+                        ep6(r2, "curl", CURL, CURL6, CURL_MAC,
+                            [udp6(CURL6, VIP6_OLD, 42000, 80, b"old6-2", CURL_MAC)]))
+    r.settle(rx0 + 1)
+    drops = {x["reason"]: x["packets"] for x in api(r.sock, "/v1/stats")["drops"]}
+    old = flow_of(r.sock, 42000, CURL6)
+    check("7: the old IPv6 flow's packet is dropped (svc_unknown or svc_backend_gone)",
+          code == 200 and drops.get("svc_unknown", 0) + drops.get("svc_backend_gone", 0) == 1
+          and (old is None or old["serviceId"] == 0),
+          f"{drops.get('svc_unknown')} {drops.get('svc_backend_gone')} {old}")
+    rc = r.stop()
+    got = [bytes(x[UDP].payload) for x in r.out("web1") if UDP in x]
+    check("7: web1 got old6-1 only", rc == 0 and got == [b"old6-1"], f"{rc} {got}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_malloc.h>
+#include <rte_ring.h>
 #include <rte_tcp.h>
 
 #include "ct/kdp_ct.h"
@@ -261,6 +263,48 @@ static void test_gc_clears_gone_ids(void)
 	kdp_ct_free(ct);
 }
 
+/* A flow live twice in the slots (as an interrupted write or an older
+ * import can leave it): one is tracked, the other kept out of use and live
+ * in the file until released, then free in the file and usable. */
+static void test_import_keeps_stale_out(void)
+{
+	enum { N = 64 };
+	struct kdp_ct_entry *slots = rte_zmalloc("test_ct_slots", sizeof(*slots) * N, 64);
+	struct kdp_ct *src = make(N), *ct, *again;
+	struct kdp_ct_params p = {.max_flows = N, .slots = slots};
+	struct kdp_ct_key o = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 1), 40000, 80, 17);
+	struct kdp_ct_key r = tuple(IP4(172, 20, 0, 10), IP4(172, 20, 1, 236), 8080, 40000, 17);
+	struct kdp_ct_import_stats st;
+	struct kdp_ct_entry *e;
+
+	CU_ASSERT_FATAL(slots != NULL && src != NULL);
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(src, &o, &r, KDP_CT_F_DNAT, 7, 1, 1000, &e), 0);
+	slots[3] = *e;
+	slots[10] = *e;
+	kdp_ct_free(src);
+	kdp_ct_timeouts_default(&p.timeouts);
+	ct = kdp_ct_create("test_ct_stale", &p);
+	CU_ASSERT_FATAL(ct != NULL);
+	CU_ASSERT_EQUAL(kdp_ct_import(ct, 2000, &st), 0);
+	CU_ASSERT(st.live == 2 && st.imported == 1 && st.clashes == 1);
+	CU_ASSERT_EQUAL(ct->n_stale, 1);
+	CU_ASSERT_EQUAL(slots[10].slot, KDP_CT_SLOT_LIVE);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 2);
+	kdp_ct_release_stale(ct);
+	CU_ASSERT_EQUAL(slots[10].slot, KDP_CT_SLOT_FREE);
+	CU_ASSERT_EQUAL(slots[3].slot, KDP_CT_SLOT_LIVE);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 1);
+	CU_ASSERT_EQUAL(ct->n_stale, 0);
+	kdp_ct_free(ct);
+	/* The next start finds the flow once. */
+	again = kdp_ct_create("test_ct_stale2", &p);
+	CU_ASSERT_FATAL(again != NULL);
+	CU_ASSERT_EQUAL(kdp_ct_import(again, 2000, &st), 0);
+	CU_ASSERT(st.live == 1 && st.imported == 1 && st.clashes == 0);
+	kdp_ct_free(again);
+	rte_free(slots);
+}
+
 void test_register_ct(void)
 {
 	CU_pSuite s = CU_add_suite("ct", NULL, NULL);
@@ -270,4 +314,6 @@ void test_register_ct(void)
 	CU_add_test(s, "full table refuses new flows, keeps old ones", test_full_table);
 	CU_add_test(s, "a table of 65,536 flows takes 65,536", test_fills_to_capacity);
 	CU_add_test(s, "GC: entries of a frontend id gone for good let go of it", test_gc_clears_gone_ids);
+	CU_add_test(s, "import: a flow live twice in the file is tracked once, the other freed",
+		    test_import_keeps_stale_out);
 }
