@@ -280,6 +280,21 @@ static int index_entry(struct kdp_ct *ct, void *e)
 	return 0;
 }
 
+/* Indexes live entry @p e, counted in @p st: imported, or a clash or no
+ * room. @return true when imported. */
+static bool index_counted(struct kdp_ct *ct, void *e, struct kdp_ct_import_stats *st)
+{
+	int ret = index_entry(ct, e);
+
+	if (ret == 0)
+		st->imported++;
+	else if (ret == -EEXIST)
+		st->clashes++;
+	else
+		st->no_room++;
+	return ret == 0;
+}
+
 int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats *st)
 {
 	struct kdp_ct_import_stats dummy;
@@ -299,16 +314,8 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
 			} else if (kdp_ct_state_of(ct, e)->expires_ms <= now_ms) {
 				st->expired++;
 			} else {
-				int ret = index_entry(ct, e);
-
-				if (ret == 0) {
-					st->imported++;
+				if (index_counted(ct, e, st))
 					continue;
-				}
-				if (ret == -EEXIST)
-					st->clashes++;
-				else
-					st->no_room++;
 				/* A live flow not tracked: out of use, and live
 				 * in the file (a next import would take it, the
 				 * GC never sees it) until kdp_ct_release_stale(). */
@@ -341,7 +348,6 @@ void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t
 	for (uint32_t i = 0; i < n; i++) {
 		const void *s = (const uint8_t *)src + (size_t)i * ct->entry_size;
 		void *e;
-		int ret;
 
 		if (kdp_ct_state_of(ct, s)->slot != KDP_CT_SLOT_LIVE)
 			continue;
@@ -361,15 +367,8 @@ void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t
 		}
 		kdp_ct_state_of(ct, e)->slot = KDP_CT_SLOT_FREE;
 		memcpy(e, s, ct->entry_size);
-		ret = index_entry(ct, e);
-		if (ret == 0) {
-			st->imported++;
+		if (index_counted(ct, e, st))
 			continue;
-		}
-		if (ret == -EEXIST)
-			st->clashes++;
-		else
-			st->no_room++;
 		slot_put(ct, e);
 	}
 	st->ns += (rte_rdtsc() - t0) * 1000000000ull / rte_get_tsc_hz();
