@@ -172,6 +172,9 @@ def kdp_config(p, prefix, mem, **extra):
                  "nativeRoutingCIDR": "172.20.0.0/16", "serviceCIDR": "10.96.0.0/16",
                  "allowedDrivers": ["net_pcap", "net_null"], "workers": 1,
                  "controlSocket": p("kdp.sock"), "stateFile": p("state.json"),
+                 # flows in memory: the default file in /dev/shm outlives
+                 # the test and is any other k8s-ctr's
+                 "flowStateFile": "",
                  "eal": ["--no-pci", "--no-huge", "-m", str(mem), f"--file-prefix={prefix}-{os.getpid()}",
                          "--no-shconf", "--no-telemetry", "--log-level=lib.*:error"]}, **extra)
 
