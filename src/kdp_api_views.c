@@ -639,6 +639,22 @@ static json_t *with_boot_id(const struct kdp *k, json_t *status)
 	return status;
 }
 
+/* The offloads kdp turned on for @p p, as ethtool-like names. */
+static json_t *port_offloads(const struct kdp_port *p)
+{
+	json_t *a = json_array();
+
+	if (p->rx_ip_csum)
+		json_array_append_new(a, json_string("rx-ipv4-checksum"));
+	if (p->rx_lro)
+		json_array_append_new(a, json_string("rx-lro"));
+	if (p->tx_csum)
+		json_array_append_new(a, json_string("tx-l4-checksum"));
+	if (p->tx_tso)
+		json_array_append_new(a, json_string("tx-tso"));
+	return a;
+}
+
 void kdp_api_status(struct kdp_api_req *r)
 {
 	struct kdp *k = r->k;
@@ -666,7 +682,7 @@ void kdp_api_status(struct kdp_api_req *r)
 		dc = json_object();
 		kdp_port_driver_counters(p, add_counter, dc);
 		json_array_append_new(
-			ports, json_pack("{s:i, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:o}",
+			ports, json_pack("{s:i, s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
 					 "id", p, "name", k->ports[p].name, "role",
 					 kdp_port_role_name(k->ports[p].role), "endpoint", ep,
 					 "state", link_state(k, p), "rxPackets",
@@ -674,7 +690,8 @@ void kdp_api_status(struct kdp_api_req *r)
 					 (json_int_t)es.opackets, "rxMissed",
 					 (json_int_t)es.imissed, "rxErrors",
 					 (json_int_t)es.ierrors, "txErrors",
-					 (json_int_t)es.oerrors, "driverCounters", dc));
+					 (json_int_t)es.oerrors, "driverCounters", dc,
+					 "offloads", port_offloads(&k->ports[p])));
 	}
 	kdp_addr_fmt_mac(&k->mac, mac, sizeof(mac));
 	kdp_addr_fmt_prefix(k->cfg.native_cidr, k->cfg.native_plen, nat, sizeof(nat));

@@ -152,6 +152,13 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	 * handed to a port that can finish them; kdp finishes them for others. */
 	if ((info.tx_offload_capa & KDP_PORT_TX_CSUM) == KDP_PORT_TX_CSUM)
 		conf.txmode.offloads |= KDP_PORT_TX_CSUM;
+	/* A NIC checks IPv4 header checksums as it receives and says so in
+	 * each mbuf (RX_IP_CKSUM_GOOD or _BAD): parse then skips its own sum.
+	 * net_tap's "offload" is that sum in software, over the L4 bytes too,
+	 * and takes the kernel's partial checksums for bad ones: not asked. */
+	if ((info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) &&
+	    strcmp(info.driver_name, "net_tap") != 0)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	/* TCP super-frames kept whole from a kernel sender to a kernel
 	 * receiver: a port that delivers them in a second, large pool (LRO)
 	 * and takes them back whole (TSO). Only kdp's own driver for now: a
@@ -205,6 +212,7 @@ int kdp_port_open(struct kdp *k, const char *devargs, enum kdp_port_role role,
 	p->tx_csum = (conf.txmode.offloads & KDP_PORT_TX_CSUM) == KDP_PORT_TX_CSUM;
 	p->rx_lro = lro;
 	p->tx_tso = (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0;
+	p->rx_ip_csum = (conf.rxmode.offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	snprintf(p->devargs, sizeof(p->devargs), "%s", devargs);
 	rte_eth_macaddr_get(pid, &p->mac);

@@ -37,6 +37,7 @@ struct kdp_port {
 	bool tx_csum;              /**< finishes TCP/UDP checksums on transmit */
 	bool rx_lro;               /**< delivers TCP super-frames whole (large pool) */
 	bool tx_tso;               /**< takes TCP super-frames whole (TSO) */
+	bool rx_ip_csum;           /**< checks IPv4 header checksums (flags each mbuf) */
 };
 
 /**

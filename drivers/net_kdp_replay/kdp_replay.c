@@ -9,7 +9,10 @@
  * receive paths of NIC PMDs rearm theirs (a freed mbuf already has one
  * segment and no next), and writes one frame of a pcap into each (where a
  * NIC would have DMAed it; here a copy of a cache line or two), in a loop
- * over the file. Transmit frees the mbufs in bulk, as a NIC's PMD
+ * over the file. With RX IPv4 checksum offload on (kdp asks for it), each
+ * IPv4 frame comes flagged RX_IP_CKSUM_GOOD or _BAD as a NIC's hardware
+ * would flag it: the header sums are taken once, when the file is read.
+ * Transmit frees the mbufs in bulk, as a NIC's PMD
  * does when its descriptors complete, and counts them. net_pcap, by
  * contrast, copies each frame into an mbuf allocated one at a time and
  * frees what it "sends" one at a time, with per-packet statistics.
@@ -34,6 +37,7 @@
 #include <rte_ethdev.h>
 #include <rte_kvargs.h>
 #include <rte_malloc.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "kdp_vdev_args.h"
@@ -48,10 +52,14 @@ RTE_LOG_REGISTER_DEFAULT(rpl_logtype, NOTICE);
 #define RPL_LOG(level, fmt, ...) \
 	rte_log(RTE_LOG_##level, rpl_logtype, "net_kdp_replay: " fmt "\n", ##__VA_ARGS__)
 
+/* An IPv4 header's checksum, as a NIC reports it (index of ipc_flags). */
+enum { RPL_IPC_UNKNOWN, RPL_IPC_GOOD, RPL_IPC_BAD };
+
 /* One frame of the file. */
 struct rpl_frame {
 	uint32_t off; /* into the queue's data */
 	uint16_t len;
+	uint8_t ipc; /* RPL_IPC_* */
 };
 
 struct rpl_rxq {
@@ -62,6 +70,7 @@ struct rpl_rxq {
 	bool loop;
 	uint16_t port;
 	uint64_t rearm; /* data_off, refcnt 1, nb_segs 1, port */
+	uint64_t ipc_flags[3]; /* ol_flags by RPL_IPC_*: all 0 without the offload */
 	uint64_t pkts, bytes, nombuf;
 } __rte_cache_aligned;
 
@@ -96,7 +105,7 @@ static uint16_t rpl_rx_burst(void *queue, struct rte_mbuf **bufs, uint16_t n)
 		struct rte_mbuf *m = bufs[i];
 
 		*(uint64_t *)RTE_PTR_ADD(m, REARM_OFF) = q->rearm;
-		m->ol_flags = 0;
+		m->ol_flags = q->ipc_flags[f->ipc];
 		m->packet_type = 0;
 		m->pkt_len = f->len;
 		m->data_len = f->len;
@@ -137,6 +146,7 @@ static int rpl_info(struct rte_eth_dev *dev, struct rte_eth_dev_info *info)
 	info->max_rx_queues = (uint16_t)r->nrxq;
 	info->max_tx_queues = RPL_MAX_QUEUES;
 	info->min_rx_bufsize = 0;
+	info->rx_offload_capa = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	return 0;
 }
 
@@ -203,6 +213,12 @@ static int rpl_rx_setup(struct rte_eth_dev *dev, uint16_t qid, uint16_t nb_desc,
 	memcpy(&r->rxq[qid].rearm, RTE_PTR_ADD(&tpl, REARM_OFF), sizeof(uint64_t));
 	r->rxq[qid].mp = mp;
 	r->rxq[qid].port = dev->data->port_id;
+	memset(r->rxq[qid].ipc_flags, 0, sizeof(r->rxq[qid].ipc_flags));
+	if ((dev->data->dev_conf.rxmode.offloads | (conf != NULL ? conf->offloads : 0)) &
+	    RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) {
+		r->rxq[qid].ipc_flags[RPL_IPC_GOOD] = RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+		r->rxq[qid].ipc_flags[RPL_IPC_BAD] = RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	}
 	dev->data->rx_queues[qid] = &r->rxq[qid];
 	return 0;
 }
@@ -294,6 +310,20 @@ static const struct eth_dev_ops rpl_ops = {
 
 /* ---- the file ---- */
 
+/* What a NIC's checksum offload says of frame @p d (@p len bytes). */
+static uint8_t ip_csum_class(const uint8_t *d, uint32_t len)
+{
+	uint32_t ihl;
+
+	if (len < RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr) ||
+	    d[12] != 0x08 || d[13] != 0x00 || (d[14] >> 4) != 4)
+		return RPL_IPC_UNKNOWN;
+	ihl = (uint32_t)(d[14] & 0xf) * 4;
+	if (ihl < sizeof(struct rte_ipv4_hdr) || RTE_ETHER_HDR_LEN + ihl > len)
+		return RPL_IPC_UNKNOWN;
+	return rte_raw_cksum(d + RTE_ETHER_HDR_LEN, ihl) == 0xffff ? RPL_IPC_GOOD : RPL_IPC_BAD;
+}
+
 static uint32_t rd32(const uint8_t *p, bool swap)
 {
 	uint32_t v;
@@ -357,6 +387,7 @@ static int rpl_load(struct rpl_dev *r, const char *path, int socket)
 			r->frames[q][used[q]].len = (uint16_t)cap;
 			if (fread(r->data[q] + off[q], 1, cap, f) != cap)
 				goto short_file;
+			r->frames[q][used[q]].ipc = ip_csum_class(r->data[q] + off[q], cap);
 			off[q] += cap;
 			used[q]++;
 		}

@@ -21,7 +21,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <rte_arp.h>
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 #include <rte_hash.h>
 #include <rte_mbuf.h>
@@ -163,13 +165,14 @@ static inline uint64_t kdp_neigh_pack(const struct rte_ether_addr *mac)
 	return v | KDP_NEIGH_VALID;
 }
 
-/** Writes a packed MAC into @p mac. */
+/** Writes a packed MAC into @p mac (a byte swap and a 6-byte store, per packet). */
 static inline void kdp_neigh_unpack(uint64_t v, struct rte_ether_addr *mac)
 {
-	for (int i = RTE_ETHER_ADDR_LEN - 1; i >= 0; i--) {
-		mac->addr_bytes[i] = (uint8_t)v;
-		v >>= 8;
-	}
+	/* The MAC's first byte is bits 47-40: shifted to the top and swapped
+	 * to network order, the six bytes are the word's first six in memory. */
+	uint64_t be = rte_cpu_to_be_64(v << 16);
+
+	memcpy(mac->addr_bytes, &be, RTE_ETHER_ADDR_LEN);
 }
 
 /**

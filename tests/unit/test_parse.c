@@ -101,6 +101,34 @@ static void test_drop_reasons(void)
 	}
 }
 
+/* A port with RX IPv4 checksum offload (a NIC) says what its hardware
+ * found: parse takes its word (GOOD: no sum of its own; BAD: dropped) and
+ * sums the header itself only when the port says nothing. */
+static void test_port_checked_csum(void)
+{
+	struct rte_mbuf *m = test_pkt_make(&base);
+	uint8_t buf[128];
+	uint16_t len = rte_pktmbuf_data_len(m);
+
+	memcpy(buf, rte_pktmbuf_mtod(m, void *), len);
+	rte_pktmbuf_free(m);
+	/* A right header the port calls bad: dropped. */
+	m = test_pkt_raw(buf, len);
+	m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_IP_BAD_CHECKSUM);
+	rte_pktmbuf_free(m);
+	/* A wrong one the port calls good: parse did not sum it again. */
+	buf[24] ^= 0x55;
+	m = test_pkt_raw(buf, len);
+	m->ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_NONE);
+	rte_pktmbuf_free(m);
+	/* The same without a word from the port: summed, dropped. */
+	m = test_pkt_raw(buf, len);
+	CU_ASSERT_EQUAL(kdp_parse(m), KDP_DROP_IP_BAD_CHECKSUM);
+	rte_pktmbuf_free(m);
+}
+
 static void test_meta_and_padding(void)
 {
 	struct test_pkt p = base;
@@ -496,6 +524,7 @@ void test_register_parse(void)
 	CU_pSuite s = CU_add_suite("parse", NULL, NULL);
 	CU_add_test(s, "every malformed frame has its reason", test_drop_reasons);
 	CU_add_test(s, "metadata and padding trim", test_meta_and_padding);
+	CU_add_test(s, "IPv4 header checksum checked by the port (RX offload)", test_port_checked_csum);
 	CU_add_test(s, "fragments", test_fragments);
 	CU_add_test(s, "ARP", test_arp);
 	CU_add_test(s, "TCP and ICMP headers", test_tcp_icmp);

@@ -8,7 +8,7 @@
  *
  *   kdp-bench-pipeline [-f N[,N...]] [-s SECONDS] [-M off|idle|on]
  *                      [-c full|partial|partial-sw] [-b BYTES] [-S routing|dnat|masq]
- *                      [-m MAXFLOWS] [-w 2 [-T shared|apart]]
+ *                      [-m MAXFLOWS] [-w 2 [-T shared|apart]] [-i port|kdp]
  *
  * -M attaches a flow monitor: idle (nobody listens: the cost kdp pays on
  * every node), on (a listener: events staged, rate-limited at the default
@@ -20,6 +20,10 @@
  * partial-sw (the same, the egress port cannot: kdp finishes them in
  * software). The transmit preparation (kdp_csum_tx_prep) runs in every mode.
  * -b: frame size with FCS (64-1518; default 64).
+ * -i: who checks the IPv4 header checksums: kdp (the default: parse sums
+ * each header, as behind a port without RX checksum offload) or the port
+ * (each mbuf flagged RX_IP_CKSUM_GOOD, as a NIC with the offload kdp asks
+ * for, or net_kdp_replay, flags it).
  * -S: one scenario only (default: all three). Prints the packets of each
  * window, for per-packet counts from `perf stat`.
  * -m: the conntrack table's size (default: twice the flows, plus 1024).
@@ -67,6 +71,7 @@ static enum csum_mode csum_mode;
 static uint32_t frame_len = 60;   /* without FCS */
 static uint32_t frame_stride = 64;
 static uint32_t max_flows;        /* -m; 0: twice the flows */
+static uint64_t rx_flags;         /* -i port: RTE_MBUF_F_RX_IP_CKSUM_GOOD */
 
 static const struct rte_ether_addr kdp_mac = {{0x02, 0, 0, 0, 0, 0x64}};
 static const struct rte_ether_addr peer_mac = {{0x02, 0, 0, 0, 0, 0x65}};
@@ -200,8 +205,9 @@ static int burst(struct world *w, struct rte_mempool *pool, const uint8_t *frame
 	for (int j = 0; j < KDP_BURST; j++) {
 		char *d = rte_pktmbuf_append(pkts[j], (uint16_t)frame_len);
 		memcpy(d, frames + (size_t)*next * frame_stride, frame_len);
+		pkts[j]->ol_flags = rx_flags;
 		if (csum_mode != CSUM_FULL)
-			pkts[j]->ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE;
+			pkts[j]->ol_flags |= RTE_MBUF_F_RX_L4_CKSUM_NONE;
 		if (++*next == flows)
 			*next = 0;
 	}
@@ -346,7 +352,7 @@ int main(int argc, char **argv)
 			eal[8] = "0,1"; /* -l */
 	if (rte_eal_init((int)(sizeof(eal) / sizeof(eal[0])) - 1, eal) < 0)
 		return 1;
-	while ((opt = getopt(argc, argv, "f:s:M:c:b:S:m:w:T:")) != -1) {
+	while ((opt = getopt(argc, argv, "f:s:M:c:b:S:m:w:T:i:")) != -1) {
 		if (opt == 'w') {
 			workers = atoi(optarg);
 			if (workers != 1 && workers != 2) {
@@ -379,6 +385,12 @@ int main(int argc, char **argv)
 				fprintf(stderr, "-S: routing, dnat or masq\n");
 				return 2;
 			}
+		} else if (opt == 'i') {
+			if (strcmp(optarg, "port") != 0 && strcmp(optarg, "kdp") != 0) {
+				fprintf(stderr, "-i: port or kdp\n");
+				return 2;
+			}
+			rx_flags = strcmp(optarg, "port") == 0 ? RTE_MBUF_F_RX_IP_CKSUM_GOOD : 0;
 		} else if (opt == 'm') {
 			max_flows = (uint32_t)atoi(optarg);
 		} else if (opt == 'b') {
@@ -391,7 +403,8 @@ int main(int argc, char **argv)
 			frame_stride = RTE_ALIGN(frame_len, 64);
 		}
 	}
-	printf("frames of %u bytes, UDP checksums %s\n", frame_len + 4,
+	printf("frames of %u bytes, IPv4 header checksums checked by %s, UDP checksums %s\n",
+	       frame_len + 4, rx_flags ? "the port (RX offload)" : "kdp",
 	       csum_mode == CSUM_FULL ? "complete"
 	       : csum_mode == CSUM_PARTIAL ? "partial, finished by the egress port (TX offload)"
 					   : "partial, finished by kdp in software");
