@@ -39,6 +39,7 @@ export KDP_LAB_CONFIG_EXTRA='{"conntrack":{"tcpSynSeconds":600,"tcpEstablishedSe
 # listed by name filters: the whole list grows with every new metric.
 LISTINGS=(
 	"status|status"
+	"status-wide|status -o wide"
 	"node-list|node list"
 	"node-list-json|node list --json"
 	"endpoint-list|endpoint list"

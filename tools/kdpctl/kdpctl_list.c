@@ -50,6 +50,7 @@ int cmd_status(const struct kdpctl_opts *o)
 		{ "RX MISSED", "rxMissed", KDPCTL_FMT_PLAIN },
 		{ "RX ERRORS", "rxErrors", KDPCTL_FMT_PLAIN, true },
 		{ "TX ERRORS", "txErrors", KDPCTL_FMT_PLAIN, true },
+		{ "OFFLOADS", "offloads", KDPCTL_FMT_PLAIN, true },
 	};
 	struct kdpctl_table t = { .ncols = 2 };
 	struct kdpctl_buf b = { 0 };
