@@ -40,6 +40,7 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
+#include "common/kdp_csum.h"
 #include "kdp_vdev_args.h"
 
 #define RPL_DRIVER net_kdp_replay
@@ -321,7 +322,7 @@ static uint8_t ip_csum_class(const uint8_t *d, uint32_t len)
 	ihl = (uint32_t)(d[14] & 0xf) * 4;
 	if (ihl < sizeof(struct rte_ipv4_hdr) || RTE_ETHER_HDR_LEN + ihl > len)
 		return RPL_IPC_UNKNOWN;
-	return rte_raw_cksum(d + RTE_ETHER_HDR_LEN, ihl) == 0xffff ? RPL_IPC_GOOD : RPL_IPC_BAD;
+	return kdp_csum_ipv4_ok(d + RTE_ETHER_HDR_LEN, ihl) ? RPL_IPC_GOOD : RPL_IPC_BAD;
 }
 
 static uint32_t rd32(const uint8_t *p, bool swap)
