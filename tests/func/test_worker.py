@@ -16,6 +16,10 @@ themselves, and the benchmarks' port driver.
    VmRSS; what the C and DPDK heaps have in use grows with 500 services put
    in one batch and comes back to where it was once they are deleted (the
    third time: the first rounds make what is made once).
+4. prefaultMemory's C heap reserve: kdp says it faulted 128 MiB of C heap in
+   at start, and a first update of 3,000 services then grows what the C heap
+   has in use by megabytes while the RSS stays (within 1 MiB): the update's
+   pages were in already (without the reserve the RSS grows with the heap).
 Usage: test_worker.py <path to kdp>
 """
 import json
@@ -96,6 +100,29 @@ def memory_checks(proc, sock):
           f"HTTP {codes}; C heap {m0['mallocInUseBytes']} -> {m1['mallocInUseBytes']} -> "
           f"{m2['mallocInUseBytes']} B; DPDK heap {m0['dpdkHeapInUseBytes']} -> {m1['dpdkHeapInUseBytes']} -> "
           f"{m2['dpdkHeapInUseBytes']} B")
+
+
+def heap_reserve(kdp, d, cfg):
+    """Part 4: prefaultMemory's C heap reserve."""
+    cfg = dict(cfg, prefaultMemory=True, workers=1, pollMode="adaptive",
+               eal=[x.replace("-stalls-", "-heap-") for x in cfg["eal"]])
+    proc, log, s0 = start(kdp, d, cfg)
+    try:
+        check("heap: kdp with prefaultMemory started", s0 is not None, f"exit {proc.poll()}")
+        if s0 is None:
+            return
+        text = open(os.path.join(d, "kdp.log")).read()
+        check("heap: kdp says it faulted 128 MiB of C heap in",
+              "memory: 128 MiB of C heap faulted in" in text, text[-600:])
+        m0 = memory(cfg["controlSocket"])
+        code = memory_round(cfg["controlSocket"], 3000, False)
+        m1 = memory(cfg["controlSocket"])
+        grew, rss = m1["mallocInUseBytes"] - m0["mallocInUseBytes"], m1["rssBytes"] - m0["rssBytes"]
+        check("heap: 3,000 services: the C heap in use grows by more than 2 MiB, the RSS by less than 1 MiB",
+              code == 200 and grew > 2 << 20 and rss < 1 << 20,
+              f"HTTP {code}; C heap +{grew} B, RSS +{rss} B")
+    finally:
+        end(proc, log, "heap")
 
 
 def start(kdp, d, cfg, state=None):
@@ -238,6 +265,7 @@ def main():
         memory_checks(proc, sock)
     finally:
         end(proc, log, "stalls")
+    heap_reserve(kdp, d, cfg)
     replay_port(kdp, d)
     return finish(d)
 
