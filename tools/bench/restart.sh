@@ -173,7 +173,11 @@ upgrade_round() {
 	local n=$1 t0 t1 out st paused held heldlost oldlost lost dup gap src ms
 	t0=$EPOCHREALTIME
 	if ! out=$(lab_kdp_upgrade k8s-ctr 2>&1); then
-		fail "upgrade $n: kdpctl upgrade" "$out"
+		# what the running kdp says of the hand-over, and the end of
+		# the node's log (both kdps write it)
+		fail "upgrade $n: kdpctl upgrade" "$out
+$(lab_api k8s-ctr GET /v1/status 2>/dev/null | "$LAB_PY" -c 'import json, sys; print("handover:", json.dumps(json.load(sys.stdin).get("handover")))' 2>&1)
+$(tail -20 "$KDP_LAB_DIR/k8s-ctr.log" 2>&1)"
 		return
 	fi
 	t1=$EPOCHREALTIME
