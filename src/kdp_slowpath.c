@@ -270,12 +270,11 @@ void kdp_slowpath_ct_gc(struct kdp *k, uint64_t now)
 	const struct kdp_snapshot *s = atomic_load(&k->pub.snap);
 
 	k->gc_last_ms = now;
-	kdp_ct_gc(k->ct, tsc_ms, gc_budget((uint32_t)rte_hash_max_key_id(k->ct->h) + 1, elapsed));
+	kdp_ct_gc(k->ct, tsc_ms, gc_budget(k->ct->p.max_flows, elapsed));
 	kdp_affinity_gc(k->aff, s->dp.svc, (uint32_t)(tsc_ms / 1000),
 			gc_budget(kdp_affinity_n_slots(k->aff), elapsed));
 	if (k->ct6 != NULL) {
-		kdp_ct6_gc(k->ct6, tsc_ms,
-			   gc_budget((uint32_t)rte_hash_max_key_id(k->ct6->c.h) + 1, elapsed));
+		kdp_ct6_gc(k->ct6, tsc_ms, gc_budget(k->ct6->c.p.max_flows, elapsed));
 		kdp_affinity6_gc(k->aff6, s->dp.svc6, (uint32_t)(tsc_ms / 1000),
 				 gc_budget(kdp_affinity_n_slots(&k->aff6->t), elapsed));
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/kdp_hash.h"
@@ -452,33 +453,86 @@ void kdp_ct_delete(struct kdp_ct *ct, void *e)
 	}
 }
 
-/* Entry behind key slot @p pos if that slot holds an original tuple. */
-static void *entry_at(struct kdp_ct *ct, int32_t pos)
+/* True when live entry @p e is what the table finds for its original
+ * tuple: not a slot the import left stale (kdp_ct_release_stale) nor one
+ * whose tuple another entry took. */
+static bool indexed(struct kdp_ct *ct, void *e)
 {
-	void *key, *data;
+	void *data;
 
-	if (rte_hash_get_key_with_position(ct->h, pos, &key) != 0)
+	return rte_hash_lookup_data(ct->h, e, &data) >= 0 && data == e;
+}
+
+static int cmp_idx(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* True when slot @p idx is one the import kept out of use (ct->stale is
+ * in slot order: the import walks the slots in order). */
+static bool is_stale(const struct kdp_ct *ct, uint32_t idx)
+{
+	return ct->n_stale > 0 &&
+	       bsearch(&idx, ct->stale, ct->n_stale, sizeof(*ct->stale), cmp_idx) != NULL;
+}
+
+/* Frees live entry @p e, in slot @p idx, whose original tuple another entry
+ * holds: two workers created the same flow at once and the later add took
+ * the tuple (rte_hash updates a key it has). Its reply tuple goes if still
+ * its own; the slot is reused after the readers' grace period. */
+static void free_orphan(struct kdp_ct *ct, void *e)
+{
+	const uint8_t *k1 = (const uint8_t *)e + ct->key_len;
+	void *data;
+
+	if (rte_hash_lookup_data(ct->h, k1, &data) >= 0 && data == (void *)((uintptr_t)e | 1))
+		rte_hash_del_key(ct->h, k1);
+	__atomic_store_n(&kdp_ct_state_of(ct, e)->slot, KDP_CT_SLOT_DELETED, __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&ct->count, 1, __ATOMIC_RELAXED);
+	/* Rare (a lost race, expired): waiting here is simpler than a queue. */
+	if (ct->p.qsbr != NULL)
+		rte_rcu_qsbr_synchronize(ct->p.qsbr, RTE_QSBR_THRID_INVALID);
+	if (ct->p.on_free)
+		ct->p.on_free(ct->p.on_free_arg, e);
+	slot_put(ct, e);
+	ct->gc_lost_races++;
+}
+
+/* Entry in slot @p idx when the slot is live, else NULL. Only the control
+ * thread deletes: a live slot stays so while it looks. */
+static inline void *live_at(struct kdp_ct *ct, uint32_t idx)
+{
+	void *e = entry_at_index(ct, idx);
+
+	if (__atomic_load_n(&kdp_ct_state_of(ct, e)->slot, __ATOMIC_ACQUIRE) != KDP_CT_SLOT_LIVE)
 		return NULL;
-	if (rte_hash_lookup_data(ct->h, key, &data) < 0 || ((uintptr_t)data & 1))
-		return NULL;
-	return data;
+	return e;
 }
 
 uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 {
-	uint32_t max = (uint32_t)rte_hash_max_key_id(ct->h) + 1, removed = 0;
+	uint32_t removed = 0;
 
+	/* The slots in order (a sequential read); the hash is asked only of
+	 * an entry to act on. */
 	for (uint32_t i = 0; i < budget; i++) {
-		void *e = entry_at(ct, (int32_t)ct->gc_cursor);
+		void *e = live_at(ct, ct->gc_cursor);
 
 		if (e != NULL) {
 			struct kdp_ct_state *st = kdp_ct_state_of(ct, e);
 
 			if (st->expires_ms <= now_ms) {
-				kdp_ct_delete(ct, e);
-				removed++;
+				if (indexed(ct, e)) {
+					kdp_ct_delete(ct, e);
+					removed++;
+				} else if (!is_stale(ct, ct->gc_cursor)) {
+					free_orphan(ct, e);
+					removed++;
+				}
 			} else if (st->svc_id != 0 && ct->p.fe_gone != NULL &&
-				   ct->p.fe_gone(ct->p.fe_gone_arg, st->svc_id)) {
+				   ct->p.fe_gone(ct->p.fe_gone_arg, st->svc_id) && indexed(ct, e)) {
 				/* Workers only read svc_id: this store sticks.
 				 * A flags or expiry store of a worker may cross
 				 * these; without the id the worker finds the
@@ -490,7 +544,7 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 				ct->gc_orphaned++;
 			}
 		}
-		if (++ct->gc_cursor >= max) {
+		if (++ct->gc_cursor >= ct->p.max_flows) {
 			ct->gc_cursor = 0;
 			ct->gc_passes++;
 		}
@@ -502,13 +556,11 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 
 int kdp_ct_foreach_any(struct kdp_ct *ct, int (*fn)(const void *e, void *arg), void *arg)
 {
-	int32_t max = rte_hash_max_key_id(ct->h);
-
-	for (int32_t pos = 0; pos <= max; pos++) {
-		void *e = entry_at(ct, pos);
+	for (uint32_t i = 0; i < ct->p.max_flows; i++) {
+		void *e = live_at(ct, i);
 		int ret;
 
-		if (e == NULL)
+		if (e == NULL || !indexed(ct, e))
 			continue;
 		ret = fn(e, arg);
 		if (ret != 0)

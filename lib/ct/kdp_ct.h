@@ -162,10 +162,11 @@ struct kdp_ct {
 	uint64_t count;     /**< live entries (atomic adds) */
 	uint64_t gc_runs;   /**< GC slices run */
 	uint64_t gc_removed;/**< entries removed by GC */
-	uint64_t gc_passes; /**< whole passes over the key slots finished */
-	uint32_t *stale;    /**< slots live in the file that the import did not track */
+	uint64_t gc_passes; /**< whole passes over the entry slots finished */
+	uint32_t *stale;    /**< slots live in the file that the import did not track, in order */
 	uint32_t n_stale, cap_stale;
 	uint64_t gc_orphaned; /**< entries whose frontend id was cleared (p.fe_gone) */
+	uint64_t gc_lost_races; /**< expired entries freed whose tuple another entry took */
 };
 
 /** What kdp_ct_import() found in the slots. */
@@ -353,8 +354,8 @@ static inline void kdp_ct_update(const struct kdp_ct *ct, struct kdp_ct_entry *e
 }
 
 /**
- * Control thread: examines up to @p budget key slots from where the last
- * call stopped and deletes expired entries; an entry naming a frontend id
+ * Control thread: examines up to @p budget entry slots (of p.max_flows)
+ * from where the last call stopped and deletes expired entries; an entry naming a frontend id
  * that p.fe_gone says is gone loses it (svc_id 0) and is marked dead and
  * expired, as a flow of a deleted service. Counts whole passes
  * (gc_passes). @return entries removed.

@@ -106,10 +106,12 @@ def main():
               and st["inUse"] == 1 and st["highest"] == 2, f"{code} {st}")
         orphaned = wait_for(lambda: api(a.sock, "/v1/ct")["gcOrphaned"] == 1, 20)
         f = flow_of(a.sock, 41000)
+        ct = api(a.sock, "/v1/ct")
         check("2: the GC cleared id 1 from the old flow (gcOrphaned 1; the flow backend-gone "
-              "without an id, or removed)",
-              orphaned and (f is None or (f["serviceId"] == 0 and "backend-gone" in f["flags"])),
-              f"{api(a.sock, '/v1/ct')['gcOrphaned']} {f}")
+              "without an id, or removed; no entry freed as a lost race, gcLostRaces 0)",
+              orphaned and (f is None or (f["serviceId"] == 0 and "backend-gone" in f["flags"]))
+              and ct["gcLostRaces"] == 0,
+              f"{ct['gcOrphaned']} {ct['gcLostRaces']} {f}")
         free = wait_for(lambda: feids(a.sock)["free"] == 1, 40)
         st = feids(a.sock)
         check("2: id 1 free after the grace period and two GC passes (free 1, waiting 0)",

@@ -242,10 +242,10 @@ static void test_gc_clears_gone_ids(void)
 	passes = ct->gc_passes;
 	/* One whole pass: nothing expired, the entries of ids 5 and 9 lose
 	 * their id and die; 6 and the untranslated flow are untouched. */
-	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2000, (uint32_t)rte_hash_max_key_id(ct->h) + 1), 0);
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2000, p.max_flows), 0);
 	CU_ASSERT_EQUAL(ct->gc_passes, passes + 1);
 	CU_ASSERT_EQUAL(ct->gc_orphaned, 2);
-	CU_ASSERT_EQUAL(calls, 3); /* the three entries with an id, once each (their original key) */
+	CU_ASSERT_EQUAL(calls, 3); /* the three entries with an id, once each (their slots) */
 	CU_ASSERT_EQUAL(e[0]->svc_id, 0);
 	CU_ASSERT(e[0]->flags & KDP_CT_F_DEAD);
 	CU_ASSERT_EQUAL(e[0]->expires_ms, 2000);
@@ -257,10 +257,69 @@ static void test_gc_clears_gone_ids(void)
 	CU_ASSERT_FALSE(e[3]->flags & KDP_CT_F_DEAD);
 	CU_ASSERT_EQUAL(kdp_ct_count(ct), 4);
 	/* The next pass removes the two dead ones. */
-	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2001, (uint32_t)rte_hash_max_key_id(ct->h) + 1), 2);
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2001, p.max_flows), 2);
 	CU_ASSERT_EQUAL(kdp_ct_count(ct), 2);
 	CU_ASSERT_EQUAL(ct->gc_orphaned, 2);
 	kdp_ct_free(ct);
+}
+
+/* Two workers creating one flow at once: the later add takes the tuples
+ * (rte_hash updates a key it has), the earlier entry stays live, counted,
+ * without its original tuple. The GC frees it once expired, and its reply
+ * tuple when that is still its own (a NAT port of its own); the winner is
+ * untouched. Here the lost races are made by taking the keys away. */
+static void test_gc_frees_lost_races(void)
+{
+	enum { N = 64 };
+	struct kdp_ct *ct = make(N);
+	struct kdp_ct_key o1 = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 1), 40001, 80, 17);
+	struct kdp_ct_key r1 = tuple(IP4(172, 20, 0, 10), IP4(172, 20, 1, 236), 8080, 40001, 17);
+	struct kdp_ct_key o2 = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 1), 40002, 80, 17);
+	struct kdp_ct_key r2 = tuple(IP4(172, 20, 0, 10), IP4(172, 20, 1, 236), 8080, 40002, 17);
+	struct kdp_ct_key o3 = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 1), 40003, 80, 17);
+	struct kdp_ct_key r3 = tuple(IP4(172, 20, 0, 10), IP4(172, 20, 1, 236), 8080, 40003, 17);
+	struct kdp_ct_entry *a, *b, *w;
+	unsigned int free0;
+	uint8_t dir = 9;
+
+	CU_ASSERT_FATAL(ct != NULL);
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &o1, &r1, KDP_CT_F_DNAT, 7, 1, 1000, &a), 0);
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &o2, &r2, KDP_CT_F_DNAT, 7, 1, 1000, &b), 0);
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &o3, &r3, KDP_CT_F_DNAT, 7, 1, 1000, &w), 0);
+	CU_ASSERT_EQUAL(rte_hash_del_key(ct->h, &o1) >= 0, 1); /* the reply still its own */
+	CU_ASSERT_EQUAL(rte_hash_del_key(ct->h, &o2) >= 0, 1);
+	CU_ASSERT_EQUAL(rte_hash_del_key(ct->h, &r2) >= 0, 1); /* both taken */
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 3);
+	free0 = rte_ring_count(ct->free);
+	/* Not expired: nothing happens. */
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2000, N), 0);
+	CU_ASSERT_EQUAL(a->slot, KDP_CT_SLOT_LIVE);
+	CU_ASSERT_PTR_EQUAL(find(ct, &r1, &dir), a);
+	/* The winner renewed, the two losers expired: both freed. */
+	kdp_ct_update(ct, w, KDP_CT_ORIG, 0, 60, 50000);
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 70000, N), 2);
+	CU_ASSERT_EQUAL(ct->gc_lost_races, 2);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), free0 + 2);
+	CU_ASSERT_EQUAL(a->slot, KDP_CT_SLOT_FREE);
+	CU_ASSERT_EQUAL(b->slot, KDP_CT_SLOT_FREE);
+	CU_ASSERT_PTR_NULL(find(ct, &r1, &dir));
+	CU_ASSERT_PTR_EQUAL(find(ct, &o3, &dir), w);
+	CU_ASSERT_PTR_EQUAL(find(ct, &r3, &dir), w);
+	CU_ASSERT_EQUAL(w->slot, KDP_CT_SLOT_LIVE);
+	kdp_ct_free(ct);
+}
+
+/* kdp_ct_foreach(): the first two entries listed, into @p arg. */
+static int collect(const struct kdp_ct_entry *e, void *arg)
+{
+	struct kdp_ct_entry **seen = arg;
+
+	if (seen[0] == NULL)
+		seen[0] = (struct kdp_ct_entry *)e;
+	else if (seen[1] == NULL)
+		seen[1] = (struct kdp_ct_entry *)e;
+	return 0;
 }
 
 /* A flow live twice in the slots (as an interrupted write or an older
@@ -276,6 +335,7 @@ static void test_import_keeps_stale_out(void)
 	struct kdp_ct_key r = tuple(IP4(172, 20, 0, 10), IP4(172, 20, 1, 236), 8080, 40000, 17);
 	struct kdp_ct_import_stats st;
 	struct kdp_ct_entry *e;
+	uint8_t dir = 9;
 
 	CU_ASSERT_FATAL(slots != NULL && src != NULL);
 	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(src, &o, &r, KDP_CT_F_DNAT, 7, 1, 1000, &e), 0);
@@ -290,6 +350,24 @@ static void test_import_keeps_stale_out(void)
 	CU_ASSERT_EQUAL(ct->n_stale, 1);
 	CU_ASSERT_EQUAL(slots[10].slot, KDP_CT_SLOT_LIVE);
 	CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 2);
+	/* The GC walks the slots: the stale one, expired, is not the table's
+	 * (its tuples are slot 3's) and stays as it is; the listing skips it. */
+	slots[10].expires_ms = 2500;
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 3000, N), 0);
+	CU_ASSERT_EQUAL(slots[10].slot, KDP_CT_SLOT_LIVE);
+	CU_ASSERT_EQUAL(ct->n_stale, 1);
+	CU_ASSERT_PTR_EQUAL(find(ct, &o, &dir), &slots[3]);
+	CU_ASSERT_EQUAL(dir, KDP_CT_ORIG);
+	CU_ASSERT_PTR_EQUAL(find(ct, &r, &dir), &slots[3]);
+	CU_ASSERT_EQUAL(dir, KDP_CT_REPLY);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	{
+		struct kdp_ct_entry *seen[2] = {NULL, NULL};
+
+		CU_ASSERT_EQUAL(kdp_ct_foreach(ct, collect, seen), 0);
+		CU_ASSERT_PTR_EQUAL(seen[0], &slots[3]);
+		CU_ASSERT_PTR_NULL(seen[1]);
+	}
 	kdp_ct_release_stale(ct);
 	CU_ASSERT_EQUAL(slots[10].slot, KDP_CT_SLOT_FREE);
 	CU_ASSERT_EQUAL(slots[3].slot, KDP_CT_SLOT_LIVE);
@@ -314,6 +392,8 @@ void test_register_ct(void)
 	CU_add_test(s, "full table refuses new flows, keeps old ones", test_full_table);
 	CU_add_test(s, "a table of 65,536 flows takes 65,536", test_fills_to_capacity);
 	CU_add_test(s, "GC: entries of a frontend id gone for good let go of it", test_gc_clears_gone_ids);
+	CU_add_test(s, "GC: an expired entry that lost its tuples to a racing insert is freed",
+		    test_gc_frees_lost_races);
 	CU_add_test(s, "import: a flow live twice in the file is tracked once, the other freed",
 		    test_import_keeps_stale_out);
 }
