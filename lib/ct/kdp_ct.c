@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/kdp_hash.h"
@@ -454,50 +453,15 @@ void kdp_ct_delete(struct kdp_ct *ct, void *e)
 }
 
 /* True when live entry @p e is what the table finds for its original
- * tuple: not a slot the import left stale (kdp_ct_release_stale) nor one
- * whose tuple another entry took. */
+ * tuple. A slot can be live without that: one the import left stale
+ * (kdp_ct_release_stale), one it gave to the free ring as it found it in
+ * the file (expired, damaged, no room), one whose tuple another entry took
+ * (one flow created on two workers at once). The GC leaves those alone. */
 static bool indexed(struct kdp_ct *ct, void *e)
 {
 	void *data;
 
 	return rte_hash_lookup_data(ct->h, e, &data) >= 0 && data == e;
-}
-
-static int cmp_idx(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* True when slot @p idx is one the import kept out of use (ct->stale is
- * in slot order: the import walks the slots in order). */
-static bool is_stale(const struct kdp_ct *ct, uint32_t idx)
-{
-	return ct->n_stale > 0 &&
-	       bsearch(&idx, ct->stale, ct->n_stale, sizeof(*ct->stale), cmp_idx) != NULL;
-}
-
-/* Frees live entry @p e, in slot @p idx, whose original tuple another entry
- * holds: two workers created the same flow at once and the later add took
- * the tuple (rte_hash updates a key it has). Its reply tuple goes if still
- * its own; the slot is reused after the readers' grace period. */
-static void free_orphan(struct kdp_ct *ct, void *e)
-{
-	const uint8_t *k1 = (const uint8_t *)e + ct->key_len;
-	void *data;
-
-	if (rte_hash_lookup_data(ct->h, k1, &data) >= 0 && data == (void *)((uintptr_t)e | 1))
-		rte_hash_del_key(ct->h, k1);
-	__atomic_store_n(&kdp_ct_state_of(ct, e)->slot, KDP_CT_SLOT_DELETED, __ATOMIC_RELEASE);
-	__atomic_fetch_sub(&ct->count, 1, __ATOMIC_RELAXED);
-	/* Rare (a lost race, expired): waiting here is simpler than a queue. */
-	if (ct->p.qsbr != NULL)
-		rte_rcu_qsbr_synchronize(ct->p.qsbr, RTE_QSBR_THRID_INVALID);
-	if (ct->p.on_free)
-		ct->p.on_free(ct->p.on_free_arg, e);
-	slot_put(ct, e);
-	ct->gc_lost_races++;
 }
 
 /* Entry in slot @p idx when the slot is live, else NULL. Only the control
@@ -511,29 +475,45 @@ static inline void *live_at(struct kdp_ct *ct, uint32_t idx)
 	return e;
 }
 
+/* True when live entry @p e is past its lifetime. */
+static inline bool expired(struct kdp_ct *ct, void *e, uint64_t now_ms)
+{
+	return __atomic_load_n(&kdp_ct_state_of(ct, e)->expires_ms, __ATOMIC_RELAXED) <= now_ms;
+}
+
+/* The frontend id live entry @p e names. */
+static inline uint32_t svc_id_of(struct kdp_ct *ct, void *e)
+{
+	return __atomic_load_n(&kdp_ct_state_of(ct, e)->svc_id, __ATOMIC_RELAXED);
+}
+
 uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 {
 	uint32_t removed = 0;
 
 	/* The slots in order (a sequential read); the hash is asked only of
-	 * an entry to act on. */
+	 * an entry to act on. A slot the free ring held with an old expired
+	 * entry may be filled by a worker meanwhile (a new flow, its lifetime
+	 * and id written before its tuples are added): what the GC read
+	 * before is read again once the table finds the entry. */
 	for (uint32_t i = 0; i < budget; i++) {
 		void *e = live_at(ct, ct->gc_cursor);
 
 		if (e != NULL) {
 			struct kdp_ct_state *st = kdp_ct_state_of(ct, e);
+			uint32_t id;
 
-			if (st->expires_ms <= now_ms) {
-				if (indexed(ct, e)) {
+			if (expired(ct, e, now_ms)) {
+				if (indexed(ct, e) && expired(ct, e, now_ms)) {
 					kdp_ct_delete(ct, e);
 					removed++;
-				} else if (!is_stale(ct, ct->gc_cursor)) {
-					free_orphan(ct, e);
-					removed++;
 				}
-			} else if (st->svc_id != 0 && ct->p.fe_gone != NULL &&
-				   ct->p.fe_gone(ct->p.fe_gone_arg, st->svc_id) && indexed(ct, e)) {
-				/* Workers only read svc_id: this store sticks.
+			} else if ((id = svc_id_of(ct, e)) != 0 && ct->p.fe_gone != NULL &&
+				   ct->p.fe_gone(ct->p.fe_gone_arg, id) && indexed(ct, e) &&
+				   svc_id_of(ct, e) == id) {
+				/* The same id read again: the entry the GC judged
+				 * (a new flow never names a gone id). Workers only
+				 * read svc_id: this store sticks.
 				 * A flags or expiry store of a worker may cross
 				 * these; without the id the worker finds the
 				 * entry dead on the next packet anyway. */

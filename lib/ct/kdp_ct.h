@@ -166,7 +166,6 @@ struct kdp_ct {
 	uint32_t *stale;    /**< slots live in the file that the import did not track, in order */
 	uint32_t n_stale, cap_stale;
 	uint64_t gc_orphaned; /**< entries whose frontend id was cleared (p.fe_gone) */
-	uint64_t gc_lost_races; /**< expired entries freed whose tuple another entry took */
 };
 
 /** What kdp_ct_import() found in the slots. */
