@@ -379,12 +379,15 @@ void kdp_api_ct(struct kdp_api_req *r)
 		      (json_int_t)r->k->cfg.ct_max, "gcRuns", (json_int_t)r->k->ct->gc_runs,
 		      "gcRemoved", (json_int_t)r->k->ct->gc_removed, "flows", l.a);
 	json_object_set_new(o, "gcOrphaned", json_integer((json_int_t)r->k->ct->gc_orphaned));
+	json_object_set_new(o, "gcLostRaces", json_integer((json_int_t)r->k->ct->gc_lost_races));
 	if (r->k->ct6 != NULL) {
 		/* The IPv6 table beside the IPv4 one; its flows are in "flows". */
 		json_object_set_new(o, "entriesIPv6", json_integer((json_int_t)kdp_ct6_count(r->k->ct6)));
 		json_object_set_new(o, "capacityIPv6", json_integer((json_int_t)r->k->cfg.ct_max6));
 		json_object_set_new(o, "gcOrphanedIPv6",
 				    json_integer((json_int_t)r->k->ct6->c.gc_orphaned));
+		json_object_set_new(o, "gcLostRacesIPv6",
+				    json_integer((json_int_t)r->k->ct6->c.gc_lost_races));
 	}
 	kdp_api_reply_json(r, HTTP_OK, o);
 }

@@ -280,13 +280,16 @@ static int mod_takeover_init(struct kdp *k, char *err)
 		ret = kdp_handover_commit(k, err);
 	if (ret != 0)
 		return ret;
-	kdp_flows_release_stale(k);
 	/* What the ports could not hold meanwhile: the frames lost. */
 	h->held_lost = kdp_port_missed(k) - h->held_lost;
 	setpriority(PRIO_PROCESS, 0, h->nice0); /* the workers do it as they resume */
 	atomic_store(&k->rings.discard, false);
 	kdp_worker_resume(k);
 	h->t_running = kdp_clock_mono_ms();
+	/* The slots the import held (a write to each: after a long stop,
+	 * most of the file's) go to the free ring as the workers run, out of
+	 * the forwarding pause; the GC runs on this thread, after it. */
+	kdp_flows_release_stale(k);
 	h->done = true;
 	h->discarded = atomic_load(&k->rings.discarded);
 	kdp_handover_lock(k);

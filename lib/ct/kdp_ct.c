@@ -102,6 +102,21 @@ static void free_key_data(void *p, void *key_data)
 	slot_put(ct, (void *)d);
 }
 
+/* Called by the lost-race defer queue once no reader can hold the entry
+ * of slot index @p idx. */
+static void free_lost(void *p, void *idx, unsigned int n)
+{
+	struct kdp_ct *ct = p;
+
+	for (unsigned int i = 0; i < n; i++) {
+		void *e = entry_at_index(ct, ((uint32_t *)idx)[i]);
+
+		if (ct->p.on_free)
+			ct->p.on_free(ct->p.on_free_arg, e);
+		slot_put(ct, e);
+	}
+}
+
 struct kdp_ct *kdp_ct_create(const char *name, const struct kdp_ct_params *p)
 {
 	return kdp_ct_create_any(name, p, sizeof(struct kdp_ct_key), sizeof(struct kdp_ct_entry),
@@ -138,6 +153,8 @@ struct kdp_ct *kdp_ct_create_any(const char *name, const struct kdp_ct_params *p
 	ct->key_len = key_len;
 	ct->entry_size = entry_size;
 	ct->icmp_proto = icmp_proto;
+	/* Slots of a file: until released, a live slot may be another kdp's. */
+	ct->holding = true;
 	if (ct->p.timeouts.other_ms == 0)
 		kdp_ct_timeouts_default(&ct->p.timeouts);
 	snprintf(n, sizeof(n), "%s_h", name);
@@ -185,11 +202,33 @@ struct kdp_ct *kdp_ct_create_any(const char *name, const struct kdp_ct_params *p
 			 * per 1M flows). */
 			.dq_size = hp.entries / 8,
 		};
+		char dqn[RTE_RING_NAMESIZE];
+		struct rte_rcu_qsbr_dq_parameters dp = {
+			.name = dqn,
+			.flags = RTE_RCU_QSBR_DQ_MT_UNSAFE,
+			/* Lost races are rare (one flow's first packets on
+			 * two workers at once); a GC slice frees what waited
+			 * long enough, and puts off a retirement when full. */
+			.size = KDP_CT_LOST_DQ,
+			.esize = sizeof(uint32_t),
+			.trigger_reclaim_limit = KDP_CT_LOST_DQ + 1,
+			.free_fn = free_lost,
+			.p = ct,
+			.v = p->qsbr,
+		};
+
+		snprintf(dqn, sizeof(dqn), "%s_l", name);
 		if (rte_hash_rcu_qsbr_add(ct->h, &rc) != 0)
 			goto fail;
+		ct->lost_dq = rte_rcu_qsbr_dq_create(&dp);
+		if (ct->lost_dq == NULL)
+			goto fail;
 	}
-	if (ct->own_slots && kdp_ct_import(ct, 0, NULL) != 0)
-		goto fail;
+	if (ct->own_slots) {
+		if (kdp_ct_import(ct, 0, NULL) != 0)
+			goto fail;
+		kdp_ct_release_stale(ct);
+	}
 	return ct;
 fail: {
 	int err = rte_errno ? rte_errno : ENOMEM;
@@ -203,6 +242,10 @@ void kdp_ct_free(struct kdp_ct *ct)
 {
 	if (ct == NULL)
 		return;
+	/* No reader is left: what waits in the defer queues is freed now
+	 * (a queue whose reader never passed a quiescent state is left). */
+	if (ct->lost_dq != NULL)
+		rte_rcu_qsbr_dq_delete(ct->lost_dq);
 	rte_hash_free(ct->h);
 	rte_ring_free(ct->free);
 	rte_free(ct->cache);
@@ -231,14 +274,17 @@ static bool keep_stale(struct kdp_ct *ct, uint32_t idx)
 
 void kdp_ct_release_stale(struct kdp_ct *ct)
 {
-	for (uint32_t i = 0; i < ct->n_stale; i++) {
+	for (uint32_t i = 0; i < ct->n_stale; i++)
 		__atomic_store_n(&kdp_ct_state_of(ct, entry_at_index(ct, ct->stale[i]))->slot,
 				 KDP_CT_SLOT_FREE, __ATOMIC_RELEASE);
-		rte_ring_mp_enqueue_elem(ct->free, &ct->stale[i], sizeof(uint32_t));
-	}
+	/* The ring holds every slot: there is room for them. */
+	if (ct->n_stale > 0)
+		rte_ring_mp_enqueue_bulk_elem(ct->free, ct->stale, sizeof(uint32_t), ct->n_stale,
+					      NULL);
 	free(ct->stale);
 	ct->stale = NULL;
 	ct->n_stale = ct->cap_stale = 0;
+	ct->holding = false;
 }
 
 /* The protocol of tuple @p dir of entry @p e: the tuples of both families
@@ -273,6 +319,9 @@ static int index_entry(struct kdp_ct *ct, void *e)
 		return ret;
 	ret = rte_hash_add_key_data(ct->h, k1, (void *)((uintptr_t)e | 1));
 	if (ret != 0) {
+		/* Not as the owner: its deferred free must not give e back
+		 * (the caller does). */
+		rte_hash_add_key_data(ct->h, k0, (void *)((uintptr_t)e | 1));
 		rte_hash_del_key(ct->h, k0);
 		return ret;
 	}
@@ -304,28 +353,27 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
 	if (st == NULL)
 		st = &dummy;
 	memset(st, 0, sizeof(*st));
+	ct->holding = true;
 	for (uint32_t i = 0; i < ct->p.max_flows; i++) {
 		void *e = entry_at_index(ct, i);
 
 		if (kdp_ct_state_of(ct, e)->slot == KDP_CT_SLOT_LIVE) {
 			st->live++;
-			if (!entry_intact(ct, e)) {
+			if (!entry_intact(ct, e))
 				st->invalid++;
-			} else if (kdp_ct_state_of(ct, e)->expires_ms <= now_ms) {
+			else if (kdp_ct_state_of(ct, e)->expires_ms <= now_ms)
 				st->expired++;
-			} else {
-				if (index_counted(ct, e, st))
-					continue;
-				/* A live flow not tracked: out of use, and live
-				 * in the file (a next import would take it, the
-				 * GC never sees it) until kdp_ct_release_stale(). */
-				if (keep_stale(ct, i))
-					continue;
-			}
+			else if (index_counted(ct, e, st))
+				continue;
+			/* Live in the file and not tracked: out of use until
+			 * kdp_ct_release_stale() marks it free. The import
+			 * writes nothing, so a kdp that hands over can go on
+			 * if the new one gives up; and no slot of the free
+			 * ring says live (the GC tells a lost race so). */
+			if (!keep_stale(ct, i))
+				return -ENOMEM;
+			continue;
 		}
-		/* Free for this table, but left as it is in the file until
-		 * reused: the import writes nothing, so a kdp that hands over
-		 * can go on if the new one gives up. */
 		batch[nb++] = i;
 		if (nb == RTE_DIM(batch)) {
 			if (rte_ring_enqueue_bulk_elem(ct->free, batch, sizeof(uint32_t), nb,
@@ -374,9 +422,22 @@ void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t
 	st->ns += (rte_rdtsc() - t0) * 1000000000ull / rte_get_tsc_hz();
 }
 
+/* Reply tuple @p reply (hash @p sr), if it names entry @p from, names
+ * @p to instead: the same flow's entry that kept the original tuple. */
+static void repoint_reply(struct kdp_ct *ct, const void *reply, hash_sig_t sr, void *from,
+			  void *to)
+{
+	void *d;
+
+	if (rte_hash_lookup_with_hash_data(ct->h, reply, sr, &d) >= 0 &&
+	    d == (void *)((uintptr_t)from | 1))
+		rte_hash_add_key_with_hash_data(ct->h, reply, sr, (void *)((uintptr_t)to | 1));
+}
+
 int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, uint8_t flags,
 		      uint32_t svc_id, uint32_t svc_gen, uint64_t now_ms, void **out)
 {
+	hash_sig_t so = rte_hash_hash(ct->h, orig), sr;
 	struct kdp_ct_state *st;
 	uint8_t *e;
 	void *found;
@@ -385,7 +446,7 @@ int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, ui
 	/* The flow may be new to the burst's bulk lookup and yet exist: an
 	 * earlier packet of the burst (segments of one super-frame, a UDP
 	 * client's back-to-back datagrams) created it. */
-	if (rte_hash_lookup_data(ct->h, orig, &found) >= 0) {
+	if (rte_hash_lookup_with_hash_data(ct->h, orig, so, &found) >= 0) {
 		if ((uintptr_t)found & 1)
 			return -EEXIST; /* it is another flow's reply */
 		*out = found;
@@ -393,12 +454,14 @@ int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, ui
 	}
 	if (kdp_ct_count(ct) >= ct->p.max_flows || (e = slot_get(ct)) == NULL)
 		return -ENOSPC;
-	if (rte_hash_lookup(ct->h, reply) >= 0) {
+	sr = rte_hash_hash(ct->h, reply);
+	if (rte_hash_lookup_with_hash(ct->h, reply, sr) >= 0) {
 		slot_put(ct, e);
 		return -EEXIST;
 	}
 	st = kdp_ct_state_of(ct, e);
-	/* The slot may still say what it was (the import leaves them). */
+	/* Not live while it is filled (a slot of the free ring is free or
+	 * deleted in the file). */
 	__atomic_store_n(&st->slot, KDP_CT_SLOT_FREE, __ATOMIC_RELAXED);
 	memset(e, 0, 2 * ct->key_len + offsetof(struct kdp_ct_state, slot));
 	memcpy(e, orig, ct->key_len);
@@ -412,21 +475,32 @@ int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, ui
 	st->nat_port_owner = (uint8_t)rte_lcore_id();
 	st->pad = 0;
 	st->check = kdp_ct_entry_check(ct, e);
-	/* Whole before it is live in the file, and before a reader finds it. */
-	__atomic_store_n(&st->slot, KDP_CT_SLOT_LIVE, __ATOMIC_RELEASE);
-	ret = rte_hash_add_key_data(ct->h, orig, e);
+	/* Whole before a reader finds it (the add publishes it). */
+	ret = rte_hash_add_key_with_hash_data(ct->h, orig, so, e);
 	if (ret != 0) {
 		slot_put(ct, e);
 		return ret == -ENOSPC ? -ENOSPC : -EEXIST;
 	}
 	__atomic_fetch_add(&ct->count, 1, __ATOMIC_RELAXED);
-	ret = rte_hash_add_key_data(ct->h, reply, (void *)((uintptr_t)e | 1));
+	/* Live in the file once tracked: a slot a worker gives back never
+	 * says live, so the GC never acts on a slot being reused. */
+	__atomic_store_n(&st->slot, KDP_CT_SLOT_LIVE, __ATOMIC_RELEASE);
+	ret = rte_hash_add_key_with_hash_data(ct->h, reply, sr, (void *)((uintptr_t)e | 1));
 	if (ret != 0) {
 		/* A reader may hold e already: let the GC retire it. */
 		st->flags |= KDP_CT_F_DEAD;
-		st->expires_ms = 0;
+		__atomic_store_n(&st->expires_ms, 0, __ATOMIC_RELEASE);
 		return ret == -ENOSPC ? -ENOSPC : -EEXIST;
 	}
+	/* The same flow created at this instant on another worker: the later
+	 * add of the original tuple won (the GC retires the other entry).
+	 * With the same reply tuple (no SNAT port of our own), our later add
+	 * of it would send the winner's replies to us: they go to the
+	 * winner's entry. One lookup of lines still in cache. */
+	if (rte_hash_lookup_with_hash_data(ct->h, orig, so, &found) >= 0 && found != e &&
+	    !((uintptr_t)found & 1) &&
+	    memcmp((const uint8_t *)found + ct->key_len, reply, ct->key_len) == 0)
+		repoint_reply(ct, reply, sr, e, found);
 	*out = e;
 	return 0;
 }
@@ -434,6 +508,7 @@ int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, ui
 void kdp_ct_delete(struct kdp_ct *ct, void *e)
 {
 	uint8_t k0[64], k1[64];
+	void *d;
 
 	memcpy(k0, e, ct->key_len);
 	memcpy(k1, (uint8_t *)e + ct->key_len, ct->key_len);
@@ -441,8 +516,11 @@ void kdp_ct_delete(struct kdp_ct *ct, void *e)
 	 * track it again (a SYN renewal may make the same tuple anew). */
 	__atomic_store_n(&kdp_ct_state_of(ct, e)->slot, KDP_CT_SLOT_DELETED, __ATOMIC_RELEASE);
 	/* Reply first: the original tuple's deferred free returns the entry,
-	 * after a grace period that began after both keys were gone. */
-	rte_hash_del_key(ct->h, k1);
+	 * after a grace period that began after both keys were gone. The
+	 * reply tuple only if it names e (two workers creating flows at once
+	 * could give it to another flow). */
+	if (rte_hash_lookup_data(ct->h, k1, &d) >= 0 && d == (void *)((uintptr_t)e | 1))
+		rte_hash_del_key(ct->h, k1);
 	rte_hash_del_key(ct->h, k0);
 	__atomic_fetch_sub(&ct->count, 1, __ATOMIC_RELAXED);
 	if (ct->p.qsbr == NULL) {
@@ -453,10 +531,10 @@ void kdp_ct_delete(struct kdp_ct *ct, void *e)
 }
 
 /* True when live entry @p e is what the table finds for its original
- * tuple. A slot can be live without that: one the import left stale
- * (kdp_ct_release_stale), one it gave to the free ring as it found it in
- * the file (expired, damaged, no room), one whose tuple another entry took
- * (one flow created on two workers at once). The GC leaves those alone. */
+ * tuple. A slot can be live without that: one the import holds until
+ * kdp_ct_release_stale() (the GC leaves those alone), one a worker is
+ * filling (not expired), one whose tuple another entry took (one flow
+ * created on two workers at once: a lost race). */
 static bool indexed(struct kdp_ct *ct, void *e)
 {
 	void *data;
@@ -487,15 +565,64 @@ static inline uint32_t svc_id_of(struct kdp_ct *ct, void *e)
 	return __atomic_load_n(&kdp_ct_state_of(ct, e)->svc_id, __ATOMIC_RELAXED);
 }
 
+/* Retires live entry @p e, expired, which the table does not find by its
+ * original tuple any more: the same flow, created at once on another
+ * worker, took it. Its reply tuple goes if it still names @p e (the
+ * workers' SNAT ports differ, so the two entries' reply tuples may), and
+ * its slot is freed once no reader can hold it. @return false when put
+ * off (the defer queue is full). */
+static bool retire_lost(struct kdp_ct *ct, void *e)
+{
+	uint32_t idx = (uint32_t)(((uint8_t *)e - ct->slots) / ct->entry_size);
+	const uint8_t *k1 = (const uint8_t *)e + ct->key_len;
+	void *data;
+
+	if (ct->lost_dq != NULL) {
+		unsigned int freed;
+
+		rte_rcu_qsbr_dq_reclaim(ct->lost_dq, KDP_CT_LOST_DQ, &freed, &ct->lost_pending,
+					NULL);
+		if (ct->lost_pending >= KDP_CT_LOST_DQ)
+			return false; /* the next pass */
+	}
+	if (rte_hash_lookup_data(ct->h, k1, &data) >= 0 && data == (void *)((uintptr_t)e | 1)) {
+		void *w;
+
+		/* The winner's reply tuple too (kdp_ct_insert_any() gives it
+		 * to the winner; this is in case): it stays, the winner's. */
+		if (rte_hash_lookup_data(ct->h, e, &w) >= 0 && !((uintptr_t)w & 1) &&
+		    memcmp((const uint8_t *)w + ct->key_len, k1, ct->key_len) == 0)
+			repoint_reply(ct, k1, rte_hash_hash(ct->h, k1), e, w);
+		else
+			rte_hash_del_key(ct->h, k1);
+	}
+	__atomic_store_n(&kdp_ct_state_of(ct, e)->slot, KDP_CT_SLOT_DELETED, __ATOMIC_RELEASE);
+	/* Both workers counted their entry. */
+	__atomic_fetch_sub(&ct->count, 1, __ATOMIC_RELAXED);
+	ct->gc_lost_races++;
+	if (ct->lost_dq == NULL)
+		free_lost(ct, &idx, 1);
+	else if (rte_rcu_qsbr_dq_enqueue(ct->lost_dq, &idx) == 0) /* room checked */
+		ct->lost_pending++;
+	return true;
+}
+
 uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 {
 	uint32_t removed = 0;
 
+	if (ct->lost_pending > 0) {
+		unsigned int freed;
+
+		rte_rcu_qsbr_dq_reclaim(ct->lost_dq, KDP_CT_LOST_DQ, &freed, &ct->lost_pending,
+					NULL);
+	}
+
 	/* The slots in order (a sequential read); the hash is asked only of
-	 * an entry to act on. A slot the free ring held with an old expired
-	 * entry may be filled by a worker meanwhile (a new flow, its lifetime
-	 * and id written before its tuples are added): what the GC read
-	 * before is read again once the table finds the entry. */
+	 * an entry to act on. A live slot stays the same entry while the GC
+	 * looks: only this thread frees, and no slot of the free ring says
+	 * live. Until the import's slots are released, a live slot the table
+	 * does not find is not the table's. */
 	for (uint32_t i = 0; i < budget; i++) {
 		void *e = live_at(ct, ct->gc_cursor);
 
@@ -504,16 +631,19 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 			uint32_t id;
 
 			if (expired(ct, e, now_ms)) {
-				if (indexed(ct, e) && expired(ct, e, now_ms)) {
+				if (indexed(ct, e)) {
 					kdp_ct_delete(ct, e);
+					removed++;
+				} else if (!ct->holding && retire_lost(ct, e)) {
 					removed++;
 				}
 			} else if ((id = svc_id_of(ct, e)) != 0 && ct->p.fe_gone != NULL &&
-				   ct->p.fe_gone(ct->p.fe_gone_arg, id) && indexed(ct, e) &&
-				   svc_id_of(ct, e) == id) {
-				/* The same id read again: the entry the GC judged
-				 * (a new flow never names a gone id). Workers only
-				 * read svc_id: this store sticks.
+				   ct->p.fe_gone(ct->p.fe_gone_arg, id) &&
+				   (!ct->holding || indexed(ct, e))) {
+				/* A new flow never names a gone id: the entry
+				 * the GC judged (a lost race's too: it dies and
+				 * is retired once expired). Workers only read
+				 * svc_id: this store sticks.
 				 * A flags or expiry store of a worker may cross
 				 * these; without the id the worker finds the
 				 * entry dead on the next packet anyway. */

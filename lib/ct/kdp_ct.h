@@ -141,6 +141,10 @@ struct kdp_ct_params {
 /** Free slot indexes an lcore keeps at hand. */
 #define KDP_CT_CACHE 64
 
+/** Lost races retired and waiting for the readers' grace period at most
+ *  (kdp_ct_gc()). */
+#define KDP_CT_LOST_DQ 256
+
 struct kdp_ct_cache {
 	uint32_t n;
 	uint32_t idx[KDP_CT_CACHE - 1];
@@ -165,7 +169,11 @@ struct kdp_ct {
 	uint64_t gc_passes; /**< whole passes over the entry slots finished */
 	uint32_t *stale;    /**< slots live in the file that the import did not track, in order */
 	uint32_t n_stale, cap_stale;
+	bool holding;       /**< from the import to kdp_ct_release_stale(): live slots may not be the table's */
 	uint64_t gc_orphaned; /**< entries whose frontend id was cleared (p.fe_gone) */
+	uint64_t gc_lost_races; /**< entries retired that lost their original tuple to the same flow's other entry */
+	struct rte_rcu_qsbr_dq *lost_dq; /**< their slots, freed after the readers' grace period */
+	unsigned int lost_pending; /**< slots waiting in lost_dq */
 };
 
 /** What kdp_ct_import() found in the slots. */
@@ -198,19 +206,21 @@ struct kdp_ct *kdp_ct_create_any(const char *name, const struct kdp_ct_params *p
 
 /**
  * Takes the live, intact, unexpired entries of the table's slots (as a
- * previous kdp left them) into the hash, and makes every other slot free
- * for this table. It writes nothing into the slots (a slot is marked free
- * when reused). Call once, before any worker uses the table.
+ * previous kdp left them) into the hash, and makes the free slots free for
+ * this table. It writes nothing into the slots: a live slot it does not
+ * track (expired, damaged, its tuple already tracked, no room) is held out
+ * of use until kdp_ct_release_stale(), so a slot in the free ring never
+ * says live. Call once, before any worker uses the table.
  * @return 0, or -ENOMEM.
  */
 int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats *st);
 
 /**
  * Marks free in the file the slots kdp_ct_import() found live but did not
- * track (their tuple already was, or no room), and puts them to use. Until
- * then they are out of use and a next import would consider them again.
- * Call once nothing may go back to the previous kdp (a start; a hand-over
- * committed).
+ * track, and puts them to use. Until then they are out of use, a next
+ * import would consider them again, and the GC leaves alone every live
+ * slot the table does not find. Call once nothing may go back to the
+ * previous kdp (a start; a hand-over committed), on the control thread.
  */
 void kdp_ct_release_stale(struct kdp_ct *ct);
 
@@ -357,7 +367,11 @@ static inline void kdp_ct_update(const struct kdp_ct *ct, struct kdp_ct_entry *e
  * from where the last call stopped and deletes expired entries; an entry naming a frontend id
  * that p.fe_gone says is gone loses it (svc_id 0) and is marked dead and
  * expired, as a flow of a deleted service. Counts whole passes
- * (gc_passes). @return entries removed.
+ * (gc_passes). Once the import's slots are released, an expired entry the
+ * table does not find by its original tuple lost it to the same flow
+ * created at once on another worker: it is retired (its reply tuple
+ * deleted if it still names it, its slot freed after a grace period) and
+ * counted in gc_lost_races. @return entries removed (lost races included).
  */
 uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget);
 

@@ -126,10 +126,13 @@ def main():
         text = http_get(a.sock, "/metrics")
         want = ['kdp_frontend_ids{state="in_use"} 2', 'kdp_frontend_ids{state="waiting"} 0',
                 'kdp_frontend_ids{state="free"} 0', 'kdp_frontend_ids{state="reserved"} 0',
-                'kdp_conntrack_gc_orphaned_total{family="ipv4"} 1']
-        check("3: /metrics: kdp_frontend_ids by state and kdp_conntrack_gc_orphaned_total agree",
+                'kdp_conntrack_gc_orphaned_total{family="ipv4"} 1',
+                'kdp_conntrack_gc_lost_races_total{family="ipv4"} 0']
+        check("3: /metrics: kdp_frontend_ids by state, kdp_conntrack_gc_orphaned_total and "
+              "kdp_conntrack_gc_lost_races_total agree",
               all(w in text.splitlines() for w in want),
-              str([ln for ln in text.splitlines() if "frontend_ids" in ln or "orphaned" in ln]))
+              str([ln for ln in text.splitlines()
+                   if "frontend_ids" in ln or "orphaned" in ln or "lost_races" in ln]))
 
         # 4. the old flow again, and a flow to new
         a.call("DELETE", "/v1/endpoints/default/curl")

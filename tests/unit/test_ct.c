@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Conntrack: both directions, lifetimes and GC with an injected clock, full
- * table, clashes. Single thread, no RCU (entries are freed at once). */
+ * table, clashes, the import's held slots, one flow created on two threads
+ * at once. Single thread and no RCU (entries are freed at once) but where
+ * a test says otherwise. */
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rte_byteorder.h>
+#include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
 #include <rte_tcp.h>
@@ -263,11 +269,12 @@ static void test_gc_clears_gone_ids(void)
 	kdp_ct_free(ct);
 }
 
-/* The import gives the free ring what it finds in the file and does not
- * track (here a flow past its lifetime) without writing the file: the slot
- * still says live. The GC walks every slot and must leave it alone (it is
- * not the table's): nothing removed, the count and the ring as they were. */
-static void test_gc_leaves_slots_the_import_freed(void)
+/* The import holds what it finds live in the file and does not track
+ * (here a flow past its lifetime) without writing the file: the slot still
+ * says live, and is out of use until released. The GC walks every slot and
+ * must leave it alone until then (it may be another kdp's); released, it
+ * is free in the file and in the ring, and the GC finds nothing to do. */
+static void test_gc_leaves_slots_the_import_holds(void)
 {
 	enum { N = 64 };
 	struct kdp_ct_entry *slots = rte_zmalloc("test_ct_slots2", sizeof(*slots) * N, 64);
@@ -279,7 +286,6 @@ static void test_gc_leaves_slots_the_import_freed(void)
 	struct kdp_ct_key r2 = tuple(IP4(172, 20, 0, 10), IP4(172, 20, 1, 236), 8080, 40002, 17);
 	struct kdp_ct_import_stats st;
 	struct kdp_ct_entry *e1, *e2;
-	unsigned int free0;
 	uint8_t dir = 9;
 
 	CU_ASSERT_FATAL(slots != NULL && src != NULL);
@@ -295,24 +301,323 @@ static void test_gc_leaves_slots_the_import_freed(void)
 	CU_ASSERT_EQUAL(kdp_ct_import(ct, 2000, &st), 0);
 	CU_ASSERT(st.live == 2 && st.imported == 1 && st.expired == 1);
 	CU_ASSERT_EQUAL(slots[5].slot, KDP_CT_SLOT_LIVE);
+	CU_ASSERT_EQUAL(ct->n_stale, 1);
 	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
-	free0 = rte_ring_count(ct->free);
-	CU_ASSERT_EQUAL(free0, N - 1);
-	/* Two whole passes, slot 5 long expired. */
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 2);
+	/* Two whole passes, slot 5 long expired: not the table's yet. */
 	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 3000, 2 * N), 0);
 	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
-	CU_ASSERT_EQUAL(rte_ring_count(ct->free), free0);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 2);
 	CU_ASSERT_EQUAL(slots[5].slot, KDP_CT_SLOT_LIVE);
+	CU_ASSERT_EQUAL(ct->gc_lost_races, 0);
 	CU_ASSERT_PTR_NULL(find(ct, &o1, &dir));
 	CU_ASSERT_PTR_EQUAL(find(ct, &o2, &dir), &slots[7]);
 	CU_ASSERT_PTR_EQUAL(find(ct, &r2, &dir), &slots[7]);
+	/* Released: free in the file and usable; the GC has nothing to do. */
+	kdp_ct_release_stale(ct);
+	CU_ASSERT_EQUAL(slots[5].slot, KDP_CT_SLOT_FREE);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 1);
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 3000, 2 * N), 0);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 1);
+	CU_ASSERT_EQUAL(ct->gc_lost_races, 0);
 	/* The imported flow goes when it expires (1000 + 60 s), and only it. */
 	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 61000, N), 1);
 	CU_ASSERT_EQUAL(kdp_ct_count(ct), 0);
-	CU_ASSERT_EQUAL(rte_ring_count(ct->free), free0 + 1);
+	CU_ASSERT_EQUAL(rte_ring_count(ct->free), N);
 	CU_ASSERT_EQUAL(slots[7].slot, KDP_CT_SLOT_FREE);
+	CU_ASSERT_EQUAL(ct->gc_lost_races, 0);
 	kdp_ct_free(ct);
 	rte_free(slots);
+}
+
+/* What two workers leave when one flow's first packets reach both at the
+ * same instant: each looked the flow up (absent), took a slot, filled it
+ * and added both tuples; the later add of the original tuple replaced the
+ * earlier one's, and both counted their entry. Made here step by step:
+ * flow (o, r_a) is inserted, then another worker's entry for o, with reply
+ * tuple @p r_b (its own SNAT port, or the same tuple), takes o's key, and
+ * its reply tuple unless @p crossed (the same reply tuple, the loser's add
+ * of it last: kdp_ct_insert_any() undoes that, the GC must not either). */
+static struct kdp_ct_entry *race_loser(struct kdp_ct *ct, const struct kdp_ct_key *o,
+				       const struct kdp_ct_key *r_a, const struct kdp_ct_key *r_b,
+				       bool crossed, struct kdp_ct_entry **winner)
+{
+	struct kdp_ct_key tmp = tuple(IP4(192, 168, 99, 1), IP4(192, 168, 99, 2), 1, 1, 17);
+	struct kdp_ct_key tmp_r = kdp_ct_key_reverse(&tmp);
+	struct kdp_ct_entry *a, *b;
+
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, o, r_a, KDP_CT_F_DNAT, 7, 1, 1000, &a), 0);
+	/* The other worker's slot, filled and counted as kdp_ct_insert() does. */
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(ct, &tmp, &tmp_r, KDP_CT_F_DNAT, 7, 1, 1000, &b), 0);
+	/* Its temporary tuples go without giving the slot back. */
+	CU_ASSERT_EQUAL_FATAL(rte_hash_add_key_data(ct->h, &tmp, (void *)((uintptr_t)b | 1)), 0);
+	CU_ASSERT_EQUAL_FATAL(rte_hash_del_key(ct->h, &tmp) >= 0, 1);
+	CU_ASSERT_EQUAL_FATAL(rte_hash_del_key(ct->h, &tmp_r) >= 0, 1);
+	b->key[KDP_CT_ORIG] = *o;
+	b->key[KDP_CT_REPLY] = *r_b;
+	b->check = kdp_ct_entry_check(ct, b);
+	CU_ASSERT_EQUAL_FATAL(rte_hash_add_key_data(ct->h, o, b), 0);
+	if (!crossed)
+		CU_ASSERT_EQUAL_FATAL(
+			rte_hash_add_key_data(ct->h, r_b, (void *)((uintptr_t)b | 1)), 0);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 2);
+	*winner = b;
+	return a;
+}
+
+/* Free slots: the ring's and this lcore's cache's. */
+static unsigned int free_slots(const struct kdp_ct *ct)
+{
+	return rte_ring_count(ct->free) + ct->cache[rte_lcore_id()].n;
+}
+
+/* The entry that lost the race is not found by its original tuple any more
+ * (its reply tuple may still name it): the GC retires it once expired,
+ * takes its reply tuple out if it names it (the SNAT port is free again;
+ * the winner's, if it is the winner's tuple too), uncounts it and gives its
+ * slot back, after the readers' grace period when there are readers; the
+ * winner is untouched and goes at its own expiry. Before, the loser stayed
+ * counted and its slot out of use until a restart. With the reply tuples
+ * different, the same, and the same but the loser's (crossed), with and
+ * without readers (RCU). */
+static void test_gc_retires_lost_races(void)
+{
+	struct kdp_ct_key o = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 1), 40000, 53, 17);
+	struct kdp_ct_key r_a = tuple(IP4(172, 20, 0, 10), IP4(172, 21, 0, 1), 53, 32768, 17);
+	struct kdp_ct_key r_b = tuple(IP4(172, 20, 0, 10), IP4(172, 21, 0, 1), 53, 40960, 17);
+	size_t qsz = rte_rcu_qsbr_get_memsize(1);
+	struct rte_rcu_qsbr *v = rte_zmalloc("test_ct_qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	enum { N = 64 };
+
+	CU_ASSERT_FATAL(v != NULL && rte_rcu_qsbr_init(v, 1) == 0);
+	CU_ASSERT_FATAL(rte_rcu_qsbr_thread_register(v, 0) == 0);
+	rte_rcu_qsbr_thread_online(v, 0);
+	for (int run = 0; run < 6; run++) {
+		bool same = run % 3 != 0, crossed = run % 3 == 2, rcu = run >= 3;
+		struct kdp_ct_params p = {.max_flows = N, .qsbr = rcu ? v : NULL};
+		struct kdp_ct_key *r_won = same ? &r_a : &r_b;
+		struct kdp_ct_entry *a, *b;
+		struct kdp_ct *ct;
+		unsigned int free0;
+		char name[32];
+		uint8_t dir = 9;
+
+		kdp_ct_timeouts_default(&p.timeouts);
+		snprintf(name, sizeof(name), "test_ct_race%d", run);
+		ct = kdp_ct_create(name, &p);
+		CU_ASSERT_FATAL(ct != NULL);
+		a = race_loser(ct, &o, &r_a, r_won, crossed, &b);
+		free0 = free_slots(ct);
+		CU_ASSERT_EQUAL(free0, N - 2);
+		CU_ASSERT_PTR_EQUAL(find(ct, &o, &dir), b);
+		CU_ASSERT_EQUAL(dir, KDP_CT_ORIG);
+		CU_ASSERT_PTR_EQUAL(find(ct, &r_a, &dir), same && !crossed ? b : a);
+		/* Not expired: nothing happens to either. */
+		CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2000, N), 0);
+		CU_ASSERT_EQUAL(kdp_ct_count(ct), 2);
+		CU_ASSERT_EQUAL(a->slot, KDP_CT_SLOT_LIVE);
+		/* The loser expired, the winner refreshed by its traffic. */
+		b->expires_ms = 200000;
+		CU_ASSERT_EQUAL(kdp_ct_gc(ct, 61000, N), 1);
+		CU_ASSERT_EQUAL(ct->gc_lost_races, 1);
+		CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+		CU_ASSERT_PTR_NULL(same ? NULL : find(ct, &r_a, &dir));
+		CU_ASSERT_PTR_EQUAL(find(ct, &o, &dir), b);
+		CU_ASSERT_EQUAL(dir, KDP_CT_ORIG);
+		CU_ASSERT_PTR_EQUAL(find(ct, r_won, &dir), b);
+		CU_ASSERT_EQUAL(dir, KDP_CT_REPLY);
+		CU_ASSERT_EQUAL(b->slot, KDP_CT_SLOT_LIVE);
+		if (rcu) {
+			/* A reader may hold it: deleted, not free yet, until
+			 * the reader passes a quiescent state. */
+			CU_ASSERT_EQUAL(a->slot, KDP_CT_SLOT_DELETED);
+			CU_ASSERT_EQUAL(free_slots(ct), free0);
+			CU_ASSERT_EQUAL(kdp_ct_gc(ct, 61500, N), 0);
+			CU_ASSERT_EQUAL(free_slots(ct), free0);
+			rte_rcu_qsbr_quiescent(v, 0);
+			CU_ASSERT_EQUAL(kdp_ct_gc(ct, 61500, 1), 0);
+		}
+		CU_ASSERT_EQUAL(a->slot, KDP_CT_SLOT_FREE);
+		CU_ASSERT_EQUAL(free_slots(ct), free0 + 1);
+		/* A pass later nothing more; the winner at its own expiry. */
+		CU_ASSERT_EQUAL(kdp_ct_gc(ct, 62000, N), 0);
+		CU_ASSERT_EQUAL(kdp_ct_gc(ct, 200000, N), 1);
+		CU_ASSERT_EQUAL(ct->gc_lost_races, 1);
+		CU_ASSERT_EQUAL(kdp_ct_count(ct), 0);
+		CU_ASSERT_PTR_NULL(find(ct, &o, &dir));
+		CU_ASSERT_PTR_NULL(find(ct, r_won, &dir));
+		/* With readers the hash gives the winner's slot back after
+		 * the grace period, in a later delete (DPDK 22.11 has no call
+		 * for it). */
+		CU_ASSERT_EQUAL(b->slot, rcu ? KDP_CT_SLOT_DELETED : KDP_CT_SLOT_FREE);
+		CU_ASSERT_EQUAL(free_slots(ct), rcu ? N - 1 : N);
+		rte_rcu_qsbr_quiescent(v, 0);
+		kdp_ct_free(ct);
+	}
+	rte_rcu_qsbr_thread_offline(v, 0);
+	rte_rcu_qsbr_thread_unregister(v, 0);
+	rte_free(v);
+}
+
+/* Two threads create the same flows at the same instant, as two workers
+ * do when one flow's first packets reach both (a NIC spreading one
+ * direction of a flow over queues). */
+struct race_arg {
+	struct kdp_ct *ct;
+	unsigned int t;           /* thread 0 or 1 */
+	unsigned int flows;
+	bool same_reply;          /* the threads' reply tuples the same (DNAT) or not (SNAT ports) */
+	unsigned int *arrived;    /* the barrier before each flow */
+	uint8_t *made;            /* per flow: this thread created it (0 returned) */
+};
+
+static struct kdp_ct_key race_orig(unsigned int i)
+{
+	return tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 1), (uint16_t)(10000 + i), 80, 6);
+}
+
+static struct kdp_ct_key race_reply(unsigned int i, unsigned int t, bool same)
+{
+	return tuple(IP4(172, 20, 0, 10), IP4(172, 21, 0, 1), 8080,
+		     (uint16_t)(10000 + i + (same ? 0 : 20000 * (t + 1))), 6);
+}
+
+static void *race_thread(void *p)
+{
+	struct race_arg *a = p;
+	/* Without an lcore id the table cannot be used: the barrier only. */
+	bool reg = rte_thread_register() == 0;
+
+	for (unsigned int i = 0; i < a->flows; i++) {
+		struct kdp_ct_key o = race_orig(i), r = race_reply(i, a->t, a->same_reply);
+		struct kdp_ct_entry *e;
+		unsigned int spins = 0;
+
+		__atomic_fetch_add(a->arrived, 1, __ATOMIC_ACQ_REL);
+		while (__atomic_load_n(a->arrived, __ATOMIC_ACQUIRE) < 2 * (i + 1))
+			if (++spins % 4096 == 0)
+				sched_yield(); /* one CPU for both */
+			else
+				rte_pause();
+		a->made[i] = reg && kdp_ct_insert(a->ct, &o, &r, KDP_CT_F_DNAT, 7, 1, 1000, &e) == 0;
+	}
+	if (reg)
+		rte_thread_unregister();
+	return NULL;
+}
+
+/* Free slots of every lcore's cache and the ring. */
+static unsigned int all_free_slots(const struct kdp_ct *ct)
+{
+	unsigned int n = rte_ring_count(ct->free);
+
+	for (unsigned int l = 0; l < RTE_MAX_LCORE; l++)
+		n += ct->cache[l].n;
+	return n;
+}
+
+/* Runs the two threads on the first two CPUs of the machine (EAL pinned
+ * this thread, and so its children, to one). @return false when one
+ * could not start (the other is joined). */
+static bool race_run(struct race_arg a[2])
+{
+	unsigned int ncpu = (unsigned int)sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t th[2];
+	unsigned int t;
+
+	for (t = 0; t < 2; t++) {
+		pthread_attr_t at;
+		cpu_set_t cpus;
+		int ret;
+
+		CPU_ZERO(&cpus);
+		CPU_SET(t % ncpu, &cpus);
+		pthread_attr_init(&at);
+		pthread_attr_setaffinity_np(&at, sizeof(cpus), &cpus);
+		ret = pthread_create(&th[t], &at, race_thread, &a[t]);
+		pthread_attr_destroy(&at);
+		if (ret != 0) /* that CPU not ours: this thread's */
+			ret = pthread_create(&th[t], NULL, race_thread, &a[t]);
+		if (ret != 0)
+			break;
+	}
+	if (t == 1) /* the first one alone: past every barrier */
+		__atomic_fetch_add(a[0].arrived, 2 * a[0].flows, __ATOMIC_RELEASE);
+	for (unsigned int j = 0; j < t; j++)
+		pthread_join(th[j], NULL);
+	return t == 2;
+}
+
+/* Two threads, 4,000 flows each made by both at once: where both made a
+ * flow (a race), one entry lost its original tuple. Every flow is found
+ * by its original tuple and by the reply tuple of each entry made (with
+ * the same reply tuple, both lead to the same entry); once all expire,
+ * the GC removes every entry, the lost ones too: the count back to 0,
+ * every slot free, no tuple left. On one CPU the threads take turns: no
+ * race, the rest holds. */
+static void test_race_on_two_threads(void)
+{
+	enum { FLOWS = 4000, N = 4 * FLOWS };
+	static uint8_t made[2][FLOWS];
+	bool two_cpus = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+
+	for (int same = 0; same < 2; same++) {
+		struct kdp_ct *ct = make(N);
+		unsigned int arrived = 0, races = 0, n_made = 0;
+		struct race_arg a[2];
+		uint8_t dir = 9;
+		bool found = true, gone = true;
+
+		CU_ASSERT_FATAL(ct != NULL);
+		memset(made, 0, sizeof(made));
+		for (unsigned int t = 0; t < 2; t++)
+			a[t] = (struct race_arg){ct, t, FLOWS, same, &arrived, made[t]};
+		CU_ASSERT_FATAL(race_run(a));
+		for (unsigned int i = 0; i < FLOWS; i++) {
+			struct kdp_ct_key o = race_orig(i);
+			struct kdp_ct_entry *e = find(ct, &o, &dir);
+
+			n_made += made[0][i] + made[1][i];
+			races += made[0][i] && made[1][i];
+			found = found && made[0][i] + made[1][i] >= 1 && e != NULL &&
+				dir == KDP_CT_ORIG && memcmp(&e->key[KDP_CT_ORIG], &o, sizeof(o)) == 0;
+			for (unsigned int t = 0; t < 2 && found; t++) {
+				struct kdp_ct_key r = race_reply(i, t, same);
+				struct kdp_ct_entry *er = find(ct, &r, &dir);
+
+				if (same)
+					found = er == e && dir == KDP_CT_REPLY;
+				else if (made[t][i])
+					found = er != NULL && dir == KDP_CT_REPLY &&
+						memcmp(&er->key[KDP_CT_ORIG], &o, sizeof(o)) == 0 &&
+						memcmp(&er->key[KDP_CT_REPLY], &r, sizeof(r)) == 0;
+				else
+					found = er == NULL;
+			}
+		}
+		printf("(%u of %u flows made by both threads, reply tuples %s) ", races, FLOWS,
+		       same ? "the same" : "different");
+		CU_ASSERT_EQUAL(n_made, FLOWS + races);
+		if (two_cpus)
+			CU_ASSERT(races > 0); /* else this test shows little */
+		CU_ASSERT_EQUAL(kdp_ct_count(ct), FLOWS + races);
+		CU_ASSERT(found);
+		CU_ASSERT_EQUAL(kdp_ct_gc(ct, 2000, N), 0);
+		CU_ASSERT_EQUAL(kdp_ct_gc(ct, 1000000, N), FLOWS + races);
+		CU_ASSERT_EQUAL(ct->gc_lost_races, races);
+		CU_ASSERT_EQUAL(kdp_ct_count(ct), 0);
+		CU_ASSERT_EQUAL(all_free_slots(ct), N);
+		for (unsigned int i = 0; i < FLOWS; i++) {
+			struct kdp_ct_key o = race_orig(i);
+			struct kdp_ct_key r0 = race_reply(i, 0, same), r1 = race_reply(i, 1, same);
+
+			gone = gone && find(ct, &o, &dir) == NULL && find(ct, &r0, &dir) == NULL &&
+			       find(ct, &r1, &dir) == NULL;
+		}
+		CU_ASSERT(gone);
+		kdp_ct_free(ct);
+	}
 }
 
 /* kdp_ct_foreach(): the first two entries listed, into @p arg. */
@@ -397,8 +702,12 @@ void test_register_ct(void)
 	CU_add_test(s, "full table refuses new flows, keeps old ones", test_full_table);
 	CU_add_test(s, "a table of 65,536 flows takes 65,536", test_fills_to_capacity);
 	CU_add_test(s, "GC: entries of a frontend id gone for good let go of it", test_gc_clears_gone_ids);
-	CU_add_test(s, "GC: slots the import gave back, still live in the file, are left alone",
-		    test_gc_leaves_slots_the_import_freed);
+	CU_add_test(s, "GC: slots the import holds are left alone until released, then free",
+		    test_gc_leaves_slots_the_import_holds);
+	CU_add_test(s, "GC: the entry of one flow created on two workers at once is retired",
+		    test_gc_retires_lost_races);
+	CU_add_test(s, "one flow created by two threads at once: every entry removed at expiry",
+		    test_race_on_two_threads);
 	CU_add_test(s, "import: a flow live twice in the file is tracked once, the other freed",
 		    test_import_keeps_stale_out);
 }

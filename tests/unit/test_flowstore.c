@@ -274,6 +274,7 @@ static void test_restart(void)
 	ct = ct_over(fs, 1024, "test_fs_ct1");
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct_import(ct, t, &st), 0);
+	kdp_ct_release_stale(ct); /* as a start does */
 	CU_ASSERT_EQUAL(st.live, 0);
 	for (int i = 0; i < 6; i++) {
 		o[i] = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 152, 212), (uint16_t)(40000 + i), 80, 6);
@@ -306,6 +307,7 @@ static void test_restart(void)
 	ct = ct_over(fs, 1024, "test_fs_ct2");
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct_import(ct, t + 10, &st), 0);
+	kdp_ct_release_stale(ct); /* as a start does */
 	CU_ASSERT_EQUAL(st.live, 5);
 	CU_ASSERT_EQUAL(st.imported, 3);
 	CU_ASSERT_EQUAL(st.expired, 1);
@@ -349,6 +351,7 @@ static void test_restart(void)
 	ct = ct_over(fs, 2048, "test_fs_ct3");
 	CU_ASSERT_EQUAL(kdp_ct_import(ct, t + 20, &st), 0);
 	kdp_ct_import_from(ct, fs->src->ct, fs->src->hdr->geom.ct_slots, t + 20, &st);
+	kdp_ct_release_stale(ct); /* as a start does */
 	CU_ASSERT_EQUAL(st.imported, 1024);
 	CU_ASSERT_PTR_NOT_NULL(find(ct, &o[0], &dir));
 	aff = kdp_affinity_create(fs->hdr->geom.aff_slots, fs->aff, fs->hdr->aff_seed);
@@ -424,6 +427,7 @@ static void test_restart6(void)
 	ct = ct6_over(fs, 256, "test_fs6_ct1");
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct6_import(ct, t, &st), 0);
+	kdp_ct_release_stale(&ct->c); /* as a start does */
 	CU_ASSERT_EQUAL(st.live, 0);
 	for (int i = 0; i < 5; i++) {
 		/* A ClusterIP flow (DNAT) and masqueraded ones (SNAT port 32768 + i). */
@@ -472,6 +476,7 @@ static void test_restart6(void)
 	ct = ct6_over(fs, 256, "test_fs6_ct2");
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct6_import(ct, t + 10, &st), 0);
+	kdp_ct_release_stale(&ct->c); /* as a start does */
 	CU_ASSERT_EQUAL(st.live, 4);
 	CU_ASSERT_EQUAL(st.imported, 2);
 	CU_ASSERT_EQUAL(st.expired, 1);
@@ -537,6 +542,7 @@ static void test_restart6(void)
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct6_import(ct, t + 20, &st), 0);
 	kdp_ct_import_from(&ct->c, fs->src->ct6, fs->src->hdr->geom.ct6_slots, t + 20, &st);
+	kdp_ct_release_stale(&ct->c); /* as a start does */
 	CU_ASSERT_EQUAL(st.imported, 256);
 	CU_ASSERT_EQUAL(kdp_ct6_count(ct), 256);
 	CU_ASSERT_PTR_EQUAL(find6(ct, &r[4], &dir), find6(ct, &o[4], &dir));
@@ -667,6 +673,7 @@ static void test_import_v1(void)
 	ct = ct_over(fs, 1024, "test_fs1_ct1");
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct_import(ct, t, &st), 0);
+	kdp_ct_release_stale(ct); /* as a start does */
 	CU_ASSERT_EQUAL(kdp_ct_insert(ct, &o, &r, KDP_CT_F_DNAT, 3, 1, t, &e), 0);
 	CU_ASSERT_EQUAL(kdp_ct_insert(ct, &mo, &mr, KDP_CT_F_SNAT, 0, 0, t, &e), 0);
 	memset(&fe, 0, sizeof(fe));
@@ -704,6 +711,7 @@ static void test_import_v1(void)
 	CU_ASSERT_FATAL(ct != NULL);
 	CU_ASSERT_EQUAL(kdp_ct_import(ct, t + 10, &st), 0);
 	kdp_ct_import_from(ct, fs->src->ct, fs->src->hdr->geom.ct_slots, t + 10, &st);
+	kdp_ct_release_stale(ct); /* as a start does */
 	CU_ASSERT_EQUAL(st.imported, 2);
 	CU_ASSERT_EQUAL(fs->src->hdr->geom.ct6_slots, 0);
 	e = find(ct, &mr, &dir);
