@@ -422,15 +422,18 @@ void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t
 	st->ns += (rte_rdtsc() - t0) * 1000000000ull / rte_get_tsc_hz();
 }
 
-/* Reply tuple @p reply (hash @p sr), if it names entry @p from, names
- * @p to instead: the same flow's entry that kept the original tuple. */
-static void repoint_reply(struct kdp_ct *ct, const void *reply, hash_sig_t sr, void *from,
+/* Reply tuple @p reply (hash @p sr), if it names another entry of the
+ * flow of original tuple @p orig than @p to, names @p to instead: the
+ * entry that kept the original tuple. (An entry's memory stays mapped: a
+ * slot reused meanwhile has other tuples.) */
+static void repoint_reply(struct kdp_ct *ct, const void *reply, hash_sig_t sr, const void *orig,
 			  void *to)
 {
 	void *d;
 
-	if (rte_hash_lookup_with_hash_data(ct->h, reply, sr, &d) >= 0 &&
-	    d == (void *)((uintptr_t)from | 1))
+	if (rte_hash_lookup_with_hash_data(ct->h, reply, sr, &d) >= 0 && ((uintptr_t)d & 1) &&
+	    d != (void *)((uintptr_t)to | 1) &&
+	    memcmp((const void *)((uintptr_t)d & ~(uintptr_t)1), orig, ct->key_len) == 0)
 		rte_hash_add_key_with_hash_data(ct->h, reply, sr, (void *)((uintptr_t)to | 1));
 }
 
@@ -487,29 +490,44 @@ int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, ui
 	__atomic_store_n(&st->slot, KDP_CT_SLOT_LIVE, __ATOMIC_RELEASE);
 	ret = rte_hash_add_key_with_hash_data(ct->h, reply, sr, (void *)((uintptr_t)e | 1));
 	if (ret != 0) {
-		/* A reader may hold e already: let the GC retire it. */
+		/* A reader may hold e already: let the GC retire it, in a
+		 * second (not while the same flow's other inserts may run). */
 		st->flags |= KDP_CT_F_DEAD;
-		__atomic_store_n(&st->expires_ms, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&st->expires_ms, now_ms + 1000, __ATOMIC_RELEASE);
 		return ret == -ENOSPC ? -ENOSPC : -EEXIST;
 	}
 	/* The same flow created at this instant on another worker: the later
 	 * add of the original tuple won (the GC retires the other entry).
 	 * With the same reply tuple (no SNAT port of our own), our later add
 	 * of it would send the winner's replies to us: they go to the
-	 * winner's entry. One lookup of lines still in cache. */
-	if (rte_hash_lookup_with_hash_data(ct->h, orig, so, &found) >= 0 && found != e &&
-	    !((uintptr_t)found & 1) &&
-	    memcmp((const uint8_t *)found + ct->key_len, reply, ct->key_len) == 0)
-		repoint_reply(ct, reply, sr, e, found);
+	 * winner's entry. One lookup of lines still in cache; again while
+	 * the owner changes (three workers). */
+	for (void *owner = e; owner != NULL;) {
+		if (rte_hash_lookup_with_hash_data(ct->h, orig, so, &found) < 0 ||
+		    ((uintptr_t)found & 1) || found == owner)
+			break;
+		owner = found;
+		if (memcmp((const uint8_t *)owner + ct->key_len, reply, ct->key_len) != 0)
+			break;
+		repoint_reply(ct, reply, sr, orig, owner);
+	}
 	*out = e;
 	return 0;
 }
+
+static bool retire_lost(struct kdp_ct *ct, void *e);
 
 void kdp_ct_delete(struct kdp_ct *ct, void *e)
 {
 	uint8_t k0[64], k1[64];
 	void *d;
 
+	/* Its original tuple taken by the same flow's entry another worker
+	 * made at that instant: that one stays, and e goes as a lost race. */
+	if (rte_hash_lookup_data(ct->h, e, &d) < 0 || d != e) {
+		retire_lost(ct, e);
+		return;
+	}
 	memcpy(k0, e, ct->key_len);
 	memcpy(k1, (uint8_t *)e + ct->key_len, ct->key_len);
 	/* Not live in the file any more: a kdp started after a crash must not
@@ -532,8 +550,8 @@ void kdp_ct_delete(struct kdp_ct *ct, void *e)
 
 /* True when live entry @p e is what the table finds for its original
  * tuple. A slot can be live without that: one the import holds until
- * kdp_ct_release_stale() (the GC leaves those alone), one a worker is
- * filling (not expired), one whose tuple another entry took (one flow
+ * kdp_ct_release_stale() (the GC leaves those alone), one whose tuple
+ * another entry took after it was added (one flow
  * created on two workers at once: a lost race). */
 static bool indexed(struct kdp_ct *ct, void *e)
 {
@@ -565,12 +583,12 @@ static inline uint32_t svc_id_of(struct kdp_ct *ct, void *e)
 	return __atomic_load_n(&kdp_ct_state_of(ct, e)->svc_id, __ATOMIC_RELAXED);
 }
 
-/* Retires live entry @p e, expired, which the table does not find by its
- * original tuple any more: the same flow, created at once on another
- * worker, took it. Its reply tuple goes if it still names @p e (the
- * workers' SNAT ports differ, so the two entries' reply tuples may), and
- * its slot is freed once no reader can hold it. @return false when put
- * off (the defer queue is full). */
+/* Retires live entry @p e, which the table does not find by its original
+ * tuple any more: the same flow, created at once on another worker, took
+ * it. Its reply tuple goes if it still names @p e (the workers' SNAT ports
+ * differ, so the two entries' reply tuples may), or goes to the winner if
+ * the winner's reply tuple is the same; its slot is freed once no reader
+ * can hold it. @return false when put off (the defer queue is full). */
 static bool retire_lost(struct kdp_ct *ct, void *e)
 {
 	uint32_t idx = (uint32_t)(((uint8_t *)e - ct->slots) / ct->entry_size);
@@ -588,21 +606,25 @@ static bool retire_lost(struct kdp_ct *ct, void *e)
 	if (rte_hash_lookup_data(ct->h, k1, &data) >= 0 && data == (void *)((uintptr_t)e | 1)) {
 		void *w;
 
-		/* The winner's reply tuple too (kdp_ct_insert_any() gives it
-		 * to the winner; this is in case): it stays, the winner's. */
+		/* kdp_ct_insert_any() gives a shared reply tuple to the
+		 * winner; this is in case. */
 		if (rte_hash_lookup_data(ct->h, e, &w) >= 0 && !((uintptr_t)w & 1) &&
 		    memcmp((const uint8_t *)w + ct->key_len, k1, ct->key_len) == 0)
 			repoint_reply(ct, k1, rte_hash_hash(ct->h, k1), e, w);
 		else
 			rte_hash_del_key(ct->h, k1);
 	}
+	/* The grace period begins once no tuple names e; the queue had room
+	 * (if not, a next pass finds e as it is and tries again). */
+	if (ct->lost_dq != NULL && rte_rcu_qsbr_dq_enqueue(ct->lost_dq, &idx) != 0)
+		return false;
 	__atomic_store_n(&kdp_ct_state_of(ct, e)->slot, KDP_CT_SLOT_DELETED, __ATOMIC_RELEASE);
 	/* Both workers counted their entry. */
 	__atomic_fetch_sub(&ct->count, 1, __ATOMIC_RELAXED);
 	ct->gc_lost_races++;
 	if (ct->lost_dq == NULL)
 		free_lost(ct, &idx, 1);
-	else if (rte_rcu_qsbr_dq_enqueue(ct->lost_dq, &idx) == 0) /* room checked */
+	else
 		ct->lost_pending++;
 	return true;
 }
@@ -620,9 +642,11 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 
 	/* The slots in order (a sequential read); the hash is asked only of
 	 * an entry to act on. A live slot stays the same entry while the GC
-	 * looks: only this thread frees, and no slot of the free ring says
-	 * live. Until the import's slots are released, a live slot the table
-	 * does not find is not the table's. */
+	 * looks: only this thread deletes (a slot is freed once deleted), a
+	 * worker marks a slot live once its original tuple is in and never
+	 * gives back a live one, and no slot of the free ring says live.
+	 * Until the import's slots are released, a live slot the table does
+	 * not find is not the table's. */
 	for (uint32_t i = 0; i < budget; i++) {
 		void *e = live_at(ct, ct->gc_cursor);
 

@@ -80,7 +80,8 @@ enum kdp_ct_tcp_state {
  *     generation the backend was checked at
  *   flags: KDP_CT_F_*; tcp_state: enum kdp_ct_tcp_state; fin: a bit per
  *     direction that sent FIN; nat_port_owner: lcore that owns the NAT port
- *   slot: KDP_CT_SLOT_*, written last when it becomes live
+ *   slot: KDP_CT_SLOT_*, live once the entry is whole and its original
+ *     tuple in the table
  *   check: kdp_ct_entry_check(): the tuples and svc_id */
 #define KDP_CT_ENTRY_FIELDS \
 	uint64_t expires_ms; \

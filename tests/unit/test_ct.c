@@ -455,6 +455,25 @@ static void test_gc_retires_lost_races(void)
 		rte_rcu_qsbr_quiescent(v, 0);
 		kdp_ct_free(ct);
 	}
+	/* Deleted by the control thread before it expires (a SYN renewal,
+	 * a service gone): the loser goes as a lost race, the winner's
+	 * original tuple stays. */
+	{
+		struct kdp_ct *ct = make(N);
+		struct kdp_ct_entry *a, *b;
+		uint8_t dir = 9;
+
+		CU_ASSERT_FATAL(ct != NULL);
+		a = race_loser(ct, &o, &r_a, &r_b, false, &b);
+		kdp_ct_delete(ct, a);
+		CU_ASSERT_EQUAL(ct->gc_lost_races, 1);
+		CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+		CU_ASSERT_EQUAL(a->slot, KDP_CT_SLOT_FREE);
+		CU_ASSERT_PTR_EQUAL(find(ct, &o, &dir), b);
+		CU_ASSERT_PTR_EQUAL(find(ct, &r_b, &dir), b);
+		CU_ASSERT_PTR_NULL(find(ct, &r_a, &dir));
+		kdp_ct_free(ct);
+	}
 	rte_rcu_qsbr_thread_offline(v, 0);
 	rte_rcu_qsbr_thread_unregister(v, 0);
 	rte_free(v);
