@@ -245,8 +245,8 @@ static void render_conntrack(struct kdp *k, struct evbuffer *o, const struct kdp
 			"address family.", (double)k->ct->gc_orphaned, v6,
 			v6 ? (double)k->ct6->c.gc_orphaned : 0);
 	by_family_typed(o, "kdp_conntrack_gc_lost_races_total", "counter",
-			"Expired entries freed by GC whose tuples the same flow, created at once "
-			"on another worker, took, by address family.",
+			"Entries retired because the same flow, created at once on another worker, "
+			"took their original tuple, by address family.",
 			(double)k->ct->gc_lost_races, v6, v6 ? (double)k->ct6->c.gc_lost_races : 0);
 	head(o, "kdp_frontend_ids", "gauge",
 	     "Service frontend ids: in use, reserved for frontends of the flow state file not back "

@@ -517,17 +517,17 @@ int kdp_ct_insert_any(struct kdp_ct *ct, const void *orig, const void *reply, ui
 
 static bool retire_lost(struct kdp_ct *ct, void *e);
 
-void kdp_ct_delete(struct kdp_ct *ct, void *e)
+/* kdp_ct_delete(); @return false when put off (a lost race whose defer
+ * queue is full: a next GC pass finds it again). */
+static bool delete_entry(struct kdp_ct *ct, void *e)
 {
 	uint8_t k0[64], k1[64];
 	void *d;
 
 	/* Its original tuple taken by the same flow's entry another worker
 	 * made at that instant: that one stays, and e goes as a lost race. */
-	if (rte_hash_lookup_data(ct->h, e, &d) < 0 || d != e) {
-		retire_lost(ct, e);
-		return;
-	}
+	if (rte_hash_lookup_data(ct->h, e, &d) < 0 || d != e)
+		return retire_lost(ct, e);
 	memcpy(k0, e, ct->key_len);
 	memcpy(k1, (uint8_t *)e + ct->key_len, ct->key_len);
 	/* Not live in the file any more: a kdp started after a crash must not
@@ -546,6 +546,12 @@ void kdp_ct_delete(struct kdp_ct *ct, void *e)
 			ct->p.on_free(ct->p.on_free_arg, e);
 		slot_put(ct, e);
 	}
+	return true;
+}
+
+void kdp_ct_delete(struct kdp_ct *ct, void *e)
+{
+	delete_entry(ct, e);
 }
 
 /* True when live entry @p e is what the table finds for its original
@@ -583,6 +589,14 @@ static inline uint32_t svc_id_of(struct kdp_ct *ct, void *e)
 	return __atomic_load_n(&kdp_ct_state_of(ct, e)->svc_id, __ATOMIC_RELAXED);
 }
 
+/* Frees the lost races' slots whose grace period is over. */
+static void lost_reclaim(struct kdp_ct *ct)
+{
+	unsigned int freed;
+
+	rte_rcu_qsbr_dq_reclaim(ct->lost_dq, KDP_CT_LOST_DQ, &freed, &ct->lost_pending, NULL);
+}
+
 /* Retires live entry @p e, which the table does not find by its original
  * tuple any more: the same flow, created at once on another worker, took
  * it. Its reply tuple goes if it still names @p e (the workers' SNAT ports
@@ -596,10 +610,7 @@ static bool retire_lost(struct kdp_ct *ct, void *e)
 	void *data;
 
 	if (ct->lost_dq != NULL) {
-		unsigned int freed;
-
-		rte_rcu_qsbr_dq_reclaim(ct->lost_dq, KDP_CT_LOST_DQ, &freed, &ct->lost_pending,
-					NULL);
+		lost_reclaim(ct);
 		if (ct->lost_pending >= KDP_CT_LOST_DQ)
 			return false; /* the next pass */
 	}
@@ -633,12 +644,8 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 {
 	uint32_t removed = 0;
 
-	if (ct->lost_pending > 0) {
-		unsigned int freed;
-
-		rte_rcu_qsbr_dq_reclaim(ct->lost_dq, KDP_CT_LOST_DQ, &freed, &ct->lost_pending,
-					NULL);
-	}
+	if (ct->lost_pending > 0)
+		lost_reclaim(ct);
 
 	/* The slots in order (a sequential read); the hash is asked only of
 	 * an entry to act on. A live slot stays the same entry while the GC
@@ -655,12 +662,10 @@ uint32_t kdp_ct_gc(struct kdp_ct *ct, uint64_t now_ms, uint32_t budget)
 			uint32_t id;
 
 			if (expired(ct, e, now_ms)) {
-				if (indexed(ct, e)) {
-					kdp_ct_delete(ct, e);
+				/* Indexed or a lost race (delete_entry() tells
+				 * which); only the table's own while holding. */
+				if ((!ct->holding || indexed(ct, e)) && delete_entry(ct, e))
 					removed++;
-				} else if (!ct->holding && retire_lost(ct, e)) {
-					removed++;
-				}
 			} else if ((id = svc_id_of(ct, e)) != 0 && ct->p.fe_gone != NULL &&
 				   ct->p.fe_gone(ct->p.fe_gone_arg, id) &&
 				   (!ct->holding || indexed(ct, e))) {

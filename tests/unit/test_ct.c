@@ -422,7 +422,8 @@ static void test_gc_retires_lost_races(void)
 		CU_ASSERT_EQUAL(kdp_ct_gc(ct, 61000, N), 1);
 		CU_ASSERT_EQUAL(ct->gc_lost_races, 1);
 		CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
-		CU_ASSERT_PTR_NULL(same ? NULL : find(ct, &r_a, &dir));
+		if (!same) /* the loser's own reply tuple: gone, its port free */
+			CU_ASSERT_PTR_NULL(find(ct, &r_a, &dir));
 		CU_ASSERT_PTR_EQUAL(find(ct, &o, &dir), b);
 		CU_ASSERT_EQUAL(dir, KDP_CT_ORIG);
 		CU_ASSERT_PTR_EQUAL(find(ct, r_won, &dir), b);
