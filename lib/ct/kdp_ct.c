@@ -35,6 +35,11 @@ static inline void *entry_at_index(const struct kdp_ct *ct, uint32_t idx)
 	return ct->slots + (size_t)idx * ct->entry_size;
 }
 
+static inline uint32_t entry_index(const struct kdp_ct *ct, const void *e)
+{
+	return (uint32_t)(((const uint8_t *)e - ct->slots) / ct->entry_size);
+}
+
 uint16_t kdp_ct_entry_check(const struct kdp_ct *ct, const void *e)
 {
 	uint32_t c = kdp_hash_crc(e, 2 * ct->key_len, 0x6b6470);
@@ -82,7 +87,7 @@ static void *slot_get(struct kdp_ct *ct)
 /* Gives slot @p e back: free in the file first, then reusable. */
 static void slot_put(struct kdp_ct *ct, void *e)
 {
-	uint32_t idx = (uint32_t)(((uint8_t *)e - ct->slots) / ct->entry_size);
+	uint32_t idx = entry_index(ct, e);
 
 	__atomic_store_n(&kdp_ct_state_of(ct, e)->slot, KDP_CT_SLOT_FREE, __ATOMIC_RELEASE);
 	rte_ring_mp_enqueue_elem(ct->free, &idx, sizeof(idx));
@@ -306,13 +311,61 @@ static bool entry_intact(const struct kdp_ct *ct, const void *entry)
 	       (pr == IPPROTO_TCP || e->tcp_state == KDP_CT_TCP_NONE) && e->fin <= 3;
 }
 
-/* Indexes both tuples of live entry @p e; 0, or -EEXIST / -ENOSPC. */
-static int index_entry(struct kdp_ct *ct, void *e)
+/* Live entry @p e, whose original tuple entry @p x already tracks: the
+ * two entries one flow gets when two workers create it at once, both still
+ * live (the GC had not retired the loser when the previous kdp stopped).
+ * @return true when @p e is the one to keep: the winner took every packet
+ * after the race, so it has more; on a tie, the first one stays. */
+static bool race_winner(const struct kdp_ct *ct, const void *e, const void *x)
 {
-	const uint8_t *k0 = e, *k1 = k0 + ct->key_len;
+	const struct kdp_ct_state *se = kdp_ct_state_of(ct, e), *sx = kdp_ct_state_of(ct, x);
+
+	return se->pkts[0] + se->pkts[1] > sx->pkts[0] + sx->pkts[1];
+}
+
+/* Gives the flow of entry @p x (its original tuple tracked, reply tuple
+ * @p x1) to live entry @p e of the same original tuple and reply tuple
+ * @p k1: both tuples name @p e afterwards, @p x none. 0, or -EEXIST when
+ * @p k1 is another flow's, or -ENOSPC (nothing changed then). */
+static int take_over_flow(struct kdp_ct *ct, void *e, const void *k1, void *x, const void *x1)
+{
+	bool same_reply = memcmp(k1, x1, ct->key_len) == 0;
 	int ret;
 
-	if (rte_hash_lookup(ct->h, k0) >= 0 || rte_hash_lookup(ct->h, k1) >= 0)
+	if (!same_reply && rte_hash_lookup(ct->h, k1) >= 0)
+		return -EEXIST;
+	ret = rte_hash_add_key_data(ct->h, k1, (void *)((uintptr_t)e | 1));
+	if (ret != 0)
+		return ret;
+	/* Replacing a key's data frees nothing; x's reply tuple, deleted,
+	 * is not the owner's key either: x is the caller's to give back. */
+	rte_hash_add_key_data(ct->h, e, e);
+	if (!same_reply)
+		rte_hash_del_key(ct->h, x1);
+	return 0;
+}
+
+/* Indexes both tuples of live entry @p e; 0, or -EEXIST / -ENOSPC. When
+ * @p e is the winner of a race whose loser was indexed first, the loser
+ * gives its flow to @p e and is returned in *@p lost (0 then, and the
+ * count stays). */
+static int index_entry(struct kdp_ct *ct, void *e, void **lost)
+{
+	const uint8_t *k0 = e, *k1 = k0 + ct->key_len;
+	void *x;
+	int ret;
+
+	*lost = NULL;
+	if (rte_hash_lookup_data(ct->h, k0, &x) >= 0) {
+		/* x with its low bit set: k0 is another flow's reply tuple. */
+		if (((uintptr_t)x & 1) || !race_winner(ct, e, x))
+			return -EEXIST;
+		ret = take_over_flow(ct, e, k1, x, (const uint8_t *)x + ct->key_len);
+		if (ret == 0)
+			*lost = x;
+		return ret;
+	}
+	if (rte_hash_lookup(ct->h, k1) >= 0)
 		return -EEXIST;
 	ret = rte_hash_add_key_data(ct->h, k0, e);
 	if (ret != 0)
@@ -330,14 +383,16 @@ static int index_entry(struct kdp_ct *ct, void *e)
 }
 
 /* Indexes live entry @p e, counted in @p st: imported, or a clash or no
- * room. @return true when imported. */
-static bool index_counted(struct kdp_ct *ct, void *e, struct kdp_ct_import_stats *st)
+ * room. @return true when imported; *@p lost is then the entry it took
+ * the flow from (counted as the clash), or NULL. */
+static bool index_counted(struct kdp_ct *ct, void *e, struct kdp_ct_import_stats *st,
+			  void **lost)
 {
-	int ret = index_entry(ct, e);
+	int ret = index_entry(ct, e, lost);
 
-	if (ret == 0)
+	if (ret == 0 && *lost == NULL)
 		st->imported++;
-	else if (ret == -EEXIST)
+	else if (ret == 0 || ret == -EEXIST)
 		st->clashes++;
 	else
 		st->no_room++;
@@ -355,7 +410,8 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
 	memset(st, 0, sizeof(*st));
 	ct->holding = true;
 	for (uint32_t i = 0; i < ct->p.max_flows; i++) {
-		void *e = entry_at_index(ct, i);
+		void *e = entry_at_index(ct, i), *lost;
+		uint32_t held = i;
 
 		if (kdp_ct_state_of(ct, e)->slot == KDP_CT_SLOT_LIVE) {
 			st->live++;
@@ -363,14 +419,17 @@ int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats
 				st->invalid++;
 			else if (kdp_ct_state_of(ct, e)->expires_ms <= now_ms)
 				st->expired++;
-			else if (index_counted(ct, e, st))
-				continue;
+			else if (index_counted(ct, e, st, &lost)) {
+				if (lost == NULL)
+					continue;
+				held = entry_index(ct, lost); /* a race's loser, indexed first */
+			}
 			/* Live in the file and not tracked: out of use until
 			 * kdp_ct_release_stale() marks it free. The import
 			 * writes nothing, so a kdp that hands over can go on
 			 * if the new one gives up; and no slot of the free
 			 * ring says live (the GC tells a lost race so). */
-			if (!keep_stale(ct, i))
+			if (!keep_stale(ct, held))
 				return -ENOMEM;
 			continue;
 		}
@@ -395,7 +454,7 @@ void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t
 
 	for (uint32_t i = 0; i < n; i++) {
 		const void *s = (const uint8_t *)src + (size_t)i * ct->entry_size;
-		void *e;
+		void *e, *lost;
 
 		if (kdp_ct_state_of(ct, s)->slot != KDP_CT_SLOT_LIVE)
 			continue;
@@ -415,8 +474,11 @@ void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t
 		}
 		kdp_ct_state_of(ct, e)->slot = KDP_CT_SLOT_FREE;
 		memcpy(e, s, ct->entry_size);
-		if (index_counted(ct, e, st))
+		if (index_counted(ct, e, st, &lost)) {
+			if (lost != NULL) /* a race's loser, copied first: no key names it */
+				slot_put(ct, lost);
 			continue;
+		}
 		slot_put(ct, e);
 	}
 	st->ns += (rte_rdtsc() - t0) * 1000000000ull / rte_get_tsc_hz();
@@ -605,7 +667,7 @@ static void lost_reclaim(struct kdp_ct *ct)
  * can hold it. @return false when put off (the defer queue is full). */
 static bool retire_lost(struct kdp_ct *ct, void *e)
 {
-	uint32_t idx = (uint32_t)(((uint8_t *)e - ct->slots) / ct->entry_size);
+	uint32_t idx = entry_index(ct, e);
 	const uint8_t *k1 = (const uint8_t *)e + ct->key_len;
 	void *data;
 

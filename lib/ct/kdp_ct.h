@@ -183,7 +183,8 @@ struct kdp_ct_import_stats {
 	uint32_t imported; /**< flows tracked again */
 	uint32_t expired;  /**< live but past their lifetime (freed) */
 	uint32_t invalid;  /**< failed the entry checks: damaged (freed) */
-	uint32_t clashes;  /**< a tuple already tracked by another entry (freed) */
+	uint32_t clashes;  /**< a tuple already tracked by another entry, or the
+			    *   flow's other entry with more packets (freed) */
 	uint32_t no_room;  /**< no room left in this table (a smaller one) */
 	uint64_t ns;       /**< time it took */
 };
@@ -211,7 +212,9 @@ struct kdp_ct *kdp_ct_create_any(const char *name, const struct kdp_ct_params *p
  * this table. It writes nothing into the slots: a live slot it does not
  * track (expired, damaged, its tuple already tracked, no room) is held out
  * of use until kdp_ct_release_stale(), so a slot in the free ring never
- * says live. Call once, before any worker uses the table.
+ * says live. Of two entries of one original tuple (two workers created
+ * the flow at once), the one with more packets is tracked. Call once,
+ * before any worker uses the table.
  * @return 0, or -ENOMEM.
  */
 int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats *st);

@@ -713,6 +713,105 @@ static void test_import_keeps_stale_out(void)
 	rte_free(slots);
 }
 
+/* A restart that finds one flow's two entries live (two workers created
+ * it at once; the previous kdp stopped before the GC retired the loser):
+ * the winner, which took every packet since, is tracked whichever slot it
+ * is in; the loser and its reply tuple are not. @p same: both entries have
+ * one reply tuple (no SNAT port); @p winner_low: the winner is in the
+ * lower slot; @p from: imported with kdp_ct_import_from() (a file of other
+ * sizes) instead of in place. */
+static void check_import_race(bool same, bool winner_low, bool from)
+{
+	enum { N = 64, LOW = 3, HIGH = 10 };
+	struct kdp_ct_entry *slots = rte_zmalloc("test_ct_race_slots", sizeof(*slots) * N, 64);
+	struct kdp_ct *s1 = make(N), *s2 = make(N), *ct;
+	struct kdp_ct_params p = {.max_flows = N, .slots = from ? NULL : slots};
+	struct kdp_ct_key o = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 10), 40000, 53, 17);
+	struct kdp_ct_key rw = tuple(IP4(172, 20, 0, 10), IP4(192, 168, 10, 101), 53, 61001, 17);
+	struct kdp_ct_key rl = tuple(IP4(172, 20, 0, 10), IP4(192, 168, 10, 101), 53,
+				     same ? 61001 : 61002, 17);
+	struct kdp_ct_import_stats st;
+	struct kdp_ct_entry *w, *l, *got, *seen[2] = {NULL, NULL};
+	unsigned int wi = winner_low ? LOW : HIGH, li = winner_low ? HIGH : LOW;
+	uint8_t dir = 9;
+
+	CU_ASSERT_FATAL(slots != NULL && s1 != NULL && s2 != NULL);
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(s1, &o, &rw, KDP_CT_F_DNAT | KDP_CT_F_SNAT, 7, 1,
+					    1000, &w), 0);
+	CU_ASSERT_EQUAL_FATAL(kdp_ct_insert(s2, &o, &rl, KDP_CT_F_DNAT | KDP_CT_F_SNAT, 7, 1,
+					    1000, &l), 0);
+	slots[wi] = *w;
+	slots[wi].pkts[KDP_CT_ORIG] = 5;
+	slots[wi].pkts[KDP_CT_REPLY] = 4;
+	slots[li] = *l;
+	slots[li].pkts[KDP_CT_ORIG] = 1;
+	slots[li].pkts[KDP_CT_REPLY] = 0;
+	kdp_ct_free(s1);
+	kdp_ct_free(s2);
+	kdp_ct_timeouts_default(&p.timeouts);
+	ct = kdp_ct_create(from ? "test_ct_race_from" : "test_ct_race", &p);
+	CU_ASSERT_FATAL(ct != NULL);
+	if (from) {
+		memset(&st, 0, sizeof(st));
+		kdp_ct_import_from(ct, slots, N, 2000, &st);
+	} else {
+		CU_ASSERT_EQUAL(kdp_ct_import(ct, 2000, &st), 0);
+	}
+	CU_ASSERT(st.live == 2 && st.imported == 1 && st.clashes == 1 && st.no_room == 0);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 1);
+	got = find(ct, &o, &dir);
+	CU_ASSERT_FATAL(got != NULL);
+	CU_ASSERT_EQUAL(dir, KDP_CT_ORIG);
+	CU_ASSERT_EQUAL(got->pkts[KDP_CT_ORIG], 5);
+	CU_ASSERT_EQUAL(memcmp(&got->key[KDP_CT_REPLY], &rw, sizeof(rw)), 0);
+	if (!from)
+		CU_ASSERT_PTR_EQUAL(got, &slots[wi]);
+	CU_ASSERT_PTR_EQUAL(find(ct, &rw, &dir), got);
+	CU_ASSERT_EQUAL(dir, KDP_CT_REPLY);
+	if (!same)
+		CU_ASSERT_PTR_NULL(find(ct, &rl, &dir)); /* the loser's SNAT port is free */
+	CU_ASSERT_EQUAL(kdp_ct_foreach(ct, collect, seen), 0);
+	CU_ASSERT_PTR_EQUAL(seen[0], got);
+	CU_ASSERT_PTR_NULL(seen[1]);
+	if (!from) {
+		/* The loser is held live in the file until released, then free. */
+		CU_ASSERT_EQUAL(ct->n_stale, 1);
+		CU_ASSERT_EQUAL(ct->stale[0], li);
+		CU_ASSERT_EQUAL(slots[li].slot, KDP_CT_SLOT_LIVE);
+		CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 2);
+		kdp_ct_release_stale(ct);
+		CU_ASSERT_EQUAL(slots[li].slot, KDP_CT_SLOT_FREE);
+		CU_ASSERT_EQUAL(slots[wi].slot, KDP_CT_SLOT_LIVE);
+		CU_ASSERT_EQUAL(rte_ring_count(ct->free), N - 1);
+	}
+	/* At expiry (1000 + the UDP lifetime) the GC frees the one entry and
+	 * leaves no tuple behind. */
+	CU_ASSERT_EQUAL(kdp_ct_gc(ct, 1000000, N), 1);
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), 0);
+	CU_ASSERT_EQUAL(ct->gc_lost_races, 0);
+	CU_ASSERT_PTR_NULL(find(ct, &o, &dir));
+	CU_ASSERT_PTR_NULL(find(ct, &rw, &dir));
+	CU_ASSERT_PTR_NULL(find(ct, &rl, &dir));
+	/* Every slot is free again (with kdp_ct_import_from() the loser's
+	 * copy was given back at once): the table takes N new flows. */
+	for (unsigned int i = 0; i < N; i++) {
+		struct kdp_ct_key a = tuple(IP4(172, 20, 1, 236), IP4(10, 96, 0, 11), 1000 + i, 80, 6);
+		struct kdp_ct_key b = tuple(IP4(172, 20, 0, 11), IP4(172, 20, 1, 236), 80, 1000 + i, 6);
+		struct kdp_ct_entry *n;
+
+		CU_ASSERT_EQUAL(kdp_ct_insert(ct, &a, &b, KDP_CT_F_DNAT, 8, 1, 1000001, &n), 0);
+	}
+	CU_ASSERT_EQUAL(kdp_ct_count(ct), N);
+	kdp_ct_free(ct);
+	rte_free(slots);
+}
+
+static void test_import_race_winner(void)
+{
+	for (int v = 0; v < 8; v++)
+		check_import_race(v & 1, v & 2, v & 4);
+}
+
 void test_register_ct(void)
 {
 	CU_pSuite s = CU_add_suite("ct", NULL, NULL);
@@ -730,4 +829,6 @@ void test_register_ct(void)
 		    test_race_on_two_threads);
 	CU_add_test(s, "import: a flow live twice in the file is tracked once, the other freed",
 		    test_import_keeps_stale_out);
+	CU_add_test(s, "import: of one flow's two entries (a race), the one with more packets",
+		    test_import_race_winner);
 }
