@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
+#include "bench_common.h"
+
 #define MAX_CPUS 64
 
 struct spin {
@@ -34,25 +36,6 @@ struct spin {
 	uint64_t lost, longest; /* TSC cycles */
 	int err;
 };
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* TSC cycles per second, against CLOCK_MONOTONIC over 100 ms. */
-static double tsc_hz(void)
-{
-	double t0 = now_s(), t1;
-	uint64_t c0 = __rdtsc();
-
-	while ((t1 = now_s()) - t0 < 0.1)
-		;
-	return (double)(__rdtsc() - c0) / (t1 - t0);
-}
 
 static void *spin(void *arg)
 {
@@ -90,7 +73,7 @@ int main(int argc, char **argv)
 {
 	struct spin sp[MAX_CPUS];
 	double secs = 5, hz;
-	int opt, n = 0;
+	int opt, n, cpus[MAX_CPUS];
 
 	while ((opt = getopt(argc, argv, "s:h")) != -1) {
 		if (opt == 's' && (secs = atof(optarg)) > 0 && secs <= 3600)
@@ -98,23 +81,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: kdp-bench-cpu-stalls [-s SECONDS] CPU [CPU ...]\n");
 		return opt == 'h' ? 0 : 2;
 	}
-	if (optind == argc || argc - optind > MAX_CPUS) {
-		fprintf(stderr, "kdp-bench-cpu-stalls: give 1 to %d CPUs\n", MAX_CPUS);
+	n = bench_cpus("kdp-bench-cpu-stalls", argc, argv, optind, cpus, MAX_CPUS);
+	if (n < 0)
 		return 2;
-	}
-	hz = tsc_hz();
+	hz = bench_tsc_hz();
 	memset(sp, 0, sizeof(sp));
-	for (int i = optind; i < argc; i++, n++) {
-		char *end;
-		long c = strtol(argv[i], &end, 10);
-
-		if (*argv[i] == '\0' || *end != '\0' || c < 0 || c >= CPU_SETSIZE) {
-			fprintf(stderr, "kdp-bench-cpu-stalls: '%s' is not a CPU number\n", argv[i]);
-			return 2;
-		}
-		sp[n].cpu = (int)c;
-		sp[n].secs = secs;
-		sp[n].hz = hz;
+	for (int i = 0; i < n; i++) {
+		sp[i].cpu = cpus[i];
+		sp[i].secs = secs;
+		sp[i].hz = hz;
 	}
 	for (int i = 0; i < n; i++)
 		if (pthread_create(&sp[i].th, NULL, spin, &sp[i]) != 0) {
