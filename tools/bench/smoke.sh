@@ -21,5 +21,7 @@ run "$b/pkt-gen/kdp-pktgen" generate --port net_null0,no-rx=1 --flows 10000 \
 	--no-pci --no-huge -m 256 --no-telemetry -l 0 "--file-prefix=kdp-smoke-$$"
 rm -rf "/var/run/dpdk/kdp-smoke-$$" # kdp-pktgen leaves its EAL runtime directory
 run tools/bench/api-bench --build "$b" --services 300 --count 20 --batch 5
+run "$b/tools/bench/kdp-bench-cpu-stalls" -s 0.2 0 1
+run "$b/tools/bench/kdp-bench-memory" -s 0.2 -m 8 -k 2 0 1
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
