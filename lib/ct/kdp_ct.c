@@ -399,6 +399,35 @@ static bool index_counted(struct kdp_ct *ct, void *e, struct kdp_ct_import_stats
 	return ret == 0;
 }
 
+/* Into a full table, from a file of other sizes: live entry @p s, when it
+ * won a race whose loser was copied in first, takes the loser's slot (no
+ * worker runs during an import), counted as index_counted() counts a
+ * takeover; otherwise counted as a clash or no room. */
+static void take_over_in_place(struct kdp_ct *ct, const void *s, struct kdp_ct_import_stats *st)
+{
+	const uint8_t *k1 = (const uint8_t *)s + ct->key_len;
+	void *x;
+	int ret;
+
+	if (rte_hash_lookup_data(ct->h, s, &x) < 0) {
+		st->no_room++;
+		return;
+	}
+	if (((uintptr_t)x & 1) || !race_winner(ct, s, x)) {
+		st->clashes++;
+		return;
+	}
+	/* The loser's reply tuple is deleted (by its bytes, still in x)
+	 * before x becomes a copy of the winner. */
+	ret = take_over_flow(ct, x, k1, x, (const uint8_t *)x + ct->key_len);
+	if (ret == 0)
+		memcpy(x, s, ct->entry_size);
+	if (ret == 0 || ret == -EEXIST)
+		st->clashes++;
+	else
+		st->no_room++;
+}
+
 int kdp_ct_import(struct kdp_ct *ct, uint64_t now_ms, struct kdp_ct_import_stats *st)
 {
 	struct kdp_ct_import_stats dummy;
@@ -469,7 +498,7 @@ void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t
 		}
 		e = kdp_ct_count(ct) < ct->p.max_flows ? slot_get(ct) : NULL;
 		if (e == NULL) {
-			st->no_room++;
+			take_over_in_place(ct, s, st);
 			continue;
 		}
 		kdp_ct_state_of(ct, e)->slot = KDP_CT_SLOT_FREE;

@@ -231,7 +231,9 @@ void kdp_ct_release_stale(struct kdp_ct *ct);
 /**
  * Copies the live, intact, unexpired entries of another table's @p n slots
  * @p src (a flow state file of other sizes) into this one, after
- * kdp_ct_import(). Stats are added to @p st.
+ * kdp_ct_import(). Of one flow's two live entries (a race), the one with
+ * more packets is kept, in the other's slot when the table is full. Stats
+ * are added to @p st. No worker may use the table meanwhile.
  */
 void kdp_ct_import_from(struct kdp_ct *ct, const void *src, uint32_t n, uint64_t now_ms,
 			struct kdp_ct_import_stats *st);
