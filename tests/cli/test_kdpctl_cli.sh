@@ -139,6 +139,7 @@ ANSWERS = {
     "/v1/routes": (200, "application/json", '{"not": "a list"}'),
     "/metrics": (200, "text/plain; version=0.0.4", METRICS),
     "/v1/status": (200, "text/plain", None),  # not HTTP: see below
+    "/v1/monitor": (200, "text/plain", None),
 }
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
@@ -172,6 +173,10 @@ expect "--json prints the daemon's JSON, indented" 0 stdout '^      "172\.20\.1\
 expect "the daemon refuses: exit 1 and its message on stderr" 1 stderr \
 	'^Error: no service default/nope \(HTTP 404\)$' -s "$SOCK" service get default/nope
 expect "an answer that is not HTTP: exit 4" 4 stderr "bad answer from kdp at $SOCK" -s "$SOCK" status
+expect "monitor, an answer that is not HTTP: exit 4" 4 stderr "bad answer from kdp at $SOCK" \
+	-s "$SOCK" monitor -n 1
+expect "monitor, no socket: exit 3 naming the socket" 3 stderr "cannot connect to kdp at $TMP/none.sock" \
+	-s "$TMP/none.sock" monitor -n 1
 expect "JSON of the wrong shape: exit 4" 4 stderr "unexpected answer from kdp at $SOCK to GET /v1/routes" \
 	-s "$SOCK" route list
 
@@ -224,6 +229,28 @@ comp "monitor options" "kdpctl monitor --v" "--verdict"
 comp "after -s comes a path, then the command" "kdpctl -s /tmp/x.sock me" "metrics"
 want=$(tr ' ' '\n' <<<"$(cut -d' ' -f1 <<<"$COMMANDS" | sort -u) monitor" | sort -u | paste -sd' ' -)
 comp "every command of kdpctl --help, and monitor" "kdpctl " "$want"
+
+# The README's table of drop reasons is the header's, row for row: stage,
+# name and text, in pipeline order (an operator looks a counter up there).
+drops_of_header() {
+	python3 - "$REPO/lib/common/kdp_drop.h" <<'PY'
+import re, sys
+h = open(sys.argv[1]).read()
+stage = dict(re.findall(r'_\((KDP_\w+_DROPS), "(\w+)"\)', h))
+for macro, body in re.findall(r'#define (KDP_\w+_DROPS)\(_\)(.*?)(?=\n\n|\n/\*\*)', h, re.S):
+    body = re.sub(r'\\\n\s*', ' ', body)
+    rows = re.findall(r'_\(\w+,\s*"([a-z0-9_]+)",\s*"([^"]*)"\)', body)
+    if len(rows) != len(re.findall(r'_\(\w+,', body)):
+        sys.exit(f"{macro}: a reason this test cannot read")
+    for name, text in rows:
+        print(f"| {stage[macro]} | `{name}` | {text} |")
+PY
+}
+want=$(drops_of_header)
+got=$(sed -n '/^## Drop reasons$/,/^## /p' "$REPO/README.md" | grep -E '^\| [a-z]+ \| `')
+check "$([[ -n $want && $got == "$want" ]]; echo $?)" \
+	"README: the drop reasons table is lib/common/kdp_drop.h's ($(wc -l <<<"$want") reasons)" \
+	"$(diff <(echo "$want") <(echo "$got") | head -20)"
 
 echo "$PASSED passed, $FAILED failed"
 ((FAILED == 0))

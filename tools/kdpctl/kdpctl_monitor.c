@@ -24,9 +24,8 @@
 
 #include <jansson.h>
 
+#include "kdpctl.h"
 #include "kdpctl_monitor.h"
-
-enum { EXIT_OK = 0, EXIT_API = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
 struct mon_opts {
 	const char *socket;
@@ -64,7 +63,7 @@ static int usage_error(const char *fmt, const char *v)
 	fputs("kdpctl: ", stderr);
 	fprintf(stderr, fmt, v);
 	fprintf(stderr, "\n\n%s", usage_text);
-	return EXIT_USAGE;
+	return KDPCTL_EXIT_USAGE;
 }
 
 /* "--name VALUE", "--name=VALUE" or the short form: 1 matched, 0 not, -1 no value. */
@@ -340,7 +339,7 @@ static void buf_add(struct buf *b, const char *p, size_t n)
 		q = realloc(b->p, cap);
 		if (q == NULL) {
 			fputs("kdpctl: out of memory\n", stderr);
-			exit(EXIT_API);
+			exit(KDPCTL_EXIT_API);
 		}
 		b->p = q;
 		b->cap = cap;
@@ -410,7 +409,7 @@ static int refused(int status, const char *body)
 
 	fprintf(stderr, "Error: %s (HTTP %d)\n", msg != NULL ? msg : body, status);
 	json_decref(v);
-	return EXIT_API;
+	return KDPCTL_EXIT_API;
 }
 
 /*
@@ -460,7 +459,7 @@ static int stream(const struct mon_opts *o)
 	bool head_done = false;
 	size_t left = 0;
 	long events = 0;
-	int fd, status = 0, rc = EXIT_UNREACHABLE;
+	int fd, status = 0, rc = KDPCTL_EXIT_UNREACHABLE;
 
 	static const char req_head[] = "GET /v1/monitor";
 	static const char req_tail[] =
@@ -475,6 +474,7 @@ static int stream(const struct mon_opts *o)
 	fd = connect_socket(o->socket);
 	if (fd < 0)
 		goto out;
+	rc = KDPCTL_EXIT_BAD_ANSWER; /* connected: what goes wrong now is the answer */
 	if (send(fd, req.p, req.len, MSG_NOSIGNAL) != (ssize_t)req.len) {
 		fprintf(stderr, "kdpctl: cannot send to kdp at %s: %s\n", o->socket, strerror(errno));
 		goto out;
@@ -519,7 +519,7 @@ static int stream(const struct mon_opts *o)
 				events++;
 			buf_drop(&lines, (size_t)(nl + 1 - lines.p));
 			if (o->count > 0 && events >= o->count) {
-				rc = EXIT_OK;
+				rc = KDPCTL_EXIT_OK;
 				goto out;
 			}
 		}
@@ -547,7 +547,7 @@ int kdpctl_monitor_main(int argc, char **argv, const char *socket)
 		return rc;
 	if (help) {
 		fputs(usage_text, stdout);
-		return EXIT_OK;
+		return KDPCTL_EXIT_OK;
 	}
 	return stream(&o);
 }
@@ -555,5 +555,5 @@ int kdpctl_monitor_main(int argc, char **argv, const char *socket)
 int kdpctl_monitor_cmd(const struct kdpctl_opts *o)
 {
 	fputs("kdpctl: monitor: run through kdpctl_monitor_main\n", stderr);
-	return EXIT_USAGE;
+	return KDPCTL_EXIT_USAGE;
 }
