@@ -293,13 +293,15 @@ check_h_port_gone() {
 	sleep 0.5
 	ip netns exec kdp-k8s-ctr ip link del lxc-web-ctr 2>/dev/null
 	wait "$pid" || rc=$?
+	# Every one of the 60 answered: the others' traffic never paused.
+	grep -q "^60 packets transmitted, 60 received" "$KDP_LAB_DIR/ping-h.log" || rc=1
 	sleep 1.5 # the port watcher looks once a second
 	state=$(curl -s --unix-socket "$sock" http://kdp/v1/endpoints/default/webpod-ctr |
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["port"]["state"])' 2>&1)
 	metric=$(curl -s --unix-socket "$sock" http://kdp/metrics | grep '^kdp_port_up' | grep -c ' 0$')
 	out=$(lab_ping curl-pod "$OTHER_POD") || rc=$?
 	[[ $rc == 0 && $state == down && $metric == 1 ]] && grep -q "is down" "$log" && ok=0 || ok=1
-	verdict "$ok" "h. webpod-ctr's veth deleted under traffic: others still forwarded, port reported down" \
+	verdict "$ok" "h. webpod-ctr's veth deleted under traffic: 60/60 pings to another pod answered, port reported down" \
 		"ping during: $(tail -2 "$KDP_LAB_DIR/ping-h.log" | tr '\n' ' ')" \
 		"endpoint port state: $state; kdp_port_up 0 for $metric port(s); log: $(grep -m1 'is down' "$log")" \
 		"ping after: $(lab_ping_summary <<<"$out")"
