@@ -102,6 +102,9 @@ struct kdpctl_response {
 };
 
 void kdpctl_response_free(struct kdpctl_response *resp);
+/* A connection to the daemon's socket @path, send and receive timing out
+ * after KDPCTL_TIMEOUT_SEC; -1 with why on stderr (unless @quiet). */
+int kdpctl_connect(const char *path, bool quiet);
 /* Percent-encodes everything but RFC 3986 unreserved characters. */
 void kdpctl_url_escape(struct kdpctl_buf *b, const char *s);
 /* The body as JSON, or NULL when it is empty or not JSON. */

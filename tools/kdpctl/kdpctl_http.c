@@ -302,7 +302,7 @@ static void kdpctl_connect_error(const char *path, int err)
 	}
 }
 
-static int kdpctl_connect(const char *path, bool quiet)
+int kdpctl_connect(const char *path, bool quiet)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = KDPCTL_TIMEOUT_SEC };

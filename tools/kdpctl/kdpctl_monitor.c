@@ -19,7 +19,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -377,30 +377,6 @@ static void query_add(struct buf *b, const char *key, const char *v)
 	}
 }
 
-static int connect_socket(const char *path)
-{
-	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	int fd;
-
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		fprintf(stderr, "kdpctl: socket path too long: %s\n", path);
-		return -1;
-	}
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0)
-		return fd;
-	if (errno == EACCES || errno == EPERM)
-		fprintf(stderr, "kdpctl: permission denied on %s: run as root or as a member of the socket's group\n",
-			path);
-	else
-		fprintf(stderr, "kdpctl: cannot connect to kdp at %s: %s%s\n", path, strerror(errno),
-			errno == ENOENT || errno == ECONNREFUSED ? " (is the daemon running?)" : "");
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 /* The daemon refused: print its {"error"} and return 1. */
 static int refused(int status, const char *body)
 {
@@ -471,9 +447,11 @@ static int stream(const struct mon_opts *o)
 	query_add(&req, "proto", o->proto);
 	query_add(&req, "verdict", o->verdict);
 	buf_add(&req, req_tail, strlen(req_tail));
-	fd = connect_socket(o->socket);
+	fd = kdpctl_connect(o->socket, false);
 	if (fd < 0)
 		goto out;
+	/* Events come when they come: no receive timeout on the stream. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0}, sizeof(struct timeval));
 	rc = KDPCTL_EXIT_BAD_ANSWER; /* connected: what goes wrong now is the answer */
 	if (send(fd, req.p, req.len, MSG_NOSIGNAL) != (ssize_t)req.len) {
 		fprintf(stderr, "kdpctl: cannot send to kdp at %s: %s\n", o->socket, strerror(errno));
