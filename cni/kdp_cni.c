@@ -6,9 +6,11 @@
  * range, this node's podCIDRs), gets an address from the IPAM plugin
  * (host-local), creates the veth pair "lxc<12 hex of a hash of the container
  * ID and interface>" <-> CNI_IFNAME in the pod's namespace, gives the pod
- * ADDRESS/32 and a default route via the gateway (on-link), and registers
- * the endpoint with kdp: PUT /v1/endpoints/{K8S_POD_NAMESPACE}/{K8S_POD_NAME}
- * {"ip", "mac", "labels", "devargs": "<driver>,iface=<host side>"}. Labels
+ * ADDRESS/32 and a default route via the gateway (on-link) and, when the
+ * IPAM plugin gives an IPv6 address too (a dual-stack podCIDR), ADDRESS6/128
+ * and an IPv6 default route via kdp's IPv6 pod gateway, and registers the
+ * endpoint with kdp: PUT /v1/endpoints/{K8S_POD_NAMESPACE}/{K8S_POD_NAME}
+ * {"ip", ["ips",] "mac", "labels", "devargs": "<driver>,iface=<host side>"}. Labels
  * kdp already has for the pod are kept (kdp-agent sets them from the Pod).
  * Anything that fails after the address was taken is undone.
  * DEL: releases the address, deletes the veth and the endpoint using it;
@@ -23,6 +25,8 @@
  *   lockFile    the lock shared with kdp-agent (default <kdpSocket>.lock)
  *   mtu         of both ends (default 1500)
  *   podGateway  the pods' default gateway (default: kdp's podGateway)
+ *   podGatewayIPv6  the pods' IPv6 default gateway (default: kdp's
+ *               podGatewayIPv6; only used when the IPAM gives IPv6)
  *   driver      DPDK driver kdp opens the host side with (default net_kdp_afp)
  *   cacheDir    where ADD keeps the resolved IPAM config for DEL
  *               (default /var/lib/cni/kdp)
@@ -159,6 +163,41 @@ static void fmt_ip(uint32_t ip, char *out, size_t len)
 	inet_ntop(AF_INET, &a, out, (socklen_t)len);
 }
 
+/* @p s, an address with or without "/prefix", of family @p af into @p out. */
+static bool parse_addr(const char *s, int af, void *out)
+{
+	char b[INET6_ADDRSTRLEN + 8];
+
+	if (s == NULL)
+		return false;
+	snprintf(b, sizeof(b), "%s", s);
+	if (strchr(b, '/'))
+		*strchr(b, '/') = '\0';
+	return inet_pton(af, b, out) == 1;
+}
+
+/* The first IPv4 (host order) and the first IPv6 address of a CNI result's
+ * "ips" (@p ips); *@p has4 / *@p has6 say which there are. */
+static void result_addrs(const json_t *ips, uint32_t *ip, bool *has4, struct in6_addr *ip6,
+			 bool *has6)
+{
+	const json_t *e;
+	size_t i;
+
+	*has4 = *has6 = false;
+	json_array_foreach(ips, i, e) {
+		const char *a = json_string_value(json_object_get(e, "address"));
+		struct in_addr v4;
+
+		if (!*has4 && parse_addr(a, AF_INET, &v4)) {
+			*ip = ntohl(v4.s_addr);
+			*has4 = true;
+		} else if (!*has6 && parse_addr(a, AF_INET6, ip6)) {
+			*has6 = true;
+		}
+	}
+}
+
 /* ---- config ---- */
 
 static int read_conf(struct ctx *c)
@@ -219,6 +258,12 @@ static int read_conf(struct ctx *c)
 		if (!parse_ip(json_string_value(v), &g))
 			return cni_error(KDP_CNI_E_CONFIG, NULL, "podGateway: not an IPv4 address");
 	}
+	v = json_object_get(c->conf, "podGatewayIPv6");
+	if (v != NULL) {
+		struct in6_addr g;
+		if (!parse_addr(json_string_value(v), AF_INET6, &g) || strchr(json_string_value(v), '/'))
+			return cni_error(KDP_CNI_E_CONFIG, NULL, "podGatewayIPv6: not an IPv6 address");
+	}
 	return 0;
 }
 
@@ -242,8 +287,10 @@ static int read_env(struct ctx *c, bool need_netns)
 }
 
 /* The IPAM section, with ranges from kdp's node when it has none, or from
- * the cache ADD wrote. New reference, or NULL after printing the error. */
-static json_t *ipam_conf(struct ctx *c, bool from_cache)
+ * the cache ADD wrote. New reference, or NULL after printing the error;
+ * with @p unknown, NULL and *@p unknown true, printing nothing, when the
+ * ranges are nowhere to be had (no cache, and kdp cannot tell them). */
+static json_t *ipam_conf(struct ctx *c, bool from_cache, bool *unknown)
 {
 	json_t *conf = json_deep_copy(c->conf), *ipam = json_object_get(conf, "ipam");
 	json_t *nodes = NULL, *n, *ranges;
@@ -267,6 +314,10 @@ static json_t *ipam_conf(struct ctx *c, bool from_cache)
 	    code != 200) {
 		json_decref(nodes);
 		json_decref(conf);
+		if (unknown != NULL) {
+			*unknown = true;
+			return NULL;
+		}
 		cni_error(KDP_CNI_E_AGAIN, err, "ipam has no ranges and kdp cannot tell this node's podCIDRs");
 		return NULL;
 	}
@@ -282,6 +333,10 @@ static json_t *ipam_conf(struct ctx *c, bool from_cache)
 	if (json_array_size(ranges) == 0) {
 		json_decref(ranges);
 		json_decref(conf);
+		if (unknown != NULL) {
+			*unknown = true;
+			return NULL;
+		}
 		cni_error(KDP_CNI_E_AGAIN, NULL,
 			  "ipam has no ranges and kdp has no podCIDRs for this node yet (kdp-agent "
 			  "applies the Node's spec.podCIDRs)");
@@ -339,6 +394,8 @@ static int ipam(struct ctx *c, json_t *conf, const char *cmd, json_t **result)
 struct pod_setup {
 	const char *ifname;
 	uint32_t ip, gw;
+	bool has6;
+	struct in6_addr ip6, gw6;
 	char mac[32];
 	int ret;
 	const char *step;
@@ -359,12 +416,20 @@ static int pod_side(void *arg)
 	if ((ret = kdp_cni_addr_add(idx, p->ip, 32)) != 0)
 		return ret;
 	p->step = "default route";
-	return kdp_cni_default_route(idx, p->gw);
+	if ((ret = kdp_cni_default_route(idx, p->gw)) != 0 || !p->has6)
+		return ret;
+	p->step = "IPv6 address";
+	if ((ret = kdp_cni_addr6_add(idx, &p->ip6, 128)) != 0)
+		return ret;
+	p->step = "IPv6 default route";
+	return kdp_cni_default_route6(idx, &p->gw6);
 }
 
 struct pod_check {
 	const char *ifname;
 	uint32_t ip;
+	bool has6;
+	struct in6_addr ip6;
 	char mac[32];
 	char why[200];
 };
@@ -389,6 +454,13 @@ static int pod_check(void *arg)
 			 ret ? "none" : b, a);
 		return -1;
 	}
+	if (p->has6 && kdp_cni_link_has_addr6(p->ifname, &p->ip6) != 1) {
+		char a6[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &p->ip6, a6, sizeof(a6));
+		snprintf(p->why, sizeof(p->why), "%s does not have %s, the result's IPv6 address",
+			 p->ifname, a6);
+		return -1;
+	}
 	return 0;
 }
 
@@ -411,9 +483,12 @@ static int cmd_add(struct ctx *c)
 {
 	struct pod_setup ps = {0};
 	json_t *conf, *res = NULL, *ipres = NULL, *st = NULL, *ep = NULL, *ans = NULL, *labels, *ips;
-	char err[KDP_CNI_ERR_LEN], gw_s[16], addr[24], path[600], devargs[128], *body;
+	char err[KDP_CNI_ERR_LEN], gw_s[16], gw6_s[INET6_ADDRSTRLEN], addr[24], path[600];
+	char addr6[INET6_ADDRSTRLEN + 8], devargs[128], *body;
 	const char *a, *gw = json_string_value(json_object_get(c->conf, "podGateway"));
-	uint32_t ip;
+	const char *gw6 = json_string_value(json_object_get(c->conf, "podGatewayIPv6"));
+	uint32_t ip = 0;
+	bool has4;
 	long code;
 	int netns, ret, lock;
 
@@ -426,21 +501,34 @@ static int cmd_add(struct ctx *c)
 	netns = open(c->netns, O_RDONLY | O_CLOEXEC);
 	if (netns < 0)
 		return cni_error(KDP_CNI_E_ENV, strerror(errno), "CNI_NETNS %s: cannot open it", c->netns);
-	if (gw == NULL) {
-		if (kdp_cni_kdp_call(c->sock, "GET", "/v1/status", NULL, &code, &st, err) != 0 || code != 200) {
+	if (gw == NULL || gw6 == NULL) {
+		/* kdp's gateways; without IPv6 it has no podGatewayIPv6 */
+		if (kdp_cni_kdp_call(c->sock, "GET", "/v1/status", NULL, &code, &st, err) != 0 ||
+		    code != 200) {
 			json_decref(st);
-			close(netns);
-			return cni_error(KDP_CNI_E_AGAIN, err, "kdp is not answering (is it running?)");
+			st = NULL;
+			if (gw == NULL) {
+				close(netns);
+				return cni_error(KDP_CNI_E_AGAIN, err, "kdp is not answering (is it running?)");
+			}
 		}
-		snprintf(gw_s, sizeof(gw_s), "%s", json_string_value(json_object_get(st, "podGateway")) ?: "");
+		if (gw == NULL) {
+			snprintf(gw_s, sizeof(gw_s), "%s",
+				 json_string_value(json_object_get(st, "podGateway")) ?: "");
+			gw = gw_s;
+		}
+		if (gw6 == NULL && json_is_string(json_object_get(st, "podGatewayIPv6"))) {
+			snprintf(gw6_s, sizeof(gw6_s), "%s",
+				 json_string_value(json_object_get(st, "podGatewayIPv6")));
+			gw6 = gw6_s;
+		}
 		json_decref(st);
-		gw = gw_s;
 	}
 	if (!parse_ip(gw, &ps.gw)) {
 		close(netns);
 		return cni_error(KDP_CNI_E_AGAIN, gw, "kdp gave no pod gateway");
 	}
-	conf = ipam_conf(c, false);
+	conf = ipam_conf(c, false, NULL);
 	if (conf == NULL) {
 		close(netns);
 		return 1;
@@ -453,13 +541,18 @@ static int cmd_add(struct ctx *c)
 	cache_ipam(c, conf);
 	ips = json_object_get(ipres, "ips");
 	a = json_string_value(json_object_get(json_array_get(ips, 0), "address"));
-	snprintf(addr, sizeof(addr), "%s", a ? a : "");
-	if (strchr(addr, '/'))
-		*strchr(addr, '/') = '\0';
-	if (!parse_ip(addr, &ip)) {
+	result_addrs(ips, &ip, &has4, &ps.ip6, &ps.has6);
+	if (!has4) {
 		ret = cni_error(KDP_CNI_E_DECODE, a, "ipam gave no IPv4 address");
 		goto undo_ipam;
 	}
+	if (ps.has6 && (gw6 == NULL || !parse_addr(gw6, AF_INET6, &ps.gw6))) {
+		ret = cni_error(KDP_CNI_E_CONFIG, NULL,
+				"ipam gave an IPv6 address and kdp has no IPv6 pod gateway (no nodeIPv6 "
+				"in its node config); give the ipam IPv4 ranges only, or podGatewayIPv6");
+		goto undo_ipam;
+	}
+	inet_ntop(AF_INET6, &ps.ip6, addr6, sizeof(addr6));
 	/* a veth left by an ADD that died half-way */
 	kdp_cni_link_del(c->host);
 	ret = kdp_cni_veth_create(c->host, c->ifname, netns, c->mtu);
@@ -497,6 +590,8 @@ static int cmd_add(struct ctx *c)
 	fmt_ip(ip, addr, sizeof(addr));
 	ep = json_pack("{s:s, s:s, s:o, s:s}", "ip", addr, "mac", ps.mac, "labels",
 		       labels ? labels : json_object(), "devargs", devargs);
+	if (ps.has6)
+		json_object_set_new(ep, "ips", json_pack("[s, s]", addr, addr6));
 	body = json_dumps(ep, JSON_COMPACT);
 	json_decref(ep);
 	ret = kdp_cni_kdp_call(c->sock, "PUT", path, body, &code, &ans, err);
@@ -529,6 +624,16 @@ static int cmd_add(struct ctx *c)
 				"cniVersion", c->version, "interfaces", "name", c->host, "mac", hmac,
 				"name", c->ifname, "mac", ps.mac, "sandbox", c->netns, "ips", ipo,
 				"routes", "dst", "0.0.0.0/0", "gw", gw);
+		if (ps.has6) {
+			snprintf(addr6 + strlen(addr6), sizeof(addr6) - strlen(addr6), "/128");
+			ipo = json_pack("{s:s, s:s, s:i}", "address", addr6, "gateway", gw6,
+					"interface", 1);
+			if (strcmp(c->version, "1.0.0") != 0)
+				json_object_set_new(ipo, "version", json_string("6"));
+			json_array_append_new(json_object_get(res, "ips"), ipo);
+			json_array_append_new(json_object_get(res, "routes"),
+					      json_pack("{s:s, s:s}", "dst", "::/0", "gw", gw6));
+		}
 		if (json_is_object(json_object_get(ipres, "dns")))
 			json_object_set(res, "dns", json_object_get(ipres, "dns"));
 		json_dumpf(res, stdout, JSON_INDENT(2));
@@ -574,13 +679,21 @@ static int cmd_del(struct ctx *c)
 	long code;
 	size_t i;
 	int ret, lock;
+	bool unknown = false;
 
 	if (read_env(c, false) != 0)
 		return 1;
-	conf = ipam_conf(c, true);
-	if (conf == NULL)
-		return 1;
-	if (ipam(c, conf, "DEL", NULL) != 0) {
+	conf = ipam_conf(c, true, &unknown);
+	if (conf == NULL) {
+		/* No ADD got as far as the IPAM plugin's result (it caches the
+		 * configuration right after), and kdp is down or has no
+		 * podCIDR: nothing known to release. A failed DEL would keep
+		 * the pod's sandbox until kdp is back. */
+		fprintf(stderr,
+			"kdp-cni: DEL %s: no IPAM configuration cached by ADD and kdp cannot tell "
+			"this node's podCIDRs: no address released\n",
+			c->container);
+	} else if (ipam(c, conf, "DEL", NULL) != 0) {
 		json_decref(conf);
 		return 1;
 	}
@@ -623,8 +736,8 @@ static int cmd_check(struct ctx *c)
 	const char *a = json_string_value(
 		json_object_get(json_array_get(json_object_get(prev, "ips"), 0), "address"));
 	struct pod_check pc = {0};
-	char addr[24], err[KDP_CNI_ERR_LEN], mac[32], ipb[16];
-	bool found = false;
+	char err[KDP_CNI_ERR_LEN], mac[32], ipb[16], ip6b[INET6_ADDRSTRLEN];
+	bool found = false, has4;
 	long code;
 	size_t i;
 	int netns, idx, ret;
@@ -633,12 +746,10 @@ static int cmd_check(struct ctx *c)
 		return 1;
 	if (!json_is_object(prev))
 		return cni_error(KDP_CNI_E_CONFIG, NULL, "CHECK needs prevResult in the configuration");
-	snprintf(addr, sizeof(addr), "%s", a ? a : "");
-	if (strchr(addr, '/'))
-		*strchr(addr, '/') = '\0';
-	if (!parse_ip(addr, &pc.ip))
+	result_addrs(json_object_get(prev, "ips"), &pc.ip, &has4, &pc.ip6, &pc.has6);
+	if (!has4)
 		return cni_error(KDP_CNI_E_CONFIG, a, "prevResult has no IPv4 address");
-	conf = ipam_conf(c, true);
+	conf = ipam_conf(c, true, NULL);
 	if (conf == NULL)
 		return 1;
 	ret = ipam(c, conf, "CHECK", NULL);
@@ -660,15 +771,31 @@ static int cmd_check(struct ctx *c)
 		return cni_error(KDP_CNI_E_AGAIN, err, "kdp is not answering");
 	}
 	fmt_ip(pc.ip, ipb, sizeof(ipb));
+	inet_ntop(AF_INET6, &pc.ip6, ip6b, sizeof(ip6b));
 	json_array_foreach(eps, i, e)
 		if (uses_iface(e, c->host)) {
 			const char *ip = json_string_value(json_object_get(e, "ip"));
 			const char *m = json_string_value(json_object_get(e, "mac"));
+			const json_t *x;
+			bool has6 = false;
+			struct in6_addr v6;
+			size_t k;
+
 			found = true;
+			json_array_foreach(json_object_get(e, "ips"), k, x)
+				if (!has6 && parse_addr(json_string_value(x), AF_INET6, &v6))
+					has6 = true;
 			if (ip == NULL || strcmp(ip, ipb) != 0 || m == NULL || strcasecmp(m, pc.mac) != 0) {
 				ret = cni_error(KDP_CNI_E_CHECK, NULL,
 						"kdp's endpoint on %s has ip %s mac %s, the pod %s %s",
 						c->host, ip ?: "-", m ?: "-", ipb, pc.mac);
+				json_decref(eps);
+				return ret;
+			}
+			if (pc.has6 != has6 || (has6 && memcmp(&v6, &pc.ip6, sizeof(v6)) != 0)) {
+				ret = cni_error(KDP_CNI_E_CHECK, NULL,
+						"kdp's endpoint on %s has %s IPv6 address, the pod %s",
+						c->host, has6 ? "another" : "no", pc.has6 ? ip6b : "none");
 				json_decref(eps);
 				return ret;
 			}

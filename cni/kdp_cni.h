@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #include <jansson.h>
 
@@ -65,6 +66,16 @@ int kdp_cni_addr_add(int ifindex, uint32_t addr, unsigned int plen);
 
 /** Adds the default route via @p gw, on-link, out of @p ifindex. 0 or -errno. */
 int kdp_cni_default_route(int ifindex, uint32_t gw);
+
+/** Adds IPv6 @p addr/@p plen to link @p ifindex, without duplicate address
+ *  detection (the IPAM plugin made it unique). 0 or -errno. */
+int kdp_cni_addr6_add(int ifindex, const struct in6_addr *addr, unsigned int plen);
+
+/** Adds the IPv6 default route via @p gw (link-local) out of @p ifindex. 0 or -errno. */
+int kdp_cni_default_route6(int ifindex, const struct in6_addr *gw);
+
+/** 1 when link @p name has IPv6 address @p addr, 0 when not, or -errno. */
+int kdp_cni_link_has_addr6(const char *name, const struct in6_addr *addr);
 
 /** Writes @p value to /proc/sys/@p path (of the current namespace). 0 or -errno. */
 int kdp_cni_sysctl(const char *path, const char *value);

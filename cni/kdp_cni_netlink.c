@@ -2,6 +2,7 @@
 /* kdp-cni: links, addresses and routes over rtnetlink; namespaces. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
@@ -199,46 +200,89 @@ int kdp_cni_link_addr(const char *name, uint32_t *addr)
 	return ret;
 }
 
-int kdp_cni_addr_add(int ifindex, uint32_t addr, unsigned int plen)
+/* RTM_NEWADDR of @p len bytes @p a (network order) of @p family. */
+static int addr_add(int ifindex, int family, const void *a, size_t len, unsigned int plen,
+		    unsigned char flags)
 {
 	struct req r;
 	struct ifaddrmsg *ifa;
-	uint32_t a = htonl(addr);
 
 	memset(&r, 0, sizeof(r));
 	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(*ifa));
 	r.h.nlmsg_type = RTM_NEWADDR;
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
 	ifa = NLMSG_DATA(&r.h);
-	ifa->ifa_family = AF_INET;
+	ifa->ifa_family = (unsigned char)family;
 	ifa->ifa_prefixlen = (unsigned char)plen;
+	ifa->ifa_flags = flags;
 	ifa->ifa_index = (unsigned int)ifindex;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	attr(&r, IFA_LOCAL, &a, sizeof(a));
-	attr(&r, IFA_ADDRESS, &a, sizeof(a));
+	attr(&r, IFA_LOCAL, a, len);
+	attr(&r, IFA_ADDRESS, a, len);
 	return talk(&r.h);
 }
 
-int kdp_cni_default_route(int ifindex, uint32_t gw)
+int kdp_cni_addr_add(int ifindex, uint32_t addr, unsigned int plen)
+{
+	uint32_t a = htonl(addr);
+
+	return addr_add(ifindex, AF_INET, &a, sizeof(a), plen, 0);
+}
+
+int kdp_cni_addr6_add(int ifindex, const struct in6_addr *addr, unsigned int plen)
+{
+	return addr_add(ifindex, AF_INET6, addr, sizeof(*addr), plen, IFA_F_NODAD);
+}
+
+/* RTM_NEWROUTE of the default route of @p family via @p gw (@p len bytes,
+ * network order) out of @p ifindex. */
+static int default_route(int ifindex, int family, const void *gw, size_t len, unsigned int flags)
 {
 	struct req r;
 	struct rtmsg *rt;
-	uint32_t g = htonl(gw);
 
 	memset(&r, 0, sizeof(r));
 	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(*rt));
 	r.h.nlmsg_type = RTM_NEWROUTE;
 	r.h.nlmsg_flags = NLM_F_CREATE | NLM_F_REPLACE;
 	rt = NLMSG_DATA(&r.h);
-	rt->rtm_family = AF_INET;
+	rt->rtm_family = (unsigned char)family;
 	rt->rtm_table = RT_TABLE_MAIN;
 	rt->rtm_protocol = RTPROT_BOOT;
 	rt->rtm_scope = RT_SCOPE_UNIVERSE;
 	rt->rtm_type = RTN_UNICAST;
-	rt->rtm_flags = RTNH_F_ONLINK;
-	attr(&r, RTA_GATEWAY, &g, sizeof(g));
+	rt->rtm_flags = flags;
+	attr(&r, RTA_GATEWAY, gw, len);
 	attr(&r, RTA_OIF, &ifindex, sizeof(ifindex));
 	return talk(&r.h);
+}
+
+int kdp_cni_default_route(int ifindex, uint32_t gw)
+{
+	uint32_t g = htonl(gw);
+
+	return default_route(ifindex, AF_INET, &g, sizeof(g), RTNH_F_ONLINK);
+}
+
+int kdp_cni_default_route6(int ifindex, const struct in6_addr *gw)
+{
+	return default_route(ifindex, AF_INET6, gw, sizeof(*gw), 0);
+}
+
+int kdp_cni_link_has_addr6(const char *name, const struct in6_addr *addr)
+{
+	struct ifaddrs *all, *i;
+	int found = 0;
+
+	if (getifaddrs(&all) != 0)
+		return -errno;
+	for (i = all; i != NULL && !found; i = i->ifa_next)
+		found = i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET6 &&
+			strcmp(i->ifa_name, name) == 0 &&
+			memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, addr,
+			       sizeof(*addr)) == 0;
+	freeifaddrs(all);
+	return found;
 }
 
 int kdp_cni_sysctl(const char *path, const char *value)

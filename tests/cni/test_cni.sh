@@ -12,12 +12,18 @@
 #   c. 3 more pods ping each other through kdp
 #   d. CHECK passes, and fails with code 102 on a wrong prevResult
 #   e. DEL twice for the same container, and DEL of an unknown container
-#      with no netns: exit 0, everything released
+#      with no netns: exit 0, everything released; DEL with kdp unreachable
+#      and nothing cached: exit 0, the veth deleted
 #   f. errors as CNI JSON with the spec's codes: not JSON (6), no ipam (7),
 #      unsupported version (1), CNI_CONTAINERID missing (4), kdp unreachable
 #      (11), kdp refusing the endpoint (100, and everything undone)
 #   g. cniVersion 0.4.0 gets a 0.4.0 result; the pods' veths keep the
 #      kernel's default offloads
+#   h. dual stack (the node's podCIDRs of both families, host-local given
+#      both): each pod gets an IPv4 /32 and an IPv6 /128 with default routes
+#      via kdp's two pod gateways, kdp's endpoint both addresses; the pods
+#      ping each other over IPv6 through kdp; CHECK looks at the IPv6
+#      address too; DEL releases both
 #
 #   sudo tests/cni/test_cni.sh      (KDP_BUILD=<dir>, default build)
 #
@@ -55,8 +61,7 @@ cleanup() {
 	done
 	rm -rf "/var/run/dpdk/kdp-cni-test-$$" "$DIR"
 	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-	((FAILED == 0))
-	exit
+	exit $((FAILED == 0 ? 0 : 1))
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -91,6 +96,15 @@ try: print(json.loads(sys.stdin.read())["code"])
 except Exception: print("none")' <<<"$OUT"; }
 
 veths() { ip -n "$NODE" -o link show type veth 2>/dev/null | grep -c ' lxc'; }
+# cni_host_name CONTAINER IFNAME: the host side's name kdp-cni gives (lxc +
+# 12 hex digits of FNV-1a 64 over "CONTAINER/IFNAME", its top 48 bits).
+cni_host_name() {
+	/usr/bin/python3 -c 'import sys
+h = 0xcbf29ce484222325
+for b in (sys.argv[1] + "/" + sys.argv[2]).encode():
+    h = ((h ^ b) * 0x100000001b3) % 2**64
+print("lxc%012x" % (h >> 16))' "$1" "$2"
+}
 ipam_files() { find "$DIR/ipam" -type f -name '172.*' 2>/dev/null | wc -l; }
 api() { curl -s --max-time 5 --unix-socket "$1" -X "${3:-GET}" ${4:+-d "$4"} "http://kdp$2"; }
 
@@ -114,9 +128,10 @@ SOCK=$DIR/kdp.sock
 cat >"$DIR/kdp.json" <<EOF
 {"name": "k8s-ctr", "nodeIP": "192.168.10.100/24", "gateway": "192.168.10.200",
  "uplink": {"devargs": "net_null0,no-rx=1"}, "nativeRoutingCIDR": "172.20.0.0/16",
+ "nodeIPv6": "fd00:10::100/64", "gatewayIPv6": "fd00:10::200", "nativeRoutingCIDRv6": "fd00:20::/48",
  "controlSocket": "$SOCK", "stateFile": "$DIR/state.json", "flowStateFile": "",
  "allowedDrivers": ["net_null", "net_kdp_afp"],
- "eal": ["--no-pci", "--no-huge", "-m", "512", "--file-prefix=kdp-cni-test-$$", "--no-shconf",
+ "eal": ["--no-pci", "--no-huge", "-m", "1024", "--file-prefix=kdp-cni-test-$$", "--no-shconf",
          "--no-telemetry", "--log-level=lib.*:error"]}
 EOF
 ip netns exec "$NODE" "$KDP" --config "$DIR/kdp.json" >"$DIR/kdp.log" 2>&1 &
@@ -255,6 +270,16 @@ cni DEL no-such-container /run/netns/kcni-none ghost "$C"
 verdict "$RC" "e2. DEL of an unknown container whose netns does not exist: exit 0" "exit $RC ${OUT:0:200}"
 ip netns exec kcni-k2 ping -c 2 -i 0.2 -W 2 "$P1" >/dev/null 2>&1
 verdict $? "e3. the others still ping after the DELs (kpod-2 -> kpod-1)"
+# A DEL for an ADD that failed before the IPAM plugin answered (nothing
+# cached) while kdp is down: kubelet would retry it until kdp is back.
+netns kcni-e4
+e4host=$(cni_host_name e4 eth0)
+ip -n "$NODE" link add "$e4host" type veth peer name eth0 netns kcni-e4
+had=$(ip -n "$NODE" -o link show "$e4host" 2>/dev/null | wc -l)
+cni DEL e4 /run/netns/kcni-e4 e4pod "$(conf "$DIR/nothing.sock")"
+[[ $had == 1 && $RC == 0 && $OUT == *"no address released"* && -z $(ip -n "$NODE" -o link show "$e4host" 2>/dev/null) ]]
+verdict $? "e4. DEL with kdp unreachable and no IPAM configuration cached: exit 0, the veth deleted, why no address was released on stderr" \
+	"exit $RC ${OUT:0:200}"
 
 # ---------------------------------------------------------------- f
 netns kcni-bad
@@ -292,3 +317,63 @@ cni DEL o1 /run/netns/kcni-old oldpod "$(conf "$SOCK" 0.4.0)"
 off=$(ip netns exec kcni-k1 ethtool -k eth0 2>/dev/null | grep -E '^(tx-checksumming|tcp-segmentation-offload|generic-segmentation-offload):' | tr -s ' \n' ' ')
 [[ $off == *"tx-checksumming: on"* && $off == *"generic-segmentation-offload: on"* ]]
 verdict $? "g2. the pod's veth keeps the kernel's default offloads" "$off"
+
+# ---------------------------------------------------------------- h
+CIDR6=fd00:20:0:1::/64
+api "$SOCK" /v1/nodes/k8s-ctr PUT '{"ip":"192.168.10.100","ips":["192.168.10.100","fd00:10::100"],"podCIDRs":["'$CIDR'","'$CIDR6'"]}' >/dev/null
+C=$(conf "$SOCK")
+bad=''
+for i in 1 2; do
+	netns "kcni-d$i"
+	cni ADD "d$i" "/run/netns/kcni-d$i" "dpod-$i" "$C"
+	((RC == 0)) || bad+="dpod-$i: $OUT "
+	tr -d '\n' <<<"$OUT" >"$DIR/dual.$i"
+done
+summary=$(/usr/bin/python3 - "$DIR/dual.1" "$DIR/dual.2" "$CIDR" "$CIDR6" <<'PY'
+import ipaddress, json, sys
+n4, n6 = ipaddress.ip_network(sys.argv[3]), ipaddress.ip_network(sys.argv[4])
+out = []
+for f in sys.argv[1:3]:
+    r = json.load(open(f))
+    a4, a6 = (ipaddress.ip_interface(i["address"]) for i in r["ips"])
+    assert [(i["gateway"], i["interface"]) for i in r["ips"]] == [("169.254.1.1", 1), ("fe80::1", 1)], r["ips"]
+    assert a4.network.prefixlen == 32 and a4.ip in n4 and a6.network.prefixlen == 128 and a6.ip in n6, r["ips"]
+    assert r["routes"] == [{"dst": "0.0.0.0/0", "gw": "169.254.1.1"}, {"dst": "::/0", "gw": "fe80::1"}], r["routes"]
+    out.append("%s %s" % (a4.ip, a6.ip))
+print(" ".join(out))
+PY
+)
+ok=$?
+[[ -z $bad ]] || ok=1
+read -r D1 D16 D2 D26 <<<"$summary"
+verdict $ok "h1. dual stack: each ADD's result has an IPv4 /32 and an IPv6 /128 of the podCIDRs, routes via 169.254.1.1 and fe80::1" \
+	"${summary:0:300}" ${bad:+"${bad:0:300}"}
+have6=$(ip -n kcni-d1 -6 -o addr show dev eth0 scope global | awk '{print $4}')
+route6=$(ip -n kcni-d1 -6 route show default)
+[[ $have6 == "$D16/128" && $route6 == "default via fe80::1 dev eth0"* ]]
+verdict $? "h2. in the pod: $D16/128 on eth0, IPv6 default route via fe80::1" "address: $have6; route: $route6"
+eps=$(api "$SOCK" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; print(" ".join("%s=%s/%s" % (e["name"], ",".join(e.get("ips") or [e["ip"]]), (e.get("port") or {}).get("state")) for e in json.load(sys.stdin) if e["name"].startswith("dpod-")))')
+[[ $eps == *"dpod-1=$D1,$D16/up"* && $eps == *"dpod-2=$D2,$D26/up"* ]]
+verdict $? "h3. kdp's endpoints have both addresses, their ports up" "$eps"
+ip netns exec kcni-d1 ping -6 -c 1 -W 2 "$D26" >/dev/null 2>&1 # the first waits for ND
+out=$(ip netns exec kcni-d1 ping -6 -c 3 -i 0.2 -W 2 "$D26" 2>&1)
+grep -q "3 packets transmitted, 3 received" <<<"$out"
+verdict $? "h4. dpod-1 ($D16) pings dpod-2 ($D26) over IPv6 through kdp: 3 of 3 answered" "$(grep -E 'packets transmitted' <<<"$out")"
+R1=$(/usr/bin/python3 -c 'import json,sys; c=json.loads(sys.argv[1]); c["prevResult"]=json.load(open(sys.argv[2])); print(json.dumps(c))' "$C" "$DIR/dual.1")
+cni CHECK d1 /run/netns/kcni-d1 dpod-1 "$R1"
+rc1=$RC out1=$OUT
+R1=$(/usr/bin/python3 -c 'import json,sys; c=json.loads(sys.argv[1]); r=json.load(open(sys.argv[2])); r["ips"][1]["address"]="fd00:20:0:1::fff/128"; c["prevResult"]=r; print(json.dumps(c))' "$C" "$DIR/dual.1")
+cni CHECK d1 /run/netns/kcni-d1 dpod-1 "$R1"
+[[ $rc1 == 0 && -z $out1 && $RC != 0 && $(code) == 102 && $OUT == *"fd00:20:0:1::fff"* ]]
+verdict $? "h5. CHECK of dpod-1 with its result: exit 0; with another IPv6 address: error 102 naming it" \
+	"exit $rc1 ${out1:0:120}; then exit $RC $(tr -d '\n' <<<"$OUT" | tr -s ' ' | cut -c1-200)"
+bad=0
+for i in 1 2; do
+	cni DEL "d$i" "/run/netns/kcni-d$i" "dpod-$i" "$C"
+	((RC == 0)) || bad=$((bad + 1))
+done
+held6=$(find "$DIR/ipam" -type f -name 'fd00*' 2>/dev/null | wc -l)
+eps=$(api "$SOCK" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; print(",".join(e["name"] for e in json.load(sys.stdin)))')
+[[ $bad == 0 && $held6 == 0 && $eps != *dpod-* ]]
+verdict $? "h6. DEL of both: exit 0; no IPv6 address left with host-local, no endpoint" \
+	"failed DELs $bad, IPv6 addresses held $held6, endpoints: $eps"

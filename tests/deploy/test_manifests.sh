@@ -34,8 +34,7 @@ cleanup() {
 	fi
 	rm -rf "$DIR"
 	printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
-	((FAILED == 0))
-	exit
+	exit $((FAILED == 0 ? 0 : 1))
 }
 trap cleanup EXIT
 
