@@ -56,7 +56,8 @@ static void usage(FILE *f)
 	      "                           default 300)\n"
 	      "  --page-size N            objects per list page (default 500)\n"
 	      "  --bulk-threshold N       send this many changes or more as one PUT /v1/state\n"
-	      "                           (default 0: when single updates would take longer)\n"
+	      "                           (default 0: 2,000 to a kdp that takes batches, else when\n"
+	      "                           single updates would take longer)\n"
 	      "  -v, --verbose            debug messages;  -q, --quiet  warnings and errors only\n"
 	      "  -h, --help               this text;  --version  the version\n"
 	      "Logs one line per change applied to kdp on standard error.\n",
