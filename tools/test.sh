@@ -11,6 +11,9 @@ failed=0
 failures=()
 logdir=${KDP_TEST_LOGS:-/tmp/kdp-test-logs}
 mkdir -p "$logdir"
+# "tests/FILE CHECKS" of each test file's first run, for the README's counts.
+counts=$logdir/check-counts
+: >"$counts"
 
 # counted NAME CMD...: runs a suite, shows its output, adds its counts.
 counted() {
@@ -36,6 +39,12 @@ counted() {
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+	local a
+	for a in "$@"; do
+		if [[ $a == tests/*.sh || $a == tests/*.py ]] && ! grep -q "^$a " "$counts"; then
+			echo "$a $((p + f))" >>"$counts"
+		fi
+	done
 	if [[ $f -ne 0 ]]; then
 		failures+=("$name (exit $rc, log $log)")
 	fi
@@ -100,6 +109,8 @@ for t in routing services masquerade lrp; do
 		ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "tests/e2e/test_$t.sh"
 done
+counted "README: the check counts it gives are the tests' own" \
+	/usr/bin/python3 tools/readme_counts.py README.md "$counts"
 
 echo
 for f in "${failures[@]}"; do
