@@ -346,13 +346,19 @@ static json_t *ipam_conf(struct ctx *c, bool from_cache, bool *unknown)
 	return conf;
 }
 
-static void cache_ipam(struct ctx *c, json_t *conf)
+/* Keeps the resolved IPAM section for DEL; 0, or 1 after printing why not
+ * (a DEL without it could not release the address while kdp is down). */
+static int cache_ipam(struct ctx *c, json_t *conf)
 {
 	char path[PATH_MAX];
 
-	mkdir(c->cache_dir, 0700);
+	if (mkdir(c->cache_dir, 0700) != 0 && errno != EEXIST)
+		return cni_error(KDP_CNI_E_IO, strerror(errno), "cacheDir %s: cannot create it",
+				 c->cache_dir);
 	snprintf(path, sizeof(path), "%s/%s.%s", c->cache_dir, c->container, c->ifname);
-	json_dump_file(json_object_get(conf, "ipam"), path, JSON_COMPACT);
+	if (json_dump_file(json_object_get(conf, "ipam"), path, JSON_COMPACT) != 0)
+		return cni_error(KDP_CNI_E_IO, path, "cannot write the IPAM configuration for DEL");
+	return 0;
 }
 
 static void uncache_ipam(struct ctx *c)
@@ -488,7 +494,7 @@ static int cmd_add(struct ctx *c)
 	const char *a, *gw = json_string_value(json_object_get(c->conf, "podGateway"));
 	const char *gw6 = json_string_value(json_object_get(c->conf, "podGatewayIPv6"));
 	uint32_t ip = 0;
-	bool has4;
+	bool has4, no_status = false;
 	long code;
 	int netns, ret, lock;
 
@@ -507,6 +513,7 @@ static int cmd_add(struct ctx *c)
 		    code != 200) {
 			json_decref(st);
 			st = NULL;
+			no_status = true;
 			if (gw == NULL) {
 				close(netns);
 				return cni_error(KDP_CNI_E_AGAIN, err, "kdp is not answering (is it running?)");
@@ -538,12 +545,19 @@ static int cmd_add(struct ctx *c)
 		close(netns);
 		return 1;
 	}
-	cache_ipam(c, conf);
+	if (cache_ipam(c, conf) != 0) {
+		ret = 1;
+		goto undo_ipam;
+	}
 	ips = json_object_get(ipres, "ips");
 	a = json_string_value(json_object_get(json_array_get(ips, 0), "address"));
 	result_addrs(ips, &ip, &has4, &ps.ip6, &ps.has6);
 	if (!has4) {
 		ret = cni_error(KDP_CNI_E_DECODE, a, "ipam gave no IPv4 address");
+		goto undo_ipam;
+	}
+	if (ps.has6 && gw6 == NULL && no_status) {
+		ret = cni_error(KDP_CNI_E_AGAIN, err, "kdp is not answering (is it running?)");
 		goto undo_ipam;
 	}
 	if (ps.has6 && (gw6 == NULL || !parse_addr(gw6, AF_INET6, &ps.gw6))) {

@@ -71,7 +71,7 @@ int kdp_cni_default_route(int ifindex, uint32_t gw);
  *  detection (the IPAM plugin made it unique). 0 or -errno. */
 int kdp_cni_addr6_add(int ifindex, const struct in6_addr *addr, unsigned int plen);
 
-/** Adds the IPv6 default route via @p gw (link-local) out of @p ifindex. 0 or -errno. */
+/** Adds the IPv6 default route via @p gw, on-link, out of @p ifindex. 0 or -errno. */
 int kdp_cni_default_route6(int ifindex, const struct in6_addr *gw);
 
 /** 1 when link @p name has IPv6 address @p addr, 0 when not, or -errno. */

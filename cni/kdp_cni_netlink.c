@@ -266,7 +266,8 @@ int kdp_cni_default_route(int ifindex, uint32_t gw)
 
 int kdp_cni_default_route6(int ifindex, const struct in6_addr *gw)
 {
-	return default_route(ifindex, AF_INET6, gw, sizeof(*gw), 0);
+	/* On-link like the IPv4 one: a pod has no route to a global gateway. */
+	return default_route(ifindex, AF_INET6, gw, sizeof(*gw), RTNH_F_ONLINK);
 }
 
 int kdp_cni_link_has_addr6(const char *name, const struct in6_addr *addr)

@@ -34,17 +34,17 @@ counted() {
 		p=0
 		f=1
 	fi
+	local a
+	for a in "$@"; do
+		if [[ $a == tests/*.sh || $a == tests/*.py ]] && ! grep -q "^$a " "$counts"; then
+			echo "$a $((p + f))" >>"$counts" # before a bad exit counts as one more
+		fi
+	done
 	if [[ $rc -ne 0 && $f -eq 0 ]]; then
 		f=1
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
-	local a
-	for a in "$@"; do
-		if [[ $a == tests/*.sh || $a == tests/*.py ]] && ! grep -q "^$a " "$counts"; then
-			echo "$a $((p + f))" >>"$counts"
-		fi
-	done
 	if [[ $f -ne 0 ]]; then
 		failures+=("$name (exit $rc, log $log)")
 	fi

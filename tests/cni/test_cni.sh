@@ -23,7 +23,7 @@
 #      both): each pod gets an IPv4 /32 and an IPv6 /128 with default routes
 #      via kdp's two pod gateways, kdp's endpoint both addresses; the pods
 #      ping each other over IPv6 through kdp; CHECK looks at the IPv6
-#      address too; DEL releases both
+#      address too; DEL releases both; a 0.4.0 result says "version": "6"
 #
 #   sudo tests/cni/test_cni.sh      (KDP_BUILD=<dir>, default build)
 #
@@ -348,10 +348,11 @@ ok=$?
 read -r D1 D16 D2 D26 <<<"$summary"
 verdict $ok "h1. dual stack: each ADD's result has an IPv4 /32 and an IPv6 /128 of the podCIDRs, routes via 169.254.1.1 and fe80::1" \
 	"${summary:0:300}" ${bad:+"${bad:0:300}"}
-have6=$(ip -n kcni-d1 -6 -o addr show dev eth0 scope global | awk '{print $4}')
+have6=$(ip -n kcni-d1 -6 -o addr show dev eth0 scope global)
 route6=$(ip -n kcni-d1 -6 route show default)
-[[ $have6 == "$D16/128" && $route6 == "default via fe80::1 dev eth0"* ]]
-verdict $? "h2. in the pod: $D16/128 on eth0, IPv6 default route via fe80::1" "address: $have6; route: $route6"
+[[ $(awk '{print $4}' <<<"$have6") == "$D16/128" && $have6 == *nodad* && $route6 == "default via fe80::1 dev eth0"* ]]
+verdict $? "h2. in the pod: $D16/128 on eth0 without DAD (usable at once), IPv6 default route via fe80::1" \
+	"address: $(tr -s ' ' <<<"$have6" | cut -c1-160); route: $route6"
 eps=$(api "$SOCK" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; print(" ".join("%s=%s/%s" % (e["name"], ",".join(e.get("ips") or [e["ip"]]), (e.get("port") or {}).get("state")) for e in json.load(sys.stdin) if e["name"].startswith("dpod-")))')
 [[ $eps == *"dpod-1=$D1,$D16/up"* && $eps == *"dpod-2=$D2,$D26/up"* ]]
 verdict $? "h3. kdp's endpoints have both addresses, their ports up" "$eps"
@@ -373,7 +374,25 @@ for i in 1 2; do
 	((RC == 0)) || bad=$((bad + 1))
 done
 held6=$(find "$DIR/ipam" -type f -name 'fd00*' 2>/dev/null | wc -l)
-eps=$(api "$SOCK" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; print(",".join(e["name"] for e in json.load(sys.stdin)))')
-[[ $bad == 0 && $held6 == 0 && $eps != *dpod-* ]]
+eps=$(api "$SOCK" /v1/endpoints | /usr/bin/python3 -c 'import json,sys; print("endpoints:" + ",".join(e["name"] for e in json.load(sys.stdin)))')
+[[ $bad == 0 && $held6 == 0 && $eps == endpoints:* && $eps != *dpod-* ]]
 verdict $? "h6. DEL of both: exit 0; no IPv6 address left with host-local, no endpoint" \
 	"failed DELs $bad, IPv6 addresses held $held6, endpoints: $eps"
+# A 0.4.0 configuration: the IPv6 entry of the result says "version": "6".
+netns kcni-d3
+cni ADD d3 /run/netns/kcni-d3 dpod-3 "$(conf "$SOCK" 0.4.0)"
+v=$(/usr/bin/python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(" ".join(i["version"] + ":" + i["address"].split("/")[1] for i in r["ips"]))' <<<"$OUT" 2>&1)
+cni DEL d3 /run/netns/kcni-d3 dpod-3 "$(conf "$SOCK" 0.4.0)"
+[[ $v == "4:32 6:128" && $RC == 0 ]]
+verdict $? "h7. dual stack with cniVersion 0.4.0: ips with version 4 (/32) and 6 (/128); DEL exit 0" "ips: $v; DEL exit $RC"
+# A global IPv6 pod gateway (podGatewayIPv6 in the configuration): the route
+# is on-link, as the IPv4 one (the pod has no other route to it).
+netns kcni-d4
+G4=$(conf "$SOCK" 1.0.0 '{"podGatewayIPv6": "fd00:20:0:1::1"}')
+cni ADD d4 /run/netns/kcni-d4 dpod-4 "$G4"
+rc1=$RC out1=$OUT
+route6=$(ip -n kcni-d4 -6 route show default)
+cni DEL d4 /run/netns/kcni-d4 dpod-4 "$G4"
+[[ $rc1 == 0 && $route6 == "default via fd00:20:0:1::1 dev eth0"*onlink* && $RC == 0 ]]
+verdict $? "h8. podGatewayIPv6 fd00:20:0:1::1 (not link-local): ADD exit 0, the pod's IPv6 default route via it on-link" \
+	"ADD exit $rc1 $(tr -d '\n' <<<"$out1" | cut -c1-160); route: $route6; DEL exit $RC"
