@@ -261,7 +261,7 @@ static int read_conf(struct ctx *c)
 	v = json_object_get(c->conf, "podGatewayIPv6");
 	if (v != NULL) {
 		struct in6_addr g;
-		if (!parse_addr(json_string_value(v), AF_INET6, &g) || strchr(json_string_value(v), '/'))
+		if (!json_is_string(v) || inet_pton(AF_INET6, json_string_value(v), &g) != 1)
 			return cni_error(KDP_CNI_E_CONFIG, NULL, "podGatewayIPv6: not an IPv6 address");
 	}
 	return 0;

@@ -323,6 +323,17 @@ static bool race_winner(const struct kdp_ct *ct, const void *e, const void *x)
 	return se->pkts[0] + se->pkts[1] > sx->pkts[0] + sx->pkts[1];
 }
 
+/* What already tracks the original tuple of live entry @p e: 0 nothing;
+ * 1, *@p x the entry of a race @p e won; -EEXIST another flow (the tuple is
+ * its reply tuple) or a race's winner. */
+static int tracked_before(const struct kdp_ct *ct, const void *e, void **x)
+{
+	if (rte_hash_lookup_data(ct->h, e, x) < 0)
+		return 0;
+	/* *x with its low bit set: the tuple is another flow's reply tuple. */
+	return ((uintptr_t)*x & 1) || !race_winner(ct, e, *x) ? -EEXIST : 1;
+}
+
 /* Gives the flow of entry @p x (its original tuple tracked, reply tuple
  * @p x1) to live entry @p e of the same original tuple and reply tuple
  * @p k1: both tuples name @p e afterwards, @p x none. 0, or -EEXIST when
@@ -356,10 +367,10 @@ static int index_entry(struct kdp_ct *ct, void *e, void **lost)
 	int ret;
 
 	*lost = NULL;
-	if (rte_hash_lookup_data(ct->h, k0, &x) >= 0) {
-		/* x with its low bit set: k0 is another flow's reply tuple. */
-		if (((uintptr_t)x & 1) || !race_winner(ct, e, x))
-			return -EEXIST;
+	ret = tracked_before(ct, e, &x);
+	if (ret < 0)
+		return ret;
+	if (ret == 1) {
 		ret = take_over_flow(ct, e, k1, x, (const uint8_t *)x + ct->key_len);
 		if (ret == 0)
 			*lost = x;
@@ -409,19 +420,18 @@ static void take_over_in_place(struct kdp_ct *ct, const void *s, struct kdp_ct_i
 	void *x;
 	int ret;
 
-	if (rte_hash_lookup_data(ct->h, s, &x) < 0) {
+	ret = tracked_before(ct, s, &x);
+	if (ret == 0) {
 		st->no_room++;
 		return;
 	}
-	if (((uintptr_t)x & 1) || !race_winner(ct, s, x)) {
-		st->clashes++;
-		return;
+	if (ret == 1) {
+		/* The loser's reply tuple is deleted (by its bytes, still
+		 * in x) before x becomes a copy of the winner. */
+		ret = take_over_flow(ct, x, k1, x, (const uint8_t *)x + ct->key_len);
+		if (ret == 0)
+			memcpy(x, s, ct->entry_size);
 	}
-	/* The loser's reply tuple is deleted (by its bytes, still in x)
-	 * before x becomes a copy of the winner. */
-	ret = take_over_flow(ct, x, k1, x, (const uint8_t *)x + ct->key_len);
-	if (ret == 0)
-		memcpy(x, s, ct->entry_size);
 	if (ret == 0 || ret == -EEXIST)
 		st->clashes++;
 	else
